@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The accessor core compiled into BPF over a region table held in .bss, run on the
+ * raw_syscalls:sys_enter tracepoint of one thread of the test. Proves the core passes the
+ * verifier and behaves in the kernel as it does in userspace.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "accessor_selftest.h"
+
+#define GMA_SPAN_MAX SELFTEST_SPAN_MAX
+#define GMA_COPY_CAP SELFTEST_COPY_CAP
+#include <gma/accessor.h>
+#include "guest_copy.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* The thread whose syscalls run the request (pid_tgid as bpf_get_current_pid_tgid). */
+__u64 target_pid_tgid;
+__u32 nr_regions;
+struct selftest_region regions[SELFTEST_REGIONS_MAX];
+struct selftest_req req;
+struct selftest_resp resp;
+__u8 buf[GMA_COPY_DST_SIZE];
+
+struct gma_backend {
+	__u32 nr;
+};
+
+/* log2(SELFTEST_REGIONS_MAX) + 1 halvings find any region of a sorted table. */
+#define SEARCH_STEPS 8
+
+static int gma_backend_translate(struct gma_backend *be, __u64 gpa, struct gma_xlat *out)
+{
+	__u32 lo = 0, hi = be->nr, mid, i;
+
+	for (i = 0; i < SEARCH_STEPS && lo < hi; i++) {
+		struct selftest_region *r;
+
+		mid = (lo + (hi - lo) / 2) & (SELFTEST_REGIONS_MAX - 1);
+		r = &regions[mid];
+		if (gpa < r->gpa) {
+			hi = mid;
+		} else if (gpa - r->gpa >= r->size) {
+			lo = mid + 1;
+		} else {
+			out->hva = r->hva + (gpa - r->gpa);
+			out->limit = r->size - (gpa - r->gpa);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int gma_backend_read(struct gma_backend *be, void *dst, __u64 dst_off, __u64 hva, __u64 len)
+{
+	return gma_bpf_copy_user(dst, dst_off, hva, len);
+}
+
+static int gma_backend_read_volatile(struct gma_backend *be, __u64 hva, __u32 width, __u64 *val)
+{
+	return gma_bpf_read_user_volatile(hva, width, val);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(accessor_selftest, struct pt_regs *regs, long id)
+{
+	struct gma_backend be = {};
+	struct gma_xlat x = {};
+	__u64 len = req.len;
+	int err = -EINVAL;
+
+	if (bpf_get_current_pid_tgid() != target_pid_tgid || req.seq == resp.seq)
+		return 0;
+	be.nr = nr_regions < SELFTEST_REGIONS_MAX ? nr_regions : SELFTEST_REGIONS_MAX;
+	resp.done = 0;
+	switch (req.op) {
+	case SELFTEST_TRANSLATE:
+		err = gma_translate(&be, req.gpa, &x);
+		resp.hva = x.hva;
+		resp.limit = x.limit;
+		break;
+	case SELFTEST_READ_OBJ:
+		err = len > GMA_COPY_CAP ? -E2BIG : gma_read_obj(&be, req.gpa, buf, len);
+		break;
+	case SELFTEST_READ_BUF:
+		err = len > GMA_COPY_CAP ? -E2BIG :
+					   gma_read_buf(&be, req.gpa, buf, len, &resp.done);
+		break;
+	case SELFTEST_READ_VOLATILE:
+		err = gma_read_volatile(&be, req.gpa, len, &resp.val);
+		break;
+	}
+	resp.err = err;
+	resp.seq = req.seq;
+	return 0;
+}
