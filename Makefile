@@ -42,6 +42,8 @@ else
 endif
 
 .DELETE_ON_ERROR:
+# Skeletons are intermediates of the tests but worth keeping for readers and embedders.
+.SECONDARY: $(SKELS)
 .PHONY: all deps deps-test clean test unit-test bpf-test format format-check demo vmlinux
 
 all: $(OUTPUT)/libgma.a $(OUTPUT)/libgma.so $(BPF_OBJS) $(OUTPUT)/gma-demo

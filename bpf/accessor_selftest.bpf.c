@@ -12,6 +12,7 @@
 
 #define GMA_SPAN_MAX SELFTEST_SPAN_MAX
 #define GMA_COPY_CAP SELFTEST_COPY_CAP
+#define GMA_TRANSLATE_FN __noinline
 #include <gma/accessor.h>
 #include "guest_copy.bpf.h"
 
@@ -32,10 +33,13 @@ struct gma_backend {
 /* log2(SELFTEST_REGIONS_MAX) + 1 halvings find any region of a sorted table. */
 #define SEARCH_STEPS 8
 
-static int gma_backend_translate(struct gma_backend *be, __u64 gpa, struct gma_xlat *out)
+__noinline int gma_backend_translate(struct gma_backend *be, __u64 gpa, struct gma_xlat *out)
 {
-	__u32 lo = 0, hi = be->nr, mid, i;
+	__u32 lo = 0, hi, mid, i;
 
+	if (!be || !out)
+		return -EINVAL;
+	hi = be->nr;
 	for (i = 0; i < SEARCH_STEPS && lo < hi; i++) {
 		struct selftest_region *r;
 

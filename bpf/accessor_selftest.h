@@ -8,7 +8,7 @@
 #define GMA_ACCESSOR_SELFTEST_H
 
 #define SELFTEST_REGIONS_MAX 128
-#define SELFTEST_SPAN_MAX 64
+#define SELFTEST_SPAN_MAX 16
 #define SELFTEST_COPY_CAP 4096
 
 enum selftest_op {

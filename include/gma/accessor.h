@@ -72,8 +72,16 @@ struct gma_backend;
  * holds gpa); the copies return 0 or -EFAULT. dst_off is passed apart from dst so the BPF
  * backend can bound the destination offset in a form the verifier accepts. The volatile
  * operations perform exactly one access of `width` bytes at an aligned hva.
+ *
+ * translate is declared with GMA_TRANSLATE_FN, `static` unless the includer says otherwise:
+ * BPF makes it a global (__noinline, non-static) function, which the verifier checks once on
+ * its own instead of once per path through every caller's loop. Its arguments must then be
+ * checked for NULL inside it.
  */
-static int gma_backend_translate(struct gma_backend *be, __u64 gpa, struct gma_xlat *out);
+#ifndef GMA_TRANSLATE_FN
+#define GMA_TRANSLATE_FN static
+#endif
+GMA_TRANSLATE_FN int gma_backend_translate(struct gma_backend *be, __u64 gpa, struct gma_xlat *out);
 static int gma_backend_read(struct gma_backend *be, void *dst, __u64 dst_off, __u64 hva, __u64 len);
 static int gma_backend_read_volatile(struct gma_backend *be, __u64 hva, __u32 width, __u64 *val);
 #ifdef GMA_BACKEND_HAS_WRITE
