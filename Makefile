@@ -46,7 +46,10 @@ endif
 .SECONDARY: $(SKELS)
 .PHONY: all deps deps-test clean test unit-test bpf-test format format-check demo vmlinux
 
-all: $(OUTPUT)/libgma.a $(OUTPUT)/libgma.so $(BPF_OBJS) $(OUTPUT)/gma-demo
+# The demo/test VMM and its 32-bit guest (tools/demo-vmm/).
+include tools/demo-vmm/demo-vmm.mk
+
+all: $(OUTPUT)/libgma.a $(OUTPUT)/libgma.so $(BPF_OBJS) $(OUTPUT)/gma-demo $(DEMO_VMM_TARGETS)
 
 # Runs every time (cheap: dpkg-query per package), so a machine that lost a package heals.
 deps:

@@ -1,0 +1,686 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * demo-vmm: a small VMM on the raw KVM API that runs the demo guest, for gma's tests and demos.
+ *
+ * Its guest RAM is split into several memslots with separate, non-adjacent host mappings, so
+ * guest buffers cross memslot boundaries the way they do in real VMMs. The guest writes a
+ * known pattern (pattern.h) and reports each write through I/O ports; the VMM logs every
+ * report as JSON lines: the ground truth a test compares with what gma read. Afterwards the
+ * guest keeps exiting to the VMM (PIO and MMIO heartbeats) so tracers always have events.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "demo-abi.h"
+#include "pattern.h"
+#include "vm.h"
+
+/*
+ * Guest RAM. 0x10000-0x20000 is contiguous for the guest but split over three slots, then a
+ * hole the guest cannot touch as RAM, then one more slot. Sizes are multiples of 4K.
+ */
+static const struct {
+	uint64_t gpa;
+	uint64_t size;
+} ram_layout[] = {
+	{ 0x00000, 0x10000 }, /* slot 0: GDT, guest code, stack, pattern from 0xf000 */
+	{ 0x10000, 0x04000 }, /* slot 1 */
+	{ 0x14000, 0x03000 }, /* slot 2 */
+	{ 0x17000, 0x09000 }, /* slot 3; 0x20000-0x30000 is a hole */
+	{ 0x30000, 0x10000 }, /* slot 4 */
+};
+
+#define DEFAULT_HZ 1000 /* heartbeats per second when the guest halts between them */
+#define MAX_WRITES 256 /* pattern write reports kept for the check at "ready" */
+
+struct opts {
+	const char *log_path;
+	const char *guest_path;
+	double seconds; /* 0: run until SIGINT/SIGTERM */
+	int ready_fd;
+	uint32_t hz; /* heartbeat rate of a halting guest */
+	uint32_t delay; /* 0: the guest halts between heartbeats, else it spins */
+};
+
+struct demo {
+	struct vm vm;
+	struct bus pio;
+	struct bus mmio;
+	const struct opts *opts;
+
+	uint32_t pending_gpa;
+	struct {
+		uint32_t gpa, len;
+	} writes[MAX_WRITES];
+	unsigned int nr_writes;
+	bool ready;
+	bool panic;
+
+	uint64_t heartbeats;
+	uint32_t last_heartbeat;
+	uint32_t mmio_value;
+	uint64_t mmio_writes;
+	uint64_t mmio_mismatch;
+
+	char console[256];
+	size_t console_len;
+
+	struct timespec next_tick; /* when to resume a halted guest */
+};
+
+static FILE *log_file;
+static struct timespec t_start;
+static struct kvm_run *volatile signal_run;
+static volatile sig_atomic_t stop_signal;
+
+/* ---- JSON lines log ---- */
+
+static void jlog(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_file)
+		return;
+	va_start(ap, fmt);
+	vfprintf(log_file, fmt, ap);
+	va_end(ap);
+	fputc('\n', log_file);
+}
+
+/* Writes @s as a JSON string body into @out (quotes not included), truncating to fit. */
+static const char *json_escape(const char *s, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (; *s && n + 7 < size; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\') {
+			out[n++] = '\\';
+			out[n++] = c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			n += snprintf(out + n, size - n, "\\u%04x", c);
+		} else {
+			out[n++] = c;
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+static uint64_t elapsed_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t_start.tv_sec) * 1000ULL + t.tv_nsec / 1000000 -
+	       t_start.tv_nsec / 1000000;
+}
+
+/* ---- demo devices ---- */
+
+static uint32_t le32(const uint8_t *d, uint32_t len)
+{
+	uint32_t v = 0;
+
+	while (len--)
+		v = v << 8 | d[len];
+	return v;
+}
+
+static void put_le32(uint8_t *d, uint32_t len, uint32_t v)
+{
+	for (uint32_t i = 0; i < len; i++, v >>= 8)
+		d[i] = v & 0xff;
+}
+
+static void console_flush(struct demo *d)
+{
+	char esc[sizeof(d->console) * 6 + 1];
+
+	if (!d->console_len)
+		return;
+	d->console[d->console_len] = '\0';
+	fprintf(stderr, "guest: %s\n", d->console);
+	jlog("{\"event\":\"console\",\"text\":\"%s\"}", json_escape(d->console, esc, sizeof(esc)));
+	d->console_len = 0;
+}
+
+static void console_putc(struct demo *d, char c)
+{
+	if (c == '\n') {
+		console_flush(d);
+		return;
+	}
+	if (c == '\r')
+		return;
+	if (d->console_len >= sizeof(d->console) - 1)
+		console_flush(d);
+	d->console[d->console_len++] = c;
+}
+
+/* The VMM re-reads every reported range, so "ready" also certifies the memory content. */
+static bool verify_writes(struct demo *d)
+{
+	static uint8_t buf[0x10000];
+	bool ok = true;
+
+	for (unsigned int i = 0; i < d->nr_writes; i++) {
+		uint32_t gpa = d->writes[i].gpa, len = d->writes[i].len, done = 0;
+
+		while (done < len) {
+			uint32_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
+			size_t bad;
+
+			if (vm_read(&d->vm, gpa + done, buf, n)) {
+				fprintf(stderr,
+					"demo-vmm: reported write 0x%x+0x%x is not "
+					"all RAM\n",
+					gpa, len);
+				ok = false;
+				break;
+			}
+			bad = gma_demo_pattern_check(gpa + done, buf, n);
+			if (bad != n) {
+				fprintf(stderr, "demo-vmm: pattern mismatch at gpa 0x%" PRIx64 "\n",
+					(uint64_t)gpa + done + bad);
+				ok = false;
+				break;
+			}
+			done += n;
+		}
+	}
+	return ok;
+}
+
+static void signal_ready(struct demo *d)
+{
+	bool ok;
+
+	if (d->ready)
+		return;
+	d->ready = true;
+	ok = verify_writes(d);
+	jlog("{\"event\":\"ready\",\"writes\":%u,\"verified\":%s}", d->nr_writes,
+	     ok ? "true" : "false");
+	if (!ok)
+		d->panic = true;
+	printf("ready\n");
+	fflush(stdout);
+	if (d->opts->ready_fd >= 0) {
+		if (write(d->opts->ready_fd, "ready\n", 6) != 6)
+			fprintf(stderr, "demo-vmm: --ready-fd %d: %s\n", d->opts->ready_fd,
+				strerror(errno));
+		close(d->opts->ready_fd);
+	}
+}
+
+/* Report ports: see DEMO_PIO_* in demo-abi.h. */
+static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct demo *d = opaque;
+	uint32_t v = le32(data, len);
+
+	switch (DEMO_PIO_BASE + off) {
+	case DEMO_PIO_WRITE_GPA:
+		if (is_write)
+			d->pending_gpa = v;
+		break;
+	case DEMO_PIO_WRITE_LEN:
+		if (!is_write)
+			break;
+		jlog("{\"event\":\"write\",\"gpa\":%u,\"len\":%u}", d->pending_gpa, v);
+		if (!vm_range_is_ram(&d->vm, d->pending_gpa, v))
+			fprintf(stderr,
+				"demo-vmm: guest reported a write outside RAM: "
+				"0x%x+0x%x\n",
+				d->pending_gpa, v);
+		if (d->nr_writes < MAX_WRITES) {
+			d->writes[d->nr_writes].gpa = d->pending_gpa;
+			d->writes[d->nr_writes].len = v;
+			d->nr_writes++;
+		}
+		break;
+	case DEMO_PIO_HEARTBEAT:
+		if (!is_write)
+			break;
+		d->heartbeats++;
+		d->last_heartbeat = v;
+		jlog("{\"event\":\"heartbeat\",\"n\":%u}", v);
+		break;
+	case DEMO_PIO_STATUS:
+		if (!is_write)
+			break;
+		if (v == DEMO_STATUS_READY) {
+			signal_ready(d);
+		} else {
+			console_flush(d);
+			fprintf(stderr, "demo-vmm: guest reported status %u (panic)\n", v);
+			jlog("{\"event\":\"panic\",\"status\":%u}", v);
+			d->panic = true;
+		}
+		break;
+	case DEMO_PIO_CONSOLE:
+		if (is_write)
+			console_putc(d, (char)data[0]);
+		break;
+	case DEMO_PIO_DELAY:
+		if (!is_write)
+			put_le32(data, len, d->opts->delay);
+		break;
+	}
+}
+
+/* MMIO heartbeat: the guest writes the counter it just sent by PIO; reads return it. */
+static void heartbeat_mmio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct demo *d = opaque;
+
+	if (off != 0)
+		return;
+	if (!is_write) {
+		put_le32(data, len, d->mmio_value);
+		return;
+	}
+	d->mmio_value = le32(data, len);
+	d->mmio_writes++;
+	if (d->mmio_value != d->last_heartbeat && d->mmio_mismatch++ < 8)
+		fprintf(stderr, "demo-vmm: MMIO heartbeat %u != PIO heartbeat %u\n", d->mmio_value,
+			d->last_heartbeat);
+}
+
+/* ---- guest image ---- */
+
+static int default_guest_path(char *buf, size_t size)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n < 0) {
+		fprintf(stderr, "demo-vmm: /proc/self/exe: %s; use --guest\n", strerror(errno));
+		return -errno;
+	}
+	exe[n] = '\0';
+	if ((size_t)snprintf(buf, size, "%s/demo-guest.bin", dirname(exe)) >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int load_guest(struct demo *d, const char *path)
+{
+	static uint8_t image[DEMO_GUEST_MAX_SIZE + 1];
+	size_t n;
+	FILE *f;
+
+	f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "demo-vmm: guest %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	n = fread(image, 1, sizeof(image), f);
+	fclose(f);
+	if (n == 0 || n > DEMO_GUEST_MAX_SIZE) {
+		fprintf(stderr, "demo-vmm: guest %s: size %zu%s, must be 1..%u bytes\n", path, n,
+			n > DEMO_GUEST_MAX_SIZE ? "+" : "", DEMO_GUEST_MAX_SIZE);
+		return -EINVAL;
+	}
+	return vm_write(&d->vm, DEMO_GUEST_LOAD_GPA, image, n);
+}
+
+/* ---- run loop ---- */
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+	/* Makes a KVM_RUN that has not started yet return at once; one in progress gets EINTR. */
+	if (signal_run)
+		signal_run->immediate_exit = 1;
+}
+
+static int setup_signals(double seconds)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
+	    sigaction(SIGALRM, &sa, NULL)) {
+		fprintf(stderr, "demo-vmm: sigaction: %s\n", strerror(errno));
+		return -errno;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (seconds > 0) {
+		struct itimerval it = { 0 };
+
+		it.it_value.tv_sec = (time_t)seconds;
+		it.it_value.tv_usec = (suseconds_t)((seconds - (time_t)seconds) * 1e6);
+		if (!it.it_value.tv_sec && !it.it_value.tv_usec)
+			it.it_value.tv_usec = 1;
+		if (setitimer(ITIMER_REAL, &it, NULL)) {
+			fprintf(stderr, "demo-vmm: setitimer: %s\n", strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static const char *exit_name(uint32_t reason)
+{
+	switch (reason) {
+	case KVM_EXIT_UNKNOWN:
+		return "unknown";
+	case KVM_EXIT_EXCEPTION:
+		return "exception";
+	case KVM_EXIT_DEBUG:
+		return "debug";
+	case KVM_EXIT_FAIL_ENTRY:
+		return "fail-entry";
+	case KVM_EXIT_SYSTEM_EVENT:
+		return "system-event";
+	default:
+		return "?";
+	}
+}
+
+/*
+ * A halt after "ready" is the guest waiting for its next heartbeat: there is no interrupt
+ * controller, so the VMM is the timer. Sleeping to absolute ticks keeps the rate steady
+ * whatever the exits cost; a signal cuts the sleep short and the run loop sees it.
+ */
+static void idle(struct demo *d)
+{
+	long step = 1000000000L / d->opts->hz;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	d->next_tick.tv_nsec += step;
+	while (d->next_tick.tv_nsec >= 1000000000L) {
+		d->next_tick.tv_nsec -= 1000000000L;
+		d->next_tick.tv_sec++;
+	}
+	/* Fell behind (stopped, or slow exits): restart from now instead of bursting. */
+	if (d->next_tick.tv_sec < now.tv_sec ||
+	    (d->next_tick.tv_sec == now.tv_sec && d->next_tick.tv_nsec < now.tv_nsec))
+		d->next_tick = now;
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d->next_tick, NULL);
+}
+
+/* Returns the reason the VM stopped, as logged; *status is the process exit status. */
+static const char *run(struct demo *d, int *status)
+{
+	struct kvm_run *r = d->vm.run;
+
+	*status = 1;
+	for (;;) {
+		if (stop_signal)
+			break;
+		if (ioctl(d->vm.vcpu_fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			fprintf(stderr, "demo-vmm: KVM_RUN: %s\n", strerror(errno));
+			return "error";
+		}
+		switch (r->exit_reason) {
+		case KVM_EXIT_IO: {
+			uint8_t *data = (uint8_t *)r + r->io.data_offset;
+
+			for (uint32_t i = 0; i < r->io.count; i++, data += r->io.size)
+				bus_access(&d->pio, r->io.port, data, r->io.size,
+					   r->io.direction == KVM_EXIT_IO_OUT);
+			break;
+		}
+		case KVM_EXIT_MMIO:
+			bus_access(&d->mmio, r->mmio.phys_addr, r->mmio.data,
+				   r->mmio.len <= 8 ? r->mmio.len : 8, r->mmio.is_write);
+			break;
+		case KVM_EXIT_INTR:
+			break;
+		case KVM_EXIT_HLT:
+			if (d->ready && !d->panic) {
+				idle(d);
+				break;
+			}
+			console_flush(d);
+			fprintf(stderr, "demo-vmm: guest halted before it was ready\n");
+			vm_dump_regs(&d->vm, stderr);
+			return "halt";
+		case KVM_EXIT_SHUTDOWN:
+			console_flush(d);
+			fprintf(stderr, "demo-vmm: guest shutdown (triple fault: an exception with "
+					"no IDT)\n");
+			vm_dump_regs(&d->vm, stderr);
+			return "shutdown";
+		case KVM_EXIT_INTERNAL_ERROR:
+			fprintf(stderr, "demo-vmm: KVM internal error, suberror %u%s\n",
+				r->internal.suberror,
+				r->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
+					" (instruction emulation failed)" :
+					"");
+			vm_dump_regs(&d->vm, stderr);
+			return "internal-error";
+		case KVM_EXIT_FAIL_ENTRY:
+			fprintf(stderr, "demo-vmm: VM entry failed, hardware reason 0x%llx\n",
+				(unsigned long long)r->fail_entry.hardware_entry_failure_reason);
+			vm_dump_regs(&d->vm, stderr);
+			return "fail-entry";
+		default:
+			fprintf(stderr, "demo-vmm: unexpected KVM exit %u (%s)\n", r->exit_reason,
+				exit_name(r->exit_reason));
+			vm_dump_regs(&d->vm, stderr);
+			return "unexpected-exit";
+		}
+		if (d->panic) {
+			console_flush(d);
+			return "panic";
+		}
+	}
+	console_flush(d);
+	*status = 0;
+	return stop_signal == SIGALRM ? "timeout" : "signal";
+}
+
+/* ---- options ---- */
+
+enum { OPT_READY_FD = 0x100 };
+
+static const struct argp_option options[] = {
+	{ "log", 'l', "FILE", 0, "Ground-truth log, JSON lines (\"-\": stdout)", 0 },
+	{ "seconds", 's', "N", 0,
+	  "Stop after N seconds (may be fractional); default: run until "
+	  "SIGINT or SIGTERM",
+	  0 },
+	{ "guest", 'g', "FILE", 0,
+	  "Guest flat binary (default: demo-guest.bin next to this "
+	  "executable)",
+	  0 },
+	{ "ready-fd", OPT_READY_FD, "FD", 0,
+	  "Write \"ready\\n\" to FD and close it once the "
+	  "guest has written its patterns",
+	  0 },
+	{ "hz", 'r', "N", 0,
+	  "Heartbeats per second (default 1000); the guest halts in "
+	  "between",
+	  0 },
+	{ "delay", 'd', "N", 0,
+	  "Make the guest spin N loop iterations between heartbeats instead "
+	  "of halting (a busy vCPU; the rate then depends on the host)",
+	  0 },
+	{ 0 }
+};
+
+static bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 0);
+	return !errno && end != s && !*end && *s != '-' && *out <= max;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct opts *o = state->input;
+	unsigned long v;
+	char *end;
+
+	switch (key) {
+	case 'l':
+		o->log_path = arg;
+		break;
+	case 'g':
+		o->guest_path = arg;
+		break;
+	case 's':
+		errno = 0;
+		o->seconds = strtod(arg, &end);
+		if (errno || end == arg || *end || !(o->seconds > 0) || o->seconds > 1e7)
+			argp_error(state, "--seconds: '%s' is not a positive number", arg);
+		break;
+	case OPT_READY_FD:
+		if (!parse_ulong(arg, INT_MAX, &v) || fcntl((int)v, F_GETFD) < 0)
+			argp_error(state, "--ready-fd: '%s' is not an open file descriptor", arg);
+		o->ready_fd = (int)v;
+		break;
+	case 'd':
+		if (!parse_ulong(arg, UINT32_MAX, &v))
+			argp_error(state, "--delay: '%s' is not a number in 0..%u", arg,
+				   UINT32_MAX);
+		o->delay = (uint32_t)v;
+		break;
+	case 'r':
+		if (!parse_ulong(arg, 1000000, &v) || v == 0)
+			argp_error(state, "--hz: '%s' is not a number in 1..1000000", arg);
+		o->hz = (uint32_t)v;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp argp = {
+	options,
+	parse_opt,
+	NULL,
+	"Runs the gma demo guest in a KVM VM whose RAM is split over several memslots, and logs "
+	"what the guest wrote where (the ground truth for gma's tests).",
+	NULL,
+	NULL,
+	NULL
+};
+
+static int setup(struct demo *d, const char *guest)
+{
+	char esc[PATH_MAX * 6 + 1];
+	int e;
+
+	e = vm_create(&d->vm);
+	if (e)
+		return e;
+	jlog("{\"event\":\"start\",\"pid\":%d,\"guest\":\"%s\",\"load_gpa\":%u,\"hz\":%u,"
+	     "\"delay\":%u}",
+	     (int)getpid(), json_escape(guest, esc, sizeof(esc)), DEMO_GUEST_LOAD_GPA,
+	     d->opts->delay ? 0 : d->opts->hz, d->opts->delay);
+	for (size_t i = 0; i < sizeof(ram_layout) / sizeof(ram_layout[0]); i++) {
+		struct vm_slot *s;
+
+		e = vm_add_ram(&d->vm, ram_layout[i].gpa, ram_layout[i].size);
+		if (e)
+			return e;
+		s = &d->vm.slots[d->vm.nr_slots - 1];
+		jlog("{\"event\":\"slot\",\"slot\":%u,\"gpa\":%" PRIu64 ",\"size\":%" PRIu64
+		     ",\"hva\":%" PRIu64 "}",
+		     s->slot, s->gpa, s->size, (uint64_t)(uintptr_t)s->hva);
+	}
+	e = vm_create_vcpu(&d->vm);
+	if (e)
+		return e;
+	e = load_guest(d, guest);
+	if (e)
+		return e;
+	e = vm_start_protected(&d->vm, DEMO_GUEST_LOAD_GPA, DEMO_GUEST_STACK_TOP);
+	if (e)
+		return e;
+
+	d->pio.name = "pio";
+	d->mmio.name = "mmio";
+	e = bus_add(&d->pio, "demo-report", DEMO_PIO_BASE, DEMO_PIO_SIZE, report_pio, d);
+	if (e)
+		return e;
+	return bus_add(&d->mmio, "demo-heartbeat", DEMO_MMIO_HEARTBEAT, DEMO_MMIO_HEARTBEAT_SIZE,
+		       heartbeat_mmio, d);
+}
+
+int main(int argc, char **argv)
+{
+	static struct demo d;
+	struct opts o = { .ready_fd = -1, .hz = DEFAULT_HZ };
+	char guest[PATH_MAX];
+	const char *reason;
+	uint64_t ms;
+	int status;
+
+	argp_parse(&argp, argc, argv, 0, NULL, &o);
+	clock_gettime(CLOCK_MONOTONIC, &t_start);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	d.opts = &o;
+	d.next_tick = t_start;
+
+	if (o.guest_path) {
+		snprintf(guest, sizeof(guest), "%s", o.guest_path);
+	} else if (default_guest_path(guest, sizeof(guest))) {
+		return 1;
+	}
+	if (o.log_path) {
+		log_file = strcmp(o.log_path, "-") ? fopen(o.log_path, "w") : stdout;
+		if (!log_file) {
+			fprintf(stderr, "demo-vmm: --log %s: %s\n", o.log_path, strerror(errno));
+			return 1;
+		}
+		/* Line-buffered so a test can follow the log while the VM runs. */
+		setvbuf(log_file, NULL, _IOLBF, 0);
+	}
+
+	if (setup(&d, guest)) {
+		vm_destroy(&d.vm);
+		return 1;
+	}
+	signal_run = d.vm.run;
+	if (setup_signals(o.seconds)) {
+		vm_destroy(&d.vm);
+		return 1;
+	}
+
+	reason = run(&d, &status);
+	signal_run = NULL;
+	ms = elapsed_ms();
+	jlog("{\"event\":\"exit\",\"reason\":\"%s\",\"status\":%d,\"heartbeats\":%" PRIu64
+	     ",\"mmio_heartbeats\":%" PRIu64 ",\"elapsed_ms\":%" PRIu64 "}",
+	     reason, status, d.heartbeats, d.mmio_writes, ms);
+	fprintf(stderr,
+		"demo-vmm: stopped (%s) after %" PRIu64 " ms: %" PRIu64 " heartbeats (%.1f/s)%s\n",
+		reason, ms, d.heartbeats, ms ? d.heartbeats * 1000.0 / ms : 0.0,
+		d.ready ? "" : ", guest never got ready");
+	if (log_file && log_file != stdout)
+		fclose(log_file);
+	vm_destroy(&d.vm);
+	return status;
+}

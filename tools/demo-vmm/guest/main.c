@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The demo guest: writes the pattern of pattern.h over ranges that cross memslot boundaries,
+ * reports each range to the VMM, then sends heartbeats forever so the VM keeps exiting.
+ */
+#include "demo-abi.h"
+#include "lib.h"
+#include "pattern.h"
+
+struct pattern_write {
+	uint32_t gpa;
+	uint32_t len;
+};
+
+/* Slots: 0 0x0-0x10000, 1 0x10000-0x14000, 2 0x14000-0x17000, 3 0x17000-0x20000, 4 0x30000. */
+static const struct pattern_write writes[] = {
+	{ 0x0ff00, 0x0200 }, /* slot 0 -> slot 1 */
+	{ 0x13f00, 0x0200 }, /* slot 1 -> slot 2 */
+	{ 0x13f00, 0x3200 }, /* slot 1 -> slot 2 -> slot 3 (0x13f00-0x17100) */
+	{ 0x1ff00, 0x0100 }, /* last bytes before the hole at 0x20000 */
+	{ 0x30000, 0x1000 }, /* slot 4, after the hole */
+	{ 0x3ff80, 0x0080 }, /* last bytes of RAM */
+};
+
+static void fill(uint32_t gpa, uint32_t len)
+{
+	volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)gpa;
+
+	for (uint32_t i = 0; i < len; i++)
+		p[i] = gma_demo_pattern(gpa + i);
+}
+
+/* Reads back what was written: the VMM's "ready" then means the guest saw it too. */
+static void check(uint32_t gpa, uint32_t len)
+{
+	volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)gpa;
+
+	for (uint32_t i = 0; i < len; i++) {
+		if (p[i] != gma_demo_pattern(gpa + i)) {
+			puts("pattern mismatch at ");
+			put_hex(gpa + i);
+			putc('\n');
+			panic("memory does not hold what was written");
+		}
+	}
+}
+
+static void report(uint32_t gpa, uint32_t len)
+{
+	outl(DEMO_PIO_WRITE_GPA, gpa);
+	outl(DEMO_PIO_WRITE_LEN, len);
+}
+
+void guest_main(void)
+{
+	uint32_t n, pace;
+
+	puts("demo guest: writing patterns\n");
+	for (n = 0; n < sizeof(writes) / sizeof(writes[0]); n++) {
+		fill(writes[n].gpa, writes[n].len);
+		report(writes[n].gpa, writes[n].len);
+	}
+	for (n = 0; n < sizeof(writes) / sizeof(writes[0]); n++)
+		check(writes[n].gpa, writes[n].len);
+	outl(DEMO_PIO_STATUS, DEMO_STATUS_READY);
+	puts("demo guest: ready, heartbeats follow\n");
+
+	/*
+	 * Between heartbeats, either halt (the VMM sees the HLT exit and resumes us at its
+	 * heartbeat rate: few instructions, few kvm_emulate_insn events) or spin, which keeps
+	 * the vCPU busy for load tests.
+	 */
+	pace = inl(DEMO_PIO_DELAY);
+	for (n = 0;; n++) {
+		if (pace)
+			delay(pace);
+		else
+			asm volatile("hlt");
+		outl(DEMO_PIO_HEARTBEAT, n);
+		mmio_write32(DEMO_MMIO_HEARTBEAT, n);
+	}
+}
