@@ -66,7 +66,7 @@ $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/gma/*.h) | deps $(OUTP
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o | deps
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 $(OUTPUT)/user/%.o: user/%.c $(wildcard include/gma/*.h user/*.h) | deps $(OUTPUT)/user
 	$(call msg,CC,$@)

@@ -69,7 +69,8 @@ struct gma_backend;
 
 /*
  * Backend operations, defined by the includer. translate returns 0 or -EINVAL (no region
- * holds gpa); the copies return 0 or -EFAULT. dst_off is passed apart from dst so the BPF
+ * holds gpa; a backend that knows may then set out->limit to the length of the hole from gpa,
+ * else 0, so a sampler can step over it); the copies return 0 or -EFAULT. dst_off is passed apart from dst so the BPF
  * backend can bound the destination offset in a form the verifier accepts. The volatile
  * operations perform exactly one access of `width` bytes at an aligned hva.
  *

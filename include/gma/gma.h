@@ -90,6 +90,120 @@ int gma_mem_write_volatile(struct gma_mem *mem, __u64 gpa, unsigned int width, _
 /* The region table the object was created with (validated, owned by mem). */
 const struct gma_region *gma_mem_regions(const struct gma_mem *mem, size_t *n);
 
+/* --- VMs on this host, from the BPF iterator ------------------------------------------- */
+
+struct gma_memslot {
+	__u64 gpa;
+	__u64 size;
+	__u64 hva; /* VMM virtual address of gpa */
+	__u32 flags; /* KVM_MEM_* and GMA_SLOT_INVALID (<gma/record.h>) */
+	__u16 id;
+	__u16 as_id;
+};
+
+struct gma_vm {
+	__u64 id; /* the kernel's struct kvm address: stable for the VM's life */
+	pid_t pid; /* the process holding the VM fd (the VMM) */
+	pid_t creator_pid; /* the thread that created the VM */
+	__u32 fd;
+	__u32 nr_vcpus;
+	__u32 flags; /* GMA_VM_* (<gma/record.h>) */
+	size_t nr_slots;
+	struct gma_memslot *slots; /* ascending gpa */
+};
+
+/*
+ * Lists every KVM VM on the host with its memslots (address space 0), by loading and running
+ * the embedded BPF iterator. Needs CAP_BPF and CAP_PERFMON (or root). Returns -EPERM without
+ * them, -ENOENT when the kernel has no KVM (no VM can exist), -EPROTO for a record whose
+ * version this library does not know. *vms is an array of *n VMs, freed with gma_vms_free.
+ */
+int gma_vms_list(struct gma_vm **vms, size_t *n);
+void gma_vms_free(struct gma_vm *vms, size_t n);
+
+/* The VM of process pid in a list from gma_vms_list(), or NULL. */
+const struct gma_vm *gma_vms_find_pid(const struct gma_vm *vms, size_t n, pid_t pid);
+
+/*
+ * The region table of a VM for gma_mem_new_process(): one region per memslot that KVM still
+ * translates through (slots being deleted or moved are left out). *regions is malloc'ed.
+ */
+int gma_vm_regions(const struct gma_vm *vm, struct gma_region **regions, size_t *n);
+
+/* --- The tracer: sampling guest memory from the kernel --------------------------------- */
+
+/* What a byte of a sample holds (struct gma_sample.state). */
+enum gma_byte_state {
+	GMA_BYTE_READ = 0, /* the guest's byte, read at the sample's time */
+	GMA_BYTE_UNMAPPED, /* no memslot holds it */
+	GMA_BYTE_FAULT, /* mapped, but the VMM's page was not resident */
+	GMA_BYTE_FOREIGN_MM, /* sampled from a thread outside the VMM */
+	GMA_BYTE_LOST, /* its fragment was dropped by a full ring buffer */
+	GMA_BYTE_CAPPED, /* beyond the sample's fragment cap: not read */
+};
+
+/* A reassembled sample: contiguous bytes and, per byte, whether it is guest data. */
+struct gma_sample {
+	__u64 id;
+	__u64 vm_id;
+	pid_t pid;
+	pid_t tid; /* the vCPU thread that took it */
+	__u64 ts_ns; /* CLOCK_MONOTONIC of the sample */
+	__u64 gpa;
+	__u32 len;
+	__u32 nr_fragments;
+	__u32 nr_lost; /* fragments lost in the ring buffer */
+	int err; /* 0, or -E2BIG when the fragment cap cut it short */
+	const __u8 *data; /* len bytes; 0 where state[i] != GMA_BYTE_READ */
+	const __u8 *state; /* len entries of enum gma_byte_state */
+};
+
+/* Called from gma_tracer_poll() for each complete sample; the sample lives until it returns. */
+typedef void (*gma_sample_fn)(void *ctx, const struct gma_sample *sample);
+
+struct gma_tracer_opts {
+	size_t sz;
+	/* Ring buffer size in bytes, a power of 2 and multiple of the page size (default 4 MiB). */
+	__u32 ringbuf_size;
+	/* Bytes per fragment (default and maximum 4096) and fragments per sample (max 64). */
+	__u32 frag_max;
+	__u32 sample_frags_max;
+	gma_sample_fn on_sample;
+	void *ctx;
+	size_t : 0;
+};
+
+struct gma_tracer;
+
+/*
+ * Loads the embedded tracer and attaches it to each KVM tracepoint the kernel has. Returns
+ * NULL with errno: EPERM (needs CAP_BPF + CAP_PERFMON, or root), ENODEV (no KVM tracepoints:
+ * KVM not loaded), ENOENT (no kernel BTF), EINVAL (bad options), or libbpf's error.
+ */
+struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts);
+void gma_tracer_free(struct gma_tracer *t);
+
+/* The tracepoints attached, as a static string like "kvm_exit kvm_pio ...". */
+const char *gma_tracer_tracepoints(const struct gma_tracer *t);
+
+/*
+ * Asks the kernel to sample [gpa, gpa + len) of the VM run by process pid at the next exit of
+ * one of its vCPUs; the sample arrives through on_sample. Returns -EBUSY when
+ * GMA_SAMPLE_REQ_MAX requests are pending, -E2BIG when len exceeds what one sample may cover
+ * (frag_max * sample_frags_max), -EINVAL for len 0.
+ */
+int gma_tracer_request_sample(struct gma_tracer *t, pid_t pid, __u64 gpa, __u32 len, __u64 *id);
+
+/* Drops pending requests of pid (e.g. when it exits); returns how many. */
+int gma_tracer_cancel_pid(struct gma_tracer *t, pid_t pid);
+
+/* Waits up to timeout_ms for records; returns the number handled or a negative errno. */
+int gma_tracer_poll(struct gma_tracer *t, int timeout_ms);
+
+/* Records the ring buffer refused (kernel side) and records userspace rejected as malformed. */
+__u64 gma_tracer_drops(const struct gma_tracer *t);
+__u64 gma_tracer_bad_records(const struct gma_tracer *t);
+
 /* Runtime version, to compare with GMA_VERSION_MAJOR/MINOR at build time. */
 unsigned int gma_version_major(void);
 unsigned int gma_version_minor(void);

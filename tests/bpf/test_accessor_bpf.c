@@ -19,7 +19,7 @@
 #include "accessor_selftest.skel.h"
 #include "test_guest.h"
 
-static struct accessor_selftest *skel;
+static struct accessor_selftest_bpf *skel;
 static struct test_guest *guest;
 
 /* One region more than the BPF build's span cap */
@@ -40,7 +40,7 @@ static void setup(void)
 		layout[3 + i] = (struct test_layout){ 0x10000 + i * 0x40, 0x40 };
 	guest = test_guest_new(TEST_LOCAL, layout, nr_layout);
 
-	skel = accessor_selftest__open_and_load();
+	skel = accessor_selftest_bpf__open_and_load();
 	cr_assert(skel, "load accessor_selftest (verifier rejected the core?): %s",
 		  strerror(errno));
 	skel->bss->target_pid_tgid = ((__u64)getpid() << 32) | (__u32)gettid();
@@ -50,12 +50,12 @@ static void setup(void)
 		skel->bss->regions[i].hva = guest->regions[i].addr;
 	}
 	skel->bss->nr_regions = nr_layout;
-	cr_assert_eq(accessor_selftest__attach(skel), 0, "attach tp_btf/sys_enter");
+	cr_assert_eq(accessor_selftest_bpf__attach(skel), 0, "attach tp_btf/sys_enter");
 }
 
 static void teardown(void)
 {
-	accessor_selftest__destroy(skel);
+	accessor_selftest_bpf__destroy(skel);
 	test_guest_free(guest);
 }
 

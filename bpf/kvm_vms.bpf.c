@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * BPF iterator listing the host's KVM VMs and their memslots (address space 0), as binary
+ * records (include/gma/record.h): one gma_rec_vm per VM, followed by its
+ * gma_rec_slot in ascending guest physical order.
+ *
+ * KVM keeps its VMs on vm_list, a static symbol BPF cannot reach. Every VM is held open by an
+ * fd though (KVM_CREATE_VM returns it; vCPU fds pin the VM but the VMM keeps the VM fd to
+ * issue VM ioctls), so this is an iter/task_file program: it looks at every open file and
+ * keeps the VM files, whose private_data is the struct kvm. A VM file is recognised by, in
+ * order of preference, whichever the running kernel offers:
+ *   1. f_op == &kvm_vm_fops, when kallsyms lists data symbols (CONFIG_KALLSYMS_ALL, e.g.
+ *      Debian; also in module kallsyms when KVM is a module, as on Debian 6.1);
+ *   2. f_op->unlocked_ioctl == kvm_vm_ioctl, a text symbol, always in kallsyms;
+ *   3. the anon inode's dentry name "kvm-vm", given by anon_inode_getfile() in
+ *      kvm_dev_ioctl_create_vm() on every kernel version.
+ * 1 and 2 are weak typeless ksyms: libbpf resolves them from /proc/kallsyms at load time
+ * (module symbols included) and leaves 0 when absent. kvm_vm_fops is not a BTF variable (BTF
+ * carries per-CPU variables only), so a typed ksym would not load anywhere. This host (6.18,
+ * no KALLSYMS_ALL) uses 2.
+ *
+ * Dedupe: the kernel's task_file iterator already skips threads that share their leader's
+ * file table, so each process is visited once. A VM fd can still be open in several
+ * processes (fork, SCM_RIGHTS) or twice in one (dup): the first (tgid, fd) in iteration order
+ * (ascending tgid, then fd) reports the VM and an LRU map keyed by (iteration session, struct
+ * kvm) suppresses the others. A VM is marked seen only after its records were written, so
+ * when the seq buffer is full and the kernel replays the file on the next read(), the VM is
+ * not lost. Under extreme LRU pressure (over GMA_VM_SEEN_MAX VMs alive in concurrent
+ * iterations) a VM could be reported twice, never missed; readers may dedupe on vm_id.
+ *
+ * Memslot walk: the gfn rb-tree in order with an explicit stack (kernels >= 5.17), or the
+ * sorted array from its end (< 5.17). The walk state lives in a per-CPU map value rather than
+ * in registers: the verifier then sees unknown scalars, not constants, at each loop head, and
+ * the paths of one iteration merge instead of multiplying.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#include "kvm_memslot.bpf.h"
+#include <gma/record.h>
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Slot records per VM; more sets GMA_VM_SLOTS_TRUNCATED. A power of 2. */
+#define GMA_VM_SLOTS_MAX 512
+/* Depth of the in-order walk stack; an rb-tree of 32767 slots is at most 30 deep. */
+#define GMA_VM_STACK_MAX 64
+/* VMs remembered per iteration for the dedupe. */
+#define GMA_VM_SEEN_MAX 4096
+
+_Static_assert((GMA_VM_SLOTS_MAX & (GMA_VM_SLOTS_MAX - 1)) == 0, "power of 2");
+_Static_assert((GMA_VM_STACK_MAX & (GMA_VM_STACK_MAX - 1)) == 0, "power of 2");
+
+extern const void kvm_vm_fops __ksym __weak;
+extern const void kvm_vm_ioctl __ksym __weak;
+
+/* The VM record directly followed by its slot records: written with one bpf_seq_write(). */
+struct vm_out {
+	struct gma_rec_vm vm;
+	struct gma_rec_slot slots[GMA_VM_SLOTS_MAX];
+	/* walk state, see the file comment */
+	__u64 stack[GMA_VM_STACK_MAX];
+	__u64 cur;
+	__u32 sp;
+	__u32 n;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vm_out);
+} gma_kvm_vm_out SEC(".maps");
+
+struct seen_key {
+	__u64 session;
+	__u64 kvm;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, GMA_VM_SEEN_MAX);
+	__type(key, struct seen_key);
+	__type(value, __u8);
+} gma_kvm_vm_seen SEC(".maps");
+
+/* "kvm-vm" and its NUL as one little-endian word, for the dentry name test. */
+#define GMA_VM_NAME 0x00006d762d6d766bull
+
+static __always_inline bool is_kvm_vm_file(struct file *f)
+{
+	const struct file_operations *fop = BPF_CORE_READ(f, f_op);
+	const unsigned char *name;
+	__u64 word = 0;
+
+	if (!fop)
+		return false;
+	if (&kvm_vm_fops)
+		return fop == (const void *)&kvm_vm_fops;
+	if (&kvm_vm_ioctl)
+		return (const void *)BPF_CORE_READ(fop, unlocked_ioctl) == &kvm_vm_ioctl;
+	name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+	if (bpf_probe_read_kernel_str(&word, sizeof(word), name) < 0)
+		return false;
+	return word == GMA_VM_NAME;
+}
+
+static __always_inline void fill_slot(struct gma_rec_slot *r, struct kvm_memory_slot *s,
+				      __u64 vm_id)
+{
+	r->hdr.type = GMA_REC_SLOT;
+	r->hdr.version = GMA_REC_VERSION;
+	r->hdr.size = sizeof(*r);
+	r->vm_id = vm_id;
+	r->gpa = BPF_CORE_READ(s, base_gfn) << GMA_KVM_PAGE_SHIFT;
+	r->size = BPF_CORE_READ(s, npages) << GMA_KVM_PAGE_SHIFT;
+	r->userspace_addr = BPF_CORE_READ(s, userspace_addr);
+	r->flags = BPF_CORE_READ(s, flags);
+	r->slot_id = BPF_CORE_READ(s, id);
+	r->as_id = bpf_core_field_exists(s->as_id) ? BPF_CORE_READ(s, as_id) : 0;
+}
+
+/*
+ * Kernels >= 5.17: in-order walk of the gfn tree. Returns GMA_VM_* flags. Not inlined, nor
+ * is walk_array(), for the reason given above gma_kvm_find_slot_tree().
+ */
+static __noinline __u32 walk_tree(struct vm_out *o, struct kvm_memslots *slots, __u64 vm_id)
+{
+	int idx = BPF_CORE_READ(slots, node_idx);
+	struct rb_node *node;
+	__u32 i, sp, n;
+
+	o->cur = (__u64)BPF_CORE_READ(slots, gfn_tree.rb_node);
+	o->sp = 0;
+	o->n = 0;
+	/*
+	 * Each node is pushed once and popped once, plus the final empty-stack step; when there
+	 * are more than GMA_VM_SLOTS_MAX nodes, up to a stack's worth more pushes can come before
+	 * the last slot that fits is popped.
+	 */
+	for (i = 0; i < 2 * GMA_VM_SLOTS_MAX + GMA_VM_STACK_MAX + 1; i++) {
+		sp = o->sp;
+		if (o->cur) {
+			if (sp >= GMA_VM_STACK_MAX)
+				return GMA_VM_WALK_INCOMPLETE;
+			o->stack[sp & (GMA_VM_STACK_MAX - 1)] = o->cur;
+			o->sp = sp + 1;
+			node = (struct rb_node *)o->cur;
+			o->cur = (__u64)BPF_CORE_READ(node, rb_left);
+			continue;
+		}
+		if (sp == 0)
+			return 0;
+		n = o->n;
+		if (n >= GMA_VM_SLOTS_MAX)
+			return GMA_VM_SLOTS_TRUNCATED;
+		sp--;
+		o->sp = sp;
+		node = (struct rb_node *)o->stack[sp & (GMA_VM_STACK_MAX - 1)];
+		fill_slot(&o->slots[n & (GMA_VM_SLOTS_MAX - 1)], gma_kvm_gfn_node_slot(node, idx),
+			  vm_id);
+		o->n = n + 1;
+		o->cur = (__u64)BPF_CORE_READ(node, rb_right);
+	}
+	return GMA_VM_SLOTS_TRUNCATED;
+}
+
+/* Kernels < 5.17: memslots[used_slots - 1] down to [0] is ascending gfn order. */
+static __noinline __u32 walk_array(struct vm_out *o, struct kvm_memslots *slots_new, __u64 vm_id)
+{
+	struct kvm_memslots___old *slots = (void *)slots_new;
+	__s32 used = BPF_CORE_READ(slots, used_slots);
+	__u32 i, n;
+
+	o->n = 0;
+	if (used <= 0)
+		return GMA_VM_LAYOUT_ARRAY;
+	for (i = 0; i < GMA_VM_SLOTS_MAX; i++) {
+		n = o->n;
+		if (n >= (__u32)used)
+			return GMA_VM_LAYOUT_ARRAY;
+		fill_slot(&o->slots[n & (GMA_VM_SLOTS_MAX - 1)],
+			  gma_kvm_array_slot(slots, used - 1 - n), vm_id);
+		o->n = n + 1;
+	}
+	return GMA_VM_LAYOUT_ARRAY | (used > GMA_VM_SLOTS_MAX ? GMA_VM_SLOTS_TRUNCATED : 0);
+}
+
+SEC("iter/task_file")
+int gma_kvm_vms(struct bpf_iter__task_file *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct kvm_memslots *slots;
+	struct seen_key key = {};
+	struct vm_out *o;
+	struct kvm *kvm;
+	__u32 zero = 0, n, flags = 0;
+	__u8 one = 1;
+	__u64 len;
+
+	if (!task || !file || !is_kvm_vm_file(file))
+		return 0;
+	kvm = BPF_CORE_READ(file, private_data);
+	if (!kvm)
+		return 0;
+	key.session = ctx->meta->session_id;
+	key.kvm = (__u64)kvm;
+	if (bpf_map_lookup_elem(&gma_kvm_vm_seen, &key))
+		return 0;
+	o = bpf_map_lookup_elem(&gma_kvm_vm_out, &zero);
+	if (!o)
+		return 0;
+
+	o->n = 0;
+	slots = gma_kvm_memslots(kvm);
+	if (slots) {
+		if (gma_kvm_has_gfn_tree())
+			flags = walk_tree(o, slots, key.kvm);
+		else
+			flags = walk_array(o, slots, key.kvm);
+	}
+	n = o->n;
+	if (n > GMA_VM_SLOTS_MAX)
+		n = GMA_VM_SLOTS_MAX;
+
+	o->vm.hdr.type = GMA_REC_VM;
+	o->vm.hdr.version = GMA_REC_VERSION;
+	o->vm.hdr.size = sizeof(o->vm);
+	o->vm.vm_id = key.kvm;
+	o->vm.owner_tgid = BPF_CORE_READ(task, tgid);
+	o->vm.creator_pid = BPF_CORE_READ(kvm, userspace_pid);
+	o->vm.fd = ctx->fd;
+	o->vm.online_vcpus = BPF_CORE_READ(kvm, online_vcpus.counter);
+	o->vm.nr_slots = n;
+	o->vm.flags = flags;
+
+	len = sizeof(o->vm) + (__u64)n * sizeof(o->slots[0]);
+	/* On a full seq buffer nothing is kept and this file is shown again on the next read. */
+	if (bpf_seq_write(seq, &o->vm, len))
+		return 0;
+	bpf_map_update_elem(&gma_kvm_vm_seen, &key, &one, BPF_ANY);
+	return 0;
+}
