@@ -21,7 +21,7 @@ LIBGMA_SOVERSION := 0
 LIBGMA_VERSION := 0.1.0
 
 # Objects of libgma; each user/X.c is one module.
-LIBGMA_SRCS := user/guest_mem.c
+LIBGMA_SRCS := user/guest_mem.c user/vms.c user/tracer.c
 LIBGMA_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIBGMA_SRCS))
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -49,7 +49,8 @@ endif
 # The demo/test VMM and its 32-bit guest (tools/demo-vmm/).
 include tools/demo-vmm/demo-vmm.mk
 
-all: $(OUTPUT)/libgma.a $(OUTPUT)/libgma.so $(BPF_OBJS) $(OUTPUT)/gma-demo $(DEMO_VMM_TARGETS)
+all: $(OUTPUT)/libgma.a $(OUTPUT)/libgma.so $(BPF_OBJS) $(OUTPUT)/gma-trace $(OUTPUT)/gma-demo \
+	$(DEMO_VMM_TARGETS)
 
 # Runs every time (cheap: dpkg-query per package), so a machine that lost a package heals.
 deps:
@@ -68,7 +69,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o | deps
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-$(OUTPUT)/user/%.o: user/%.c $(wildcard include/gma/*.h user/*.h) | deps $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c $(wildcard include/gma/*.h user/*.h) $(SKELS) | deps $(OUTPUT)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
@@ -84,16 +85,23 @@ $(OUTPUT)/libgma.so: $(OUTPUT)/libgma.so.$(LIBGMA_VERSION)
 	$(Q)ln -sf libgma.so.$(LIBGMA_VERSION) $(OUTPUT)/libgma.so.$(LIBGMA_SOVERSION)
 	$(Q)ln -sf libgma.so.$(LIBGMA_VERSION) $@
 
+GMA_TRACE_OBJS := $(OUTPUT)/user/gma-trace.o $(OUTPUT)/user/trace_helpers.o
+
+$(OUTPUT)/gma-trace: $(GMA_TRACE_OBJS) $(OUTPUT)/libgma.a
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF)
+
 $(OUTPUT)/gma-demo: tools/gma-demo.c $(OUTPUT)/libgma.a | deps
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $< -o $@ $(OUTPUT)/libgma.a
+	$(Q)$(CC) $(CFLAGS) $< -o $@ $(OUTPUT)/libgma.a $(LDLIBS_BPF)
 
 # --- tests ------------------------------------------------------------------------------
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(OUTPUT)/libgma.a tests/helpers/*.h \
 		| deps-test $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/helpers $< $(TEST_HELPERS) -o $@ $(OUTPUT)/libgma.a -lcriterion
+	$(Q)$(CC) $(CFLAGS) -Itests/helpers $< $(TEST_HELPERS) -o $@ $(OUTPUT)/libgma.a -lcriterion \
+		$(LDLIBS_BPF)
 
 $(OUTPUT)/tests/%: tests/bpf/%.c $(SKELS) $(TEST_HELPERS) $(OUTPUT)/libgma.a \
 		tests/helpers/*.h | deps-test $(OUTPUT)/tests

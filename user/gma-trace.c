@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * gma-trace: inspect the guest memory of KVM VMs from the host.
+ *
+ *   gma-trace vms [-j]                          VMs and their memory maps
+ *   gma-trace mem --pid PID --gpa A --len N     hexdump of guest memory (--via-bpf: from the
+ *                                               kernel, at the next exit of the VM)
+ *
+ * Subcommands are a dispatch table, each with its own argp parser; -j prints JSON wherever
+ * text is printed.
+ */
+#define _GNU_SOURCE
+#include <argp.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include <gma/gma.h>
+#include <gma/record.h>
+
+#include "trace_helpers.h"
+
+const char *argp_program_version = "gma-trace 0.1";
+const char *argp_program_bug_address = "<https://github.com/gma/gma/issues>";
+
+static struct env env;
+
+/* --- vms -------------------------------------------------------------------------------- */
+
+static const struct argp_option common_options[] = {
+	{ "json", 'j', NULL, 0, "Print JSON instead of text", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
+	{},
+};
+
+static error_t parse_vms(int key, char *arg, struct argp_state *state)
+{
+	return parse_common(&env, key, arg, state);
+}
+
+static void print_slot_flags(FILE *f, __u32 flags)
+{
+	fprintf(f, "%s%s%s", flags & 1 ? "dirty-log " : "", flags & 2 ? "readonly " : "",
+		flags & GMA_SLOT_INVALID ? "invalid " : "");
+}
+
+static int cmd_vms(int argc, char **argv)
+{
+	static const struct argp argp = {
+		.options = common_options,
+		.parser = parse_vms,
+		.doc = "List the KVM VMs on this host and their memslots."
+	};
+	struct gma_vm *vms;
+	size_t n;
+	int err;
+
+	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	if (err)
+		return err;
+	err = gma_vms_list(&vms, &n);
+	if (err)
+		return report_error(err, "listing VMs");
+	if (env.json) {
+		printf("[");
+		for (size_t i = 0; i < n; i++) {
+			printf("%s{\"pid\":%d,\"creator_pid\":%d,\"fd\":%u,\"vcpus\":%u,"
+			       "\"vm_id\":\"0x%llx\",\"flags\":%u,\"memslots\":[",
+			       i ? "," : "", vms[i].pid, vms[i].creator_pid, vms[i].fd,
+			       vms[i].nr_vcpus, (unsigned long long)vms[i].id, vms[i].flags);
+			for (size_t k = 0; k < vms[i].nr_slots; k++) {
+				const struct gma_memslot *s = &vms[i].slots[k];
+
+				printf("%s{\"slot\":%u,\"as\":%u,\"gpa\":%llu,\"size\":%llu,"
+				       "\"hva\":%llu,\"flags\":%u}",
+				       k ? "," : "", s->id, s->as_id, (unsigned long long)s->gpa,
+				       (unsigned long long)s->size, (unsigned long long)s->hva,
+				       s->flags);
+			}
+			printf("]}");
+		}
+		printf("]\n");
+	} else {
+		if (!n)
+			printf("no KVM VMs on this host\n");
+		for (size_t i = 0; i < n; i++) {
+			printf("VM pid %d (%s): %u vCPUs, %zu memslots, vm fd %u%s\n", vms[i].pid,
+			       comm_of(vms[i].pid), vms[i].nr_vcpus, vms[i].nr_slots, vms[i].fd,
+			       vms[i].flags & GMA_VM_SLOTS_TRUNCATED ? " (slot list truncated)" :
+								       "");
+			printf("  %5s  %-18s %-18s %-10s %-18s %s\n", "SLOT", "GPA", "END", "SIZE",
+			       "HVA", "FLAGS");
+			for (size_t k = 0; k < vms[i].nr_slots; k++) {
+				const struct gma_memslot *s = &vms[i].slots[k];
+
+				printf("  %5u  0x%016llx 0x%016llx %-10s 0x%016llx ", s->id,
+				       (unsigned long long)s->gpa,
+				       (unsigned long long)(s->gpa + s->size - 1),
+				       human_size(s->size), (unsigned long long)s->hva);
+				print_slot_flags(stdout, s->flags);
+				printf("\n");
+			}
+		}
+	}
+	gma_vms_free(vms, n);
+	return 0;
+}
+
+/* --- mem -------------------------------------------------------------------------------- */
+
+struct mem_args {
+	pid_t pid;
+	__u64 gpa;
+	__u64 len;
+	bool via_bpf;
+	int timeout_ms;
+};
+
+static struct mem_args mem_args = { .timeout_ms = 5000 };
+
+enum { OPT_VIA_BPF = 0x100, OPT_TIMEOUT };
+
+static const struct argp_option mem_options[] = {
+	{ "pid", 'p', "PID", 0, "The VMM process (see gma-trace vms)", 0 },
+	{ "gpa", 'a', "ADDR", 0, "Guest physical address (0x... for hex)", 0 },
+	{ "len", 'n', "BYTES", 0, "Bytes to read (default 256)", 0 },
+	{ "via-bpf", OPT_VIA_BPF, NULL, 0,
+	  "Sample from the kernel at the VM's next exit instead of process_vm_readv", 0 },
+	{ "timeout-ms", OPT_TIMEOUT, "MS", 0, "How long --via-bpf waits for an exit (5000)", 0 },
+	{ "json", 'j', NULL, 0, "Print JSON instead of text", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
+	{},
+};
+
+static error_t parse_mem(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'p':
+		return parse_pid(arg, &mem_args.pid, state);
+	case 'a':
+		return parse_u64(arg, &mem_args.gpa, "--gpa", state);
+	case 'n':
+		return parse_u64(arg, &mem_args.len, "--len", state);
+	case OPT_VIA_BPF:
+		mem_args.via_bpf = true;
+		return 0;
+	case OPT_TIMEOUT:
+		mem_args.timeout_ms = atoi(arg);
+		return 0;
+	case ARGP_KEY_END:
+		if (!mem_args.pid)
+			argp_error(state, "--pid is required");
+		return 0;
+	default:
+		return parse_common(&env, key, arg, state);
+	}
+}
+
+struct dump {
+	__u64 gpa;
+	size_t len;
+	__u8 *data;
+	__u8 *state;
+};
+
+/*
+ * Reads [gpa, gpa + len) through the live-process backend, byte state as the BPF sampler
+ * reports it: holes are UNMAPPED, pages the VMM cannot read are FAULT (page by page).
+ */
+static int dump_via_process(const struct gma_vm *vm, struct dump *d)
+{
+	struct gma_region *regions;
+	struct gma_mem *mem;
+	size_t nr, off = 0;
+	int err;
+
+	err = gma_vm_regions(vm, &regions, &nr);
+	if (err)
+		return err;
+	mem = gma_mem_new_process(vm->pid, regions, nr);
+	if (!mem) {
+		err = -errno;
+		free(regions);
+		return err;
+	}
+	while (off < d->len) {
+		__u64 gpa = d->gpa + off, addr, limit, n;
+
+		err = gma_mem_translate(mem, gpa, &addr, &limit);
+		if (err) {
+			/* up to the next region, or the end */
+			n = d->len - off;
+			for (size_t i = 0; i < nr; i++)
+				if (regions[i].gpa > gpa && regions[i].gpa - gpa < n)
+					n = regions[i].gpa - gpa;
+			memset(d->state + off, GMA_BYTE_UNMAPPED, n);
+		} else {
+			n = limit < d->len - off ? limit : d->len - off;
+			/* one host page at most, so a fault marks exactly the page it hit */
+			if (n > 4096 - (addr & 4095))
+				n = 4096 - (addr & 4095);
+			err = gma_mem_read(mem, gpa, d->data + off, n, NULL);
+			memset(d->state + off, err ? GMA_BYTE_FAULT : GMA_BYTE_READ, n);
+			if (err)
+				memset(d->data + off, 0, n);
+		}
+		off += n;
+	}
+	gma_mem_free(mem);
+	free(regions);
+	return 0;
+}
+
+struct bpf_wait {
+	struct dump *d;
+	bool done;
+	int err;
+	__u32 lost;
+};
+
+static void on_sample(void *ctx, const struct gma_sample *s)
+{
+	struct bpf_wait *w = ctx;
+
+	memcpy(w->d->data, s->data, s->len);
+	memcpy(w->d->state, s->state, s->len);
+	w->err = s->err;
+	w->lost = s->nr_lost;
+	w->done = true;
+}
+
+static int dump_via_bpf(const struct gma_vm *vm, struct dump *d)
+{
+	struct bpf_wait w = { .d = d };
+	GMA_OPTS(gma_tracer_opts, opts, .on_sample = on_sample, .ctx = &w);
+	struct gma_tracer *t;
+	struct timespec start;
+	int err;
+
+	t = gma_tracer_new(&opts);
+	if (!t)
+		return report_error(-errno, "loading the tracer");
+	err = gma_tracer_request_sample(t, vm->pid, d->gpa, d->len, NULL);
+	if (err) {
+		gma_tracer_free(t);
+		return report_error(err, "requesting a sample");
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!w.done && !exiting) {
+		err = gma_tracer_poll(t, 100);
+		if (err < 0)
+			break;
+		err = 0;
+		if (kill(vm->pid, 0) && errno == ESRCH) {
+			fprintf(stderr, "gma-trace: VM pid %d exited before it could be sampled\n",
+				vm->pid);
+			err = -ESRCH;
+			break;
+		}
+		if (elapsed_ms(&start) > mem_args.timeout_ms) {
+			fprintf(stderr,
+				"gma-trace: no exit of VM pid %d within %d ms (tracepoints: %s); "
+				"is the guest running?\n",
+				vm->pid, mem_args.timeout_ms, gma_tracer_tracepoints(t));
+			err = -ETIMEDOUT;
+			break;
+		}
+	}
+	if (w.done && w.lost)
+		fprintf(stderr, "gma-trace: %u fragments lost (ring buffer full), shown as lost\n",
+			w.lost);
+	gma_tracer_free(t);
+	return err ? err : (w.done ? 0 : -EINTR);
+}
+
+static int cmd_mem(int argc, char **argv)
+{
+	static const struct argp argp = { .options = mem_options,
+					  .parser = parse_mem,
+					  .doc = "Hexdump guest physical memory of a running VM." };
+	struct dump d = {};
+	struct gma_vm *vms;
+	const struct gma_vm *vm;
+	size_t n;
+	int err;
+
+	mem_args.len = 256;
+	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	if (err)
+		return err;
+	if (mem_args.len == 0 || mem_args.len > (1u << 18))
+		return report_error(-E2BIG, "--len must be between 1 and 262144");
+	if (mem_args.gpa + (mem_args.len - 1) < mem_args.gpa)
+		return report_error(-EOVERFLOW, "--gpa + --len wraps past 2^64");
+	err = find_vm(mem_args.pid, &vms, &n, &vm);
+	if (err)
+		return err;
+	d.gpa = mem_args.gpa;
+	d.len = mem_args.len;
+	d.data = calloc(1, d.len);
+	d.state = calloc(1, d.len);
+	if (!d.data || !d.state) {
+		err = report_error(-ENOMEM, "allocating the dump");
+		goto out;
+	}
+	if (mem_args.via_bpf)
+		err = dump_via_bpf(vm, &d);
+	else if ((err = dump_via_process(vm, &d)))
+		err = report_error(err, "reading guest memory");
+	if (!err)
+		print_hexdump(stdout, d.gpa, d.data, d.state, d.len, env.json,
+			      mem_args.via_bpf ? "bpf" : "process", vm->pid);
+out:
+	free(d.data);
+	free(d.state);
+	gma_vms_free(vms, n);
+	return err ? 1 : 0;
+}
+
+/* --- dispatch --------------------------------------------------------------------------- */
+
+static const struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} cmds[] = {
+	{ "vms", cmd_vms, "list KVM VMs and their memslots" },
+	{ "mem", cmd_mem, "hexdump guest memory (--via-bpf: sampled by the kernel)" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: gma-trace COMMAND [OPTIONS]\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "\n'gma-trace COMMAND --help' lists a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("%s (libgma %u.%u)\n", argp_program_version, gma_version_major(),
+		       gma_version_minor());
+		return 0;
+	}
+	setup_env(&env);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		/* argp sees "gma-trace COMMAND" as the program name */
+		char *name;
+
+		if (asprintf(&name, "gma-trace %s", cmds[i].name) < 0)
+			return 1;
+		argv[1] = name;
+		return cmds[i].fn(argc - 1, argv + 1) ? 1 : 0;
+	}
+	fprintf(stderr, "gma-trace: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

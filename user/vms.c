@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The host's KVM VMs and their memslots, read from the BPF iterator in bpf/kvm_vms.bpf.c.
+ * The iterator's output is untrusted only in the sense of being parsed carefully: every
+ * record's size and version is checked before it is used.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <gma/gma.h>
+#include <gma/record.h>
+
+#include "kvm_vms.skel.h"
+
+/* Bounds on what one listing may allocate, whatever the iterator says. */
+#define VMS_MAX 4096
+#define ITER_OUTPUT_MAX (64u << 20)
+
+static int read_all(int fd, char **out, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap), *nbuf;
+	ssize_t r;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (n == cap) {
+			if (cap >= ITER_OUTPUT_MAX) {
+				free(buf);
+				return -E2BIG;
+			}
+			nbuf = realloc(buf, cap * 2);
+			if (!nbuf) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nbuf;
+			cap *= 2;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			r = -errno;
+			free(buf);
+			return r;
+		}
+		if (r == 0)
+			break;
+		n += r;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* Appends one VM from its record; its slot records follow and fill vm->slots. */
+static int add_vm(struct gma_vm **vms, size_t *n, const struct gma_rec_vm *r, size_t *slots_cap)
+{
+	struct gma_vm *nv, *vm;
+
+	if (*n == VMS_MAX)
+		return -E2BIG;
+	nv = realloc(*vms, (*n + 1) * sizeof(**vms));
+	if (!nv)
+		return -ENOMEM;
+	*vms = nv;
+	vm = &nv[(*n)++];
+	memset(vm, 0, sizeof(*vm));
+	vm->id = r->vm_id;
+	vm->pid = r->owner_tgid;
+	vm->creator_pid = r->creator_pid;
+	vm->fd = r->fd;
+	vm->nr_vcpus = r->online_vcpus;
+	vm->flags = r->flags;
+	*slots_cap = r->nr_slots < GMA_REGIONS_MAX ? r->nr_slots : GMA_REGIONS_MAX;
+	if (*slots_cap) {
+		vm->slots = calloc(*slots_cap, sizeof(*vm->slots));
+		if (!vm->slots)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * Parses the record stream: each VM record, then as many slot records as it announced. A
+ * record of another version, or one that does not fit, is -EPROTO.
+ */
+static int parse_vms(const char *buf, size_t len, struct gma_vm **vms_out, size_t *n_out)
+{
+	struct gma_vm *vms = NULL, *vm = NULL;
+	size_t n = 0, off = 0, slots_cap = 0;
+	int err = 0;
+
+	while (off < len && !err) {
+		const struct gma_rec_hdr *h = (const void *)(buf + off);
+
+		if (len - off < sizeof(*h) || h->size < sizeof(*h) || h->size > len - off ||
+		    h->version != GMA_REC_VERSION) {
+			err = -EPROTO;
+			break;
+		}
+		if (h->type == GMA_REC_VM && h->size >= sizeof(struct gma_rec_vm)) {
+			err = add_vm(&vms, &n, (const void *)h, &slots_cap);
+			vm = err ? NULL : &vms[n - 1];
+		} else if (h->type == GMA_REC_SLOT && h->size >= sizeof(struct gma_rec_slot)) {
+			const struct gma_rec_slot *r = (const void *)h;
+			struct gma_memslot *s;
+
+			if (!vm || vm->id != r->vm_id || vm->nr_slots >= slots_cap) {
+				err = -EPROTO;
+				break;
+			}
+			s = &vm->slots[vm->nr_slots++];
+			s->gpa = r->gpa;
+			s->size = r->size;
+			s->hva = r->userspace_addr;
+			s->flags = r->flags;
+			s->id = r->slot_id;
+			s->as_id = r->as_id;
+		}
+		off += h->size;
+	}
+	if (err) {
+		gma_vms_free(vms, n);
+		return err;
+	}
+	*vms_out = vms;
+	*n_out = n;
+	return 0;
+}
+
+/* Whether this kernel can have VMs at all: KVM's types are in its BTF once KVM is loaded. */
+static bool kvm_present(void)
+{
+	return access("/dev/kvm", F_OK) == 0 || access("/sys/kernel/btf/kvm", F_OK) == 0;
+}
+
+int gma_vms_list(struct gma_vm **vms, size_t *n)
+{
+	struct kvm_vms_bpf *skel;
+	struct bpf_link *link = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	int err, fd;
+
+	*vms = NULL;
+	*n = 0;
+	if (!kvm_present())
+		return -ENOENT;
+	skel = kvm_vms_bpf__open_and_load();
+	if (!skel)
+		return errno ? -errno : -EINVAL;
+	link = bpf_program__attach_iter(skel->progs.gma_kvm_vms, NULL);
+	if (!link) {
+		err = -errno;
+		goto out;
+	}
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	err = read_all(fd, &buf, &len);
+	close(fd);
+	if (!err)
+		err = parse_vms(buf, len, vms, n);
+out:
+	free(buf);
+	bpf_link__destroy(link);
+	kvm_vms_bpf__destroy(skel);
+	return err;
+}
+
+void gma_vms_free(struct gma_vm *vms, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(vms[i].slots);
+	free(vms);
+}
+
+const struct gma_vm *gma_vms_find_pid(const struct gma_vm *vms, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (vms[i].pid == pid)
+			return &vms[i];
+	return NULL;
+}
+
+int gma_vm_regions(const struct gma_vm *vm, struct gma_region **regions, size_t *n)
+{
+	struct gma_region *r = calloc(vm->nr_slots ? vm->nr_slots : 1, sizeof(*r));
+	size_t k = 0;
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	for (size_t i = 0; i < vm->nr_slots; i++) {
+		const struct gma_memslot *s = &vm->slots[i];
+
+		if (s->as_id != 0 || (s->flags & GMA_SLOT_INVALID))
+			continue;
+		r[k++] = (struct gma_region){ .gpa = s->gpa, .size = s->size, .addr = s->hva };
+	}
+	err = gma_regions_validate(r, k, NULL);
+	if (err) {
+		free(r);
+		return err;
+	}
+	*regions = r;
+	*n = k;
+	return 0;
+}
