@@ -31,7 +31,7 @@ SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # Criterion unit tests (tests/unit/test_X.c) and BPF selftests (tests/bpf/test_X.c, root).
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(wildcard tests/bpf/test_*.c))
-TEST_HELPERS := tests/helpers/test_guest.c
+TEST_HELPERS := tests/helpers/test_guest.c tests/helpers/demo_vm.c
 
 ifeq ($(V),1)
 	Q =
@@ -104,10 +104,10 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(OUTPUT)/libgma.a tests/helpe
 		$(LDLIBS_BPF)
 
 $(OUTPUT)/tests/%: tests/bpf/%.c $(SKELS) $(TEST_HELPERS) $(OUTPUT)/libgma.a \
-		tests/helpers/*.h | deps-test $(OUTPUT)/tests
+		tests/helpers/*.h | deps-test $(OUTPUT)/tests $(OUTPUT)/gma-trace $(DEMO_VMM_TARGETS)
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/helpers $< $(TEST_HELPERS) -o $@ $(OUTPUT)/libgma.a \
-		-lcriterion $(LDLIBS_BPF)
+	$(Q)$(CC) $(CFLAGS) -DGMA_OUTPUT='"$(OUTPUT)"' -Itests/helpers $< $(TEST_HELPERS) -o $@ \
+		$(OUTPUT)/libgma.a -lcriterion $(LDLIBS_BPF)
 
 # Criterion prints one Synthesis line per binary; any failing binary fails `make test`.
 unit-test: $(UNIT_TESTS)

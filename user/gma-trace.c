@@ -258,7 +258,7 @@ static int dump_via_bpf(const struct gma_vm *vm, struct dump *d)
 		if (err < 0)
 			break;
 		err = 0;
-		if (kill(vm->pid, 0) && errno == ESRCH) {
+		if (process_exited(vm->pid)) {
 			fprintf(stderr, "gma-trace: VM pid %d exited before it could be sampled\n",
 				vm->pid);
 			err = -ESRCH;
@@ -274,7 +274,9 @@ static int dump_via_bpf(const struct gma_vm *vm, struct dump *d)
 		}
 	}
 	if (w.done && w.lost)
-		fprintf(stderr, "gma-trace: %u fragments lost (ring buffer full), shown as lost\n",
+		fprintf(stderr,
+			"gma-trace: %u fragments missing (ring buffer full or malformed), their "
+			"bytes shown as lost\n",
 			w.lost);
 	gma_tracer_free(t);
 	return err ? err : (w.done ? 0 : -EINTR);

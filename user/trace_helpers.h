@@ -33,6 +33,8 @@ int report_error(int err, const char *what);
 /* Lists the VMs and finds pid's; prints why not (no such process, not a VM) on failure. */
 int find_vm(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm **vm);
 
+/* True once pid is gone or a zombie: a VMM that exited runs no more vCPUs. */
+bool process_exited(pid_t pid);
 const char *comm_of(pid_t pid);
 const char *human_size(__u64 bytes);
 long elapsed_ms(const struct timespec *since);

@@ -125,7 +125,7 @@ static int on_fragment(struct gma_tracer *t, const struct gma_rec_fragment *f, s
 	if (!p)
 		return -ENOENT; /* late fragment of a cancelled request, or garbage */
 	if (f->gpa < p->gpa || f->gpa - p->gpa > p->len || f->len > p->len - (f->gpa - p->gpa) ||
-	    f->len == 0 || f->len > FRAG_CAP)
+	    f->len == 0 || (f->status == GMA_FRAG_READ && f->len > FRAG_CAP))
 		return -EPROTO;
 	if (f->status == GMA_FRAG_READ ? size != sizeof(*f) + f->len : size != sizeof(*f))
 		return -EPROTO;

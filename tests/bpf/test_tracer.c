@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The tracer against the demo VM: the iterator's memslots are the ones the VMM registered,
+ * kernel samples across 2 and 3 memslots are the guest's bytes, holes and the space past the
+ * last slot are reported as unmapped (never as zeros), and gma-trace mem agrees with itself
+ * with and without --via-bpf.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include <gma/gma.h>
+
+#include "demo_vm.h"
+#include "../../tools/demo-vmm/pattern.h"
+
+static struct demo_vm vm;
+
+static void setup(void)
+{
+	demo_vm_start(&vm, NULL);
+}
+
+static void teardown(void)
+{
+	demo_vm_stop(&vm);
+}
+
+TestSuite(tracer, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(tracer, iterator_lists_the_vmm_memslots)
+{
+	const struct gma_vm *v;
+	struct gma_vm *vms;
+	size_t n;
+
+	cr_assert_eq(gma_vms_list(&vms, &n), 0);
+	v = gma_vms_find_pid(vms, n, vm.pid);
+	cr_assert(v, "VM of pid %d not listed", vm.pid);
+	cr_assert_eq(v->nr_vcpus, 1);
+	cr_assert_eq(v->nr_slots, vm.nr_slots, "iterator %zu slots, VMM %zu", v->nr_slots,
+		     vm.nr_slots);
+	for (size_t i = 0; i < vm.nr_slots; i++) {
+		cr_expect_eq(v->slots[i].id, vm.slots[i].slot);
+		cr_expect_eq(v->slots[i].gpa, vm.slots[i].gpa, "slot %zu gpa", i);
+		cr_expect_eq(v->slots[i].size, vm.slots[i].size, "slot %zu size", i);
+		cr_expect_eq(v->slots[i].hva, vm.slots[i].hva, "slot %zu hva", i);
+	}
+	gma_vms_free(vms, n);
+}
+
+struct got {
+	int count;
+	__u64 gpa;
+	__u32 len;
+	__u8 data[0x20000];
+	__u8 state[0x20000];
+	struct gma_sample meta;
+};
+
+static void on_sample(void *ctx, const struct gma_sample *s)
+{
+	struct got *g = ctx;
+
+	cr_assert_leq(s->len, sizeof(g->data));
+	memcpy(g->data, s->data, s->len);
+	memcpy(g->state, s->state, s->len);
+	g->meta = *s;
+	g->count++;
+}
+
+/* Samples [gpa, gpa + len) of the demo VM through the kernel. */
+static void bpf_sample(struct gma_tracer *t, struct got *g, __u64 gpa, __u32 len)
+{
+	struct timespec start, now;
+
+	g->count = 0;
+	cr_assert_eq(gma_tracer_request_sample(t, vm.pid, gpa, len, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!g->count) {
+		cr_assert_geq(gma_tracer_poll(t, 100), 0);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		cr_assert_lt(now.tv_sec - start.tv_sec, 10, "no sample within 10 s");
+	}
+	cr_assert_eq(g->meta.pid, vm.pid);
+	cr_assert_eq(g->meta.gpa, gpa);
+	cr_assert_eq(g->meta.len, len);
+	cr_assert_eq(g->meta.nr_lost, 0);
+}
+
+static struct gma_tracer *tracer_new(struct got *g)
+{
+	GMA_OPTS(gma_tracer_opts, opts, .on_sample = on_sample, .ctx = g);
+	struct gma_tracer *t = gma_tracer_new(&opts);
+
+	cr_assert(t, "gma_tracer_new: %s", strerror(errno));
+	return t;
+}
+
+/* The sample's bytes from offset off, for guest address gpa, are the guest's pattern. */
+static void expect_pattern_at(struct got *g, __u32 off, __u64 gpa, __u32 len)
+{
+	for (__u32 i = off; i < off + len; i++, gpa++) {
+		cr_assert_eq(g->state[i], GMA_BYTE_READ, "byte at 0x%llx not read (state %u)",
+			     (unsigned long long)gpa, g->state[i]);
+		cr_assert_eq(g->data[i], gma_demo_pattern(gpa), "byte at 0x%llx",
+			     (unsigned long long)gpa);
+	}
+}
+
+static void expect_pattern(struct got *g, __u64 gpa, __u32 len)
+{
+	expect_pattern_at(g, 0, gpa, len);
+}
+
+Test(tracer, samples_across_2_and_3_memslots_are_guest_bytes)
+{
+	static struct got g;
+	struct gma_tracer *t = tracer_new(&g);
+
+	/* 0x13f00+0x200 crosses slot 1 -> 2; 0x13f00+0x3200 crosses slots 1 -> 2 -> 3 */
+	bpf_sample(t, &g, 0x13f00, 0x200);
+	expect_pattern(&g, 0x13f00, 0x200);
+	cr_assert_geq(g.meta.nr_fragments, 2);
+	bpf_sample(t, &g, 0x13f00, 0x3200);
+	expect_pattern(&g, 0x13f00, 0x3200);
+	cr_assert_geq(g.meta.nr_fragments, 3);
+	/* slot 0 -> slot 1 */
+	bpf_sample(t, &g, 0xff00, 0x200);
+	expect_pattern(&g, 0xff00, 0x200);
+	cr_assert_eq(gma_tracer_drops(t), 0);
+	cr_assert_eq(gma_tracer_bad_records(t), 0);
+	gma_tracer_free(t);
+}
+
+Test(tracer, holes_and_past_the_end_are_unmapped_not_zeros)
+{
+	static struct got g;
+	struct gma_tracer *t = tracer_new(&g);
+	__u32 i;
+
+	/* 0x1ff00..0x20000 is slot 3's end, 0x20000..0x30000 the hole, then slot 4 */
+	bpf_sample(t, &g, 0x1ff00, 0x10200);
+	expect_pattern(&g, 0x1ff00, 0x100);
+	for (i = 0x100; i < 0x10100; i++)
+		cr_assert_eq(g.state[i], GMA_BYTE_UNMAPPED, "offset 0x%x state %u", i, g.state[i]);
+	expect_pattern_at(&g, 0x10100, 0x30000, 0x100);
+	/* past the last slot (slot 4 ends at 0x40000) */
+	bpf_sample(t, &g, 0x3ff80, 0x100);
+	expect_pattern(&g, 0x3ff80, 0x80);
+	for (i = 0x80; i < 0x100; i++)
+		cr_assert_eq(g.state[i], GMA_BYTE_UNMAPPED);
+	bpf_sample(t, &g, 0x100000, 0x40);
+	for (i = 0; i < 0x40; i++)
+		cr_assert_eq(g.state[i], GMA_BYTE_UNMAPPED);
+	gma_tracer_free(t);
+}
+
+Test(tracer, fragment_caps_are_configurable_and_reported)
+{
+	static struct got g;
+	GMA_OPTS(gma_tracer_opts, opts, .on_sample = on_sample, .ctx = &g, .frag_max = 256,
+		 .sample_frags_max = 4);
+	struct gma_tracer *t = gma_tracer_new(&opts);
+	__u32 i;
+
+	cr_assert(t);
+	cr_assert_eq(gma_tracer_request_sample(t, vm.pid, 0x13f00, 1025, NULL), -E2BIG);
+	/* 4 fragments of at most 256 bytes cover 0x400 bytes: the rest is capped, not zero */
+	bpf_sample(t, &g, 0x14000, 0x400);
+	expect_pattern(&g, 0x14000, 0x400);
+	cr_assert_eq(g.meta.nr_fragments, 4);
+	cr_assert_eq(g.meta.err, 0);
+	/* from 0x13f80 the first fragment ends at slot 2 (0x80 bytes): 4 cover 0x380 */
+	bpf_sample(t, &g, 0x13f80, 0x400);
+	cr_assert_eq(g.meta.err, -E2BIG);
+	expect_pattern(&g, 0x13f80, 0x380);
+	for (i = 0x380; i < 0x400; i++)
+		cr_assert_eq(g.state[i], GMA_BYTE_CAPPED);
+	gma_tracer_free(t);
+}
+
+Test(tracer, gma_trace_mem_agrees_with_and_without_bpf)
+{
+	static const char *ranges[][2] = {
+		{ "0x13f00", "0x200" },
+		{ "0x13f00", "0x3200" },
+		{ "0x1ff80", "0x100" },
+		{ "0x3ffc0", "0x80" },
+	};
+	char cmd[256], *plain, *bpf;
+
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		snprintf(cmd, sizeof(cmd), GMA_OUTPUT "/gma-trace mem --pid %d --gpa %s --len %s",
+			 vm.pid, ranges[i][0], ranges[i][1]);
+		cr_assert_eq(run_capture(cmd, &plain), 0, "%s", cmd);
+		strcat(cmd, " --via-bpf");
+		cr_assert_eq(run_capture(cmd, &bpf), 0, "%s", cmd);
+		cr_assert(strlen(plain) > 0);
+		cr_assert_str_eq(plain, bpf, "%s: outputs differ", cmd);
+		free(plain);
+		free(bpf);
+	}
+}
+
+Test(tracer, clear_errors)
+{
+	char cmd[256], *out;
+
+	/* A process that is not a VM */
+	snprintf(cmd, sizeof(cmd), GMA_OUTPUT "/gma-trace mem --pid %d --gpa 0 2>&1", getpid());
+	cr_assert_eq(run_capture(cmd, &out), 1);
+	cr_assert(strstr(out, "runs no KVM VM"), "got: %s", out);
+	free(out);
+	/* No such process */
+	cr_assert_eq(run_capture(GMA_OUTPUT "/gma-trace mem --pid 4000000 --gpa 0 2>&1", &out), 1);
+	cr_assert(strstr(out, "no process 4000000"), "got: %s", out);
+	free(out);
+}
+
+Test(tracer, vm_exiting_during_trace_is_reported)
+{
+	char cmd[256], *out;
+	pid_t pid = vm.pid;
+
+	/* The VM is stopped (SIGSTOP): no exits come; then it is killed while gma-trace waits. */
+	kill(pid, SIGSTOP);
+	snprintf(cmd, sizeof(cmd),
+		 "(sleep 1; kill -9 %d) & " GMA_OUTPUT "/gma-trace mem --via-bpf --pid %d --gpa 0 "
+		 "--timeout-ms 8000 2>&1",
+		 pid, pid);
+	cr_assert_eq(run_capture(cmd, &out), 1);
+	cr_assert(strstr(out, "exited before it could be sampled"), "got: %s", out);
+	free(out);
+}

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "demo_vm.h"
+
+/* The slot lines of the ground-truth log: {"event":"slot","slot":N,"gpa":N,"size":N,"hva":N} */
+static void read_slots(struct demo_vm *vm)
+{
+	FILE *f = fopen(vm->log_path, "r");
+	char line[512];
+
+	cr_assert(f, "open %s: %s", vm->log_path, strerror(errno));
+	while (fgets(line, sizeof(line), f) && vm->nr_slots < 16) {
+		struct demo_slot *s = &vm->slots[vm->nr_slots];
+		unsigned long long gpa, size, hva;
+
+		if (sscanf(line,
+			   "{\"event\":\"slot\",\"slot\":%u,\"gpa\":%llu,\"size\":%llu,\"hva\":%llu",
+			   &s->slot, &gpa, &size, &hva) == 4) {
+			s->gpa = gpa;
+			s->size = size;
+			s->hva = hva;
+			vm->nr_slots++;
+		}
+	}
+	fclose(f);
+}
+
+void demo_vm_start(struct demo_vm *vm, const char *const *extra_args)
+{
+	const char *argv[32] = { GMA_OUTPUT "/demo-vmm", "--ready-fd", "3", "--log", NULL };
+	int out[2], fd, argc = 5;
+	char buf[256];
+	ssize_t n, got = 0;
+
+	memset(vm, 0, sizeof(*vm));
+	snprintf(vm->log_path, sizeof(vm->log_path), "/tmp/gma-demo-vm.XXXXXX");
+	fd = mkstemp(vm->log_path);
+	cr_assert(fd >= 0);
+	close(fd);
+	argv[4] = vm->log_path;
+	for (int i = 0; extra_args && extra_args[i] && argc < 30; i++)
+		argv[argc++] = extra_args[i];
+	argv[argc] = NULL;
+	cr_assert(pipe(out) == 0);
+	vm->pid = fork();
+	cr_assert(vm->pid >= 0);
+	if (vm->pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		/* stdout and stderr to /dev/null: nobody reads them once the VM is ready */
+		dup2(null, 1);
+		dup2(null, 2);
+		dup2(out[1], 3);
+		close(out[0]);
+		if (out[1] != 3)
+			close(out[1]);
+		execv(argv[0], (char **)argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(out[1]);
+	/* The VMM writes "ready" to fd 3 once its guest has written (and checked) its patterns. */
+	while (got < (ssize_t)sizeof(buf) - 1 &&
+	       (n = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0) {
+		got += n;
+		buf[got] = 0;
+		if (strstr(buf, "ready\n"))
+			break;
+	}
+	close(out[0]);
+	cr_assert(strstr(buf, "ready"), "demo VMM did not become ready (output: '%s')", buf);
+	read_slots(vm);
+	cr_assert(vm->nr_slots > 0, "no slot events in %s", vm->log_path);
+}
+
+void demo_vm_stop(struct demo_vm *vm)
+{
+	if (vm->pid > 0) {
+		kill(vm->pid, SIGTERM);
+		waitpid(vm->pid, NULL, 0);
+		vm->pid = 0;
+	}
+	unlink(vm->log_path);
+}
+
+int run_capture(const char *cmd, char **out)
+{
+	FILE *p = popen(cmd, "r");
+	size_t cap = 4096, len = 0, n;
+	char *buf = malloc(cap);
+	int status;
+
+	cr_assert(p && buf);
+	while ((n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+		len += n;
+		if (cap - len < 2) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			cr_assert(buf);
+		}
+	}
+	buf[len] = 0;
+	status = pclose(p);
+	*out = buf;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
