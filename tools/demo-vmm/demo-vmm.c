@@ -28,7 +28,9 @@
 
 #include "bus.h"
 #include "demo-abi.h"
+#include "demo-log.h"
 #include "pattern.h"
+#include "virtio-mmio.h"
 #include "vm.h"
 
 /*
@@ -47,6 +49,8 @@ static const struct {
 };
 
 #define DEFAULT_HZ 1000 /* heartbeats per second when the guest halts between them */
+#define DEFAULT_REQ_HZ 50 /* virtio request steps per second */
+#define DEFAULT_COMPLETE_DELAY_MS 2
 #define MAX_WRITES 256 /* pattern write reports kept for the check at "ready" */
 
 struct opts {
@@ -56,12 +60,16 @@ struct opts {
 	int ready_fd;
 	uint32_t hz; /* heartbeat rate of a halting guest */
 	uint32_t delay; /* 0: the guest halts between heartbeats, else it spins */
+	uint32_t req_hz; /* virtio request steps per second, 0: none */
+	uint32_t complete_delay_ms; /* held before a used element is written */
+	bool legacy; /* virtio-mmio version 1 */
 };
 
 struct demo {
 	struct vm vm;
 	struct bus pio;
 	struct bus mmio;
+	struct virtio_host virtio;
 	const struct opts *opts;
 
 	uint32_t pending_gpa;
@@ -91,7 +99,7 @@ static volatile sig_atomic_t stop_signal;
 
 /* ---- JSON lines log ---- */
 
-static void jlog(const char *fmt, ...)
+void jlog(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -103,8 +111,7 @@ static void jlog(const char *fmt, ...)
 	fputc('\n', log_file);
 }
 
-/* Writes @s as a JSON string body into @out (quotes not included), truncating to fit. */
-static const char *json_escape(const char *s, char *out, size_t size)
+const char *json_escape(const char *s, char *out, size_t size)
 {
 	size_t n = 0;
 
@@ -122,6 +129,14 @@ static const char *json_escape(const char *s, char *out, size_t size)
 	}
 	out[n] = '\0';
 	return out;
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000ULL + t.tv_nsec;
 }
 
 static uint64_t elapsed_ms(void)
@@ -231,6 +246,14 @@ static void signal_ready(struct demo *d)
 	}
 }
 
+/* Heartbeats between two virtio request steps of the guest; 0: no virtio traffic. */
+static uint32_t req_pace(const struct opts *o)
+{
+	if (!o->req_hz)
+		return 0;
+	return o->hz / o->req_hz ? o->hz / o->req_hz : 1;
+}
+
 /* Report ports: see DEMO_PIO_* in demo-abi.h. */
 static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
@@ -283,6 +306,10 @@ static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 	case DEMO_PIO_DELAY:
 		if (!is_write)
 			put_le32(data, len, d->opts->delay);
+		break;
+	case DEMO_PIO_REQ_PACE:
+		if (!is_write)
+			put_le32(data, len, req_pace(d->opts));
 		break;
 	}
 }
@@ -484,6 +511,8 @@ static const char *run(struct demo *d, int *status)
 			vm_dump_regs(&d->vm, stderr);
 			return "unexpected-exit";
 		}
+		/* Used elements whose --complete-delay-ms has passed, before the guest runs. */
+		virtio_host_poll(&d->virtio);
 		if (d->panic) {
 			console_flush(d);
 			return "panic";
@@ -496,7 +525,7 @@ static const char *run(struct demo *d, int *status)
 
 /* ---- options ---- */
 
-enum { OPT_READY_FD = 0x100 };
+enum { OPT_READY_FD = 0x100, OPT_REQ_HZ, OPT_COMPLETE_DELAY, OPT_LEGACY };
 
 static const struct argp_option options[] = {
 	{ "log", 'l', "FILE", 0, "Ground-truth log, JSON lines (\"-\": stdout)", 0 },
@@ -520,6 +549,14 @@ static const struct argp_option options[] = {
 	  "Make the guest spin N loop iterations between heartbeats instead "
 	  "of halting (a busy vCPU; the rate then depends on the host)",
 	  0 },
+	{ "req-hz", OPT_REQ_HZ, "N", 0,
+	  "Virtio request steps per second (default 50, at most --hz; 0: the guest "
+	  "leaves the virtio devices alone). A step is 1 to 3 requests",
+	  0 },
+	{ "complete-delay-ms", OPT_COMPLETE_DELAY, "N", 0,
+	  "Hold each virtio completion N ms before writing the used ring (default 2)", 0 },
+	{ "legacy", OPT_LEGACY, NULL, 0,
+	  "Legacy virtio-mmio (version 1: GuestPageSize, QueuePFN, QueueAlign)", 0 },
 	{ 0 }
 };
 
@@ -567,6 +604,20 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--hz: '%s' is not a number in 1..1000000", arg);
 		o->hz = (uint32_t)v;
 		break;
+	case OPT_REQ_HZ:
+		if (!parse_ulong(arg, 1000000, &v))
+			argp_error(state, "--req-hz: '%s' is not a number in 0..1000000", arg);
+		o->req_hz = (uint32_t)v;
+		break;
+	case OPT_COMPLETE_DELAY:
+		if (!parse_ulong(arg, 60000, &v))
+			argp_error(state, "--complete-delay-ms: '%s' is not a number in 0..60000",
+				   arg);
+		o->complete_delay_ms = (uint32_t)v;
+		break;
+	case OPT_LEGACY:
+		o->legacy = true;
+		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
@@ -596,9 +647,11 @@ static int setup(struct demo *d, const char *guest)
 	if (e)
 		return e;
 	jlog("{\"event\":\"start\",\"pid\":%d,\"guest\":\"%s\",\"load_gpa\":%u,\"hz\":%u,"
-	     "\"delay\":%u}",
+	     "\"delay\":%u,\"req_hz\":%u,\"req_pace\":%u,\"complete_delay_ms\":%u,"
+	     "\"legacy\":%s}",
 	     (int)getpid(), json_escape(guest, esc, sizeof(esc)), DEMO_GUEST_LOAD_GPA,
-	     d->opts->delay ? 0 : d->opts->hz, d->opts->delay);
+	     d->opts->delay ? 0 : d->opts->hz, d->opts->delay, d->opts->req_hz, req_pace(d->opts),
+	     d->opts->complete_delay_ms, d->opts->legacy ? "true" : "false");
 	for (size_t i = 0; i < sizeof(ram_layout) / sizeof(ram_layout[0]); i++) {
 		struct vm_slot *s;
 
@@ -625,14 +678,21 @@ static int setup(struct demo *d, const char *guest)
 	e = bus_add(&d->pio, "demo-report", DEMO_PIO_BASE, DEMO_PIO_SIZE, report_pio, d);
 	if (e)
 		return e;
-	return bus_add(&d->mmio, "demo-heartbeat", DEMO_MMIO_HEARTBEAT, DEMO_MMIO_HEARTBEAT_SIZE,
-		       heartbeat_mmio, d);
+	e = bus_add(&d->mmio, "demo-heartbeat", DEMO_MMIO_HEARTBEAT, DEMO_MMIO_HEARTBEAT_SIZE,
+		    heartbeat_mmio, d);
+	if (e)
+		return e;
+	return virtio_host_init(&d->virtio, &d->vm, &d->mmio, d->opts->legacy,
+				d->opts->complete_delay_ms);
 }
 
 int main(int argc, char **argv)
 {
 	static struct demo d;
-	struct opts o = { .ready_fd = -1, .hz = DEFAULT_HZ };
+	struct opts o = { .ready_fd = -1,
+			  .hz = DEFAULT_HZ,
+			  .req_hz = DEFAULT_REQ_HZ,
+			  .complete_delay_ms = DEFAULT_COMPLETE_DELAY_MS };
 	char guest[PATH_MAX];
 	const char *reason;
 	uint64_t ms;
@@ -659,7 +719,10 @@ int main(int argc, char **argv)
 		setvbuf(log_file, NULL, _IOLBF, 0);
 	}
 
+	if (o.req_hz > o.hz)
+		o.req_hz = o.hz;
 	if (setup(&d, guest)) {
+		virtio_host_destroy(&d.virtio);
 		vm_destroy(&d.vm);
 		return 1;
 	}
@@ -673,14 +736,23 @@ int main(int argc, char **argv)
 	signal_run = NULL;
 	ms = elapsed_ms();
 	jlog("{\"event\":\"exit\",\"reason\":\"%s\",\"status\":%d,\"heartbeats\":%" PRIu64
-	     ",\"mmio_heartbeats\":%" PRIu64 ",\"elapsed_ms\":%" PRIu64 "}",
-	     reason, status, d.heartbeats, d.mmio_writes, ms);
+	     ",\"mmio_heartbeats\":%" PRIu64 ",\"elapsed_ms\":%" PRIu64
+	     ",\"virtio_requests\":%" PRIu64 ",\"virtio_completions\":%" PRIu64
+	     ",\"virtio_errors\":%" PRIu64 "}",
+	     reason, status, d.heartbeats, d.mmio_writes, ms, d.virtio.requests,
+	     d.virtio.completions, d.virtio.errors);
 	fprintf(stderr,
 		"demo-vmm: stopped (%s) after %" PRIu64 " ms: %" PRIu64 " heartbeats (%.1f/s)%s\n",
 		reason, ms, d.heartbeats, ms ? d.heartbeats * 1000.0 / ms : 0.0,
 		d.ready ? "" : ", guest never got ready");
+	fprintf(stderr,
+		"demo-vmm: virtio: %" PRIu64 " requests (%.1f/s), %" PRIu64 " completions, %" PRIu64
+		" errors\n",
+		d.virtio.requests, ms ? d.virtio.requests * 1000.0 / ms : 0.0, d.virtio.completions,
+		d.virtio.errors);
 	if (log_file && log_file != stdout)
 		fclose(log_file);
+	virtio_host_destroy(&d.virtio);
 	vm_destroy(&d.vm);
 	return status;
 }

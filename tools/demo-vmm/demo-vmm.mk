@@ -15,7 +15,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 DEMO_VMM_OBJDIR := $(OUTPUT)/demo-vmm.o.d
-DEMO_VMM_SRCS := demo-vmm.c vm.c bus.c
+DEMO_VMM_SRCS := demo-vmm.c vm.c bus.c virtio-mmio.c
 DEMO_VMM_OBJS := $(addprefix $(DEMO_VMM_OBJDIR)/,$(DEMO_VMM_SRCS:.c=.o))
 DEMO_VMM_CFLAGS ?= -O2 -g -Wall -Wextra -Wno-missing-field-initializers -std=gnu11
 
@@ -28,7 +28,14 @@ DEMO_GUEST_CFLAGS := -m32 -march=i686 -ffreestanding -fno-builtin -nostdlib -fno
 	-fno-pie -static -fno-stack-protector -fno-asynchronous-unwind-tables \
 	-mno-mmx -mno-sse -mno-sse2 -mno-80387 -mgeneral-regs-only \
 	-O2 -g -Wall -Wextra -std=gnu11 -I$(DEMO_VMM_DIR)
-DEMO_GUEST_OBJS := $(addprefix $(DEMO_VMM_OBJDIR)/guest/,start.o lib.o main.o)
+# The guest uses the kernel's uapi virtio headers. They need only <linux/types.h>, whose
+# <asm/types.h> sits in the multiarch directory that -m32 leaves off the path (Debian,
+# Ubuntu); the x86 asm headers there serve both i386 and x86_64. -idirafter keeps it last.
+DEMO_GUEST_MULTIARCH := $(shell $(DEMO_GUEST_CC) -print-multiarch 2>/dev/null)
+ifneq ($(DEMO_GUEST_MULTIARCH),)
+DEMO_GUEST_CFLAGS += -idirafter /usr/include/$(DEMO_GUEST_MULTIARCH)
+endif
+DEMO_GUEST_OBJS := $(addprefix $(DEMO_VMM_OBJDIR)/guest/,start.o lib.o main.o virtio.o io.o)
 
 DEMO_VMM_TARGETS := $(OUTPUT)/demo-vmm $(OUTPUT)/demo-guest.bin
 

@@ -6,20 +6,27 @@ OUTPUT_FORMAT("elf32-i386")
 OUTPUT_ARCH(i386)
 ENTRY(_start)
 
+/* Code and data in separate segments, so ld sees no RWX segment; the flat image is the same. */
+PHDRS
+{
+	text PT_LOAD FLAGS(5);
+	data PT_LOAD FLAGS(6);
+}
+
 SECTIONS
 {
 	. = DEMO_GUEST_LOAD_GPA;
 	.text : {
 		*(.text.start)
 		*(.text .text.*)
-	}
-	.rodata : { *(.rodata .rodata.*) }
-	.data : { *(.data .data.*) }
+	} :text
+	.rodata : { *(.rodata .rodata.*) } :text
+	.data : { *(.data .data.*) } :data
 	.bss : {
 		__bss_start = .;
 		*(.bss .bss.*) *(COMMON)
 		__bss_end = .;
-	}
+	} :data
 	__image_end = .;
 	/DISCARD/ : { *(.note*) *(.comment) *(.eh_frame*) }
 }

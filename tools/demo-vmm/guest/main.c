@@ -4,6 +4,7 @@
  * reports each range to the VMM, then sends heartbeats forever so the VM keeps exiting.
  */
 #include "demo-abi.h"
+#include "io.h"
 #include "lib.h"
 #include "pattern.h"
 
@@ -71,6 +72,7 @@ void guest_main(void)
 	 * the vCPU busy for load tests.
 	 */
 	pace = inl(DEMO_PIO_DELAY);
+	io_init(inl(DEMO_PIO_REQ_PACE));
 	for (n = 0;; n++) {
 		if (pace)
 			delay(pace);
@@ -78,5 +80,6 @@ void guest_main(void)
 			asm volatile("hlt");
 		outl(DEMO_PIO_HEARTBEAT, n);
 		mmio_write32(DEMO_MMIO_HEARTBEAT, n);
+		io_tick(n);
 	}
 }

@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The demo guest's virtio traffic: a repeating cycle of requests on blk, console and net,
+ * one step every few heartbeats, completions polled after each wakeup. Every buffer lies at
+ * a fixed address (demo-abi.h) so a tracer's findings can be checked against the VMM's log.
+ *
+ * The blk data buffers are pattern areas: the disk is first written from them, so every
+ * read puts back the bytes the pattern says, and the pattern stays true for any reader.
+ */
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+
+#include "io.h"
+#include "lib.h"
+#include "pattern.h"
+#include "virtio.h"
+
+#define SECTOR 512u
+#define SMALL_SECTORS 64u /* the 1-sector write/read cycles through sectors 0..63 */
+#define ID_LEN VIRTIO_BLK_ID_BYTES
+
+enum step {
+	STEP_BLK_WRITE, /* write 1 sector + flush + get id: three chains, one notify */
+	STEP_BLK_READ, /* read that sector back and check it */
+	STEP_BLK_BIG_READ, /* 25 sectors over 3 memslots through an indirect table */
+	STEP_CONSOLE,
+	STEP_NET,
+	STEP_COUNT,
+	STEP_INIT = STEP_COUNT, /* once: write the big buffer's bytes to the disk */
+};
+
+/* What each blk head is doing, to check its completion. */
+struct blk_req {
+	uint32_t type;
+	uint32_t expect_len;
+	uint32_t buf; /* data buffer to check after a read */
+	uint32_t buf_len;
+};
+
+static struct vdev blk, con, net;
+static struct virtq blkq, con_rx, con_tx, net_rx, net_tx;
+static bool have_blk, have_con, have_net;
+static struct blk_req blk_reqs[DEMO_VIRTIO_QUEUE_NUM_MAX];
+static unsigned int in_flight;
+static uint32_t pace, last_step_tick, cycle;
+static unsigned int step = STEP_INIT;
+
+static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const uint8_t our_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+/* Appends the decimal digits of @v at @p; returns the end. */
+static char *put_dec(char *p, uint32_t v)
+{
+	char tmp[10];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put_str(char *p, const char *s)
+{
+	while (*s)
+		*p++ = *s++;
+	return p;
+}
+
+static uint32_t vq_area(unsigned int k, const struct vdev *d)
+{
+	return d->version == 2 ? DEMO_VQ_AREA + 0x400 * k : DEMO_VQ_LEGACY_AREA + 0x2000 * k;
+}
+
+/*
+ * Every guest instruction may be emulated by the host: checking all 0x3200 bytes of the big
+ * read would cost more than the rest of the cycle. Reads of up to one sector are checked
+ * whole, bigger ones at the first and last 8 bytes of every 256-byte block, which covers
+ * every sector boundary and both memslot boundaries (0x14000, 0x17000).
+ */
+static void check_range(uint32_t gpa, uint32_t len)
+{
+	const volatile uint8_t *p = (const volatile uint8_t *)(uintptr_t)gpa;
+	uint8_t want = gma_demo_pattern(gpa);
+
+	for (uint32_t i = 0; i < len; i++) {
+		if (p[i] != want) {
+			puts("virtio-blk: read data mismatch at ");
+			put_hex(gpa + i);
+			putc('\n');
+			panic("virtio-blk read returned wrong data");
+		}
+		/* Within a 256-byte block the pattern steps by 131 (see pattern.h). */
+		want += 131;
+		if (!((gpa + i + 1) & 0xff))
+			want = gma_demo_pattern(gpa + i + 1);
+	}
+}
+
+static void check_pattern(uint32_t gpa, uint32_t len)
+{
+	if (len <= SECTOR) {
+		check_range(gpa, len);
+		return;
+	}
+	for (uint32_t off = 0; off < len; off += 256) {
+		uint32_t n = len - off < 256 ? len - off : 256;
+
+		check_range(gpa + off, n < 8 ? n : 8);
+		if (n > 8)
+			check_range(gpa + off + n - 8, 8);
+	}
+}
+
+/* ---- blk ---- */
+
+static void blk_submit(uint32_t type, uint32_t sector, uint32_t buf, uint32_t len, bool indirect)
+{
+	int head = virtq_next_head(&blkq);
+	struct virtio_blk_outhdr *hdr;
+	struct vbuf b[3];
+	unsigned int n = 0;
+	uint32_t data_in = 0;
+
+	if (head < 0)
+		panic("virtio-blk: queue full");
+	hdr = (struct virtio_blk_outhdr *)(uintptr_t)(DEMO_BLK_HDR_AREA + 16 * head);
+	hdr->type = type;
+	hdr->ioprio = 0;
+	hdr->sector = sector;
+	b[n++] = (struct vbuf){ (uint32_t)(uintptr_t)hdr, sizeof(*hdr), false };
+	if (len) {
+		bool w = type != VIRTIO_BLK_T_OUT;
+
+		b[n++] = (struct vbuf){ buf, len, w };
+		if (w)
+			data_in = len;
+	}
+	*(volatile uint8_t *)(uintptr_t)(DEMO_BLK_STATUS_AREA + head) = 0xff;
+	b[n++] = (struct vbuf){ DEMO_BLK_STATUS_AREA + head, 1, true };
+	blk_reqs[head] = (struct blk_req){ type, data_in + 1, buf, len };
+	if (virtq_add(&blkq, b, n,
+		      indirect ?
+			      (struct vring_desc *)(uintptr_t)(DEMO_INDIRECT_AREA + 0x40 * head) :
+			      NULL) != head)
+		panic("virtio-blk: add failed");
+	in_flight++;
+}
+
+static void blk_complete(int head, uint32_t len)
+{
+	const struct blk_req *r = &blk_reqs[head];
+	uint8_t status = *(volatile uint8_t *)(uintptr_t)(DEMO_BLK_STATUS_AREA + head);
+
+	if (status != VIRTIO_BLK_S_OK)
+		panic("virtio-blk: request failed");
+	if (len != r->expect_len)
+		panic("virtio-blk: wrong used length");
+	if (r->type == VIRTIO_BLK_T_IN)
+		check_pattern(r->buf, r->buf_len);
+	else if (r->type == VIRTIO_BLK_T_GET_ID &&
+		 memcmp((const void *)(uintptr_t)DEMO_BLK_ID_BUF, "gma-demo-blk", 13))
+		panic("virtio-blk: wrong device id");
+}
+
+/* ---- console and net ---- */
+
+static void console_send(void)
+{
+	char *msg = (char *)(uintptr_t)DEMO_CONSOLE_BUF, *p = msg;
+	struct vbuf b;
+
+	p = put_str(p, "hello from the demo guest #");
+	p = put_dec(p, cycle);
+	*p++ = '\n';
+	b = (struct vbuf){ DEMO_CONSOLE_BUF, (uint32_t)(p - msg), false };
+	if (virtq_add(&con_tx, &b, 1, NULL) < 0)
+		panic("virtio-console: queue full");
+	in_flight++;
+	virtq_kick(&con_tx);
+}
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static uint16_t ip_checksum(const uint8_t *p, uint32_t len)
+{
+	uint32_t sum = 0;
+
+	for (uint32_t i = 0; i < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static void net_send(void)
+{
+	struct virtio_net_hdr_v1 *h = (struct virtio_net_hdr_v1 *)(uintptr_t)DEMO_NET_HDR_BUF;
+	uint8_t *f = (uint8_t *)(uintptr_t)DEMO_NET_FRAME_BUF, *ip = f + 14, *udp = ip + 20;
+	char *payload = (char *)udp + 8;
+	uint32_t plen = (uint32_t)(put_dec(put_str(payload, "gma demo #"), cycle) - payload);
+	struct vbuf b[2];
+
+	memset(h, 0, sizeof(*h)); /* no offloads; num_buffers is 0 on transmit */
+	memcpy(f, bcast, 6);
+	memcpy(f + 6, our_mac, 6);
+	put_be16(f + 12, 0x0800);
+	ip[0] = 0x45;
+	ip[1] = 0;
+	put_be16(ip + 2, (uint16_t)(20 + 8 + plen));
+	put_be16(ip + 4, (uint16_t)cycle); /* identification */
+	put_be16(ip + 6, 0x4000); /* don't fragment */
+	ip[8] = 64;
+	ip[9] = 17; /* UDP */
+	put_be16(ip + 10, 0);
+	ip[12] = 10, ip[13] = 0, ip[14] = 0, ip[15] = 2;
+	ip[16] = 10, ip[17] = 0, ip[18] = 0, ip[19] = 1;
+	put_be16(ip + 10, ip_checksum(ip, 20));
+	put_be16(udp, 1234);
+	put_be16(udp + 2, 5678);
+	put_be16(udp + 4, (uint16_t)(8 + plen));
+	put_be16(udp + 6, 0); /* no UDP checksum: allowed over IPv4 */
+
+	/* VERSION_1 has num_buffers in every header; legacy only with MRG_RXBUF. */
+	b[0] = (struct vbuf){ DEMO_NET_HDR_BUF,
+			      net.version == 2 ? sizeof(*h) : sizeof(struct virtio_net_hdr),
+			      false };
+	b[1] = (struct vbuf){ DEMO_NET_FRAME_BUF, 14 + 20 + 8 + plen, false };
+	if (virtq_add(&net_tx, b, 2, NULL) < 0)
+		panic("virtio-net: queue full");
+	in_flight++;
+	virtq_kick(&net_tx);
+}
+
+/* ---- the cycle ---- */
+
+static void poll(void)
+{
+	uint32_t len;
+	int head;
+
+	while ((head = virtq_get_used(&blkq, &len)) >= 0) {
+		blk_complete(head, len);
+		in_flight--;
+	}
+	while (have_con && (head = virtq_get_used(&con_tx, &len)) >= 0)
+		in_flight--;
+	while (have_net && (head = virtq_get_used(&net_tx, &len)) >= 0)
+		in_flight--;
+}
+
+static void do_step(void)
+{
+	uint32_t sector = cycle % SMALL_SECTORS;
+
+	switch (step) {
+	case STEP_INIT:
+		blk_submit(VIRTIO_BLK_T_OUT, DEMO_BLK_BIG_SECTOR, DEMO_BLK_BIG_BUF,
+			   DEMO_BLK_BIG_SECTORS * SECTOR, true);
+		virtq_kick(&blkq);
+		break;
+	case STEP_BLK_WRITE:
+		blk_submit(VIRTIO_BLK_T_OUT, sector, DEMO_BLK_SMALL_BUF, SECTOR, false);
+		if (vdev_has(&blk, VIRTIO_BLK_F_FLUSH))
+			blk_submit(VIRTIO_BLK_T_FLUSH, 0, 0, 0, false);
+		blk_submit(VIRTIO_BLK_T_GET_ID, 0, DEMO_BLK_ID_BUF, ID_LEN, false);
+		virtq_kick(&blkq);
+		break;
+	case STEP_BLK_READ:
+		blk_submit(VIRTIO_BLK_T_IN, sector, DEMO_BLK_SMALL_BUF, SECTOR, false);
+		virtq_kick(&blkq);
+		break;
+	case STEP_BLK_BIG_READ:
+		blk_submit(VIRTIO_BLK_T_IN, DEMO_BLK_BIG_SECTOR, DEMO_BLK_BIG_BUF,
+			   DEMO_BLK_BIG_SECTORS * SECTOR, true);
+		virtq_kick(&blkq);
+		break;
+	case STEP_CONSOLE:
+		if (have_con)
+			console_send();
+		break;
+	case STEP_NET:
+		if (have_net)
+			net_send();
+		break;
+	}
+	if (step == STEP_NET) {
+		cycle++;
+		step = 0;
+	} else {
+		step = step == STEP_INIT ? 0 : step + 1;
+	}
+}
+
+void io_tick(uint32_t tick)
+{
+	if (!pace)
+		return;
+	poll();
+	if (in_flight || tick - last_step_tick < pace)
+		return;
+	last_step_tick = tick;
+	do_step();
+}
+
+void io_init(uint32_t req_pace)
+{
+	if (!req_pace)
+		return;
+	have_blk = !vdev_init(&blk, DEMO_VIRTIO_BLK_BASE, VIRTIO_ID_BLOCK,
+			      1ULL << VIRTIO_BLK_F_FLUSH) &&
+		   !virtq_setup(&blkq, &blk, 0, 16, vq_area(0, &blk));
+	if (!have_blk) {
+		puts("demo guest: no virtio-blk, no virtio traffic\n");
+		return;
+	}
+	if (vdev_config32(&blk, 0) * SECTOR < (DEMO_BLK_BIG_SECTOR + DEMO_BLK_BIG_SECTORS) * SECTOR)
+		panic("virtio-blk: disk too small");
+	vdev_driver_ok(&blk);
+
+	have_con = !vdev_init(&con, DEMO_VIRTIO_CONSOLE_BASE, VIRTIO_ID_CONSOLE, 0) &&
+		   !virtq_setup(&con_rx, &con, 0, 8, vq_area(1, &con)) &&
+		   !virtq_setup(&con_tx, &con, 1, 8, vq_area(2, &con));
+	if (have_con)
+		vdev_driver_ok(&con);
+
+	have_net =
+		!vdev_init(&net, DEMO_VIRTIO_NET_BASE, VIRTIO_ID_NET, 1ULL << VIRTIO_NET_F_MAC) &&
+		!virtq_setup(&net_rx, &net, 0, 8, vq_area(3, &net)) &&
+		!virtq_setup(&net_tx, &net, 1, 8, vq_area(4, &net));
+	if (have_net)
+		vdev_driver_ok(&net);
+
+	puts("demo guest: virtio ");
+	puts(blk.version == 2 ? "modern" : "legacy");
+	puts(have_con ? ", console" : ", no console");
+	puts(have_net ? ", net\n" : ", no net\n");
+	pace = req_pace;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The demo guest's virtio-mmio driver: device probe and init, split virtqueues with a free
+ * list of descriptors, direct and indirect chains, and polling of the used ring (the guest
+ * has no interrupts). Layouts come from the kernel's uapi headers: they need only
+ * <linux/types.h>, which works freestanding with -m32 once the multiarch asm/ directory is
+ * on the include path (demo-vmm.mk adds it with -idirafter).
+ */
+#ifndef GMA_DEMO_GUEST_VIRTIO_H
+#define GMA_DEMO_GUEST_VIRTIO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <linux/virtio_ring.h>
+
+#include "demo-abi.h"
+
+struct vdev {
+	uint32_t base; /* MMIO window */
+	uint32_t version; /* 2 modern, 1 legacy */
+	uint32_t device_id;
+	uint64_t features; /* negotiated */
+};
+
+struct virtq {
+	struct vdev *dev;
+	uint16_t index;
+	uint16_t num;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	uint16_t free_head; /* first free descriptor; free ones are linked by .next */
+	uint16_t num_free;
+	uint16_t avail_idx; /* next avail position (shadow of avail->idx) */
+	uint16_t last_used; /* next used position to look at */
+	uint16_t chain_len[DEMO_VIRTIO_QUEUE_NUM_MAX]; /* per head: descriptors it holds */
+};
+
+/* One buffer of a chain; @write: the device writes it. */
+struct vbuf {
+	uint32_t addr;
+	uint32_t len;
+	bool write;
+};
+
+/*
+ * Probes the device at @base and runs the init sequence up to FEATURES_OK, offering
+ * @wanted (VERSION_1 and INDIRECT_DESC are added). Returns 0, or -1 if no such device.
+ */
+int vdev_init(struct vdev *d, uint32_t base, uint32_t device_id, uint64_t wanted);
+/* Sets up queue @index with @num entries; @area: where its rings go (see demo-abi.h). */
+int virtq_setup(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, uint32_t area);
+void vdev_driver_ok(struct vdev *d);
+bool vdev_has(const struct vdev *d, unsigned int bit);
+uint32_t vdev_config32(const struct vdev *d, uint32_t off);
+uint8_t vdev_config8(const struct vdev *d, uint32_t off);
+
+/* The head the next virtq_add will use, or -1 if the queue is full. */
+int virtq_next_head(const struct virtq *q);
+/*
+ * Makes a chain of @bufs available (not yet notified). With @indirect non-NULL the buffers go
+ * into that table and the chain takes one descriptor. Returns the head, or -1 if full.
+ */
+int virtq_add(struct virtq *q, const struct vbuf *bufs, unsigned int n,
+	      struct vring_desc *indirect);
+void virtq_kick(struct virtq *q);
+/* Takes one used element and frees its chain: returns its head, or -1 if none. */
+int virtq_get_used(struct virtq *q, uint32_t *len);
+
+#endif /* GMA_DEMO_GUEST_VIRTIO_H */
