@@ -190,6 +190,9 @@ __noinline int sample_range(__u64 kvm, __u64 sample_id, __u64 gpa, __u32 len)
 	return i;
 }
 
+#include "virtqueue.bpf.h"
+#include "virtio_mmio.bpf.h"
+
 /* Serves the pending requests for the current process, from a thread running VM kvm. */
 static __always_inline void serve_requests(__u64 kvm)
 {
@@ -225,21 +228,17 @@ static __always_inline int on_vcpu(struct kvm_vcpu *vcpu)
 	if (!known || *known != kvm)
 		bpf_map_update_elem(&vcpu_vm, &tid, &kvm, BPF_ANY);
 	serve_requests(kvm);
+	maybe_scan_vm(kvm);
 	return 0;
 }
 
-/* A tracepoint without the vCPU: the thread's VM is known only if seen before. */
-static __always_inline int on_exit_of_known_thread(void)
+/* A tracepoint without the vCPU: the thread's VM is known if a vCPU tracepoint saw it. */
+static __always_inline __u64 current_vm(void)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 *kvm;
+	__u64 *kvm = bpf_map_lookup_elem(&vcpu_vm, &tid);
 
-	if (!nr_pending)
-		return 0;
-	kvm = bpf_map_lookup_elem(&vcpu_vm, &tid);
-	if (kvm)
-		serve_requests(*kvm);
-	return 0;
+	return kvm ? *kvm : 0;
 }
 
 /*
@@ -273,11 +272,24 @@ int BPF_PROG(kvm_page_fault, struct kvm_vcpu *vcpu)
 SEC("tp_btf/kvm_pio")
 int BPF_PROG(kvm_pio)
 {
-	return on_exit_of_known_thread();
+	__u64 vm = current_vm();
+
+	if (vm) {
+		serve_requests(vm);
+		maybe_scan_vm(vm);
+	}
+	return 0;
 }
 
 SEC("tp_btf/kvm_mmio")
-int BPF_PROG(kvm_mmio)
+int BPF_PROG(kvm_mmio, int type, int len, __u64 gpa, void *val)
 {
-	return on_exit_of_known_thread();
+	__u64 vm = current_vm();
+
+	if (!vm)
+		return 0;
+	on_mmio(vm, type, len, gpa, val);
+	serve_requests(vm);
+	maybe_scan_vm(vm);
+	return 0;
 }

@@ -18,6 +18,11 @@ enum gma_rec_type {
 	GMA_REC_SLOT = 2, /* iterator: one memslot of address space 0 */
 	GMA_REC_FRAGMENT = 3, /* ring buffer: guest bytes of one sample, one memslot at most */
 	GMA_REC_SAMPLE_END = 4, /* ring buffer: a sample is complete, with its summary */
+	GMA_REC_QUEUE = 5, /* ring buffer: a virtqueue's layout, learnt or changed */
+	GMA_REC_NOTIFY = 6, /* ring buffer: the driver notified a queue */
+	GMA_REC_CHAIN = 7, /* ring buffer: one descriptor chain made available */
+	GMA_REC_USED = 8, /* ring buffer: the device completed chains */
+	GMA_REC_DEVICE = 9, /* ring buffer: a virtio-mmio window found, or its status changed */
 };
 
 struct gma_rec_hdr {
@@ -126,6 +131,145 @@ struct gma_sample_req {
 	__u64 gpa;
 	__u32 len;
 	__u32 pad;
+};
+
+/* --- VirtIO rings ------------------------------------------------------------------------ */
+
+/*
+ * Anomalies of a virtqueue, found in the kernel while walking (the walk stops at the ones
+ * that make it unsafe to go on) or in userspace while decoding. A bit mask: one chain or one
+ * notify may have several.
+ */
+enum gma_anomaly {
+	GMA_ANOM_DESC_OUT_OF_RANGE = 1u << 0, /* head or next index >= queue size */
+	GMA_ANOM_CHAIN_LOOP = 1u << 1, /* a descriptor visited twice */
+	GMA_ANOM_CHAIN_TOO_LONG = 1u << 2, /* more descriptors than the queue size */
+	GMA_ANOM_NESTED_INDIRECT = 1u << 3, /* an indirect descriptor inside an indirect table */
+	GMA_ANOM_INDIRECT_LEN = 1u << 4, /* indirect table length not a multiple of 16 */
+	GMA_ANOM_READ_AFTER_WRITE = 1u << 5, /* a device-readable buffer after a writable one */
+	GMA_ANOM_BUFFER_UNMAPPED = 1u << 6, /* a buffer (or table) outside guest memory */
+	GMA_ANOM_AVAIL_JUMP = 1u << 7, /* avail index moved more than the queue size */
+	GMA_ANOM_USED_BACKWARDS = 1u << 8, /* used index went backwards */
+	GMA_ANOM_RING_MISALIGNED = 1u << 9, /* a ring area not aligned as the spec requires */
+	GMA_ANOM_NOT_READY = 1u << 10, /* notify on a queue that is not ready */
+	GMA_ANOM_STUCK = 1u << 11, /* requests in flight, no completion for too long */
+	GMA_ANOM_UNKNOWN_LAYOUT = 1u << 12, /* notify on a queue whose layout is not known */
+	GMA_ANOM_RING_UNREADABLE = 1u << 13, /* the ring itself could not be read */
+	GMA_ANOM_PACKED = 1u << 14, /* packed ring: detected, not decoded */
+	GMA_ANOM_CHAIN_TRUNCATED = 1u << 15, /* the walk's cap stopped it: not an error */
+	GMA_ANOM_ZERO_LEN = 1u << 16, /* a descriptor of length 0 */
+	GMA_ANOM_USED_ID_INVALID = 1u << 17, /* used element id not a head in flight */
+};
+
+/* Identifies a queue: the VM, the virtio-mmio window (guest physical base), the index. */
+struct gma_queue_key {
+	__u64 vm_id;
+	__u64 base;
+	__u32 queue;
+	__u32 pad;
+};
+
+/* queue.flags */
+#define GMA_QUEUE_READY (1u << 0)
+#define GMA_QUEUE_LEGACY (1u << 1) /* legacy (version 1) layout from QueuePFN */
+#define GMA_QUEUE_PACKED (1u << 2) /* VIRTIO_F_RING_PACKED negotiated */
+#define GMA_QUEUE_FROM_USER (1u << 3) /* layout given by userspace, not learnt */
+#define GMA_QUEUE_EVENT_IDX (1u << 4) /* VIRTIO_RING_F_EVENT_IDX negotiated */
+
+struct gma_rec_queue {
+	struct gma_rec_hdr hdr;
+	struct gma_queue_key key;
+	__u64 ts_ns;
+	__u64 desc; /* descriptor area */
+	__u64 driver; /* driver area (avail ring) */
+	__u64 device; /* device area (used ring) */
+	__u32 num; /* queue size */
+	__u32 device_id;
+	__u32 flags; /* GMA_QUEUE_* */
+	__u32 pid;
+};
+
+struct gma_rec_device {
+	struct gma_rec_hdr hdr;
+	__u64 vm_id;
+	__u64 base;
+	__u64 ts_ns;
+	__u64 features; /* driver features, as written */
+	__u32 device_id;
+	__u32 version; /* 1 legacy, 2 modern */
+	__u32 status; /* device status register */
+	__u32 pid;
+};
+
+struct gma_rec_notify {
+	struct gma_rec_hdr hdr;
+	struct gma_queue_key key;
+	__u64 ts_ns;
+	__u64 notify_seq; /* per tracer, increasing: chains of this notify carry it */
+	__u32 pid;
+	__u32 tid;
+	__u16 avail_old; /* last avail index seen before this notify */
+	__u16 avail_new; /* avail->idx now */
+	__u16 used_idx; /* used->idx now */
+	__u16 nr_chains; /* chains sent for this notify */
+	__u16 nr_skipped; /* new chains past the per-notify cap: counted, not walked */
+	__u16 pad;
+	__u32 anomalies; /* GMA_ANOM_*: NOT_READY, UNKNOWN_LAYOUT, AVAIL_JUMP, ... */
+};
+
+/* Descriptors a chain record carries; a longer chain is walked to its end but truncated here. */
+#define GMA_CHAIN_DESC_MAX 16
+
+struct gma_desc_rec {
+	__u64 addr;
+	__u32 len;
+	__u16 flags; /* VRING_DESC_F_* as the guest wrote them */
+	__u16 next;
+	__u16 index; /* in the descriptor table (or the indirect table when in_indirect) */
+	__u8 in_indirect;
+	__u8 pad;
+	__u32 snap_len; /* bytes of this buffer sampled: fragments with seq = position */
+};
+
+/*
+ * One chain made available. Its buffers' first bytes arrive before it, as fragments whose
+ * sample_id is the chain's sample_id and whose seq is the descriptor's position in descs[].
+ */
+struct gma_rec_chain {
+	struct gma_rec_hdr hdr;
+	struct gma_queue_key key;
+	__u64 ts_ns;
+	__u64 notify_seq;
+	__u64 sample_id;
+	__u64 indirect_addr; /* the indirect table followed, or 0 */
+	__u32 indirect_len;
+	__u16 avail_idx; /* position in the avail ring (free-running) */
+	__u16 head;
+	__u16 nr_descs; /* descriptors walked (may exceed what descs[] holds) */
+	__u16 nr_recorded; /* entries of descs[] filled */
+	__u32 anomalies; /* GMA_ANOM_* */
+	__u32 total_len; /* sum of the walked descriptors' lengths */
+	__u32 pad;
+	struct gma_desc_rec descs[GMA_CHAIN_DESC_MAX];
+};
+
+/* Used elements a used record carries. */
+#define GMA_USED_ELEM_MAX 16
+
+struct gma_rec_used {
+	struct gma_rec_hdr hdr;
+	struct gma_queue_key key;
+	__u64 ts_ns;
+	__u16 used_old;
+	__u16 used_new;
+	__u16 nr_elems; /* entries of elems[] filled (the rest counted in nr_skipped) */
+	__u16 nr_skipped;
+	__u32 anomalies;
+	__u32 pid;
+	struct {
+		__u32 id;
+		__u32 len;
+	} elems[GMA_USED_ELEM_MAX];
 };
 
 #endif /* GMA_RECORD_H */
