@@ -15,13 +15,14 @@ CFLAGS ?= -g -O2
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -fPIC -std=gnu11 -Iinclude -I$(OUTPUT) -Ibpf
 BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -mcpu=v3 \
 	-I$(VMLINUX_DIR) -Iinclude -Ibpf
-LDLIBS_BPF := -lbpf -lelf -lz
+LDLIBS_BPF := -lbpf -lelf -lz -ljson-c
 
 LIBGMA_SOVERSION := 0
 LIBGMA_VERSION := 0.1.0
 
 # Objects of libgma; each user/X.c is one module.
-LIBGMA_SRCS := user/guest_mem.c user/vms.c user/tracer.c
+LIBGMA_SRCS := user/guest_mem.c user/vms.c user/tracer.c user/queue_model.c user/ring.c \
+	user/virtio_decode.c user/qmp.c
 LIBGMA_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIBGMA_SRCS))
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -85,7 +86,8 @@ $(OUTPUT)/libgma.so: $(OUTPUT)/libgma.so.$(LIBGMA_VERSION)
 	$(Q)ln -sf libgma.so.$(LIBGMA_VERSION) $(OUTPUT)/libgma.so.$(LIBGMA_SOVERSION)
 	$(Q)ln -sf libgma.so.$(LIBGMA_VERSION) $@
 
-GMA_TRACE_OBJS := $(OUTPUT)/user/gma-trace.o $(OUTPUT)/user/trace_helpers.o
+GMA_TRACE_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,user/gma-trace.c user/trace_helpers.c \
+	user/trace_rings.c user/ring_print.c)
 
 $(OUTPUT)/gma-trace: $(GMA_TRACE_OBJS) $(OUTPUT)/libgma.a
 	$(call msg,BINARY,$@)
@@ -124,8 +126,9 @@ test: format-check all unit-test bpf-test
 
 # --- demo -------------------------------------------------------------------------------
 
+# The demo VM under gma-trace (tools/demo.sh); gma-demo shows the accessor core on its own.
 demo: all
-	$(Q)$(OUTPUT)/gma-demo
+	$(Q)tools/demo.sh $(OUTPUT)
 
 # --- style ------------------------------------------------------------------------------
 

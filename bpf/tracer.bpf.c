@@ -10,6 +10,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include <gma/record.h>
+#include "tracer.h"
 
 /* Fragments never cross a host page, so one copy is at most a page. */
 #define GMA_COPY_CAP 4096
@@ -30,6 +31,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Settings, from userspace at load time (struct gma_tracer_opts). */
 const volatile __u32 frag_max = FRAG_CAP;
 const volatile __u32 sample_frags_max = SAMPLE_FRAGS_CAP;
+
+/* Only this process's VM (0: all). */
+const volatile __u32 target_tgid;
 
 /* Requests waiting in sample_reqs: lets every exit skip the request scan when there is none. */
 __u32 nr_pending;
@@ -215,13 +219,20 @@ static __always_inline void serve_requests(__u64 kvm)
 	}
 }
 
+static __always_inline bool traced_process(void)
+{
+	return !target_tgid || target_tgid == bpf_get_current_pid_tgid() >> 32;
+}
+
 /* A tracepoint that carries the vCPU: remember this thread's VM, then serve requests. */
 static __always_inline int on_vcpu(struct kvm_vcpu *vcpu)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 kvm = (__u64)BPF_CORE_READ(vcpu, kvm);
-	__u64 *known;
+	__u64 kvm, *known;
 
+	if (!traced_process())
+		return 0;
+	kvm = (__u64)BPF_CORE_READ(vcpu, kvm);
 	if (!kvm)
 		return 0;
 	known = bpf_map_lookup_elem(&vcpu_vm, &tid);
@@ -236,7 +247,11 @@ static __always_inline int on_vcpu(struct kvm_vcpu *vcpu)
 static __always_inline __u64 current_vm(void)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 *kvm = bpf_map_lookup_elem(&vcpu_vm, &tid);
+	__u64 *kvm;
+
+	if (!traced_process())
+		return 0;
+	kvm = bpf_map_lookup_elem(&vcpu_vm, &tid);
 
 	return kvm ? *kvm : 0;
 }

@@ -22,8 +22,6 @@
 #define CHAINS_PER_NOTIFY_CAP 32
 /* Fragments per sampled buffer: a buffer's first bytes may cross a memslot or host page. */
 #define BUFFER_FRAGS_MAX 4
-/* Queues tracked per virtio-mmio device. */
-#define QUEUES_MAX 8
 /* Largest queue whose descriptors the loop detector tracks one by one (1024 bits). */
 #define VISITED_MAX 1024
 /* The split ring's largest size (VirtIO 1.x 2.7: Queue Size <= 32768). */
@@ -33,54 +31,12 @@ const volatile __u32 snap_len = 64; /* bytes sampled from the start of each buff
 const volatile __u32 chains_per_notify = 16; /* <= CHAINS_PER_NOTIFY_CAP */
 const volatile __u64 used_scan_ns = 1000000; /* how often exits look for completions */
 
-/* What the kernel knows of one queue. */
-struct vq_state {
-	__u64 desc;
-	__u64 driver;
-	__u64 device;
-	__u32 num;
-	__u32 flags; /* GMA_QUEUE_* */
-	__u16 last_avail;
-	__u16 last_used;
-	__u8 avail_known; /* last_avail is a real observation */
-	__u8 used_known;
-	__u16 pad;
-};
-
-/* One virtio-mmio window of one VM, keyed by (vm_id, base). */
-struct mmio_dev {
-	__u32 device_id;
-	__u32 version;
-	__u32 status;
-	__u32 queue_sel;
-	__u32 dfeatures_sel;
-	__u32 guest_page_size; /* legacy */
-	__u64 driver_features;
-	struct vq_state q[QUEUES_MAX];
-	struct vq_state legacy_pending; /* legacy: align and num before QueuePFN */
-};
-
-struct mmio_key {
-	__u64 vm_id;
-	__u64 base;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
 	__type(key, struct mmio_key);
 	__type(value, struct mmio_dev);
 } mmio_devs SEC(".maps");
-
-/* The devices of a VM, so an exit can look for completions without iterating a map. */
-#define VM_DEVS_MAX 8
-
-struct vm_devs {
-	__u64 bases[VM_DEVS_MAX];
-	__u32 n;
-	__u32 pad;
-	__u64 last_scan_ns;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool linux-libc-dev
-	pkg-config clang-format)
+	pkg-config clang-format libjson-c-dev)
 test_pkgs=(libcriterion-dev)
 vmtest_pkgs=(qemu-system-x86 busybox-static cpio)
 fuzz_pkgs=(libclang-rt-14-dev)

@@ -5,6 +5,8 @@
  *   gma-trace vms [-j]                          VMs and their memory maps
  *   gma-trace mem --pid PID --gpa A --len N     hexdump of guest memory (--via-bpf: from the
  *                                               kernel, at the next exit of the VM)
+ *   gma-trace rings --pid PID                   live trace of the VM's VirtIO rings
+ *   gma-trace ring --pid PID --queue SPEC       one queue decoded from userspace
  *
  * Subcommands are a dispatch table, each with its own argp parser; -j prints JSON wherever
  * text is printed.
@@ -26,6 +28,7 @@
 #include <gma/record.h>
 
 #include "trace_helpers.h"
+#include "trace_rings.h"
 
 const char *argp_program_version = "gma-trace 0.1";
 const char *argp_program_bug_address = "<https://github.com/gma/gma/issues>";
@@ -51,7 +54,7 @@ static void print_slot_flags(FILE *f, __u32 flags)
 		flags & GMA_SLOT_INVALID ? "invalid " : "");
 }
 
-static int cmd_vms(int argc, char **argv)
+static int cmd_vms(int argc, char **argv, struct env *e)
 {
 	static const struct argp argp = {
 		.options = common_options,
@@ -282,7 +285,7 @@ static int dump_via_bpf(const struct gma_vm *vm, struct dump *d)
 	return err ? err : (w.done ? 0 : -EINTR);
 }
 
-static int cmd_mem(int argc, char **argv)
+static int cmd_mem(int argc, char **argv, struct env *e)
 {
 	static const struct argp argp = { .options = mem_options,
 					  .parser = parse_mem,
@@ -330,11 +333,13 @@ out:
 
 static const struct cmd {
 	const char *name;
-	int (*fn)(int argc, char **argv);
+	int (*fn)(int argc, char **argv, struct env *env);
 	const char *help;
 } cmds[] = {
 	{ "vms", cmd_vms, "list KVM VMs and their memslots" },
 	{ "mem", cmd_mem, "hexdump guest memory (--via-bpf: sampled by the kernel)" },
+	{ "rings", cmd_rings, "trace a VM's VirtIO rings live, one line per chain" },
+	{ "ring", cmd_ring, "decode one queue's current state from userspace (VM or dump)" },
 };
 
 static void usage(FILE *f)
@@ -370,7 +375,7 @@ int main(int argc, char **argv)
 		if (asprintf(&name, "gma-trace %s", cmds[i].name) < 0)
 			return 1;
 		argv[1] = name;
-		return cmds[i].fn(argc - 1, argv + 1) ? 1 : 0;
+		return cmds[i].fn(argc - 1, argv + 1, &env) ? 1 : 0;
 	}
 	fprintf(stderr, "gma-trace: unknown command '%s'\n\n", argv[1]);
 	usage(stderr);

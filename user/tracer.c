@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -16,11 +17,28 @@
 #include <gma/gma.h>
 #include <gma/record.h>
 
+#include "queue_model.h"
+#include "tracer.h"
 #include "tracer.skel.h"
 
 #define FRAG_CAP 4096
 #define SAMPLE_FRAGS_CAP 64
 #define RINGBUF_DEFAULT (4u << 20)
+#define SNAP_CAP 4096
+#define CHAINS_PER_NOTIFY_CAP 32
+/* Chains whose buffer fragments arrived but whose chain record has not, at once. */
+#define CHAIN_ASSEMBLY_MAX 8
+
+/* The fragments of one chain's buffers, waiting for the chain record that follows them. */
+struct chain_assembly {
+	bool used;
+	__u64 sample_id;
+	__u64 age;
+	__u32 nbytes[GMA_CHAIN_DESC_MAX];
+	__u64 gpa[GMA_CHAIN_DESC_MAX]; /* where each descriptor's fragments start */
+	__u8 data[GMA_CHAIN_DESC_MAX][SNAP_CAP];
+	__u8 state[GMA_CHAIN_DESC_MAX][SNAP_CAP];
+};
 
 /* A request in flight, and the buffer its fragments are reassembled into. */
 struct pending_sample {
@@ -43,9 +61,13 @@ struct gma_tracer {
 	__u32 sample_max;
 	__u64 next_id;
 	__u64 bad_records;
+	pid_t pid_filter;
 	int handled;
 	char tracepoints[128];
 	struct pending_sample pending[GMA_SAMPLE_REQ_MAX];
+	struct queue_model model;
+	struct chain_assembly *chains; /* CHAIN_ASSEMBLY_MAX of them */
+	__u64 chain_age;
 };
 
 /* Tracepoints the tracer can use; the vCPU-carrying ones tell which VM a thread runs. */
@@ -116,12 +138,104 @@ static void release(struct gma_tracer *t, struct pending_sample *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* Chain samples have the top bit of their id set (virtqueue.bpf.h). */
+#define CHAIN_SAMPLE_BIT (1ULL << 63)
+
+static struct chain_assembly *find_assembly(struct gma_tracer *t, __u64 sample_id, bool create)
+{
+	struct chain_assembly *oldest = NULL;
+
+	for (int i = 0; i < CHAIN_ASSEMBLY_MAX; i++) {
+		struct chain_assembly *a = &t->chains[i];
+
+		if (a->used && a->sample_id == sample_id)
+			return a;
+		if (!oldest || !a->used || (oldest->used && a->age < oldest->age))
+			oldest = a;
+	}
+	if (!create)
+		return NULL;
+	/* evicting: the chain record of the oldest never came (dropped): count it */
+	if (oldest->used)
+		t->bad_records++;
+	memset(oldest->nbytes, 0, sizeof(oldest->nbytes));
+	oldest->used = true;
+	oldest->sample_id = sample_id;
+	oldest->age = ++t->chain_age;
+	return oldest;
+}
+
+/*
+ * A fragment of a chain's buffer: seq is the descriptor's position in the chain record, and
+ * fragments of one descriptor come in address order from its start.
+ */
+static int on_chain_fragment(struct gma_tracer *t, const struct gma_rec_fragment *f, size_t size)
+{
+	struct chain_assembly *a = find_assembly(t, f->sample_id, true);
+	__u32 pos = f->seq, n;
+
+	if (pos >= GMA_CHAIN_DESC_MAX)
+		return -EPROTO;
+	if (f->status == GMA_FRAG_READ ? size != sizeof(*f) + f->len : size != sizeof(*f))
+		return -EPROTO;
+	if (a->nbytes[pos] == 0)
+		a->gpa[pos] = f->gpa;
+	else if (f->gpa != a->gpa[pos] + a->nbytes[pos])
+		return -EPROTO;
+	n = f->len;
+	if (n > SNAP_CAP - a->nbytes[pos])
+		return -EPROTO;
+	if (f->status == GMA_FRAG_READ)
+		memcpy(a->data[pos] + a->nbytes[pos], f->data, n);
+	else
+		memset(a->data[pos] + a->nbytes[pos], 0, n);
+	memset(a->state[pos] + a->nbytes[pos],
+	       f->status == GMA_FRAG_READ	? GMA_BYTE_READ :
+	       f->status == GMA_FRAG_UNMAPPED	? GMA_BYTE_UNMAPPED :
+	       f->status == GMA_FRAG_FOREIGN_MM ? GMA_BYTE_FOREIGN_MM :
+						  GMA_BYTE_FAULT,
+	       n);
+	a->nbytes[pos] += n;
+	return 0;
+}
+
+/* The chain record: its buffers' bytes must be where its descriptors say. */
+static int on_chain(struct gma_tracer *t, const struct gma_rec_chain *r)
+{
+	struct chain_assembly *a = find_assembly(t, r->sample_id, false);
+	struct gma_chain c = { .rec = r };
+	__u32 n = r->nr_recorded < GMA_CHAIN_DESC_MAX ? r->nr_recorded : GMA_CHAIN_DESC_MAX;
+	int err = 0;
+
+	for (__u32 i = 0; a && i < n; i++) {
+		if (!a->nbytes[i])
+			continue;
+		if (a->gpa[i] != r->descs[i].addr || a->nbytes[i] > r->descs[i].snap_len) {
+			err = -EPROTO; /* fragments that do not belong to this descriptor */
+			continue;
+		}
+		c.bytes[i] = a->data[i];
+		c.state[i] = a->state[i];
+		c.nbytes[i] = a->nbytes[i];
+	}
+	for (__u32 i = 0; i < n; i++)
+		if (c.nbytes[i] < r->descs[i].snap_len)
+			c.nbytes[i] = 0; /* a fragment was lost: show none rather than part */
+	qm_on_chain(&t->model, &c);
+	if (a)
+		a->used = false;
+	return err;
+}
+
 /* A fragment must lie inside its request and carry exactly the bytes its status promises. */
 static int on_fragment(struct gma_tracer *t, const struct gma_rec_fragment *f, size_t size)
 {
-	struct pending_sample *p = find_pending(t, f->sample_id);
+	struct pending_sample *p;
 	__u64 off;
 
+	if (f->sample_id & CHAIN_SAMPLE_BIT)
+		return on_chain_fragment(t, f, size);
+	p = find_pending(t, f->sample_id);
 	if (!p)
 		return -ENOENT; /* late fragment of a cancelled request, or garbage */
 	if (f->gpa < p->gpa || f->gpa - p->gpa > p->len || f->len > p->len - (f->gpa - p->gpa) ||
@@ -198,10 +312,44 @@ static int on_record(void *ctx, void *data, size_t size)
 		t->bad_records++;
 		return 0;
 	}
-	if (h->type == GMA_REC_FRAGMENT && size >= sizeof(struct gma_rec_fragment))
-		err = on_fragment(t, data, size);
-	else if (h->type == GMA_REC_SAMPLE_END && size >= sizeof(struct gma_rec_sample_end))
-		err = on_sample_end(t, data);
+	switch (h->type) {
+	case GMA_REC_FRAGMENT:
+		if (size >= sizeof(struct gma_rec_fragment))
+			err = on_fragment(t, data, size);
+		break;
+	case GMA_REC_SAMPLE_END:
+		if (size == sizeof(struct gma_rec_sample_end))
+			err = on_sample_end(t, data);
+		break;
+	case GMA_REC_CHAIN:
+		if (size == sizeof(struct gma_rec_chain))
+			err = on_chain(t, data);
+		break;
+	case GMA_REC_NOTIFY:
+		if (size == sizeof(struct gma_rec_notify)) {
+			qm_on_notify(&t->model, data);
+			err = 0;
+		}
+		break;
+	case GMA_REC_USED:
+		if (size == sizeof(struct gma_rec_used)) {
+			qm_on_used(&t->model, data);
+			err = 0;
+		}
+		break;
+	case GMA_REC_QUEUE:
+		if (size == sizeof(struct gma_rec_queue)) {
+			qm_on_queue(&t->model, data);
+			err = 0;
+		}
+		break;
+	case GMA_REC_DEVICE:
+		if (size == sizeof(struct gma_rec_device)) {
+			qm_on_device(&t->model, data);
+			err = 0;
+		}
+		break;
+	}
 	if (err)
 		t->bad_records++;
 	return 0;
@@ -218,6 +366,8 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 {
 	struct gma_tracer *t;
 	__u32 rb_size = RINGBUF_DEFAULT, frag = FRAG_CAP, frags = SAMPLE_FRAGS_CAP;
+	__u32 snap = 64, chains = 16, scan_us = 1000;
+	pid_t pid = 0;
 	int err;
 
 	if (opts && opts->sz < sizeof(size_t)) {
@@ -228,8 +378,13 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 		rb_size = opts->ringbuf_size ? opts->ringbuf_size : rb_size;
 		frag = opts->frag_max ? opts->frag_max : frag;
 		frags = opts->sample_frags_max ? opts->sample_frags_max : frags;
+		snap = opts->snap_len ? opts->snap_len : snap;
+		chains = opts->chains_per_notify ? opts->chains_per_notify : chains;
+		scan_us = opts->used_scan_us ? opts->used_scan_us : scan_us;
+		pid = opts->pid;
 	}
-	if (!valid_ringbuf_size(rb_size) || frag > FRAG_CAP || frags > SAMPLE_FRAGS_CAP) {
+	if (!valid_ringbuf_size(rb_size) || frag > FRAG_CAP || frags > SAMPLE_FRAGS_CAP ||
+	    snap > SNAP_CAP || chains > CHAINS_PER_NOTIFY_CAP || pid < 0) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -240,6 +395,13 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 		t->on_sample = opts->on_sample;
 		t->ctx = opts->ctx;
 	}
+	t->pid_filter = pid;
+	qm_init(&t->model, opts ? opts->ring : NULL, t->ctx);
+	t->chains = calloc(CHAIN_ASSEMBLY_MAX, sizeof(*t->chains));
+	if (!t->chains) {
+		free(t);
+		return NULL;
+	}
 	t->sample_max = frag * frags;
 	t->skel = tracer_bpf__open();
 	if (!t->skel) {
@@ -248,6 +410,10 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 	}
 	t->skel->rodata->frag_max = frag;
 	t->skel->rodata->sample_frags_max = frags;
+	t->skel->rodata->snap_len = snap;
+	t->skel->rodata->chains_per_notify = chains;
+	t->skel->rodata->used_scan_ns = (__u64)scan_us * 1000;
+	t->skel->rodata->target_tgid = pid;
 	err = bpf_map__set_max_entries(t->skel->maps.events, rb_size);
 	if (!err)
 		err = select_tracepoints(t);
@@ -279,6 +445,8 @@ void gma_tracer_free(struct gma_tracer *t)
 		free(t->pending[i].data);
 		free(t->pending[i].state);
 	}
+	qm_free(&t->model);
+	free(t->chains);
 	free(t);
 }
 
@@ -393,4 +561,65 @@ __u64 gma_tracer_drops(const struct gma_tracer *t)
 __u64 gma_tracer_bad_records(const struct gma_tracer *t)
 {
 	return t->bad_records;
+}
+
+int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue, __u64 desc,
+			 __u64 driver, __u64 device, __u32 num, __u32 device_id)
+{
+	struct mmio_key key = { .vm_id = vm_id, .base = base };
+	struct bpf_map *devs = t->skel->maps.mmio_devs;
+	struct vm_devs vd = {};
+	struct mmio_dev dev = {};
+	struct gma_queue_key qkey = { .vm_id = vm_id, .base = base };
+	int err;
+
+	if (base & (0x200 - 1))
+		return -EINVAL;
+	if (queue >= QUEUES_MAX)
+		return -E2BIG;
+	if (queue >= 0 && (!num || num > 32768 || !desc))
+		return -EINVAL;
+	bpf_map__lookup_elem(devs, &key, sizeof(key), &dev, sizeof(dev), 0);
+	if (device_id)
+		dev.device_id = device_id;
+	if (queue >= 0) {
+		dev.q[queue] = (struct vq_state){ .desc = desc,
+						  .driver = driver,
+						  .device = device,
+						  .num = num,
+						  .flags = GMA_QUEUE_READY | GMA_QUEUE_FROM_USER };
+	}
+	err = bpf_map__update_elem(devs, &key, sizeof(key), &dev, sizeof(dev), BPF_ANY);
+	if (err)
+		return err;
+	/* so vCPU exits look at its used rings */
+	bpf_map__lookup_elem(t->skel->maps.vm_devs, &vm_id, sizeof(vm_id), &vd, sizeof(vd), 0);
+	for (__u32 i = 0; i < vd.n && i < VM_DEVS_MAX; i++)
+		if (vd.bases[i] == base)
+			goto known;
+	if (vd.n < VM_DEVS_MAX)
+		vd.bases[vd.n++] = base;
+	err = bpf_map__update_elem(t->skel->maps.vm_devs, &vm_id, sizeof(vm_id), &vd, sizeof(vd),
+				   BPF_ANY);
+	if (err)
+		return err;
+known:
+	if (queue >= 0) {
+		qkey.queue = queue;
+		qm_add_queue(&t->model, &qkey, desc, driver, device, num, device_id);
+	}
+	return 0;
+}
+
+int gma_tracer_check_stuck(struct gma_tracer *t, __u64 stuck_ns)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return qm_check_stuck(&t->model, now.tv_sec * 1000000000ULL + now.tv_nsec, stuck_ns);
+}
+
+int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats, size_t *n)
+{
+	return qm_stats(&t->model, stats, n);
 }

@@ -161,6 +161,80 @@ struct gma_sample {
 /* Called from gma_tracer_poll() for each complete sample; the sample lives until it returns. */
 typedef void (*gma_sample_fn)(void *ctx, const struct gma_sample *sample);
 
+struct gma_rec_chain;
+struct gma_rec_queue;
+struct gma_rec_notify;
+struct gma_queue_key;
+
+/*
+ * A descriptor chain as the kernel walked it at notify time, with the first bytes of each
+ * recorded buffer (bytes[i] for rec->descs[i], state[i] per byte as in struct gma_sample).
+ */
+struct gma_chain {
+	const struct gma_rec_chain *rec;
+	__u32 anomalies; /* the kernel's and libgma's GMA_ANOM_* bits */
+	__u32 device_id; /* VIRTIO_ID_* of the queue's device, 0 when unknown */
+	pid_t pid;
+	const __u8 *bytes[16];
+	const __u8 *state[16];
+	__u32 nbytes[16];
+};
+
+/* A chain the device completed, matched with its notify when libgma saw it made available. */
+struct gma_completion {
+	const struct gma_queue_key *key;
+	__u64 ts_ns; /* when the tracer saw the used element (within used_scan_ns) */
+	__u64 latency_ns; /* from the notify that made it available; 0 when unknown */
+	__u32 head;
+	__u32 len; /* bytes the device wrote, from the used element */
+	__u32 device_id;
+	pid_t pid;
+};
+
+/* An anomaly of a queue, with why. head is the chain's head, or ~0 when not about one chain. */
+struct gma_anomaly_event {
+	const struct gma_queue_key *key;
+	__u64 ts_ns;
+	__u32 anomalies; /* GMA_ANOM_* bits */
+	__u32 head;
+	__u32 device_id;
+	pid_t pid;
+};
+
+/* One queue as libgma models it. */
+struct gma_queue_stats {
+	__u64 vm_id;
+	__u64 base;
+	__u32 queue;
+	__u32 device_id;
+	pid_t pid;
+	__u32 num;
+	__u32 flags; /* GMA_QUEUE_* */
+	__u64 desc, driver, device;
+	__u16 last_avail;
+	__u16 last_used;
+	__u32 in_flight;
+	__u64 notifies;
+	__u64 chains;
+	__u64 completions;
+	__u64 anomalies;
+	__u64 skipped; /* avail entries past the per-notify cap, not walked */
+	__u64 latency_sum_ns;
+	__u64 latency_max_ns;
+	__u64 latency_n;
+	__u64 oldest_in_flight_ns; /* notify time of the oldest chain in flight, 0 if none */
+};
+
+struct gma_ring_callbacks {
+	size_t sz;
+	void (*on_queue)(void *ctx, const struct gma_rec_queue *q);
+	void (*on_notify)(void *ctx, const struct gma_rec_notify *n);
+	void (*on_chain)(void *ctx, const struct gma_chain *c);
+	void (*on_completion)(void *ctx, const struct gma_completion *c);
+	void (*on_anomaly)(void *ctx, const struct gma_anomaly_event *a);
+	size_t : 0;
+};
+
 struct gma_tracer_opts {
 	size_t sz;
 	/* Ring buffer size in bytes, a power of 2 and multiple of the page size (default 4 MiB). */
@@ -170,6 +244,16 @@ struct gma_tracer_opts {
 	__u32 sample_frags_max;
 	gma_sample_fn on_sample;
 	void *ctx;
+	/* Only this process's VM (0: every VM on the host). */
+	pid_t pid;
+	/* VirtIO ring events; ctx is passed to them too. */
+	const struct gma_ring_callbacks *ring;
+	/* Bytes sampled from the start of each buffer (default 64, at most 4096). */
+	__u32 snap_len;
+	/* Chains walked per notify (default 16, at most 32); the rest are counted. */
+	__u32 chains_per_notify;
+	/* How often vCPU exits look at used rings, in microseconds (default 1000). */
+	__u32 used_scan_us;
 	size_t : 0;
 };
 
@@ -199,6 +283,24 @@ int gma_tracer_cancel_pid(struct gma_tracer *t, pid_t pid);
 
 /* Waits up to timeout_ms for records; returns the number handled or a negative errno. */
 int gma_tracer_poll(struct gma_tracer *t, int timeout_ms);
+
+/*
+ * Tells the tracer about a virtio-mmio window the guest set up before tracing began (so its
+ * magic value read was missed): with layout NULL, only the window; else queue `queue`'s
+ * layout, as from --queue or QEMU's QMP. vm_id is struct gma_vm.id. -E2BIG for a queue index
+ * the tracer does not follow (>= 8), -EINVAL for a base not 0x200-aligned or a bad size.
+ */
+int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue, __u64 desc,
+			 __u64 driver, __u64 device, __u32 num, __u32 device_id);
+
+/*
+ * Raises GMA_ANOM_STUCK (through on_anomaly, once per episode) for each queue with chains in
+ * flight and no completion for longer than stuck_ns. Returns the number of stuck queues.
+ */
+int gma_tracer_check_stuck(struct gma_tracer *t, __u64 stuck_ns);
+
+/* The model of every queue seen, in a malloc'ed array the caller frees. */
+int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats, size_t *n);
 
 /* Records the ring buffer refused (kernel side) and records userspace rejected as malformed. */
 __u64 gma_tracer_drops(const struct gma_tracer *t);

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libgma: VirtIO split rings decoded from userspace, device request decoders, anomaly names,
+ * and a QMP client that imports the queue layouts of a running QEMU.
+ *
+ * Everything these functions read (guest memory, QEMU's replies) is untrusted: loops are
+ * bounded, lengths checked, allocations capped. A malformed ring is not an error of the call:
+ * it is decoded as far as is safe and its anomalies (enum gma_anomaly, <gma/record.h>) say
+ * why it stopped. Functions return 0 or a negative errno unless documented otherwise.
+ */
+#ifndef GMA_VIRTIO_H
+#define GMA_VIRTIO_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <gma/gma.h>
+#include <gma/record.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The largest split-ring queue size the VirtIO spec allows. */
+#define GMA_QUEUE_NUM_MAX 32768
+/* Bytes of each buffer gma_ring_read() captures by default, and the most it will capture. */
+#define GMA_SNAP_LEN_DEFAULT 64
+#define GMA_SNAP_LEN_MAX 65536
+/* Used elements gma_ring_read() reports: the last min(num, GMA_RING_USED_TAIL). */
+#define GMA_RING_USED_TAIL 16
+/*
+ * What one gma_ring_read() records at most, over all its chains: descriptors, and buffer
+ * bytes captured. A well-formed ring never needs more (in-flight chains share no
+ * descriptor); a hostile one (every avail entry naming one queue-long chain) would need
+ * num * num. Past the budget, chains are cut with GMA_ANOM_CHAIN_TRUNCATED.
+ */
+#define GMA_RING_DESCS_MAX (4 * GMA_QUEUE_NUM_MAX)
+#define GMA_RING_BYTES_MAX (32u << 20)
+
+/*
+ * Where a virtqueue lives in guest physical memory. desc: descriptor area; driver: driver
+ * area (the avail ring); device: device area (the used ring); num: queue size; flags:
+ * GMA_QUEUE_* of <gma/record.h> (LEGACY selects the page alignment rules, PACKED marks a
+ * packed ring, which is detected but not decoded).
+ */
+struct gma_queue_layout {
+	__u64 desc;
+	__u64 driver;
+	__u64 device;
+	__u32 num;
+	__u32 flags;
+};
+
+/* --- Checks shared by live and one-shot decoding ---------------------------------------- */
+
+/*
+ * Anomalies visible in a descriptor list (in chain order, as gma_ring_read() or the tracer
+ * recorded it): READ_AFTER_WRITE (a device-readable buffer after a device-writable one; the
+ * INDIRECT descriptors themselves are not buffers and do not count), ZERO_LEN (any descriptor
+ * of length 0), INDIRECT_LEN (an INDIRECT descriptor whose len is not a multiple of 16),
+ * NESTED_INDIRECT (an INDIRECT descriptor with in_indirect set) and CHAIN_TOO_LONG (more
+ * buffer descriptors than queue_num; the INDIRECT descriptors of the main table that point to
+ * a table are not counted, so an indirect table of exactly queue_num entries is legal).
+ * Returns a mask of GMA_ANOM_* bits; 0 for n == 0.
+ */
+__u32 gma_chain_anomalies(const struct gma_desc_rec *descs, size_t n, __u32 queue_num);
+
+/*
+ * Anomalies of a layout, as GMA_ANOM_RING_MISALIGNED: for a split ring (VirtIO 1.x) the
+ * descriptor area must be 16-byte aligned, the driver area 2, the device area 4; for a legacy
+ * layout (GMA_QUEUE_LEGACY) the descriptor table and the used ring must be page (4096)
+ * aligned and the avail ring 2; for a packed ring 16, 4, 4. A queue size of 0, above
+ * GMA_QUEUE_NUM_MAX, or (split rings only) not a power of 2 also sets RING_MISALIGNED: the
+ * ring's geometry breaks the spec either way. Returns 0 or GMA_ANOM_RING_MISALIGNED.
+ */
+__u32 gma_queue_layout_anomalies(const struct gma_queue_layout *q);
+
+/* --- One-shot ring decode through the accessor ------------------------------------------ */
+
+struct gma_ring_read_opts {
+	size_t sz;
+	/* Bytes of each buffer to capture: 0 means GMA_SNAP_LEN_DEFAULT; at most SNAP_LEN_MAX. */
+	__u32 snap_len;
+	/* Chains to decode: 0 means all outstanding ones (never more than the queue size). */
+	__u32 max_chains;
+	size_t : 0;
+};
+
+/*
+ * One chain made available and not yet used. descs[i].snap_len bytes of buffer i are in
+ * data[i], and state[i][k] is an enum gma_byte_state (<gma/gma.h>): GMA_BYTE_READ (0) for a
+ * byte read from the guest, GMA_BYTE_UNMAPPED for a byte outside guest memory, GMA_BYTE_FAULT
+ * when the backend could not copy it; a byte not READ holds 0. INDIRECT descriptors carry no
+ * bytes (snap_len 0, data[i] and state[i] NULL).
+ */
+struct gma_ring_chain {
+	__u16 avail_pos; /* free-running position in the avail ring */
+	__u16 head; /* the descriptor index the avail ring held there */
+	__u32 anomalies; /* GMA_ANOM_* of this chain */
+	__u64 indirect_addr; /* the indirect table followed, or 0 */
+	__u32 indirect_len;
+	__u32 nr_descs; /* entries of descs[], data[] and state[] */
+	__u64 total_len; /* sum of the buffer descriptors' lengths */
+	struct gma_desc_rec *descs;
+	__u8 **data;
+	__u8 **state;
+};
+
+struct gma_ring_used_elem {
+	__u16 pos; /* free-running position in the used ring */
+	__u16 pad;
+	__u32 id;
+	__u32 len;
+};
+
+/*
+ * The state of a queue at one moment. anomalies holds the ring-level bits: the layout's
+ * (RING_MISALIGNED), AVAIL_JUMP (avail idx more than num ahead of used idx: only num chains
+ * decoded), RING_UNREADABLE (an index or the avail ring could not be read; what follows it is
+ * absent) and PACKED (packed ring: no chains, indices 0). Each chain has its own anomalies.
+ */
+struct gma_ring {
+	struct gma_queue_layout layout;
+	__u32 anomalies;
+	__u16 avail_flags;
+	__u16 avail_idx;
+	__u16 used_flags;
+	__u16 used_idx;
+	__u32 nr_pending; /* avail_idx - used_idx, as the guest claims it */
+	__u32 nr_chains;
+	struct gma_ring_chain *chains; /* from used_idx on, in avail order */
+	__u32 nr_used;
+	struct gma_ring_used_elem used[GMA_RING_USED_TAIL]; /* oldest first, last is used_idx-1 */
+};
+
+/*
+ * Reads and decodes the split ring q through mem, entirely in userspace. Ring indices are
+ * read with gma_mem_read_volatile() (falling back to gma_mem_read_obj() where the backend
+ * refuses, e.g. the process backend's -EOPNOTSUPP). Descriptor chains are walked with loop
+ * detection (a visited bitmap of num bits), every index range-checked, indirect tables
+ * followed one level; the walk stops at DESC_OUT_OF_RANGE, CHAIN_LOOP, CHAIN_TOO_LONG,
+ * NESTED_INDIRECT, INDIRECT_LEN or an unreadable table (BUFFER_UNMAPPED) and the chain keeps
+ * what was walked. After an INDIRECT descriptor the main chain ends (as devices do). Past
+ * GMA_RING_DESCS_MAX descriptors or GMA_RING_BYTES_MAX bytes in all, chains are cut short
+ * (or captured short) with CHAIN_TRUNCATED.
+ * Returns 0 and *out (free with gma_ring_free) even for a malformed ring; -EINVAL for NULL
+ * arguments or opts->snap_len above GMA_SNAP_LEN_MAX; -ENOMEM. A queue size of 0 or above
+ * GMA_QUEUE_NUM_MAX gives RING_MISALIGNED | RING_UNREADABLE and nothing read.
+ */
+int gma_ring_read(struct gma_mem *mem, const struct gma_queue_layout *q,
+		  const struct gma_ring_read_opts *opts, struct gma_ring **out);
+void gma_ring_free(struct gma_ring *ring);
+
+/*
+ * Concatenates the captured bytes of a chain's device-readable (writable false) or
+ * device-writable buffers, in chain order, into out (at most size bytes). It stops at the
+ * first byte not read, and after a buffer that was captured only in part, so the result is
+ * always a prefix of what the device sees. data[i]/state[i] as in struct gma_ring_chain
+ * (state may be NULL: all read). Returns the bytes stored.
+ */
+size_t gma_chain_gather(const struct gma_desc_rec *descs, __u8 *const *data, __u8 *const *state,
+			size_t n, bool writable, __u8 *out, size_t size);
+
+/* --- Device decoders -------------------------------------------------------------------- */
+
+/* A virtio-blk request: struct virtio_blk_outhdr and the status byte. */
+struct gma_blk_req {
+	__u32 type; /* VIRTIO_BLK_T_* */
+	__u32 ioprio;
+	__u64 sector;
+	__u64 data_len; /* bytes of the buffers between the header and the status byte */
+	bool has_status; /* the status byte was captured */
+	__u8 status; /* VIRTIO_BLK_S_*: meaningful only once the device has used the chain */
+};
+
+/*
+ * Decodes a virtio-blk chain: the header from the first 16 device-readable bytes, the status
+ * from the last byte of the last device-writable descriptor (has_status false when that byte
+ * was not captured). Returns 0, -EINVAL for NULL arguments, -ENODATA when fewer than 16
+ * header bytes were captured.
+ */
+int gma_blk_decode(const struct gma_desc_rec *descs, __u8 *const *data, __u8 *const *state,
+		   size_t n, struct gma_blk_req *out);
+
+/* "IN", "OUT", "FLUSH", "GET_ID", "DISCARD", "WRITE_ZEROES", ...; NULL for unknown types. */
+const char *gma_blk_type_name(__u32 type);
+/* "OK", "IOERR", "UNSUPP", ...; NULL for unknown values. */
+const char *gma_blk_status_name(__u8 status);
+/* "OUT sector 2048 len 4096 status OK"; snprintf semantics (returns the untruncated length). */
+int gma_blk_format(const struct gma_blk_req *req, char *buf, size_t size);
+
+/* A virtio-net header (struct virtio_net_hdr_v1), host byte order. */
+struct gma_net_hdr {
+	__u8 flags; /* VIRTIO_NET_HDR_F_* */
+	__u8 gso_type; /* VIRTIO_NET_HDR_GSO_* */
+	__u16 hdr_len;
+	__u16 gso_size;
+	__u16 csum_start;
+	__u16 csum_offset;
+	__u16 num_buffers; /* 0 in a 10-byte header, which has no such field */
+};
+
+/*
+ * The header length a driver uses: 12 with VIRTIO_F_VERSION_1 or VIRTIO_NET_F_MRG_RXBUF
+ * negotiated, 10 (the legacy struct virtio_net_hdr) otherwise.
+ */
+size_t gma_net_hdr_len(bool version_1, bool mrg_rxbuf);
+
+/*
+ * Parses a header of hdr_len bytes (10 or 12) from p. Returns 0, -EINVAL for another
+ * hdr_len, -ENODATA when len < hdr_len.
+ */
+int gma_net_hdr_parse(const __u8 *p, size_t len, size_t hdr_len, struct gma_net_hdr *out);
+/* "flags NEEDS_CSUM gso TCPV4 hdr_len 54 gso_size 1448 csum 34+16 num_buffers 1". */
+int gma_net_hdr_format(const struct gma_net_hdr *h, char *buf, size_t size);
+
+/*
+ * One line summarising the Ethernet frame in frame[0, len): addresses, VLAN tags, ARP, IPv4
+ * (options, fragments), IPv6 (extension headers), UDP, TCP (flags), ICMP, ICMPv6, e.g.
+ * "52:54:00:12:34:56 > ff:ff:ff:ff:ff:ff IPv4 10.0.0.2 > 10.0.0.1 UDP 1234 > 5678 len 19".
+ * A header cut short by len reads "truncated" rather than being guessed at; inconsistent
+ * lengths read "bad-len". snprintf semantics: returns the length of the whole summary, stores
+ * at most size - 1 characters and a NUL (when size > 0).
+ */
+int gma_frame_summary(const __u8 *frame, size_t len, char *buf, size_t size);
+
+/*
+ * virtio-console bytes as printable text: printable ASCII as is, "\n", "\r", "\t", "\\" and
+ * "\xNN" for the rest; an escape is never cut in half. snprintf semantics.
+ */
+int gma_console_text(const __u8 *in, size_t len, char *out, size_t size);
+
+/* "virtio-net", "virtio-blk", "virtio-console", ... for a VIRTIO_ID_*; NULL when unknown. */
+const char *gma_virtio_device_name(__u32 device_id);
+
+/*
+ * For one GMA_ANOM_* bit: a short name ("chain_loop") and a sentence saying what the guest
+ * did. NULL for 0, several bits, or a bit enum gma_anomaly does not define.
+ */
+const char *gma_anomaly_name(__u32 bit);
+const char *gma_anomaly_reason(__u32 bit);
+
+/*
+ * A mask as comma-separated names, lowest bit first, an unknown bit as its hex value
+ * ("chain_loop,zero_len,0x80000000"); "" for 0. snprintf semantics.
+ */
+int gma_anomaly_format(__u32 mask, char *buf, size_t size);
+
+/* --- QMP: queue layouts of a running QEMU ----------------------------------------------- */
+
+struct gma_qmp;
+
+struct gma_qmp_opts {
+	size_t sz;
+	/* Time allowed for the greeting and for each command's reply (default 5000 ms). */
+	int timeout_ms;
+	/* Longest message accepted from QEMU, in bytes (default 4 MiB, at least 4 KiB). */
+	size_t max_msg;
+	size_t : 0;
+};
+
+/*
+ * Connects to a QMP unix socket, reads the greeting and negotiates capabilities. Returns 0
+ * and *out (close with gma_qmp_close), or -ENAMETOOLONG, connect(2)'s errno, -ETIMEDOUT (the
+ * peer stays silent), -EMSGSIZE (a message over max_msg), -EPROTO (not QMP),
+ * -ECONNRESET (peer closed), -EREMOTEIO (QEMU refused qmp_capabilities), -ENOMEM. After
+ * -EMSGSIZE the stream is out of step: later commands fail with -ENOTCONN.
+ */
+int gma_qmp_connect(const char *socket_path, struct gma_qmp **out);
+int gma_qmp_connect_opts(const char *socket_path, const struct gma_qmp_opts *opts,
+			 struct gma_qmp **out);
+void gma_qmp_close(struct gma_qmp *q);
+
+/*
+ * Runs one command. args_json is the JSON object of its arguments, or NULL. Asynchronous
+ * events that arrive first are skipped. On success *ret_json (when ret_json is not NULL) is
+ * the reply's "return" value as JSON text, malloc'ed, owned by the caller. Errors as for
+ * gma_qmp_connect; -EREMOTEIO when QEMU answered with an error, whose class and description
+ * gma_qmp_last_error() gives until the next command.
+ */
+int gma_qmp_command(struct gma_qmp *q, const char *execute, const char *args_json, char **ret_json);
+const char *gma_qmp_last_error(const struct gma_qmp *q);
+
+/* QEMU's version from the greeting, e.g. 7.2.22 as 7, 2, 22. */
+void gma_qmp_version(const struct gma_qmp *q, int *major, int *minor, int *micro);
+
+struct gma_qmp_queue {
+	char device[64]; /* x-query-virtio's name, e.g. "virtio-blk" */
+	char path[128]; /* its QOM path, e.g. "/machine/peripheral-anon/device[0]" */
+	char bus[64]; /* the bus it sits on, e.g. "virtio-mmio-bus.23"; "" when unknown */
+	__u64 mmio_base; /* the virtio-mmio window's guest physical base; 0 when unknown */
+	__u32 device_id; /* VIRTIO_ID_*; 0 when unknown */
+	__u32 queue; /* queue index */
+	struct gma_queue_layout layout; /* flags: FROM_USER, and LEGACY, PACKED, EVENT_IDX,
+					 * READY as QEMU reports them */
+	__u16 last_avail_idx; /* the device's next avail position */
+	__u16 used_idx; /* the device's used index */
+	__u16 shadow_avail_idx;
+	__u16 pad;
+	__u32 inuse; /* chains the device holds */
+	__u32 vring_align;
+};
+
+/*
+ * Every queue of every virtio device of the guest: x-query-virtio lists the devices,
+ * x-query-virtio-status gives the device id and negotiated features, and
+ * x-query-virtio-queue-status is asked for queue 0, 1, ... until QEMU says there is no such
+ * queue (at most 1024). The virtio-mmio base is found by asking qom-get for the device's
+ * parent_bus ("/machine/unattached/device[27]/virtio-mmio-bus.23") and looking that bus up in
+ * "info qtree" (the virtio-mmio device holding it, and its "mmio BASE/SIZE" line); PCI
+ * devices keep mmio_base 0. *out is malloc'ed (free()), *n its entries. Errors as for
+ * gma_qmp_command (x-query-virtio must succeed; the mapping steps may fail without error).
+ */
+int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t *n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GMA_VIRTIO_H */

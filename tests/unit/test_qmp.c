@@ -1,0 +1,558 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The QMP client against a fake QEMU: a forked child serving a unix socket with the JSON
+ * shapes and "info qtree" text QEMU 7.2 (microvm, virtio-mmio devices) really sends, plus
+ * misbehaving peers: silent, endless lines, not QMP, hanging up.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <json-c/json.h>
+
+#include <gma/virtio.h>
+
+enum fake_mode {
+	FAKE_QEMU, /* greeting, capabilities, the virtio queries */
+	FAKE_SILENT, /* accepts and never writes */
+	FAKE_HUGE_GREETING, /* a 10 MB greeting line */
+	FAKE_HUGE_REPLY, /* a normal greeting, then a 10 MB reply */
+	FAKE_NOT_QMP, /* a JSON object that is not a greeting */
+	FAKE_HANGUP, /* greeting, then closes on the first command */
+	FAKE_CAPS_ERROR, /* refuses qmp_capabilities */
+};
+
+struct fake {
+	pid_t pid;
+	char path[108];
+};
+
+#define GREETING                                                                           \
+	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, " \
+	"\"package\": \"Debian 1:7.2+dfsg-7+deb12u18+b3\"}, \"capabilities\": [\"oob\"]}}\r\n"
+#define EVENT_RESUME                                                                       \
+	"{\"timestamp\": {\"seconds\": 1795624847, \"microseconds\": 533109}, \"event\": " \
+	"\"RESUME\"}\r\n"
+
+/* "info qtree" of QEMU 7.2 microvm as observed, with the 20 empty transports cut to 2. */
+static const char qtree[] = "bus: main-system-bus\r\n"
+			    "  type System\r\n"
+			    "  dev: acpi-ged-x86, id \"\"\r\n"
+			    "    gpio-out \"sysbus-irq\" 1\r\n"
+			    "    ged-event = 2 (0x2)\r\n"
+			    "    mmio 00000000fea00000/0000000000000004\r\n"
+			    "    mmio ffffffffffffffff/0000000000000018\r\n"
+			    "  dev: virtio-mmio, id \"\"\r\n"
+			    "    gpio-out \"sysbus-irq\" 1\r\n"
+			    "    format_transport_address = true\r\n"
+			    "    force-legacy = true\r\n"
+			    "    ioeventfd = false\r\n"
+			    "    mmio 00000000feb02e00/0000000000000200\r\n"
+			    "    bus: virtio-mmio-bus.23\r\n"
+			    "      type virtio-mmio-bus\r\n"
+			    "      dev: virtio-blk-device, id \"\"\r\n"
+			    "        drive = \"d\"\r\n"
+			    "        queue-size = 256 (0x100)\r\n"
+			    "        packed = false\r\n"
+			    "  dev: virtio-mmio, id \"\"\r\n"
+			    "    gpio-out \"sysbus-irq\" 1\r\n"
+			    "    format_transport_address = true\r\n"
+			    "    force-legacy = false\r\n"
+			    "    ioeventfd = false\r\n"
+			    "    mmio 00000000feb02c00/0000000000000200\r\n"
+			    "    bus: virtio-mmio-bus.22\r\n"
+			    "      type virtio-mmio-bus\r\n"
+			    "      dev: virtio-net-device, id \"\"\r\n"
+			    "        mac = \"52:54:00:12:34:56\"\r\n"
+			    "        netdev = \"n\"\r\n"
+			    "  dev: virtio-mmio, id \"\"\r\n"
+			    "    gpio-out \"sysbus-irq\" 1\r\n"
+			    "    format_transport_address = true\r\n"
+			    "    force-legacy = true\r\n"
+			    "    ioeventfd = false\r\n"
+			    "    mmio 00000000feb02a00/0000000000000200\r\n"
+			    "    bus: virtio-mmio-bus.21\r\n"
+			    "      type virtio-mmio-bus\r\n"
+			    "      dev: virtio-serial-device, id \"\"\r\n"
+			    "        max_ports = 31 (0x1f)\r\n"
+			    "        bus: virtio-serial-bus.0\r\n"
+			    "          type virtio-serial-bus\r\n"
+			    "  dev: virtio-mmio, id \"\"\r\n"
+			    "    gpio-out \"sysbus-irq\" 1\r\n"
+			    "    format_transport_address = true\r\n"
+			    "    force-legacy = true\r\n"
+			    "    ioeventfd = false\r\n"
+			    "    mmio 00000000feb02800/0000000000000200\r\n"
+			    "    bus: virtio-mmio-bus.20\r\n"
+			    "      type virtio-mmio-bus\r\n"
+			    "  dev: virtio-mmio, id \"\"\r\n"
+			    "    gpio-out \"sysbus-irq\" 1\r\n"
+			    "    format_transport_address = true\r\n"
+			    "    force-legacy = true\r\n"
+			    "    ioeventfd = false\r\n"
+			    "    mmio 00000000feb00000/0000000000000200\r\n"
+			    "    bus: virtio-mmio-bus.0\r\n"
+			    "      type virtio-mmio-bus\r\n"
+			    "  dev: ioapic, id \"\"\r\n"
+			    "    gpio-in \"\" 24\r\n"
+			    "    version = 32 (0x20)\r\n"
+			    "    mmio 00000000fec10000/0000000000001000\r\n";
+
+/* The devices the fake has: x-query-virtio's entries, their bus, queues, status. */
+static const struct fake_dev {
+	const char *name, *path, *parent_bus;
+	int device_id, nr_queues, vring_num;
+	bool driver_ok;
+} fake_devs[] = {
+	{ "virtio-serial", "/machine/peripheral-anon/device[2]",
+	  "/machine/unattached/device[25]/virtio-mmio-bus.21", 3, 64, 128, false },
+	{ "virtio-net", "/machine/peripheral-anon/device[1]",
+	  "/machine/unattached/device[26]/virtio-mmio-bus.22", 1, 3, 256, false },
+	{ "virtio-blk", "/machine/peripheral-anon/device[0]",
+	  "/machine/unattached/device[27]/virtio-mmio-bus.23", 2, 1, 256, true },
+	/* a PCI device: its bus is no virtio-mmio transport */
+	{ "virtio-rng", "/machine/peripheral-anon/device[3]/virtio-backend",
+	  "/machine/peripheral-anon/device[3]/virtio-bus", 4, 1, 8, false },
+};
+
+#define NR_FAKE_DEVS (sizeof(fake_devs) / sizeof(fake_devs[0]))
+
+static void say(int fd, const char *s)
+{
+	size_t len = strlen(s);
+
+	while (len) {
+		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			_exit(0);
+		s += n;
+		len -= n;
+	}
+}
+
+static void say_obj(int fd, json_object *o)
+{
+	say(fd, json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED));
+	say(fd, "\r\n");
+	json_object_put(o);
+}
+
+static void reply(int fd, json_object *id, json_object *ret)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "return", ret);
+	if (id)
+		json_object_object_add(o, "id", json_object_get(id));
+	say_obj(fd, o);
+}
+
+static void reply_error(int fd, json_object *id, const char *cls, const char *desc)
+{
+	json_object *o = json_object_new_object(), *e = json_object_new_object();
+
+	json_object_object_add(e, "class", json_object_new_string(cls));
+	json_object_object_add(e, "desc", json_object_new_string(desc));
+	json_object_object_add(o, "error", e);
+	if (id)
+		json_object_object_add(o, "id", json_object_get(id));
+	say_obj(fd, o);
+}
+
+static const struct fake_dev *find_dev(json_object *args)
+{
+	json_object *p = NULL;
+
+	if (!json_object_object_get_ex(args, "path", &p))
+		return NULL;
+	for (size_t i = 0; i < NR_FAKE_DEVS; i++)
+		if (!strcmp(fake_devs[i].path, json_object_get_string(p)))
+			return &fake_devs[i];
+	return NULL;
+}
+
+static json_object *strings(const char *const *s, size_t n)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(s[i]));
+	return a;
+}
+
+static json_object *virtio_status(const struct fake_dev *d)
+{
+	static const char *const transports[] = {
+		"VIRTIO_RING_F_EVENT_IDX: Used & avail. event fields enabled",
+		"VIRTIO_RING_F_INDIRECT_DESC: Indirect descriptors supported",
+	};
+	static const char *const statuses[] = {
+		"VIRTIO_CONFIG_S_DRIVER_OK: Driver setup and ready",
+		"VIRTIO_CONFIG_S_DRIVER: Driver loaded",
+		"VIRTIO_CONFIG_S_ACKNOWLEDGE: Valid virtio device found",
+	};
+	json_object *o = json_object_new_object(), *gf = json_object_new_object(),
+		    *st = json_object_new_object();
+
+	json_object_object_add(o, "device-endian", json_object_new_string("little"));
+	json_object_object_add(o, "bus-name", json_object_new_string(""));
+	json_object_object_add(o, "name", json_object_new_string(d->name));
+	json_object_object_add(o, "device-id", json_object_new_int(d->device_id));
+	json_object_object_add(o, "num-vqs", json_object_new_int(d->nr_queues));
+	json_object_object_add(gf, "dev-features", json_object_new_array());
+	json_object_object_add(gf, "transports",
+			       d->driver_ok ? strings(transports, 2) : json_object_new_array());
+	json_object_object_add(o, "guest-features", gf);
+	json_object_object_add(st, "statuses",
+			       d->driver_ok ? strings(statuses, 3) : json_object_new_array());
+	json_object_object_add(o, "status", st);
+	json_object_object_add(o, "vm-running", json_object_new_boolean(true));
+	return o;
+}
+
+/* As x-query-virtio-queue-status answers; rings of queue q at 0x4000000 + q * 0x10000. */
+static json_object *queue_status(const struct fake_dev *d, int q)
+{
+	json_object *o = json_object_new_object();
+	__u64 base = d->driver_ok ? 0x4000000ULL + (__u64)q * 0x10000 : 0;
+
+	json_object_object_add(o, "signalled-used", json_object_new_int(7));
+	json_object_object_add(o, "inuse", json_object_new_int(d->driver_ok ? 2 : 0));
+	json_object_object_add(o, "name", json_object_new_string(d->name));
+	json_object_object_add(o, "vring-align", json_object_new_int(4096));
+	json_object_object_add(o, "vring-desc", json_object_new_uint64(base));
+	json_object_object_add(o, "signalled-used-valid", json_object_new_boolean(false));
+	json_object_object_add(o, "vring-num-default", json_object_new_int(d->vring_num));
+	json_object_object_add(o, "vring-avail",
+			       json_object_new_uint64(base ? base + 16ULL * d->vring_num : 0));
+	json_object_object_add(o, "queue-index", json_object_new_int(q));
+	json_object_object_add(o, "last-avail-idx", json_object_new_int(d->driver_ok ? 9 : 0));
+	json_object_object_add(o, "vring-used", json_object_new_uint64(base ? base + 0x2000 : 0));
+	json_object_object_add(o, "used-idx", json_object_new_int(d->driver_ok ? 7 : 0));
+	json_object_object_add(o, "shadow-avail-idx", json_object_new_int(d->driver_ok ? 9 : 0));
+	json_object_object_add(o, "vring-num", json_object_new_int(d->vring_num));
+	return o;
+}
+
+static void serve_command(int fd, json_object *req, enum fake_mode mode)
+{
+	json_object *exe = NULL, *args = NULL, *id = NULL, *v;
+	const struct fake_dev *d;
+	const char *cmd;
+
+	json_object_object_get_ex(req, "execute", &exe);
+	json_object_object_get_ex(req, "arguments", &args);
+	json_object_object_get_ex(req, "id", &id);
+	cmd = exe ? json_object_get_string(exe) : "";
+	if (mode == FAKE_HANGUP)
+		_exit(0);
+	if (!strcmp(cmd, "qmp_capabilities")) {
+		if (mode == FAKE_CAPS_ERROR) {
+			reply_error(fd, id, "CommandNotFound", "nope");
+			return;
+		}
+		say(fd, EVENT_RESUME);
+		reply(fd, id, json_object_new_object());
+	} else if (mode == FAKE_HUGE_REPLY) {
+		char *big = malloc(10 << 20);
+
+		memset(big, 'a', 10 << 20);
+		big[(10 << 20) - 1] = '\0';
+		say(fd, "{\"return\": \"");
+		say(fd, big);
+		say(fd, "\"}\r\n");
+		free(big);
+	} else if (!strcmp(cmd, "x-query-virtio")) {
+		json_object *list = json_object_new_array();
+
+		for (size_t i = 0; i < NR_FAKE_DEVS; i++) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "name",
+					       json_object_new_string(fake_devs[i].name));
+			json_object_object_add(o, "path",
+					       json_object_new_string(fake_devs[i].path));
+			json_object_array_add(list, o);
+		}
+		/* events and a stale reply before the answer */
+		say(fd, EVENT_RESUME);
+		say(fd, "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": "
+			"\"NIC_RX_FILTER_CHANGED\", \"data\": {\"path\": \"/machine/x\"}}\r\n");
+		say(fd, "{\"return\": [], \"id\": 999999}\r\n");
+		reply(fd, id, list);
+	} else if (!strcmp(cmd, "human-monitor-command")) {
+		reply(fd, id, json_object_new_string(qtree));
+	} else if (!strcmp(cmd, "qom-get") && (d = find_dev(args))) {
+		reply(fd, id, json_object_new_string(d->parent_bus));
+	} else if (!strcmp(cmd, "x-query-virtio-status") && (d = find_dev(args))) {
+		reply(fd, id, virtio_status(d));
+	} else if (!strcmp(cmd, "x-query-virtio-queue-status") && (d = find_dev(args)) &&
+		   json_object_object_get_ex(args, "queue", &v)) {
+		int q = json_object_get_int(v);
+		char desc[64];
+
+		if (q < d->nr_queues) {
+			reply(fd, id, queue_status(d, q));
+		} else {
+			snprintf(desc, sizeof(desc), "Invalid virtqueue number %d", q);
+			reply_error(fd, id, "GenericError", desc);
+		}
+	} else {
+		char desc[128];
+
+		snprintf(desc, sizeof(desc), "The command %s has not been found", cmd);
+		reply_error(fd, id, "CommandNotFound", desc);
+	}
+}
+
+static void serve(int lfd, enum fake_mode mode)
+{
+	char line[1 << 16];
+	size_t len = 0;
+	int fd = accept(lfd, NULL, NULL);
+
+	if (fd < 0)
+		_exit(1);
+	switch (mode) {
+	case FAKE_SILENT:
+		pause();
+		_exit(0);
+	case FAKE_NOT_QMP:
+		say(fd, "{\"hello\": 1}\r\n");
+		pause();
+		_exit(0);
+	case FAKE_HUGE_GREETING: {
+		char *big = malloc(10 << 20);
+
+		memset(big, ' ', 10 << 20);
+		say(fd, "{\"QMP\": {\"version\": ");
+		big[(10 << 20) - 1] = '\0';
+		say(fd, big);
+		say(fd, "{}}}\r\n");
+		pause();
+		_exit(0);
+	}
+	default:
+		say(fd, GREETING);
+	}
+	for (;;) {
+		ssize_t n = read(fd, line + len, sizeof(line) - 1 - len);
+		char *nl;
+
+		if (n <= 0)
+			_exit(0);
+		len += n;
+		line[len] = '\0';
+		while ((nl = strchr(line, '\n'))) {
+			json_object *req;
+
+			*nl = '\0';
+			req = json_tokener_parse(line);
+			if (!req)
+				_exit(2);
+			serve_command(fd, req, mode);
+			json_object_put(req);
+			len -= nl + 1 - line;
+			memmove(line, nl + 1, len + 1);
+		}
+	}
+}
+
+static struct fake fake_start(enum fake_mode mode)
+{
+	static int counter;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct fake f;
+	int lfd;
+
+	snprintf(f.path, sizeof(f.path), "/tmp/gma-test-qmp.%d.%d.sock", getpid(), counter++);
+	unlink(f.path);
+	strcpy(sa.sun_path, f.path);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert(lfd >= 0);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0, "%s", strerror(errno));
+	cr_assert_eq(listen(lfd, 1), 0);
+	f.pid = fork();
+	cr_assert(f.pid >= 0);
+	if (f.pid == 0)
+		serve(lfd, mode);
+	close(lfd);
+	return f;
+}
+
+static void fake_stop(struct fake *f)
+{
+	kill(f->pid, SIGKILL);
+	waitpid(f->pid, NULL, 0);
+	unlink(f->path);
+}
+
+static __u64 ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+Test(qmp, greeting_capabilities_commands_and_errors)
+{
+	struct fake f = fake_start(FAKE_QEMU);
+	struct gma_qmp *q = NULL;
+	int major, minor, micro;
+	char *ret = NULL;
+
+	cr_assert_eq(gma_qmp_connect(f.path, &q), 0);
+	gma_qmp_version(q, &major, &minor, &micro);
+	cr_assert_eq(major, 7);
+	cr_assert_eq(minor, 2);
+	cr_assert_eq(micro, 22);
+	cr_assert_eq(gma_qmp_command(q, "qom-get",
+				     "{\"path\": \"/machine/peripheral-anon/device[0]\", "
+				     "\"property\": \"parent_bus\"}",
+				     &ret),
+		     0);
+	cr_assert_str_eq(ret, "\"/machine/unattached/device[27]/virtio-mmio-bus.23\"");
+	free(ret);
+	cr_assert_eq(gma_qmp_command(q, "x-query-virtio-queue-status",
+				     "{\"path\": \"/machine/peripheral-anon/device[0]\", "
+				     "\"queue\": 1}",
+				     &ret),
+		     -EREMOTEIO);
+	cr_assert_null(ret);
+	cr_assert_str_eq(gma_qmp_last_error(q), "GenericError: Invalid virtqueue number 1");
+	cr_assert_eq(gma_qmp_command(q, "nonexistent", NULL, NULL), -EREMOTEIO);
+	cr_assert_str_eq(gma_qmp_last_error(q),
+			 "CommandNotFound: The command nonexistent has not been found");
+	cr_assert_eq(gma_qmp_command(q, "x", "[1]", NULL), -EINVAL, "arguments must be an object");
+	gma_qmp_close(q);
+	fake_stop(&f);
+}
+
+static const struct gma_qmp_queue *find_queue(const struct gma_qmp_queue *qs, size_t n,
+					      const char *device, __u32 queue)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(qs[i].device, device) && qs[i].queue == queue)
+			return &qs[i];
+	cr_assert_fail("no %s queue %u", device, queue);
+	return NULL;
+}
+
+Test(qmp, virtio_queues_with_mmio_bases)
+{
+	struct fake f = fake_start(FAKE_QEMU);
+	const struct gma_qmp_queue *e;
+	struct gma_qmp_queue *qs = NULL;
+	struct gma_qmp *q = NULL;
+	size_t n = 0;
+
+	cr_assert_eq(gma_qmp_connect(f.path, &q), 0);
+	cr_assert_eq(gma_qmp_virtio_queues(q, &qs, &n), 0);
+	cr_assert_eq(n, 64 + 3 + 1 + 1);
+
+	e = find_queue(qs, n, "virtio-blk", 0);
+	cr_assert_str_eq(e->path, "/machine/peripheral-anon/device[0]");
+	cr_assert_str_eq(e->bus, "virtio-mmio-bus.23");
+	cr_assert_eq(e->mmio_base, 0xfeb02e00);
+	cr_assert_eq(e->device_id, 2);
+	cr_assert_eq(e->layout.desc, 0x4000000);
+	cr_assert_eq(e->layout.driver, 0x4000000 + 16 * 256);
+	cr_assert_eq(e->layout.device, 0x4002000);
+	cr_assert_eq(e->layout.num, 256);
+	cr_assert_eq(e->layout.flags,
+		     GMA_QUEUE_FROM_USER | GMA_QUEUE_LEGACY | GMA_QUEUE_READY | GMA_QUEUE_EVENT_IDX,
+		     "flags 0x%x", e->layout.flags);
+	cr_assert_eq(e->last_avail_idx, 9);
+	cr_assert_eq(e->used_idx, 7);
+	cr_assert_eq(e->shadow_avail_idx, 9);
+	cr_assert_eq(e->inuse, 2);
+	cr_assert_eq(e->vring_align, 4096);
+
+	e = find_queue(qs, n, "virtio-net", 2);
+	cr_assert_eq(e->mmio_base, 0xfeb02c00);
+	cr_assert_eq(e->layout.flags, GMA_QUEUE_FROM_USER, "force-legacy = false");
+	cr_assert_eq(e->layout.num, 256);
+	cr_assert_eq(e->layout.desc, 0);
+	cr_assert_eq(e->device_id, 1);
+
+	e = find_queue(qs, n, "virtio-serial", 63);
+	cr_assert_eq(e->mmio_base, 0xfeb02a00);
+	cr_assert_eq(e->layout.flags, GMA_QUEUE_FROM_USER | GMA_QUEUE_LEGACY);
+	cr_assert_eq(e->layout.num, 128);
+
+	e = find_queue(qs, n, "virtio-rng", 0);
+	cr_assert_eq(e->mmio_base, 0, "a PCI device has no virtio-mmio window");
+	cr_assert_str_eq(e->bus, "virtio-bus");
+	cr_assert_eq(e->device_id, 4);
+	free(qs);
+	gma_qmp_close(q);
+	fake_stop(&f);
+}
+
+Test(qmp, silent_server_times_out)
+{
+	struct fake f = fake_start(FAKE_SILENT);
+	GMA_OPTS(gma_qmp_opts, opts, .timeout_ms = 300);
+	struct gma_qmp *q = (void *)1;
+	__u64 t0 = ms_now(), dt;
+
+	cr_assert_eq(gma_qmp_connect_opts(f.path, &opts, &q), -ETIMEDOUT);
+	dt = ms_now() - t0;
+	cr_assert_null(q);
+	cr_assert(dt >= 290 && dt < 2000, "took %llu ms", (unsigned long long)dt);
+	fake_stop(&f);
+}
+
+Test(qmp, ten_megabyte_line_is_refused)
+{
+	struct fake f = fake_start(FAKE_HUGE_GREETING);
+	struct gma_qmp *q = NULL;
+
+	cr_assert_eq(gma_qmp_connect(f.path, &q), -EMSGSIZE);
+	cr_assert_null(q);
+	fake_stop(&f);
+
+	f = fake_start(FAKE_HUGE_REPLY);
+	GMA_OPTS(gma_qmp_opts, opts, .max_msg = 1 << 20);
+	cr_assert_eq(gma_qmp_connect_opts(f.path, &opts, &q), 0);
+	cr_assert_eq(gma_qmp_command(q, "x-query-virtio", NULL, NULL), -EMSGSIZE);
+	cr_assert_eq(gma_qmp_command(q, "x-query-virtio", NULL, NULL), -ENOTCONN);
+	gma_qmp_close(q);
+	fake_stop(&f);
+}
+
+Test(qmp, misbehaving_peers)
+{
+	struct fake f = fake_start(FAKE_NOT_QMP);
+	GMA_OPTS(gma_qmp_opts, opts, .timeout_ms = 2000);
+	struct gma_qmp *q = NULL;
+
+	cr_assert_eq(gma_qmp_connect_opts(f.path, &opts, &q), -EPROTO);
+	fake_stop(&f);
+
+	f = fake_start(FAKE_HANGUP);
+	cr_assert_eq(gma_qmp_connect_opts(f.path, &opts, &q), -ECONNRESET);
+	fake_stop(&f);
+
+	f = fake_start(FAKE_CAPS_ERROR);
+	cr_assert_eq(gma_qmp_connect_opts(f.path, &opts, &q), -EREMOTEIO);
+	fake_stop(&f);
+
+	cr_assert_eq(gma_qmp_connect("/tmp/gma-test-qmp-no-such.sock", &q), -ENOENT);
+	cr_assert_eq(gma_qmp_connect("/tmp/"
+				     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				     &q),
+		     -ENAMETOOLONG);
+}

@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue_model.h"
+
+#define QUEUE_NUM_MAX 32768
+
+void qm_init(struct queue_model *m, const struct gma_ring_callbacks *cb, void *ctx)
+{
+	memset(m, 0, sizeof(*m));
+	m->cb = cb;
+	m->ctx = ctx;
+}
+
+void qm_free(struct queue_model *m)
+{
+	for (size_t i = 0; i < m->nr_queues; i++)
+		free(m->queues[i].in_flight_ts);
+	free(m->queues);
+	memset(m, 0, sizeof(*m));
+}
+
+static bool same_key(const struct gma_queue_key *a, const struct gma_queue_key *b)
+{
+	return a->vm_id == b->vm_id && a->base == b->base && a->queue == b->queue;
+}
+
+static __u32 device_id_of(struct queue_model *m, __u64 vm_id, __u64 base)
+{
+	for (size_t i = 0; i < m->nr_devices; i++)
+		if (m->devices[i].vm_id == vm_id && m->devices[i].base == base)
+			return m->devices[i].device_id;
+	return 0;
+}
+
+/* The queue of key, created on first sight; NULL past QM_QUEUES_MAX. */
+static struct qm_queue *queue_of(struct queue_model *m, const struct gma_queue_key *key, pid_t pid)
+{
+	struct qm_queue *q;
+
+	for (size_t i = 0; i < m->nr_queues; i++)
+		if (same_key(&m->queues[i].key, key))
+			return &m->queues[i];
+	if (m->nr_queues == QM_QUEUES_MAX) {
+		m->dropped_queues++;
+		return NULL;
+	}
+	if (m->nr_queues == m->cap_queues) {
+		size_t cap = m->cap_queues ? 2 * m->cap_queues : 8;
+		struct qm_queue *nq = realloc(m->queues, cap * sizeof(*m->queues));
+
+		if (!nq)
+			return NULL;
+		m->queues = nq;
+		m->cap_queues = cap;
+	}
+	q = &m->queues[m->nr_queues++];
+	memset(q, 0, sizeof(*q));
+	q->key = *key;
+	q->key.pad = 0;
+	q->st.vm_id = key->vm_id;
+	q->st.base = key->base;
+	q->st.queue = key->queue;
+	q->st.pid = pid;
+	q->st.device_id = device_id_of(m, key->vm_id, key->base);
+	return q;
+}
+
+static void raise_anomaly(struct queue_model *m, struct qm_queue *q,
+			  const struct gma_queue_key *key, __u64 ts, __u32 bits, __u32 head,
+			  pid_t pid)
+{
+	struct gma_anomaly_event ev = {
+		.key = key,
+		.ts_ns = ts,
+		.anomalies = bits,
+		.head = head,
+		.device_id = q ? q->st.device_id : device_id_of(m, key->vm_id, key->base),
+		.pid = pid,
+	};
+
+	if (!bits)
+		return;
+	if (q)
+		q->st.anomalies++;
+	if (m->cb && m->cb->on_anomaly)
+		m->cb->on_anomaly(m->ctx, &ev);
+}
+
+void qm_on_device(struct queue_model *m, const struct gma_rec_device *r)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr_devices; i++)
+		if (m->devices[i].vm_id == r->vm_id && m->devices[i].base == r->base)
+			break;
+	if (i == m->nr_devices) {
+		if (m->nr_devices == QM_DEVICES_MAX)
+			return;
+		m->nr_devices++;
+	}
+	m->devices[i] = (struct qm_device){ r->vm_id, r->base, r->device_id };
+	for (size_t k = 0; k < m->nr_queues; k++)
+		if (m->queues[k].key.vm_id == r->vm_id && m->queues[k].key.base == r->base)
+			m->queues[k].st.device_id = r->device_id;
+}
+
+/* Sets a queue's layout; its in-flight table restarts empty. Misalignment is an anomaly. */
+static void set_layout(struct queue_model *m, struct qm_queue *q, __u64 desc, __u64 driver,
+		       __u64 device, __u32 num, __u32 flags, __u64 ts)
+{
+	__u32 bad = 0;
+
+	free(q->in_flight_ts);
+	q->in_flight_ts = NULL;
+	q->st.desc = desc;
+	q->st.driver = driver;
+	q->st.device = device;
+	q->st.num = num;
+	q->st.flags = flags;
+	q->st.last_avail = q->st.last_used = 0;
+	if (num && num <= QUEUE_NUM_MAX)
+		q->in_flight_ts = calloc(num, sizeof(*q->in_flight_ts));
+	if ((desc & 15) || (driver & 1) || (device & 3))
+		bad |= GMA_ANOM_RING_MISALIGNED;
+	if (flags & GMA_QUEUE_PACKED)
+		bad |= GMA_ANOM_PACKED;
+	raise_anomaly(m, q, &q->key, ts, bad, ~0u, q->st.pid);
+}
+
+void qm_on_queue(struct queue_model *m, const struct gma_rec_queue *r)
+{
+	struct qm_queue *q = queue_of(m, &r->key, r->pid);
+
+	if (!q)
+		return;
+	if (r->device_id)
+		q->st.device_id = r->device_id;
+	set_layout(m, q, r->desc, r->driver, r->device, r->num, r->flags, r->ts_ns);
+	q->tracked_from_start = !(r->flags & GMA_QUEUE_FROM_USER);
+	if (m->cb && m->cb->on_queue)
+		m->cb->on_queue(m->ctx, r);
+}
+
+void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key, __u64 desc, __u64 driver,
+		  __u64 device, __u32 num, __u32 device_id)
+{
+	struct qm_queue *q = queue_of(m, key, 0);
+
+	if (!q)
+		return;
+	if (device_id)
+		q->st.device_id = device_id;
+	set_layout(m, q, desc, driver, device, num, GMA_QUEUE_READY | GMA_QUEUE_FROM_USER, 0);
+	q->tracked_from_start = false;
+}
+
+void qm_on_notify(struct queue_model *m, const struct gma_rec_notify *r)
+{
+	struct qm_queue *q = queue_of(m, &r->key, r->pid);
+
+	if (q) {
+		q->st.pid = r->pid;
+		q->st.notifies++;
+		q->st.skipped += r->nr_skipped;
+		q->st.last_avail = r->avail_new;
+	}
+	raise_anomaly(m, q, &r->key, r->ts_ns, r->anomalies, ~0u, r->pid);
+	if (m->cb && m->cb->on_notify)
+		m->cb->on_notify(m->ctx, r);
+}
+
+void qm_on_chain(struct queue_model *m, struct gma_chain *c)
+{
+	const struct gma_rec_chain *r = c->rec;
+	struct qm_queue *q = queue_of(m, &r->key, c->pid);
+	__u32 n = r->nr_recorded < GMA_CHAIN_DESC_MAX ? r->nr_recorded : GMA_CHAIN_DESC_MAX;
+
+	c->anomalies |= r->anomalies;
+	/* a buffer whose sampled bytes lie outside guest memory */
+	for (__u32 i = 0; i < n; i++)
+		for (__u32 b = 0; b < c->nbytes[i]; b++)
+			if (c->state[i][b] == GMA_BYTE_UNMAPPED) {
+				c->anomalies |= GMA_ANOM_BUFFER_UNMAPPED;
+				break;
+			}
+	if (q) {
+		q->st.chains++;
+		c->device_id = q->st.device_id;
+		c->pid = q->st.pid;
+		if (q->in_flight_ts && r->head < q->st.num)
+			q->in_flight_ts[r->head] = r->ts_ns ? r->ts_ns : 1;
+	}
+	if (m->cb && m->cb->on_chain)
+		m->cb->on_chain(m->ctx, c);
+	raise_anomaly(m, q, &r->key, r->ts_ns, c->anomalies & ~GMA_ANOM_CHAIN_TRUNCATED, r->head,
+		      c->pid);
+}
+
+void qm_on_used(struct queue_model *m, const struct gma_rec_used *r)
+{
+	struct qm_queue *q = queue_of(m, &r->key, r->pid);
+	__u32 n = r->nr_elems < GMA_USED_ELEM_MAX ? r->nr_elems : GMA_USED_ELEM_MAX;
+	__u32 bad = r->anomalies;
+
+	if (!q)
+		return;
+	for (__u32 i = 0; i < n; i++) {
+		__u32 id = r->elems[i].id;
+		struct gma_completion c = {
+			.key = &q->key,
+			.ts_ns = r->ts_ns,
+			.head = id,
+			.len = r->elems[i].len,
+			.device_id = q->st.device_id,
+			.pid = r->pid,
+		};
+
+		if (q->in_flight_ts && id < q->st.num && q->in_flight_ts[id]) {
+			c.latency_ns =
+				r->ts_ns > q->in_flight_ts[id] ? r->ts_ns - q->in_flight_ts[id] : 0;
+			q->in_flight_ts[id] = 0;
+			q->st.latency_sum_ns += c.latency_ns;
+			q->st.latency_n++;
+			if (c.latency_ns > q->st.latency_max_ns)
+				q->st.latency_max_ns = c.latency_ns;
+		} else if (q->tracked_from_start || id >= q->st.num) {
+			bad |= GMA_ANOM_USED_ID_INVALID;
+		}
+		q->st.completions++;
+		if (m->cb && m->cb->on_completion)
+			m->cb->on_completion(m->ctx, &c);
+	}
+	q->st.completions += r->nr_skipped;
+	q->st.last_used = r->used_new;
+	q->last_completion_ns = r->ts_ns;
+	q->stuck_reported = false;
+	raise_anomaly(m, q, &q->key, r->ts_ns, bad, ~0u, r->pid);
+}
+
+/* In-flight count and the oldest notify time among them. */
+static void in_flight(const struct qm_queue *q, __u32 *count, __u64 *oldest)
+{
+	*count = 0;
+	*oldest = 0;
+	for (__u32 i = 0; q->in_flight_ts && i < q->st.num; i++) {
+		__u64 ts = q->in_flight_ts[i];
+
+		if (!ts)
+			continue;
+		(*count)++;
+		if (!*oldest || ts < *oldest)
+			*oldest = ts;
+	}
+}
+
+int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns)
+{
+	int stuck = 0;
+
+	for (size_t i = 0; i < m->nr_queues; i++) {
+		struct qm_queue *q = &m->queues[i];
+		__u64 oldest, since;
+		__u32 count;
+
+		in_flight(q, &count, &oldest);
+		if (!count)
+			continue;
+		since = q->last_completion_ns > oldest ? q->last_completion_ns : oldest;
+		if (now_ns < since || now_ns - since < stuck_ns)
+			continue;
+		stuck++;
+		if (!q->stuck_reported) {
+			q->stuck_reported = true;
+			raise_anomaly(m, q, &q->key, now_ns, GMA_ANOM_STUCK, ~0u, q->st.pid);
+		}
+	}
+	return stuck;
+}
+
+int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n)
+{
+	struct gma_queue_stats *s = calloc(m->nr_queues ? m->nr_queues : 1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->nr_queues; i++) {
+		s[i] = m->queues[i].st;
+		in_flight(&m->queues[i], &s[i].in_flight, &s[i].oldest_in_flight_ns);
+	}
+	*stats = s;
+	*n = m->nr_queues;
+	return 0;
+}

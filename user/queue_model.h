@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libgma's model of each virtqueue, fed by the tracer's records: indices, chains in flight
+ * with their notify time, completions and their latency, anomalies. Internal to libgma.
+ */
+#ifndef GMA_QUEUE_MODEL_H
+#define GMA_QUEUE_MODEL_H
+
+#include <gma/gma.h>
+#include <gma/record.h>
+
+/* Bounds on what a hostile stream of records can make the model allocate. */
+#define QM_QUEUES_MAX 256
+#define QM_DEVICES_MAX 256
+
+struct qm_queue {
+	struct gma_queue_key key;
+	struct gma_queue_stats st;
+	__u64 *in_flight_ts; /* by head: notify time, 0 when not in flight */
+	__u64 last_completion_ns;
+	bool stuck_reported;
+	bool tracked_from_start; /* layout learnt at QueueReady: every head in flight is known */
+};
+
+struct qm_device {
+	__u64 vm_id;
+	__u64 base;
+	__u32 device_id;
+};
+
+struct queue_model {
+	const struct gma_ring_callbacks *cb;
+	void *ctx;
+	struct qm_queue *queues;
+	size_t nr_queues;
+	size_t cap_queues;
+	struct qm_device devices[QM_DEVICES_MAX];
+	size_t nr_devices;
+	__u64 dropped_queues; /* queues past QM_QUEUES_MAX, not modelled */
+};
+
+void qm_init(struct queue_model *m, const struct gma_ring_callbacks *cb, void *ctx);
+void qm_free(struct queue_model *m);
+
+void qm_on_device(struct queue_model *m, const struct gma_rec_device *r);
+void qm_on_queue(struct queue_model *m, const struct gma_rec_queue *r);
+void qm_on_notify(struct queue_model *m, const struct gma_rec_notify *r);
+/* chain->rec set, bytes filled; anomalies and device_id are completed here. */
+void qm_on_chain(struct queue_model *m, struct gma_chain *chain);
+void qm_on_used(struct queue_model *m, const struct gma_rec_used *r);
+
+/* A queue layout given by the user (--queue, QMP) rather than learnt. */
+void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key, __u64 desc, __u64 driver,
+		  __u64 device, __u32 num, __u32 device_id);
+
+int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns);
+int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n);
+
+#endif /* GMA_QUEUE_MODEL_H */

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * How gma-trace shows a descriptor chain, whether the kernel sampled it at notify time
+ * (rings) or userspace read it through the accessor (ring): one summary line decoded per
+ * device type, the descriptors, and JSON.
+ */
+#ifndef GMA_RING_PRINT_H
+#define GMA_RING_PRINT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <gma/gma.h>
+#include <gma/record.h>
+
+/* A chain and the captured first bytes of its buffers, from either source. */
+struct chain_view {
+	const struct gma_desc_rec *descs;
+	size_t n;
+	__u8 *const *data; /* data[i]: captured bytes of descs[i], may be NULL */
+	__u8 *const *state; /* per byte enum gma_byte_state, NULL when all read */
+	const __u32 *nbytes;
+	__u32 device_id;
+	__u32 queue;
+	__u32 anomalies;
+	bool at_notify; /* sampled when made available: device-written bytes not there yet */
+};
+
+/* The device-specific one-line summary ("OUT sector 12 len 512 status OK", a frame, text). */
+void chain_summary(const struct chain_view *c, char *buf, size_t size);
+
+/* Text: one line per descriptor with the first bytes of its buffer. */
+void print_chain_descs(FILE *f, const struct chain_view *c);
+
+/* JSON: "descs":[...] members (without braces around the whole chain). */
+void print_chain_descs_json(FILE *f, const struct chain_view *c);
+
+/* Prints s as a JSON string (quotes included), escaping what JSON requires. */
+void print_json_string(FILE *f, const char *s);
+
+/* "virtio-blk" or "device 42" when unknown. */
+const char *device_label(__u32 device_id, char *buf, size_t size);
+
+#endif /* GMA_RING_PRINT_H */
