@@ -158,6 +158,7 @@ __noinline int walk_chain(struct chain_args *a)
 	rec->nr_recorded = 0;
 	rec->anomalies = 0;
 	rec->total_len = 0;
+	rec->pid = bpf_get_current_pid_tgid() >> 32;
 	s->idx = a->head;
 	s->limit = a->num;
 	s->in_ind = 0;

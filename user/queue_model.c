@@ -65,6 +65,9 @@ static struct qm_queue *queue_of(struct queue_model *m, const struct gma_queue_k
 	q->st.queue = key->queue;
 	q->st.pid = pid;
 	q->st.device_id = device_id_of(m, key->vm_id, key->base);
+	for (size_t i = 0; i < m->nr_devices; i++)
+		if (m->devices[i].vm_id == key->vm_id && m->devices[i].base == key->base)
+			q->features = m->devices[i].features;
 	return q;
 }
 
@@ -101,10 +104,12 @@ void qm_on_device(struct queue_model *m, const struct gma_rec_device *r)
 			return;
 		m->nr_devices++;
 	}
-	m->devices[i] = (struct qm_device){ r->vm_id, r->base, r->device_id };
+	m->devices[i] = (struct qm_device){ r->vm_id, r->base, r->device_id, r->features };
 	for (size_t k = 0; k < m->nr_queues; k++)
-		if (m->queues[k].key.vm_id == r->vm_id && m->queues[k].key.base == r->base)
+		if (m->queues[k].key.vm_id == r->vm_id && m->queues[k].key.base == r->base) {
 			m->queues[k].st.device_id = r->device_id;
+			m->queues[k].features = r->features;
+		}
 }
 
 /* Sets a queue's layout; its in-flight table restarts empty. Misalignment is an anomaly. */
@@ -175,9 +180,11 @@ void qm_on_notify(struct queue_model *m, const struct gma_rec_notify *r)
 void qm_on_chain(struct queue_model *m, struct gma_chain *c)
 {
 	const struct gma_rec_chain *r = c->rec;
-	struct qm_queue *q = queue_of(m, &r->key, c->pid);
+	struct qm_queue *q;
 	__u32 n = r->nr_recorded < GMA_CHAIN_DESC_MAX ? r->nr_recorded : GMA_CHAIN_DESC_MAX;
 
+	c->pid = r->pid;
+	q = queue_of(m, &r->key, c->pid);
 	c->anomalies |= r->anomalies;
 	/* a buffer whose sampled bytes lie outside guest memory */
 	for (__u32 i = 0; i < n; i++)
@@ -189,7 +196,7 @@ void qm_on_chain(struct queue_model *m, struct gma_chain *c)
 	if (q) {
 		q->st.chains++;
 		c->device_id = q->st.device_id;
-		c->pid = q->st.pid;
+		c->features = q->features;
 		if (q->in_flight_ts && r->head < q->st.num)
 			q->in_flight_ts[r->head] = r->ts_ns ? r->ts_ns : 1;
 	}

@@ -18,6 +18,7 @@ struct qm_queue {
 	struct gma_queue_stats st;
 	__u64 *in_flight_ts; /* by head: notify time, 0 when not in flight */
 	__u64 last_completion_ns;
+	__u64 features; /* the device's driver features, 0 when not seen */
 	bool stuck_reported;
 	bool tracked_from_start; /* layout learnt at QueueReady: every head in flight is known */
 };
@@ -26,6 +27,7 @@ struct qm_device {
 	__u64 vm_id;
 	__u64 base;
 	__u32 device_id;
+	__u64 features;
 };
 
 struct queue_model {

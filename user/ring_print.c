@@ -42,7 +42,9 @@ void chain_summary(const struct chain_view *c, char *buf, size_t size)
 	case VIRTIO_ID_NET: {
 		struct gma_net_hdr h;
 		char hdr[160], frame[200];
-		size_t hl = gma_net_hdr_len(true, false);
+		/* VIRTIO_F_VERSION_1 (32) and VIRTIO_NET_F_MRG_RXBUF (15) set the header size */
+		bool modern = !c->features || (c->features & (1ULL << 32));
+		size_t hl = gma_net_hdr_len(modern, c->features & (1ULL << 15));
 
 		/* odd queues transmit: the driver's readable buffers hold header and frame */
 		if (c->queue % 2 == 1) {

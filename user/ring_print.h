@@ -23,6 +23,7 @@ struct chain_view {
 	__u32 device_id;
 	__u32 queue;
 	__u32 anomalies;
+	__u64 features; /* negotiated features, 0 when unknown (then VirtIO 1.x is assumed) */
 	bool at_notify; /* sampled when made available: device-written bytes not there yet */
 };
 

@@ -313,6 +313,7 @@ static void on_chain(void *ctx, const struct gma_chain *c)
 		.device_id = c->device_id,
 		.queue = r->key.queue,
 		.anomalies = c->anomalies,
+		.features = c->features,
 	};
 	char summary[256], an[256];
 

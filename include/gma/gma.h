@@ -175,6 +175,7 @@ struct gma_chain {
 	__u32 anomalies; /* the kernel's and libgma's GMA_ANOM_* bits */
 	__u32 device_id; /* VIRTIO_ID_* of the queue's device, 0 when unknown */
 	pid_t pid;
+	__u64 features; /* driver features of the device (VIRTIO_F_*), 0 when not seen */
 	const __u8 *bytes[16];
 	const __u8 *state[16];
 	__u32 nbytes[16];

@@ -249,7 +249,7 @@ struct gma_rec_chain {
 	__u16 nr_recorded; /* entries of descs[] filled */
 	__u32 anomalies; /* GMA_ANOM_* */
 	__u32 total_len; /* sum of the walked descriptors' lengths */
-	__u32 pad;
+	__u32 pid; /* VMM tgid */
 	struct gma_desc_rec descs[GMA_CHAIN_DESC_MAX];
 };
 

@@ -84,13 +84,18 @@ void demo_vm_start(struct demo_vm *vm, const char *const *extra_args)
 	cr_assert(vm->nr_slots > 0, "no slot events in %s", vm->log_path);
 }
 
-void demo_vm_stop(struct demo_vm *vm)
+void demo_vm_stop_keep_log(struct demo_vm *vm)
 {
 	if (vm->pid > 0) {
 		kill(vm->pid, SIGTERM);
 		waitpid(vm->pid, NULL, 0);
 		vm->pid = 0;
 	}
+}
+
+void demo_vm_stop(struct demo_vm *vm)
+{
+	demo_vm_stop_keep_log(vm);
 	unlink(vm->log_path);
 }
 

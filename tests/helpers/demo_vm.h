@@ -32,6 +32,8 @@ struct demo_vm {
 /* Starts build/demo-vmm with extra arguments (NULL-terminated); aborts the test on failure. */
 void demo_vm_start(struct demo_vm *vm, const char *const *extra_args);
 void demo_vm_stop(struct demo_vm *vm);
+/* Stops the VMM but keeps its log at vm->log_path (the caller unlinks it). */
+void demo_vm_stop_keep_log(struct demo_vm *vm);
 
 /* Runs a shell command, returns its exit status and stdout (malloc'ed) in *out. */
 int run_capture(const char *cmd, char **out);
