@@ -21,7 +21,8 @@ LIBGMA_SOVERSION := 0
 LIBGMA_VERSION := 0.1.0
 
 # Objects of libgma; each user/X.c is one module.
-LIBGMA_SRCS := user/guest_mem.c user/vms.c user/tracer.c user/queue_model.c user/ring.c \
+LIBGMA_SRCS := user/guest_mem.c user/vms.c user/tracer.c user/record_reader.c user/queue_model.c \
+	user/ring.c \
 	user/virtio_decode.c user/qmp.c
 LIBGMA_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIBGMA_SRCS))
 
@@ -153,3 +154,12 @@ vmlinux: | deps
 clean:
 	$(call msg,CLEAN,$(OUTPUT))
 	$(Q)rm -rf $(OUTPUT)
+
+# --- vmtest -----------------------------------------------------------------------------
+
+# The tests inside a QEMU (TCG) VM booted on Debian 12's 6.1 kernel, KVM as modules: the
+# kernel package is fetched once into $(OUTPUT)/vmtest/cache, the initramfs built from the
+# binaries below (tools/vmtest/). Prints one line per test binary; V=1 shows the console.
+.PHONY: vmtest
+vmtest: all $(UNIT_TESTS) $(BPF_TESTS)
+	$(Q)tools/vmtest/run.sh $(OUTPUT)

@@ -17,58 +17,40 @@
 #include <gma/gma.h>
 #include <gma/record.h>
 
-#include "queue_model.h"
+#include "record_reader.h"
 #include "tracer.h"
 #include "tracer.skel.h"
 
 #define FRAG_CAP 4096
 #define SAMPLE_FRAGS_CAP 64
 #define RINGBUF_DEFAULT (4u << 20)
-#define SNAP_CAP 4096
+#define SNAP_CAP RR_SNAP_CAP
 #define CHAINS_PER_NOTIFY_CAP 32
-/* Chains whose buffer fragments arrived but whose chain record has not, at once. */
-#define CHAIN_ASSEMBLY_MAX 8
-
-/* The fragments of one chain's buffers, waiting for the chain record that follows them. */
-struct chain_assembly {
-	bool used;
-	__u64 sample_id;
-	__u64 age;
-	__u32 nbytes[GMA_CHAIN_DESC_MAX];
-	__u64 gpa[GMA_CHAIN_DESC_MAX]; /* where each descriptor's fragments start */
-	__u8 data[GMA_CHAIN_DESC_MAX][SNAP_CAP];
-	__u8 state[GMA_CHAIN_DESC_MAX][SNAP_CAP];
-};
-
-/* A request in flight, and the buffer its fragments are reassembled into. */
-struct pending_sample {
-	bool used;
-	__u32 slot; /* index in the BPF request map */
-	pid_t pid;
-	__u64 id;
-	__u64 gpa;
-	__u32 len;
-	__u32 frags_seen;
-	__u8 *data;
-	__u8 *state;
-};
 
 struct gma_tracer {
 	struct tracer_bpf *skel;
 	struct ring_buffer *rb;
-	gma_sample_fn on_sample;
-	void *ctx;
 	__u32 sample_max;
 	__u64 next_id;
-	__u64 bad_records;
-	pid_t pid_filter;
-	int handled;
 	char tracepoints[128];
-	struct pending_sample pending[GMA_SAMPLE_REQ_MAX];
-	struct queue_model model;
-	struct chain_assembly *chains; /* CHAIN_ASSEMBLY_MAX of them */
-	__u64 chain_age;
+	struct record_reader reader;
 };
+
+/* The request's slot in the BPF map is free again. */
+static void release_slot(void *owner, __u32 slot)
+{
+	struct gma_tracer *t = owner;
+	struct gma_sample_req req = { .state = GMA_REQ_FREE };
+
+	bpf_map__update_elem(t->skel->maps.sample_reqs, &slot, sizeof(slot), &req, sizeof(req),
+			     BPF_ANY);
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	rr_feed(ctx, data, size); /* malformed records are counted by the reader */
+	return 0;
+}
 
 /* Tracepoints the tracer can use; the vCPU-carrying ones tell which VM a thread runs. */
 static const struct {
@@ -119,242 +101,6 @@ static int select_tracepoints(struct gma_tracer *t)
 	return any_vcpu ? 0 : -ENODEV;
 }
 
-static struct pending_sample *find_pending(struct gma_tracer *t, __u64 id)
-{
-	for (int i = 0; i < GMA_SAMPLE_REQ_MAX; i++)
-		if (t->pending[i].used && t->pending[i].id == id)
-			return &t->pending[i];
-	return NULL;
-}
-
-static void release(struct gma_tracer *t, struct pending_sample *p)
-{
-	struct gma_sample_req req = { .state = GMA_REQ_FREE };
-
-	bpf_map__update_elem(t->skel->maps.sample_reqs, &p->slot, sizeof(p->slot), &req,
-			     sizeof(req), BPF_ANY);
-	free(p->data);
-	free(p->state);
-	memset(p, 0, sizeof(*p));
-}
-
-/* Chain samples have the top bit of their id set (virtqueue.bpf.h). */
-#define CHAIN_SAMPLE_BIT (1ULL << 63)
-
-static struct chain_assembly *find_assembly(struct gma_tracer *t, __u64 sample_id, bool create)
-{
-	struct chain_assembly *oldest = NULL;
-
-	for (int i = 0; i < CHAIN_ASSEMBLY_MAX; i++) {
-		struct chain_assembly *a = &t->chains[i];
-
-		if (a->used && a->sample_id == sample_id)
-			return a;
-		if (!oldest || !a->used || (oldest->used && a->age < oldest->age))
-			oldest = a;
-	}
-	if (!create)
-		return NULL;
-	/* evicting: the chain record of the oldest never came (dropped): count it */
-	if (oldest->used)
-		t->bad_records++;
-	memset(oldest->nbytes, 0, sizeof(oldest->nbytes));
-	oldest->used = true;
-	oldest->sample_id = sample_id;
-	oldest->age = ++t->chain_age;
-	return oldest;
-}
-
-/*
- * A fragment of a chain's buffer: seq is the descriptor's position in the chain record, and
- * fragments of one descriptor come in address order from its start.
- */
-static int on_chain_fragment(struct gma_tracer *t, const struct gma_rec_fragment *f, size_t size)
-{
-	struct chain_assembly *a = find_assembly(t, f->sample_id, true);
-	__u32 pos = f->seq, n;
-
-	if (pos >= GMA_CHAIN_DESC_MAX)
-		return -EPROTO;
-	if (f->status == GMA_FRAG_READ ? size != sizeof(*f) + f->len : size != sizeof(*f))
-		return -EPROTO;
-	if (a->nbytes[pos] == 0)
-		a->gpa[pos] = f->gpa;
-	else if (f->gpa != a->gpa[pos] + a->nbytes[pos])
-		return -EPROTO;
-	n = f->len;
-	if (n > SNAP_CAP - a->nbytes[pos])
-		return -EPROTO;
-	if (f->status == GMA_FRAG_READ)
-		memcpy(a->data[pos] + a->nbytes[pos], f->data, n);
-	else
-		memset(a->data[pos] + a->nbytes[pos], 0, n);
-	memset(a->state[pos] + a->nbytes[pos],
-	       f->status == GMA_FRAG_READ	? GMA_BYTE_READ :
-	       f->status == GMA_FRAG_UNMAPPED	? GMA_BYTE_UNMAPPED :
-	       f->status == GMA_FRAG_FOREIGN_MM ? GMA_BYTE_FOREIGN_MM :
-						  GMA_BYTE_FAULT,
-	       n);
-	a->nbytes[pos] += n;
-	return 0;
-}
-
-/* The chain record: its buffers' bytes must be where its descriptors say. */
-static int on_chain(struct gma_tracer *t, const struct gma_rec_chain *r)
-{
-	struct chain_assembly *a = find_assembly(t, r->sample_id, false);
-	struct gma_chain c = { .rec = r };
-	__u32 n = r->nr_recorded < GMA_CHAIN_DESC_MAX ? r->nr_recorded : GMA_CHAIN_DESC_MAX;
-	int err = 0;
-
-	for (__u32 i = 0; a && i < n; i++) {
-		if (!a->nbytes[i])
-			continue;
-		if (a->gpa[i] != r->descs[i].addr || a->nbytes[i] > r->descs[i].snap_len) {
-			err = -EPROTO; /* fragments that do not belong to this descriptor */
-			continue;
-		}
-		c.bytes[i] = a->data[i];
-		c.state[i] = a->state[i];
-		c.nbytes[i] = a->nbytes[i];
-	}
-	for (__u32 i = 0; i < n; i++)
-		if (c.nbytes[i] < r->descs[i].snap_len)
-			c.nbytes[i] = 0; /* a fragment was lost: show none rather than part */
-	qm_on_chain(&t->model, &c);
-	if (a)
-		a->used = false;
-	return err;
-}
-
-/* A fragment must lie inside its request and carry exactly the bytes its status promises. */
-static int on_fragment(struct gma_tracer *t, const struct gma_rec_fragment *f, size_t size)
-{
-	struct pending_sample *p;
-	__u64 off;
-
-	if (f->sample_id & CHAIN_SAMPLE_BIT)
-		return on_chain_fragment(t, f, size);
-	p = find_pending(t, f->sample_id);
-	if (!p)
-		return -ENOENT; /* late fragment of a cancelled request, or garbage */
-	if (f->gpa < p->gpa || f->gpa - p->gpa > p->len || f->len > p->len - (f->gpa - p->gpa) ||
-	    f->len == 0 || (f->status == GMA_FRAG_READ && f->len > FRAG_CAP))
-		return -EPROTO;
-	if (f->status == GMA_FRAG_READ ? size != sizeof(*f) + f->len : size != sizeof(*f))
-		return -EPROTO;
-	off = f->gpa - p->gpa;
-	switch (f->status) {
-	case GMA_FRAG_READ:
-		memcpy(p->data + off, f->data, f->len);
-		memset(p->state + off, GMA_BYTE_READ, f->len);
-		break;
-	case GMA_FRAG_UNMAPPED:
-		memset(p->state + off, GMA_BYTE_UNMAPPED, f->len);
-		break;
-	case GMA_FRAG_FAULT:
-		memset(p->state + off, GMA_BYTE_FAULT, f->len);
-		break;
-	case GMA_FRAG_FOREIGN_MM:
-		memset(p->state + off, GMA_BYTE_FOREIGN_MM, f->len);
-		break;
-	default:
-		return -EPROTO;
-	}
-	p->frags_seen++;
-	return 0;
-}
-
-/*
- * The end of a sample: bytes no fragment reached are LOST when fragments went missing (the
- * ring buffer dropped them) and CAPPED beyond what the kernel covered.
- */
-static int on_sample_end(struct gma_tracer *t, const struct gma_rec_sample_end *e)
-{
-	struct pending_sample *p = find_pending(t, e->sample_id);
-	struct gma_sample s;
-	__u32 covered;
-
-	if (!p)
-		return -ENOENT;
-	if (e->gpa != p->gpa || e->len != p->len)
-		return -EPROTO;
-	covered = e->covered < p->len ? e->covered : p->len;
-	memset(p->state + covered, GMA_BYTE_CAPPED, p->len - covered);
-	s = (struct gma_sample){
-		.id = p->id,
-		.vm_id = e->vm_id,
-		.pid = e->pid,
-		.tid = e->tid,
-		.ts_ns = e->ts_ns,
-		.gpa = p->gpa,
-		.len = p->len,
-		.nr_fragments = e->nr_fragments,
-		.nr_lost = e->nr_fragments > p->frags_seen ? e->nr_fragments - p->frags_seen : 0,
-		.err = e->err,
-		.data = p->data,
-		.state = p->state,
-	};
-	if (t->on_sample)
-		t->on_sample(t->ctx, &s);
-	release(t, p);
-	return 0;
-}
-
-static int on_record(void *ctx, void *data, size_t size)
-{
-	const struct gma_rec_hdr *h = data;
-	struct gma_tracer *t = ctx;
-	int err = -EPROTO;
-
-	t->handled++;
-	if (size < sizeof(*h) || h->size != size || h->version != GMA_REC_VERSION) {
-		t->bad_records++;
-		return 0;
-	}
-	switch (h->type) {
-	case GMA_REC_FRAGMENT:
-		if (size >= sizeof(struct gma_rec_fragment))
-			err = on_fragment(t, data, size);
-		break;
-	case GMA_REC_SAMPLE_END:
-		if (size == sizeof(struct gma_rec_sample_end))
-			err = on_sample_end(t, data);
-		break;
-	case GMA_REC_CHAIN:
-		if (size == sizeof(struct gma_rec_chain))
-			err = on_chain(t, data);
-		break;
-	case GMA_REC_NOTIFY:
-		if (size == sizeof(struct gma_rec_notify)) {
-			qm_on_notify(&t->model, data);
-			err = 0;
-		}
-		break;
-	case GMA_REC_USED:
-		if (size == sizeof(struct gma_rec_used)) {
-			qm_on_used(&t->model, data);
-			err = 0;
-		}
-		break;
-	case GMA_REC_QUEUE:
-		if (size == sizeof(struct gma_rec_queue)) {
-			qm_on_queue(&t->model, data);
-			err = 0;
-		}
-		break;
-	case GMA_REC_DEVICE:
-		if (size == sizeof(struct gma_rec_device)) {
-			qm_on_device(&t->model, data);
-			err = 0;
-		}
-		break;
-	}
-	if (err)
-		t->bad_records++;
-	return 0;
-}
-
 static bool valid_ringbuf_size(__u32 sz)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -391,17 +137,14 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	if (opts) {
-		t->on_sample = opts->on_sample;
-		t->ctx = opts->ctx;
-	}
-	t->pid_filter = pid;
-	qm_init(&t->model, opts ? opts->ring : NULL, t->ctx);
-	t->chains = calloc(CHAIN_ASSEMBLY_MAX, sizeof(*t->chains));
-	if (!t->chains) {
+	if (rr_init(&t->reader, opts ? opts->on_sample : NULL, opts ? opts->ctx : NULL,
+		    opts ? opts->ring : NULL)) {
+		rr_free(&t->reader);
 		free(t);
 		return NULL;
 	}
+	t->reader.release_slot = release_slot;
+	t->reader.owner = t;
 	t->sample_max = frag * frags;
 	t->skel = tracer_bpf__open();
 	if (!t->skel) {
@@ -423,7 +166,7 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 		err = tracer_bpf__attach(t->skel);
 	if (err)
 		goto fail;
-	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, t, NULL);
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, &t->reader, NULL);
 	if (!t->rb) {
 		err = -errno;
 		goto fail;
@@ -441,12 +184,7 @@ void gma_tracer_free(struct gma_tracer *t)
 		return;
 	ring_buffer__free(t->rb);
 	tracer_bpf__destroy(t->skel);
-	for (int i = 0; i < GMA_SAMPLE_REQ_MAX; i++) {
-		free(t->pending[i].data);
-		free(t->pending[i].state);
-	}
-	qm_free(&t->model);
-	free(t->chains);
+	rr_free(&t->reader);
 	free(t);
 }
 
@@ -457,9 +195,9 @@ const char *gma_tracer_tracepoints(const struct gma_tracer *t)
 
 int gma_tracer_request_sample(struct gma_tracer *t, pid_t pid, __u64 gpa, __u32 len, __u64 *id)
 {
-	struct pending_sample *p = NULL;
+	struct pending_sample *p;
 	struct gma_sample_req req;
-	int err;
+	int err, used = 0;
 
 	if (len == 0 || pid <= 0)
 		return -EINVAL;
@@ -467,37 +205,20 @@ int gma_tracer_request_sample(struct gma_tracer *t, pid_t pid, __u64 gpa, __u32 
 		return -E2BIG;
 	if (gpa + (len - 1) < gpa)
 		return -EOVERFLOW;
-	for (int i = 0; i < GMA_SAMPLE_REQ_MAX && !p; i++)
-		if (!t->pending[i].used) {
-			p = &t->pending[i];
-			p->slot = i;
-		}
-	if (!p)
+	for (int i = 0; i < GMA_SAMPLE_REQ_MAX; i++)
+		used += t->reader.pending[i].used;
+	if (used == GMA_SAMPLE_REQ_MAX)
 		return -EBUSY;
-	p->data = calloc(1, len);
-	p->state = malloc(len);
-	if (!p->data || !p->state) {
-		free(p->data);
-		free(p->state);
+	p = rr_new_pending(&t->reader, pid, ++t->next_id, gpa, len);
+	if (!p)
 		return -ENOMEM;
-	}
-	/* Bytes no fragment reaches are lost until a fragment says otherwise */
-	memset(p->state, GMA_BYTE_LOST, len);
-	p->used = true;
-	p->pid = pid;
-	p->id = ++t->next_id;
-	p->gpa = gpa;
-	p->len = len;
-	p->frags_seen = 0;
 	req = (struct gma_sample_req){
 		.state = GMA_REQ_PENDING, .pid = pid, .sample_id = p->id, .gpa = gpa, .len = len
 	};
 	err = bpf_map__update_elem(t->skel->maps.sample_reqs, &p->slot, sizeof(p->slot), &req,
 				   sizeof(req), BPF_ANY);
 	if (err) {
-		free(p->data);
-		free(p->state);
-		memset(p, 0, sizeof(*p));
+		rr_release(&t->reader, p); /* the slot in the map is marked free: harmless */
 		return err;
 	}
 	__atomic_fetch_add(&t->skel->bss->nr_pending, 1, __ATOMIC_SEQ_CST);
@@ -512,7 +233,7 @@ int gma_tracer_cancel_pid(struct gma_tracer *t, pid_t pid)
 	int n = 0;
 
 	for (__u32 i = 0; i < GMA_SAMPLE_REQ_MAX; i++) {
-		struct pending_sample *p = &t->pending[i];
+		struct pending_sample *p = &t->reader.pending[i];
 
 		if (!p->used || p->pid != pid)
 			continue;
@@ -521,7 +242,7 @@ int gma_tracer_cancel_pid(struct gma_tracer *t, pid_t pid)
 					 sizeof(req), 0) == 0 &&
 		    req.state == GMA_REQ_PENDING) {
 			__atomic_fetch_sub(&t->skel->bss->nr_pending, 1, __ATOMIC_SEQ_CST);
-			release(t, p);
+			rr_release(&t->reader, p);
 			n++;
 		}
 	}
@@ -532,11 +253,11 @@ int gma_tracer_poll(struct gma_tracer *t, int timeout_ms)
 {
 	int err;
 
-	t->handled = 0;
+	t->reader.handled = 0;
 	err = ring_buffer__poll(t->rb, timeout_ms);
 	if (err < 0 && err != -EINTR)
 		return err;
-	return t->handled;
+	return t->reader.handled;
 }
 
 __u64 gma_tracer_drops(const struct gma_tracer *t)
@@ -560,7 +281,7 @@ __u64 gma_tracer_drops(const struct gma_tracer *t)
 
 __u64 gma_tracer_bad_records(const struct gma_tracer *t)
 {
-	return t->bad_records;
+	return t->reader.bad_records;
 }
 
 int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue, __u64 desc,
@@ -606,7 +327,7 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 known:
 	if (queue >= 0) {
 		qkey.queue = queue;
-		qm_add_queue(&t->model, &qkey, desc, driver, device, num, device_id);
+		qm_add_queue(&t->reader.model, &qkey, desc, driver, device, num, device_id);
 	}
 	return 0;
 }
@@ -616,10 +337,10 @@ int gma_tracer_check_stuck(struct gma_tracer *t, __u64 stuck_ns)
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return qm_check_stuck(&t->model, now.tv_sec * 1000000000ULL + now.tv_nsec, stuck_ns);
+	return qm_check_stuck(&t->reader.model, now.tv_sec * 1000000000ULL + now.tv_nsec, stuck_ns);
 }
 
 int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats, size_t *n)
 {
-	return qm_stats(&t->model, stats, n);
+	return qm_stats(&t->reader.model, stats, n);
 }
