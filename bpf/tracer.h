@@ -32,9 +32,10 @@ struct mmio_dev {
 	__u32 queue_sel;
 	__u32 dfeatures_sel;
 	__u32 guest_page_size; /* legacy */
+	__u32 queue_align; /* legacy: QueueAlign, used when QueuePFN is written */
+	__u32 pad;
 	__u64 driver_features;
 	struct vq_state q[QUEUES_MAX];
-	struct vq_state legacy_pending; /* legacy: align and num before QueuePFN */
 };
 
 struct mmio_key {

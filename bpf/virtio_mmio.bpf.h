@@ -11,52 +11,13 @@
 #ifndef GMA_VIRTIO_MMIO_BPF_H
 #define GMA_VIRTIO_MMIO_BPF_H
 
-/*
- * Register offsets and flag bits of the VirtIO 1.x spec (4.2.2 and 2.7.5). The structures
- * come from vmlinux.h; these are macros in the uapi headers, so BTF does not carry them.
- */
-#define VIRTIO_MMIO_MAGIC_VALUE 0x000
-#define VIRTIO_MMIO_VERSION 0x004
-#define VIRTIO_MMIO_DEVICE_ID 0x008
-#define VIRTIO_MMIO_DRIVER_FEATURES 0x020
-#define VIRTIO_MMIO_DRIVER_FEATURES_SEL 0x024
-#define VIRTIO_MMIO_GUEST_PAGE_SIZE 0x028
-#define VIRTIO_MMIO_QUEUE_SEL 0x030
-#define VIRTIO_MMIO_QUEUE_NUM 0x038
-#define VIRTIO_MMIO_QUEUE_ALIGN 0x03c
-#define VIRTIO_MMIO_QUEUE_PFN 0x040
-#define VIRTIO_MMIO_QUEUE_READY 0x044
-#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050
-#define VIRTIO_MMIO_INTERRUPT_STATUS 0x060
-#define VIRTIO_MMIO_INTERRUPT_ACK 0x064
-#define VIRTIO_MMIO_STATUS 0x070
-#define VIRTIO_MMIO_QUEUE_DESC_LOW 0x080
-#define VIRTIO_MMIO_QUEUE_DESC_HIGH 0x084
-#define VIRTIO_MMIO_QUEUE_AVAIL_LOW 0x090
-#define VIRTIO_MMIO_QUEUE_AVAIL_HIGH 0x094
-#define VIRTIO_MMIO_QUEUE_USED_LOW 0x0a0
-#define VIRTIO_MMIO_QUEUE_USED_HIGH 0x0a4
-#define VIRTIO_MMIO_WINDOW 0x200
-#define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt" */
-
-#define VIRTIO_RING_F_EVENT_IDX 29
-#define VIRTIO_F_RING_PACKED 34
+#include "virtio_mmio_regs.h"
 
 #define KVM_TRACE_MMIO_READ 1
 #define KVM_TRACE_MMIO_WRITE 2
 
 /* A new device's state, all zero: too large for the BPF stack. */
 const struct mmio_dev empty_dev;
-
-static __always_inline void set_lo(__u64 *v, __u32 lo)
-{
-	*v = (*v & ~0xffffffffULL) | lo;
-}
-
-static __always_inline void set_hi(__u64 *v, __u32 hi)
-{
-	*v = (*v & 0xffffffffULL) | ((__u64)hi << 32);
-}
 
 static __always_inline void remember_device(__u64 vm_id, __u64 base)
 {
@@ -115,21 +76,6 @@ static __always_inline void emit_queue(__u64 vm_id, __u64 base, __u32 q, struct 
 	rec.pid = bpf_get_current_pid_tgid() >> 32;
 	if (bpf_ringbuf_output(&events, &rec, sizeof(rec), 0))
 		count_drop();
-}
-
-/* The split ring's legacy layout (VirtIO 1.x 2.7.2 "Legacy Interfaces"): from the PFN. */
-static __always_inline void legacy_layout(struct vq_state *vq, __u64 pfn, __u32 page, __u32 align)
-{
-	__u64 avail_end;
-
-	if (!page)
-		page = 4096;
-	if (!align || (align & (align - 1)))
-		align = 4096;
-	vq->desc = pfn * page;
-	vq->driver = vq->desc + (__u64)vq->num * 16;
-	avail_end = vq->driver + 6 + 2 * (__u64)vq->num;
-	vq->device = (avail_end + align - 1) & ~((__u64)align - 1);
 }
 
 /*
@@ -281,127 +227,40 @@ static __always_inline void maybe_scan_vm(__u64 vm_id)
 	}
 }
 
-/* A guest access to a virtio-mmio register. */
+/* A guest access to a virtio-mmio register: the state machine, then what it asks for. */
 static __always_inline void on_mmio(__u64 vm_id, int type, int len, __u64 gpa, const void *valp)
 {
 	struct mmio_key key = { .vm_id = vm_id, .base = gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1) };
-	__u32 off = gpa & (VIRTIO_MMIO_WINDOW - 1), val = 0, q;
+	__u32 off = gpa & (VIRTIO_MMIO_WINDOW - 1), val = 0, q = 0;
+	bool write = type == KVM_TRACE_MMIO_WRITE;
 	struct mmio_dev *dev;
-	struct vq_state *vq;
 
-	if (len != 4 || !valp || (type != KVM_TRACE_MMIO_READ && type != KVM_TRACE_MMIO_WRITE))
+	if (len != 4 || !valp || (type != KVM_TRACE_MMIO_READ && !write))
 		return;
 	if (bpf_probe_read_kernel(&val, sizeof(val), valp))
 		return;
 	dev = bpf_map_lookup_elem(&mmio_devs, &key);
 	if (!dev) {
-		if (type != KVM_TRACE_MMIO_READ || off != VIRTIO_MMIO_MAGIC_VALUE ||
-		    val != VIRTIO_MMIO_MAGIC)
-			return;
-		bpf_map_update_elem(&mmio_devs, &key, &empty_dev, BPF_NOEXIST);
-		remember_device(vm_id, key.base);
-		return;
-	}
-	if (type == KVM_TRACE_MMIO_READ) {
-		switch (off) {
-		case VIRTIO_MMIO_VERSION:
-			dev->version = val;
-			break;
-		case VIRTIO_MMIO_DEVICE_ID:
-			if (dev->device_id != val) {
-				dev->device_id = val;
-				emit_device(vm_id, key.base, dev);
-			}
-			break;
-		case VIRTIO_MMIO_INTERRUPT_STATUS:
-			scan_device(vm_id, key.base);
-			break;
+		if (virtio_mmio_is_probe(off, val, write)) {
+			bpf_map_update_elem(&mmio_devs, &key, &empty_dev, BPF_NOEXIST);
+			remember_device(vm_id, key.base);
 		}
 		return;
 	}
-	q = dev->queue_sel & (QUEUES_MAX - 1);
-	vq = &dev->q[q];
-	switch (off) {
-	case VIRTIO_MMIO_QUEUE_NOTIFY:
-		notify_queue(vm_id, key.base, val);
-		return;
-	case VIRTIO_MMIO_INTERRUPT_ACK:
+	switch (virtio_mmio_access(dev, off, val, write, &q)) {
+	case MMIO_NOTIFY:
+		notify_queue(vm_id, key.base, q);
+		break;
+	case MMIO_SCAN_USED:
 		scan_device(vm_id, key.base);
-		return;
-	case VIRTIO_MMIO_STATUS:
-		dev->status = val;
-		if (val == 0) { /* reset: queues are gone */
-			for (__u32 i = 0; i < QUEUES_MAX; i++)
-				dev->q[i] = (struct vq_state){};
-		}
+		break;
+	case MMIO_DEVICE_CHANGED:
 		emit_device(vm_id, key.base, dev);
-		return;
-	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
-		dev->dfeatures_sel = val;
-		return;
-	case VIRTIO_MMIO_DRIVER_FEATURES:
-		if (dev->dfeatures_sel == 0)
-			set_lo(&dev->driver_features, val);
-		else if (dev->dfeatures_sel == 1)
-			set_hi(&dev->driver_features, val);
-		return;
-	case VIRTIO_MMIO_GUEST_PAGE_SIZE:
-		dev->guest_page_size = val;
-		return;
-	case VIRTIO_MMIO_QUEUE_SEL:
-		dev->queue_sel = val;
-		return;
-	}
-	if (dev->queue_sel >= QUEUES_MAX)
-		return; /* a queue this tracer does not follow */
-	switch (off) {
-	case VIRTIO_MMIO_QUEUE_NUM:
-		vq->num = val;
 		break;
-	case VIRTIO_MMIO_QUEUE_DESC_LOW:
-		set_lo(&vq->desc, val);
+	case MMIO_QUEUE_READY:
+		emit_queue(vm_id, key.base, q, dev, &dev->q[q & (QUEUES_MAX - 1)]);
 		break;
-	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
-		set_hi(&vq->desc, val);
-		break;
-	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
-		set_lo(&vq->driver, val);
-		break;
-	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
-		set_hi(&vq->driver, val);
-		break;
-	case VIRTIO_MMIO_QUEUE_USED_LOW:
-		set_lo(&vq->device, val);
-		break;
-	case VIRTIO_MMIO_QUEUE_USED_HIGH:
-		set_hi(&vq->device, val);
-		break;
-	case VIRTIO_MMIO_QUEUE_ALIGN:
-		dev->legacy_pending.num = val; /* kept until QueuePFN */
-		break;
-	case VIRTIO_MMIO_QUEUE_READY:
-	case VIRTIO_MMIO_QUEUE_PFN:
-		if (off == VIRTIO_MMIO_QUEUE_PFN) {
-			if (!val) {
-				*vq = (struct vq_state){};
-				break;
-			}
-			legacy_layout(vq, val, dev->guest_page_size, dev->legacy_pending.num);
-			vq->flags |= GMA_QUEUE_LEGACY;
-		}
-		if (!val) {
-			vq->flags &= ~GMA_QUEUE_READY;
-			break;
-		}
-		vq->flags |= GMA_QUEUE_READY;
-		if (dev->driver_features & (1ULL << VIRTIO_F_RING_PACKED))
-			vq->flags |= GMA_QUEUE_PACKED;
-		if (dev->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX))
-			vq->flags |= GMA_QUEUE_EVENT_IDX;
-		/* a queue made ready starts empty: both indices at 0 */
-		vq->last_avail = vq->last_used = 0;
-		vq->avail_known = vq->used_known = 1;
-		emit_queue(vm_id, key.base, q, dev, vq);
+	case MMIO_NONE:
 		break;
 	}
 }

@@ -2,11 +2,20 @@
 # SPDX-License-Identifier: GPL-2.0
 """Checks the virtio part of a demo-vmm --log: every chain is well formed and lies where the
 guest driver puts its buffers (demo-abi.h), every chain is completed once with the expected
-length, completion delays match --complete-delay-ms, nothing panicked. Prints a summary."""
+length, completion delays match --complete-delay-ms, nothing panicked. Prints a summary.
+
+With --hostile, the "hostile" device is expected to see garbage: its errors are counted, not
+reported; every selected scenario must have been logged, and the normal devices must have
+kept working after the last one."""
 import json
 import sys
 
 SLOT_BOUNDS = [0x10000, 0x14000, 0x17000, 0x20000, 0x30000]
+# demo-abi.h DEMO_HOSTILE_*, in bit order.
+HOSTILE = ["loop-self", "loop-two", "loop-long", "next-out-of-range", "head-out-of-range",
+           "chain-too-long", "nested-indirect", "indirect-len", "read-after-write", "zero-len",
+           "len-max", "buffer-unmapped", "buffer-wrapping", "avail-jump", "used-backwards",
+           "ring-straddle", "misaligned", "not-ready", "notify-storm"]
 
 
 def slots_crossed(addr, length):
@@ -20,8 +29,20 @@ def main(path):
     inflight, errors, stats = {}, [], {}
     console = [e["text"] for e in ev if e["event"] == "virtio_console"]
     lat = []
-    for e in ev:
+    hostile = {"events": {}, "errors": 0, "chains": 0, "used": 0}
+    last_hostile = -1
+    for i, e in enumerate(ev):
         k = e["event"]
+        if k == "hostile":
+            hostile["events"][e["scenario"]] = hostile["events"].get(e["scenario"], 0) + 1
+            last_hostile = i
+            continue
+        if e.get("dev") == "hostile":
+            if k == "virtio_error":
+                hostile["errors"] += 1
+            elif k in ("chain", "used"):
+                hostile[k + "s" if k == "chain" else k] += 1
+            continue
         if k in ("panic", "virtio_error"):
             errors.append(e)
         elif k == "chain":
@@ -68,6 +89,19 @@ def main(path):
     print("requests/s: %.1f, heartbeats/s: %.1f" %
           (exit_ev.get("virtio_requests", 0) / secs, exit_ev.get("heartbeats", 0) / secs))
     print("console lines: %d, last: %r" % (len(console), console[-1] if console else None))
+    selected = [n for b, n in enumerate(HOSTILE) if start.get("hostile", 0) >> b & 1]
+    if selected:
+        print("hostile: %d events, %d errors, %d chains, %d used on the hostile device" %
+              (sum(hostile["events"].values()), hostile["errors"], hostile["chains"],
+               hostile["used"]))
+        missing = [n for n in selected if n not in hostile["events"]]
+        if missing:
+            errors.append({"reason": "hostile scenarios never logged", "missing": missing})
+        later = [e for e in ev[last_hostile + 1:]
+                 if e["event"] == "used" and e.get("dev") != "hostile"]
+        print("normal completions after the last hostile event: %d" % len(later))
+        if not later:
+            errors.append({"reason": "no normal traffic after the last hostile scenario"})
     for e in errors[:10]:
         print("ERROR:", e)
     return 1 if errors or not lat or not console else 0

@@ -28,7 +28,24 @@
 #define DEMO_PIO_CONSOLE (DEMO_PIO_BASE + 0x10) /* out 8-bit: console character */
 #define DEMO_PIO_DELAY (DEMO_PIO_BASE + 0x14) /* in: spins per beat, 0: hlt */
 #define DEMO_PIO_REQ_PACE (DEMO_PIO_BASE + 0x18) /* in: beats per virtio step, 0: no virtio */
-#define DEMO_PIO_SIZE 0x1c
+/*
+ * Hostile mode (--hostile): the guest reads which scenarios to perform, and announces each
+ * one before it does it: it sets the fields that apply (each write marks its field present),
+ * then writes the scenario number to DEMO_PIO_H_COMMIT; the VMM logs one "hostile" event with
+ * the fields present and clears them.
+ */
+#define DEMO_PIO_HOSTILE (DEMO_PIO_BASE + 0x1c) /* in: bit n set: scenario n selected */
+#define DEMO_PIO_HOSTILE_REPEAT (DEMO_PIO_BASE + 0x20) /* in: rerun every N cycles, 0: once */
+#define DEMO_PIO_H_BASE (DEMO_PIO_BASE + 0x24) /* out: device base */
+#define DEMO_PIO_H_QUEUE (DEMO_PIO_BASE + 0x28) /* out: queue index */
+#define DEMO_PIO_H_HEAD (DEMO_PIO_BASE + 0x2c) /* out: head written in the avail ring */
+#define DEMO_PIO_H_AVAIL (DEMO_PIO_BASE + 0x30) /* out: avail ring position (u16) */
+#define DEMO_PIO_H_ADDR_LO (DEMO_PIO_BASE + 0x34) /* out: address of interest, bits 0-31 */
+#define DEMO_PIO_H_ADDR_HI (DEMO_PIO_BASE + 0x38) /* out: bits 32-63 */
+#define DEMO_PIO_H_LEN (DEMO_PIO_BASE + 0x3c) /* out: length of interest */
+#define DEMO_PIO_H_COUNT (DEMO_PIO_BASE + 0x40) /* out: notifies, avail jump, entries */
+#define DEMO_PIO_H_COMMIT (DEMO_PIO_BASE + 0x44) /* out: DEMO_HOSTILE_*, commits */
+#define DEMO_PIO_SIZE 0x48
 
 #define DEMO_STATUS_READY 1 /* all pattern writes done and read back correctly */
 #define DEMO_STATUS_PANIC 2 /* the guest found something wrong; see its console */
@@ -45,6 +62,7 @@
 #define DEMO_VIRTIO_BLK_BASE 0xd0001000
 #define DEMO_VIRTIO_CONSOLE_BASE 0xd0002000
 #define DEMO_VIRTIO_NET_BASE 0xd0003000
+#define DEMO_VIRTIO_HOSTILE_BASE 0xd0004000 /* only with --hostile: a blk that survives garbage */
 #define DEMO_VIRTIO_MMIO_SIZE 0x200
 #define DEMO_VIRTIO_QUEUE_NUM_MAX 16
 #define DEMO_BLK_DISK_SIZE 0x100000 /* 1 MiB in-memory disk */
@@ -70,5 +88,66 @@
 #define DEMO_BLK_BIG_BUF 0x00013f00 /* 25 sectors, slots 1 -> 2 -> 3 */
 #define DEMO_BLK_BIG_SECTORS 25
 #define DEMO_BLK_BIG_SECTOR 64 /* where the big buffer's bytes live on the disk */
+
+/*
+ * Hostile scenarios (--hostile), in the order the guest performs them. Bit n of
+ * DEMO_PIO_HOSTILE selects scenario n; the names are in demo-vmm.c. All but used-backwards
+ * are done by the guest on the "hostile" device (DEMO_VIRTIO_HOSTILE_BASE), whose model drops
+ * malformed chains (virtio_error, no used element) and keeps going.
+ */
+#define DEMO_HOSTILE_LOOP_SELF 0
+#define DEMO_HOSTILE_LOOP_TWO 1
+#define DEMO_HOSTILE_LOOP_LONG 2
+#define DEMO_HOSTILE_NEXT_OUT_OF_RANGE 3
+#define DEMO_HOSTILE_HEAD_OUT_OF_RANGE 4
+#define DEMO_HOSTILE_CHAIN_TOO_LONG 5
+#define DEMO_HOSTILE_NESTED_INDIRECT 6
+#define DEMO_HOSTILE_INDIRECT_LEN 7
+#define DEMO_HOSTILE_READ_AFTER_WRITE 8
+#define DEMO_HOSTILE_ZERO_LEN 9
+#define DEMO_HOSTILE_LEN_MAX 10
+#define DEMO_HOSTILE_BUFFER_UNMAPPED 11
+#define DEMO_HOSTILE_BUFFER_WRAPPING 12
+#define DEMO_HOSTILE_AVAIL_JUMP 13
+#define DEMO_HOSTILE_USED_BACKWARDS 14
+#define DEMO_HOSTILE_RING_STRADDLE 15
+#define DEMO_HOSTILE_MISALIGNED 16
+#define DEMO_HOSTILE_NOT_READY 17
+#define DEMO_HOSTILE_NOTIFY_STORM 18
+#define DEMO_HOSTILE_COUNT 19
+
+/*
+ * The hostile device's queues (all of 16 entries) and buffers. It needs the modern
+ * transport, so it may use the legacy ring area (0x34000-0x3e000).
+ *   0: the queue the malformed chains go to
+ *   1: layout written, QueueReady never set (not-ready)
+ *   2: descriptor table across slots 1 -> 2 (ring-straddle; saved and restored around it,
+ *      as it lies in a pattern area)
+ *   3: device area ending past the end of RAM (ring-straddle)
+ *   4: descriptor table not 16-aligned (misaligned)
+ */
+#define DEMO_HOSTILE_QUEUES 5
+#define DEMO_HQ_NUM 16
+#define DEMO_HQ0_DESC 0x00035400
+#define DEMO_HQ0_DRIVER 0x00035500
+#define DEMO_HQ0_DEVICE 0x00035600
+#define DEMO_HQ1_DESC 0x00035800
+#define DEMO_HQ1_DRIVER 0x00035900
+#define DEMO_HQ1_DEVICE 0x00035a00
+#define DEMO_HQ2_DESC 0x00013f80 /* entries 0-7 in slot 1, 8-15 in slot 2 */
+#define DEMO_HQ2_DRIVER 0x00035b00
+#define DEMO_HQ2_DEVICE 0x00035c00
+#define DEMO_HQ3_DESC 0x00035d00
+#define DEMO_HQ3_DRIVER 0x00035e00
+#define DEMO_HQ3_DEVICE 0x0003fffc /* 6 + 8 * 16 bytes: ends at 0x40082, RAM at 0x40000 */
+#define DEMO_HQ4_DESC 0x00035008
+#define DEMO_HQ4_DRIVER 0x00035180
+#define DEMO_HQ4_DEVICE 0x00035200
+#define DEMO_HOSTILE_HDR_BUF 0x00036000 /* 16-byte GET_ID request header */
+#define DEMO_HOSTILE_ID_BUF 0x00036040 /* 20 bytes */
+#define DEMO_HOSTILE_STATUS_BUF 0x00036080 /* status bytes */
+#define DEMO_HOSTILE_ITAB 0x00036400 /* indirect table, up to 32 entries */
+#define DEMO_HOSTILE_ITAB2 0x00036800 /* second indirect table (nested-indirect) */
+#define DEMO_HOSTILE_SAVE_AREA 0x00036c00 /* bytes under DEMO_HQ2_DESC while it is in use */
 
 #endif /* GMA_DEMO_ABI_H */

@@ -63,6 +63,39 @@ struct opts {
 	uint32_t req_hz; /* virtio request steps per second, 0: none */
 	uint32_t complete_delay_ms; /* held before a used element is written */
 	bool legacy; /* virtio-mmio version 1 */
+	uint32_t hostile; /* bit n: DEMO_HOSTILE scenario n (--hostile) */
+	uint32_t hostile_repeat; /* rerun them every N guest cycles, 0: once */
+};
+
+/* --hostile names, indexed by DEMO_HOSTILE_*. */
+static const char *const hostile_names[DEMO_HOSTILE_COUNT] = {
+	[DEMO_HOSTILE_LOOP_SELF] = "loop-self",
+	[DEMO_HOSTILE_LOOP_TWO] = "loop-two",
+	[DEMO_HOSTILE_LOOP_LONG] = "loop-long",
+	[DEMO_HOSTILE_NEXT_OUT_OF_RANGE] = "next-out-of-range",
+	[DEMO_HOSTILE_HEAD_OUT_OF_RANGE] = "head-out-of-range",
+	[DEMO_HOSTILE_CHAIN_TOO_LONG] = "chain-too-long",
+	[DEMO_HOSTILE_NESTED_INDIRECT] = "nested-indirect",
+	[DEMO_HOSTILE_INDIRECT_LEN] = "indirect-len",
+	[DEMO_HOSTILE_READ_AFTER_WRITE] = "read-after-write",
+	[DEMO_HOSTILE_ZERO_LEN] = "zero-len",
+	[DEMO_HOSTILE_LEN_MAX] = "len-max",
+	[DEMO_HOSTILE_BUFFER_UNMAPPED] = "buffer-unmapped",
+	[DEMO_HOSTILE_BUFFER_WRAPPING] = "buffer-wrapping",
+	[DEMO_HOSTILE_AVAIL_JUMP] = "avail-jump",
+	[DEMO_HOSTILE_USED_BACKWARDS] = "used-backwards",
+	[DEMO_HOSTILE_RING_STRADDLE] = "ring-straddle",
+	[DEMO_HOSTILE_MISALIGNED] = "misaligned",
+	[DEMO_HOSTILE_NOT_READY] = "not-ready",
+	[DEMO_HOSTILE_NOTIFY_STORM] = "notify-storm",
+};
+
+/* Fields of the hostile report being assembled (DEMO_PIO_H_*). */
+enum { HF_BASE, HF_QUEUE, HF_HEAD, HF_AVAIL, HF_ADDR, HF_LEN, HF_COUNT, HF_NR };
+
+struct hostile_report {
+	uint32_t present; /* bit per HF_* */
+	uint64_t val[HF_NR];
 };
 
 struct demo {
@@ -88,6 +121,9 @@ struct demo {
 
 	char console[256];
 	size_t console_len;
+
+	struct hostile_report hostile;
+	uint64_t hostile_events;
 
 	struct timespec next_tick; /* when to resume a halted guest */
 };
@@ -254,6 +290,97 @@ static uint32_t req_pace(const struct opts *o)
 	return o->hz / o->req_hz ? o->hz / o->req_hz : 1;
 }
 
+static void hostile_field(struct demo *d, uint32_t port, uint32_t v)
+{
+	struct hostile_report *r = &d->hostile;
+	unsigned int f;
+
+	switch (port) {
+	case DEMO_PIO_H_BASE:
+		f = HF_BASE;
+		break;
+	case DEMO_PIO_H_QUEUE:
+		f = HF_QUEUE;
+		break;
+	case DEMO_PIO_H_HEAD:
+		f = HF_HEAD;
+		break;
+	case DEMO_PIO_H_AVAIL:
+		f = HF_AVAIL;
+		break;
+	case DEMO_PIO_H_ADDR_LO:
+	case DEMO_PIO_H_ADDR_HI:
+		if (!(r->present & 1u << HF_ADDR))
+			r->val[HF_ADDR] = 0;
+		if (port == DEMO_PIO_H_ADDR_LO)
+			r->val[HF_ADDR] = (r->val[HF_ADDR] & ~0xffffffffULL) | v;
+		else
+			r->val[HF_ADDR] = (r->val[HF_ADDR] & 0xffffffffULL) | (uint64_t)v << 32;
+		r->present |= 1u << HF_ADDR;
+		return;
+	case DEMO_PIO_H_LEN:
+		f = HF_LEN;
+		break;
+	default:
+		f = HF_COUNT;
+		break;
+	}
+	r->val[f] = v;
+	r->present |= 1u << f;
+}
+
+/*
+ * The guest is about to perform hostile scenario @n: log the ground truth first. The one
+ * scenario the device performs (used-backwards) is carried out here, right after the log.
+ */
+static void hostile_commit(struct demo *d, uint32_t n)
+{
+	static const char *const field_names[HF_NR] = { "base", "queue", "head", "avail_idx",
+							"addr", "len",	 "count" };
+	struct hostile_report *r = &d->hostile;
+	char line[512];
+	size_t len;
+	uint16_t old_idx = 0, new_idx = 0;
+	int e = -EINVAL;
+
+	if (n >= DEMO_HOSTILE_COUNT) {
+		fprintf(stderr, "demo-vmm: guest reported unknown hostile scenario %u\n", n);
+		memset(r, 0, sizeof(*r));
+		return;
+	}
+	if (n == DEMO_HOSTILE_USED_BACKWARDS && (r->present & 1u << HF_BASE) &&
+	    (r->present & 1u << HF_QUEUE))
+		e = virtio_hostile_used_backwards(&d->virtio, r->val[HF_BASE],
+						  (unsigned int)r->val[HF_QUEUE], &old_idx,
+						  &new_idx);
+	len = (size_t)snprintf(line, sizeof(line), "{\"event\":\"hostile\",\"scenario\":\"%s\"",
+			       hostile_names[n]);
+	for (unsigned int f = 0; f < HF_NR; f++) {
+		uint64_t v = r->val[f];
+
+		if (!(r->present & 1u << f))
+			continue;
+		/* The avail position is a free-running u16 in the ring. */
+		if (f == HF_AVAIL)
+			v &= 0xffff;
+		len += (size_t)snprintf(line + len, sizeof(line) - len, ",\"%s\":%" PRIu64,
+					field_names[f], v);
+	}
+	if (n == DEMO_HOSTILE_USED_BACKWARDS) {
+		if (e)
+			len += (size_t)snprintf(line + len, sizeof(line) - len, ",\"error\":\"%s\"",
+						strerror(-e));
+		else
+			len += (size_t)snprintf(line + len, sizeof(line) - len,
+						",\"used_idx_before\":%u,\"used_idx\":%u", old_idx,
+						new_idx);
+	}
+	snprintf(line + len, sizeof(line) - len, ",\"ms\":%" PRIu64 "}", elapsed_ms());
+	jlog("%s", line);
+	d->hostile_events++;
+	memset(r, 0, sizeof(*r));
+}
+
 /* Report ports: see DEMO_PIO_* in demo-abi.h. */
 static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
@@ -310,6 +437,29 @@ static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 	case DEMO_PIO_REQ_PACE:
 		if (!is_write)
 			put_le32(data, len, req_pace(d->opts));
+		break;
+	case DEMO_PIO_HOSTILE:
+		if (!is_write)
+			put_le32(data, len, d->opts->hostile);
+		break;
+	case DEMO_PIO_HOSTILE_REPEAT:
+		if (!is_write)
+			put_le32(data, len, d->opts->hostile_repeat);
+		break;
+	case DEMO_PIO_H_BASE:
+	case DEMO_PIO_H_QUEUE:
+	case DEMO_PIO_H_HEAD:
+	case DEMO_PIO_H_AVAIL:
+	case DEMO_PIO_H_ADDR_LO:
+	case DEMO_PIO_H_ADDR_HI:
+	case DEMO_PIO_H_LEN:
+	case DEMO_PIO_H_COUNT:
+		if (is_write)
+			hostile_field(d, DEMO_PIO_BASE + off, v);
+		break;
+	case DEMO_PIO_H_COMMIT:
+		if (is_write)
+			hostile_commit(d, v);
 		break;
 	}
 }
@@ -525,7 +675,14 @@ static const char *run(struct demo *d, int *status)
 
 /* ---- options ---- */
 
-enum { OPT_READY_FD = 0x100, OPT_REQ_HZ, OPT_COMPLETE_DELAY, OPT_LEGACY };
+enum {
+	OPT_READY_FD = 0x100,
+	OPT_REQ_HZ,
+	OPT_COMPLETE_DELAY,
+	OPT_LEGACY,
+	OPT_HOSTILE,
+	OPT_HOSTILE_REPEAT
+};
 
 static const struct argp_option options[] = {
 	{ "log", 'l', "FILE", 0, "Ground-truth log, JSON lines (\"-\": stdout)", 0 },
@@ -557,6 +714,16 @@ static const struct argp_option options[] = {
 	  "Hold each virtio completion N ms before writing the used ring (default 2)", 0 },
 	{ "legacy", OPT_LEGACY, NULL, 0,
 	  "Legacy virtio-mmio (version 1: GuestPageSize, QueuePFN, QueueAlign)", 0 },
+	{ "hostile", OPT_HOSTILE, "LIST", 0,
+	  "Make the guest misuse a 4th virtio device (\"hostile\", a blk at 0xd0004000) on "
+	  "purpose, between its normal requests: comma-separated scenarios, repeatable, or "
+	  "\"all\": loop-self, loop-two, loop-long, next-out-of-range, head-out-of-range, "
+	  "chain-too-long, nested-indirect, indirect-len, read-after-write, zero-len, len-max, "
+	  "buffer-unmapped, buffer-wrapping, avail-jump, used-backwards, ring-straddle, "
+	  "misaligned, not-ready, notify-storm. Each is logged (\"hostile\") before it is done",
+	  0 },
+	{ "hostile-repeat", OPT_HOSTILE_REPEAT, "N", 0,
+	  "Run the --hostile scenarios again every N guest cycles (default: once)", 0 },
 	{ 0 }
 };
 
@@ -567,6 +734,30 @@ static bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
 	errno = 0;
 	*out = strtoul(s, &end, 0);
 	return !errno && end != s && !*end && *s != '-' && *out <= max;
+}
+
+static void parse_hostile(struct argp_state *state, struct opts *o, const char *arg)
+{
+	char buf[512], *save = NULL, *tok;
+
+	if (snprintf(buf, sizeof(buf), "%s", arg) >= (int)sizeof(buf))
+		argp_error(state, "--hostile: list too long");
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		unsigned int n;
+
+		if (!strcmp(tok, "all")) {
+			o->hostile = (1u << DEMO_HOSTILE_COUNT) - 1;
+			continue;
+		}
+		for (n = 0; n < DEMO_HOSTILE_COUNT; n++)
+			if (!strcmp(tok, hostile_names[n]))
+				break;
+		if (n == DEMO_HOSTILE_COUNT)
+			argp_error(state, "--hostile: unknown scenario '%s'", tok);
+		o->hostile |= 1u << n;
+	}
+	if (!o->hostile)
+		argp_error(state, "--hostile: no scenario in '%s'", arg);
 }
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
@@ -618,6 +809,21 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_LEGACY:
 		o->legacy = true;
 		break;
+	case OPT_HOSTILE:
+		parse_hostile(state, o, arg);
+		break;
+	case OPT_HOSTILE_REPEAT:
+		if (!parse_ulong(arg, 1000000, &v) || v == 0)
+			argp_error(state, "--hostile-repeat: '%s' is not a number in 1..1000000",
+				   arg);
+		o->hostile_repeat = (uint32_t)v;
+		break;
+	case ARGP_KEY_END:
+		if (o->hostile && o->legacy)
+			argp_error(state, "--hostile needs the modern transport, not --legacy");
+		if (o->hostile_repeat && !o->hostile)
+			argp_error(state, "--hostile-repeat without --hostile");
+		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
@@ -648,10 +854,11 @@ static int setup(struct demo *d, const char *guest)
 		return e;
 	jlog("{\"event\":\"start\",\"pid\":%d,\"guest\":\"%s\",\"load_gpa\":%u,\"hz\":%u,"
 	     "\"delay\":%u,\"req_hz\":%u,\"req_pace\":%u,\"complete_delay_ms\":%u,"
-	     "\"legacy\":%s}",
+	     "\"legacy\":%s,\"hostile\":%u,\"hostile_repeat\":%u}",
 	     (int)getpid(), json_escape(guest, esc, sizeof(esc)), DEMO_GUEST_LOAD_GPA,
 	     d->opts->delay ? 0 : d->opts->hz, d->opts->delay, d->opts->req_hz, req_pace(d->opts),
-	     d->opts->complete_delay_ms, d->opts->legacy ? "true" : "false");
+	     d->opts->complete_delay_ms, d->opts->legacy ? "true" : "false", d->opts->hostile,
+	     d->opts->hostile_repeat);
 	for (size_t i = 0; i < sizeof(ram_layout) / sizeof(ram_layout[0]); i++) {
 		struct vm_slot *s;
 
@@ -683,7 +890,7 @@ static int setup(struct demo *d, const char *guest)
 	if (e)
 		return e;
 	return virtio_host_init(&d->virtio, &d->vm, &d->mmio, d->opts->legacy,
-				d->opts->complete_delay_ms);
+				d->opts->complete_delay_ms, d->opts->hostile != 0);
 }
 
 int main(int argc, char **argv)
@@ -738,9 +945,9 @@ int main(int argc, char **argv)
 	jlog("{\"event\":\"exit\",\"reason\":\"%s\",\"status\":%d,\"heartbeats\":%" PRIu64
 	     ",\"mmio_heartbeats\":%" PRIu64 ",\"elapsed_ms\":%" PRIu64
 	     ",\"virtio_requests\":%" PRIu64 ",\"virtio_completions\":%" PRIu64
-	     ",\"virtio_errors\":%" PRIu64 "}",
+	     ",\"virtio_errors\":%" PRIu64 ",\"hostile_events\":%" PRIu64 "}",
 	     reason, status, d.heartbeats, d.mmio_writes, ms, d.virtio.requests,
-	     d.virtio.completions, d.virtio.errors);
+	     d.virtio.completions, d.virtio.errors, d.hostile_events);
 	fprintf(stderr,
 		"demo-vmm: stopped (%s) after %" PRIu64 " ms: %" PRIu64 " heartbeats (%.1f/s)%s\n",
 		reason, ms, d.heartbeats, ms ? d.heartbeats * 1000.0 / ms : 0.0,

@@ -4,7 +4,9 @@
  * uapi headers. The guest is untrusted: every index, length, address and flag read from its
  * rings is checked, chains are bounded by the queue size (or the indirect table size), and
  * a malformed queue is reported ("virtio_error" in the log) and the device marked
- * DEVICE_NEEDS_RESET instead of being trusted.
+ * DEVICE_NEEDS_RESET instead of being trusted. The hostile device (--hostile) is the
+ * exception: it reports and drops each malformed chain and keeps serving the queue, so a
+ * guest can feed it garbage again and again (see struct virtio_dev.hostile).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -65,24 +67,46 @@ static bool has_feature(const struct virtio_dev *v, unsigned int bit)
 
 static void verror(struct virtio_dev *v, int queue, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+static void verror_at(struct virtio_dev *v, int queue, const char *extra, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-/* A driver bug or hostile guest: log it, mark the device broken, never trust the queue. */
-static void verror(struct virtio_dev *v, int queue, const char *fmt, ...)
+/*
+ * A driver bug or hostile guest: log it, mark the device broken, never trust the queue. The
+ * hostile device is not marked: it drops what is malformed and goes on. @extra: more JSON
+ * fields (",\"name\":value..."), or "".
+ */
+static void vlog_error(struct virtio_dev *v, int queue, const char *extra, const char *fmt,
+		       va_list ap)
 {
 	char msg[256], esc[256 * 6 + 1];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	v->host->errors++;
 	if (v->host->errors <= 16)
 		fprintf(stderr, "demo-vmm: virtio-%s queue %d: %s\n", v->name, queue, msg);
 	jlog("{\"event\":\"virtio_error\",\"dev\":\"%s\",\"base\":%" PRIu64
-	     ",\"queue\":%d,\"reason\":\"%s\"}",
-	     v->name, v->base, queue, json_escape(msg, esc, sizeof(esc)));
-	if (v->status & VIRTIO_CONFIG_S_DRIVER_OK)
+	     ",\"queue\":%d%s,\"reason\":\"%s\"}",
+	     v->name, v->base, queue, extra, json_escape(msg, esc, sizeof(esc)));
+	if ((v->status & VIRTIO_CONFIG_S_DRIVER_OK) && !v->hostile)
 		v->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+}
+
+static void verror(struct virtio_dev *v, int queue, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog_error(v, queue, "", fmt, ap);
+	va_end(ap);
+}
+
+static void verror_at(struct virtio_dev *v, int queue, const char *extra, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog_error(v, queue, extra, fmt, ap);
+	va_end(ap);
 }
 
 /*
@@ -179,14 +203,20 @@ static const char *walk_chain(struct virtio_dev *v, struct virtio_queue *q, uint
 			return "device-readable descriptor after a device-writable one";
 		if (!vm_range_is_ram(vm, d.addr, d.len))
 			return "buffer not in RAM";
+		if (!d.len && v->hostile)
+			return "zero-length descriptor";
 		cd = &c->d[c->n++];
 		*cd = (struct chain_desc){ d.addr, d.len, d.flags, d.next, i };
 		if (d.flags & VRING_DESC_F_WRITE)
 			c->wr_len += d.len;
 		else
 			c->rd_len += d.len;
-		if (!(d.flags & VRING_DESC_F_NEXT))
+		if (!(d.flags & VRING_DESC_F_NEXT)) {
+			/* The spec's limit; the others accept indirect chains up to seg_max. */
+			if (v->hostile && c->n > q->num)
+				return "chain longer than the queue size";
 			return NULL;
+		}
 		if (d.next >= max)
 			return "next index out of range";
 		i = d.next;
@@ -491,7 +521,8 @@ static bool rings_ok(struct virtio_dev *v, unsigned int qi, struct virtio_queue 
 		       DEMO_VIRTIO_QUEUE_NUM_MAX);
 		return false;
 	}
-	if (q->desc % 16 || q->driver % 2 || q->device % 4) {
+	/* The hostile device reads misaligned rings: a tracer should flag but still decode. */
+	if (!v->hostile && (q->desc % 16 || q->driver % 2 || q->device % 4)) {
 		verror(v, qi,
 		       "misaligned ring (desc %#" PRIx64 " driver %#" PRIx64 " device %#" PRIx64
 		       ")",
@@ -524,6 +555,8 @@ static void queue_notify(struct virtio_dev *v, uint32_t qi)
 		jlog("{\"event\":\"notify\",\"dev\":\"%s\",\"base\":%" PRIu64
 		     ",\"queue\":%u,\"ignored\":true}",
 		     v->name, v->base, qi);
+		if (v->hostile && (v->status & VIRTIO_CONFIG_S_DRIVER_OK) && !q->ready)
+			verror(v, (int)qi, "notify of a queue that is not ready");
 		return;
 	}
 	if (!rings_ok(v, qi, q))
@@ -539,8 +572,11 @@ static void queue_notify(struct virtio_dev *v, uint32_t qi)
 	     v->name, v->base, qi, avail_idx, q->last_avail);
 	pending = avail_idx - q->last_avail;
 	if (pending > q->num) {
-		verror(v, qi, "avail idx %u is %u entries ahead of %u (queue size %u)", avail_idx,
-		       pending, q->last_avail, q->num);
+		verror(v, qi, "avail idx %u is %u entries ahead of %u (queue size %u)%s", avail_idx,
+		       pending, q->last_avail, q->num,
+		       v->hostile ? "; skipped, resynchronised" : "");
+		if (v->hostile)
+			q->last_avail = avail_idx;
 		return;
 	}
 	/* Receive queues: no input ever arrives, so their buffers stay with the device. */
@@ -561,8 +597,16 @@ static void queue_notify(struct virtio_dev *v, uint32_t qi)
 		c.avail_pos = q->last_avail;
 		why = walk_chain(v, q, head, &c);
 		if (why) {
-			verror(v, qi, "avail_idx %u head %u: %s", q->last_avail, head, why);
-			return;
+			char extra[64];
+
+			snprintf(extra, sizeof(extra), ",\"avail_idx\":%u,\"head\":%u",
+				 q->last_avail, head);
+			verror_at(v, qi, extra, "avail_idx %u head %u: %s%s", q->last_avail, head,
+				  why, v->hostile ? "; chain dropped" : "");
+			if (!v->hostile)
+				return;
+			q->last_avail++; /* dropped: no used element */
+			continue;
 		}
 		switch (v->device_id) {
 		case VIRTIO_ID_BLOCK:
@@ -798,12 +842,13 @@ static void mmio_handler(void *opaque, uint64_t off, uint8_t *data, uint32_t len
 /* ---- setup ---- */
 
 static int add_dev(struct virtio_host *h, struct bus *mmio, const char *name, uint32_t id,
-		   uint64_t base, unsigned int nr_queues, uint64_t features)
+		   uint64_t base, unsigned int nr_queues, uint64_t features, bool hostile)
 {
 	struct virtio_dev *v = &h->devs[h->nr_devs++];
 
 	memset(v, 0, sizeof(*v));
 	v->host = h;
+	v->hostile = hostile;
 	v->name = name;
 	v->device_id = id;
 	v->base = base;
@@ -815,14 +860,14 @@ static int add_dev(struct virtio_host *h, struct bus *mmio, const char *name, ui
 	v->reset_count = 0;
 	jlog("{\"event\":\"virtio_dev\",\"dev\":\"%s\",\"base\":%" PRIu64 ",\"size\":%u,"
 	     "\"device_id\":%u,\"version\":%u,\"queues\":%u,\"queue_num_max\":%u,"
-	     "\"features\":%" PRIu64 "}",
+	     "\"features\":%" PRIu64 "%s}",
 	     name, base, DEMO_VIRTIO_MMIO_SIZE, id, h->legacy ? 1 : 2, nr_queues,
-	     DEMO_VIRTIO_QUEUE_NUM_MAX, v->dev_features);
+	     DEMO_VIRTIO_QUEUE_NUM_MAX, v->dev_features, hostile ? ",\"hostile\":true" : "");
 	return bus_add(mmio, name, base, DEMO_VIRTIO_MMIO_SIZE, mmio_handler, v);
 }
 
 int virtio_host_init(struct virtio_host *h, struct vm *vm, struct bus *mmio, bool legacy,
-		     uint32_t delay_ms)
+		     uint32_t delay_ms, bool hostile)
 {
 	struct virtio_blk_config blk = { 0 };
 	struct virtio_net_config net = { 0 };
@@ -837,7 +882,7 @@ int virtio_host_init(struct virtio_host *h, struct vm *vm, struct bus *mmio, boo
 		return -ENOMEM;
 
 	e = add_dev(h, mmio, "blk", VIRTIO_ID_BLOCK, DEMO_VIRTIO_BLK_BASE, 1,
-		    1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_FLUSH);
+		    1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_FLUSH, false);
 	if (e)
 		return e;
 	blk.capacity = DEMO_BLK_DISK_SIZE / BLK_SECTOR;
@@ -845,19 +890,54 @@ int virtio_host_init(struct virtio_host *h, struct vm *vm, struct bus *mmio, boo
 	memcpy(h->devs[0].config, &blk, 16); /* capacity, size_max, seg_max */
 	h->devs[0].config_len = 16;
 
-	e = add_dev(h, mmio, "console", VIRTIO_ID_CONSOLE, DEMO_VIRTIO_CONSOLE_BASE, 2, 0);
+	e = add_dev(h, mmio, "console", VIRTIO_ID_CONSOLE, DEMO_VIRTIO_CONSOLE_BASE, 2, 0, false);
 	if (e)
 		return e;
 	h->devs[1].config_len = sizeof(struct virtio_console_config);
 
 	e = add_dev(h, mmio, "net", VIRTIO_ID_NET, DEMO_VIRTIO_NET_BASE, 2,
-		    1ULL << VIRTIO_NET_F_MAC);
+		    1ULL << VIRTIO_NET_F_MAC, false);
 	if (e)
 		return e;
 	memcpy(net.mac, net_mac, sizeof(net_mac));
 	memcpy(h->devs[2].config, &net, 10); /* mac, status, max_virtqueue_pairs */
 	h->devs[2].config_len = 10;
+
+	if (!hostile)
+		return 0;
+	e = add_dev(h, mmio, "hostile", VIRTIO_ID_BLOCK, DEMO_VIRTIO_HOSTILE_BASE,
+		    DEMO_HOSTILE_QUEUES, 1ULL << VIRTIO_BLK_F_SEG_MAX, true);
+	if (e)
+		return e;
+	memcpy(h->devs[3].config, &blk, 16);
+	h->devs[3].config_len = 16;
 	return 0;
+}
+
+int virtio_hostile_used_backwards(struct virtio_host *h, uint64_t base, unsigned int qi,
+				  uint16_t *old_idx, uint16_t *new_idx)
+{
+	for (unsigned int i = 0; i < h->nr_devs; i++) {
+		struct virtio_dev *v = &h->devs[i];
+		struct virtio_queue *q;
+		uint16_t idx;
+
+		if (v->base != base)
+			continue;
+		if (!v->hostile || qi >= v->nr_queues)
+			return -EINVAL;
+		q = &v->queues[qi];
+		if (!q->ready || !q->num)
+			return -EINVAL;
+		idx = q->used_idx - 1;
+		if (vm_write(h->vm, q->device + offsetof(struct vring_used, idx), &idx,
+			     sizeof(idx)))
+			return -EFAULT;
+		*old_idx = q->used_idx;
+		*new_idx = idx;
+		return 0;
+	}
+	return -ENODEV;
 }
 
 void virtio_host_destroy(struct virtio_host *h)

@@ -16,8 +16,8 @@
 #include "bus.h"
 #include "vm.h"
 
-#define VIRTIO_DEMO_MAX_QUEUES 2
-#define VIRTIO_DEMO_MAX_DEVS 3
+#define VIRTIO_DEMO_MAX_QUEUES 5 /* the hostile device has 5 */
+#define VIRTIO_DEMO_MAX_DEVS 4
 #define VIRTIO_DEMO_MAX_PENDING 256
 
 struct virtio_host;
@@ -37,6 +37,13 @@ struct virtio_dev {
 	const char *name;
 	uint32_t device_id;
 	uint64_t base;
+	/*
+	 * A hostile-mode device: a malformed chain is logged and dropped (no used element),
+	 * the device is never marked NEEDS_RESET, an avail index that jumps is resynchronised,
+	 * misaligned rings are accepted, and chains longer than the queue or with a
+	 * zero-length descriptor count as malformed too.
+	 */
+	bool hostile;
 	uint64_t dev_features, drv_features;
 	uint32_t dev_features_sel, drv_features_sel;
 	uint32_t queue_sel;
@@ -75,9 +82,19 @@ struct virtio_host {
 	uint64_t requests, completions, errors;
 };
 
-/* Creates blk, console and net and registers their windows on @mmio. */
+/*
+ * Creates blk, console and net (and with @hostile the hostile blk device at
+ * DEMO_VIRTIO_HOSTILE_BASE) and registers their windows on @mmio.
+ */
 int virtio_host_init(struct virtio_host *h, struct vm *vm, struct bus *mmio, bool legacy,
-		     uint32_t delay_ms);
+		     uint32_t delay_ms, bool hostile);
+/*
+ * used-backwards: writes the used->idx of queue @qi of the hostile device at @base one less
+ * than the device last published (its own position is kept, so the next completion jumps
+ * forward by 2). Returns 0 with the old and the new value, or -errno.
+ */
+int virtio_hostile_used_backwards(struct virtio_host *h, uint64_t base, unsigned int qi,
+				  uint16_t *old_idx, uint16_t *new_idx);
 /* Writes the used elements whose delay has passed. Call after every exit. */
 void virtio_host_poll(struct virtio_host *h);
 /* Frees the disk; completions still held back are dropped. */

@@ -11,6 +11,7 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 
+#include "hostile.h"
 #include "io.h"
 #include "lib.h"
 #include "pattern.h"
@@ -45,6 +46,7 @@ static struct blk_req blk_reqs[DEMO_VIRTIO_QUEUE_NUM_MAX];
 static unsigned int in_flight;
 static uint32_t pace, last_step_tick, cycle;
 static unsigned int step = STEP_INIT;
+static bool hostile_turn; /* the next step slot goes to hostile mode, if it has work */
 
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 static const uint8_t our_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
@@ -305,10 +307,17 @@ void io_tick(uint32_t tick)
 	if (!pace)
 		return;
 	poll();
-	if (in_flight || tick - last_step_tick < pace)
+	if (hostile_busy() || in_flight || tick - last_step_tick < pace)
 		return;
 	last_step_tick = tick;
+	/* Hostile scenarios take every other step slot while they have work. */
+	if (hostile_turn) {
+		hostile_turn = false;
+		if (hostile_step(cycle))
+			return;
+	}
 	do_step();
+	hostile_turn = true;
 }
 
 void io_init(uint32_t req_pace)
@@ -338,6 +347,7 @@ void io_init(uint32_t req_pace)
 		!virtq_setup(&net_tx, &net, 1, 8, vq_area(4, &net));
 	if (have_net)
 		vdev_driver_ok(&net);
+	hostile_init();
 
 	puts("demo guest: virtio ");
 	puts(blk.version == 2 ? "modern" : "legacy");

@@ -147,6 +147,39 @@ int virtq_setup(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, u
 	return 0;
 }
 
+int virtq_setup_at(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, uint32_t desc,
+		   uint32_t driver, uint32_t device, bool ready)
+{
+	if (d->version != 2)
+		return -1;
+	wr(d, VIRTIO_MMIO_QUEUE_SEL, index);
+	if (rd(d, VIRTIO_MMIO_QUEUE_READY) || rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX) < num)
+		return -1;
+	memset(q, 0, sizeof(*q));
+	q->dev = d;
+	q->index = index;
+	q->num = num;
+	q->desc = (struct vring_desc *)(uintptr_t)desc;
+	q->avail = (struct vring_avail *)(uintptr_t)driver;
+	q->used = (struct vring_used *)(uintptr_t)device;
+	wr(d, VIRTIO_MMIO_QUEUE_NUM, num);
+	wr(d, VIRTIO_MMIO_QUEUE_DESC_LOW, desc);
+	wr(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
+	wr(d, VIRTIO_MMIO_QUEUE_AVAIL_LOW, driver);
+	wr(d, VIRTIO_MMIO_QUEUE_AVAIL_HIGH, 0);
+	wr(d, VIRTIO_MMIO_QUEUE_USED_LOW, device);
+	wr(d, VIRTIO_MMIO_QUEUE_USED_HIGH, 0);
+	if (ready)
+		wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
+	return 0;
+}
+
+void vdev_notify(const struct vdev *d, uint32_t index)
+{
+	barrier();
+	wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, index);
+}
+
 int virtq_next_head(const struct virtq *q)
 {
 	return q->num_free ? q->free_head : -1;

@@ -51,7 +51,15 @@ struct vbuf {
 int vdev_init(struct vdev *d, uint32_t base, uint32_t device_id, uint64_t wanted);
 /* Sets up queue @index with @num entries; @area: where its rings go (see demo-abi.h). */
 int virtq_setup(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, uint32_t area);
+/*
+ * Modern transport only: sets up queue @index with its three areas wherever the caller wants
+ * them (nothing is cleared: RAM starts zeroed), and sets QueueReady only if @ready.
+ */
+int virtq_setup_at(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, uint32_t desc,
+		   uint32_t driver, uint32_t device, bool ready);
 void vdev_driver_ok(struct vdev *d);
+/* Writes QueueNotify for queue @index, whatever its state. */
+void vdev_notify(const struct vdev *d, uint32_t index);
 bool vdev_has(const struct vdev *d, unsigned int bit);
 uint32_t vdev_config32(const struct vdev *d, uint32_t off);
 uint8_t vdev_config8(const struct vdev *d, uint32_t off);

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The virtio-mmio register state machine: what one guest access to a device's registers
+ * changes in the tracer's model of the device (struct mmio_dev, tracer.h), and what the
+ * caller must do about it. Pure code over guest-written values, compiled into the tracer
+ * (BPF) and into the fuzz target that feeds it random access sequences (tests/fuzz/).
+ */
+#ifndef GMA_VIRTIO_MMIO_REGS_H
+#define GMA_VIRTIO_MMIO_REGS_H
+
+/*
+ * Register offsets and flag bits of the VirtIO 1.x spec (4.2.2 and 2.7.5). The structures
+ * come from vmlinux.h; these are macros in the uapi headers, so BTF does not carry them.
+ */
+#define VIRTIO_MMIO_MAGIC_VALUE 0x000
+#define VIRTIO_MMIO_VERSION 0x004
+#define VIRTIO_MMIO_DEVICE_ID 0x008
+#define VIRTIO_MMIO_DRIVER_FEATURES 0x020
+#define VIRTIO_MMIO_DRIVER_FEATURES_SEL 0x024
+#define VIRTIO_MMIO_GUEST_PAGE_SIZE 0x028
+#define VIRTIO_MMIO_QUEUE_SEL 0x030
+#define VIRTIO_MMIO_QUEUE_NUM 0x038
+#define VIRTIO_MMIO_QUEUE_ALIGN 0x03c
+#define VIRTIO_MMIO_QUEUE_PFN 0x040
+#define VIRTIO_MMIO_QUEUE_READY 0x044
+#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050
+#define VIRTIO_MMIO_INTERRUPT_STATUS 0x060
+#define VIRTIO_MMIO_INTERRUPT_ACK 0x064
+#define VIRTIO_MMIO_STATUS 0x070
+#define VIRTIO_MMIO_QUEUE_DESC_LOW 0x080
+#define VIRTIO_MMIO_QUEUE_DESC_HIGH 0x084
+#define VIRTIO_MMIO_QUEUE_AVAIL_LOW 0x090
+#define VIRTIO_MMIO_QUEUE_AVAIL_HIGH 0x094
+#define VIRTIO_MMIO_QUEUE_USED_LOW 0x0a0
+#define VIRTIO_MMIO_QUEUE_USED_HIGH 0x0a4
+#define VIRTIO_MMIO_WINDOW 0x200
+#define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt" */
+
+#define VIRTIO_RING_F_EVENT_IDX 29
+#define VIRTIO_F_RING_PACKED 34
+
+/* What an access asks the caller to do. */
+enum mmio_action {
+	MMIO_NONE,
+	MMIO_NOTIFY, /* sample queue *q */
+	MMIO_SCAN_USED, /* look at the device's used rings (interrupt handling) */
+	MMIO_DEVICE_CHANGED, /* device id or status changed: report it */
+	MMIO_QUEUE_READY, /* queue *q became ready: report its layout */
+};
+
+static __always_inline void set_lo(__u64 *v, __u32 lo)
+{
+	*v = (*v & ~0xffffffffULL) | lo;
+}
+
+static __always_inline void set_hi(__u64 *v, __u32 hi)
+{
+	*v = (*v & 0xffffffffULL) | ((__u64)hi << 32);
+}
+
+/* Whether a first access to an unknown window shows a virtio-mmio device: its magic read. */
+static __always_inline bool virtio_mmio_is_probe(__u32 off, __u32 val, bool write)
+{
+	return !write && off == VIRTIO_MMIO_MAGIC_VALUE && val == VIRTIO_MMIO_MAGIC;
+}
+
+/* The split ring's legacy layout (VirtIO 1.x 2.7.2 "Legacy Interfaces"): from the PFN. */
+static __always_inline void legacy_layout(struct vq_state *vq, __u64 pfn, __u32 page, __u32 align)
+{
+	__u64 avail_end;
+
+	if (!page || (page & (page - 1)))
+		page = 4096;
+	if (!align || (align & (align - 1)))
+		align = 4096;
+	vq->desc = pfn * page;
+	vq->driver = vq->desc + (__u64)vq->num * 16;
+	avail_end = vq->driver + 6 + 2 * (__u64)vq->num;
+	vq->device = (avail_end + align - 1) & ~((__u64)align - 1);
+}
+
+/* A queue made ready starts empty: both indices at 0, as the spec requires of the driver. */
+static __always_inline enum mmio_action virtio_mmio_queue_ready(struct mmio_dev *dev,
+								struct vq_state *vq)
+{
+	vq->flags |= GMA_QUEUE_READY;
+	if (dev->driver_features & (1ULL << VIRTIO_F_RING_PACKED))
+		vq->flags |= GMA_QUEUE_PACKED;
+	if (dev->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX))
+		vq->flags |= GMA_QUEUE_EVENT_IDX;
+	vq->last_avail = vq->last_used = 0;
+	vq->avail_known = vq->used_known = 1;
+	return MMIO_QUEUE_READY;
+}
+
+/*
+ * Applies one 32-bit access at offset off of the device's window. *q receives the queue an
+ * action is about. Queue registers address dev->queue_sel; a selector past QUEUES_MAX is
+ * remembered but its queue is not followed.
+ */
+static __always_inline enum mmio_action virtio_mmio_access(struct mmio_dev *dev, __u32 off,
+							   __u32 val, bool write, __u32 *q)
+{
+	struct vq_state *vq;
+	__u32 qi;
+
+	if (!write) {
+		switch (off) {
+		case VIRTIO_MMIO_VERSION:
+			dev->version = val;
+			return MMIO_NONE;
+		case VIRTIO_MMIO_DEVICE_ID:
+			if (dev->device_id == val)
+				return MMIO_NONE;
+			dev->device_id = val;
+			return MMIO_DEVICE_CHANGED;
+		case VIRTIO_MMIO_INTERRUPT_STATUS:
+			return MMIO_SCAN_USED;
+		}
+		return MMIO_NONE;
+	}
+	switch (off) {
+	case VIRTIO_MMIO_QUEUE_NOTIFY:
+		*q = val;
+		return MMIO_NOTIFY;
+	case VIRTIO_MMIO_INTERRUPT_ACK:
+		return MMIO_SCAN_USED;
+	case VIRTIO_MMIO_STATUS:
+		dev->status = val;
+		if (val == 0) { /* reset: the queues are gone */
+			for (__u32 i = 0; i < QUEUES_MAX; i++)
+				dev->q[i] = (struct vq_state){};
+		}
+		return MMIO_DEVICE_CHANGED;
+	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
+		dev->dfeatures_sel = val;
+		return MMIO_NONE;
+	case VIRTIO_MMIO_DRIVER_FEATURES:
+		if (dev->dfeatures_sel == 0)
+			set_lo(&dev->driver_features, val);
+		else if (dev->dfeatures_sel == 1)
+			set_hi(&dev->driver_features, val);
+		return MMIO_NONE;
+	case VIRTIO_MMIO_GUEST_PAGE_SIZE:
+		dev->guest_page_size = val;
+		return MMIO_NONE;
+	case VIRTIO_MMIO_QUEUE_SEL:
+		dev->queue_sel = val;
+		return MMIO_NONE;
+	}
+	if (dev->queue_sel >= QUEUES_MAX)
+		return MMIO_NONE; /* a queue this tracer does not follow */
+	qi = dev->queue_sel & (QUEUES_MAX - 1);
+	vq = &dev->q[qi];
+	*q = qi;
+	switch (off) {
+	case VIRTIO_MMIO_QUEUE_NUM:
+		vq->num = val;
+		break;
+	case VIRTIO_MMIO_QUEUE_DESC_LOW:
+		set_lo(&vq->desc, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+		set_hi(&vq->desc, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+		set_lo(&vq->driver, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
+		set_hi(&vq->driver, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_USED_LOW:
+		set_lo(&vq->device, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_USED_HIGH:
+		set_hi(&vq->device, val);
+		break;
+	case VIRTIO_MMIO_QUEUE_ALIGN:
+		dev->queue_align = val; /* applies when QueuePFN is written */
+		break;
+	case VIRTIO_MMIO_QUEUE_PFN:
+		if (!val) {
+			*vq = (struct vq_state){};
+			break;
+		}
+		legacy_layout(vq, val, dev->guest_page_size, dev->queue_align);
+		vq->flags |= GMA_QUEUE_LEGACY;
+		return virtio_mmio_queue_ready(dev, vq);
+	case VIRTIO_MMIO_QUEUE_READY:
+		if (!val) {
+			vq->flags &= ~GMA_QUEUE_READY;
+			break;
+		}
+		return virtio_mmio_queue_ready(dev, vq);
+	}
+	return MMIO_NONE;
+}
+
+#endif /* GMA_VIRTIO_MMIO_REGS_H */
