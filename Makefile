@@ -33,7 +33,7 @@ SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # Criterion unit tests (tests/unit/test_X.c) and BPF selftests (tests/bpf/test_X.c, root).
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 BPF_TESTS := $(patsubst tests/bpf/%.c,$(OUTPUT)/tests/%,$(wildcard tests/bpf/test_*.c))
-TEST_HELPERS := tests/helpers/test_guest.c tests/helpers/demo_vm.c
+TEST_HELPERS := tests/helpers/test_guest.c tests/helpers/demo_vm.c tests/helpers/trace_run.c
 
 ifeq ($(V),1)
 	Q =

@@ -101,6 +101,22 @@ static __always_inline int guest_read_u16(struct gma_backend *be, __u64 gpa, __u
 }
 
 /*
+ * Whether [gpa, gpa + len) starts and ends in guest memory and does not wrap: a buffer that
+ * fails it reaches outside the guest. (A hole in its middle is not looked for: that would
+ * cost a translation per memslot crossed.)
+ */
+static __always_inline bool guest_range_ends_mapped(struct gma_backend *be, __u64 gpa, __u64 len)
+{
+	struct gma_xlat x;
+
+	if (!len)
+		return true;
+	if (gpa + (len - 1) < gpa)
+		return false;
+	return !gma_translate(be, gpa, &x) && !gma_translate(be, gpa + (len - 1), &x);
+}
+
+/*
  * Samples the first snap_len bytes of one buffer as fragments of sample_id, seq = position.
  * Returns the bytes covered.
  */
@@ -219,6 +235,8 @@ __noinline int walk_chain(struct chain_args *a)
 			rec->anomalies |= GMA_ANOM_READ_AFTER_WRITE;
 		if (d.len == 0)
 			rec->anomalies |= GMA_ANOM_ZERO_LEN;
+		else if (!guest_range_ends_mapped(&be, d.addr, d.len))
+			rec->anomalies |= GMA_ANOM_BUFFER_UNMAPPED;
 		rec->total_len += d.len;
 		if (rec->nr_recorded < GMA_CHAIN_DESC_MAX) {
 			__u32 pos = rec->nr_recorded & (GMA_CHAIN_DESC_MAX - 1);

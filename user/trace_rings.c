@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
@@ -488,13 +489,16 @@ static void print_stats(struct gma_tracer *t, bool final)
 static void print_summary(struct gma_tracer *t)
 {
 	__u64 drops = gma_tracer_drops(t), bad = gma_tracer_bad_records(t);
+	struct rusage ru = {};
 
+	getrusage(RUSAGE_SELF, &ru);
 	if (env->json) {
 		printf("{\"type\":\"summary\",\"notifies\":%llu,\"chains\":%llu,\"completions\":%llu,"
-		       "\"anomalies\":%llu,\"drops\":%llu,\"bad_records\":%llu,\"by_anomaly\":{",
+		       "\"anomalies\":%llu,\"drops\":%llu,\"bad_records\":%llu,\"max_rss_kb\":%ld,"
+		       "\"by_anomaly\":{",
 		       (unsigned long long)seen.notifies, (unsigned long long)seen.chains,
 		       (unsigned long long)seen.completions, (unsigned long long)seen.anomalies,
-		       (unsigned long long)drops, (unsigned long long)bad);
+		       (unsigned long long)drops, (unsigned long long)bad, ru.ru_maxrss);
 		for (int b = 0, first = 1; b < 32; b++) {
 			if (!seen.by_anomaly[b])
 				continue;
