@@ -46,7 +46,8 @@ endif
 .DELETE_ON_ERROR:
 # Skeletons are intermediates of the tests but worth keeping for readers and embedders.
 .SECONDARY: $(SKELS)
-.PHONY: all deps deps-test clean test unit-test bpf-test format format-check demo vmlinux
+.PHONY: all deps deps-test clean test unit-test bpf-test format format-check demo vmlinux \
+	install uninstall static install-test doc-test
 
 # The demo/test VMM and its 32-bit guest (tools/demo-vmm/).
 include tools/demo-vmm/demo-vmm.mk
@@ -122,7 +123,7 @@ bpf-test: $(BPF_TESTS)
 		exit 1; fi
 	$(Q)for t in $^; do echo "== $$t"; $$t --jobs=1 || exit 1; done
 
-test: format-check all unit-test bpf-test
+test: format-check all unit-test bpf-test install-test doc-test
 	@echo "make test: all tests passed"
 
 # --- demo -------------------------------------------------------------------------------
@@ -163,3 +164,170 @@ clean:
 .PHONY: vmtest
 vmtest: all $(UNIT_TESTS) $(BPF_TESTS)
 	$(Q)tools/vmtest/run.sh $(OUTPUT)
+
+# --- fuzzing (libFuzzer, clang) ---------------------------------------------------------
+#
+# tests/fuzz/fuzz_X.c links the libgma sources it exercises, built with the sanitizers.
+# Committed corpora: tests/fuzz/corpus/X/ (seeds and regression inputs). `make fuzz` runs each
+# target for FUZZ_SECONDS; `make test` replays the corpora and fuzzes each target briefly.
+
+FUZZ_TARGETS := accessor ring records reassembly mmio
+FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-Iinclude -Iuser -Ibpf
+FUZZ_SRCS_accessor := user/guest_mem.c
+FUZZ_SRCS_ring := user/guest_mem.c user/ring.c
+FUZZ_SRCS_records := user/record_reader.c user/queue_model.c
+FUZZ_SRCS_reassembly := user/record_reader.c user/queue_model.c
+FUZZ_SRCS_mmio :=
+FUZZ_SECONDS ?= 600
+FUZZ_SHORT_SECONDS ?= 5
+
+.PHONY: fuzz fuzz-build fuzz-replay fuzz-short deps-fuzz
+deps-fuzz:
+	$(Q)tools/deps.sh build fuzz
+
+$(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+
+.SECONDEXPANSION:
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard include/gma/*.h user/*.h bpf/*.h) \
+		| deps-fuzz $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS_$*) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+# Every committed input once: a regression input that crashes again fails the build.
+fuzz-replay: $(FUZZ_BINS)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		n=$$(ls tests/fuzz/corpus/$$t | wc -l); \
+		$(OUTPUT)/fuzz/fuzz_$$t -runs=0 tests/fuzz/corpus/$$t >$(OUTPUT)/fuzz/$$t.replay.log 2>&1 \
+			|| { tail -30 $(OUTPUT)/fuzz/$$t.replay.log; echo "fuzz-replay: $$t FAILED"; exit 1; }; \
+		echo "  REPLAY   $$t: $$n inputs ok"; \
+	done
+
+# A few seconds per target, from the committed corpus into a scratch one.
+fuzz-short: $(FUZZ_BINS)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		rm -rf $(OUTPUT)/fuzz/short/$$t && mkdir -p $(OUTPUT)/fuzz/short/$$t; \
+		$(OUTPUT)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SHORT_SECONDS) -timeout=10 -rss_limit_mb=1024 \
+			-artifact_prefix=$(OUTPUT)/fuzz/short/$$t- \
+			$(OUTPUT)/fuzz/short/$$t tests/fuzz/corpus/$$t >$(OUTPUT)/fuzz/$$t.short.log 2>&1 \
+			|| { tail -40 $(OUTPUT)/fuzz/$$t.short.log; echo "fuzz-short: $$t FAILED"; exit 1; }; \
+		echo "  FUZZ     $$t: $$(grep -o 'Done [0-9]* runs' $(OUTPUT)/fuzz/$$t.short.log)"; \
+	done
+
+# The long run: FUZZ_SECONDS per target; crashes land in build/fuzz/crashes/.
+fuzz: $(FUZZ_BINS)
+	$(Q)mkdir -p $(OUTPUT)/fuzz/crashes
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(OUTPUT)/fuzz/corpus/$$t; \
+		echo "  FUZZ     $$t for $(FUZZ_SECONDS) s"; \
+		$(OUTPUT)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 -artifact_prefix=$(OUTPUT)/fuzz/crashes/$$t- \
+			$(OUTPUT)/fuzz/corpus/$$t tests/fuzz/corpus/$$t >$(OUTPUT)/fuzz/$$t.log 2>&1 \
+			|| { tail -40 $(OUTPUT)/fuzz/$$t.log; echo "fuzz: $$t found a crash"; exit 1; }; \
+		grep -E 'stat::number_of_executed_units|Done' $(OUTPUT)/fuzz/$$t.log | tail -2; \
+	done
+
+# --- install, static binary, examples -----------------------------------------------------
+
+# `make install PREFIX=/usr DESTDIR=/tmp/root`; `make uninstall` with the same variables
+# removes exactly the files of INSTALL_MANIFEST. gma-trace needs root: sbin, man section 8.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+GMA_HEADERS := include/gma/gma.h include/gma/virtio.h include/gma/record.h \
+	include/gma/accessor.h
+
+# destination:source:mode, one per installed file (symlinks are listed apart).
+INSTALL_FILES := \
+	$(SBINDIR)/gma-trace:$(OUTPUT)/gma-trace:0755 \
+	$(LIBDIR)/libgma.a:$(OUTPUT)/libgma.a:0644 \
+	$(LIBDIR)/libgma.so.$(LIBGMA_VERSION):$(OUTPUT)/libgma.so.$(LIBGMA_VERSION):0755 \
+	$(PKGCONFIGDIR)/gma.pc:$(OUTPUT)/gma.pc:0644 \
+	$(foreach h,$(GMA_HEADERS),$(INCLUDEDIR)/gma/$(notdir $(h)):$(h):0644) \
+	$(INCLUDEDIR)/gma/tracer.skel.h:$(OUTPUT)/tracer.skel.h:0644 \
+	$(INCLUDEDIR)/gma/tracer.h:bpf/tracer.h:0644 \
+	$(DATADIR)/gma/tracer.bpf.o:$(OUTPUT)/tracer.bpf.o:0644 \
+	$(MANDIR)/man8/gma-trace.8:man/gma-trace.8:0644 \
+	$(MANDIR)/man3/libgma.3:man/libgma.3:0644 \
+	$(BASHCOMPDIR)/gma-trace:completion/gma-trace.bash:0644
+INSTALL_LINKS := $(LIBDIR)/libgma.so.$(LIBGMA_SOVERSION):libgma.so.$(LIBGMA_VERSION) \
+	$(LIBDIR)/libgma.so:libgma.so.$(LIBGMA_SOVERSION)
+INSTALL_MANIFEST := $(foreach f,$(INSTALL_FILES),$(word 1,$(subst :, ,$(f)))) \
+	$(foreach l,$(INSTALL_LINKS),$(word 1,$(subst :, ,$(l))))
+# Directories of gma's own, removed by uninstall when left empty.
+INSTALL_OWN_DIRS := $(INCLUDEDIR)/gma $(DATADIR)/gma
+
+# pkg-config file; libgma.so records its own dependencies, a static link needs them listed.
+define GMA_PC
+prefix=$(PREFIX)
+exec_prefix=$${prefix}
+libdir=$(LIBDIR)
+includedir=$(INCLUDEDIR)
+datadir=$(DATADIR)
+# the compiled tracer, for loaders of their own (its skeleton is <gma/tracer.skel.h>)
+bpfobject=$${datadir}/gma/tracer.bpf.o
+
+Name: gma
+Description: Guest memory accessor for KVM hosts: guest memory, VMs, VirtIO ring tracing
+URL: https://github.com/gma/gma
+Version: $(LIBGMA_VERSION)
+Requires.private: libbpf libelf zlib json-c
+Libs: -L$${libdir} -lgma
+Cflags: -I$${includedir}
+endef
+export GMA_PC
+
+$(OUTPUT)/gma.pc: Makefile | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)printf '%s\n' "$$GMA_PC" > $@
+
+
+install: all $(OUTPUT)/gma.pc
+	$(Q)set -e; for f in $(INSTALL_FILES); do \
+		dst=$${f%%:*}; rest=$${f#*:}; src=$${rest%%:*}; mode=$${rest#*:}; \
+		printf '  %-8s %s\n' INSTALL "$(DESTDIR)$$dst"; \
+		install -D -m "$$mode" "$$src" "$(DESTDIR)$$dst"; \
+	done; \
+	for l in $(INSTALL_LINKS); do \
+		ln -sfn "$${l#*:}" "$(DESTDIR)$${l%%:*}"; \
+	done
+
+uninstall:
+	$(Q)for f in $(INSTALL_MANIFEST); do \
+		if [ -e "$(DESTDIR)$$f" ] || [ -L "$(DESTDIR)$$f" ]; then \
+			printf '  %-8s %s\n' RM "$(DESTDIR)$$f"; rm -f "$(DESTDIR)$$f"; fi; \
+	done; \
+	for d in $(INSTALL_OWN_DIRS); do \
+		[ ! -d "$(DESTDIR)$$d" ] || rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d"; \
+	done
+
+# gma-trace linked statically (glibc, libbpf, libelf, zlib, json-c): runs on a host without
+# libbpf. Each library's static dependencies come from its pkg-config file.
+STATIC_LDLIBS := $(shell pkg-config --static --libs libbpf json-c 2>/dev/null || \
+	echo -lbpf -lelf -lz -ljson-c)
+
+static: $(OUTPUT)/gma-trace-static
+
+$(OUTPUT)/gma-trace-static: $(GMA_TRACE_OBJS) $(OUTPUT)/libgma.a
+	$(call msg,STATIC,$@)
+	$(Q)$(CC) $(CFLAGS) -static $^ -o $@ $(STATIC_LDLIBS)
+
+# Installs into a temporary DESTDIR, builds examples/ from the installed copy through
+# pkg-config, runs them and the static gma-trace against the demo VM, uninstalls (root).
+install-test: all static
+	$(Q)tests/install/install-test.sh $(OUTPUT)
+
+# The man page against every subcommand's --help, and the bash completion.
+doc-test: $(OUTPUT)/gma-trace
+	$(Q)tests/install/check-man.sh $(OUTPUT)/gma-trace man/gma-trace.8
+	$(Q)tests/install/check-completion.sh $(OUTPUT)/gma-trace completion/gma-trace.bash

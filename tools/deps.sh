@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool linux-libc-dev
 	pkg-config clang-format libjson-c-dev)
 test_pkgs=(libcriterion-dev)
-vmtest_pkgs=(qemu-system-x86 busybox-static cpio)
+vmtest_pkgs=(qemu-system-x86 busybox-static cpio kmod xz-utils)
 fuzz_pkgs=(libclang-rt-14-dev)
 bench_pkgs=(valgrind bpftrace)
 
@@ -15,7 +15,7 @@ want=()
 for set in "$@"; do
 	case "$set" in
 	build) want+=("${build_pkgs[@]}") ;;
-	test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+	test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
 	vmtest) want+=("${vmtest_pkgs[@]}") ;;
 	fuzz) want+=("${fuzz_pkgs[@]}") ;;
 	bench) want+=("${bench_pkgs[@]}") ;;

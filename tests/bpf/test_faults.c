@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Faults mid-trace: the ring buffer full (drops counted and shown), guest pages the VMM never
+ * touched (a fault, not zeros), two VMs traced at once without their queues mixing, the VM
+ * exiting under the trace, and gma-trace killed and started again.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include <gma/gma.h>
+#include <gma/record.h>
+
+#include "demo_vm.h"
+#include "trace_run.h"
+
+TestSuite(faults, .fini = trace_run_cleanup, .timeout = 120);
+
+Test(faults, full_ring_buffer_drops_are_counted_and_shown)
+{
+	struct json_object *sum = NULL;
+
+	/* one page of ring buffer, 4 KiB of every buffer: most records cannot fit */
+	run_traced(2, "--ringbuf-size 4096 --snap-len 4096");
+	for (size_t i = 0; i < trace.n; i++)
+		if (is(trace.v[i], "type", "summary"))
+			sum = trace.v[i];
+	cr_assert(sum);
+	cr_assert_gt(num(sum, "drops"), 0, "a 4 KiB ring buffer lost nothing?");
+}
+
+Test(faults, text_summary_says_records_were_lost)
+{
+	char cmd[256], *out;
+
+	snprintf(cmd, sizeof(cmd),
+		 GMA_OUTPUT "/gma-trace rings --ringbuf-size 4096 --snap-len 4096 -- " GMA_OUTPUT
+			    "/demo-vmm --seconds 2 2>&1 >/dev/null");
+	cr_assert_eq(run_capture(cmd, &out), 0);
+	cr_assert(strstr(out, "records were lost"), "no loss message in: %s", out);
+	free(out);
+}
+
+struct got {
+	bool done;
+	struct gma_sample s;
+	__u8 state[256];
+};
+
+static void on_sample(void *ctx, const struct gma_sample *s)
+{
+	struct got *g = ctx;
+
+	g->s = *s;
+	memcpy(g->state, s->state, s->len < 256 ? s->len : 256);
+	g->done = true;
+}
+
+/* RAM neither the guest nor the VMM ever touched is not resident: the kernel cannot read it. */
+Test(faults, page_never_touched_is_a_fault_not_zeros)
+{
+	struct got g = {};
+	GMA_OPTS(gma_tracer_opts, opts, .on_sample = on_sample, .ctx = &g);
+	struct gma_tracer *t;
+	struct demo_vm vm;
+	struct timespec start, now;
+
+	demo_vm_start(&vm, (const char *const[]){ "--seconds", "30", NULL });
+	t = gma_tracer_new(&opts);
+	cr_assert(t);
+	/* slot 4 from 0x38000: after the rings and buffers, before the pattern at its end */
+	cr_assert_eq(gma_tracer_request_sample(t, vm.pid, 0x38000, 64, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!g.done) {
+		gma_tracer_poll(t, 100);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		cr_assert_lt(now.tv_sec - start.tv_sec, 10);
+	}
+	for (int i = 0; i < 64; i++)
+		cr_assert_eq(g.state[i], GMA_BYTE_FAULT, "byte %d: state %u", i, g.state[i]);
+	gma_tracer_free(t);
+	demo_vm_stop(&vm);
+}
+
+struct two {
+	__u64 vm_a, vm_b;
+	pid_t pid_a, pid_b;
+	size_t chains_a, chains_b, wrong;
+};
+
+static void on_chain(void *ctx, const struct gma_chain *c)
+{
+	struct two *w = ctx;
+
+	if (c->pid == w->pid_a)
+		w->chains_a++;
+	else if (c->pid == w->pid_b)
+		w->chains_b++;
+	else
+		w->wrong++;
+}
+
+/* One tracer, every VM: two demo VMs with identical layouts, their queues kept apart. */
+Test(faults, two_vms_traced_at_once_do_not_mix)
+{
+	struct two w = {};
+	struct gma_ring_callbacks cb = { .sz = sizeof(cb), .on_chain = on_chain };
+	GMA_OPTS(gma_tracer_opts, opts, .ring = &cb, .ctx = &w);
+	struct gma_queue_stats *st;
+	struct gma_tracer *t;
+	struct demo_vm a, b;
+	struct timespec start, now;
+	size_t n, qa = 0, qb = 0;
+
+	t = gma_tracer_new(&opts);
+	cr_assert(t);
+	demo_vm_start(&a, (const char *const[]){ "--seconds", "30", NULL });
+	demo_vm_start(&b, (const char *const[]){ "--seconds", "30", NULL });
+	w.pid_a = a.pid;
+	w.pid_b = b.pid;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		gma_tracer_poll(t, 100);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec - start.tv_sec < 2);
+	cr_assert_eq(gma_tracer_queue_stats(t, &st, &n), 0);
+	for (size_t i = 0; i < n; i++) {
+		if (st[i].pid == a.pid)
+			qa++;
+		else if (st[i].pid == b.pid)
+			qb++;
+	}
+	/* each VM's blk, console and net queues, under its own VM */
+	cr_assert_geq(qa, 3, "VM a: %zu queues", qa);
+	cr_assert_geq(qb, 3, "VM b: %zu queues", qb);
+	cr_assert_gt(w.chains_a, 5);
+	cr_assert_gt(w.chains_b, 5);
+	cr_assert_eq(w.wrong, 0);
+	free(st);
+	gma_tracer_free(t);
+	demo_vm_stop(&a);
+	demo_vm_stop(&b);
+}
+
+Test(faults, vm_exiting_under_the_trace_ends_it_with_a_summary)
+{
+	struct demo_vm vm;
+	char cmd[512], *out;
+
+	demo_vm_start(&vm, (const char *const[]){ "--seconds", "2", NULL });
+	snprintf(cmd, sizeof(cmd),
+		 GMA_OUTPUT "/gma-trace rings --pid %d --mmio 0xd0001000 --duration 20 2>&1",
+		 vm.pid);
+	cr_assert_eq(run_capture(cmd, &out), 0, "%s", out);
+	cr_assert(strstr(out, "exited"), "no exit message: %s", out);
+	cr_assert(strstr(out, "notifies"), "no summary: %s", out);
+	free(out);
+	demo_vm_stop(&vm);
+}
+
+/* Programs attached by gma-trace, by name, as bpftool lists them. */
+static int tracer_programs(void)
+{
+	char *out;
+	int n = 0;
+
+	run_capture("bpftool prog list 2>/dev/null | grep -c 'name kvm_mmio'", &out);
+	n = atoi(out);
+	free(out);
+	return n;
+}
+
+Test(faults, killed_and_restarted)
+{
+	struct demo_vm vm;
+	char cmd[512], *out;
+	int before = tracer_programs();
+	pid_t pid;
+
+	demo_vm_start(&vm, (const char *const[]){ "--seconds", "30", NULL });
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		char p[16];
+
+		snprintf(p, sizeof(p), "%d", vm.pid);
+		freopen("/dev/null", "w", stdout);
+		freopen("/dev/null", "w", stderr);
+		execl(GMA_OUTPUT "/gma-trace", "gma-trace", "rings", "--pid", p, "--mmio",
+		      "0xd0001000", NULL);
+		_exit(127);
+	}
+	sleep(1);
+	cr_assert_eq(tracer_programs(), before + 1, "the tracer is not attached");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	usleep(200000);
+	cr_assert_eq(tracer_programs(), before, "programs left behind by a killed gma-trace");
+	/* and a new one works: the blk queue given, its chains decoded */
+	snprintf(cmd, sizeof(cmd),
+		 GMA_OUTPUT "/gma-trace rings --pid %d --duration 1 --queue base=0xd0001000,"
+			    "index=0,num=16,desc=0x31000,driver=0x31100,device=0x31200,type=2",
+		 vm.pid);
+	cr_assert_eq(run_capture(cmd, &out), 0);
+	cr_assert(strstr(out, "virtio-blk@d0001000 q0 avail"), "no chain after restart: %s", out);
+	free(out);
+	demo_vm_stop(&vm);
+}

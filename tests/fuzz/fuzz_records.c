@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The record reader over random bytes: the input is cut into records of random sizes, each
+ * fed as the ring buffer would hand it over. Whatever they hold, the reader must neither
+ * crash nor read or write outside a record or its own buffers, and every sample it delivers
+ * stays within the request it answers.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "record_reader.h"
+
+static void on_sample(void *ctx, const struct gma_sample *s)
+{
+	/* the reader hands over exactly what was asked */
+	if ((s->id != 1 || s->gpa != 0x1000 || s->len != 300) &&
+	    (s->id != 2 || s->gpa != 0xfff0 || s->len != 5000))
+		abort();
+	for (__u32 i = 0; i < s->len; i++)
+		if (s->state[i] > GMA_BYTE_CAPPED || (s->state[i] != GMA_BYTE_READ && s->data[i]))
+			abort();
+}
+
+static void on_chain(void *ctx, const struct gma_chain *c)
+{
+	for (int i = 0; i < 16; i++)
+		if (c->nbytes[i] > 4096 || (c->nbytes[i] && (!c->bytes[i] || !c->state[i])))
+			abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct gma_ring_callbacks cb = { .sz = sizeof(cb), .on_chain = on_chain };
+	struct record_reader r;
+	static uint8_t rec[8192] __attribute__((aligned(8)));
+
+	if (rr_init(&r, on_sample, NULL, &cb))
+		return 0;
+	rr_new_pending(&r, 1, 1, 0x1000, 300);
+	rr_new_pending(&r, 1, 2, 0xfff0, 5000);
+	while (size >= 2) {
+		size_t n = (data[0] | data[1] << 8) % sizeof(rec);
+
+		data += 2;
+		size -= 2;
+		if (n > size)
+			n = size;
+		memcpy(rec, data, n); /* the ring buffer hands records 8-byte aligned */
+		rr_feed(&r, rec, n);
+		data += n;
+		size -= n;
+	}
+	rr_free(&r);
+	return 0;
+}
