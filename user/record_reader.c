@@ -58,6 +58,8 @@ struct pending_sample *rr_new_pending(struct record_reader *r, pid_t pid, __u64 
 	p->gpa = gpa;
 	p->len = len;
 	p->frags_seen = 0;
+	p->next_off = 0;
+	p->last_seq = -1;
 	return p;
 }
 
@@ -181,6 +183,14 @@ static int on_fragment(struct record_reader *t, const struct gma_rec_fragment *f
 	if (f->status == GMA_FRAG_READ ? size != sizeof(*f) + f->len : size != sizeof(*f))
 		return -EPROTO;
 	off = f->gpa - p->gpa;
+	/*
+	 * The kernel sends a sample's fragments in order, never overlapping; some may be missing
+	 * (dropped by a full ring buffer). One that goes back is a lie: refused.
+	 */
+	if (off < p->next_off || (int)f->seq <= p->last_seq)
+		return -EPROTO;
+	p->next_off = off + f->len;
+	p->last_seq = f->seq;
 	switch (f->status) {
 	case GMA_FRAG_READ:
 		memcpy(p->data + off, f->data, f->len);
@@ -217,7 +227,9 @@ static int on_sample_end(struct record_reader *t, const struct gma_rec_sample_en
 	if (e->gpa != p->gpa || e->len != p->len)
 		return -EPROTO;
 	covered = e->covered < p->len ? e->covered : p->len;
+	/* what the kernel says it did not cover is not guest data, whatever arrived for it */
 	memset(p->state + covered, GMA_BYTE_CAPPED, p->len - covered);
+	memset(p->data + covered, 0, p->len - covered);
 	s = (struct gma_sample){
 		.id = p->id,
 		.vm_id = e->vm_id,

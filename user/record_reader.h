@@ -40,6 +40,8 @@ struct pending_sample {
 	__u64 gpa;
 	__u32 len;
 	__u32 frags_seen;
+	__u32 next_off; /* where the next fragment may start: fragments never overlap */
+	int last_seq;
 	__u8 *data;
 	__u8 *state;
 };
