@@ -223,6 +223,13 @@ Test(tracer, clear_errors)
 	cr_assert_eq(run_capture(GMA_OUTPUT "/gma-trace mem --pid 4000000 --gpa 0 2>&1", &out), 1);
 	cr_assert(strstr(out, "no process 4000000"), "got: %s", out);
 	free(out);
+	/* Without privilege: says what is missing */
+	cr_assert_eq(run_capture("setpriv --reuid=65534 --regid=65534 --clear-groups "
+				 "--inh-caps=-all " GMA_OUTPUT "/gma-trace vms 2>&1",
+				 &out),
+		     1);
+	cr_assert(strstr(out, "needs root, or CAP_BPF and CAP_PERFMON"), "got: %s", out);
+	free(out);
 }
 
 Test(tracer, vm_exiting_during_trace_is_reported)
