@@ -47,7 +47,7 @@ endif
 # Skeletons are intermediates of the tests but worth keeping for readers and embedders.
 .SECONDARY: $(SKELS)
 .PHONY: all deps deps-test clean test unit-test bpf-test format format-check demo vmlinux \
-	install uninstall static install-test doc-test
+	install uninstall static install-test doc-test gma-pc-force
 
 # The demo/test VMM and its 32-bit guest (tools/demo-vmm/).
 include tools/demo-vmm/demo-vmm.mk
@@ -271,9 +271,9 @@ INSTALL_OWN_DIRS := $(INCLUDEDIR)/gma $(DATADIR)/gma
 define GMA_PC
 prefix=$(PREFIX)
 exec_prefix=$${prefix}
-libdir=$(LIBDIR)
-includedir=$(INCLUDEDIR)
-datadir=$(DATADIR)
+libdir=$(patsubst $(PREFIX)/%,$${exec_prefix}/%,$(LIBDIR))
+includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+datadir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(DATADIR))
 # the compiled tracer, for loaders of their own (its skeleton is <gma/tracer.skel.h>)
 bpfobject=$${datadir}/gma/tracer.bpf.o
 
@@ -287,10 +287,11 @@ Cflags: -I$${includedir}
 endef
 export GMA_PC
 
-$(OUTPUT)/gma.pc: Makefile | $(OUTPUT)
-	$(call msg,GEN,$@)
-	$(Q)printf '%s\n' "$$GMA_PC" > $@
-
+# Rewritten when PREFIX, LIBDIR, ... differ from the last build's.
+$(OUTPUT)/gma.pc: gma-pc-force | $(OUTPUT)
+	$(Q)printf '%s\n' "$$GMA_PC" > $@.tmp
+	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else \
+		printf '  %-8s %s\n' GEN gma.pc; mv -f $@.tmp $@; fi
 
 install: all $(OUTPUT)/gma.pc
 	$(Q)set -e; for f in $(INSTALL_FILES); do \
@@ -300,7 +301,8 @@ install: all $(OUTPUT)/gma.pc
 	done; \
 	for l in $(INSTALL_LINKS); do \
 		ln -sfn "$${l#*:}" "$(DESTDIR)$${l%%:*}"; \
-	done
+	done; \
+	if [ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null; then ldconfig || true; fi
 
 uninstall:
 	$(Q)for f in $(INSTALL_MANIFEST); do \
@@ -331,3 +333,32 @@ install-test: all static
 doc-test: $(OUTPUT)/gma-trace
 	$(Q)tests/install/check-man.sh $(OUTPUT)/gma-trace man/gma-trace.8
 	$(Q)tests/install/check-completion.sh $(OUTPUT)/gma-trace completion/gma-trace.bash
+
+# --- bench ------------------------------------------------------------------------------
+
+# Benchmarks (bench/): ratios against baselines measured in the same run, one table on stdout
+# and $(OUTPUT)/bench/results.json. Needs root (BPF, /dev/kvm, kernel.bpf_stats_enabled).
+.PHONY: bench deps-bench
+BENCH_BINS := $(OUTPUT)/bench/bench-vm $(OUTPUT)/bench/bench-accessor $(OUTPUT)/bench/bench-decode
+
+deps-bench:
+	$(Q)tools/deps.sh bench
+
+$(OUTPUT)/bench:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/bench/bench-vm: bench/bench-vm.c | deps $(OUTPUT)/bench
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+$(OUTPUT)/bench/bench-accessor: bench/bench-accessor.c $(OUTPUT)/libgma.a | $(OUTPUT)/bench
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF)
+
+$(OUTPUT)/bench/bench-decode: bench/bench-decode.c user/ring_print.c $(OUTPUT)/libgma.a \
+		| $(OUTPUT)/bench
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) -Iuser $^ -o $@ $(LDLIBS_BPF)
+
+bench: all $(BENCH_BINS) | deps-bench
+	$(Q)python3 bench/run.py $(OUTPUT)

@@ -4,8 +4,25 @@
  *
  * Conventions follow libbpf: functions return 0 or a negative errno; constructors return a
  * pointer, or NULL with errno set; options structs start with their size so they can grow
- * without breaking callers (declare them with GMA_OPTS). There is no global state: objects
- * are independent, and one object may be used by one thread at a time.
+ * without breaking callers (declare them with GMA_OPTS).
+ *
+ * Threads: there is no global state. Objects (struct gma_mem, struct gma_tracer) are
+ * independent and may be used from different threads at once, but one object by one thread
+ * at a time: the caller serialises calls on the same object. Callbacks run on the thread that
+ * called gma_tracer_poll(), inside it.
+ *
+ * Ownership: constructors copy their arguments (region tables, options); the caller keeps
+ * its own. What a function returns through a pointer-to-pointer is the caller's, freed as
+ * its comment says. Pointers handed to a callback are valid only until it returns.
+ * gma_mem_free() and gma_tracer_free() accept NULL.
+ *
+ * Versions: GMA_VERSION_MAJOR/MINOR are the API a program is built against, the
+ * gma_version_*() functions that of the library it runs with; the major version is the
+ * shared library's soname (libgma.so.0). Records from the kernel carry GMA_REC_VERSION
+ * (<gma/record.h>) and libgma rejects other versions.
+ *
+ * Link with `pkg-config --libs gma` (libgma.so) or `pkg-config --static --libs gma`
+ * (libgma.a and its dependencies: libbpf, libelf, zlib, json-c).
  */
 #ifndef GMA_GMA_H
 #define GMA_GMA_H
@@ -87,7 +104,7 @@ int gma_mem_write(struct gma_mem *mem, __u64 gpa, const void *src, size_t len, s
 int gma_mem_read_volatile(struct gma_mem *mem, __u64 gpa, unsigned int width, __u64 *val);
 int gma_mem_write_volatile(struct gma_mem *mem, __u64 gpa, unsigned int width, __u64 val);
 
-/* The region table the object was created with (validated, owned by mem). */
+/* The region table the object was created with (validated; owned by mem, valid until freed). */
 const struct gma_region *gma_mem_regions(const struct gma_mem *mem, size_t *n);
 
 /* --- VMs on this host, from the BPF iterator ------------------------------------------- */
@@ -116,17 +133,20 @@ struct gma_vm {
  * Lists every KVM VM on the host with its memslots (address space 0), by loading and running
  * the embedded BPF iterator. Needs CAP_BPF and CAP_PERFMON (or root). Returns -EPERM without
  * them, -ENOENT when the kernel has no KVM (no VM can exist), -EPROTO for a record whose
- * version this library does not know. *vms is an array of *n VMs, freed with gma_vms_free.
+ * version this library does not know. *vms is an array of *n VMs, owned by the caller and
+ * freed with gma_vms_free() (each VM's slots with it). A snapshot: VMs may come and go after.
  */
 int gma_vms_list(struct gma_vm **vms, size_t *n);
 void gma_vms_free(struct gma_vm *vms, size_t n);
 
-/* The VM of process pid in a list from gma_vms_list(), or NULL. */
+/* The VM of process pid in a list from gma_vms_list(), or NULL; points into vms. */
 const struct gma_vm *gma_vms_find_pid(const struct gma_vm *vms, size_t n, pid_t pid);
 
 /*
  * The region table of a VM for gma_mem_new_process(): one region per memslot that KVM still
- * translates through (slots being deleted or moved are left out). *regions is malloc'ed.
+ * translates through (slots being deleted or moved are left out). *regions is malloc'ed:
+ * the caller frees it (gma_mem_new_process() keeps a copy); *n may be 0. -ENOMEM, or
+ * gma_regions_validate()'s error for slots that overlap.
  */
 int gma_vm_regions(const struct gma_vm *vm, struct gma_region **regions, size_t *n);
 
@@ -158,7 +178,11 @@ struct gma_sample {
 	const __u8 *state; /* len entries of enum gma_byte_state */
 };
 
-/* Called from gma_tracer_poll() for each complete sample; the sample lives until it returns. */
+/*
+ * Called from gma_tracer_poll() for each complete sample; the sample and its data/state arrays
+ * live until it returns (copy what you keep). It must not call gma_tracer_free() or
+ * gma_tracer_poll() on its tracer.
+ */
 typedef void (*gma_sample_fn)(void *ctx, const struct gma_sample *sample);
 
 struct gma_rec_chain;
@@ -226,6 +250,11 @@ struct gma_queue_stats {
 	__u64 oldest_in_flight_ns; /* notify time of the oldest chain in flight, 0 if none */
 };
 
+/*
+ * VirtIO ring events, called from gma_tracer_poll() on its thread with opts.ctx. Any callback
+ * may be NULL. The records and structs passed (and what they point to: the chain's bytes, a
+ * completion's key) are valid only until the callback returns. Set sz = sizeof(*callbacks).
+ */
 struct gma_ring_callbacks {
 	size_t sz;
 	void (*on_queue)(void *ctx, const struct gma_rec_queue *q);
@@ -266,6 +295,7 @@ struct gma_tracer;
  * KVM not loaded), ENOENT (no kernel BTF), EINVAL (bad options), or libbpf's error.
  */
 struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts);
+/* Detaches and unloads the programs; pending sample requests are dropped. NULL is allowed. */
 void gma_tracer_free(struct gma_tracer *t);
 
 /* The tracepoints attached, as a static string like "kvm_exit kvm_pio ...". */
@@ -282,7 +312,12 @@ int gma_tracer_request_sample(struct gma_tracer *t, pid_t pid, __u64 gpa, __u32 
 /* Drops pending requests of pid (e.g. when it exits); returns how many. */
 int gma_tracer_cancel_pid(struct gma_tracer *t, pid_t pid);
 
-/* Waits up to timeout_ms for records; returns the number handled or a negative errno. */
+/*
+ * Waits up to timeout_ms (0: do not wait, -1: forever) for records and calls the callbacks
+ * for each, on this thread. Returns the number handled (0 on timeout; a signal interrupting
+ * the wait is not an error) or a negative errno from the ring buffer. A record with an
+ * unknown version or a bad size is dropped and counted in gma_tracer_bad_records().
+ */
 int gma_tracer_poll(struct gma_tracer *t, int timeout_ms);
 
 /*
@@ -300,7 +335,7 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
  */
 int gma_tracer_check_stuck(struct gma_tracer *t, __u64 stuck_ns);
 
-/* The model of every queue seen, in a malloc'ed array the caller frees. */
+/* The model of every queue seen, in a malloc'ed array the caller frees with free(). */
 int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats, size_t *n);
 
 /* Records the ring buffer refused (kernel side) and records userspace rejected as malformed. */
