@@ -236,6 +236,7 @@ int gma_kvm_vms(struct bpf_iter__task_file *ctx)
 	o->vm.online_vcpus = BPF_CORE_READ(kvm, online_vcpus.counter);
 	o->vm.nr_slots = n;
 	o->vm.flags = flags;
+	o->vm.generation = slots ? BPF_CORE_READ(slots, generation) : 0;
 
 	len = sizeof(o->vm) + (__u64)n * sizeof(o->slots[0]);
 	/* On a full seq buffer nothing is kept and this file is shown again on the next read. */

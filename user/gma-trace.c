@@ -221,6 +221,68 @@ static int dump_via_process(const struct gma_vm *vm, struct dump *d)
 	return 0;
 }
 
+/* Lists the VMs with l and finds pid's, whose memslots may have changed since. */
+static int relist(struct gma_vm_lister *l, pid_t pid, struct gma_vm **vms, size_t *n,
+		  const struct gma_vm **vm)
+{
+	int err = gma_vm_lister_list(l, vms, n);
+
+	if (err)
+		return report_error(err, "listing VMs");
+	*vm = gma_vms_find_pid(*vms, *n, pid);
+	if (!*vm) {
+		fprintf(stderr, "gma-trace: VM pid %d exited during the read\n", pid);
+		return -ESRCH;
+	}
+	return 0;
+}
+
+/*
+ * Reads through the process backend with the memslots the iterator listed, and lists them
+ * again after: if KVM changed a slot meanwhile (the VMM may have unmapped its memory and put
+ * something else at the same address), the read may hold stale bytes, so it is done again.
+ */
+static int dump_consistent(struct gma_vm **vms, size_t *n, const struct gma_vm **vm, struct dump *d)
+{
+	struct gma_vm_lister *l = gma_vm_lister_new();
+	struct gma_vm *after = NULL;
+	const struct gma_vm *avm = NULL;
+	size_t nafter = 0;
+	int err = 0;
+
+	if (!l)
+		return report_error(-errno, "loading the VM iterator");
+	for (int attempt = 0; attempt < 5; attempt++) {
+		err = dump_via_process(*vm, d);
+		if (err) {
+			err = report_error(err, "reading guest memory");
+			break;
+		}
+		err = relist(l, mem_args.pid, &after, &nafter, &avm);
+		if (err)
+			break;
+		if (avm->id == (*vm)->id && avm->generation == (*vm)->generation)
+			break;
+		/* read again with the memslots as they are now */
+		gma_vms_free(*vms, *n);
+		*vms = after;
+		*n = nafter;
+		*vm = avm;
+		after = NULL;
+		nafter = 0;
+		err = -EAGAIN;
+	}
+	gma_vms_free(after, nafter);
+	gma_vm_lister_free(l);
+	if (err != -EAGAIN)
+		return err;
+	fprintf(stderr,
+		"gma-trace: the memslots of VM pid %d kept changing during the read: no consistent "
+		"snapshot; try again, or --via-bpf\n",
+		mem_args.pid);
+	return -EAGAIN;
+}
+
 struct bpf_wait {
 	struct dump *d;
 	bool done;
@@ -317,8 +379,8 @@ static int cmd_mem(int argc, char **argv, struct env *e)
 	}
 	if (mem_args.via_bpf)
 		err = dump_via_bpf(vm, &d);
-	else if ((err = dump_via_process(vm, &d)))
-		err = report_error(err, "reading guest memory");
+	else
+		err = dump_consistent(&vms, &n, &vm, &d);
 	if (!err)
 		print_hexdump(stdout, d.gpa, d.data, d.state, d.len, env.json,
 			      mem_args.via_bpf ? "bpf" : "process", vm->pid);

@@ -124,6 +124,8 @@ int find_vm(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm **vm)
 			"gma-trace: process %d (%s) runs no KVM VM; 'gma-trace vms' lists them\n",
 			pid, comm_of(pid));
 		gma_vms_free(*vms, *n);
+		*vms = NULL;
+		*n = 0;
 		return -ESRCH;
 	}
 	return 0;

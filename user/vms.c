@@ -79,6 +79,7 @@ static int add_vm(struct gma_vm **vms, size_t *n, const struct gma_rec_vm *r, si
 	vm->fd = r->fd;
 	vm->nr_vcpus = r->online_vcpus;
 	vm->flags = r->flags;
+	vm->generation = r->generation;
 	*slots_cap = r->nr_slots < GMA_REGIONS_MAX ? r->nr_slots : GMA_REGIONS_MAX;
 	if (*slots_cap) {
 		vm->slots = calloc(*slots_cap, sizeof(*vm->slots));
@@ -142,39 +143,80 @@ static bool kvm_present(void)
 	return access("/dev/kvm", F_OK) == 0 || access("/sys/kernel/btf/kvm", F_OK) == 0;
 }
 
-int gma_vms_list(struct gma_vm **vms, size_t *n)
-{
+/* The iterator, loaded once: listing again only reads a new iterator instance. */
+struct gma_vm_lister {
 	struct kvm_vms_bpf *skel;
-	struct bpf_link *link = NULL;
+	struct bpf_link *link;
+};
+
+struct gma_vm_lister *gma_vm_lister_new(void)
+{
+	struct gma_vm_lister *l;
+	int err;
+
+	if (!kvm_present()) {
+		errno = ENOENT;
+		return NULL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->skel = kvm_vms_bpf__open_and_load();
+	if (!l->skel) {
+		err = errno ? errno : EINVAL;
+		goto fail;
+	}
+	l->link = bpf_program__attach_iter(l->skel->progs.gma_kvm_vms, NULL);
+	if (!l->link) {
+		err = errno;
+		goto fail;
+	}
+	return l;
+fail:
+	gma_vm_lister_free(l);
+	errno = err;
+	return NULL;
+}
+
+void gma_vm_lister_free(struct gma_vm_lister *l)
+{
+	if (!l)
+		return;
+	bpf_link__destroy(l->link);
+	kvm_vms_bpf__destroy(l->skel);
+	free(l);
+}
+
+int gma_vm_lister_list(struct gma_vm_lister *l, struct gma_vm **vms, size_t *n)
+{
 	char *buf = NULL;
 	size_t len = 0;
 	int err, fd;
 
 	*vms = NULL;
 	*n = 0;
-	if (!kvm_present())
-		return -ENOENT;
-	skel = kvm_vms_bpf__open_and_load();
-	if (!skel)
-		return errno ? -errno : -EINVAL;
-	link = bpf_program__attach_iter(skel->progs.gma_kvm_vms, NULL);
-	if (!link) {
-		err = -errno;
-		goto out;
-	}
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
+	fd = bpf_iter_create(bpf_link__fd(l->link));
+	if (fd < 0)
+		return -errno;
 	err = read_all(fd, &buf, &len);
 	close(fd);
 	if (!err)
 		err = parse_vms(buf, len, vms, n);
-out:
 	free(buf);
-	bpf_link__destroy(link);
-	kvm_vms_bpf__destroy(skel);
+	return err;
+}
+
+int gma_vms_list(struct gma_vm **vms, size_t *n)
+{
+	struct gma_vm_lister *l = gma_vm_lister_new();
+	int err;
+
+	*vms = NULL;
+	*n = 0;
+	if (!l)
+		return -errno;
+	err = gma_vm_lister_list(l, vms, n);
+	gma_vm_lister_free(l);
 	return err;
 }
 

@@ -125,6 +125,7 @@ struct gma_vm {
 	__u32 fd;
 	__u32 nr_vcpus;
 	__u32 flags; /* GMA_VM_* (<gma/record.h>) */
+	__u64 generation; /* KVM's memslot generation: differs once any slot changed */
 	size_t nr_slots;
 	struct gma_memslot *slots; /* ascending gpa */
 };
@@ -138,6 +139,16 @@ struct gma_vm {
  */
 int gma_vms_list(struct gma_vm **vms, size_t *n);
 void gma_vms_free(struct gma_vm *vms, size_t n);
+
+/*
+ * The same, for callers that list again and again (to see memslots change): the iterator is
+ * loaded once by gma_vm_lister_new (NULL with errno as for gma_vms_list's errors), and each
+ * gma_vm_lister_list costs a read of the kernel's VM list, not a program load.
+ */
+struct gma_vm_lister;
+struct gma_vm_lister *gma_vm_lister_new(void);
+int gma_vm_lister_list(struct gma_vm_lister *l, struct gma_vm **vms, size_t *n);
+void gma_vm_lister_free(struct gma_vm_lister *l);
 
 /* The VM of process pid in a list from gma_vms_list(), or NULL; points into vms. */
 const struct gma_vm *gma_vms_find_pid(const struct gma_vm *vms, size_t n, pid_t pid);

@@ -49,6 +49,7 @@ struct gma_rec_vm {
 	__u32 online_vcpus; /* kvm->online_vcpus */
 	__u32 nr_slots; /* slot records that follow */
 	__u32 flags; /* GMA_VM_* */
+	__u64 generation; /* the memslots' generation: changes whenever a slot does */
 };
 
 /* Slot flags beyond the uapi KVM_MEM_*: KVM is deleting or moving the slot. */

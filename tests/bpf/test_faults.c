@@ -155,7 +155,7 @@ Test(faults, vm_exiting_under_the_trace_ends_it_with_a_summary)
 	struct demo_vm vm;
 	char cmd[512], *out;
 
-	demo_vm_start(&vm, (const char *const[]){ "--seconds", "2", NULL });
+	demo_vm_start(&vm, (const char *const[]){ "--seconds", "5", NULL });
 	snprintf(cmd, sizeof(cmd),
 		 GMA_OUTPUT "/gma-trace rings --pid %d --mmio 0xd0001000 --duration 20 2>&1",
 		 vm.pid);
@@ -212,5 +212,117 @@ Test(faults, killed_and_restarted)
 	cr_assert_eq(run_capture(cmd, &out), 0);
 	cr_assert(strstr(out, "virtio-blk@d0001000 q0 avail"), "no chain after restart: %s", out);
 	free(out);
+	demo_vm_stop(&vm);
+}
+
+/* Every byte of a sample of the churning slot: one generation's fill, or unmapped. */
+static bool consistent(const __u8 *state, const __u8 *data, size_t len, bool *mapped)
+{
+	*mapped = state[0] == GMA_BYTE_READ;
+	for (size_t i = 0; i < len; i++) {
+		if (*mapped ? state[i] != GMA_BYTE_READ || data[i] != data[0] || !data[0] :
+			      state[i] != GMA_BYTE_UNMAPPED)
+			return false;
+	}
+	return true;
+}
+
+struct churn_got {
+	bool done;
+	__u8 state[64], data[64];
+};
+
+static void on_churn_sample(void *ctx, const struct gma_sample *s)
+{
+	struct churn_got *g = ctx;
+
+	memcpy(g->state, s->state, 64);
+	memcpy(g->data, s->data, 64);
+	g->done = true;
+}
+
+/* Memslots added, moved and deleted under the trace: no stale translation is ever used. */
+Test(faults, memslot_churn_samples_are_current_or_unmapped)
+{
+	struct churn_got g = {};
+	GMA_OPTS(gma_tracer_opts, opts, .on_sample = on_churn_sample, .ctx = &g);
+	size_t mapped_n = 0, unmapped_n = 0;
+	struct gma_tracer *t;
+	struct demo_vm vm;
+	bool mapped;
+
+	demo_vm_start(&vm,
+		      (const char *const[]){ "--seconds", "30", "--memslot-churn", "3", NULL });
+	t = gma_tracer_new(&opts);
+	cr_assert(t);
+	for (int i = 0; i < 60; i++) {
+		struct timespec start, now;
+
+		g.done = false;
+		cr_assert_eq(gma_tracer_request_sample(t, vm.pid, i % 2 ? 0x58000 : 0x50000, 64,
+						       NULL),
+			     0);
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		while (!g.done) {
+			gma_tracer_poll(t, 50);
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			cr_assert_lt(now.tv_sec - start.tv_sec, 10);
+		}
+		cr_assert(consistent(g.state, g.data, 64, &mapped),
+			  "sample %d mixes generations or states", i);
+		mapped ? mapped_n++ : unmapped_n++;
+	}
+	cr_assert_gt(mapped_n, 0);
+	cr_assert_gt(unmapped_n, 0);
+	gma_tracer_free(t);
+	demo_vm_stop(&vm);
+}
+
+Test(faults, memslot_churn_process_reads_are_consistent)
+{
+	size_t ok = 0;
+	struct demo_vm vm;
+
+	demo_vm_start(&vm,
+		      (const char *const[]){ "--seconds", "30", "--memslot-churn", "100", NULL });
+	for (int i = 0; i < 15; i++) {
+		char cmd[256], *out;
+		struct json_object *o, *unread;
+		__u8 data[64], state[64];
+		const char *hex;
+		int status;
+
+		snprintf(cmd, sizeof(cmd),
+			 GMA_OUTPUT "/gma-trace mem -j --pid %d --gpa 0x50000 --len 64 2>&1",
+			 vm.pid);
+		status = run_capture(cmd, &out);
+		if (status == 1 && strstr(out, "kept changing")) {
+			free(out);
+			continue; /* said plainly: no consistent snapshot */
+		}
+		cr_assert_eq(status, 0, "%s", out);
+		o = json_tokener_parse(out);
+		cr_assert(o, "not JSON: %s", out);
+		hex = str(o, "bytes");
+		cr_assert(json_object_object_get_ex(o, "unread", &unread));
+		memset(state, GMA_BYTE_READ, sizeof(state));
+		if (json_object_array_length(unread)) {
+			struct json_object *u = json_object_array_get_idx(unread, 0);
+
+			cr_assert_eq(json_object_array_length(unread), 1);
+			cr_assert(is(u, "reason", "unmapped") && num(u, "len") == 64, "%s", out);
+			memset(state, GMA_BYTE_UNMAPPED, sizeof(state));
+		}
+		for (int k = 0; k < 64; k++)
+			sscanf(hex + 2 * k, "%2hhx", &data[k]);
+		cr_assert(state[0] != GMA_BYTE_READ || data[0], "read zeros: %s", out);
+		cr_assert(state[0] == GMA_BYTE_READ || !data[0]);
+		for (int k = 1; k < 64; k++)
+			cr_assert_eq(data[k], data[0], "mixed bytes: %s", out);
+		ok++;
+		json_object_put(o);
+		free(out);
+	}
+	cr_assert_gt(ok, 5);
 	demo_vm_stop(&vm);
 }

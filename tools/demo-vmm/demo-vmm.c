@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -65,6 +66,7 @@ struct opts {
 	bool legacy; /* virtio-mmio version 1 */
 	uint32_t hostile; /* bit n: DEMO_HOSTILE scenario n (--hostile) */
 	uint32_t hostile_repeat; /* rerun them every N guest cycles, 0: once */
+	uint32_t churn_ms; /* --memslot-churn: change the churn slot every N ms, 0: never */
 };
 
 /* --hostile names, indexed by DEMO_HOSTILE_*. */
@@ -126,7 +128,22 @@ struct demo {
 	uint64_t hostile_events;
 
 	struct timespec next_tick; /* when to resume a halted guest */
+
+	/* --memslot-churn: a slot the guest never uses, added, moved and deleted in turn */
+	struct {
+		uint8_t *map;
+		uint64_t gpa;
+		unsigned int phase; /* 0: absent, 1: at CHURN_GPA_A, 2: at CHURN_GPA_B */
+		uint8_t fill; /* every byte of the current mapping */
+		uint64_t next_ms;
+		uint64_t changes;
+	} churn;
 };
+
+#define CHURN_SLOT 15
+#define CHURN_GPA_A 0x50000ULL
+#define CHURN_GPA_B 0x58000ULL
+#define CHURN_SIZE 0x1000ULL
 
 static FILE *log_file;
 static struct timespec t_start;
@@ -597,6 +614,65 @@ static void idle(struct demo *d)
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d->next_tick, NULL);
 }
 
+static int churn_set(struct demo *d, uint64_t gpa, uint64_t size)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = CHURN_SLOT,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)d->churn.map,
+	};
+
+	return ioctl(d->vm.vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+}
+
+/*
+ * One step of --memslot-churn, between two KVM_RUNs: add the slot (a fresh mapping, every
+ * byte the generation's fill), move it to another gpa, delete it and unmap its memory. A
+ * tracer must see the current bytes or none, never a stale translation.
+ */
+static void churn_step(struct demo *d)
+{
+	uint64_t now = elapsed_ms();
+	int err = 0;
+
+	if (!d->opts->churn_ms || now < d->churn.next_ms)
+		return;
+	d->churn.next_ms = now + d->opts->churn_ms;
+	switch (d->churn.phase) {
+	case 0:
+		d->churn.map = mmap(NULL, CHURN_SIZE, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (d->churn.map == MAP_FAILED) {
+			d->churn.map = NULL;
+			return;
+		}
+		d->churn.fill = d->churn.fill % 250 + 1;
+		memset(d->churn.map, d->churn.fill, CHURN_SIZE);
+		err = churn_set(d, CHURN_GPA_A, CHURN_SIZE);
+		jlog("{\"event\":\"slot_change\",\"op\":\"add\",\"slot\":%d,\"gpa\":%llu,"
+		     "\"size\":%llu,\"hva\":%llu,\"fill\":%u}",
+		     CHURN_SLOT, CHURN_GPA_A, CHURN_SIZE,
+		     (unsigned long long)(uintptr_t)d->churn.map, d->churn.fill);
+		break;
+	case 1:
+		err = churn_set(d, CHURN_GPA_B, CHURN_SIZE); /* KVM_MR_MOVE: a new gpa */
+		jlog("{\"event\":\"slot_change\",\"op\":\"move\",\"slot\":%d,\"gpa\":%llu}",
+		     CHURN_SLOT, CHURN_GPA_B);
+		break;
+	case 2:
+		err = churn_set(d, CHURN_GPA_B, 0);
+		munmap(d->churn.map, CHURN_SIZE);
+		d->churn.map = NULL;
+		jlog("{\"event\":\"slot_change\",\"op\":\"delete\",\"slot\":%d}", CHURN_SLOT);
+		break;
+	}
+	if (err)
+		fprintf(stderr, "demo-vmm: memslot churn: %s\n", strerror(errno));
+	d->churn.phase = (d->churn.phase + 1) % 3;
+	d->churn.changes++;
+}
+
 /* Returns the reason the VM stopped, as logged; *status is the process exit status. */
 static const char *run(struct demo *d, int *status)
 {
@@ -663,6 +739,7 @@ static const char *run(struct demo *d, int *status)
 		}
 		/* Used elements whose --complete-delay-ms has passed, before the guest runs. */
 		virtio_host_poll(&d->virtio);
+		churn_step(d);
 		if (d->panic) {
 			console_flush(d);
 			return "panic";
@@ -681,7 +758,8 @@ enum {
 	OPT_COMPLETE_DELAY,
 	OPT_LEGACY,
 	OPT_HOSTILE,
-	OPT_HOSTILE_REPEAT
+	OPT_HOSTILE_REPEAT,
+	OPT_CHURN,
 };
 
 static const struct argp_option options[] = {
@@ -724,6 +802,10 @@ static const struct argp_option options[] = {
 	  0 },
 	{ "hostile-repeat", OPT_HOSTILE_REPEAT, "N", 0,
 	  "Run the --hostile scenarios again every N guest cycles (default: once)", 0 },
+	{ "memslot-churn", OPT_CHURN, "MS", 0,
+	  "Every MS ms add, move or delete memslot 15 (gpa 0x50000/0x58000, never used by the "
+	  "guest), each time with a fresh mapping filled with a new byte",
+	  0 },
 	{ 0 }
 };
 
@@ -811,6 +893,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_HOSTILE:
 		parse_hostile(state, o, arg);
+		break;
+	case OPT_CHURN:
+		if (!parse_ulong(arg, 100000, &v) || v == 0)
+			argp_error(state, "--memslot-churn: '%s' is not a number in 1..100000",
+				   arg);
+		o->churn_ms = (uint32_t)v;
 		break;
 	case OPT_HOSTILE_REPEAT:
 		if (!parse_ulong(arg, 1000000, &v) || v == 0)
