@@ -144,3 +144,34 @@ void print_chain_descs_json(FILE *f, const struct chain_view *c)
 	}
 	fprintf(f, "]");
 }
+
+void print_anomaly_list_json(FILE *f, __u32 mask)
+{
+	bool first = true;
+
+	fprintf(f, "[");
+	for (int b = 0; b < 32; b++) {
+		const char *name = gma_anomaly_name(1u << b);
+
+		if (!(mask & (1u << b)))
+			continue;
+		fprintf(f, "%s{\"name\":", first ? "" : ",");
+		print_json_string(f, name ? name : "unknown");
+		fprintf(f, ",\"reason\":");
+		print_json_string(f,
+				  gma_anomaly_reason(1u << b) ? gma_anomaly_reason(1u << b) : "");
+		fprintf(f, "}");
+		first = false;
+	}
+	fprintf(f, "]");
+}
+
+void print_chain_json_tail(FILE *f, const char *summary, const struct chain_view *c)
+{
+	fprintf(f, "\"summary\":");
+	print_json_string(f, summary);
+	fprintf(f, ",\"anomalies\":");
+	print_anomaly_list_json(f, c->anomalies);
+	fprintf(f, ",");
+	print_chain_descs_json(f, c);
+}

@@ -36,6 +36,12 @@ void print_chain_descs(FILE *f, const struct chain_view *c);
 /* JSON: "descs":[...] members (without braces around the whole chain). */
 void print_chain_descs_json(FILE *f, const struct chain_view *c);
 
+/* A GMA_ANOM_* mask as a JSON array of {"name", "reason"}. */
+void print_anomaly_list_json(FILE *f, __u32 mask);
+
+/* The members every JSON chain ends with: "summary", "anomalies", "descs" (no braces). */
+void print_chain_json_tail(FILE *f, const char *summary, const struct chain_view *c);
+
 /* Prints s as a JSON string (quotes included), escaping what JSON requires. */
 void print_json_string(FILE *f, const char *s);
 

@@ -279,27 +279,6 @@ static void print_queue_label(FILE *f, __u32 device_id, __u64 base, __u32 queue)
 		(unsigned long long)base, queue);
 }
 
-static void print_anomaly_list_json(FILE *f, __u32 mask)
-{
-	bool first = true;
-
-	fprintf(f, "[");
-	for (int b = 0; b < 32; b++) {
-		const char *name = gma_anomaly_name(1u << b);
-
-		if (!(mask & (1u << b)))
-			continue;
-		fprintf(f, "%s{\"name\":", first ? "" : ",");
-		print_json_string(f, name ? name : "unknown");
-		fprintf(f, ",\"reason\":");
-		print_json_string(f,
-				  gma_anomaly_reason(1u << b) ? gma_anomaly_reason(1u << b) : "");
-		fprintf(f, "}");
-		first = false;
-	}
-	fprintf(f, "]");
-}
-
 static void on_chain(void *ctx, const struct gma_chain *c)
 {
 	const struct gma_rec_chain *r = c->rec;
@@ -330,16 +309,12 @@ static void on_chain(void *ctx, const struct gma_chain *c)
 
 		printf("{\"type\":\"chain\",\"ts_ns\":%llu,\"pid\":%d,\"device\":\"%s\","
 		       "\"device_id\":%u,\"base\":%llu,\"queue\":%u,\"avail_idx\":%u,\"head\":%u,"
-		       "\"nr_descs\":%u,\"total_len\":%u,\"indirect\":%s,\"summary\":",
+		       "\"nr_descs\":%u,\"total_len\":%u,\"indirect\":%s,",
 		       (unsigned long long)r->ts_ns, c->pid,
 		       device_label(c->device_id, label, sizeof(label)), c->device_id,
 		       (unsigned long long)r->key.base, r->key.queue, r->avail_idx, r->head,
 		       r->nr_descs, r->total_len, r->indirect_addr ? "true" : "false");
-		print_json_string(stdout, summary);
-		printf(",\"anomalies\":");
-		print_anomaly_list_json(stdout, c->anomalies);
-		printf(",");
-		print_chain_descs_json(stdout, &v);
+		print_chain_json_tail(stdout, summary, &v);
 		printf("}\n");
 		return;
 	}
@@ -769,7 +744,7 @@ static void print_ring(const struct queue_spec *q, const struct gma_ring *ring)
 	}
 	for (__u32 i = 0; i < ring->nr_chains; i++) {
 		const struct gma_ring_chain *c = &ring->chains[i];
-		__u32 nbytes[64];
+		__u32 *nbytes = calloc(c->nr_descs ? c->nr_descs : 1, sizeof(*nbytes));
 		struct chain_view v = { .descs = c->descs,
 					.n = c->nr_descs,
 					.data = c->data,
@@ -779,20 +754,17 @@ static void print_ring(const struct queue_spec *q, const struct gma_ring *ring)
 					.queue = q->index,
 					.anomalies = c->anomalies };
 
-		if (v.n > 64)
-			v.n = 64;
+		if (!nbytes)
+			v.n = 0; /* out of memory: the chain without its descriptors */
 		for (size_t k = 0; k < v.n; k++)
 			nbytes[k] = c->descs[k].snap_len;
 		chain_summary(&v, summary, sizeof(summary));
 		if (env->json) {
-			printf("%s{\"avail_idx\":%u,\"head\":%u,\"nr_descs\":%u,\"summary\":",
-			       i ? "," : "", c->avail_pos, c->head, c->nr_descs);
-			print_json_string(stdout, summary);
-			printf(",\"anomalies\":");
-			print_anomaly_list_json(stdout, c->anomalies);
-			printf(",");
-			print_chain_descs_json(stdout, &v);
+			printf("%s{\"avail_idx\":%u,\"head\":%u,\"nr_descs\":%u,", i ? "," : "",
+			       c->avail_pos, c->head, c->nr_descs);
+			print_chain_json_tail(stdout, summary, &v);
 			printf("}");
+			free(nbytes);
 			continue;
 		}
 		printf("  avail %u head %u: %s (%u desc%s)", c->avail_pos, c->head, summary,
@@ -804,6 +776,7 @@ static void print_ring(const struct queue_spec *q, const struct gma_ring *ring)
 		printf("\n");
 		if (args.descs)
 			print_chain_descs(stdout, &v);
+		free(nbytes);
 	}
 	if (env->json) {
 		printf("],\"used\":[");

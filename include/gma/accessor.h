@@ -135,6 +135,21 @@ static __always_inline int gma_read_obj(struct gma_backend *be, __u64 gpa, void 
 }
 
 /*
+ * One step of a buffer walk at offset off of [gpa, gpa + len): the region there and the
+ * bytes of the rest it holds. Returns what gma_translate() returns.
+ */
+static __always_inline int gma_span_step(struct gma_backend *be, __u64 gpa, __u64 off, __u64 len,
+					 struct gma_xlat *x, __u64 *n)
+{
+	int err = gma_translate(be, gpa + off, x);
+
+	if (err)
+		return err;
+	*n = len - off < x->limit ? len - off : x->limit;
+	return 0;
+}
+
+/*
  * Reads len bytes at gpa into dst, region by region. On error *done (when not NULL) holds the
  * bytes copied before the failing region: -EINVAL for a hole, -EFAULT for a backend fault,
  * -E2BIG past GMA_SPAN_MAX regions. A zero-length read succeeds at any address.
@@ -153,12 +168,9 @@ static __always_inline int gma_read_buf(struct gma_backend *be, __u64 gpa, void 
 	if (err)
 		return err;
 	for (i = 0; i < GMA_SPAN_MAX && off < len; i++) {
-		err = gma_translate(be, gpa + off, &x);
+		err = gma_span_step(be, gpa, off, len, &x, &n);
 		if (err)
 			break;
-		n = len - off;
-		if (n > x.limit)
-			n = x.limit;
 		err = gma_backend_read(be, dst, off, x.hva, n);
 		if (err)
 			break;
@@ -230,21 +242,18 @@ static __always_inline int gma_write_buf(struct gma_backend *be, __u64 gpa, cons
 	if (err)
 		return err;
 	for (i = 0; i < GMA_SPAN_MAX && off < len; i++) {
-		err = gma_translate(be, gpa + off, &x);
+		err = gma_span_step(be, gpa, off, len, &x, &n);
 		if (err)
 			return err;
-		off += len - off < x.limit ? len - off : x.limit;
+		off += n;
 	}
 	if (off < len)
 		return -E2BIG;
 	off = 0;
 	for (i = 0; i < GMA_SPAN_MAX && off < len; i++) {
-		err = gma_translate(be, gpa + off, &x);
+		err = gma_span_step(be, gpa, off, len, &x, &n);
 		if (err)
 			break;
-		n = len - off;
-		if (n > x.limit)
-			n = x.limit;
 		err = gma_backend_write(be, x.hva, src, off, n);
 		if (err)
 			break;
