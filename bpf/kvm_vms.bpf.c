@@ -122,6 +122,23 @@ static __always_inline void fill_slot(struct gma_rec_slot *r, struct kvm_memory_
 }
 
 /*
+ * A child of node. Read through a volatile local, not straight into the walk state: clang
+ * would otherwise hand the map value to the helper as its destination, the helper call would
+ * end the loop body, and kernels before 6.2 refuse a loop whose back edge is the fall-through
+ * of a call ("back-edge from insn N to N+1").
+ */
+static __always_inline __u64 rb_child(struct rb_node *node, bool right)
+{
+	volatile __u64 child = 0;
+
+	if (right)
+		bpf_core_read((void *)&child, sizeof(child), &node->rb_right);
+	else
+		bpf_core_read((void *)&child, sizeof(child), &node->rb_left);
+	return child;
+}
+
+/*
  * Kernels >= 5.17: in-order walk of the gfn tree. Returns GMA_VM_* flags. Not inlined, nor
  * is walk_array(), for the reason given above gma_kvm_find_slot_tree().
  */
@@ -146,8 +163,7 @@ static __noinline __u32 walk_tree(struct vm_out *o, struct kvm_memslots *slots, 
 				return GMA_VM_WALK_INCOMPLETE;
 			o->stack[sp & (GMA_VM_STACK_MAX - 1)] = o->cur;
 			o->sp = sp + 1;
-			node = (struct rb_node *)o->cur;
-			o->cur = (__u64)BPF_CORE_READ(node, rb_left);
+			o->cur = rb_child((struct rb_node *)o->cur, false);
 			continue;
 		}
 		if (sp == 0)
@@ -161,7 +177,7 @@ static __noinline __u32 walk_tree(struct vm_out *o, struct kvm_memslots *slots, 
 		fill_slot(&o->slots[n & (GMA_VM_SLOTS_MAX - 1)], gma_kvm_gfn_node_slot(node, idx),
 			  vm_id);
 		o->n = n + 1;
-		o->cur = (__u64)BPF_CORE_READ(node, rb_right);
+		o->cur = rb_child(node, true);
 	}
 	return GMA_VM_SLOTS_TRUNCATED;
 }

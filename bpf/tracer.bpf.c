@@ -66,9 +66,13 @@ struct {
 	__type(value, __u64);
 } vcpu_vm SEC(".maps");
 
-/* A fragment record and room for its data, in the form gma_backend_read() can bound. */
+/*
+ * A fragment record and room for its data, in the form gma_backend_read() can bound, and the
+ * backend: kept off the BPF stack, which the whole call chain shares on older kernels.
+ */
 struct frag_buf {
 	__u8 bytes[sizeof(struct gma_rec_fragment) + GMA_COPY_DST_SIZE];
+	struct gma_backend be;
 };
 
 struct {
@@ -77,6 +81,19 @@ struct {
 	__type(key, __u32);
 	__type(value, struct frag_buf);
 } frag_scratch SEC(".maps");
+
+/*
+ * Waking the reader costs more than writing a record, so records go out without a wakeup
+ * (BPF_RB_NO_WAKEUP) but for the last of a batch (a notify's, a sample's end), which wakes it
+ * once wakeup_bytes have piled up; the reader also drains on its own every poll timeout.
+ */
+const volatile __u64 wakeup_bytes = 64 << 10;
+
+static __always_inline __u64 batch_end_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP :
+									       BPF_RB_NO_WAKEUP;
+}
 
 static __always_inline void count_drop(void)
 {
@@ -108,9 +125,9 @@ static __always_inline __u64 min_u64(__u64 a, __u64 b)
  */
 __noinline __s64 sample_fragment(__u64 kvm, __u64 sample_id, __u64 gpa, __u64 remain, __u32 seq)
 {
-	struct gma_backend be = {};
 	struct gma_rec_fragment *rec;
 	struct gma_xlat x = {};
+	struct gma_backend *be;
 	struct frag_buf *buf;
 	__u32 zero = 0, cap = frag_max;
 	__u64 size, n;
@@ -122,13 +139,14 @@ __noinline __s64 sample_fragment(__u64 kvm, __u64 sample_id, __u64 gpa, __u64 re
 	if (cap == 0 || cap > FRAG_CAP)
 		cap = FRAG_CAP;
 	rec = (void *)buf->bytes;
+	be = &buf->be;
 	size = sizeof(*rec);
 	rec->vm_id = kvm;
 	rec->sample_id = sample_id;
 	rec->gpa = gpa;
 	rec->seq = seq;
-	gma_backend_init(&be, (struct kvm *)kvm);
-	err = gma_translate(&be, gpa, &x);
+	gma_backend_init(be, (struct kvm *)kvm);
+	err = gma_translate(be, gpa, &x);
 	if (err) {
 		/* The backend says how far the hole reaches, or 0: then the rest is unmapped. */
 		n = x.limit ? min_u64(x.limit, remain) : remain;
@@ -136,11 +154,11 @@ __noinline __s64 sample_fragment(__u64 kvm, __u64 sample_id, __u64 gpa, __u64 re
 	} else {
 		n = min_u64(min_u64(remain, x.limit), cap);
 		n = min_u64(n, HOST_PAGE_SIZE - (x.hva & (HOST_PAGE_SIZE - 1)));
-		err = gma_backend_read(&be, buf->bytes + sizeof(*rec), 0, x.hva, n);
+		err = gma_backend_read(be, buf->bytes + sizeof(*rec), 0, x.hva, n);
 		if (!err) {
 			rec->status = GMA_FRAG_READ;
 			size += n;
-		} else if (be.fault == GMA_KVM_FAULT_FOREIGN_MM) {
+		} else if (be->fault == GMA_KVM_FAULT_FOREIGN_MM) {
 			rec->status = GMA_FRAG_FOREIGN_MM;
 		} else {
 			rec->status = GMA_FRAG_FAULT;
@@ -150,7 +168,7 @@ __noinline __s64 sample_fragment(__u64 kvm, __u64 sample_id, __u64 gpa, __u64 re
 	rec_hdr(&rec->hdr, GMA_REC_FRAGMENT, size);
 	if (size > sizeof(*buf))
 		return -EINVAL;
-	if (bpf_ringbuf_output(&events, buf, size, 0)) {
+	if (bpf_ringbuf_output(&events, buf, size, BPF_RB_NO_WAKEUP)) {
 		count_drop();
 		return (__s64)(n << 1) | 1;
 	}
@@ -189,7 +207,8 @@ __noinline int sample_range(__u64 kvm, __u64 sample_id, __u64 gpa, __u32 len)
 	end.tid = (__u32)id;
 	end.nr_fragments = i;
 	end.err = off < len ? -E2BIG : 0;
-	if (bpf_ringbuf_output(&events, &end, sizeof(end), 0))
+	/* someone waits for this one sample: wake them now */
+	if (bpf_ringbuf_output(&events, &end, sizeof(end), BPF_RB_FORCE_WAKEUP))
 		count_drop();
 	return i;
 }
@@ -297,13 +316,21 @@ int BPF_PROG(kvm_pio)
 }
 
 SEC("tp_btf/kvm_mmio")
-int BPF_PROG(kvm_mmio, int type, int len, __u64 gpa, void *val)
+int BPF_PROG(kvm_mmio, int type, int len, __u64 gpa, void *valp)
 {
 	__u64 vm = current_vm();
+	__u32 val = 0;
 
 	if (!vm)
 		return 0;
-	on_mmio(vm, type, len, gpa, val);
+	/* 32-bit register accesses with a value: writes, and reads once satisfied */
+	if (len == 4 && valp && (type == KVM_TRACE_MMIO_READ || type == KVM_TRACE_MMIO_WRITE) &&
+	    !bpf_probe_read_kernel(&val, sizeof(val), valp)) {
+		int r = mmio_access(vm, type == KVM_TRACE_MMIO_WRITE, gpa, val);
+
+		if ((r & 0xff) == MMIO_NOTIFY)
+			notify_queue(vm, gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1), (__u32)r >> 8);
+	}
 	serve_requests(vm);
 	maybe_scan_vm(vm);
 	return 0;

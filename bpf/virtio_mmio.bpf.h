@@ -19,13 +19,16 @@
 /* A new device's state, all zero: too large for the BPF stack. */
 const struct mmio_dev empty_dev;
 
+/* A VM's first device list, all zero. */
+const struct vm_devs empty_vm_devs;
+
 static __always_inline void remember_device(__u64 vm_id, __u64 base)
 {
-	struct vm_devs zero = {}, *v;
+	struct vm_devs *v;
 
 	v = bpf_map_lookup_elem(&vm_devs, &vm_id);
 	if (!v) {
-		bpf_map_update_elem(&vm_devs, &vm_id, &zero, BPF_NOEXIST);
+		bpf_map_update_elem(&vm_devs, &vm_id, &empty_vm_devs, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&vm_devs, &vm_id);
 		if (!v)
 			return;
@@ -40,7 +43,7 @@ static __always_inline void remember_device(__u64 vm_id, __u64 base)
 		v->bases[v->n++ & (VM_DEVS_MAX - 1)] = base;
 }
 
-static __always_inline void emit_device(__u64 vm_id, __u64 base, struct mmio_dev *dev)
+static __noinline void emit_device(__u64 vm_id, __u64 base, struct mmio_dev *dev)
 {
 	struct gma_rec_device rec = {};
 
@@ -57,8 +60,8 @@ static __always_inline void emit_device(__u64 vm_id, __u64 base, struct mmio_dev
 		count_drop();
 }
 
-static __always_inline void emit_queue(__u64 vm_id, __u64 base, __u32 q, struct mmio_dev *dev,
-				       struct vq_state *vq)
+static __noinline void emit_queue(__u64 vm_id, __u64 base, __u32 q, struct mmio_dev *dev,
+				  struct vq_state *vq)
 {
 	struct gma_rec_queue rec = {};
 
@@ -78,107 +81,153 @@ static __always_inline void emit_queue(__u64 vm_id, __u64 base, __u32 q, struct 
 		count_drop();
 }
 
-/*
- * Samples a queue on QueueNotify: the new avail entries since the last look, each chain, and
- * the used ring. Global: verified once, called from the MMIO decoder.
- */
-__noinline int notify_queue(__u64 vm_id, __u64 base, __u32 q)
+/* The used ring of queue vq since the last look; a holds the queue's identity. */
+static __noinline void scan_queue_used(struct chain_args *a, struct vq_state *vq)
 {
-	struct mmio_key key = { .vm_id = vm_id, .base = base };
-	struct gma_rec_notify rec = {};
-	struct chain_args a = {};
-	struct gma_backend be = {};
-	struct mmio_dev *dev;
-	struct vq_state *vq;
-	__u16 avail_new = 0, used = 0, start;
-	__u32 delta, cap = chains_per_notify, i, qi;
-	__u64 id = bpf_get_current_pid_tgid();
+	struct chain_args u = *a; /* on the stack: scan_used is verified for that */
 	int r;
 
-	dev = bpf_map_lookup_elem(&mmio_devs, &key);
-	if (!dev)
-		return 0;
-	rec_hdr(&rec.hdr, GMA_REC_NOTIFY, sizeof(rec));
-	rec.key.vm_id = vm_id;
-	rec.key.base = base;
-	rec.key.queue = q;
-	rec.ts_ns = bpf_ktime_get_ns();
-	rec.notify_seq = __sync_fetch_and_add(&notify_seq, 1);
-	rec.pid = id >> 32;
-	rec.tid = (__u32)id;
-	if (q >= QUEUES_MAX) {
-		rec.anomalies |= GMA_ANOM_UNKNOWN_LAYOUT;
-		goto out;
-	}
-	qi = q & (QUEUES_MAX - 1);
-	vq = &dev->q[qi];
-	if (!vq->num || !vq->desc || vq->num > QUEUE_NUM_MAX) {
-		rec.anomalies |= GMA_ANOM_UNKNOWN_LAYOUT;
-		goto out;
-	}
-	if (!(vq->flags & GMA_QUEUE_READY))
-		rec.anomalies |= GMA_ANOM_NOT_READY;
-	if (vq->flags & GMA_QUEUE_PACKED) {
-		rec.anomalies |= GMA_ANOM_PACKED;
-		goto out;
-	}
-	if ((vq->desc & 15) || (vq->driver & 1) || (vq->device & 3))
-		rec.anomalies |= GMA_ANOM_RING_MISALIGNED;
-	gma_backend_init(&be, (struct kvm *)vm_id);
-	/* the three ring areas (VirtIO 1.x 2.7: 16, 6 + 2 n and 6 + 8 n bytes) in guest memory */
-	if (!guest_range_ends_mapped(&be, vq->desc, 16 * (__u64)vq->num) ||
-	    !guest_range_ends_mapped(&be, vq->driver, 6 + 2 * (__u64)vq->num) ||
-	    !guest_range_ends_mapped(&be, vq->device, 6 + 8 * (__u64)vq->num))
-		rec.anomalies |= GMA_ANOM_RING_UNREADABLE;
-	if (guest_read_u16(&be, vq->driver + 2, &avail_new) ||
-	    guest_read_u16(&be, vq->device + 2, &used)) {
-		rec.anomalies |= GMA_ANOM_RING_UNREADABLE;
-		goto out;
-	}
-	/* A queue first seen now (imported layout): what the device has not used is new. */
-	start = vq->avail_known ? vq->last_avail : used;
-	rec.avail_old = start;
-	rec.avail_new = avail_new;
-	rec.used_idx = used;
-	delta = (__u16)(avail_new - start);
-	if (delta > vq->num) {
-		rec.anomalies |= GMA_ANOM_AVAIL_JUMP;
-		delta = vq->num;
-	}
-	if (cap == 0 || cap > CHAINS_PER_NOTIFY_CAP)
-		cap = CHAINS_PER_NOTIFY_CAP;
-	a.vm_id = vm_id;
-	a.base = base;
-	a.desc = vq->desc;
-	a.notify_seq = rec.notify_seq;
-	a.ts_ns = rec.ts_ns;
-	a.queue = q;
-	a.num = vq->num;
-	for (i = 0; i < CHAINS_PER_NOTIFY_CAP && i < cap && i < delta; i++) {
-		__u16 pos = start + i, head = 0;
-
-		if (guest_read_u16(&be, vq->driver + 4 + 2 * (__u64)(pos % a.num), &head)) {
-			rec.anomalies |= GMA_ANOM_RING_UNREADABLE;
-			break;
-		}
-		a.head = head;
-		a.avail_idx = pos;
-		rec.nr_chains += walk_chain(&a);
-	}
-	rec.nr_skipped = delta - i;
-	vq->last_avail = avail_new;
-	vq->avail_known = 1;
-	/* and whatever the device completed meanwhile */
-	a.desc = vq->device;
-	r = scan_used(&a, vq->last_used, vq->used_known);
+	u.desc = vq->device;
+	r = scan_used(&u, vq->last_used, vq->used_known);
 	if (r >= 0) {
 		vq->last_used = r;
 		vq->used_known = 1;
 	}
-out:
-	if (bpf_ringbuf_output(&events, &rec, sizeof(rec), 0))
+}
+
+/*
+ * The first part of sampling a queue on QueueNotify: checks the layout, reads the avail index
+ * and the heads of the new entries since the last look (up to chains_per_notify). Returns how
+ * many chains walk_chain() should walk.
+ */
+__noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q)
+{
+	struct mmio_key key = { .vm_id = vm_id, .base = base };
+	struct notify_scratch *ns;
+	struct gma_rec_notify *rec;
+	struct chain_args *a;
+	struct gma_backend *be;
+	struct mmio_dev *dev;
+	struct vq_state *vq;
+	__u16 avail_new = 0, used = 0, start;
+	__u32 delta, cap = chains_per_notify, i, zero = 0;
+	__u64 id = bpf_get_current_pid_tgid();
+
+	ns = bpf_map_lookup_elem(&notify_scratch, &zero);
+	if (!ns)
+		return 0;
+	rec = &ns->rec;
+	a = &ns->a;
+	be = &ns->be;
+	__builtin_memset(rec, 0, sizeof(*rec));
+	__builtin_memset(a, 0, sizeof(*a));
+	ns->nr_heads = 0;
+	ns->delta = 0;
+	rec_hdr(&rec->hdr, GMA_REC_NOTIFY, sizeof(*rec));
+	rec->key.vm_id = vm_id;
+	rec->key.base = base;
+	rec->key.queue = q;
+	rec->ts_ns = bpf_ktime_get_ns();
+	rec->notify_seq = __sync_fetch_and_add(&notify_seq, 1);
+	rec->pid = id >> 32;
+	rec->tid = (__u32)id;
+	dev = bpf_map_lookup_elem(&mmio_devs, &key);
+	if (!dev)
+		return 0;
+	if (q >= QUEUES_MAX) {
+		rec->anomalies |= GMA_ANOM_UNKNOWN_LAYOUT;
+		return 0;
+	}
+	vq = &dev->q[q & (QUEUES_MAX - 1)];
+	if (!vq->num || !vq->desc || vq->num > QUEUE_NUM_MAX) {
+		rec->anomalies |= GMA_ANOM_UNKNOWN_LAYOUT;
+		return 0;
+	}
+	if (!(vq->flags & GMA_QUEUE_READY))
+		rec->anomalies |= GMA_ANOM_NOT_READY;
+	if (vq->flags & GMA_QUEUE_PACKED) {
+		rec->anomalies |= GMA_ANOM_PACKED;
+		return 0;
+	}
+	if ((vq->desc & 15) || (vq->driver & 1) || (vq->device & 3))
+		rec->anomalies |= GMA_ANOM_RING_MISALIGNED;
+	gma_backend_init(be, (struct kvm *)vm_id);
+	/* the three ring areas (VirtIO 1.x 2.7: 16, 6 + 2 n and 6 + 8 n bytes) in guest memory */
+	if (!guest_range_ends_mapped(be, vq->desc, 16 * (__u64)vq->num) ||
+	    !guest_range_ends_mapped(be, vq->driver, 6 + 2 * (__u64)vq->num) ||
+	    !guest_range_ends_mapped(be, vq->device, 6 + 8 * (__u64)vq->num))
+		rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
+	if (guest_read_u16(be, vq->driver + 2, &avail_new) ||
+	    guest_read_u16(be, vq->device + 2, &used)) {
+		rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
+		return 0;
+	}
+	/* A queue first seen now (imported layout): what the device has not used is new. */
+	start = vq->avail_known ? vq->last_avail : used;
+	rec->avail_old = start;
+	rec->avail_new = avail_new;
+	rec->used_idx = used;
+	delta = (__u16)(avail_new - start);
+	if (delta > vq->num) {
+		rec->anomalies |= GMA_ANOM_AVAIL_JUMP;
+		delta = vq->num;
+	}
+	if (cap == 0 || cap > CHAINS_PER_NOTIFY_CAP)
+		cap = CHAINS_PER_NOTIFY_CAP;
+	a->vm_id = vm_id;
+	a->base = base;
+	a->desc = vq->desc;
+	a->notify_seq = rec->notify_seq;
+	a->ts_ns = rec->ts_ns;
+	a->queue = q;
+	a->num = vq->num;
+	a->avail_idx = start;
+	/*
+	 * What the device completed since the last look goes first: a head it used may be made
+	 * available again by this very notify, and its old completion must not be taken for
+	 * the new request's.
+	 */
+	scan_queue_used(a, vq);
+	for (i = 0; i < CHAINS_PER_NOTIFY_CAP && i < cap && i < delta; i++) {
+		__u16 pos = start + i, head = 0;
+
+		if (guest_read_u16(be, vq->driver + 4 + 2 * (__u64)(pos % a->num), &head)) {
+			rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
+			break;
+		}
+		ns->heads[i & (CHAINS_PER_NOTIFY_CAP - 1)] = head;
+	}
+	ns->nr_heads = i;
+	ns->delta = delta;
+	vq->last_avail = avail_new;
+	vq->avail_known = 1;
+	return i;
+}
+
+/* The end of a notify: its record, which wakes the reader once enough has piled up. */
+__noinline int notify_end(__u32 walked)
+{
+	struct notify_scratch *ns;
+	__u32 zero = 0;
+
+	ns = bpf_map_lookup_elem(&notify_scratch, &zero);
+	if (!ns)
+		return 0;
+	ns->rec.nr_chains = walked;
+	ns->rec.nr_skipped = ns->delta > ns->nr_heads ? ns->delta - ns->nr_heads : 0;
+	if (bpf_ringbuf_output(&events, &ns->rec, sizeof(ns->rec), batch_end_flags()))
 		count_drop();
 	return 0;
+}
+
+/* Samples a queue on QueueNotify: called by the tracepoint program, one step after another. */
+static __always_inline void notify_queue(__u64 vm_id, __u64 base, __u32 q)
+{
+	__u32 n = notify_begin(vm_id, base, q), walked = 0;
+
+	for (__u32 i = 0; i < CHAINS_PER_NOTIFY_CAP && i < n; i++)
+		walked += walk_chain(i);
+	notify_end(walked);
 }
 
 /* Looks at the used rings of a device's queues with requests in flight. */
@@ -232,30 +281,28 @@ static __always_inline void maybe_scan_vm(__u64 vm_id)
 	}
 }
 
-/* A guest access to a virtio-mmio register: the state machine, then what it asks for. */
-static __always_inline void on_mmio(__u64 vm_id, int type, int len, __u64 gpa, const void *valp)
+/*
+ * A guest access to a virtio-mmio register: the state machine, then what it asks for. Returns
+ * MMIO_NOTIFY with the queue index above the low 8 bits when the caller must sample a queue.
+ */
+__noinline int mmio_access(__u64 vm_id, __u32 write, __u64 gpa, __u32 val)
 {
 	struct mmio_key key = { .vm_id = vm_id, .base = gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1) };
-	__u32 off = gpa & (VIRTIO_MMIO_WINDOW - 1), val = 0, q = 0;
-	bool write = type == KVM_TRACE_MMIO_WRITE;
+	__u32 off = gpa & (VIRTIO_MMIO_WINDOW - 1), q = 0;
 	struct mmio_dev *dev;
 
-	if (len != 4 || !valp || (type != KVM_TRACE_MMIO_READ && !write))
-		return;
-	if (bpf_probe_read_kernel(&val, sizeof(val), valp))
-		return;
 	dev = bpf_map_lookup_elem(&mmio_devs, &key);
 	if (!dev) {
 		if (virtio_mmio_is_probe(off, val, write)) {
 			bpf_map_update_elem(&mmio_devs, &key, &empty_dev, BPF_NOEXIST);
 			remember_device(vm_id, key.base);
 		}
-		return;
+		return 0;
 	}
 	switch (virtio_mmio_access(dev, off, val, write, &q)) {
 	case MMIO_NOTIFY:
-		notify_queue(vm_id, key.base, q);
-		break;
+		/* sampled by the caller, so the chain walks do not nest below this frame */
+		return MMIO_NOTIFY | (q < 0xffffff ? q : 0xffffff) << 8;
 	case MMIO_SCAN_USED:
 		scan_device(vm_id, key.base);
 		break;
@@ -268,6 +315,7 @@ static __always_inline void on_mmio(__u64 vm_id, int type, int len, __u64 gpa, c
 	case MMIO_NONE:
 		break;
 	}
+	return 0;
 }
 
 #endif /* GMA_VIRTIO_MMIO_BPF_H */

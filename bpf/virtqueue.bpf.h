@@ -58,6 +58,8 @@ struct chain_scratch {
 	__u32 limit; /* entries in the table idx indexes */
 	__u32 in_ind;
 	__u32 seen_write;
+	struct vring_desc d;
+	struct gma_backend be;
 };
 
 struct {
@@ -87,11 +89,39 @@ struct chain_args {
 	__u64 ts_ns;
 	__u32 queue;
 	__u32 num;
-	__u32 head;
-	__u32 avail_idx;
+	__u32 avail_idx; /* of the first head of the notify */
+	__u32 pad;
 };
 
-static __always_inline int guest_read_u16(struct gma_backend *be, __u64 gpa, __u16 *v)
+/*
+ * A notify in progress, kept off the BPF stack: its record, what the chain walks need, and
+ * the heads read from the avail ring. A notify is sampled in three global functions called
+ * one after the other by the tracepoint program (notify_begin, walk_chain for each head,
+ * notify_end) rather than nested, because kernels before 6.13 hold a whole call chain's
+ * frames to 512 bytes of stack in all.
+ */
+struct notify_scratch {
+	struct gma_rec_notify rec;
+	struct chain_args a;
+	struct gma_backend be;
+	__u16 heads[CHAINS_PER_NOTIFY_CAP];
+	__u32 nr_heads;
+	__u32 delta;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct notify_scratch);
+} notify_scratch SEC(".maps");
+
+/*
+ * The helpers below are not inlined on purpose: their locals then live in a frame of their
+ * own, off the deepest call chain (mmio_access -> notify_queue -> walk_chain ->
+ * sample_fragment -> translate), which kernels before 6.13 hold to 512 bytes in all.
+ */
+static __noinline int guest_read_u16(struct gma_backend *be, __u64 gpa, __u16 *v)
 {
 	__u64 val = 0;
 	int err = gma_read_volatile(be, gpa, 2, &val);
@@ -105,7 +135,7 @@ static __always_inline int guest_read_u16(struct gma_backend *be, __u64 gpa, __u
  * fails it reaches outside the guest. (A hole in its middle is not looked for: that would
  * cost a translation per memslot crossed.)
  */
-static __always_inline bool guest_range_ends_mapped(struct gma_backend *be, __u64 gpa, __u64 len)
+static __noinline bool guest_range_ends_mapped(struct gma_backend *be, __u64 gpa, __u64 len)
 {
 	struct gma_xlat x;
 
@@ -120,7 +150,8 @@ static __always_inline bool guest_range_ends_mapped(struct gma_backend *be, __u6
  * Samples the first snap_len bytes of one buffer as fragments of sample_id, seq = position.
  * Returns the bytes covered.
  */
-__noinline int sample_buffer(__u64 vm_id, __u64 sample_id, __u64 addr, __u32 len, __u32 pos)
+static __always_inline __u32 sample_buffer(__u64 vm_id, __u64 sample_id, __u64 addr, __u32 len,
+					   __u32 pos)
 {
 	__u32 want = len < snap_len ? len : snap_len, i;
 	__u64 off = 0;
@@ -141,21 +172,25 @@ __noinline int sample_buffer(__u64 vm_id, __u64 sample_id, __u64 addr, __u32 len
  * Walks the chain at head and sends its buffers' first bytes and a CHAIN record. Global so
  * the verifier checks it once; its loop is bounded by CHAIN_WALK_MAX whatever the guest wrote.
  */
-__noinline int walk_chain(struct chain_args *a)
+__noinline int walk_chain(__u32 i_head)
 {
-	struct gma_backend be = {};
+	struct notify_scratch *ns;
+	struct chain_args *a;
 	struct chain_scratch *s;
 	struct gma_rec_chain *rec;
-	struct vring_desc d;
+	struct gma_backend *be;
+	struct vring_desc *d;
 	__u64 sample_id, at;
 	__u32 zero = 0, k, i, idx;
 
-	if (!a)
-		return 0;
+	ns = bpf_map_lookup_elem(&notify_scratch, &zero);
 	s = bpf_map_lookup_elem(&chain_scratch, &zero);
-	if (!s)
+	if (!ns || !s || i_head >= ns->nr_heads)
 		return 0;
+	a = &ns->a;
 	rec = &s->rec;
+	be = &s->be;
+	d = &s->d;
 	for (i = 0; i < VISITED_MAX / 64; i++)
 		s->visited[i] = 0;
 	sample_id = __sync_fetch_and_add(&sample_seq, 1) | (1ULL << 63);
@@ -168,19 +203,19 @@ __noinline int walk_chain(struct chain_args *a)
 	rec->sample_id = sample_id;
 	rec->indirect_addr = 0;
 	rec->indirect_len = 0;
-	rec->avail_idx = a->avail_idx;
-	rec->head = a->head;
+	rec->avail_idx = a->avail_idx + i_head;
+	rec->head = ns->heads[i_head & (CHAINS_PER_NOTIFY_CAP - 1)];
 	rec->nr_descs = 0;
 	rec->nr_recorded = 0;
 	rec->anomalies = 0;
 	rec->total_len = 0;
 	rec->pid = bpf_get_current_pid_tgid() >> 32;
-	s->idx = a->head;
+	s->idx = rec->head;
 	s->limit = a->num;
 	s->in_ind = 0;
 	s->table = 0;
 	s->seen_write = 0;
-	gma_backend_init(&be, (struct kvm *)a->vm_id);
+	gma_backend_init(be, (struct kvm *)a->vm_id);
 
 	for (k = 0; k < CHAIN_WALK_MAX; k++) {
 		idx = s->idx;
@@ -202,64 +237,64 @@ __noinline int walk_chain(struct chain_args *a)
 			rec->anomalies |= GMA_ANOM_CHAIN_TOO_LONG;
 			break;
 		}
-		at = (s->in_ind ? s->table : a->desc) + (__u64)idx * sizeof(d);
-		if (gma_read_obj(&be, at, &d, sizeof(d))) {
+		at = (s->in_ind ? s->table : a->desc) + (__u64)idx * sizeof(*d);
+		if (gma_read_obj(be, at, d, sizeof(*d))) {
 			rec->anomalies |= s->in_ind ? GMA_ANOM_BUFFER_UNMAPPED :
 						      GMA_ANOM_RING_UNREADABLE;
 			break;
 		}
 		rec->nr_descs++;
-		if (d.flags & VRING_DESC_F_INDIRECT) {
+		if (d->flags & VRING_DESC_F_INDIRECT) {
 			if (s->in_ind) {
 				rec->anomalies |= GMA_ANOM_NESTED_INDIRECT;
 				break;
 			}
-			if (d.len % sizeof(d))
+			if (d->len % sizeof(*d))
 				rec->anomalies |= GMA_ANOM_INDIRECT_LEN;
-			rec->indirect_addr = d.addr;
-			rec->indirect_len = d.len;
-			if (d.len < sizeof(d))
+			rec->indirect_addr = d->addr;
+			rec->indirect_len = d->len;
+			if (d->len < sizeof(*d))
 				break;
 			/* an indirect table: its entries chain by index within the table */
 			s->in_ind = 1;
-			s->table = d.addr;
-			s->limit = d.len / sizeof(d);
+			s->table = d->addr;
+			s->limit = d->len / sizeof(*d);
 			s->idx = 0;
 			for (i = 0; i < VISITED_MAX / 64; i++)
 				s->visited[i] = 0;
 			continue;
 		}
-		if (d.flags & VRING_DESC_F_WRITE)
+		if (d->flags & VRING_DESC_F_WRITE)
 			s->seen_write = 1;
 		else if (s->seen_write)
 			rec->anomalies |= GMA_ANOM_READ_AFTER_WRITE;
-		if (d.len == 0)
+		if (d->len == 0)
 			rec->anomalies |= GMA_ANOM_ZERO_LEN;
-		else if (!guest_range_ends_mapped(&be, d.addr, d.len))
+		else if (!guest_range_ends_mapped(be, d->addr, d->len))
 			rec->anomalies |= GMA_ANOM_BUFFER_UNMAPPED;
-		rec->total_len += d.len;
+		rec->total_len += d->len;
 		if (rec->nr_recorded < GMA_CHAIN_DESC_MAX) {
 			__u32 pos = rec->nr_recorded & (GMA_CHAIN_DESC_MAX - 1);
 			struct gma_desc_rec *dr = &rec->descs[pos];
 
-			dr->addr = d.addr;
-			dr->len = d.len;
-			dr->flags = d.flags;
-			dr->next = d.next;
+			dr->addr = d->addr;
+			dr->len = d->len;
+			dr->flags = d->flags;
+			dr->next = d->next;
 			dr->index = idx;
 			dr->in_indirect = s->in_ind;
 			dr->pad = 0;
-			dr->snap_len = sample_buffer(a->vm_id, sample_id, d.addr, d.len, pos);
+			dr->snap_len = sample_buffer(a->vm_id, sample_id, d->addr, d->len, pos);
 			rec->nr_recorded++;
 		}
-		if (!(d.flags & VRING_DESC_F_NEXT))
+		if (!(d->flags & VRING_DESC_F_NEXT))
 			break;
-		s->idx = d.next;
+		s->idx = d->next;
 	}
 	if (k == CHAIN_WALK_MAX)
 		rec->anomalies |= GMA_ANOM_CHAIN_TRUNCATED;
 	rec_hdr(&rec->hdr, GMA_REC_CHAIN, sizeof(*rec));
-	if (bpf_ringbuf_output(&events, rec, sizeof(*rec), 0))
+	if (bpf_ringbuf_output(&events, rec, sizeof(*rec), BPF_RB_NO_WAKEUP))
 		count_drop();
 	return 1;
 }
@@ -316,7 +351,7 @@ __noinline int scan_used(struct chain_args *a, __u32 last_used, __u32 used_known
 	}
 	rec->nr_skipped = delta > rec->nr_elems ? delta - rec->nr_elems : 0;
 	rec_hdr(&rec->hdr, GMA_REC_USED, sizeof(*rec));
-	if (bpf_ringbuf_output(&events, rec, sizeof(*rec), 0))
+	if (bpf_ringbuf_output(&events, rec, sizeof(*rec), BPF_RB_NO_WAKEUP))
 		count_drop();
 	return used_new;
 }

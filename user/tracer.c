@@ -257,6 +257,10 @@ int gma_tracer_poll(struct gma_tracer *t, int timeout_ms)
 	err = ring_buffer__poll(t->rb, timeout_ms);
 	if (err < 0 && err != -EINTR)
 		return err;
+	/* records written without a wakeup (see tracer.bpf.c) wait for this */
+	err = ring_buffer__consume(t->rb);
+	if (err < 0 && err != -EINTR)
+		return err;
 	return t->reader.handled;
 }
 
