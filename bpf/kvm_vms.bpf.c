@@ -121,21 +121,59 @@ static __always_inline void fill_slot(struct gma_rec_slot *r, struct kvm_memory_
 	r->as_id = bpf_core_field_exists(s->as_id) ? BPF_CORE_READ(s, as_id) : 0;
 }
 
-/*
- * A child of node. Read through a volatile local, not straight into the walk state: clang
- * would otherwise hand the map value to the helper as its destination, the helper call would
- * end the loop body, and kernels before 6.2 refuse a loop whose back edge is the fall-through
- * of a call ("back-edge from insn N to N+1").
- */
-static __always_inline __u64 rb_child(struct rb_node *node, bool right)
-{
-	volatile __u64 child = 0;
+/* What a step of the tree walk needs beside the walk state in the map value. */
+struct walk_ctx {
+	__u64 vm_id;
+	int idx;
+	__u32 flags;
+	__u32 done;
+};
 
-	if (right)
-		bpf_core_read((void *)&child, sizeof(child), &node->rb_right);
-	else
-		bpf_core_read((void *)&child, sizeof(child), &node->rb_left);
-	return child;
+/*
+ * One step of the in-order walk: push the current node and go left, or pop one, emit its
+ * slot and go right. A bpf_loop() callback rather than a loop body: kernels before 6.2 accept
+ * a loop only when its back edge is a jump, and clang may lay a loop out so that its body
+ * falls through into its head ("back-edge from insn N to N+1"). Returns 1 to stop.
+ */
+static long walk_tree_step(__u32 i, void *arg)
+{
+	struct walk_ctx *w = arg;
+	struct rb_node *node;
+	struct vm_out *o;
+	__u32 zero = 0, sp, n;
+
+	o = bpf_map_lookup_elem(&gma_kvm_vm_out, &zero);
+	if (!o)
+		return 1;
+	sp = o->sp;
+	if (o->cur) {
+		if (sp >= GMA_VM_STACK_MAX) {
+			w->flags = GMA_VM_WALK_INCOMPLETE;
+			return 1;
+		}
+		node = (struct rb_node *)o->cur;
+		o->stack[sp & (GMA_VM_STACK_MAX - 1)] = (__u64)node;
+		o->sp = sp + 1;
+		o->cur = (__u64)BPF_CORE_READ(node, rb_left);
+		return 0;
+	}
+	if (sp == 0) {
+		w->done = 1;
+		return 1;
+	}
+	n = o->n;
+	if (n >= GMA_VM_SLOTS_MAX) {
+		w->flags = GMA_VM_SLOTS_TRUNCATED;
+		return 1;
+	}
+	sp--;
+	o->sp = sp;
+	node = (struct rb_node *)o->stack[sp & (GMA_VM_STACK_MAX - 1)];
+	fill_slot(&o->slots[n & (GMA_VM_SLOTS_MAX - 1)], gma_kvm_gfn_node_slot(node, w->idx),
+		  w->vm_id);
+	o->n = n + 1;
+	o->cur = (__u64)BPF_CORE_READ(node, rb_right);
+	return 0;
 }
 
 /*
@@ -144,9 +182,7 @@ static __always_inline __u64 rb_child(struct rb_node *node, bool right)
  */
 static __noinline __u32 walk_tree(struct vm_out *o, struct kvm_memslots *slots, __u64 vm_id)
 {
-	int idx = BPF_CORE_READ(slots, node_idx);
-	struct rb_node *node;
-	__u32 i, sp, n;
+	struct walk_ctx w = { .vm_id = vm_id, .idx = BPF_CORE_READ(slots, node_idx) };
 
 	o->cur = (__u64)BPF_CORE_READ(slots, gfn_tree.rb_node);
 	o->sp = 0;
@@ -156,30 +192,10 @@ static __noinline __u32 walk_tree(struct vm_out *o, struct kvm_memslots *slots, 
 	 * are more than GMA_VM_SLOTS_MAX nodes, up to a stack's worth more pushes can come before
 	 * the last slot that fits is popped.
 	 */
-	for (i = 0; i < 2 * GMA_VM_SLOTS_MAX + GMA_VM_STACK_MAX + 1; i++) {
-		sp = o->sp;
-		if (o->cur) {
-			if (sp >= GMA_VM_STACK_MAX)
-				return GMA_VM_WALK_INCOMPLETE;
-			o->stack[sp & (GMA_VM_STACK_MAX - 1)] = o->cur;
-			o->sp = sp + 1;
-			o->cur = rb_child((struct rb_node *)o->cur, false);
-			continue;
-		}
-		if (sp == 0)
-			return 0;
-		n = o->n;
-		if (n >= GMA_VM_SLOTS_MAX)
-			return GMA_VM_SLOTS_TRUNCATED;
-		sp--;
-		o->sp = sp;
-		node = (struct rb_node *)o->stack[sp & (GMA_VM_STACK_MAX - 1)];
-		fill_slot(&o->slots[n & (GMA_VM_SLOTS_MAX - 1)], gma_kvm_gfn_node_slot(node, idx),
-			  vm_id);
-		o->n = n + 1;
-		o->cur = rb_child(node, true);
-	}
-	return GMA_VM_SLOTS_TRUNCATED;
+	bpf_loop(2 * GMA_VM_SLOTS_MAX + GMA_VM_STACK_MAX + 1, walk_tree_step, &w, 0);
+	if (w.flags)
+		return w.flags;
+	return w.done ? 0 : GMA_VM_SLOTS_TRUNCATED;
 }
 
 /* Kernels < 5.17: memslots[used_slots - 1] down to [0] is ascending gfn order. */

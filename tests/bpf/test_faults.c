@@ -255,9 +255,13 @@ Test(faults, memslot_churn_samples_are_current_or_unmapped)
 		      (const char *const[]){ "--seconds", "30", "--memslot-churn", "3", NULL });
 	t = gma_tracer_new(&opts);
 	cr_assert(t);
-	for (int i = 0; i < 60; i++) {
+	/* at least 60 samples, spread over the slot's phases until both kinds were seen */
+	for (int i = 0; i < 60 || !mapped_n || !unmapped_n; i++) {
 		struct timespec start, now;
 
+		cr_assert_lt(i, 5000, "only %zu mapped and %zu unmapped samples", mapped_n,
+			     unmapped_n);
+		usleep(1000);
 		g.done = false;
 		cr_assert_eq(gma_tracer_request_sample(t, vm.pid, i % 2 ? 0x58000 : 0x50000, 64,
 						       NULL),
