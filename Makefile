@@ -104,7 +104,7 @@ $(OUTPUT)/gma-demo: tools/gma-demo.c $(OUTPUT)/libgma.a | deps
 $(OUTPUT)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(OUTPUT)/libgma.a tests/helpers/*.h \
 		| deps-test $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/helpers $< $(TEST_HELPERS) -o $@ $(OUTPUT)/libgma.a -lcriterion \
+	$(Q)$(CC) $(CFLAGS) -Itests/helpers -Iuser $< $(TEST_HELPERS) -o $@ $(OUTPUT)/libgma.a -lcriterion \
 		$(LDLIBS_BPF)
 
 $(OUTPUT)/tests/%: tests/bpf/%.c $(SKELS) $(TEST_HELPERS) $(OUTPUT)/libgma.a \

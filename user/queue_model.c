@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/virtio_ring.h>
+
 #include "queue_model.h"
 
 #define QUEUE_NUM_MAX 32768
@@ -16,8 +18,10 @@ void qm_init(struct queue_model *m, const struct gma_ring_callbacks *cb, void *c
 
 void qm_free(struct queue_model *m)
 {
-	for (size_t i = 0; i < m->nr_queues; i++)
+	for (size_t i = 0; i < m->nr_queues; i++) {
 		free(m->queues[i].in_flight_ts);
+		free(m->queues[i].is_request);
+	}
 	free(m->queues);
 	memset(m, 0, sizeof(*m));
 }
@@ -119,15 +123,25 @@ static void set_layout(struct queue_model *m, struct qm_queue *q, __u64 desc, __
 	__u32 bad = 0;
 
 	free(q->in_flight_ts);
+	free(q->is_request);
 	q->in_flight_ts = NULL;
+	q->is_request = NULL;
 	q->st.desc = desc;
 	q->st.driver = driver;
 	q->st.device = device;
 	q->st.num = num;
 	q->st.flags = flags;
 	q->st.last_avail = q->st.last_used = 0;
-	if (num && num <= QUEUE_NUM_MAX)
+	if (num && num <= QUEUE_NUM_MAX) {
 		q->in_flight_ts = calloc(num, sizeof(*q->in_flight_ts));
+		q->is_request = calloc(num, sizeof(*q->is_request));
+		if (!q->in_flight_ts || !q->is_request) {
+			free(q->in_flight_ts);
+			free(q->is_request);
+			q->in_flight_ts = NULL;
+			q->is_request = NULL;
+		}
+	}
 	if ((desc & 15) || (driver & 1) || (device & 3))
 		bad |= GMA_ANOM_RING_MISALIGNED;
 	if (flags & GMA_QUEUE_PACKED)
@@ -197,8 +211,13 @@ void qm_on_chain(struct queue_model *m, struct gma_chain *c)
 		q->st.chains++;
 		c->device_id = q->st.device_id;
 		c->features = q->features;
-		if (q->in_flight_ts && r->head < q->st.num)
+		if (q->in_flight_ts && r->head < q->st.num) {
 			q->in_flight_ts[r->head] = r->ts_ns ? r->ts_ns : 1;
+			q->is_request[r->head] = false;
+			for (__u32 i = 0; i < n; i++)
+				if (!(r->descs[i].flags & VRING_DESC_F_WRITE))
+					q->is_request[r->head] = true;
+		}
 	}
 	if (m->cb && m->cb->on_chain)
 		m->cb->on_chain(m->ctx, c);
@@ -247,15 +266,15 @@ void qm_on_used(struct queue_model *m, const struct gma_rec_used *r)
 	raise_anomaly(m, q, &q->key, r->ts_ns, bad, ~0u, r->pid);
 }
 
-/* In-flight count and the oldest notify time among them. */
-static void in_flight(const struct qm_queue *q, __u32 *count, __u64 *oldest)
+/* In-flight count and the oldest notify time among them (among requests only, if asked). */
+static void in_flight(const struct qm_queue *q, bool requests, __u32 *count, __u64 *oldest)
 {
 	*count = 0;
 	*oldest = 0;
 	for (__u32 i = 0; q->in_flight_ts && i < q->st.num; i++) {
 		__u64 ts = q->in_flight_ts[i];
 
-		if (!ts)
+		if (!ts || (requests && !q->is_request[i]))
 			continue;
 		(*count)++;
 		if (!*oldest || ts < *oldest)
@@ -272,7 +291,7 @@ int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns)
 		__u64 oldest, since;
 		__u32 count;
 
-		in_flight(q, &count, &oldest);
+		in_flight(q, true, &count, &oldest);
 		if (!count)
 			continue;
 		since = q->last_completion_ns > oldest ? q->last_completion_ns : oldest;
@@ -295,7 +314,7 @@ int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n)
 		return -ENOMEM;
 	for (size_t i = 0; i < m->nr_queues; i++) {
 		s[i] = m->queues[i].st;
-		in_flight(&m->queues[i], &s[i].in_flight, &s[i].oldest_in_flight_ns);
+		in_flight(&m->queues[i], false, &s[i].in_flight, &s[i].oldest_in_flight_ns);
 	}
 	*stats = s;
 	*n = m->nr_queues;

@@ -17,6 +17,12 @@ struct qm_queue {
 	struct gma_queue_key key;
 	struct gma_queue_stats st;
 	__u64 *in_flight_ts; /* by head: notify time, 0 when not in flight */
+	/*
+	 * by head: the chain carries a request (a device-readable buffer). Chains of writable
+	 * buffers only (a NIC's receive buffers) wait for the outside world, not the device: they
+	 * never make a queue stuck.
+	 */
+	bool *is_request;
 	__u64 last_completion_ns;
 	__u64 features; /* the device's driver features, 0 when not seen */
 	bool stuck_reported;

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The queue model fed by hand-made records: completions are matched with the notify that made
+ * their chain available, with its latency; a used element nobody made available is flagged;
+ * only requests (chains with a device-readable buffer) can make a queue stuck, not a NIC's
+ * receive buffers waiting for traffic.
+ */
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <linux/virtio_ring.h>
+
+#include "record_reader.h"
+
+static struct {
+	int completions, stuck, used_invalid;
+	__u64 latency;
+	__u32 stuck_queue;
+} seen;
+
+static void on_completion(void *ctx, const struct gma_completion *c)
+{
+	seen.completions++;
+	seen.latency = c->latency_ns;
+}
+
+static void on_anomaly(void *ctx, const struct gma_anomaly_event *a)
+{
+	if (a->anomalies & GMA_ANOM_STUCK) {
+		seen.stuck++;
+		seen.stuck_queue = a->key->queue;
+	}
+	if (a->anomalies & GMA_ANOM_USED_ID_INVALID)
+		seen.used_invalid++;
+}
+
+static const struct gma_ring_callbacks cb = { .sz = sizeof(cb),
+					      .on_completion = on_completion,
+					      .on_anomaly = on_anomaly };
+static struct record_reader r;
+
+static void setup(void)
+{
+	memset(&seen, 0, sizeof(seen));
+	cr_assert_eq(rr_init(&r, NULL, NULL, &cb), 0);
+}
+
+static void teardown(void)
+{
+	rr_free(&r);
+}
+
+TestSuite(queue_model, .init = setup, .fini = teardown);
+
+static void feed_queue(__u32 q)
+{
+	struct gma_rec_queue rec = { .hdr = { GMA_REC_QUEUE, GMA_REC_VERSION, sizeof(rec) } };
+
+	rec.key = (struct gma_queue_key){ .vm_id = 1, .base = 0xd0000000, .queue = q };
+	rec.desc = 0x1000 * (q + 1);
+	rec.driver = rec.desc + 0x100;
+	rec.device = rec.desc + 0x200;
+	rec.num = 8;
+	rec.flags = GMA_QUEUE_READY;
+	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
+}
+
+/* A chain of one buffer at head, device-writable or readable. */
+static void feed_chain(__u32 q, __u16 head, bool writable, __u64 ts)
+{
+	static struct gma_rec_chain rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.hdr = (struct gma_rec_hdr){ GMA_REC_CHAIN, GMA_REC_VERSION, sizeof(rec) };
+	rec.key = (struct gma_queue_key){ .vm_id = 1, .base = 0xd0000000, .queue = q };
+	rec.ts_ns = ts;
+	rec.sample_id = (1ULL << 63) | head;
+	rec.head = head;
+	rec.nr_descs = rec.nr_recorded = 1;
+	rec.descs[0] = (struct gma_desc_rec){ .addr = 0x9000,
+					      .len = 64,
+					      .flags = writable ? VRING_DESC_F_WRITE : 0 };
+	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
+}
+
+static void feed_used(__u32 q, __u16 old, __u32 id, __u64 ts)
+{
+	struct gma_rec_used rec = { .hdr = { GMA_REC_USED, GMA_REC_VERSION, sizeof(rec) } };
+
+	rec.key = (struct gma_queue_key){ .vm_id = 1, .base = 0xd0000000, .queue = q };
+	rec.ts_ns = ts;
+	rec.used_old = old;
+	rec.used_new = old + 1;
+	rec.nr_elems = 1;
+	rec.elems[0].id = id;
+	rec.elems[0].len = 1;
+	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
+}
+
+Test(queue_model, completion_latency_from_its_notify)
+{
+	feed_queue(0);
+	feed_chain(0, 3, false, 1000000);
+	feed_used(0, 0, 3, 3500000);
+	cr_assert_eq(seen.completions, 1);
+	cr_assert_eq(seen.latency, 2500000);
+	/* the same head completed again without being made available */
+	feed_used(0, 1, 3, 4000000);
+	cr_assert_eq(seen.used_invalid, 1);
+}
+
+Test(queue_model, receive_buffers_never_make_a_queue_stuck)
+{
+	const __u64 s = 1000000000ULL;
+
+	feed_queue(0); /* rx: writable buffers, waiting for packets */
+	feed_queue(1); /* tx: a request */
+	feed_chain(0, 0, true, 1 * s);
+	feed_chain(1, 0, false, 1 * s);
+	cr_assert_eq(qm_check_stuck(&r.model, 1 * s + s / 2, s), 0, "not yet");
+	cr_assert_eq(qm_check_stuck(&r.model, 3 * s, s), 1);
+	cr_assert_eq(seen.stuck, 1, "reported once");
+	cr_assert_eq(seen.stuck_queue, 1, "the request's queue, not the receive queue");
+	qm_check_stuck(&r.model, 4 * s, s);
+	cr_assert_eq(seen.stuck, 1, "once per episode");
+}
