@@ -33,6 +33,11 @@ struct queue_spec {
 	__u32 index;
 	__u32 device_id;
 	struct gma_queue_layout layout;
+	/* from QMP: the device's own view of the queue */
+	bool has_qmp;
+	__u16 qmp_last_avail_idx;
+	__u16 qmp_used_idx;
+	__u32 qmp_inuse;
 };
 
 static struct rings_args {
@@ -646,7 +651,8 @@ int cmd_rings(int argc, char **argv, struct env *e)
 		fflush(stdout);
 	}
 	gma_tracer_poll(t, 0);
-	if (args.stats)
+	/* JSON ends with every queue's model, for comparison with the VMM's own view (QMP) */
+	if (args.stats || env->json)
 		print_stats(t, true);
 	print_summary(t);
 out_tracer:
@@ -737,6 +743,9 @@ static void print_ring(const struct queue_spec *q, const struct gma_ring *ring)
 		print_queue_label(stdout, q->device_id, q->base, q->index);
 		printf(": %u entries, avail idx %u, used idx %u, %u in flight\n", ring->layout.num,
 		       ring->avail_idx, ring->used_idx, ring->nr_pending);
+		if (q->has_qmp)
+			printf("  QEMU: next avail %u, used idx %u, %u in use\n", q->qmp_last_avail_idx,
+			       q->qmp_used_idx, q->qmp_inuse);
 		if (ring->anomalies) {
 			gma_anomaly_format(ring->anomalies, an, sizeof(an));
 			printf("  !! %s\n", an);
@@ -857,6 +866,10 @@ int cmd_ring(int argc, char **argv, struct env *e)
 				.index = qs[i].queue,
 				.device_id = qs[i].device_id,
 				.layout = qs[i].layout,
+				.has_qmp = true,
+				.qmp_last_avail_idx = qs[i].last_avail_idx,
+				.qmp_used_idx = qs[i].used_idx,
+				.qmp_inuse = qs[i].inuse,
 			};
 		}
 		free(qs);

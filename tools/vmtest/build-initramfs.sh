@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Builds the initramfs of the vmtest VM (tools/vmtest/run.sh).
+#
+# Usage: tools/vmtest/build-initramfs.sh OUTPUT KROOT KVER DEST
+#   OUTPUT  the build directory (the tests have it compiled in as GMA_OUTPUT)
+#   KROOT   an unpacked Debian linux-image package (KROOT/boot, KROOT/lib/modules/KVER),
+#           with modules.dep (depmod -b KROOT KVER)
+#   DEST    the cpio archive to write (newc, uncompressed: TCG unpacks it faster than it
+#           would decompress it)
+#
+# Contents: busybox-static (shell and tools) and tools/vmtest/init as /init; the project's test
+# binaries, gma-trace, demo-vmm and demo-guest.bin at the paths the tests expect (/gma is the
+# repository root, /gma/OUTPUT the build directory); every shared library ldd lists for them and
+# the dynamic loader, at the same paths; the kernel modules of config's VMTEST_VM_MODULES with
+# their dependencies and the order to load them in (/etc/vmtest/modules); and for the nested
+# guest (guest-e2e.sh) QEMU with its libraries and firmware, the guest kernel and the guest's
+# own initramfs (busybox, tools/vmtest/guest-init, the virtio modules).
+set -euo pipefail
+
+[ $# -eq 4 ] || { echo "usage: $0 OUTPUT KROOT KVER DEST" >&2; exit 2; }
+OUTPUT=$1 KROOT=$2 KVER=$3 DEST=$4
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tools/vmtest/config
+. "$HERE/config"
+
+STAGE=$OUTPUT/vmtest/initramfs.d
+GSTAGE=$OUTPUT/vmtest/guest-initramfs.d
+MODDIR=$KROOT/lib/modules/$KVER
+BUSYBOX=$(command -v busybox || echo /bin/busybox)
+file "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
+	ldd "$BUSYBOX" 2>&1 | grep -q 'not a dynamic executable' ||
+	{ echo "build-initramfs: $BUSYBOX is not static (install busybox-static)" >&2; exit 1; }
+
+# Inside the VM the repository root is /gma, so a relative OUTPUT is /gma/OUTPUT; an absolute
+# OUTPUT (compiled into the tests as is) stays where it is.
+case "$OUTPUT" in
+/*) VM_OUT=$OUTPUT ;;
+*) VM_OUT=/gma/$OUTPUT ;;
+esac
+
+rm -rf "$STAGE" "$GSTAGE"
+mkdir -p "$STAGE"/{proc,sys,dev,tmp,run,root,etc/vmtest,bin,sbin,usr/bin,usr/sbin,gma}
+mkdir -p "$GSTAGE"/{proc,sys,dev,tmp,bin,sbin,usr/bin,usr/sbin,etc}
+
+# busybox and one symlink per applet, at the path busybox names for it
+install_busybox() { # ROOT
+	local root=$1 a
+	install -m 0755 "$BUSYBOX" "$root/bin/busybox"
+	while read -r a; do
+		[ "$a" = bin/busybox ] && continue
+		[ -e "$root/$a" ] || ln -s /bin/busybox "$root/$a"
+	done < <("$BUSYBOX" --list-full)
+}
+
+# SRC -> ROOT/DST (default: SRC's own path), with the libraries ldd lists for it and the
+# loader at their own paths
+declare -A copied=()
+copy_with_libs() { # ROOT SRC [DST]
+	local root=$1 src=$2 dst=${3:-$2} lib
+	mkdir -p "$root$(dirname "$dst")"
+	cp -L --preserve=mode "$src" "$root$dst"
+	# ldd prints "name => /path (addr)" and "/lib64/ld-linux-x86-64.so.2 (addr)"
+	while read -r lib; do
+		[ -n "${copied[$root:$lib]:-}" ] && continue
+		copied[$root:$lib]=1
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L --preserve=mode "$lib" "$root$lib"
+	done < <(ldd "$src" 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }')
+}
+
+# Module NAME... -> ROOT/lib/modules/KVER/..., and the insmod order in ROOT/LIST (paths
+# relative to /lib/modules/KVER, dependencies first, each once)
+copy_modules() { # ROOT LIST NAME...
+	local root=$1 list=$2 m p rel
+	shift 2
+	mkdir -p "$root/lib/modules/$KVER" "$(dirname "$root/$list")"
+	: >"$root/$list"
+	for m in "$@"; do
+		if ! modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" >/tmp/vmtest-deps.$$ 2>&1; then
+			echo "build-initramfs: module $m: $(cat /tmp/vmtest-deps.$$)" >&2
+			rm -f /tmp/vmtest-deps.$$
+			exit 1
+		fi
+		while read -r kw p _; do
+			[ "$kw" = insmod ] || continue # "builtin NAME" needs nothing
+			rel=${p#"$MODDIR"/}
+			grep -qxF "$rel" "$root/$list" && continue
+			mkdir -p "$root/lib/modules/$KVER/$(dirname "$rel")"
+			case "$rel" in
+			*.xz) xz -dc "$p" >"$root/lib/modules/$KVER/${rel%.xz}"; rel=${rel%.xz} ;;
+			*.zst) zstd -qdc "$p" >"$root/lib/modules/$KVER/${rel%.zst}"; rel=${rel%.zst} ;;
+			*) cp "$p" "$root/lib/modules/$KVER/$rel" ;;
+			esac
+			echo "$rel" >>"$root/$list"
+		done </tmp/vmtest-deps.$$
+		rm -f /tmp/vmtest-deps.$$
+	done
+}
+
+# --- the test VM ---------------------------------------------------------------------------
+install_busybox "$STAGE"
+install -m 0755 "$HERE/init" "$STAGE/init"
+copy_modules "$STAGE" etc/vmtest/modules $VMTEST_VM_MODULES
+
+# Tests: every tests/{unit,bpf}/test_X.c has OUTPUT/tests/test_X (the Makefile built them).
+mkdir -p "$STAGE$VM_OUT/tests"
+: >"$STAGE/etc/vmtest/tests"
+for kind in unit bpf; do
+	for src in tests/$kind/test_*.c; do
+		[ -e "$src" ] || continue
+		t=$(basename "$src" .c)
+		[ -x "$OUTPUT/tests/$t" ] || { echo "build-initramfs: $OUTPUT/tests/$t missing (make $OUTPUT/tests/$t)" >&2; exit 1; }
+		copy_with_libs "$STAGE" "$OUTPUT/tests/$t" "$VM_OUT/tests/$t"
+		echo "$kind $t" >>"$STAGE/etc/vmtest/tests"
+	done
+done
+for b in gma-trace demo-vmm demo-guest.bin; do
+	[ -e "$OUTPUT/$b" ] || { echo "build-initramfs: $OUTPUT/$b missing (make all)" >&2; exit 1; }
+	copy_with_libs "$STAGE" "$OUTPUT/$b" "$VM_OUT/$b"
+done
+echo "$VM_OUT" >"$STAGE/etc/vmtest/output"
+echo "$KVER" >"$STAGE/etc/vmtest/kver"
+
+# --- the nested guest (guest-e2e.sh) -------------------------------------------------------
+if [ "$VMTEST_GUEST_E2E" = 1 ]; then
+	install_busybox "$GSTAGE"
+	install -m 0755 "$HERE/guest-init" "$GSTAGE/init"
+	copy_modules "$GSTAGE" etc/modules $VMTEST_GUEST_MODULES
+	echo "$KVER" >"$GSTAGE/etc/kver"
+	mkdir -p "$STAGE/vmtest"
+	(cd "$GSTAGE" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$STAGE/vmtest/guest-initramfs.cpio"
+	cp "$KROOT/boot/vmlinuz-$KVER" "$STAGE/vmtest/vmlinuz"
+	QEMU=$(command -v qemu-system-x86_64)
+	copy_with_libs "$STAGE" "$QEMU"
+	# firmware of the microvm machine (qboot) and the linux boot option ROMs
+	mkdir -p "$STAGE/usr/share/qemu"
+	for fw in bios-microvm.bin qboot.rom linuxboot.bin linuxboot_dma.bin pvh.bin kvmvapic.bin \
+		multiboot.bin multiboot_dma.bin; do
+		[ -e "/usr/share/qemu/$fw" ] && cp -L "/usr/share/qemu/$fw" "$STAGE/usr/share/qemu/$fw"
+	done
+	mkdir -p "$STAGE/gma/tools/vmtest"
+	install -m 0755 "$HERE/guest-e2e.sh" "$STAGE/gma/tools/vmtest/guest-e2e.sh"
+	install -m 0644 "$HERE/check-blk.awk" "$STAGE/gma/tools/vmtest/check-blk.awk"
+	install -m 0644 "$HERE/check-qmp.awk" "$STAGE/gma/tools/vmtest/check-qmp.awk"
+	echo "e2e guest-e2e" >>"$STAGE/etc/vmtest/tests"
+fi
+
+(cd "$STAGE" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$DEST.tmp"
+mv "$DEST.tmp" "$DEST"
+echo "  VMTEST   $(basename "$DEST"): $(du -h "$DEST" | cut -f1)," \
+	"modules: $(tr '\n' ' ' <"$STAGE/etc/vmtest/modules" | sed 's|[^ ]*/||g; s|\.ko||g')"

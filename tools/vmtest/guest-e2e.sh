@@ -1,0 +1,132 @@
+#!/bin/sh
+# The real guest end to end, inside the vmtest VM (run by tools/vmtest/init from /gma):
+# a Linux guest (the same Debian kernel, tools/vmtest/guest-init as its /init) on QEMU/KVM
+# microvm with a virtio-blk disk and a virtio-net NIC, started under
+#   OUTPUT/gma-trace rings --json --completions -- qemu-system-x86_64 ...
+# so the trace sees every queue from its setup; then check-blk.awk compares the blk chains with
+# the guest's workload. Before that, one untraced boot measures the nested boot time and
+# whether kvm_exit and kvm_mmio fire in this VM (ftrace events).
+#
+# Usage: sh tools/vmtest/guest-e2e.sh [OUTPUT]
+# Prints E2E-... lines; the trace is in /tmp/guest-e2e/trace.jsonl and also printed between
+# VMTEST-FILE-BEGIN/END lines (run.sh saves it as OUTPUT/vmtest/guest-e2e.jsonl).
+# Exit status: 0 the trace matched, 1 otherwise.
+out=${1:-build}
+here=$(dirname "$0")
+work=/tmp/guest-e2e
+write_count=256 read_count=16
+boot_timeout=${E2E_BOOT_TIMEOUT:-600}
+rm -rf "$work"
+mkdir -p "$work"
+
+qemu_cmd() { # CONSOLE-LOG QMP-SOCKET [EXTRA-CMDLINE]
+	echo qemu-system-x86_64 -accel kvm -M microvm -cpu host -m 256M -smp 1 \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-serial "file:$1" \
+		-kernel /vmtest/vmlinuz -initrd /vmtest/guest-initramfs.cpio \
+		-append "'console=ttyS0 panic=-1 loglevel=4 gma.write_count=$write_count gma.read_count=$read_count $3'" \
+		-device virtio-blk-device,drive=d \
+		-drive "id=d,file=$work/disk.img,format=raw,if=none" \
+		-device virtio-net-device,netdev=n -netdev user,id=n \
+		-qmp "unix:$2,server=on,wait=off"
+}
+
+# The running QEMU (busybox has no pgrep): the only process named so, started by gma-trace.
+qemu_pid() {
+	for c in /proc/[0-9]*/comm; do
+		if [ "$(cat "$c" 2>/dev/null)" = qemu-system-x86 ]; then
+			p=${c%/comm}
+			echo "${p#/proc/}"
+			return
+		fi
+	done
+}
+
+uptime_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+
+# --- 1. untraced boot: nested boot time, kvm_exit and kvm_mmio ---------------------------
+# Both events go to the ftrace buffer (32 MiB per CPU): the kvm_exit count shows KVM runs the
+# guest here; the kvm_mmio writes at offset 0x50 of a virtio-mmio window (microvm: 512 bytes
+# each from 0xfeb00000) are the guest's QueueNotify writes, the events gma-trace samples on.
+dd if=/dev/zero of="$work/disk.img" bs=1M count=8 2>/dev/null
+tr=/sys/kernel/tracing
+echo 0 >$tr/tracing_on
+echo 32768 >$tr/buffer_size_kb
+echo >$tr/trace
+echo 1 >$tr/events/kvm/kvm_exit/enable
+echo 1 >$tr/events/kvm/kvm_mmio/enable
+echo 1 >$tr/tracing_on
+t0=$(uptime_ms)
+eval "timeout -s KILL $boot_timeout $(qemu_cmd "$work/console0.log" "$work/qmp0.sock")" \
+	</dev/null >"$work/qemu0.out" 2>&1
+rc=$?
+t1=$(uptime_ms)
+echo 0 >$tr/tracing_on
+echo 0 >$tr/events/kvm/kvm_exit/enable
+echo 0 >$tr/events/kvm/kvm_mmio/enable
+overrun=$(cat $tr/per_cpu/cpu*/stats | awk '/^overrun:/ { n += $2 } END { print n + 0 }')
+awk '/ kvm_exit: / { e++ } / kvm_mmio: / { m++ }
+	/ kvm_mmio: mmio write / && / gpa 0xfeb0[0-9a-f][02468ace]50 / { q++ }
+	END { printf "kvm_exit=%d kvm_mmio=%d notify_writes=%d", e, m, q }' $tr/trace >"$work/events"
+grep -m2 ' kvm_mmio: mmio write .* gpa 0xfeb0' $tr/trace | sed 's/^ */E2E-BASELINE sample: /'
+echo >$tr/trace
+echo 1408 >$tr/buffer_size_kb
+echo "E2E-BASELINE qemu_rc=$rc wall_ms=$((t1 - t0)) $(cat "$work/events") trace_overrun=$overrun"
+touch "$work/console0.log"
+echo "E2E-BASELINE guest: $(grep -E '^GUEST-E2E-(BOOTED|WORKLOAD|NET|DONE)' "$work/console0.log" | tr '\n' ' ')"
+if ! grep -q '^GUEST-E2E-DONE' "$work/console0.log"; then
+	echo "E2E-BASELINE the nested guest did not finish; its console and QEMU's output:"
+	tail -n 40 "$work/console0.log" "$work/qemu0.out"
+	exit 1
+fi
+
+# --- 2. the same boot under gma-trace -------------------------------------------------------
+# The guest holds on after its workload (gma.hold) so that, with QEMU still running, its
+# queues can be read from QMP (gma-trace ring --qmp): QEMU's own indices, the ground truth
+# gma-trace's model is compared with once QEMU is stopped and gma-trace prints its summary.
+dd if=/dev/zero of="$work/disk.img" bs=1M count=8 2>/dev/null
+t0=$(uptime_ms)
+eval "timeout -s KILL $boot_timeout $out/gma-trace rings --json --completions -- \
+	$(qemu_cmd "$work/console.log" "$work/qmp.sock" "gma.hold=120")" </dev/null \
+	>"$work/trace.jsonl" 2>"$work/gma-trace.err" &
+tracer=$!
+i=0
+while ! grep -q '^GUEST-E2E-DONE' "$work/console.log" 2>/dev/null && [ $i -lt "$boot_timeout" ] &&
+	kill -0 $tracer 2>/dev/null; do
+	sleep 1
+	i=$((i + 1))
+done
+sleep 2 # the last completions, seen by the tracer's periodic look at the used rings
+qemu=$(qemu_pid)
+if [ -n "$qemu" ]; then
+	$out/gma-trace ring -j --pid "$qemu" --qmp "$work/qmp.sock" >"$work/qmp.jsonl" \
+		2>"$work/qmp.err" || echo "E2E-QMP gma-trace ring --qmp failed: $(head -c 300 "$work/qmp.err")"
+	kill -TERM "$qemu"
+fi
+wait $tracer
+rc=$?
+t1=$(uptime_ms)
+echo "E2E-TRACED gma_trace_rc=$rc wall_ms=$((t1 - t0)) lines=$(wc -l <"$work/trace.jsonl")"
+touch "$work/console.log"
+echo "E2E-TRACED guest: $(grep -E '^GUEST-E2E-(BOOTED|WORKLOAD|NET|DONE)' "$work/console.log" | tr '\n' ' ')"
+if [ "$rc" != 0 ] || ! grep -q '^GUEST-E2E-DONE' "$work/console.log"; then
+	echo "E2E-TRACED failed; gma-trace's stderr:"
+	tail -n 40 "$work/gma-trace.err"
+	sed -n '1s/^/E2E-TRACED error: /p' "$work/gma-trace.err"
+	if [ -s "$work/console.log" ]; then
+		echo "E2E-TRACED guest console:"
+		tail -n 20 "$work/console.log"
+	fi
+fi
+touch "$work/qmp.jsonl"
+awk -f "$here/check-qmp.awk" "$work/qmp.jsonl" "$work/trace.jsonl"
+qmp_check=$?
+if [ "$(wc -c <"$work/trace.jsonl")" -le 4194304 ]; then
+	echo "VMTEST-FILE-BEGIN guest-e2e.jsonl"
+	cat "$work/trace.jsonl"
+	echo "VMTEST-FILE-END guest-e2e.jsonl"
+fi
+awk -v write_count="$write_count" -v read_bytes=$((read_count * 65536)) \
+	-f "$here/check-blk.awk" "$work/trace.jsonl"
+check=$?
+[ "$rc" = 0 ] && [ "$check" = 0 ] && [ "$qmp_check" = 0 ]
