@@ -21,6 +21,7 @@ void qm_free(struct queue_model *m)
 	for (size_t i = 0; i < m->nr_queues; i++) {
 		free(m->queues[i].in_flight_ts);
 		free(m->queues[i].is_request);
+		free(m->queues[i].done_early);
 	}
 	free(m->queues);
 	memset(m, 0, sizeof(*m));
@@ -124,8 +125,10 @@ static void set_layout(struct queue_model *m, struct qm_queue *q, __u64 desc, __
 
 	free(q->in_flight_ts);
 	free(q->is_request);
+	free(q->done_early);
 	q->in_flight_ts = NULL;
 	q->is_request = NULL;
+	q->done_early = NULL;
 	q->st.desc = desc;
 	q->st.driver = driver;
 	q->st.device = device;
@@ -135,11 +138,14 @@ static void set_layout(struct queue_model *m, struct qm_queue *q, __u64 desc, __
 	if (num && num <= QUEUE_NUM_MAX) {
 		q->in_flight_ts = calloc(num, sizeof(*q->in_flight_ts));
 		q->is_request = calloc(num, sizeof(*q->is_request));
-		if (!q->in_flight_ts || !q->is_request) {
+		q->done_early = calloc(num, sizeof(*q->done_early));
+		if (!q->in_flight_ts || !q->is_request || !q->done_early) {
 			free(q->in_flight_ts);
 			free(q->is_request);
+			free(q->done_early);
 			q->in_flight_ts = NULL;
 			q->is_request = NULL;
+			q->done_early = NULL;
 		}
 	}
 	if ((desc & 15) || (driver & 1) || (device & 3))
@@ -158,7 +164,6 @@ void qm_on_queue(struct queue_model *m, const struct gma_rec_queue *r)
 	if (r->device_id)
 		q->st.device_id = r->device_id;
 	set_layout(m, q, r->desc, r->driver, r->device, r->num, r->flags, r->ts_ns);
-	q->tracked_from_start = !(r->flags & GMA_QUEUE_FROM_USER);
 	if (m->cb && m->cb->on_queue)
 		m->cb->on_queue(m->ctx, r);
 }
@@ -173,7 +178,6 @@ void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key, __u64 
 	if (device_id)
 		q->st.device_id = device_id;
 	set_layout(m, q, desc, driver, device, num, GMA_QUEUE_READY | GMA_QUEUE_FROM_USER, 0);
-	q->tracked_from_start = false;
 }
 
 void qm_on_notify(struct queue_model *m, const struct gma_rec_notify *r)
@@ -211,7 +215,10 @@ void qm_on_chain(struct queue_model *m, struct gma_chain *c)
 		q->st.chains++;
 		c->device_id = q->st.device_id;
 		c->features = q->features;
-		if (q->in_flight_ts && r->head < q->st.num) {
+		if (q->in_flight_ts && r->head < q->st.num && q->done_early[r->head]) {
+			q->done_early[r->head] =
+				false; /* its completion came first: not in flight */
+		} else if (q->in_flight_ts && r->head < q->st.num) {
 			q->in_flight_ts[r->head] = r->ts_ns ? r->ts_ns : 1;
 			q->is_request[r->head] = false;
 			for (__u32 i = 0; i < n; i++)
@@ -252,8 +259,10 @@ void qm_on_used(struct queue_model *m, const struct gma_rec_used *r)
 			q->st.latency_n++;
 			if (c.latency_ns > q->st.latency_max_ns)
 				q->st.latency_max_ns = c.latency_ns;
-		} else if (q->tracked_from_start || id >= q->st.num) {
+		} else if (id >= q->st.num) {
 			bad |= GMA_ANOM_USED_ID_INVALID;
+		} else if (q->done_early) {
+			q->done_early[id] = true;
 		}
 		q->st.completions++;
 		if (m->cb && m->cb->on_completion)

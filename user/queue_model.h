@@ -23,10 +23,15 @@ struct qm_queue {
 	 * never make a queue stuck.
 	 */
 	bool *is_request;
+	/*
+	 * by head: completed before the tracer saw its chain. A driver need not notify for every
+	 * chain (VIRTIO_RING_F_EVENT_IDX, VRING_USED_F_NO_NOTIFY), so a busy device may use a
+	 * chain the tracer learns of only at a later notify.
+	 */
+	bool *done_early;
 	__u64 last_completion_ns;
 	__u64 features; /* the device's driver features, 0 when not seen */
 	bool stuck_reported;
-	bool tracked_from_start; /* layout learnt at QueueReady: every head in flight is known */
 };
 
 struct qm_device {

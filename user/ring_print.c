@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
 #include <string.h>
@@ -34,6 +35,10 @@ void chain_summary(const struct chain_view *c, char *buf, size_t size)
 		if (!gma_blk_decode(c->descs, c->data, c->state, c->n, &req)) {
 			if (c->at_notify)
 				req.has_status = false;
+			/* a chain longer than the record: the data is all but header and status */
+			if (c->nr_walked > c->n &&
+			    c->total_len >= sizeof(struct virtio_blk_outhdr) + 1)
+				req.data_len = c->total_len - sizeof(struct virtio_blk_outhdr) - 1;
 			gma_blk_format(&req, buf, size);
 			return;
 		}

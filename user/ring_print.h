@@ -24,6 +24,9 @@ struct chain_view {
 	__u32 queue;
 	__u32 anomalies;
 	__u64 features; /* negotiated features, 0 when unknown (then VirtIO 1.x is assumed) */
+	/* the whole chain as walked, when descs[] holds only its first n descriptors */
+	__u32 nr_walked;
+	__u64 total_len;
 	bool at_notify; /* sampled when made available: device-written bytes not there yet */
 };
 

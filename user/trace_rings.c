@@ -299,6 +299,8 @@ static void on_chain(void *ctx, const struct gma_chain *c)
 		.queue = r->key.queue,
 		.anomalies = c->anomalies,
 		.features = c->features,
+		.nr_walked = r->nr_descs,
+		.total_len = r->total_len,
 	};
 	char summary[256], an[256];
 
@@ -744,8 +746,8 @@ static void print_ring(const struct queue_spec *q, const struct gma_ring *ring)
 		printf(": %u entries, avail idx %u, used idx %u, %u in flight\n", ring->layout.num,
 		       ring->avail_idx, ring->used_idx, ring->nr_pending);
 		if (q->has_qmp)
-			printf("  QEMU: next avail %u, used idx %u, %u in use\n", q->qmp_last_avail_idx,
-			       q->qmp_used_idx, q->qmp_inuse);
+			printf("  QEMU: next avail %u, used idx %u, %u in use\n",
+			       q->qmp_last_avail_idx, q->qmp_used_idx, q->qmp_inuse);
 		if (ring->anomalies) {
 			gma_anomaly_format(ring->anomalies, an, sizeof(an));
 			printf("  !! %s\n", an);

@@ -198,7 +198,9 @@ Test(faults, killed_and_restarted)
 		      "0xd0001000", NULL);
 		_exit(127);
 	}
-	sleep(1);
+	/* loading and attaching takes a while in a slow (emulated) VM */
+	for (int i = 0; i < 100 && tracer_programs() != before + 1; i++)
+		usleep(100000);
 	cr_assert_eq(tracer_programs(), before + 1, "the tracer is not attached");
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
