@@ -860,6 +860,16 @@ int cmd_ring(int argc, char **argv, struct env *e)
 			report_error(err, "querying virtio queues over QMP");
 			goto out;
 		}
+		if (env->verbose)
+			for (size_t i = 0; i < n; i++)
+				fprintf(stderr,
+					"gma-trace: QMP: %s %s queue %u: base 0x%llx num %u desc 0x%llx "
+					"driver 0x%llx device 0x%llx\n",
+					qs[i].device, qs[i].path, qs[i].queue,
+					(unsigned long long)qs[i].mmio_base, qs[i].layout.num,
+					(unsigned long long)qs[i].layout.desc,
+					(unsigned long long)qs[i].layout.driver,
+					(unsigned long long)qs[i].layout.device);
 		for (size_t i = 0; i < n && args.nr_queues < QUEUE_SPECS_MAX; i++) {
 			if (!qs[i].layout.num || !qs[i].layout.desc)
 				continue; /* a queue the driver never set up */
@@ -875,6 +885,14 @@ int cmd_ring(int argc, char **argv, struct env *e)
 			};
 		}
 		free(qs);
+		if (!args.nr_queues) {
+			fprintf(stderr,
+				"gma-trace: QEMU lists %zu virtio queues over QMP, none set up by "
+				"the guest's driver yet\n",
+				n);
+			err = -ENOENT;
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < args.nr_queues; i++) {
 		struct gma_ring *ring;

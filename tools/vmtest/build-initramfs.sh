@@ -119,12 +119,14 @@ for b in gma-trace demo-vmm demo-guest.bin; do
 	copy_with_libs "$STAGE" "$OUTPUT/$b" "$VM_OUT/$b"
 done
 # Tools the tests call besides the project's own: bpftool (which programs are attached) and
-# util-linux's setpriv (running gma-trace without privilege), which replaces busybox's smaller
-# one (its symlink is removed first: cp would write through it into busybox).
+# util-linux's setpriv (running gma-trace without privilege), at their paths on the host (the
+# tests name setpriv by its path: busybox's shell would run its own smaller applet); busybox's
+# symlinks are removed first, or cp would write through them into busybox.
 for b in bpftool setpriv; do
 	p=$(command -v "$b") || { echo "build-initramfs: $b missing (tools/deps.sh)" >&2; exit 1; }
-	rm -f "$STAGE/bin/$b" "$STAGE/usr/sbin/$b"
-	copy_with_libs "$STAGE" "$(readlink -f "$p")" "/bin/$b"
+	p=$(readlink -f "$p")
+	rm -f "$STAGE/bin/$b" "$STAGE$p"
+	copy_with_libs "$STAGE" "$p" "$p"
 done
 echo "$VM_OUT" >"$STAGE/etc/vmtest/output"
 echo "$KVER" >"$STAGE/etc/vmtest/kver"

@@ -99,7 +99,7 @@ done
 sleep 2 # the last completions, seen by the tracer's periodic look at the used rings
 qemu=$(qemu_pid)
 if [ -n "$qemu" ]; then
-	$out/gma-trace ring -j --pid "$qemu" --qmp "$work/qmp.sock" >"$work/qmp.jsonl" \
+	$out/gma-trace ring -j -v --pid "$qemu" --qmp "$work/qmp.sock" >"$work/qmp.jsonl" \
 		2>"$work/qmp.err" || echo "E2E-QMP gma-trace ring --qmp failed: $(head -c 300 "$work/qmp.err")"
 	kill -TERM "$qemu"
 fi
@@ -121,6 +121,12 @@ fi
 touch "$work/qmp.jsonl"
 awk -f "$here/check-qmp.awk" "$work/qmp.jsonl" "$work/trace.jsonl"
 qmp_check=$?
+if [ "$qmp_check" != 0 ]; then
+	echo "E2E-QMP qemu pid: ${qemu:-none}; gma-trace ring --qmp said:"
+	head -c 2000 "$work/qmp.err"
+	head -c 2000 "$work/qmp.jsonl"
+	echo
+fi
 if [ "$(wc -c <"$work/trace.jsonl")" -le 4194304 ]; then
 	echo "VMTEST-FILE-BEGIN guest-e2e.jsonl"
 	cat "$work/trace.jsonl"
