@@ -740,6 +740,9 @@ static void print_ring(const struct queue_spec *q, const struct gma_ring *ring)
 		       (unsigned long long)q->base, q->index, ring->layout.num, ring->avail_idx,
 		       ring->used_idx, ring->avail_flags, ring->used_flags, ring->nr_pending);
 		print_anomaly_list_json(stdout, ring->anomalies);
+		if (q->has_qmp)
+			printf(",\"qmp\":{\"last_avail_idx\":%u,\"used_idx\":%u,\"inuse\":%u}",
+			       q->qmp_last_avail_idx, q->qmp_used_idx, q->qmp_inuse);
 		printf(",\"chains\":[");
 	} else {
 		print_queue_label(stdout, q->device_id, q->base, q->index);

@@ -6,10 +6,15 @@
 # awk -f check-qmp.awk QMP.jsonl TRACE.jsonl
 # Prints "E2E-QMP ..." lines; exits 0 when all hold.
 
-function num(line, key) {
+# The digits of a number member, as a string: large ones stay exact (awk's numbers are
+# doubles, printed as 4.27296e+09 when used as array keys).
+function digits(line, key) {
 	if (!match(line, "\"" key "\":[0-9]+"))
-		return -1
-	return substr(line, RSTART + length(key) + 3, RLENGTH - length(key) - 3) + 0
+		return "-1"
+	return substr(line, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
+}
+function num(line, key) {
+	return digits(line, key) + 0
 }
 function qmpnum(line, key, q) {
 	if (!match(line, "\"qmp\":\\{[^}]*\\}"))
@@ -21,7 +26,7 @@ function qmpnum(line, key, q) {
 FNR == NR {
 	if ($0 !~ /"type":"ring"/ || $0 !~ /"qmp":/)
 		next
-	k = num($0, "base") "/" num($0, "queue")
+	k = digits($0, "base") "/" digits($0, "queue")
 	qmp_avail[k] = qmpnum($0, "last_avail_idx")
 	qmp_used[k] = qmpnum($0, "used_idx")
 	qmp_dev[k] = $0 ~ /"device":"virtio-blk"/ ? "blk" : "other"
@@ -29,7 +34,7 @@ FNR == NR {
 	next
 }
 /"type":"queue_stats"/ {
-	k = num($0, "base") "/" num($0, "queue")
+	k = digits($0, "base") "/" digits($0, "queue")
 	if (!(k in qmp_used))
 		next
 	compared++
