@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +72,9 @@ void demo_vm_start(struct demo_vm *vm, const char *const *extra_args)
 	}
 	close(out[1]);
 	/* The VMM writes "ready" to fd 3 once its guest has written (and checked) its patterns. */
+	/* a VMM that never gets ready (a stuck or very slow guest) fails the test, not hangs it */
 	while (got < (ssize_t)sizeof(buf) - 1 &&
+	       poll(&(struct pollfd){ .fd = out[0], .events = POLLIN }, 1, 60000) == 1 &&
 	       (n = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0) {
 		got += n;
 		buf[got] = 0;
