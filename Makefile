@@ -123,7 +123,7 @@ bpf-test: $(BPF_TESTS)
 		exit 1; fi
 	$(Q)for t in $^; do echo "== $$t"; $$t --jobs=1 || exit 1; done
 
-test: format-check all unit-test bpf-test fuzz-replay fuzz-short install-test doc-test
+test: format-check all unit-test bpf-test fuzz-replay fuzz-short install-test doc-test vmtest
 	@echo "make test: all tests passed"
 
 # --- demo -------------------------------------------------------------------------------
