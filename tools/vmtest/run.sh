@@ -43,6 +43,12 @@ command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not inst
 qemu-system-x86_64 -accel help 2>/dev/null | grep -qx tcg ||
 	skip "qemu-system-x86_64 has no TCG accelerator"
 
+# The newest of the files named (a glob), or nothing: never a failure, which set -e and
+# pipefail would turn into a silent exit on the first run, when the cache is empty.
+newest() {
+	ls "$@" 2>/dev/null | sort -V | tail -n1 || true
+}
+
 # --- kernel --------------------------------------------------------------------------------
 # The newest Debian 12 6.1 image apt knows, or the newest cached one when apt cannot help
 # (offline, another release).
@@ -53,13 +59,13 @@ if [ -z "$pkg" ]; then
 fi
 deb=
 if [ -n "$pkg" ]; then
-	deb=$(ls "$CACHE/${pkg}"_*_amd64.deb 2>/dev/null | sort -V | tail -n1)
+	deb=$(newest "$CACHE/${pkg}"_*_amd64.deb)
 	if [ -z "$deb" ]; then
 		echo "  VMTEST   apt-get download $pkg"
 		# run as root, apt-get cannot drop to _apt for a directory _apt cannot write
 		if (cd "$CACHE" && apt-get -q -o APT::Sandbox::User=root download "$pkg") \
 			>"$CACHE/download.log" 2>&1; then
-			deb=$(ls "$CACHE/${pkg}"_*_amd64.deb 2>/dev/null | sort -V | tail -n1)
+			deb=$(newest "$CACHE/${pkg}"_*_amd64.deb)
 		else
 			echo "vmtest: apt-get download $pkg failed:" >&2
 			tail -5 "$CACHE/download.log" >&2
@@ -67,7 +73,7 @@ if [ -n "$pkg" ]; then
 	fi
 fi
 if [ -z "$deb" ]; then
-	deb=$(ls "$CACHE"/linux-image-*_amd64.deb 2>/dev/null | sort -V | tail -n1)
+	deb=$(newest "$CACHE"/linux-image-*_amd64.deb)
 	[ -n "$deb" ] || die "no Debian 6.1 kernel package: none matching $VMTEST_KERNEL_PATTERN in apt, none cached in $CACHE"
 	pkg=$(basename "$deb" | cut -d_ -f1)
 	echo "  VMTEST   using cached $deb"
