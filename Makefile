@@ -191,7 +191,8 @@ $(OUTPUT)/fuzz:
 	$(Q)mkdir -p $@
 
 .SECONDEXPANSION:
-$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard include/gma/*.h user/*.h bpf/*.h) \
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) \
+		$(wildcard include/gma/*.h user/*.h bpf/*.h tests/fuzz/*.h) \
 		| deps-fuzz $(OUTPUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS_$*) -o $@

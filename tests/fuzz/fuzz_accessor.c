@@ -10,26 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
+
 #include <gma/gma.h>
 
 #define MAX_REGIONS 16
 #define SLOT 8192 /* each region has its own slice of the arena */
 
 static uint8_t arena[MAX_REGIONS * SLOT], before[MAX_REGIONS * SLOT];
-
-struct input {
-	const uint8_t *p;
-	size_t left;
-};
-
-static uint64_t take(struct input *in, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n && in->left; i++, in->left--)
-		v |= (uint64_t)*in->p++ << (8 * i);
-	return v;
-}
 
 /* The reference: the region holding gpa, or -1 (regions never overlap when valid). */
 static int ref_region(const struct gma_region *r, size_t n, uint64_t gpa)
