@@ -45,56 +45,18 @@ static __u64 now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* One line per chain, as gma-trace rings prints them (text, or JSON with descriptors). */
+/* One line per chain, printed by the very code gma-trace rings uses (user/ring_print.c). */
 static void on_chain(void *ctx, const struct gma_chain *c)
 {
 	const struct gma_rec_chain *r = c->rec;
-	__u32 n = r->nr_recorded < GMA_CHAIN_DESC_MAX ? r->nr_recorded : GMA_CHAIN_DESC_MAX;
-	struct chain_view v = {
-		.descs = r->descs,
-		.n = n,
-		.data = (__u8 *const *)c->bytes,
-		.state = (__u8 *const *)c->state,
-		.nbytes = c->nbytes,
-		.device_id = c->device_id,
-		.queue = r->key.queue,
-		.anomalies = c->anomalies,
-		.features = c->features,
-		.at_notify = true,
-	};
-	char summary[256], label[32], an[256];
-	FILE *f = st.out;
 
 	st.chains++;
 	if (st.mode == OUT_NONE)
 		return;
-	chain_summary(&v, summary, sizeof(summary));
-	if (st.mode == OUT_JSON) {
-		fprintf(f,
-			"{\"type\":\"chain\",\"ts_ns\":%llu,\"pid\":%d,\"device\":\"%s\","
-			"\"device_id\":%u,\"base\":%llu,\"queue\":%u,\"avail_idx\":%u,\"head\":%u,"
-			"\"nr_descs\":%u,\"total_len\":%u,\"indirect\":%s,\"summary\":",
-			(unsigned long long)r->ts_ns, c->pid,
-			device_label(c->device_id, label, sizeof(label)), c->device_id,
-			(unsigned long long)r->key.base, r->key.queue, r->avail_idx, r->head,
-			r->nr_descs, r->total_len, r->indirect_addr ? "true" : "false");
-		print_json_string(f, summary);
-		fprintf(f, ",\"anomalies\":[],");
-		print_chain_descs_json(f, &v);
-		fprintf(f, "}\n");
-		return;
-	}
-	fprintf(f, "%llu.%06llu %d ", (unsigned long long)r->ts_ns / 1000000000ULL,
-		(unsigned long long)(r->ts_ns % 1000000000ULL) / 1000, c->pid);
-	fprintf(f, "%s@%llx q%u", device_label(c->device_id, label, sizeof(label)),
-		(unsigned long long)r->key.base, r->key.queue);
-	fprintf(f, " avail %u head %u: %s (%u desc%s)", r->avail_idx, r->head, summary, r->nr_descs,
-		r->nr_descs == 1 ? "" : "s");
-	if (c->anomalies & ~GMA_ANOM_CHAIN_TRUNCATED) {
-		gma_anomaly_format(c->anomalies, an, sizeof(an));
-		fprintf(f, " !! %s", an);
-	}
-	fputc('\n', f);
+	if (st.mode == OUT_TEXT)
+		fprintf(st.out, "%llu.%06llu", (unsigned long long)r->ts_ns / 1000000000ULL,
+			(unsigned long long)(r->ts_ns % 1000000000ULL) / 1000);
+	print_live_chain(st.out, c, st.mode == OUT_JSON, false);
 }
 
 static void on_completion(void *ctx, const struct gma_completion *c)

@@ -180,3 +180,60 @@ void print_chain_json_tail(FILE *f, const char *summary, const struct chain_view
 	fprintf(f, ",");
 	print_chain_descs_json(f, c);
 }
+
+void print_queue_label(FILE *f, __u32 device_id, __u64 base, __u32 queue)
+{
+	char buf[32];
+
+	fprintf(f, "%s@%llx q%u", device_label(device_id, buf, sizeof(buf)),
+		(unsigned long long)base, queue);
+}
+
+void print_live_chain(FILE *f, const struct gma_chain *c, bool json, bool descs)
+{
+	const struct gma_rec_chain *r = c->rec;
+	__u32 nbytes[GMA_CHAIN_DESC_MAX];
+	struct chain_view v = {
+		.descs = r->descs,
+		.n = r->nr_recorded < GMA_CHAIN_DESC_MAX ? r->nr_recorded : GMA_CHAIN_DESC_MAX,
+		.data = (__u8 *const *)c->bytes,
+		.state = (__u8 *const *)c->state,
+		.nbytes = nbytes,
+		.device_id = c->device_id,
+		.queue = r->key.queue,
+		.anomalies = c->anomalies,
+		.features = c->features,
+		.nr_walked = r->nr_descs,
+		.total_len = r->total_len,
+		/* at notify time the device has not written its status yet: no status shown */
+		.at_notify = true,
+	};
+	char summary[256], label[32], an[256];
+
+	memcpy(nbytes, c->nbytes, sizeof(nbytes));
+	chain_summary(&v, summary, sizeof(summary));
+	if (json) {
+		fprintf(f,
+			"{\"type\":\"chain\",\"ts_ns\":%llu,\"pid\":%d,\"device\":\"%s\","
+			"\"device_id\":%u,\"base\":%llu,\"queue\":%u,\"avail_idx\":%u,\"head\":%u,"
+			"\"nr_descs\":%u,\"total_len\":%u,\"indirect\":%s,",
+			(unsigned long long)r->ts_ns, c->pid,
+			device_label(c->device_id, label, sizeof(label)), c->device_id,
+			(unsigned long long)r->key.base, r->key.queue, r->avail_idx, r->head,
+			r->nr_descs, r->total_len, r->indirect_addr ? "true" : "false");
+		print_chain_json_tail(f, summary, &v);
+		fprintf(f, "}\n");
+		return;
+	}
+	fprintf(f, " %d ", c->pid);
+	print_queue_label(f, c->device_id, r->key.base, r->key.queue);
+	fprintf(f, " avail %u head %u: %s (%u desc%s%s)", r->avail_idx, r->head, summary,
+		r->nr_descs, r->nr_descs == 1 ? "" : "s", r->indirect_addr ? ", indirect" : "");
+	if (c->anomalies & ~GMA_ANOM_CHAIN_TRUNCATED) {
+		gma_anomaly_format(c->anomalies, an, sizeof(an));
+		fprintf(f, " !! %s", an);
+	}
+	fputc('\n', f);
+	if (descs)
+		print_chain_descs(f, &v);
+}

@@ -48,6 +48,15 @@ void print_chain_json_tail(FILE *f, const char *summary, const struct chain_view
 /* Prints s as a JSON string (quotes included), escaping what JSON requires. */
 void print_json_string(FILE *f, const char *s);
 
+/* "virtio-blk@d0001000 q0". */
+void print_queue_label(FILE *f, __u32 device_id, __u64 base, __u32 queue);
+
+/*
+ * A chain of the live trace as gma-trace rings prints it: one JSON line, or the text line after
+ * the caller's timestamp (then the descriptors, with descs).
+ */
+void print_live_chain(FILE *f, const struct gma_chain *c, bool json, bool descs);
+
 /* "virtio-blk" or "device 42" when unknown. */
 const char *device_label(__u32 device_id, char *buf, size_t size);
 

@@ -276,67 +276,14 @@ static void print_time(FILE *f, __u64 mono_ns)
 		(unsigned long long)(wall % 1000000000ULL) / 1000);
 }
 
-static void print_queue_label(FILE *f, __u32 device_id, __u64 base, __u32 queue)
-{
-	char buf[32];
-
-	fprintf(f, "%s@%llx q%u", device_label(device_id, buf, sizeof(buf)),
-		(unsigned long long)base, queue);
-}
-
 static void on_chain(void *ctx, const struct gma_chain *c)
 {
-	const struct gma_rec_chain *r = c->rec;
-	__u32 n = r->nr_recorded < GMA_CHAIN_DESC_MAX ? r->nr_recorded : GMA_CHAIN_DESC_MAX;
-	__u32 nbytes[GMA_CHAIN_DESC_MAX];
-	struct chain_view v = {
-		.descs = r->descs,
-		.n = n,
-		.data = (__u8 *const *)c->bytes,
-		.state = (__u8 *const *)c->state,
-		.nbytes = nbytes,
-		.device_id = c->device_id,
-		.queue = r->key.queue,
-		.anomalies = c->anomalies,
-		.features = c->features,
-		.nr_walked = r->nr_descs,
-		.total_len = r->total_len,
-	};
-	char summary[256], an[256];
-
 	seen.chains++;
 	if (args.stats)
 		return;
-	memcpy(nbytes, c->nbytes, sizeof(nbytes));
-	/* at notify time the device has not written its status yet: no status shown */
-	v.at_notify = true;
-	chain_summary(&v, summary, sizeof(summary));
-	if (env->json) {
-		char label[32];
-
-		printf("{\"type\":\"chain\",\"ts_ns\":%llu,\"pid\":%d,\"device\":\"%s\","
-		       "\"device_id\":%u,\"base\":%llu,\"queue\":%u,\"avail_idx\":%u,\"head\":%u,"
-		       "\"nr_descs\":%u,\"total_len\":%u,\"indirect\":%s,",
-		       (unsigned long long)r->ts_ns, c->pid,
-		       device_label(c->device_id, label, sizeof(label)), c->device_id,
-		       (unsigned long long)r->key.base, r->key.queue, r->avail_idx, r->head,
-		       r->nr_descs, r->total_len, r->indirect_addr ? "true" : "false");
-		print_chain_json_tail(stdout, summary, &v);
-		printf("}\n");
-		return;
-	}
-	print_time(stdout, r->ts_ns);
-	printf(" %d ", c->pid);
-	print_queue_label(stdout, c->device_id, r->key.base, r->key.queue);
-	printf(" avail %u head %u: %s (%u desc%s%s)", r->avail_idx, r->head, summary, r->nr_descs,
-	       r->nr_descs == 1 ? "" : "s", r->indirect_addr ? ", indirect" : "");
-	if (c->anomalies & ~GMA_ANOM_CHAIN_TRUNCATED) {
-		gma_anomaly_format(c->anomalies, an, sizeof(an));
-		printf(" !! %s", an);
-	}
-	printf("\n");
-	if (args.descs)
-		print_chain_descs(stdout, &v);
+	if (!env->json)
+		print_time(stdout, c->rec->ts_ns);
+	print_live_chain(stdout, c, env->json, args.descs);
 }
 
 static void on_completion(void *ctx, const struct gma_completion *c)
