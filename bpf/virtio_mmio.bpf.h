@@ -157,7 +157,7 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q)
 	    !guest_range_ends_mapped(be, vq->driver, 6 + 2 * (__u64)vq->num) ||
 	    !guest_range_ends_mapped(be, vq->device, 6 + 8 * (__u64)vq->num))
 		rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
-	if (guest_read_u16(be, vq->driver + 2, &avail_new) ||
+	if (guest_read_u16(be, vq->driver + GMA_VRING_AVAIL_IDX_OFF, &avail_new) ||
 	    guest_read_u16(be, vq->device + 2, &used)) {
 		rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
 		return 0;
@@ -191,7 +191,8 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q)
 	for (i = 0; i < CHAINS_PER_NOTIFY_CAP && i < cap && i < delta; i++) {
 		__u16 pos = start + i, head = 0;
 
-		if (guest_read_u16(be, vq->driver + 4 + 2 * (__u64)(pos % a->num), &head)) {
+		if (guest_read_u16(be, vq->driver + gma_vring_avail_entry_off(pos % a->num),
+				   &head)) {
 			rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
 			break;
 		}

@@ -11,10 +11,11 @@
 #ifndef GMA_VIRTQUEUE_BPF_H
 #define GMA_VIRTQUEUE_BPF_H
 
-/* Descriptor flags of the split ring (VirtIO 1.x 2.7.5): uapi macros, absent from BTF. */
-#define VRING_DESC_F_NEXT 1
-#define VRING_DESC_F_WRITE 2
-#define VRING_DESC_F_INDIRECT 4
+/*
+ * The ring layouts are the spec's, read with plain offsets (gma/vring_walk.h), never CO-RE:
+ * a KVM host's BTF has no VirtIO types.
+ */
+#include <gma/vring_walk.h>
 
 /* Descriptors walked per chain (direct and indirect together); longer chains are truncated. */
 #define CHAIN_WALK_MAX 64
@@ -58,7 +59,7 @@ struct chain_scratch {
 	__u32 limit; /* entries in the table idx indexes */
 	__u32 in_ind;
 	__u32 seen_write;
-	struct vring_desc d;
+	struct gma_vring_desc d;
 	struct gma_backend be;
 };
 
@@ -179,7 +180,7 @@ __noinline int walk_chain(__u32 i_head)
 	struct chain_scratch *s;
 	struct gma_rec_chain *rec;
 	struct gma_backend *be;
-	struct vring_desc *d;
+	struct gma_vring_desc *d;
 	__u64 sample_id, at;
 	__u32 zero = 0, k, i, idx;
 
@@ -244,7 +245,7 @@ __noinline int walk_chain(__u32 i_head)
 			break;
 		}
 		rec->nr_descs++;
-		if (d->flags & VRING_DESC_F_INDIRECT) {
+		if (d->flags & GMA_VRING_DESC_F_INDIRECT) {
 			if (s->in_ind) {
 				rec->anomalies |= GMA_ANOM_NESTED_INDIRECT;
 				break;
@@ -264,7 +265,7 @@ __noinline int walk_chain(__u32 i_head)
 				s->visited[i] = 0;
 			continue;
 		}
-		if (d->flags & VRING_DESC_F_WRITE)
+		if (d->flags & GMA_VRING_DESC_F_WRITE)
 			s->seen_write = 1;
 		else if (s->seen_write)
 			rec->anomalies |= GMA_ANOM_READ_AFTER_WRITE;
@@ -287,7 +288,7 @@ __noinline int walk_chain(__u32 i_head)
 			dr->snap_len = sample_buffer(a->vm_id, sample_id, d->addr, d->len, pos);
 			rec->nr_recorded++;
 		}
-		if (!(d->flags & VRING_DESC_F_NEXT))
+		if (!(d->flags & GMA_VRING_DESC_F_NEXT))
 			break;
 		s->idx = d->next;
 	}
@@ -310,7 +311,8 @@ __noinline int scan_used(struct chain_args *a, __u32 last_used, __u32 used_known
 	if (!a || a->num == 0 || a->num > QUEUE_NUM_MAX)
 		return -1;
 	gma_backend_init(&be, (struct kvm *)a->vm_id);
-	if (guest_read_u16(&be, a->desc + 2, &used_new)) /* a->desc holds the used ring here */
+	if (guest_read_u16(&be, a->desc + GMA_VRING_USED_IDX_OFF,
+			   &used_new)) /* a->desc holds the used ring here */
 		return -1;
 	if (used_known && used_new == (__u16)last_used)
 		return used_new;
@@ -338,8 +340,8 @@ __noinline int scan_used(struct chain_args *a, __u32 last_used, __u32 used_known
 		rec->anomalies |= GMA_ANOM_AVAIL_JUMP; /* the device skipped past the ring size */
 	}
 	for (i = 0; i < GMA_USED_ELEM_MAX && i < delta; i++) {
-		__u64 at = a->desc + 4 + (__u64)(((__u16)last_used + i) % a->num) * 8;
-		struct vring_used_elem e;
+		__u64 at = a->desc + gma_vring_used_elem_off(((__u16)last_used + i) % a->num);
+		struct gma_vring_used_elem e;
 
 		if (gma_read_obj(&be, at, &e, sizeof(e))) {
 			rec->anomalies |= GMA_ANOM_RING_UNREADABLE;

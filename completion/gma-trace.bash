@@ -73,7 +73,7 @@ _gma_trace()
 		_gma_trace_files "$cur"
 		return
 		;;
-	--qmp)
+	--qmp | --btf)
 		_gma_trace_files "$cur"
 		return
 		;;
@@ -91,10 +91,10 @@ _gma_trace()
 	local opts
 	case $sub in
 	vms) opts="--json --verbose" ;;
-	mem) opts="--pid --gpa --len --via-bpf --timeout-ms --json --verbose" ;;
+	mem) opts="--pid --gpa --len --via-bpf --timeout-ms --btf --json --verbose" ;;
 	rings)
 		opts="--pid --json --stats --interval-ms --completions --descs --stuck-ms --mmio"
-		opts+=" --queue --qmp --snap-len --duration --ringbuf-size --verbose --"
+		opts+=" --queue --qmp --snap-len --duration --ringbuf-size --btf --verbose --"
 		;;
 	ring) opts="--pid --dump --map --queue --qmp --snap-len --descs --json --verbose" ;;
 	esac

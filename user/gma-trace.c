@@ -137,6 +137,7 @@ static const struct argp_option mem_options[] = {
 	{ "via-bpf", OPT_VIA_BPF, NULL, 0,
 	  "Sample from the kernel at the VM's next exit instead of process_vm_readv", 0 },
 	{ "timeout-ms", OPT_TIMEOUT, "MS", 0, "How long --via-bpf waits for an exit (5000)", 0 },
+	BTF_OPTION,
 	{ "json", 'j', NULL, 0, "Print JSON instead of text", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
@@ -304,14 +305,15 @@ static void on_sample(void *ctx, const struct gma_sample *s)
 static int dump_via_bpf(const struct gma_vm *vm, struct dump *d)
 {
 	struct bpf_wait w = { .d = d };
-	GMA_OPTS(gma_tracer_opts, opts, .on_sample = on_sample, .ctx = &w);
+	GMA_OPTS(gma_tracer_opts, opts, .on_sample = on_sample, .ctx = &w,
+		 .btf_path = env.btf_path);
 	struct gma_tracer *t;
 	struct timespec start;
 	int err;
 
 	t = gma_tracer_new(&opts);
 	if (!t)
-		return report_error(-errno, "loading the tracer");
+		return report_load_error(-errno);
 	err = gma_tracer_request_sample(t, vm->pid, d->gpa, d->len, NULL);
 	if (err) {
 		gma_tracer_free(t);

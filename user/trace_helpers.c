@@ -14,8 +14,38 @@
 volatile sig_atomic_t exiting;
 static bool verbose;
 
+/*
+ * libbpf's first warning that names why a load failed (a CO-RE relocation against a type the
+ * kernel lacks, a tracepoint it does not have), kept for report_load_error() when -v is off.
+ */
+static char load_why[512];
+
+static void keep_load_why(const char *fmt, va_list args)
+{
+	static const char *const needles[] = { "failed to resolve CO-RE relocation",
+					       "failed to find kernel BTF type ID",
+					       "failed to find valid kernel BTF" };
+	char *msg, *p = NULL;
+
+	/* a verifier log comes as one message: look for the telling line inside it */
+	if (load_why[0] || vasprintf(&msg, fmt, args) < 0)
+		return;
+	for (size_t i = 0; i < sizeof(needles) / sizeof(needles[0]) && !p; i++)
+		p = strstr(msg, needles[i]);
+	if (p)
+		snprintf(load_why, sizeof(load_why), "%.*s", (int)strcspn(p, "\n"), p);
+	free(msg);
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
+	va_list copy;
+
+	if (level == LIBBPF_WARN) {
+		va_copy(copy, args);
+		keep_load_why(fmt, copy);
+		va_end(copy);
+	}
 	if (level == LIBBPF_DEBUG || (level == LIBBPF_INFO && !verbose))
 		return 0;
 	if (!verbose && level == LIBBPF_WARN)
@@ -46,6 +76,11 @@ error_t parse_common(struct env *env, int key, char *arg, struct argp_state *sta
 		return 0;
 	case 'v':
 		env->verbose = verbose = true;
+		return 0;
+	case OPT_BTF:
+		if (access(arg, R_OK))
+			argp_error(state, "--btf '%s': %s", arg, strerror(errno));
+		env->btf_path = arg;
 		return 0;
 	case ARGP_KEY_ARG:
 		argp_usage(state);
@@ -104,6 +139,55 @@ int report_error(int err, const char *what)
 	}
 	fprintf(stderr, "gma-trace: %s: %s%s%s\n", what, strerror(-err), hint ? "; " : "",
 		hint ? hint : "");
+	return err;
+}
+
+/*
+ * The type libbpf's warning names ("... [12] struct kvm_memslots___old.used_slots (0:0 ...")
+ * as the kernel spells it, without the CO-RE flavor suffix.
+ */
+static void print_missing_type(const char *why)
+{
+	const char *p = strstr(why, "] "), *end;
+	char name[128], *flavor;
+
+	if (!strstr(why, "CO-RE") || !p) {
+		fprintf(stderr, "gma-trace: %s\n", why);
+		return;
+	}
+	p += 2;
+	end = strstr(p, " (");
+	snprintf(name, sizeof(name), "%.*s", end ? (int)(end - p) : (int)strlen(p), p);
+	flavor = strstr(name, "___");
+	if (flavor) /* "kvm_memslots___old.used_slots" -> "kvm_memslots.used_slots" */
+		memmove(flavor, flavor + strcspn(flavor, "."),
+			strlen(flavor + strcspn(flavor, ".")) + 1);
+	fprintf(stderr, "gma-trace: the kernel's BTF has no '%s', which the tracer reads\n", name);
+}
+
+int report_load_error(int err)
+{
+	report_error(err, "loading the tracer");
+	if (!load_why[0]) {
+		if (!verbose && err != -EPERM && err != -EACCES && err != -ENODEV)
+			fprintf(stderr, "gma-trace: run with -v to see libbpf's log\n");
+		return err;
+	}
+	print_missing_type(load_why);
+	fprintf(stderr, "gma-trace: libbpf: %s\n", load_why);
+	if (strstr(load_why, "kvm") && !access("/sys/module/kvm", F_OK) &&
+	    access("/sys/kernel/btf/kvm", F_OK) && !access("/sys/module/kvm/initstate", F_OK))
+		fprintf(stderr, "gma-trace: KVM is a module here and has no BTF "
+				"(/sys/kernel/btf/kvm): the kernel needs "
+				"CONFIG_DEBUG_INFO_BTF_MODULES=y, or pass --btf with a BTF file "
+				"holding KVM's types\n");
+	else if (strstr(load_why, "kernel BTF type ID"))
+		fprintf(stderr, "gma-trace: this kernel lacks a KVM tracepoint the tracer needs; "
+				"load kvm and kvm_amd or kvm_intel\n");
+	else
+		fprintf(stderr,
+			"gma-trace: this kernel lacks a type the tracer was built "
+			"against; please report it with the output of 'gma-trace ... -v'\n");
 	return err;
 }
 

@@ -14,7 +14,16 @@
 struct env {
 	bool json;
 	bool verbose;
+	const char *btf_path; /* --btf: relocate the tracer against this BTF */
 };
+
+/* Key of --btf in the commands that load the tracer (handled by parse_common). */
+#define OPT_BTF 0x1000
+#define BTF_OPTION                                                                                \
+	{                                                                                         \
+		"btf", OPT_BTF, "FILE", 0,                                                        \
+			"Kernel BTF to relocate the tracer against instead of /sys/kernel/btf", 0 \
+	}
 
 /* Set by SIGINT/SIGTERM: long-running commands stop and print their summary. */
 extern volatile sig_atomic_t exiting;
@@ -29,6 +38,12 @@ error_t parse_u64(const char *arg, __u64 *v, const char *what, struct argp_state
 
 /* Prints "gma-trace: WHAT: reason" and what to do about it; returns err. */
 int report_error(int err, const char *what);
+
+/*
+ * The tracer did not load: the reason, with libbpf's own words on what was missing (a kernel
+ * type, a tracepoint) and what to do; returns err.
+ */
+int report_load_error(int err);
 
 /* Lists the VMs and finds pid's; prints why not (no such process, not a VM) on failure. */
 int find_vm(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm **vm);

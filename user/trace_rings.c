@@ -152,6 +152,7 @@ static const struct argp_option rings_options[] = {
 	{ "snap-len", OPT_SNAP, "BYTES", 0, "Bytes sampled from each buffer (64, max 4096)", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after SECONDS (default: Ctrl-C)", 0 },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0, "BPF ring buffer size (4194304)", 0 },
+	BTF_OPTION,
 	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
 	{},
 };
@@ -540,9 +541,10 @@ int cmd_rings(int argc, char **argv, struct env *e)
 	opts.pid = pid;
 	opts.snap_len = args.snap_len;
 	opts.ringbuf_size = args.ringbuf_size;
+	opts.btf_path = env->btf_path;
 	t = gma_tracer_new(&opts);
 	if (!t) {
-		err = report_error(-errno, "loading the tracer");
+		err = report_load_error(-errno);
 		goto out;
 	}
 	for (size_t i = 0; vm && i < args.nr_mmio && !err; i++)

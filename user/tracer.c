@@ -5,6 +5,7 @@
  * (the request is ours; only its bytes come from the guest).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -113,6 +114,8 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 	struct gma_tracer *t;
 	__u32 rb_size = RINGBUF_DEFAULT, frag = FRAG_CAP, frags = SAMPLE_FRAGS_CAP;
 	__u32 snap = 64, chains = 16, scan_us = 1000;
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+	const char *btf_path = NULL;
 	pid_t pid = 0;
 	int err;
 
@@ -128,6 +131,8 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 		chains = opts->chains_per_notify ? opts->chains_per_notify : chains;
 		scan_us = opts->used_scan_us ? opts->used_scan_us : scan_us;
 		pid = opts->pid;
+		if (opts->sz > offsetof(struct gma_tracer_opts, btf_path))
+			btf_path = opts->btf_path;
 	}
 	if (!valid_ringbuf_size(rb_size) || frag > FRAG_CAP || frags > SAMPLE_FRAGS_CAP ||
 	    snap > SNAP_CAP || chains > CHAINS_PER_NOTIFY_CAP || pid < 0) {
@@ -146,7 +151,8 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 	t->reader.release_slot = release_slot;
 	t->reader.owner = t;
 	t->sample_max = frag * frags;
-	t->skel = tracer_bpf__open();
+	open_opts.btf_custom_path = btf_path;
+	t->skel = tracer_bpf__open_opts(&open_opts);
 	if (!t->skel) {
 		err = -errno;
 		goto fail;

@@ -295,6 +295,12 @@ struct gma_tracer_opts {
 	__u32 chains_per_notify;
 	/* How often vCPU exits look at used rings, in microseconds (default 1000). */
 	__u32 used_scan_us;
+	/*
+	 * Kernel BTF to relocate the programs against instead of the running kernel's (NULL:
+	 * /sys/kernel/btf). For kernels built without BTF (a BTFHub file); where KVM is a module
+	 * it must hold the kvm module's types too, as libbpf then looks nowhere else.
+	 */
+	const char *btf_path;
 	size_t : 0;
 };
 
@@ -303,7 +309,10 @@ struct gma_tracer;
 /*
  * Loads the embedded tracer and attaches it to each KVM tracepoint the kernel has. Returns
  * NULL with errno: EPERM (needs CAP_BPF + CAP_PERFMON, or root), ENODEV (no KVM tracepoints:
- * KVM not loaded), ENOENT (no kernel BTF), EINVAL (bad options), or libbpf's error.
+ * KVM not loaded), ENOENT (no kernel BTF), EINVAL (bad options), or libbpf's error (a kernel
+ * type the tracer reads missing from the BTF: libbpf's warning names it). Only KVM's own
+ * types are relocated: VirtIO layouts are read at the spec's offsets, so a host without
+ * VirtIO modules loads it.
  */
 struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts);
 /* Detaches and unloads the programs; pending sample requests are dropped. NULL is allowed. */
