@@ -5,7 +5,7 @@
  * what is missing when a type it really needs is not there.
  *
  * The kernel's BTF is copied into one file (vmlinux and, where KVM is a module, the kvm
- * modules' split BTF on top of it, type ids unchanged) with the names of the hidden types
+ * module's split BTF on top of it, type ids unchanged) with the names of the hidden types
  * renamed, and the tracer is relocated against that file (gma_tracer_opts.btf_path, the
  * same path as gma-trace --btf). This runs on any kernel, whatever modules it has loaded;
  * make vmtest also runs every test in a VM that has no VirtIO module at all.
@@ -42,7 +42,6 @@ static void copy_types(struct btf *dst, const struct btf *src, __u32 from, __u32
  */
 static int write_kernel_btf_without(const char *path, const char *const *hide)
 {
-	static const char *const kvm_modules[] = { "kvm", "kvm_amd", "kvm_intel" };
 	struct btf *vmlinux = btf__load_vmlinux_btf(), *out = btf__new_empty(), *mod;
 	const struct btf_header *hdr;
 	__u32 size, hidden = 0;
@@ -52,13 +51,12 @@ static int write_kernel_btf_without(const char *path, const char *const *hide)
 
 	cr_assert(vmlinux && out, "loading the kernel's BTF: %s", strerror(errno));
 	copy_types(out, vmlinux, 1, btf__type_cnt(vmlinux));
-	for (size_t i = 0; i < sizeof(kvm_modules) / sizeof(kvm_modules[0]); i++) {
-		mod = btf__load_module_btf(kvm_modules[i], vmlinux);
-		if (!mod)
-			continue; /* built in, or not this vendor's */
-		/* a module's split BTF continues vmlinux's ids; merging two would clash */
-		cr_assert_eq(btf__type_cnt(out), btf__type_cnt(vmlinux),
-			     "more than one KVM module with BTF: cannot merge %s", kvm_modules[i]);
+	/*
+	 * Where KVM is a module, its split BTF continues vmlinux's ids and holds every type the
+	 * tracer relocates (struct kvm, the memslots, the vCPU); kvm_amd/kvm_intel add none.
+	 */
+	mod = btf__load_module_btf("kvm", vmlinux);
+	if (mod) {
 		copy_types(out, mod, btf__type_cnt(vmlinux), btf__type_cnt(mod));
 		btf__free(mod);
 	}
