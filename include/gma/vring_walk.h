@@ -62,7 +62,8 @@ static inline __u64 gma_vring_used_elem_off(__u32 slot)
 
 _Static_assert(sizeof(struct gma_vring_desc) == sizeof(struct vring_desc) &&
 		       offsetof(struct gma_vring_desc, len) == offsetof(struct vring_desc, len) &&
-		       offsetof(struct gma_vring_desc, flags) == offsetof(struct vring_desc, flags) &&
+		       offsetof(struct gma_vring_desc, flags) ==
+			       offsetof(struct vring_desc, flags) &&
 		       offsetof(struct gma_vring_desc, next) == offsetof(struct vring_desc, next),
 	       "struct gma_vring_desc is the spec's descriptor");
 _Static_assert(sizeof(struct gma_vring_used_elem) == sizeof(struct vring_used_elem) &&

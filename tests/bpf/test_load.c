@@ -106,8 +106,9 @@ Test(load, tracer_loads_without_any_virtio_type_in_the_kernel_btf)
 
 	write_kernel_btf_without(btf_path, virtio);
 	t = gma_tracer_new(&opts);
-	cr_assert(t, "the tracer needs a VirtIO type from the kernel's BTF: %s ('gma-trace rings "
-		     "-v --btf FILE' shows libbpf's relocation)",
+	cr_assert(t,
+		  "the tracer needs a VirtIO type from the kernel's BTF: %s ('gma-trace rings "
+		  "-v --btf FILE' shows libbpf's relocation)",
 		  strerror(errno));
 	gma_tracer_free(t);
 }
