@@ -174,7 +174,7 @@ vmtest: all $(UNIT_TESTS) $(BPF_TESTS)
 FUZZ_TARGETS := accessor ring records reassembly mmio
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-Iinclude -Iuser -Ibpf
+	-Iinclude -Iuser -Ibpf -Itests/helpers
 FUZZ_SRCS_accessor := user/guest_mem.c
 FUZZ_SRCS_ring := user/guest_mem.c user/ring.c
 FUZZ_SRCS_records := user/record_reader.c user/queue_model.c
@@ -192,7 +192,7 @@ $(OUTPUT)/fuzz:
 
 .SECONDEXPANSION:
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) \
-		$(wildcard include/gma/*.h user/*.h bpf/*.h tests/fuzz/*.h) \
+		$(wildcard include/gma/*.h user/*.h bpf/*.h tests/fuzz/*.h tests/helpers/*.h) \
 		| deps-fuzz $(OUTPUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS_$*) -o $@

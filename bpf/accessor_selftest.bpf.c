@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The accessor core compiled into BPF over a region table held in .bss, run on the
- * raw_syscalls:sys_enter tracepoint of one thread of the test. Proves the core passes the
- * verifier and behaves in the kernel as it does in userspace.
+ * The accessor core and the chain walk compiled into BPF over a region table held in .bss,
+ * run on the raw_syscalls:sys_enter tracepoint of one thread of the test. Proves both pass the
+ * verifier and behave in the kernel as they do in userspace.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -15,6 +15,8 @@
 #define GMA_TRANSLATE_FN __noinline
 #include <gma/accessor.h>
 #include "guest_copy.bpf.h"
+
+#include <gma/vring_walk.h>
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -68,6 +70,65 @@ static int gma_backend_read_volatile(struct gma_backend *be, __u64 hva, __u32 wi
 	return gma_bpf_read_user_volatile(hva, width, val);
 }
 
+/* The chain walk over the same backend, with the tracer's cap. */
+struct gma_vring_ctx {
+	struct gma_backend be;
+};
+
+struct gma_vring_walk walk_state;
+struct gma_vring_desc walk_desc;
+struct selftest_walk walk;
+
+#define GMA_VRING_WALK_CTX
+#define GMA_VRING_WALK_ROUNDS(w) (GMA_VRING_WALK_BPF_MAX + 1)
+#include <gma/vring_walk.h>
+
+static int gma_vring_read_desc(struct gma_vring_ctx *ctx, __u64 gpa, struct gma_vring_desc *d)
+{
+	return gma_read_obj(&ctx->be, gpa, d, sizeof(*d));
+}
+
+static bool gma_vring_mapped(struct gma_vring_ctx *ctx, __u64 gpa)
+{
+	struct gma_xlat x;
+
+	return !gma_translate(&ctx->be, gpa, &x);
+}
+
+static int gma_vring_on_desc(struct gma_vring_ctx *ctx, const struct gma_vring_walk *w,
+			     const struct gma_vring_desc *d, __u32 idx, enum gma_vring_step kind)
+{
+	struct selftest_step *st;
+
+	if (walk.nr_steps >= SELFTEST_WALK_STEPS)
+		return 0;
+	st = &walk.steps[walk.nr_steps & (SELFTEST_WALK_STEPS - 1)];
+	st->addr = d->addr;
+	st->len = d->len;
+	st->flags = d->flags;
+	st->next = d->next;
+	st->idx = idx;
+	st->kind = kind;
+	st->in_indirect = gma_vring_walk_in_indirect(w, kind);
+	walk.nr_steps++;
+	return 0;
+}
+
+static __noinline int walk_chain(struct gma_vring_ctx *ctx)
+{
+	if (!ctx)
+		return -EINVAL;
+	walk.nr_steps = 0;
+	gma_vring_walk_begin(&walk_state, req.gpa, req.len, req.head, GMA_VRING_WALK_BPF_MAX);
+	gma_vring_walk_chain(ctx, &walk_state, &walk_desc);
+	walk.anomalies = walk_state.anomalies;
+	walk.nr_descs = walk_state.nr_descs;
+	walk.nr_buffers = walk_state.nr_buffers;
+	walk.indirect_addr = walk_state.indirect_addr;
+	walk.indirect_len = walk_state.indirect_len;
+	return 0;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(accessor_selftest, struct pt_regs *regs, long id)
 {
@@ -95,6 +156,9 @@ int BPF_PROG(accessor_selftest, struct pt_regs *regs, long id)
 		break;
 	case SELFTEST_READ_VOLATILE:
 		err = gma_read_volatile(&be, req.gpa, len, &resp.val);
+		break;
+	case SELFTEST_WALK_CHAIN:
+		err = walk_chain((struct gma_vring_ctx *)&be);
 		break;
 	}
 	resp.err = err;

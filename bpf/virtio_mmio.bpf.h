@@ -152,13 +152,13 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q)
 	if ((vq->desc & 15) || (vq->driver & 1) || (vq->device & 3))
 		rec->anomalies |= GMA_ANOM_RING_MISALIGNED;
 	gma_backend_init(be, (struct kvm *)vm_id);
-	/* the three ring areas (VirtIO 1.x 2.7: 16, 6 + 2 n and 6 + 8 n bytes) in guest memory */
-	if (!guest_range_ends_mapped(be, vq->desc, 16 * (__u64)vq->num) ||
-	    !guest_range_ends_mapped(be, vq->driver, 6 + 2 * (__u64)vq->num) ||
-	    !guest_range_ends_mapped(be, vq->device, 6 + 8 * (__u64)vq->num))
+	/* the three ring areas in guest memory */
+	if (!guest_range_ends_mapped(be, vq->desc, gma_vring_desc_area_size(vq->num)) ||
+	    !guest_range_ends_mapped(be, vq->driver, gma_vring_avail_area_size(vq->num)) ||
+	    !guest_range_ends_mapped(be, vq->device, gma_vring_used_area_size(vq->num)))
 		rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
 	if (guest_read_u16(be, vq->driver + GMA_VRING_AVAIL_IDX_OFF, &avail_new) ||
-	    guest_read_u16(be, vq->device + 2, &used)) {
+	    guest_read_u16(be, vq->device + GMA_VRING_USED_IDX_OFF, &used)) {
 		rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
 		return 0;
 	}

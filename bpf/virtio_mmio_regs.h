@@ -8,9 +8,13 @@
 #ifndef GMA_VIRTIO_MMIO_REGS_H
 #define GMA_VIRTIO_MMIO_REGS_H
 
+#include <gma/record.h>
+#include <gma/vring_walk.h>
+#include "tracer.h"
+
 /*
- * Register offsets and flag bits of the VirtIO 1.x spec (4.2.2 and 2.7.5). The structures
- * come from vmlinux.h; these are macros in the uapi headers, so BTF does not carry them.
+ * Register offsets and feature bits of the VirtIO 1.x spec (4.2.2 and 6): fixed by the spec,
+ * macros of the uapi headers that BPF cannot include next to vmlinux.h, never CO-RE.
  */
 #define VIRTIO_MMIO_MAGIC_VALUE 0x000
 #define VIRTIO_MMIO_VERSION 0x004
@@ -67,16 +71,10 @@ static __always_inline bool virtio_mmio_is_probe(__u32 off, __u32 val, bool writ
 /* The split ring's legacy layout (VirtIO 1.x 2.7.2 "Legacy Interfaces"): from the PFN. */
 static __always_inline void legacy_layout(struct vq_state *vq, __u64 pfn, __u32 page, __u32 align)
 {
-	__u64 avail_end;
-
 	if (!page || (page & (page - 1)))
 		page = 4096;
-	if (!align || (align & (align - 1)))
-		align = 4096;
 	vq->desc = pfn * page;
-	vq->driver = vq->desc + (__u64)vq->num * 16;
-	avail_end = vq->driver + 6 + 2 * (__u64)vq->num;
-	vq->device = (avail_end + align - 1) & ~((__u64)align - 1);
+	gma_vring_legacy_layout(vq->desc, vq->num, align, &vq->driver, &vq->device);
 }
 
 /* A queue made ready starts empty: both indices at 0, as the spec requires of the driver. */

@@ -15,16 +15,14 @@
  * The ring layouts are the spec's, read with plain offsets (gma/vring_walk.h), never CO-RE:
  * a KVM host's BTF has no VirtIO types.
  */
+#define GMA_VRING_WALK_CTX
+#define GMA_VRING_WALK_ROUNDS(w) (GMA_VRING_WALK_BPF_MAX + 1)
 #include <gma/vring_walk.h>
 
-/* Descriptors walked per chain (direct and indirect together); longer chains are truncated. */
-#define CHAIN_WALK_MAX 64
 /* Chains walked per notify; more new avail entries are counted in nr_skipped. */
 #define CHAINS_PER_NOTIFY_CAP 32
 /* Fragments per sampled buffer: a buffer's first bytes may cross a memslot or host page. */
 #define BUFFER_FRAGS_MAX 4
-/* Largest queue whose descriptors the loop detector tracks one by one (1024 bits). */
-#define VISITED_MAX 1024
 /* The split ring's largest size (VirtIO 1.x 2.7: Queue Size <= 32768). */
 #define QUEUE_NUM_MAX 32768
 
@@ -53,12 +51,7 @@ struct {
  */
 struct chain_scratch {
 	struct gma_rec_chain rec;
-	__u64 visited[VISITED_MAX / 64];
-	__u64 table; /* the indirect table being walked, when in_ind */
-	__u32 idx; /* next descriptor index */
-	__u32 limit; /* entries in the table idx indexes */
-	__u32 in_ind;
-	__u32 seen_write;
+	struct gma_vring_walk w;
 	struct gma_vring_desc d;
 	struct gma_backend be;
 };
@@ -131,20 +124,25 @@ static __noinline int guest_read_u16(struct gma_backend *be, __u64 gpa, __u16 *v
 	return err;
 }
 
-/*
- * Whether [gpa, gpa + len) starts and ends in guest memory and does not wrap: a buffer that
- * fails it reaches outside the guest. (A hole in its middle is not looked for: that would
- * cost a translation per memslot crossed.)
- */
-static __noinline bool guest_range_ends_mapped(struct gma_backend *be, __u64 gpa, __u64 len)
+/* Whether gpa is guest memory. */
+static __noinline bool guest_mapped(struct gma_backend *be, __u64 gpa)
 {
 	struct gma_xlat x;
 
+	return !gma_translate(be, gpa, &x);
+}
+
+/*
+ * Whether [gpa, gpa + len) starts and ends in guest memory and does not wrap. (A hole in its
+ * middle is not looked for: that would cost a translation per memslot crossed.)
+ */
+static __always_inline bool guest_range_ends_mapped(struct gma_backend *be, __u64 gpa, __u64 len)
+{
 	if (!len)
 		return true;
 	if (gpa + (len - 1) < gpa)
 		return false;
-	return !gma_translate(be, gpa, &x) && !gma_translate(be, gpa + (len - 1), &x);
+	return guest_mapped(be, gpa) && guest_mapped(be, gpa + (len - 1));
 }
 
 /*
@@ -169,9 +167,51 @@ static __always_inline __u32 sample_buffer(__u64 vm_id, __u64 sample_id, __u64 a
 	return off;
 }
 
+/* The chain walk (gma/vring_walk.h) over the VM's memslots, recording into the CHAIN record. */
+struct gma_vring_ctx {
+	struct chain_scratch s;
+};
+
+static int gma_vring_read_desc(struct gma_vring_ctx *ctx, __u64 gpa, struct gma_vring_desc *d)
+{
+	return gma_read_obj(&ctx->s.be, gpa, d, sizeof(*d));
+}
+
+static bool gma_vring_mapped(struct gma_vring_ctx *ctx, __u64 gpa)
+{
+	return guest_mapped(&ctx->s.be, gpa);
+}
+
+static int gma_vring_on_desc(struct gma_vring_ctx *ctx, const struct gma_vring_walk *w,
+			     const struct gma_vring_desc *d, __u32 idx, enum gma_vring_step kind)
+{
+	struct gma_rec_chain *rec = &ctx->s.rec;
+	struct gma_desc_rec *dr;
+	__u32 pos;
+
+	if (kind != GMA_VRING_BUFFER)
+		return 0; /* a table pointer: the record's indirect_addr/len */
+	rec->total_len += d->len;
+	if (rec->nr_recorded >= GMA_CHAIN_DESC_MAX)
+		return 0; /* walked and checked, not recorded */
+	pos = rec->nr_recorded & (GMA_CHAIN_DESC_MAX - 1);
+	dr = &rec->descs[pos];
+	dr->addr = d->addr;
+	dr->len = d->len;
+	dr->flags = d->flags;
+	dr->next = d->next;
+	dr->index = idx;
+	dr->in_indirect = gma_vring_walk_in_indirect(w, kind);
+	dr->pad = 0;
+	dr->snap_len = sample_buffer(rec->key.vm_id, rec->sample_id, d->addr, d->len, pos);
+	rec->nr_recorded++;
+	return 0;
+}
+
 /*
  * Walks the chain at head and sends its buffers' first bytes and a CHAIN record. Global so
- * the verifier checks it once; its loop is bounded by CHAIN_WALK_MAX whatever the guest wrote.
+ * the verifier checks it once; its loop is bounded by GMA_VRING_WALK_BPF_MAX whatever the
+ * guest wrote.
  */
 __noinline int walk_chain(__u32 i_head)
 {
@@ -179,10 +219,7 @@ __noinline int walk_chain(__u32 i_head)
 	struct chain_args *a;
 	struct chain_scratch *s;
 	struct gma_rec_chain *rec;
-	struct gma_backend *be;
-	struct gma_vring_desc *d;
-	__u64 sample_id, at;
-	__u32 zero = 0, k, i, idx;
+	__u32 zero = 0;
 
 	ns = bpf_map_lookup_elem(&notify_scratch, &zero);
 	s = bpf_map_lookup_elem(&chain_scratch, &zero);
@@ -190,110 +227,25 @@ __noinline int walk_chain(__u32 i_head)
 		return 0;
 	a = &ns->a;
 	rec = &s->rec;
-	be = &s->be;
-	d = &s->d;
-	for (i = 0; i < VISITED_MAX / 64; i++)
-		s->visited[i] = 0;
-	sample_id = __sync_fetch_and_add(&sample_seq, 1) | (1ULL << 63);
 	rec->key.vm_id = a->vm_id;
 	rec->key.base = a->base;
 	rec->key.queue = a->queue;
 	rec->key.pad = 0;
 	rec->ts_ns = a->ts_ns;
 	rec->notify_seq = a->notify_seq;
-	rec->sample_id = sample_id;
-	rec->indirect_addr = 0;
-	rec->indirect_len = 0;
+	rec->sample_id = __sync_fetch_and_add(&sample_seq, 1) | (1ULL << 63);
 	rec->avail_idx = a->avail_idx + i_head;
 	rec->head = ns->heads[i_head & (CHAINS_PER_NOTIFY_CAP - 1)];
-	rec->nr_descs = 0;
 	rec->nr_recorded = 0;
-	rec->anomalies = 0;
 	rec->total_len = 0;
 	rec->pid = bpf_get_current_pid_tgid() >> 32;
-	s->idx = rec->head;
-	s->limit = a->num;
-	s->in_ind = 0;
-	s->table = 0;
-	s->seen_write = 0;
-	gma_backend_init(be, (struct kvm *)a->vm_id);
-
-	for (k = 0; k < CHAIN_WALK_MAX; k++) {
-		idx = s->idx;
-		if (idx >= s->limit) {
-			rec->anomalies |= GMA_ANOM_DESC_OUT_OF_RANGE;
-			break;
-		}
-		if (idx < VISITED_MAX) {
-			__u64 bit = 1ULL << (idx & 63);
-			__u32 word = (idx / 64) & (VISITED_MAX / 64 - 1);
-
-			if (s->visited[word] & bit) {
-				rec->anomalies |= GMA_ANOM_CHAIN_LOOP;
-				break;
-			}
-			s->visited[word] |= bit;
-		}
-		if (rec->nr_descs >= a->num) {
-			rec->anomalies |= GMA_ANOM_CHAIN_TOO_LONG;
-			break;
-		}
-		at = (s->in_ind ? s->table : a->desc) + (__u64)idx * sizeof(*d);
-		if (gma_read_obj(be, at, d, sizeof(*d))) {
-			rec->anomalies |= s->in_ind ? GMA_ANOM_BUFFER_UNMAPPED :
-						      GMA_ANOM_RING_UNREADABLE;
-			break;
-		}
-		rec->nr_descs++;
-		if (d->flags & GMA_VRING_DESC_F_INDIRECT) {
-			if (s->in_ind) {
-				rec->anomalies |= GMA_ANOM_NESTED_INDIRECT;
-				break;
-			}
-			if (d->len % sizeof(*d))
-				rec->anomalies |= GMA_ANOM_INDIRECT_LEN;
-			rec->indirect_addr = d->addr;
-			rec->indirect_len = d->len;
-			if (d->len < sizeof(*d))
-				break;
-			/* an indirect table: its entries chain by index within the table */
-			s->in_ind = 1;
-			s->table = d->addr;
-			s->limit = d->len / sizeof(*d);
-			s->idx = 0;
-			for (i = 0; i < VISITED_MAX / 64; i++)
-				s->visited[i] = 0;
-			continue;
-		}
-		if (d->flags & GMA_VRING_DESC_F_WRITE)
-			s->seen_write = 1;
-		else if (s->seen_write)
-			rec->anomalies |= GMA_ANOM_READ_AFTER_WRITE;
-		if (d->len == 0)
-			rec->anomalies |= GMA_ANOM_ZERO_LEN;
-		else if (!guest_range_ends_mapped(be, d->addr, d->len))
-			rec->anomalies |= GMA_ANOM_BUFFER_UNMAPPED;
-		rec->total_len += d->len;
-		if (rec->nr_recorded < GMA_CHAIN_DESC_MAX) {
-			__u32 pos = rec->nr_recorded & (GMA_CHAIN_DESC_MAX - 1);
-			struct gma_desc_rec *dr = &rec->descs[pos];
-
-			dr->addr = d->addr;
-			dr->len = d->len;
-			dr->flags = d->flags;
-			dr->next = d->next;
-			dr->index = idx;
-			dr->in_indirect = s->in_ind;
-			dr->pad = 0;
-			dr->snap_len = sample_buffer(a->vm_id, sample_id, d->addr, d->len, pos);
-			rec->nr_recorded++;
-		}
-		if (!(d->flags & GMA_VRING_DESC_F_NEXT))
-			break;
-		s->idx = d->next;
-	}
-	if (k == CHAIN_WALK_MAX)
-		rec->anomalies |= GMA_ANOM_CHAIN_TRUNCATED;
+	gma_backend_init(&s->be, (struct kvm *)a->vm_id);
+	gma_vring_walk_begin(&s->w, a->desc, a->num, rec->head, GMA_VRING_WALK_BPF_MAX);
+	gma_vring_walk_chain((struct gma_vring_ctx *)s, &s->w, &s->d);
+	rec->nr_descs = s->w.nr_buffers;
+	rec->anomalies = s->w.anomalies;
+	rec->indirect_addr = s->w.indirect_addr;
+	rec->indirect_len = s->w.indirect_len;
 	rec_hdr(&rec->hdr, GMA_REC_CHAIN, sizeof(*rec));
 	if (bpf_ringbuf_output(&events, rec, sizeof(*rec), BPF_RB_NO_WAKEUP))
 		count_drop();

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Split virtqueues decoded from userspace through the accessor, and the chain checks the live
- * tracer shares. The guest owns every byte read here: indices are range-checked before use,
- * walks are bounded by the queue size and a visited bitmap, allocations by GMA_QUEUE_NUM_MAX
- * and GMA_SNAP_LEN_MAX.
+ * Split virtqueues decoded from userspace through the accessor. Chains are walked by the
+ * rules the live tracer walks them with (gma/vring_walk.h, one source for both). The guest
+ * owns every byte read here: indices are range-checked before use, walks are bounded, and
+ * allocations capped by GMA_QUEUE_NUM_MAX, GMA_RING_DESCS_MAX and GMA_RING_BYTES_MAX.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,46 +13,10 @@
 #include <linux/virtio_ring.h>
 
 #include <gma/virtio.h>
+#define GMA_VRING_WALK_CTX
+#include <gma/vring_walk.h>
 
 #define LEGACY_ALIGN 4096
-#define IDX_SPACE 65536 /* a __u16 index: the most entries an indirect table can address */
-
-static bool is_table_ptr(const struct gma_desc_rec *d)
-{
-	return !d->in_indirect && (d->flags & VRING_DESC_F_INDIRECT);
-}
-
-__u32 gma_chain_anomalies(const struct gma_desc_rec *descs, size_t n, __u32 queue_num)
-{
-	bool seen_write = false;
-	size_t buffers = 0;
-	__u32 anom = 0;
-
-	if (!descs)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct gma_desc_rec *d = &descs[i];
-
-		if (!d->len)
-			anom |= GMA_ANOM_ZERO_LEN;
-		if (d->flags & VRING_DESC_F_INDIRECT) {
-			if (d->len % sizeof(struct vring_desc))
-				anom |= GMA_ANOM_INDIRECT_LEN;
-			if (d->in_indirect)
-				anom |= GMA_ANOM_NESTED_INDIRECT;
-			if (is_table_ptr(d))
-				continue;
-		}
-		buffers++;
-		if (d->flags & VRING_DESC_F_WRITE)
-			seen_write = true;
-		else if (seen_write)
-			anom |= GMA_ANOM_READ_AFTER_WRITE;
-	}
-	if (buffers > queue_num)
-		anom |= GMA_ANOM_CHAIN_TOO_LONG;
-	return anom;
-}
 
 static bool is_pow2(__u32 v)
 {
@@ -97,16 +61,6 @@ static int read_u16(struct gma_mem *mem, __u64 gpa, __u16 *val)
 static bool add_ok(__u64 gpa, __u64 off, __u64 *res)
 {
 	return !__builtin_add_overflow(gpa, off, res);
-}
-
-/* A descriptor may straddle regions when its table is misaligned: read it as a buffer. */
-static int read_desc(struct gma_mem *mem, __u64 table, __u64 i, struct vring_desc *d)
-{
-	__u64 gpa;
-
-	if (!add_ok(table, i * sizeof(*d), &gpa))
-		return -EOVERFLOW;
-	return gma_mem_read(mem, gpa, d, sizeof(*d), NULL);
 }
 
 /* The first region starting above gpa, or 0 when there is none. */
@@ -184,27 +138,13 @@ struct walk {
 	struct gma_mem *mem;
 	const struct gma_queue_layout *q;
 	__u32 snap_len;
-	__u8 *visited; /* num bits: main table */
-	__u8 *ivisited; /* IDX_SPACE bits: the indirect table */
 	__u32 descs_left; /* of GMA_RING_DESCS_MAX */
 	__u64 bytes_left; /* of GMA_RING_BYTES_MAX */
+	struct gma_vring_walk chain; /* the shared walk (gma/vring_walk.h) */
 };
 
-static bool test_and_set(__u8 *bm, __u32 i)
-{
-	bool was = bm[i / 8] & (1u << (i % 8));
-
-	bm[i / 8] |= 1u << (i % 8);
-	return was;
-}
-
-static void clear_bit(__u8 *bm, __u32 i)
-{
-	bm[i / 8] &= ~(1u << (i % 8));
-}
-
-static int chain_push(struct gma_ring_chain *c, __u32 *cap, const struct vring_desc *d, __u16 index,
-		      bool in_indirect)
+static int chain_push(struct gma_ring_chain *c, __u32 *cap, const struct gma_vring_desc *d,
+		      __u16 index, bool in_indirect)
 {
 	struct gma_desc_rec *r;
 
@@ -229,118 +169,74 @@ static int chain_push(struct gma_ring_chain *c, __u32 *cap, const struct vring_d
 	return 0;
 }
 
-/*
- * Walks the indirect table [addr, addr + len) of the chain. Returns the anomalies that
- * stopped it (or 0), or a negative errno.
- */
-static int walk_indirect(struct walk *w, struct gma_ring_chain *c, __u32 *cap, __u64 *buffers)
-{
-	__u64 entries = c->indirect_len / sizeof(struct vring_desc);
-	__u32 anom = 0, i = 0, first = c->nr_descs;
-	struct vring_desc d;
-	int err;
+/* The chain walk (gma/vring_walk.h) over the accessor, recording into a gma_ring_chain. */
+struct gma_vring_ctx {
+	struct gma_mem *mem;
+	struct gma_ring_chain *c;
+	__u32 cap; /* entries allocated in c->descs */
+	int err; /* -ENOMEM from recording, which stopped the walk */
+};
 
-	if (!entries)
-		return 0; /* ZERO_LEN is gma_chain_anomalies()' */
-	for (;;) {
-		if (i >= entries) {
-			anom = GMA_ANOM_DESC_OUT_OF_RANGE;
-			break;
-		}
-		if (test_and_set(w->ivisited, i)) {
-			anom = GMA_ANOM_CHAIN_LOOP;
-			break;
-		}
-		if (read_desc(w->mem, c->indirect_addr, i, &d)) {
-			anom = GMA_ANOM_BUFFER_UNMAPPED;
-			break;
-		}
-		if (++*buffers > w->q->num) {
-			anom = GMA_ANOM_CHAIN_TOO_LONG;
-			break;
-		}
-		if (!w->descs_left) {
-			anom = GMA_ANOM_CHAIN_TRUNCATED;
-			break;
-		}
-		err = chain_push(c, cap, &d, i, true);
-		if (err)
-			return err;
-		w->descs_left--;
-		if (d.flags & VRING_DESC_F_INDIRECT) {
-			anom = GMA_ANOM_NESTED_INDIRECT;
-			break;
-		}
-		if (!(d.flags & VRING_DESC_F_NEXT))
-			break;
-		i = d.next;
-	}
-	/* Leave the bitmap clear for the next chain: the walked entries, and one set unpushed. */
-	for (__u32 k = first; k < c->nr_descs; k++)
-		clear_bit(w->ivisited, c->descs[k].index);
-	if (i < entries)
-		clear_bit(w->ivisited, i);
-	return anom;
+static int gma_vring_read_desc(struct gma_vring_ctx *ctx, __u64 gpa, struct gma_vring_desc *d)
+{
+	return gma_mem_read_obj(ctx->mem, gpa, d, sizeof(*d));
 }
 
+static bool guest_mapped(struct gma_mem *mem, __u64 gpa)
+{
+	__u64 addr, limit;
+
+	return !gma_mem_translate(mem, gpa, &addr, &limit);
+}
+
+/* Whether [gpa, gpa + len) starts and ends in guest memory, without wrapping. */
+static bool range_mapped(struct gma_mem *mem, __u64 gpa, __u64 len)
+{
+	__u64 last;
+
+	if (!len)
+		return true;
+	if (!add_ok(gpa, len - 1, &last))
+		return false;
+	return guest_mapped(mem, gpa) && guest_mapped(mem, last);
+}
+
+static bool gma_vring_mapped(struct gma_vring_ctx *ctx, __u64 gpa)
+{
+	return guest_mapped(ctx->mem, gpa);
+}
+
+static int gma_vring_on_desc(struct gma_vring_ctx *ctx, const struct gma_vring_walk *w,
+			     const struct gma_vring_desc *d, __u32 idx, enum gma_vring_step kind)
+{
+	if (kind != GMA_VRING_BUFFER)
+		return 0; /* a table pointer: the chain's indirect_addr/len */
+	ctx->err = chain_push(ctx->c, &ctx->cap, d, idx, w->in_indirect);
+	return ctx->err;
+}
+
+/*
+ * Walks the chain at c->head by the rules the BPF tracer walks it with; the ring's budget of
+ * descriptors (GMA_RING_DESCS_MAX) is the walk's cap. 0 or -ENOMEM.
+ */
 static int walk_chain(struct walk *w, struct gma_ring_chain *c)
 {
-	__u32 cap = 0, idx = c->head, num = w->q->num;
-	__u64 buffers = 0;
-	struct vring_desc d;
-	int err = 0, r;
+	struct gma_vring_ctx ctx = { .mem = w->mem, .c = c };
+	struct gma_vring_walk *cw = &w->chain;
+	struct gma_vring_desc d;
 
-	for (;;) {
-		if (idx >= num) {
-			c->anomalies |= GMA_ANOM_DESC_OUT_OF_RANGE;
-			break;
-		}
-		if (test_and_set(w->visited, idx)) {
-			c->anomalies |= GMA_ANOM_CHAIN_LOOP;
-			break;
-		}
-		if (read_desc(w->mem, w->q->desc, idx, &d)) {
-			c->anomalies |= GMA_ANOM_BUFFER_UNMAPPED;
-			break;
-		}
-		if (!(d.flags & VRING_DESC_F_INDIRECT) && ++buffers > num) {
-			c->anomalies |= GMA_ANOM_CHAIN_TOO_LONG;
-			break;
-		}
-		if (!w->descs_left) {
-			c->anomalies |= GMA_ANOM_CHAIN_TRUNCATED;
-			break;
-		}
-		err = chain_push(c, &cap, &d, idx, false);
-		if (err)
-			break;
-		w->descs_left--;
-		if (d.flags & VRING_DESC_F_INDIRECT) {
-			if (d.len % sizeof(struct vring_desc)) {
-				c->anomalies |= GMA_ANOM_INDIRECT_LEN;
-				break;
-			}
-			c->indirect_addr = d.addr;
-			c->indirect_len = d.len;
-			r = walk_indirect(w, c, &cap, &buffers);
-			if (r < 0)
-				err = r;
-			else
-				c->anomalies |= r;
-			break; /* a device ends the chain at its indirect table */
-		}
-		if (!(d.flags & VRING_DESC_F_NEXT))
-			break;
-		idx = d.next;
-	}
-	for (__u32 k = 0; k < c->nr_descs; k++)
-		if (!c->descs[k].in_indirect)
-			clear_bit(w->visited, c->descs[k].index);
-	if (idx < num)
-		clear_bit(w->visited, idx);
-	return err;
+	gma_vring_walk_begin(cw, w->q->desc, w->q->num, c->head, w->descs_left);
+	gma_vring_walk_chain(&ctx, cw, &d);
+	if (ctx.err)
+		return ctx.err;
+	w->descs_left -= cw->nr_descs;
+	c->anomalies |= cw->anomalies;
+	c->indirect_addr = cw->indirect_addr;
+	c->indirect_len = cw->indirect_len;
+	return 0;
 }
 
+/* The first snap_len bytes of each buffer, byte by byte with their state. */
 static int chain_capture(struct walk *w, struct gma_ring_chain *c)
 {
 	if (!c->nr_descs)
@@ -353,8 +249,6 @@ static int chain_capture(struct walk *w, struct gma_ring_chain *c)
 		struct gma_desc_rec *d = &c->descs[i];
 		__u32 n;
 
-		if (d->flags & VRING_DESC_F_INDIRECT)
-			continue;
 		c->total_len += d->len;
 		n = d->len < w->snap_len ? d->len : w->snap_len;
 		if (n > w->bytes_left) {
@@ -369,8 +263,8 @@ static int chain_capture(struct walk *w, struct gma_ring_chain *c)
 		if (!c->data[i] || !c->state[i])
 			return -ENOMEM;
 		d->snap_len = n;
-		if (capture(w->mem, d->addr, c->data[i], c->state[i], n))
-			c->anomalies |= GMA_ANOM_BUFFER_UNMAPPED;
+		/* bytes not read are in their state; the verdict on the range is the walk's */
+		capture(w->mem, d->addr, c->data[i], c->state[i], n);
 	}
 	return 0;
 }
@@ -444,12 +338,8 @@ static int read_chains(struct gma_mem *mem, struct gma_ring *r, __u32 snap_len, 
 	if (!want)
 		return 0;
 	r->chains = calloc(want, sizeof(*r->chains));
-	w.visited = calloc(1, (q->num + 7) / 8);
-	w.ivisited = calloc(1, IDX_SPACE / 8);
-	if (!r->chains || !w.visited || !w.ivisited) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!r->chains)
+		return -ENOMEM;
 	for (__u32 k = 0; k < want; k++) {
 		struct gma_ring_chain *c = &r->chains[r->nr_chains];
 		__u16 pos = (__u16)(r->used_idx + k);
@@ -468,11 +358,7 @@ static int read_chains(struct gma_mem *mem, struct gma_ring *r, __u32 snap_len, 
 			err = chain_capture(&w, c);
 		if (err)
 			break;
-		c->anomalies |= gma_chain_anomalies(c->descs, c->nr_descs, q->num);
 	}
-out:
-	free(w.visited);
-	free(w.ivisited);
 	return err;
 }
 
@@ -516,6 +402,11 @@ int gma_ring_read(struct gma_mem *mem, const struct gma_queue_layout *q,
 		r->anomalies |= GMA_ANOM_RING_UNREADABLE;
 		return 0;
 	}
+	/* the three ring areas end in guest memory, as the tracer checks them at a notify */
+	if (!range_mapped(mem, q->desc, gma_vring_desc_area_size(q->num)) ||
+	    !range_mapped(mem, q->driver, gma_vring_avail_area_size(q->num)) ||
+	    !range_mapped(mem, q->device, gma_vring_used_area_size(q->num)))
+		r->anomalies |= GMA_ANOM_RING_UNREADABLE;
 	r->nr_pending = (__u16)(r->avail_idx - r->used_idx);
 	read_used_tail(mem, r);
 	err = read_chains(mem, r, snap_len, max_chains);

@@ -127,7 +127,7 @@ static const struct {
 	{ GMA_ANOM_NESTED_INDIRECT, "nested_indirect",
 	  "an indirect table holds another indirect descriptor" },
 	{ GMA_ANOM_INDIRECT_LEN, "indirect_len",
-	  "an indirect table's length is not a multiple of 16 bytes" },
+	  "an indirect table's length is 0 or not a multiple of 16 bytes" },
 	{ GMA_ANOM_READ_AFTER_WRITE, "read_after_write",
 	  "a device-readable buffer follows a device-writable one" },
 	{ GMA_ANOM_BUFFER_UNMAPPED, "buffer_unmapped",
@@ -148,6 +148,8 @@ static const struct {
 	{ GMA_ANOM_ZERO_LEN, "zero_len", "a descriptor has length 0" },
 	{ GMA_ANOM_USED_ID_INVALID, "used_id_invalid",
 	  "a used element names a descriptor that is not a head in flight" },
+	{ GMA_ANOM_INDIRECT_NEXT, "indirect_next",
+	  "an indirect descriptor also has NEXT set (the device ends the chain at its table)" },
 };
 
 #define NR_ANOMALIES (sizeof(anomalies) / sizeof(anomalies[0]))

@@ -160,7 +160,11 @@ enum gma_anomaly {
 	GMA_ANOM_CHAIN_TRUNCATED = 1u << 15, /* the walk's cap stopped it: not an error */
 	GMA_ANOM_ZERO_LEN = 1u << 16, /* a descriptor of length 0 */
 	GMA_ANOM_USED_ID_INVALID = 1u << 17, /* used element id not a head in flight */
+	GMA_ANOM_INDIRECT_NEXT = 1u << 18, /* an indirect descriptor with NEXT set */
 };
+
+/* The anomaly bits above are 1u << 0 .. 1u << (GMA_ANOM_NR_BITS - 1). */
+#define GMA_ANOM_NR_BITS 19
 
 /* Identifies a queue: the VM, the virtio-mmio window (guest physical base), the index. */
 struct gma_queue_key {
@@ -246,7 +250,7 @@ struct gma_rec_chain {
 	__u32 indirect_len;
 	__u16 avail_idx; /* position in the avail ring (free-running) */
 	__u16 head;
-	__u16 nr_descs; /* descriptors walked (may exceed what descs[] holds) */
+	__u16 nr_descs; /* buffers walked (may exceed what descs[] holds); tables apart */
 	__u16 nr_recorded; /* entries of descs[] filled */
 	__u32 anomalies; /* GMA_ANOM_* */
 	__u32 total_len; /* sum of the walked descriptors' lengths */

@@ -52,19 +52,7 @@ struct gma_queue_layout {
 	__u32 flags;
 };
 
-/* --- Checks shared by live and one-shot decoding ---------------------------------------- */
-
-/*
- * Anomalies visible in a descriptor list (in chain order, as gma_ring_read() or the tracer
- * recorded it): READ_AFTER_WRITE (a device-readable buffer after a device-writable one; the
- * INDIRECT descriptors themselves are not buffers and do not count), ZERO_LEN (any descriptor
- * of length 0), INDIRECT_LEN (an INDIRECT descriptor whose len is not a multiple of 16),
- * NESTED_INDIRECT (an INDIRECT descriptor with in_indirect set) and CHAIN_TOO_LONG (more
- * buffer descriptors than queue_num; the INDIRECT descriptors of the main table that point to
- * a table are not counted, so an indirect table of exactly queue_num entries is legal).
- * Returns a mask of GMA_ANOM_* bits; 0 for n == 0.
- */
-__u32 gma_chain_anomalies(const struct gma_desc_rec *descs, size_t n, __u32 queue_num);
+/* --- Checks shared by live and one-shot decoding (the chain walk: gma/vring_walk.h) ------ */
 
 /*
  * Anomalies of a layout, as GMA_ANOM_RING_MISALIGNED: for a split ring (VirtIO 1.x) the

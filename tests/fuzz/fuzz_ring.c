@@ -2,14 +2,74 @@
 /*
  * The one-shot ring decoder over random guest memory and queue layouts: the input is the
  * guest's memory (split into regions with a hole) and the layout. Every index, length and
- * flag in it is hostile; the decoder must stay within its caps and never hang.
+ * flag in it is hostile; the decoder must stay within its caps and never hang. Each chain is
+ * also walked as the BPF tracer walks it (gma/vring_walk.h with the tracer's cap, here over
+ * the same memory): both must give the same verdict (tests/helpers/walk_compare.h).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gma/gma.h>
 #include <gma/virtio.h>
+
+#include "walk_compare.h"
+
+/* The walk with the BPF tracer's configuration, recording its steps as the selftest does. */
+struct gma_vring_ctx {
+	struct gma_mem *mem;
+	struct selftest_walk out;
+};
+
+#define GMA_VRING_WALK_CTX
+#define GMA_VRING_WALK_ROUNDS(w) (GMA_VRING_WALK_BPF_MAX + 1)
+#include <gma/vring_walk.h>
+
+static int gma_vring_read_desc(struct gma_vring_ctx *ctx, __u64 gpa, struct gma_vring_desc *d)
+{
+	return gma_mem_read_obj(ctx->mem, gpa, d, sizeof(*d));
+}
+
+static bool gma_vring_mapped(struct gma_vring_ctx *ctx, __u64 gpa)
+{
+	__u64 addr, limit;
+
+	return !gma_mem_translate(ctx->mem, gpa, &addr, &limit);
+}
+
+static int gma_vring_on_desc(struct gma_vring_ctx *ctx, const struct gma_vring_walk *w,
+			     const struct gma_vring_desc *d, __u32 idx, enum gma_vring_step kind)
+{
+	if (ctx->out.nr_steps < SELFTEST_WALK_STEPS)
+		ctx->out.steps[ctx->out.nr_steps++] = (struct selftest_step){
+			.addr = d->addr,
+			.len = d->len,
+			.flags = d->flags,
+			.next = d->next,
+			.idx = idx,
+			.kind = kind,
+			.in_indirect = gma_vring_walk_in_indirect(w, kind),
+		};
+	return 0;
+}
+
+static void walk_as_bpf(struct gma_mem *mem, const struct gma_queue_layout *q, __u16 head,
+			struct gma_vring_ctx *ctx)
+{
+	struct gma_vring_walk w;
+	struct gma_vring_desc d;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->mem = mem;
+	gma_vring_walk_begin(&w, q->desc, q->num, head, GMA_VRING_WALK_BPF_MAX);
+	gma_vring_walk_chain(ctx, &w, &d);
+	ctx->out.anomalies = w.anomalies;
+	ctx->out.nr_descs = w.nr_descs;
+	ctx->out.nr_buffers = w.nr_buffers;
+	ctx->out.indirect_addr = w.indirect_addr;
+	ctx->out.indirect_len = w.indirect_len;
+}
 
 #define GUEST 0x10000
 
@@ -52,9 +112,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		for (__u32 i = 0; i < ring->nr_chains; i++) {
 			const struct gma_ring_chain *c = &ring->chains[i];
+			static struct gma_vring_ctx bpf;
+			char why[256];
 
 			for (__u32 d = 0; d < c->nr_descs; d++)
 				total += c->descs[d].snap_len;
+			/* the byte budget adds its own TRUNCATED: compare where it did not */
+			if (c->anomalies & GMA_ANOM_CHAIN_TRUNCATED)
+				continue;
+			walk_as_bpf(mem, &q, c->head, &bpf);
+			if (walk_differs(c, &bpf.out, why, sizeof(why))) {
+				fprintf(stderr, "chain %u (head %u): %s\n", i, c->head, why);
+				abort();
+			}
 		}
 		if (total > 64u << 20)
 			abort(); /* the decoder's byte budget */

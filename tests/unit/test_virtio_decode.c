@@ -488,7 +488,7 @@ Test(names, devices_and_anomalies)
 	cr_assert_null(gma_virtio_device_name(0));
 	cr_assert_null(gma_virtio_device_name(1000));
 
-	for (int b = 0; b <= 17; b++) {
+	for (int b = 0; b < GMA_ANOM_NR_BITS; b++) {
 		const char *name = gma_anomaly_name(1u << b);
 
 		cr_assert_not_null(name, "bit %d", b);
@@ -498,9 +498,9 @@ Test(names, devices_and_anomalies)
 	}
 	cr_assert_str_eq(gma_anomaly_name(GMA_ANOM_CHAIN_LOOP), "chain_loop");
 	cr_assert_str_eq(gma_anomaly_reason(GMA_ANOM_INDIRECT_LEN),
-			 "an indirect table's length is not a multiple of 16 bytes");
+			 "an indirect table's length is 0 or not a multiple of 16 bytes");
 	cr_assert_null(gma_anomaly_name(0));
-	cr_assert_null(gma_anomaly_name(1u << 18));
+	cr_assert_null(gma_anomaly_name(1u << GMA_ANOM_NR_BITS));
 	cr_assert_null(gma_anomaly_name(GMA_ANOM_CHAIN_LOOP | GMA_ANOM_ZERO_LEN));
 
 	cr_assert_eq(gma_anomaly_format(GMA_ANOM_ZERO_LEN | GMA_ANOM_CHAIN_LOOP | 1u << 31, buf,
