@@ -145,52 +145,9 @@ struct demo {
 #define CHURN_GPA_B 0x58000ULL
 #define CHURN_SIZE 0x1000ULL
 
-static FILE *log_file;
 static struct timespec t_start;
 static struct kvm_run *volatile signal_run;
 static volatile sig_atomic_t stop_signal;
-
-/* ---- JSON lines log ---- */
-
-void jlog(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!log_file)
-		return;
-	va_start(ap, fmt);
-	vfprintf(log_file, fmt, ap);
-	va_end(ap);
-	fputc('\n', log_file);
-}
-
-const char *json_escape(const char *s, char *out, size_t size)
-{
-	size_t n = 0;
-
-	for (; *s && n + 7 < size; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\') {
-			out[n++] = '\\';
-			out[n++] = c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			n += snprintf(out + n, size - n, "\\u%04x", c);
-		} else {
-			out[n++] = c;
-		}
-	}
-	out[n] = '\0';
-	return out;
-}
-
-uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000000000ULL + t.tv_nsec;
-}
 
 static uint64_t elapsed_ms(void)
 {
@@ -1005,13 +962,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (o.log_path) {
-		log_file = strcmp(o.log_path, "-") ? fopen(o.log_path, "w") : stdout;
-		if (!log_file) {
+		if (jlog_open(o.log_path)) {
 			fprintf(stderr, "demo-vmm: --log %s: %s\n", o.log_path, strerror(errno));
 			return 1;
 		}
-		/* Line-buffered so a test can follow the log while the VM runs. */
-		setvbuf(log_file, NULL, _IOLBF, 0);
 	}
 
 	if (o.req_hz > o.hz)
@@ -1045,8 +999,7 @@ int main(int argc, char **argv)
 		" errors\n",
 		d.virtio.requests, ms ? d.virtio.requests * 1000.0 / ms : 0.0, d.virtio.completions,
 		d.virtio.errors);
-	if (log_file && log_file != stdout)
-		fclose(log_file);
+	jlog_close();
 	virtio_host_destroy(&d.virtio);
 	vm_destroy(&d.vm);
 	return status;
