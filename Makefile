@@ -12,7 +12,8 @@ BPF_ARCH := x86
 VMLINUX_DIR := vmlinux/$(ARCH)
 
 CFLAGS ?= -g -O2
-CFLAGS += -Wall -Wextra -Wno-unused-parameter -fPIC -std=gnu11 -Iinclude -I$(OUTPUT) -Ibpf
+# Warnings are errors in the project's own builds (tests, bench, examples and fuzz too).
+CFLAGS += -Wall -Wextra -Werror -fPIC -std=gnu11 -Iinclude -I$(OUTPUT) -Ibpf
 BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -mcpu=v3 \
 	-I$(VMLINUX_DIR) -Iinclude -Ibpf
 LDLIBS_BPF := -lbpf -lelf -lz -ljson-c
@@ -20,11 +21,18 @@ LDLIBS_BPF := -lbpf -lelf -lz -ljson-c
 LIBGMA_SOVERSION := 0
 LIBGMA_VERSION := 0.1.0
 
-# Objects of libgma; each user/X.c is one module.
-LIBGMA_SRCS := user/guest_mem.c user/vms.c user/tracer.c user/record_reader.c user/queue_model.c \
-	user/ring.c \
-	user/virtio_decode.c user/qmp.c
-LIBGMA_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIBGMA_SRCS))
+# libgma is user/lib/ (each X.c one module; the internal headers there too); gma-trace, the
+# CLI built on it, is user/gma-trace/. The library exports only what its public headers mark
+# GMA_API: hidden visibility by default, and the version script names the ABI.
+LIBGMA_SRCS := $(wildcard user/lib/*.c)
+LIBGMA_OBJS := $(patsubst user/lib/%.c,$(OUTPUT)/user/lib/%.o,$(LIBGMA_SRCS))
+LIBGMA_MAP := user/lib/libgma.map
+LIBGMA_CFLAGS := -fvisibility=hidden -Iuser/lib
+# The skeleton and the tracer's map types as installed: skeleton gma_tracer_bpf, every private
+# name of bpf/tracer.h renamed into gma's namespace (tools/public-tracer-names.sh).
+PUBLIC_TRACER_HEADERS := $(OUTPUT)/include/gma/tracer.skel.h $(OUTPUT)/include/gma/tracer.h
+GMA_TRACE_SRCS := $(wildcard user/gma-trace/*.c)
+GMA_TRACE_OBJS := $(patsubst user/gma-trace/%.c,$(OUTPUT)/user/gma-trace/%.o,$(GMA_TRACE_SRCS))
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -53,7 +61,7 @@ endif
 include tools/demo-vmm/demo-vmm.mk
 
 all: $(OUTPUT)/libgma.a $(OUTPUT)/libgma.so $(BPF_OBJS) $(OUTPUT)/gma-trace $(OUTPUT)/gma-demo \
-	$(DEMO_VMM_TARGETS)
+	$(DEMO_VMM_TARGETS) $(PUBLIC_TRACER_HEADERS)
 
 # Runs every time (cheap: dpkg-query per package), so a machine that lost a package heals.
 deps:
@@ -61,7 +69,7 @@ deps:
 deps-test:
 	$(Q)tools/deps.sh test
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/user/lib $(OUTPUT)/user/gma-trace $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/gma/*.h) | deps $(OUTPUT)
@@ -72,24 +80,28 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o | deps
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-$(OUTPUT)/user/%.o: user/%.c $(wildcard include/gma/*.h user/*.h) $(SKELS) | deps $(OUTPUT)/user
+$(OUTPUT)/user/lib/%.o: user/lib/%.c $(wildcard include/gma/*.h user/lib/*.h) $(SKELS) \
+		| deps $(OUTPUT)/user/lib
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(LIBGMA_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/user/gma-trace/%.o: user/gma-trace/%.c $(wildcard include/gma/*.h user/gma-trace/*.h) \
+		| deps $(OUTPUT)/user/gma-trace
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Iuser/gma-trace -c $< -o $@
 
 $(OUTPUT)/libgma.a: $(LIBGMA_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(OUTPUT)/libgma.so.$(LIBGMA_VERSION): $(LIBGMA_OBJS)
+$(OUTPUT)/libgma.so.$(LIBGMA_VERSION): $(LIBGMA_OBJS) $(LIBGMA_MAP)
 	$(call msg,LD,$@)
-	$(Q)$(CC) -shared -Wl,-soname,libgma.so.$(LIBGMA_SOVERSION) -o $@ $^ $(LDLIBS_BPF)
+	$(Q)$(CC) -shared -Wl,-soname,libgma.so.$(LIBGMA_SOVERSION) \
+		-Wl,--version-script=$(LIBGMA_MAP) -o $@ $(LIBGMA_OBJS) $(LDLIBS_BPF)
 
 $(OUTPUT)/libgma.so: $(OUTPUT)/libgma.so.$(LIBGMA_VERSION)
 	$(Q)ln -sf libgma.so.$(LIBGMA_VERSION) $(OUTPUT)/libgma.so.$(LIBGMA_SOVERSION)
 	$(Q)ln -sf libgma.so.$(LIBGMA_VERSION) $@
-
-GMA_TRACE_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,user/gma-trace.c user/trace_helpers.c \
-	user/trace_rings.c user/ring_print.c)
 
 $(OUTPUT)/gma-trace: $(GMA_TRACE_OBJS) $(OUTPUT)/libgma.a
 	$(call msg,BINARY,$@)
@@ -104,7 +116,7 @@ $(OUTPUT)/gma-demo: tools/gma-demo.c $(OUTPUT)/libgma.a | deps
 $(OUTPUT)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(OUTPUT)/libgma.a tests/helpers/*.h \
 		| deps-test $(OUTPUT)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/helpers -Iuser $< $(TEST_HELPERS) -o $@ $(OUTPUT)/libgma.a -lcriterion \
+	$(Q)$(CC) $(CFLAGS) -Itests/helpers -Iuser/lib $< $(TEST_HELPERS) -o $@ $(OUTPUT)/libgma.a -lcriterion \
 		$(LDLIBS_BPF)
 
 $(OUTPUT)/tests/%: tests/bpf/%.c $(SKELS) $(TEST_HELPERS) $(OUTPUT)/libgma.a \
@@ -174,11 +186,11 @@ vmtest: all $(UNIT_TESTS) $(BPF_TESTS)
 FUZZ_TARGETS := accessor ring records reassembly mmio
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-Iinclude -Iuser -Ibpf -Itests/helpers
-FUZZ_SRCS_accessor := user/guest_mem.c
-FUZZ_SRCS_ring := user/guest_mem.c user/ring.c
-FUZZ_SRCS_records := user/record_reader.c user/queue_model.c
-FUZZ_SRCS_reassembly := user/record_reader.c user/queue_model.c
+	-Werror -Iinclude -Iuser/lib -Ibpf -Itests/helpers
+FUZZ_SRCS_accessor := user/lib/guest_mem.c
+FUZZ_SRCS_ring := user/lib/guest_mem.c user/lib/ring.c
+FUZZ_SRCS_records := user/lib/record_reader.c user/lib/queue_model.c
+FUZZ_SRCS_reassembly := user/lib/record_reader.c user/lib/queue_model.c
 FUZZ_SRCS_mmio :=
 FUZZ_SECONDS ?= 600
 FUZZ_SHORT_SECONDS ?= 5
@@ -192,7 +204,7 @@ $(OUTPUT)/fuzz:
 
 .SECONDEXPANSION:
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) \
-		$(wildcard include/gma/*.h user/*.h bpf/*.h tests/fuzz/*.h tests/helpers/*.h) \
+		$(wildcard include/gma/*.h user/lib/*.h bpf/*.h tests/fuzz/*.h tests/helpers/*.h) \
 		| deps-fuzz $(OUTPUT)/fuzz
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS_$*) -o $@
@@ -246,7 +258,7 @@ MANDIR ?= $(DATADIR)/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 GMA_HEADERS := include/gma/gma.h include/gma/virtio.h include/gma/record.h \
-	include/gma/accessor.h
+	include/gma/accessor.h include/gma/print.h
 
 # destination:source:mode, one per installed file (symlinks are listed apart).
 INSTALL_FILES := \
@@ -255,8 +267,8 @@ INSTALL_FILES := \
 	$(LIBDIR)/libgma.so.$(LIBGMA_VERSION):$(OUTPUT)/libgma.so.$(LIBGMA_VERSION):0755 \
 	$(PKGCONFIGDIR)/gma.pc:$(OUTPUT)/gma.pc:0644 \
 	$(foreach h,$(GMA_HEADERS),$(INCLUDEDIR)/gma/$(notdir $(h)):$(h):0644) \
-	$(INCLUDEDIR)/gma/tracer.skel.h:$(OUTPUT)/tracer.skel.h:0644 \
-	$(INCLUDEDIR)/gma/tracer.h:bpf/tracer.h:0644 \
+	$(INCLUDEDIR)/gma/tracer.skel.h:$(OUTPUT)/include/gma/tracer.skel.h:0644 \
+	$(INCLUDEDIR)/gma/tracer.h:$(OUTPUT)/include/gma/tracer.h:0644 \
 	$(DATADIR)/gma/tracer.bpf.o:$(OUTPUT)/tracer.bpf.o:0644 \
 	$(MANDIR)/man8/gma-trace.8:man/gma-trace.8:0644 \
 	$(MANDIR)/man3/libgma.3:man/libgma.3:0644 \
@@ -294,7 +306,20 @@ $(OUTPUT)/gma.pc: gma-pc-force | $(OUTPUT)
 	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else \
 		printf '  %-8s %s\n' GEN gma.pc; mv -f $@.tmp $@; fi
 
-install: all $(OUTPUT)/gma.pc
+# The skeleton and the tracer's map types as installed (PUBLIC_TRACER_HEADERS).
+$(OUTPUT)/include/gma:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/include/gma/tracer.skel.h: $(OUTPUT)/tracer.bpf.o bpf/tracer.h tools/public-tracer-names.sh \
+		| deps $(OUTPUT)/include/gma
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name gma_tracer_bpf | tools/public-tracer-names.sh bpf/tracer.h > $@
+
+$(OUTPUT)/include/gma/tracer.h: bpf/tracer.h tools/public-tracer-names.sh | $(OUTPUT)/include/gma
+	$(call msg,GEN,$@)
+	$(Q)tools/public-tracer-names.sh bpf/tracer.h < $< > $@
+
+install: all $(OUTPUT)/gma.pc $(PUBLIC_TRACER_HEADERS)
 	$(Q)set -e; for f in $(INSTALL_FILES); do \
 		dst=$${f%%:*}; rest=$${f#*:}; src=$${rest%%:*}; mode=$${rest#*:}; \
 		printf '  %-8s %s\n' INSTALL "$(DESTDIR)$$dst"; \
@@ -356,10 +381,11 @@ $(OUTPUT)/bench/bench-accessor: bench/bench-accessor.c $(OUTPUT)/libgma.a | $(OU
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF)
 
-$(OUTPUT)/bench/bench-decode: bench/bench-decode.c user/ring_print.c $(OUTPUT)/libgma.a \
-		| $(OUTPUT)/bench
+# The record reader is internal to libgma: bench-decode drives it through libgma.a (hidden
+# symbols link statically); what it prints goes through the public <gma/print.h>.
+$(OUTPUT)/bench/bench-decode: bench/bench-decode.c $(OUTPUT)/libgma.a | $(OUTPUT)/bench
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser $^ -o $@ $(LDLIBS_BPF)
+	$(Q)$(CC) $(CFLAGS) -Iuser/lib $^ -o $@ $(LDLIBS_BPF)
 
 bench: all $(BENCH_BINS) | deps-bench
 	$(Q)python3 bench/run.py $(OUTPUT)

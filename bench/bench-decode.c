@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * bench-decode: records/s through libgma's record reader (reassembly of chain fragments,
- * queue model, completions) and gma-trace-style formatting to /dev/null.
+ * queue model, completions) and gma-trace's chain printers (libgma's <gma/print.h>, the very
+ * functions gma-trace rings prints with) to /dev/null.
  *
  *   bench-decode [--chain N] [--notifies M]
  *
@@ -19,11 +20,11 @@
 #include <time.h>
 
 #include <gma/gma.h>
+#include <gma/print.h>
 #include <gma/record.h>
 #include <gma/virtio.h>
 
 #include "record_reader.h"
-#include "ring_print.h"
 
 #define SNAP 64
 #define BASE 0xd0000000ULL
@@ -34,6 +35,7 @@ enum out_mode { OUT_NONE, OUT_TEXT, OUT_JSON };
 static struct {
 	enum out_mode mode;
 	FILE *out;
+	struct gma_json *json;
 	unsigned long chains, completions;
 } st;
 
@@ -45,22 +47,26 @@ static __u64 now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* One line per chain, printed by the very code gma-trace rings uses (user/ring_print.c). */
+/* One line per chain, printed by the very functions gma-trace rings uses. */
 static void on_chain(void *ctx, const struct gma_chain *c)
 {
 	const struct gma_rec_chain *r = c->rec;
 
+	(void)ctx;
 	st.chains++;
-	if (st.mode == OUT_NONE)
-		return;
-	if (st.mode == OUT_TEXT)
+	if (st.mode == OUT_TEXT) {
 		fprintf(st.out, "%llu.%06llu", (unsigned long long)r->ts_ns / 1000000000ULL,
 			(unsigned long long)(r->ts_ns % 1000000000ULL) / 1000);
-	print_live_chain(st.out, c, st.mode == OUT_JSON, false);
+		gma_chain_print(st.out, c, false);
+	} else if (st.mode == OUT_JSON) {
+		gma_chain_json(st.json, c);
+	}
 }
 
 static void on_completion(void *ctx, const struct gma_completion *c)
 {
+	(void)ctx;
+	(void)c;
 	st.completions++;
 }
 
@@ -223,7 +229,8 @@ static double run(struct stream *s, enum out_mode mode, unsigned long *bad)
 
 	st.mode = mode;
 	st.out = fopen("/dev/null", "w");
-	if (!st.out || !obuf || rr_init(&rr, NULL, NULL, &cb)) {
+	st.json = st.out ? gma_json_new(st.out) : NULL;
+	if (!st.json || !obuf || rr_init(&rr, NULL, NULL, &cb)) {
 		perror("bench-decode");
 		exit(1);
 	}
@@ -240,6 +247,7 @@ static double run(struct stream *s, enum out_mode mode, unsigned long *bad)
 	t1 = now_ns();
 	*bad = rr.bad_records;
 	rr_free(&rr);
+	gma_json_free(st.json);
 	fclose(st.out);
 	free(obuf);
 	return s->nr / ((t1 - t0) / 1e9);

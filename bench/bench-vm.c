@@ -60,6 +60,7 @@ static volatile sig_atomic_t timed_out;
 
 static void on_alarm(int sig)
 {
+	(void)sig;
 	timed_out = 1;
 }
 

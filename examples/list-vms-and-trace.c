@@ -41,6 +41,8 @@ static void on_chain(void *ctx, const struct gma_chain *c)
 	char what[160] = "";
 	size_t n = r->nr_recorded < 16 ? r->nr_recorded : 16;
 
+	(void)ctx;
+
 	if (c->device_id == VIRTIO_ID_BLOCK) {
 		struct gma_blk_req req;
 
@@ -63,6 +65,7 @@ static void on_anomaly(void *ctx, const struct gma_anomaly_event *a)
 {
 	char why[256];
 
+	(void)ctx;
 	gma_anomaly_format(a->anomalies, why, sizeof(why));
 	printf("anomaly pid %d base 0x%llx q%u: %s\n", a->pid, (unsigned long long)a->key->base,
 	       a->key->queue, why);

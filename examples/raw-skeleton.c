@@ -30,7 +30,7 @@
 #include <bpf/libbpf.h>
 
 #include <gma/record.h>
-/* the tracer's map value types, which the skeleton's read-only data embeds */
+/* the tracer's map value types (gma_tracer_*), which the skeleton's read-only data embeds */
 #include <gma/tracer.h>
 #include <gma/tracer.skel.h>
 
@@ -107,7 +107,7 @@ static bool have_tracepoint(struct btf *vmlinux, struct btf *kvm, const char *na
  * tracepoint the kernel lacks is not loaded (e.g. kvm_page_fault on older kernels). At least
  * one tracepoint that carries the vCPU must remain: it tells which VM a thread runs.
  */
-static int select_tracepoints(struct tracer_bpf *skel)
+static int select_tracepoints(struct gma_tracer_bpf *skel)
 {
 	const struct {
 		struct bpf_program *prog;
@@ -153,7 +153,7 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
 	struct counts counts = {};
-	struct tracer_bpf *skel = NULL;
+	struct gma_tracer_bpf *skel = NULL;
 	struct ring_buffer *rb = NULL;
 	double seconds = 3, end;
 	int go[2], opt, err;
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 	}
 	close(go[0]);
 
-	skel = tracer_bpf__open();
+	skel = gma_tracer_bpf__open();
 	if (!skel) {
 		err = -errno;
 		fprintf(stderr, "opening the skeleton: %s\n", strerror(errno));
@@ -200,9 +200,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "no usable KVM tracepoint (is KVM loaded?): %s\n", strerror(-err));
 		goto out;
 	}
-	err = tracer_bpf__load(skel);
+	err = gma_tracer_bpf__load(skel);
 	if (!err)
-		err = tracer_bpf__attach(skel);
+		err = gma_tracer_bpf__attach(skel);
 	if (err) {
 		fprintf(stderr, "loading the tracer: %s\n", strerror(-err));
 		goto out;
@@ -236,6 +236,6 @@ out:
 	kill(child, SIGTERM);
 	waitpid(child, NULL, 0);
 	ring_buffer__free(rb);
-	tracer_bpf__destroy(skel);
+	gma_tracer_bpf__destroy(skel);
 	return err ? 1 : 0;
 }

@@ -39,6 +39,14 @@ extern "C" {
 #define GMA_VERSION_MAJOR 0
 #define GMA_VERSION_MINOR 1
 
+/*
+ * Marks what libgma exports: the library is built with -fvisibility=hidden and a version
+ * script (user/lib/libgma.map), so only declarations carrying it are in its ABI.
+ */
+#ifndef GMA_API
+#define GMA_API __attribute__((visibility("default")))
+#endif
+
 /* Declares and zero-fills an options struct with its size set, like LIBBPF_OPTS. */
 #define GMA_OPTS(type, name, ...) struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
 
@@ -60,7 +68,7 @@ struct gma_region {
  * host range wrapping past 2^64. Returns -EINVAL and stores the index of the first bad region
  * in *bad (when not NULL), -E2BIG for more than GMA_REGIONS_MAX regions.
  */
-int gma_regions_validate(const struct gma_region *regions, size_t n, size_t *bad);
+GMA_API int gma_regions_validate(const struct gma_region *regions, size_t n, size_t *bad);
 
 struct gma_mem;
 
@@ -78,18 +86,18 @@ struct gma_mem_opts {
  * access). file: addr is an offset in the dump at path, accessed with pread/pwrite.
  * Return NULL with errno EINVAL (bad table), E2BIG, ESRCH (no such pid), or open(2)'s errno.
  */
-struct gma_mem *gma_mem_new_local(const struct gma_region *regions, size_t n);
-struct gma_mem *gma_mem_new_process(pid_t pid, const struct gma_region *regions, size_t n);
-struct gma_mem *gma_mem_new_file(const char *path, const struct gma_region *regions, size_t n,
-				 const struct gma_mem_opts *opts);
-void gma_mem_free(struct gma_mem *mem);
+GMA_API struct gma_mem *gma_mem_new_local(const struct gma_region *regions, size_t n);
+GMA_API struct gma_mem *gma_mem_new_process(pid_t pid, const struct gma_region *regions, size_t n);
+GMA_API struct gma_mem *gma_mem_new_file(const char *path, const struct gma_region *regions,
+					 size_t n, const struct gma_mem_opts *opts);
+GMA_API void gma_mem_free(struct gma_mem *mem);
 
 /* Translate-and-get-limit: the backend address of gpa and the bytes accessible from it. */
-int gma_mem_translate(struct gma_mem *mem, __u64 gpa, __u64 *addr, __u64 *limit);
+GMA_API int gma_mem_translate(struct gma_mem *mem, __u64 gpa, __u64 *addr, __u64 *limit);
 
 /* One object, which must lie within one region (-ERANGE otherwise, nothing copied). */
-int gma_mem_read_obj(struct gma_mem *mem, __u64 gpa, void *dst, size_t size);
-int gma_mem_write_obj(struct gma_mem *mem, __u64 gpa, const void *src, size_t size);
+GMA_API int gma_mem_read_obj(struct gma_mem *mem, __u64 gpa, void *dst, size_t size);
+GMA_API int gma_mem_write_obj(struct gma_mem *mem, __u64 gpa, const void *src, size_t size);
 
 /*
  * A buffer across any number of regions. -EINVAL at a hole, -EFAULT when the backend cannot
@@ -97,15 +105,16 @@ int gma_mem_write_obj(struct gma_mem *mem, __u64 gpa, const void *src, size_t si
  * failure. A write checks the whole span first: a write that fails on a hole changes nothing.
  * Writes to a dump opened without gma_mem_opts.writable fail with -EROFS.
  */
-int gma_mem_read(struct gma_mem *mem, __u64 gpa, void *dst, size_t len, size_t *done);
-int gma_mem_write(struct gma_mem *mem, __u64 gpa, const void *src, size_t len, size_t *done);
+GMA_API int gma_mem_read(struct gma_mem *mem, __u64 gpa, void *dst, size_t len, size_t *done);
+GMA_API int gma_mem_write(struct gma_mem *mem, __u64 gpa, const void *src, size_t len,
+			  size_t *done);
 
 /* Exactly one access of width 1, 2, 4 or 8 bytes at a gpa aligned to width. */
-int gma_mem_read_volatile(struct gma_mem *mem, __u64 gpa, unsigned int width, __u64 *val);
-int gma_mem_write_volatile(struct gma_mem *mem, __u64 gpa, unsigned int width, __u64 val);
+GMA_API int gma_mem_read_volatile(struct gma_mem *mem, __u64 gpa, unsigned int width, __u64 *val);
+GMA_API int gma_mem_write_volatile(struct gma_mem *mem, __u64 gpa, unsigned int width, __u64 val);
 
 /* The region table the object was created with (validated; owned by mem, valid until freed). */
-const struct gma_region *gma_mem_regions(const struct gma_mem *mem, size_t *n);
+GMA_API const struct gma_region *gma_mem_regions(const struct gma_mem *mem, size_t *n);
 
 /* --- VMs on this host, from the BPF iterator ------------------------------------------- */
 
@@ -137,8 +146,8 @@ struct gma_vm {
  * version this library does not know. *vms is an array of *n VMs, owned by the caller and
  * freed with gma_vms_free() (each VM's slots with it). A snapshot: VMs may come and go after.
  */
-int gma_vms_list(struct gma_vm **vms, size_t *n);
-void gma_vms_free(struct gma_vm *vms, size_t n);
+GMA_API int gma_vms_list(struct gma_vm **vms, size_t *n);
+GMA_API void gma_vms_free(struct gma_vm *vms, size_t n);
 
 /*
  * The same, for callers that list again and again (to see memslots change): the iterator is
@@ -146,12 +155,12 @@ void gma_vms_free(struct gma_vm *vms, size_t n);
  * gma_vm_lister_list costs a read of the kernel's VM list, not a program load.
  */
 struct gma_vm_lister;
-struct gma_vm_lister *gma_vm_lister_new(void);
-int gma_vm_lister_list(struct gma_vm_lister *l, struct gma_vm **vms, size_t *n);
-void gma_vm_lister_free(struct gma_vm_lister *l);
+GMA_API struct gma_vm_lister *gma_vm_lister_new(void);
+GMA_API int gma_vm_lister_list(struct gma_vm_lister *l, struct gma_vm **vms, size_t *n);
+GMA_API void gma_vm_lister_free(struct gma_vm_lister *l);
 
 /* The VM of process pid in a list from gma_vms_list(), or NULL; points into vms. */
-const struct gma_vm *gma_vms_find_pid(const struct gma_vm *vms, size_t n, pid_t pid);
+GMA_API const struct gma_vm *gma_vms_find_pid(const struct gma_vm *vms, size_t n, pid_t pid);
 
 /*
  * The region table of a VM for gma_mem_new_process(): one region per memslot that KVM still
@@ -159,9 +168,23 @@ const struct gma_vm *gma_vms_find_pid(const struct gma_vm *vms, size_t n, pid_t 
  * the caller frees it (gma_mem_new_process() keeps a copy); *n may be 0. -ENOMEM, or
  * gma_regions_validate()'s error for slots that overlap.
  */
-int gma_vm_regions(const struct gma_vm *vm, struct gma_region **regions, size_t *n);
+GMA_API int gma_vm_regions(const struct gma_vm *vm, struct gma_region **regions, size_t *n);
 
 /* --- The tracer: sampling guest memory from the kernel --------------------------------- */
+
+/*
+ * Where a virtqueue lives in guest physical memory. desc: descriptor area; driver: driver
+ * area (the avail ring); device: device area (the used ring); num: queue size; flags:
+ * GMA_QUEUE_* of <gma/record.h> (LEGACY selects the page alignment rules, PACKED marks a
+ * packed ring, which is detected but not decoded).
+ */
+struct gma_queue_layout {
+	__u64 desc;
+	__u64 driver;
+	__u64 device;
+	__u32 num;
+	__u32 flags;
+};
 
 /* What a byte of a sample holds (struct gma_sample.state). */
 enum gma_byte_state {
@@ -314,12 +337,12 @@ struct gma_tracer;
  * types are relocated: VirtIO layouts are read at the spec's offsets, so a host without
  * VirtIO modules loads it.
  */
-struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts);
+GMA_API struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts);
 /* Detaches and unloads the programs; pending sample requests are dropped. NULL is allowed. */
-void gma_tracer_free(struct gma_tracer *t);
+GMA_API void gma_tracer_free(struct gma_tracer *t);
 
 /* The tracepoints attached, as a static string like "kvm_exit kvm_pio ...". */
-const char *gma_tracer_tracepoints(const struct gma_tracer *t);
+GMA_API const char *gma_tracer_tracepoints(const struct gma_tracer *t);
 
 /*
  * Asks the kernel to sample [gpa, gpa + len) of the VM run by process pid at the next exit of
@@ -327,10 +350,11 @@ const char *gma_tracer_tracepoints(const struct gma_tracer *t);
  * GMA_SAMPLE_REQ_MAX requests are pending, -E2BIG when len exceeds what one sample may cover
  * (frag_max * sample_frags_max), -EINVAL for len 0.
  */
-int gma_tracer_request_sample(struct gma_tracer *t, pid_t pid, __u64 gpa, __u32 len, __u64 *id);
+GMA_API int gma_tracer_request_sample(struct gma_tracer *t, pid_t pid, __u64 gpa, __u32 len,
+				      __u64 *id);
 
 /* Drops pending requests of pid (e.g. when it exits); returns how many. */
-int gma_tracer_cancel_pid(struct gma_tracer *t, pid_t pid);
+GMA_API int gma_tracer_cancel_pid(struct gma_tracer *t, pid_t pid);
 
 /*
  * Waits up to timeout_ms (0: do not wait, -1: forever) for records and calls the callbacks
@@ -338,33 +362,35 @@ int gma_tracer_cancel_pid(struct gma_tracer *t, pid_t pid);
  * the wait is not an error) or a negative errno from the ring buffer. A record with an
  * unknown version or a bad size is dropped and counted in gma_tracer_bad_records().
  */
-int gma_tracer_poll(struct gma_tracer *t, int timeout_ms);
+GMA_API int gma_tracer_poll(struct gma_tracer *t, int timeout_ms);
 
 /*
  * Tells the tracer about a virtio-mmio window the guest set up before tracing began (so its
- * magic value read was missed): with layout NULL, only the window; else queue `queue`'s
- * layout, as from --queue or QEMU's QMP. vm_id is struct gma_vm.id. -E2BIG for a queue index
- * the tracer does not follow (>= 8), -EINVAL for a base not 0x200-aligned or a bad size.
+ * magic value read was missed): with layout NULL, only the window (queue is not used); else
+ * queue `queue`'s layout, as from --queue or QEMU's QMP (layout->flags is not used: the queue
+ * is marked GMA_QUEUE_READY | GMA_QUEUE_FROM_USER). vm_id is struct gma_vm.id; device_id a
+ * VIRTIO_ID_*, 0 when unknown. -E2BIG for a queue index the tracer does not follow (>= 8),
+ * -EINVAL for a base not 0x200-aligned, a negative queue with a layout, or a bad size.
  */
-int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue, __u64 desc,
-			 __u64 driver, __u64 device, __u32 num, __u32 device_id);
+GMA_API int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue,
+				 const struct gma_queue_layout *layout, __u32 device_id);
 
 /*
  * Raises GMA_ANOM_STUCK (through on_anomaly, once per episode) for each queue with chains in
  * flight and no completion for longer than stuck_ns. Returns the number of stuck queues.
  */
-int gma_tracer_check_stuck(struct gma_tracer *t, __u64 stuck_ns);
+GMA_API int gma_tracer_check_stuck(struct gma_tracer *t, __u64 stuck_ns);
 
 /* The model of every queue seen, in a malloc'ed array the caller frees with free(). */
-int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats, size_t *n);
+GMA_API int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats, size_t *n);
 
 /* Records the ring buffer refused (kernel side) and records userspace rejected as malformed. */
-__u64 gma_tracer_drops(const struct gma_tracer *t);
-__u64 gma_tracer_bad_records(const struct gma_tracer *t);
+GMA_API __u64 gma_tracer_drops(const struct gma_tracer *t);
+GMA_API __u64 gma_tracer_bad_records(const struct gma_tracer *t);
 
 /* Runtime version, to compare with GMA_VERSION_MAJOR/MINOR at build time. */
-unsigned int gma_version_major(void);
-unsigned int gma_version_minor(void);
+GMA_API unsigned int gma_version_major(void);
+GMA_API unsigned int gma_version_minor(void);
 
 #ifdef __cplusplus
 }

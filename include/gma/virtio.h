@@ -38,20 +38,6 @@ extern "C" {
 #define GMA_RING_DESCS_MAX (4 * GMA_QUEUE_NUM_MAX)
 #define GMA_RING_BYTES_MAX (32u << 20)
 
-/*
- * Where a virtqueue lives in guest physical memory. desc: descriptor area; driver: driver
- * area (the avail ring); device: device area (the used ring); num: queue size; flags:
- * GMA_QUEUE_* of <gma/record.h> (LEGACY selects the page alignment rules, PACKED marks a
- * packed ring, which is detected but not decoded).
- */
-struct gma_queue_layout {
-	__u64 desc;
-	__u64 driver;
-	__u64 device;
-	__u32 num;
-	__u32 flags;
-};
-
 /* --- Checks shared by live and one-shot decoding (the chain walk: gma/vring_walk.h) ------ */
 
 /*
@@ -62,7 +48,7 @@ struct gma_queue_layout {
  * GMA_QUEUE_NUM_MAX, or (split rings only) not a power of 2 also sets RING_MISALIGNED: the
  * ring's geometry breaks the spec either way. Returns 0 or GMA_ANOM_RING_MISALIGNED.
  */
-__u32 gma_queue_layout_anomalies(const struct gma_queue_layout *q);
+GMA_API __u32 gma_queue_layout_anomalies(const struct gma_queue_layout *q);
 
 /* --- One-shot ring decode through the accessor ------------------------------------------ */
 
@@ -136,9 +122,9 @@ struct gma_ring {
  * arguments or opts->snap_len above GMA_SNAP_LEN_MAX; -ENOMEM. A queue size of 0 or above
  * GMA_QUEUE_NUM_MAX gives RING_MISALIGNED | RING_UNREADABLE and nothing read.
  */
-int gma_ring_read(struct gma_mem *mem, const struct gma_queue_layout *q,
-		  const struct gma_ring_read_opts *opts, struct gma_ring **out);
-void gma_ring_free(struct gma_ring *ring);
+GMA_API int gma_ring_read(struct gma_mem *mem, const struct gma_queue_layout *q,
+			  const struct gma_ring_read_opts *opts, struct gma_ring **out);
+GMA_API void gma_ring_free(struct gma_ring *ring);
 
 /*
  * Concatenates the captured bytes of a chain's device-readable (writable false) or
@@ -147,8 +133,9 @@ void gma_ring_free(struct gma_ring *ring);
  * always a prefix of what the device sees. data[i]/state[i] as in struct gma_ring_chain
  * (state may be NULL: all read). Returns the bytes stored.
  */
-size_t gma_chain_gather(const struct gma_desc_rec *descs, __u8 *const *data, __u8 *const *state,
-			size_t n, bool writable, __u8 *out, size_t size);
+GMA_API size_t gma_chain_gather(const struct gma_desc_rec *descs, __u8 *const *data,
+				__u8 *const *state, size_t n, bool writable, __u8 *out,
+				size_t size);
 
 /* --- Device decoders -------------------------------------------------------------------- */
 
@@ -168,15 +155,15 @@ struct gma_blk_req {
  * was not captured). Returns 0, -EINVAL for NULL arguments, -ENODATA when fewer than 16
  * header bytes were captured.
  */
-int gma_blk_decode(const struct gma_desc_rec *descs, __u8 *const *data, __u8 *const *state,
-		   size_t n, struct gma_blk_req *out);
+GMA_API int gma_blk_decode(const struct gma_desc_rec *descs, __u8 *const *data, __u8 *const *state,
+			   size_t n, struct gma_blk_req *out);
 
 /* "IN", "OUT", "FLUSH", "GET_ID", "DISCARD", "WRITE_ZEROES", ...; NULL for unknown types. */
-const char *gma_blk_type_name(__u32 type);
+GMA_API const char *gma_blk_type_name(__u32 type);
 /* "OK", "IOERR", "UNSUPP", ...; NULL for unknown values. */
-const char *gma_blk_status_name(__u8 status);
+GMA_API const char *gma_blk_status_name(__u8 status);
 /* "OUT sector 2048 len 4096 status OK"; snprintf semantics (returns the untruncated length). */
-int gma_blk_format(const struct gma_blk_req *req, char *buf, size_t size);
+GMA_API int gma_blk_format(const struct gma_blk_req *req, char *buf, size_t size);
 
 /* A virtio-net header (struct virtio_net_hdr_v1), host byte order. */
 struct gma_net_hdr {
@@ -193,15 +180,15 @@ struct gma_net_hdr {
  * The header length a driver uses: 12 with VIRTIO_F_VERSION_1 or VIRTIO_NET_F_MRG_RXBUF
  * negotiated, 10 (the legacy struct virtio_net_hdr) otherwise.
  */
-size_t gma_net_hdr_len(bool version_1, bool mrg_rxbuf);
+GMA_API size_t gma_net_hdr_len(bool version_1, bool mrg_rxbuf);
 
 /*
  * Parses a header of hdr_len bytes (10 or 12) from p. Returns 0, -EINVAL for another
  * hdr_len, -ENODATA when len < hdr_len.
  */
-int gma_net_hdr_parse(const __u8 *p, size_t len, size_t hdr_len, struct gma_net_hdr *out);
+GMA_API int gma_net_hdr_parse(const __u8 *p, size_t len, size_t hdr_len, struct gma_net_hdr *out);
 /* "flags NEEDS_CSUM gso TCPV4 hdr_len 54 gso_size 1448 csum 34+16 num_buffers 1". */
-int gma_net_hdr_format(const struct gma_net_hdr *h, char *buf, size_t size);
+GMA_API int gma_net_hdr_format(const struct gma_net_hdr *h, char *buf, size_t size);
 
 /*
  * One line summarising the Ethernet frame in frame[0, len): addresses, VLAN tags, ARP, IPv4
@@ -211,29 +198,29 @@ int gma_net_hdr_format(const struct gma_net_hdr *h, char *buf, size_t size);
  * lengths read "bad-len". snprintf semantics: returns the length of the whole summary, stores
  * at most size - 1 characters and a NUL (when size > 0).
  */
-int gma_frame_summary(const __u8 *frame, size_t len, char *buf, size_t size);
+GMA_API int gma_frame_summary(const __u8 *frame, size_t len, char *buf, size_t size);
 
 /*
  * virtio-console bytes as printable text: printable ASCII as is, "\n", "\r", "\t", "\\" and
  * "\xNN" for the rest; an escape is never cut in half. snprintf semantics.
  */
-int gma_console_text(const __u8 *in, size_t len, char *out, size_t size);
+GMA_API int gma_console_text(const __u8 *in, size_t len, char *out, size_t size);
 
 /* "virtio-net", "virtio-blk", "virtio-console", ... for a VIRTIO_ID_*; NULL when unknown. */
-const char *gma_virtio_device_name(__u32 device_id);
+GMA_API const char *gma_virtio_device_name(__u32 device_id);
 
 /*
  * For one GMA_ANOM_* bit: a short name ("chain_loop") and a sentence saying what the guest
  * did. NULL for 0, several bits, or a bit enum gma_anomaly does not define.
  */
-const char *gma_anomaly_name(__u32 bit);
-const char *gma_anomaly_reason(__u32 bit);
+GMA_API const char *gma_anomaly_name(__u32 bit);
+GMA_API const char *gma_anomaly_reason(__u32 bit);
 
 /*
  * A mask as comma-separated names, lowest bit first, an unknown bit as its hex value
  * ("chain_loop,zero_len,0x80000000"); "" for 0. snprintf semantics.
  */
-int gma_anomaly_format(__u32 mask, char *buf, size_t size);
+GMA_API int gma_anomaly_format(__u32 mask, char *buf, size_t size);
 
 /* --- QMP: queue layouts of a running QEMU ----------------------------------------------- */
 
@@ -255,10 +242,10 @@ struct gma_qmp_opts {
  * -ECONNRESET (peer closed), -EREMOTEIO (QEMU refused qmp_capabilities), -ENOMEM. After
  * -EMSGSIZE the stream is out of step: later commands fail with -ENOTCONN.
  */
-int gma_qmp_connect(const char *socket_path, struct gma_qmp **out);
-int gma_qmp_connect_opts(const char *socket_path, const struct gma_qmp_opts *opts,
-			 struct gma_qmp **out);
-void gma_qmp_close(struct gma_qmp *q);
+GMA_API int gma_qmp_connect(const char *socket_path, struct gma_qmp **out);
+GMA_API int gma_qmp_connect_opts(const char *socket_path, const struct gma_qmp_opts *opts,
+				 struct gma_qmp **out);
+GMA_API void gma_qmp_close(struct gma_qmp *q);
 
 /*
  * Runs one command. args_json is the JSON object of its arguments, or NULL. Asynchronous
@@ -267,11 +254,12 @@ void gma_qmp_close(struct gma_qmp *q);
  * gma_qmp_connect; -EREMOTEIO when QEMU answered with an error, whose class and description
  * gma_qmp_last_error() gives until the next command.
  */
-int gma_qmp_command(struct gma_qmp *q, const char *execute, const char *args_json, char **ret_json);
-const char *gma_qmp_last_error(const struct gma_qmp *q);
+GMA_API int gma_qmp_command(struct gma_qmp *q, const char *execute, const char *args_json,
+			    char **ret_json);
+GMA_API const char *gma_qmp_last_error(const struct gma_qmp *q);
 
 /* QEMU's version from the greeting, e.g. 7.2.22 as 7, 2, 22. */
-void gma_qmp_version(const struct gma_qmp *q, int *major, int *minor, int *micro);
+GMA_API void gma_qmp_version(const struct gma_qmp *q, int *major, int *minor, int *micro);
 
 struct gma_qmp_queue {
 	char device[64]; /* x-query-virtio's name, e.g. "virtio-blk" */
@@ -300,7 +288,7 @@ struct gma_qmp_queue {
  * devices keep mmio_base 0. *out is malloc'ed (free()), *n its entries. Errors as for
  * gma_qmp_command (x-query-virtio must succeed; the mapping steps may fail without error).
  */
-int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t *n);
+GMA_API int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t *n);
 
 #ifdef __cplusplus
 }

@@ -56,6 +56,21 @@ readelf -d "$dest/usr/lib/libgma.so.0.1.0" | grep -q 'SONAME.*\[libgma.so.0\]' |
 grep -qx 'prefix=/usr' "$dest/usr/lib/pkgconfig/gma.pc" || fail "gma.pc: prefix is not /usr"
 step "$(find "$dest" ! -type d | wc -l) files and links in a DESTDIR, PREFIX=/usr"
 
+# --- the ABI: only gma_* exported, only gma_ / GMA_ names in the installed headers -------
+syms=$(nm -D --defined-only "$dest/usr/lib/libgma.so.0.1.0" | awk '$2 != "A" { print $3 }')
+other=$(grep -v '^gma_' <<<"$syms" || true)
+[ -z "$other" ] || fail "libgma.so exports symbols outside gma_*: $(echo $other)"
+step "libgma.so exports $(wc -l <<<"$syms") symbols, all gma_*"
+# file-scope struct/enum/union tags and macros (the accessor's errno and __always_inline
+# fallbacks for BPF, and the skeleton's _Static_assert for C++, are standard names defined
+# only where missing)
+names=$(cat "$dest"/usr/include/gma/*.h |
+	sed -n -e 's/^#define \([A-Za-z_][A-Za-z0-9_]*\).*/\1/p' \
+		-e 's/^\(struct\|enum\|union\) \([A-Za-z_][A-Za-z0-9_]*\) {.*/\2/p' |
+	grep -Ev '^(_*gma_|_*GMA_|__always_inline$|_Static_assert$|E[A-Z0-9]+$)' | sort -u || true)
+[ -z "$names" ] || fail "installed headers define names outside gma_/GMA_: $(echo $names)"
+step "installed headers define only gma_ / GMA_ names"
+
 # --- build the examples from the installed copy ----------------------------------------
 export PKG_CONFIG_PATH=$dest/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest
 pkg-config --exists gma || fail "pkg-config does not find gma in $PKG_CONFIG_PATH"
@@ -68,7 +83,7 @@ step "pkg-config --cflags gma: $cflags"
 step "pkg-config --libs gma: $libs"
 step "pkg-config --static --libs gma: $slibs"
 cc=${CC:-cc}
-warn="-Wall -Wextra -Wno-unused-parameter -Werror"
+warn="-Wall -Wextra -Werror"
 # shared: libgma.so.0 found through the rpath into DESTDIR
 $cc $warn -O2 $cflags examples/list-vms-and-trace.c $libs -Wl,-rpath,"$dest/usr/lib" \
 	-o "$tmp/list-vms-and-trace"

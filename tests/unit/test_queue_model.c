@@ -20,12 +20,14 @@ static struct {
 
 static void on_completion(void *ctx, const struct gma_completion *c)
 {
+	(void)ctx;
 	seen.completions++;
 	seen.latency = c->latency_ns;
 }
 
 static void on_anomaly(void *ctx, const struct gma_anomaly_event *a)
 {
+	(void)ctx;
 	if (a->anomalies & GMA_ANOM_STUCK) {
 		seen.stuck++;
 		seen.stuck_queue = a->key->queue;

@@ -17,7 +17,9 @@
 
 #include <gma/gma.h>
 #include <gma/record.h>
+#include <gma/virtio.h>
 
+#include "gma_internal.h"
 #include "record_reader.h"
 #include "tracer.h"
 #include "tracer.skel.h"
@@ -119,21 +121,19 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 	pid_t pid = 0;
 	int err;
 
-	if (opts && opts->sz < sizeof(size_t)) {
+	if (!OPTS_VALID(opts, gma_tracer_opts) ||
+	    !OPTS_VALID(OPTS_GET(opts, ring, NULL), gma_ring_callbacks)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	if (opts) {
-		rb_size = opts->ringbuf_size ? opts->ringbuf_size : rb_size;
-		frag = opts->frag_max ? opts->frag_max : frag;
-		frags = opts->sample_frags_max ? opts->sample_frags_max : frags;
-		snap = opts->snap_len ? opts->snap_len : snap;
-		chains = opts->chains_per_notify ? opts->chains_per_notify : chains;
-		scan_us = opts->used_scan_us ? opts->used_scan_us : scan_us;
-		pid = opts->pid;
-		if (opts->sz > offsetof(struct gma_tracer_opts, btf_path))
-			btf_path = opts->btf_path;
-	}
+	rb_size = OPTS_GET(opts, ringbuf_size, 0) ?: rb_size;
+	frag = OPTS_GET(opts, frag_max, 0) ?: frag;
+	frags = OPTS_GET(opts, sample_frags_max, 0) ?: frags;
+	snap = OPTS_GET(opts, snap_len, 0) ?: snap;
+	chains = OPTS_GET(opts, chains_per_notify, 0) ?: chains;
+	scan_us = OPTS_GET(opts, used_scan_us, 0) ?: scan_us;
+	pid = OPTS_GET(opts, pid, 0);
+	btf_path = OPTS_GET(opts, btf_path, NULL);
 	if (!valid_ringbuf_size(rb_size) || frag > FRAG_CAP || frags > SAMPLE_FRAGS_CAP ||
 	    snap > SNAP_CAP || chains > CHAINS_PER_NOTIFY_CAP || pid < 0) {
 		errno = EINVAL;
@@ -142,8 +142,8 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	if (rr_init(&t->reader, opts ? opts->on_sample : NULL, opts ? opts->ctx : NULL,
-		    opts ? opts->ring : NULL)) {
+	if (rr_init(&t->reader, OPTS_GET(opts, on_sample, NULL), OPTS_GET(opts, ctx, NULL),
+		    OPTS_GET(opts, ring, NULL))) {
 		rr_free(&t->reader);
 		free(t);
 		return NULL;
@@ -294,8 +294,8 @@ __u64 gma_tracer_bad_records(const struct gma_tracer *t)
 	return t->reader.bad_records;
 }
 
-int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue, __u64 desc,
-			 __u64 driver, __u64 device, __u32 num, __u32 device_id)
+int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue,
+			 const struct gma_queue_layout *layout, __u32 device_id)
 {
 	struct mmio_key key = { .vm_id = vm_id, .base = base };
 	struct bpf_map *devs = t->skel->maps.mmio_devs;
@@ -306,18 +306,20 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 
 	if (base & (0x200 - 1))
 		return -EINVAL;
+	if (layout && queue < 0)
+		return -EINVAL;
 	if (queue >= QUEUES_MAX)
 		return -E2BIG;
-	if (queue >= 0 && (!num || num > 32768 || !desc))
+	if (layout && (!layout->num || layout->num > GMA_QUEUE_NUM_MAX || !layout->desc))
 		return -EINVAL;
 	bpf_map__lookup_elem(devs, &key, sizeof(key), &dev, sizeof(dev), 0);
 	if (device_id)
 		dev.device_id = device_id;
-	if (queue >= 0) {
-		dev.q[queue] = (struct vq_state){ .desc = desc,
-						  .driver = driver,
-						  .device = device,
-						  .num = num,
+	if (layout) {
+		dev.q[queue] = (struct vq_state){ .desc = layout->desc,
+						  .driver = layout->driver,
+						  .device = layout->device,
+						  .num = layout->num,
 						  .flags = GMA_QUEUE_READY | GMA_QUEUE_FROM_USER };
 	}
 	err = bpf_map__update_elem(devs, &key, sizeof(key), &dev, sizeof(dev), BPF_ANY);
@@ -335,9 +337,9 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 	if (err)
 		return err;
 known:
-	if (queue >= 0) {
+	if (layout) {
 		qkey.queue = queue;
-		qm_add_queue(&t->reader.model, &qkey, desc, driver, device, num, device_id);
+		qm_add_queue(&t->reader.model, &qkey, layout, device_id);
 	}
 	return 0;
 }

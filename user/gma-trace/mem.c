@@ -1,122 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * gma-trace: inspect the guest memory of KVM VMs from the host.
- *
- *   gma-trace vms [-j]                          VMs and their memory maps
- *   gma-trace mem --pid PID --gpa A --len N     hexdump of guest memory (--via-bpf: from the
- *                                               kernel, at the next exit of the VM)
- *   gma-trace rings --pid PID                   live trace of the VM's VirtIO rings
- *   gma-trace ring --pid PID --queue SPEC       one queue decoded from userspace
- *
- * Subcommands are a dispatch table, each with its own argp parser; -j prints JSON wherever
- * text is printed.
+ * gma-trace mem: a hexdump of guest physical memory, read through the live-process backend
+ * (memslots listed again after the read, so a read racing a memslot change is done again) or
+ * sampled by the kernel at the VM's next exit (--via-bpf).
  */
 #define _GNU_SOURCE
 #include <argp.h>
 #include <errno.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <bpf/libbpf.h>
-
-#include <gma/gma.h>
-#include <gma/record.h>
-
-#include "trace_helpers.h"
-#include "trace_rings.h"
-
-const char *argp_program_version = "gma-trace 0.1";
-const char *argp_program_bug_address = "<https://github.com/gma/gma/issues>";
-
-static struct env env;
-
-/* --- vms -------------------------------------------------------------------------------- */
-
-static const struct argp_option common_options[] = {
-	{ "json", 'j', NULL, 0, "Print JSON instead of text", 0 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
-	{},
-};
-
-static error_t parse_vms(int key, char *arg, struct argp_state *state)
-{
-	return parse_common(&env, key, arg, state);
-}
-
-static void print_slot_flags(FILE *f, __u32 flags)
-{
-	fprintf(f, "%s%s%s", flags & 1 ? "dirty-log " : "", flags & 2 ? "readonly " : "",
-		flags & GMA_SLOT_INVALID ? "invalid " : "");
-}
-
-static int cmd_vms(int argc, char **argv, struct env *e)
-{
-	static const struct argp argp = {
-		.options = common_options,
-		.parser = parse_vms,
-		.doc = "List the KVM VMs on this host and their memslots."
-	};
-	struct gma_vm *vms;
-	size_t n;
-	int err;
-
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
-	if (err)
-		return err;
-	err = gma_vms_list(&vms, &n);
-	if (err)
-		return report_error(err, "listing VMs");
-	if (env.json) {
-		printf("[");
-		for (size_t i = 0; i < n; i++) {
-			printf("%s{\"pid\":%d,\"creator_pid\":%d,\"fd\":%u,\"vcpus\":%u,"
-			       "\"vm_id\":\"0x%llx\",\"flags\":%u,\"memslots\":[",
-			       i ? "," : "", vms[i].pid, vms[i].creator_pid, vms[i].fd,
-			       vms[i].nr_vcpus, (unsigned long long)vms[i].id, vms[i].flags);
-			for (size_t k = 0; k < vms[i].nr_slots; k++) {
-				const struct gma_memslot *s = &vms[i].slots[k];
-
-				printf("%s{\"slot\":%u,\"as\":%u,\"gpa\":%llu,\"size\":%llu,"
-				       "\"hva\":%llu,\"flags\":%u}",
-				       k ? "," : "", s->id, s->as_id, (unsigned long long)s->gpa,
-				       (unsigned long long)s->size, (unsigned long long)s->hva,
-				       s->flags);
-			}
-			printf("]}");
-		}
-		printf("]\n");
-	} else {
-		if (!n)
-			printf("no KVM VMs on this host\n");
-		for (size_t i = 0; i < n; i++) {
-			printf("VM pid %d (%s): %u vCPUs, %zu memslots, vm fd %u%s\n", vms[i].pid,
-			       comm_of(vms[i].pid), vms[i].nr_vcpus, vms[i].nr_slots, vms[i].fd,
-			       vms[i].flags & GMA_VM_SLOTS_TRUNCATED ? " (slot list truncated)" :
-								       "");
-			printf("  %5s  %-18s %-18s %-10s %-18s %s\n", "SLOT", "GPA", "END", "SIZE",
-			       "HVA", "FLAGS");
-			for (size_t k = 0; k < vms[i].nr_slots; k++) {
-				const struct gma_memslot *s = &vms[i].slots[k];
-
-				printf("  %5u  0x%016llx 0x%016llx %-10s 0x%016llx ", s->id,
-				       (unsigned long long)s->gpa,
-				       (unsigned long long)(s->gpa + s->size - 1),
-				       human_size(s->size), (unsigned long long)s->hva);
-				print_slot_flags(stdout, s->flags);
-				printf("\n");
-			}
-		}
-	}
-	gma_vms_free(vms, n);
-	return 0;
-}
-
-/* --- mem -------------------------------------------------------------------------------- */
+#include "gma-trace.h"
 
 struct mem_args {
 	pid_t pid;
@@ -138,8 +32,8 @@ static const struct argp_option mem_options[] = {
 	  "Sample from the kernel at the VM's next exit instead of process_vm_readv", 0 },
 	{ "timeout-ms", OPT_TIMEOUT, "MS", 0, "How long --via-bpf waits for an exit (5000)", 0 },
 	BTF_OPTION,
-	{ "json", 'j', NULL, 0, "Print JSON instead of text", 0 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf's messages", 0 },
+	JSON_OPTION("Print JSON instead of text"),
+	VERBOSE_OPTION,
 	{},
 };
 
@@ -163,16 +57,9 @@ static error_t parse_mem(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--pid is required");
 		return 0;
 	default:
-		return parse_common(&env, key, arg, state);
+		return parse_common(key, arg, state);
 	}
 }
-
-struct dump {
-	__u64 gpa;
-	size_t len;
-	__u8 *data;
-	__u8 *state;
-};
 
 /*
  * Reads [gpa, gpa + len) through the live-process backend, byte state as the BPF sampler
@@ -349,7 +236,7 @@ static int dump_via_bpf(const struct gma_vm *vm, struct dump *d)
 	return err ? err : (w.done ? 0 : -EINTR);
 }
 
-static int cmd_mem(int argc, char **argv, struct env *e)
+int cmd_mem(int argc, char **argv)
 {
 	static const struct argp argp = { .options = mem_options,
 					  .parser = parse_mem,
@@ -384,64 +271,10 @@ static int cmd_mem(int argc, char **argv, struct env *e)
 	else
 		err = dump_consistent(&vms, &n, &vm, &d);
 	if (!err)
-		print_hexdump(stdout, d.gpa, d.data, d.state, d.len, env.json,
-			      mem_args.via_bpf ? "bpf" : "process", vm->pid);
+		out()->dump(&d, mem_args.via_bpf ? "bpf" : "process", vm->pid);
 out:
 	free(d.data);
 	free(d.state);
 	gma_vms_free(vms, n);
 	return err ? 1 : 0;
-}
-
-/* --- dispatch --------------------------------------------------------------------------- */
-
-static const struct cmd {
-	const char *name;
-	int (*fn)(int argc, char **argv, struct env *env);
-	const char *help;
-} cmds[] = {
-	{ "vms", cmd_vms, "list KVM VMs and their memslots" },
-	{ "mem", cmd_mem, "hexdump guest memory (--via-bpf: sampled by the kernel)" },
-	{ "rings", cmd_rings, "trace a VM's VirtIO rings live, one line per chain" },
-	{ "ring", cmd_ring, "decode one queue's current state from userspace (VM or dump)" },
-};
-
-static void usage(FILE *f)
-{
-	fprintf(f, "Usage: gma-trace COMMAND [OPTIONS]\n\nCommands:\n");
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
-	fprintf(f, "\n'gma-trace COMMAND --help' lists a command's options.\n");
-}
-
-int main(int argc, char **argv)
-{
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-		usage(stdout);
-		return 0;
-	}
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-		printf("%s (libgma %u.%u)\n", argp_program_version, gma_version_major(),
-		       gma_version_minor());
-		return 0;
-	}
-	setup_env(&env);
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (strcmp(argv[1], cmds[i].name))
-			continue;
-		/* argp sees "gma-trace COMMAND" as the program name */
-		char *name;
-
-		if (asprintf(&name, "gma-trace %s", cmds[i].name) < 0)
-			return 1;
-		argv[1] = name;
-		return cmds[i].fn(argc - 1, argv + 1, &env) ? 1 : 0;
-	}
-	fprintf(stderr, "gma-trace: unknown command '%s'\n\n", argv[1]);
-	usage(stderr);
-	return 2;
 }

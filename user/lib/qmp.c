@@ -37,6 +37,8 @@
 
 #include <gma/virtio.h>
 
+#include "gma_internal.h"
+
 #define QMP_TIMEOUT_MS_DEFAULT 5000
 #define QMP_MAX_MSG_DEFAULT (4u << 20)
 #define QMP_MAX_MSG_MIN 4096
@@ -360,7 +362,7 @@ int gma_qmp_connect_opts(const char *socket_path, const struct gma_qmp_opts *opt
 	struct gma_qmp *q;
 	int err;
 
-	if (!socket_path || !out)
+	if (!socket_path || !out || !OPTS_VALID(opts, gma_qmp_opts))
 		return -EINVAL;
 	*out = NULL;
 	if (strlen(socket_path) >= sizeof(sa.sun_path))
@@ -371,11 +373,9 @@ int gma_qmp_connect_opts(const char *socket_path, const struct gma_qmp_opts *opt
 		return -ENOMEM;
 	q->timeout_ms = QMP_TIMEOUT_MS_DEFAULT;
 	q->max_msg = QMP_MAX_MSG_DEFAULT;
-	if (opts && opts->sz >= offsetof(struct gma_qmp_opts, timeout_ms) + sizeof(int) &&
-	    opts->timeout_ms > 0)
+	if (OPTS_GET(opts, timeout_ms, 0) > 0)
 		q->timeout_ms = opts->timeout_ms;
-	if (opts && opts->sz >= offsetof(struct gma_qmp_opts, max_msg) + sizeof(size_t) &&
-	    opts->max_msg)
+	if (OPTS_GET(opts, max_msg, 0))
 		q->max_msg = opts->max_msg < QMP_MAX_MSG_MIN ? QMP_MAX_MSG_MIN : opts->max_msg;
 	q->cap = 4096;
 	q->buf = malloc(q->cap);

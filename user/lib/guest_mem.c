@@ -16,6 +16,8 @@
 
 #include <gma/gma.h>
 
+#include "gma_internal.h"
+
 enum gma_backend_kind {
 	GMA_BACKEND_LOCAL,
 	GMA_BACKEND_PROCESS,
@@ -280,8 +282,11 @@ struct gma_mem *gma_mem_new_file(const char *path, const struct gma_region *regi
 	struct gma_mem *mem;
 	int fd, err;
 
-	if (opts && opts->sz >= offsetof(struct gma_mem_opts, writable) + sizeof(opts->writable))
-		writable = opts->writable;
+	if (!OPTS_VALID(opts, gma_mem_opts)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	writable = OPTS_GET(opts, writable, false);
 	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* What gma-trace's commands share: option parsing, errors with hints, process helpers. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -9,7 +10,7 @@
 
 #include <bpf/libbpf.h>
 
-#include "trace_helpers.h"
+#include "gma-trace.h"
 
 volatile sig_atomic_t exiting;
 static bool verbose;
@@ -55,32 +56,32 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 static void on_signal(int sig)
 {
+	(void)sig;
 	exiting = 1;
 }
 
-void setup_env(struct env *env)
+void setup_env(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 
 	libbpf_set_print(libbpf_print);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	(void)env;
 }
 
-error_t parse_common(struct env *env, int key, char *arg, struct argp_state *state)
+error_t parse_common(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
 	case 'j':
-		env->json = true;
+		env.json = true;
 		return 0;
 	case 'v':
-		env->verbose = verbose = true;
+		env.verbose = verbose = true;
 		return 0;
 	case OPT_BTF:
 		if (access(arg, R_OK))
 			argp_error(state, "--btf '%s': %s", arg, strerror(errno));
-		env->btf_path = arg;
+		env.btf_path = arg;
 		return 0;
 	case ARGP_KEY_ARG:
 		argp_usage(state);
@@ -112,6 +113,64 @@ error_t parse_u64(const char *arg, __u64 *v, const char *what, struct argp_state
 	if (errno || *end || !*arg || arg[0] == '-')
 		argp_error(state, "invalid %s '%s' (decimal, or 0x for hex)", what, arg);
 	return 0;
+}
+
+error_t parse_u32(const char *arg, __u32 *v, const char *what, struct argp_state *state)
+{
+	__u64 x;
+
+	parse_u64(arg, &x, what, state);
+	if (x > 0xffffffffULL)
+		argp_error(state, "%s '%s' is too large", what, arg);
+	*v = x;
+	return 0;
+}
+
+int parse_queue_spec(const char *arg, struct queue_spec *q)
+{
+	char *s = strdup(arg), *save = NULL, *kv;
+	unsigned int have = 0;
+	int err = 0;
+
+	if (!s)
+		return -ENOMEM;
+	memset(q, 0, sizeof(*q));
+	for (kv = strtok_r(s, ",", &save); kv && !err; kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '='), *end;
+		unsigned long long v;
+
+		if (!eq) {
+			err = -EINVAL;
+			break;
+		}
+		*eq = 0;
+		errno = 0;
+		v = strtoull(eq + 1, &end, 0);
+		if (errno || *end || end == eq + 1) {
+			err = -EINVAL;
+			break;
+		}
+		if (!strcmp(kv, "base"))
+			q->base = v, have |= 1;
+		else if (!strcmp(kv, "index"))
+			q->index = v, have |= 2;
+		else if (!strcmp(kv, "num"))
+			q->layout.num = v, have |= 4;
+		else if (!strcmp(kv, "desc"))
+			q->layout.desc = v, have |= 8;
+		else if (!strcmp(kv, "driver") || !strcmp(kv, "avail"))
+			q->layout.driver = v, have |= 16;
+		else if (!strcmp(kv, "device") || !strcmp(kv, "used"))
+			q->layout.device = v, have |= 32;
+		else if (!strcmp(kv, "type"))
+			q->device_id = v;
+		else
+			err = -EINVAL;
+	}
+	free(s);
+	if (!err && (have & 0x3c) != 0x3c)
+		err = -EINVAL;
+	return err;
 }
 
 int report_error(int err, const char *what)
@@ -292,81 +351,21 @@ const char *byte_state_name(__u8 state)
 	return "unknown";
 }
 
-static const char *byte_mark(__u8 state)
-{
-	static const char *marks[] = { "", "--", "!!", "##", "??", ".." };
-
-	return state < sizeof(marks) / sizeof(marks[0]) ? marks[state] : "**";
-}
-
-/* Calls fn for each maximal run of equal non-READ states. */
-static void for_each_unread(__u64 gpa, const __u8 *state, size_t len,
-			    void (*fn)(void *ctx, __u64 gpa, size_t len, __u8 state, bool first),
-			    void *ctx)
+void for_each_unread(const struct dump *d,
+		     void (*fn)(void *ctx, __u64 gpa, size_t len, __u8 state, bool first),
+		     void *ctx)
 {
 	bool first = true;
 
-	for (size_t i = 0; i < len;) {
+	for (size_t i = 0; i < d->len;) {
 		size_t j = i;
 
-		while (j < len && state[j] == state[i])
+		while (j < d->len && d->state[j] == d->state[i])
 			j++;
-		if (state[i] != GMA_BYTE_READ) {
-			fn(ctx, gpa + i, j - i, state[i], first);
+		if (d->state[i] != GMA_BYTE_READ) {
+			fn(ctx, d->gpa + i, j - i, d->state[i], first);
 			first = false;
 		}
 		i = j;
 	}
-}
-
-static void print_range_text(void *ctx, __u64 gpa, size_t len, __u8 state, bool first)
-{
-	fprintf(ctx, "%s  0x%016llx-0x%016llx  %s\n", first ? "not read:\n" : "",
-		(unsigned long long)gpa, (unsigned long long)(gpa + len - 1),
-		byte_state_name(state));
-}
-
-static void print_range_json(void *ctx, __u64 gpa, size_t len, __u8 state, bool first)
-{
-	fprintf(ctx, "%s{\"gpa\":%llu,\"len\":%zu,\"reason\":\"%s\"}", first ? "" : ",",
-		(unsigned long long)gpa, len, byte_state_name(state));
-}
-
-void print_hexdump(FILE *f, __u64 gpa, const __u8 *data, const __u8 *state, size_t len, bool json,
-		   const char *source, pid_t pid)
-{
-	if (json) {
-		fprintf(f, "{\"pid\":%d,\"source\":\"%s\",\"gpa\":%llu,\"len\":%zu,\"bytes\":\"",
-			pid, source, (unsigned long long)gpa, len);
-		for (size_t i = 0; i < len; i++)
-			fprintf(f, "%02x", state[i] == GMA_BYTE_READ ? data[i] : 0);
-		fprintf(f, "\",\"unread\":[");
-		for_each_unread(gpa, state, len, print_range_json, f);
-		fprintf(f, "]}\n");
-		return;
-	}
-	for (size_t line = 0; line < len; line += 16) {
-		size_t n = len - line < 16 ? len - line : 16;
-
-		fprintf(f, "%016llx ", (unsigned long long)(gpa + line));
-		for (size_t i = 0; i < 16; i++) {
-			if (i == 8)
-				fputc(' ', f);
-			if (i >= n)
-				fprintf(f, "   ");
-			else if (state[line + i] == GMA_BYTE_READ)
-				fprintf(f, " %02x", data[line + i]);
-			else
-				fprintf(f, " %s", byte_mark(state[line + i]));
-		}
-		fprintf(f, "  |");
-		for (size_t i = 0; i < n; i++) {
-			__u8 c = data[line + i];
-
-			fputc(state[line + i] == GMA_BYTE_READ && c >= 0x20 && c < 0x7f ? c : '.',
-			      f);
-		}
-		fprintf(f, "|\n");
-	}
-	for_each_unread(gpa, state, len, print_range_text, f);
 }

@@ -5,6 +5,7 @@
 
 #include <linux/virtio_ring.h>
 
+#include "gma_internal.h"
 #include "queue_model.h"
 
 #define QUEUE_NUM_MAX 32768
@@ -12,7 +13,13 @@
 void qm_init(struct queue_model *m, const struct gma_ring_callbacks *cb, void *ctx)
 {
 	memset(m, 0, sizeof(*m));
-	m->cb = cb;
+	/* the callbacks the caller's struct holds (it may be older, shorter than ours) */
+	m->cb.sz = sizeof(m->cb);
+	m->cb.on_queue = OPTS_GET(cb, on_queue, NULL);
+	m->cb.on_notify = OPTS_GET(cb, on_notify, NULL);
+	m->cb.on_chain = OPTS_GET(cb, on_chain, NULL);
+	m->cb.on_completion = OPTS_GET(cb, on_completion, NULL);
+	m->cb.on_anomaly = OPTS_GET(cb, on_anomaly, NULL);
 	m->ctx = ctx;
 }
 
@@ -93,8 +100,8 @@ static void raise_anomaly(struct queue_model *m, struct qm_queue *q,
 		return;
 	if (q)
 		q->st.anomalies++;
-	if (m->cb && m->cb->on_anomaly)
-		m->cb->on_anomaly(m->ctx, &ev);
+	if (m->cb.on_anomaly)
+		m->cb.on_anomaly(m->ctx, &ev);
 }
 
 void qm_on_device(struct queue_model *m, const struct gma_rec_device *r)
@@ -164,12 +171,12 @@ void qm_on_queue(struct queue_model *m, const struct gma_rec_queue *r)
 	if (r->device_id)
 		q->st.device_id = r->device_id;
 	set_layout(m, q, r->desc, r->driver, r->device, r->num, r->flags, r->ts_ns);
-	if (m->cb && m->cb->on_queue)
-		m->cb->on_queue(m->ctx, r);
+	if (m->cb.on_queue)
+		m->cb.on_queue(m->ctx, r);
 }
 
-void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key, __u64 desc, __u64 driver,
-		  __u64 device, __u32 num, __u32 device_id)
+void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
+		  const struct gma_queue_layout *l, __u32 device_id)
 {
 	struct qm_queue *q = queue_of(m, key, 0);
 
@@ -177,7 +184,8 @@ void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key, __u64 
 		return;
 	if (device_id)
 		q->st.device_id = device_id;
-	set_layout(m, q, desc, driver, device, num, GMA_QUEUE_READY | GMA_QUEUE_FROM_USER, 0);
+	set_layout(m, q, l->desc, l->driver, l->device, l->num,
+		   GMA_QUEUE_READY | GMA_QUEUE_FROM_USER, 0);
 }
 
 void qm_on_notify(struct queue_model *m, const struct gma_rec_notify *r)
@@ -191,8 +199,8 @@ void qm_on_notify(struct queue_model *m, const struct gma_rec_notify *r)
 		q->st.last_avail = r->avail_new;
 	}
 	raise_anomaly(m, q, &r->key, r->ts_ns, r->anomalies, ~0u, r->pid);
-	if (m->cb && m->cb->on_notify)
-		m->cb->on_notify(m->ctx, r);
+	if (m->cb.on_notify)
+		m->cb.on_notify(m->ctx, r);
 }
 
 void qm_on_chain(struct queue_model *m, struct gma_chain *c)
@@ -226,8 +234,8 @@ void qm_on_chain(struct queue_model *m, struct gma_chain *c)
 					q->is_request[r->head] = true;
 		}
 	}
-	if (m->cb && m->cb->on_chain)
-		m->cb->on_chain(m->ctx, c);
+	if (m->cb.on_chain)
+		m->cb.on_chain(m->ctx, c);
 	raise_anomaly(m, q, &r->key, r->ts_ns, c->anomalies & ~GMA_ANOM_CHAIN_TRUNCATED, r->head,
 		      c->pid);
 }
@@ -265,8 +273,8 @@ void qm_on_used(struct queue_model *m, const struct gma_rec_used *r)
 			q->done_early[id] = true;
 		}
 		q->st.completions++;
-		if (m->cb && m->cb->on_completion)
-			m->cb->on_completion(m->ctx, &c);
+		if (m->cb.on_completion)
+			m->cb.on_completion(m->ctx, &c);
 	}
 	q->st.completions += r->nr_skipped;
 	q->st.last_used = r->used_new;

@@ -16,6 +16,8 @@
 #define GMA_VRING_WALK_CTX
 #include <gma/vring_walk.h>
 
+#include "gma_internal.h"
+
 #define LEGACY_ALIGN 4096
 
 static bool is_pow2(__u32 v)
@@ -373,11 +375,10 @@ int gma_ring_read(struct gma_mem *mem, const struct gma_queue_layout *q,
 	if (!mem || !q || !out)
 		return -EINVAL;
 	*out = NULL;
-	if (opts && opts->sz >= offsetof(struct gma_ring_read_opts, snap_len) + sizeof(__u32) &&
-	    opts->snap_len)
-		snap_len = opts->snap_len;
-	if (opts && opts->sz >= offsetof(struct gma_ring_read_opts, max_chains) + sizeof(__u32))
-		max_chains = opts->max_chains;
+	if (!OPTS_VALID(opts, gma_ring_read_opts))
+		return -EINVAL;
+	snap_len = OPTS_GET(opts, snap_len, 0) ?: snap_len;
+	max_chains = OPTS_GET(opts, max_chains, 0);
 	if (snap_len > GMA_SNAP_LEN_MAX)
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));

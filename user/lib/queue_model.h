@@ -42,7 +42,7 @@ struct qm_device {
 };
 
 struct queue_model {
-	const struct gma_ring_callbacks *cb;
+	struct gma_ring_callbacks cb; /* the caller's, copied as far as its sz goes */
 	void *ctx;
 	struct qm_queue *queues;
 	size_t nr_queues;
@@ -63,8 +63,8 @@ void qm_on_chain(struct queue_model *m, struct gma_chain *chain);
 void qm_on_used(struct queue_model *m, const struct gma_rec_used *r);
 
 /* A queue layout given by the user (--queue, QMP) rather than learnt. */
-void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key, __u64 desc, __u64 driver,
-		  __u64 device, __u32 num, __u32 device_id);
+void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
+		  const struct gma_queue_layout *layout, __u32 device_id);
 
 int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns);
 int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n);

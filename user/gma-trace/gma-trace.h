@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * gma-trace: what its files share. main.c dispatches to one file per subcommand (vms.c,
+ * mem.c, rings.c, ring.c); helpers.c parses options and explains errors; every record is
+ * printed through a struct printer, text (print_text.c) or JSON (print_json.c, through
+ * libgma's JSON writer).
+ */
+#ifndef GMA_TRACE_H
+#define GMA_TRACE_H
+
+#include <argp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <gma/gma.h>
+#include <gma/print.h>
+#include <gma/virtio.h>
+
+struct env {
+	bool json;
+	bool verbose;
+	const char *btf_path; /* --btf: relocate the tracer against this BTF */
+};
+
+/* The options every command shares, set by parse_common(). */
+extern struct env env;
+
+/* The subcommands, each in its own file. */
+int cmd_vms(int argc, char **argv);
+int cmd_mem(int argc, char **argv);
+int cmd_rings(int argc, char **argv);
+int cmd_ring(int argc, char **argv);
+
+/* Key of --btf in the commands that load the tracer (handled by parse_common). */
+#define OPT_BTF 0x1000
+#define BTF_OPTION                                                                                \
+	{                                                                                         \
+		"btf", OPT_BTF, "FILE", 0,                                                        \
+			"Kernel BTF to relocate the tracer against instead of /sys/kernel/btf", 0 \
+	}
+#define JSON_OPTION(doc)                     \
+	{                                    \
+		"json", 'j', NULL, 0, doc, 0 \
+	}
+#define VERBOSE_OPTION                                               \
+	{                                                            \
+		"verbose", 'v', NULL, 0, "Show libbpf's messages", 0 \
+	}
+
+/* Set by SIGINT/SIGTERM: long-running commands stop and print their summary. */
+extern volatile sig_atomic_t exiting;
+
+/* Routes libbpf's messages (warnings only unless -v) and installs the signal handlers. */
+void setup_env(void);
+
+/* -j, -v and --btf, shared by every command's argp parser. */
+error_t parse_common(int key, char *arg, struct argp_state *state);
+error_t parse_pid(const char *arg, pid_t *pid, struct argp_state *state);
+error_t parse_u64(const char *arg, __u64 *v, const char *what, struct argp_state *state);
+error_t parse_u32(const char *arg, __u32 *v, const char *what, struct argp_state *state);
+
+/* A queue given on the command line (--queue) or imported from QMP. */
+struct queue_spec {
+	__u64 base;
+	__u32 index;
+	__u32 device_id;
+	struct gma_queue_layout layout;
+	/* from QMP: the device's own view of the queue */
+	bool has_qmp;
+	__u16 qmp_last_avail_idx;
+	__u16 qmp_used_idx;
+	__u32 qmp_inuse;
+};
+
+#define QUEUE_SPEC_SYNTAX "base=B,index=I,num=N,desc=D,driver=A,device=U[,type=ID]"
+#define QUEUE_SPECS_MAX 32
+
+/* --queue QUEUE_SPEC_SYNTAX; -EINVAL for a bad one. */
+int parse_queue_spec(const char *arg, struct queue_spec *q);
+
+/* Prints "gma-trace: WHAT: reason" and what to do about it; returns err. */
+int report_error(int err, const char *what);
+
+/*
+ * The tracer did not load: the reason, with libbpf's own words on what was missing (a kernel
+ * type, a tracepoint) and what to do; returns err.
+ */
+int report_load_error(int err);
+
+/* Lists the VMs and finds pid's; prints why not (no such process, not a VM) on failure. */
+int find_vm(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm **vm);
+
+/* True once pid is gone or a zombie: a VMM that exited runs no more vCPUs. */
+bool process_exited(pid_t pid);
+const char *comm_of(pid_t pid);
+const char *human_size(__u64 bytes);
+long elapsed_ms(const struct timespec *since);
+const char *byte_state_name(__u8 state);
+
+/* --- printers ------------------------------------------------------------------------------ */
+
+/* What gma-trace rings counted, for its summary. */
+struct trace_summary {
+	__u64 notifies, chains, completions, anomalies, drops, bad_records;
+	long max_rss_kb;
+	__u64 by_anomaly[32];
+};
+
+/* Guest memory read by gma-trace mem: bytes, and per byte an enum gma_byte_state. */
+struct dump {
+	__u64 gpa;
+	size_t len;
+	__u8 *data;
+	__u8 *state;
+};
+
+/*
+ * Every record gma-trace prints, once as text and once as JSON. Times are CLOCK_MONOTONIC
+ * nanoseconds; the text printer shows them as wall-clock time (wall_minus_mono_ns).
+ */
+struct printer {
+	void (*vms)(const struct gma_vm *vms, size_t n);
+	void (*dump)(const struct dump *d, const char *source, pid_t pid);
+	void (*queue)(const struct gma_rec_queue *q);
+	void (*chain)(const struct gma_chain *c, bool descs);
+	void (*completion)(const struct gma_completion *c);
+	void (*anomaly)(const struct gma_anomaly_event *a);
+	void (*queue_stats)(const struct gma_queue_stats *st, size_t n, bool last);
+	void (*summary)(const struct trace_summary *s);
+	void (*ring)(const struct queue_spec *q, const struct gma_ring *ring, bool descs);
+};
+
+/* Calls fn for each maximal run of bytes of d not read, all in one state. */
+void for_each_unread(const struct dump *d,
+		     void (*fn)(void *ctx, __u64 gpa, size_t len, __u8 state, bool first),
+		     void *ctx);
+
+extern const struct printer text_printer, json_printer;
+/* CLOCK_REALTIME - CLOCK_MONOTONIC, set by rings when the trace starts. */
+extern __s64 wall_minus_mono_ns;
+
+/* The printer -j chose. */
+static inline const struct printer *out(void)
+{
+	return env.json ? &json_printer : &text_printer;
+}
+
+#endif /* GMA_TRACE_H */

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * gma-trace's JSON output: every record of struct printer as one line, all through libgma's
+ * JSON writer (<gma/print.h>). The records are documented in doc/json.md; each carries
+ * "version" (GMA_JSON_VERSION) and, in rings' event stream, "type".
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gma-trace.h"
+
+/* The writer on stdout, made at the first record. */
+static struct gma_json *jw(void)
+{
+	static struct gma_json *w;
+
+	if (!w)
+		w = gma_json_new(stdout);
+	if (!w) {
+		perror("gma-trace: JSON writer");
+		exit(1);
+	}
+	return w;
+}
+
+/* Opens a record: its type (NULL for none) and the format's version. */
+static struct gma_json *record(const char *type)
+{
+	struct gma_json *w = jw();
+
+	gma_json_start_object(w);
+	if (type)
+		gma_json_string_field(w, "type", type);
+	gma_json_u64_field(w, "version", GMA_JSON_VERSION);
+	return w;
+}
+
+/* The queue a record is about. */
+static void queue_fields(struct gma_json *w, pid_t pid, __u32 device_id, __u64 base, __u32 queue)
+{
+	gma_json_s64_field(w, "pid", pid);
+	gma_json_u64_field(w, "device_id", device_id);
+	gma_json_u64_field(w, "base", base);
+	gma_json_u64_field(w, "queue", queue);
+}
+
+static void json_vms(const struct gma_vm *vms, size_t n)
+{
+	struct gma_json *w = jw();
+	char id[32];
+
+	gma_json_start_array(w);
+	for (size_t i = 0; i < n; i++) {
+		gma_json_start_object(w);
+		gma_json_u64_field(w, "version", GMA_JSON_VERSION);
+		gma_json_s64_field(w, "pid", vms[i].pid);
+		gma_json_s64_field(w, "creator_pid", vms[i].creator_pid);
+		gma_json_u64_field(w, "fd", vms[i].fd);
+		gma_json_u64_field(w, "vcpus", vms[i].nr_vcpus);
+		snprintf(id, sizeof(id), "0x%llx", (unsigned long long)vms[i].id);
+		gma_json_string_field(w, "vm_id", id);
+		gma_json_u64_field(w, "flags", vms[i].flags);
+		gma_json_name(w, "memslots");
+		gma_json_start_array(w);
+		for (size_t k = 0; k < vms[i].nr_slots; k++) {
+			const struct gma_memslot *s = &vms[i].slots[k];
+
+			gma_json_start_object(w);
+			gma_json_u64_field(w, "slot", s->id);
+			gma_json_u64_field(w, "as", s->as_id);
+			gma_json_u64_field(w, "gpa", s->gpa);
+			gma_json_u64_field(w, "size", s->size);
+			gma_json_u64_field(w, "hva", s->hva);
+			gma_json_u64_field(w, "flags", s->flags);
+			gma_json_end_object(w);
+		}
+		gma_json_end_array(w);
+		gma_json_end_object(w);
+	}
+	gma_json_end_array(w);
+}
+
+static void unread_range(void *ctx, __u64 gpa, size_t len, __u8 state, bool first)
+{
+	struct gma_json *w = ctx;
+
+	(void)first;
+	gma_json_start_object(w);
+	gma_json_u64_field(w, "gpa", gpa);
+	gma_json_u64_field(w, "len", len);
+	gma_json_string_field(w, "reason", byte_state_name(state));
+	gma_json_end_object(w);
+}
+
+/* The bytes as hex (0 where not read) and the ranges not read with their reason. */
+static void json_dump(const struct dump *d, const char *source, pid_t pid)
+{
+	struct gma_json *w = record(NULL);
+	__u8 *bytes = malloc(d->len ? d->len : 1);
+
+	gma_json_s64_field(w, "pid", pid);
+	gma_json_string_field(w, "source", source);
+	gma_json_u64_field(w, "gpa", d->gpa);
+	gma_json_u64_field(w, "len", d->len);
+	if (bytes) {
+		for (size_t i = 0; i < d->len; i++)
+			bytes[i] = d->state[i] == GMA_BYTE_READ ? d->data[i] : 0;
+		gma_json_name(w, "bytes");
+		gma_json_hex(w, bytes, d->len);
+		free(bytes);
+	}
+	gma_json_name(w, "unread");
+	gma_json_start_array(w);
+	for_each_unread(d, unread_range, w);
+	gma_json_end_array(w);
+	gma_json_end_object(w);
+}
+
+static void json_queue(const struct gma_rec_queue *q)
+{
+	struct gma_json *w = record("queue");
+
+	gma_json_u64_field(w, "ts_ns", q->ts_ns);
+	queue_fields(w, q->pid, q->device_id, q->key.base, q->key.queue);
+	gma_json_u64_field(w, "num", q->num);
+	gma_json_u64_field(w, "desc", q->desc);
+	gma_json_u64_field(w, "driver", q->driver);
+	gma_json_u64_field(w, "device", q->device);
+	gma_json_u64_field(w, "flags", q->flags);
+	gma_json_end_object(w);
+}
+
+static void json_chain(const struct gma_chain *c, bool descs)
+{
+	(void)descs; /* JSON chains always hold their descriptors */
+	gma_chain_json(jw(), c);
+}
+
+static void json_completion(const struct gma_completion *c)
+{
+	struct gma_json *w = record("completion");
+
+	gma_json_u64_field(w, "ts_ns", c->ts_ns);
+	queue_fields(w, c->pid, c->device_id, c->key->base, c->key->queue);
+	gma_json_u64_field(w, "head", c->head);
+	gma_json_u64_field(w, "len", c->len);
+	gma_json_u64_field(w, "latency_ns", c->latency_ns);
+	gma_json_end_object(w);
+}
+
+static void json_anomaly(const struct gma_anomaly_event *a)
+{
+	struct gma_json *w = record("anomaly");
+
+	gma_json_u64_field(w, "ts_ns", a->ts_ns);
+	queue_fields(w, a->pid, a->device_id, a->key->base, a->key->queue);
+	if (a->head != ~0u)
+		gma_json_u64_field(w, "head", a->head);
+	gma_json_name(w, "anomalies");
+	gma_json_anomalies(w, a->anomalies);
+	gma_json_end_object(w);
+}
+
+static void json_queue_stats(const struct gma_queue_stats *st, size_t n, bool last)
+{
+	(void)last;
+	for (size_t i = 0; i < n; i++) {
+		struct gma_json *w = record("queue_stats");
+
+		queue_fields(w, st[i].pid, st[i].device_id, st[i].base, st[i].queue);
+		gma_json_u64_field(w, "num", st[i].num);
+		gma_json_u64_field(w, "avail_idx", st[i].last_avail);
+		gma_json_u64_field(w, "used_idx", st[i].last_used);
+		gma_json_u64_field(w, "in_flight", st[i].in_flight);
+		gma_json_u64_field(w, "notifies", st[i].notifies);
+		gma_json_u64_field(w, "chains", st[i].chains);
+		gma_json_u64_field(w, "completions", st[i].completions);
+		gma_json_u64_field(w, "anomalies", st[i].anomalies);
+		gma_json_u64_field(w, "skipped", st[i].skipped);
+		gma_json_u64_field(w, "latency_avg_ns",
+				   st[i].latency_n ? st[i].latency_sum_ns / st[i].latency_n : 0);
+		gma_json_u64_field(w, "latency_max_ns", st[i].latency_max_ns);
+		gma_json_end_object(w);
+	}
+}
+
+static void json_summary(const struct trace_summary *s)
+{
+	struct gma_json *w = record("summary");
+
+	gma_json_u64_field(w, "notifies", s->notifies);
+	gma_json_u64_field(w, "chains", s->chains);
+	gma_json_u64_field(w, "completions", s->completions);
+	gma_json_u64_field(w, "anomalies", s->anomalies);
+	gma_json_u64_field(w, "drops", s->drops);
+	gma_json_u64_field(w, "bad_records", s->bad_records);
+	gma_json_s64_field(w, "max_rss_kb", s->max_rss_kb);
+	gma_json_name(w, "by_anomaly");
+	gma_json_start_object(w);
+	for (int b = 0; b < 32; b++)
+		if (s->by_anomaly[b])
+			gma_json_u64_field(w, gma_anomaly_name(1u << b) ?: "unknown",
+					   s->by_anomaly[b]);
+	gma_json_end_object(w);
+	gma_json_end_object(w);
+}
+
+static void json_ring(const struct queue_spec *q, const struct gma_ring *ring, bool descs)
+{
+	struct gma_json *w = record("ring");
+	char summary[256], label[32];
+
+	(void)descs; /* JSON chains always hold their descriptors */
+	gma_json_string_field(w, "device", gma_device_label(q->device_id, label, sizeof(label)));
+	gma_json_u64_field(w, "base", q->base);
+	gma_json_u64_field(w, "queue", q->index);
+	gma_json_u64_field(w, "num", ring->layout.num);
+	gma_json_u64_field(w, "avail_idx", ring->avail_idx);
+	gma_json_u64_field(w, "used_idx", ring->used_idx);
+	gma_json_u64_field(w, "avail_flags", ring->avail_flags);
+	gma_json_u64_field(w, "used_flags", ring->used_flags);
+	gma_json_u64_field(w, "pending", ring->nr_pending);
+	gma_json_name(w, "anomalies");
+	gma_json_anomalies(w, ring->anomalies);
+	if (q->has_qmp) {
+		gma_json_name(w, "qmp");
+		gma_json_start_object(w);
+		gma_json_u64_field(w, "last_avail_idx", q->qmp_last_avail_idx);
+		gma_json_u64_field(w, "used_idx", q->qmp_used_idx);
+		gma_json_u64_field(w, "inuse", q->qmp_inuse);
+		gma_json_end_object(w);
+	}
+	gma_json_name(w, "chains");
+	gma_json_start_array(w);
+	for (__u32 i = 0; i < ring->nr_chains; i++) {
+		const struct gma_ring_chain *c = &ring->chains[i];
+		struct gma_chain_view v;
+
+		gma_chain_view_ring(&v, c, q->device_id, q->index);
+		gma_chain_summary(&v, summary, sizeof(summary));
+		gma_json_start_object(w);
+		gma_json_u64_field(w, "avail_idx", c->avail_pos);
+		gma_json_u64_field(w, "head", c->head);
+		gma_json_u64_field(w, "nr_descs", c->nr_descs);
+		gma_chain_json_members(w, summary, &v);
+		gma_json_end_object(w);
+	}
+	gma_json_end_array(w);
+	gma_json_name(w, "used");
+	gma_json_start_array(w);
+	for (__u32 i = 0; i < ring->nr_used; i++) {
+		gma_json_start_object(w);
+		gma_json_u64_field(w, "pos", ring->used[i].pos);
+		gma_json_u64_field(w, "id", ring->used[i].id);
+		gma_json_u64_field(w, "len", ring->used[i].len);
+		gma_json_end_object(w);
+	}
+	gma_json_end_array(w);
+	gma_json_end_object(w);
+}
+
+const struct printer json_printer = {
+	.vms = json_vms,
+	.dump = json_dump,
+	.queue = json_queue,
+	.chain = json_chain,
+	.completion = json_completion,
+	.anomaly = json_anomaly,
+	.queue_stats = json_queue_stats,
+	.summary = json_summary,
+	.ring = json_ring,
+};

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* gma-trace's text output: every record of struct printer, for people. */
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gma-trace.h"
+
+__s64 wall_minus_mono_ns;
+
+static void print_time(FILE *f, __u64 mono_ns)
+{
+	__u64 wall = mono_ns + wall_minus_mono_ns;
+	time_t sec = wall / 1000000000ULL;
+	struct tm tm;
+
+	localtime_r(&sec, &tm);
+	fprintf(f, "%02d:%02d:%02d.%06llu", tm.tm_hour, tm.tm_min, tm.tm_sec,
+		(unsigned long long)(wall % 1000000000ULL) / 1000);
+}
+
+static void print_slot_flags(FILE *f, __u32 flags)
+{
+	fprintf(f, "%s%s%s", flags & 1 ? "dirty-log " : "", flags & 2 ? "readonly " : "",
+		flags & GMA_SLOT_INVALID ? "invalid " : "");
+}
+
+static void text_vms(const struct gma_vm *vms, size_t n)
+{
+	if (!n)
+		printf("no KVM VMs on this host\n");
+	for (size_t i = 0; i < n; i++) {
+		printf("VM pid %d (%s): %u vCPUs, %zu memslots, vm fd %u%s\n", vms[i].pid,
+		       comm_of(vms[i].pid), vms[i].nr_vcpus, vms[i].nr_slots, vms[i].fd,
+		       vms[i].flags & GMA_VM_SLOTS_TRUNCATED ? " (slot list truncated)" : "");
+		printf("  %5s  %-18s %-18s %-10s %-18s %s\n", "SLOT", "GPA", "END", "SIZE", "HVA",
+		       "FLAGS");
+		for (size_t k = 0; k < vms[i].nr_slots; k++) {
+			const struct gma_memslot *s = &vms[i].slots[k];
+
+			printf("  %5u  0x%016llx 0x%016llx %-10s 0x%016llx ", s->id,
+			       (unsigned long long)s->gpa,
+			       (unsigned long long)(s->gpa + s->size - 1), human_size(s->size),
+			       (unsigned long long)s->hva);
+			print_slot_flags(stdout, s->flags);
+			printf("\n");
+		}
+	}
+}
+
+static const char *byte_mark(__u8 state)
+{
+	static const char *marks[] = { "", "--", "!!", "##", "??", ".." };
+
+	return state < sizeof(marks) / sizeof(marks[0]) ? marks[state] : "**";
+}
+
+static void print_range(void *ctx, __u64 gpa, size_t len, __u8 state, bool first)
+{
+	(void)ctx;
+	printf("%s  0x%016llx-0x%016llx  %s\n", first ? "not read:\n" : "", (unsigned long long)gpa,
+	       (unsigned long long)(gpa + len - 1), byte_state_name(state));
+}
+
+/*
+ * 16 bytes a line; bytes that are not guest data print as "--" (unmapped), "!!" (fault),
+ * "##" (foreign mm), "??" (lost), ".." (not covered), then those ranges with their reason.
+ */
+static void text_dump(const struct dump *d, const char *source, pid_t pid)
+{
+	(void)source;
+	(void)pid;
+	for (size_t line = 0; line < d->len; line += 16) {
+		size_t n = d->len - line < 16 ? d->len - line : 16;
+
+		printf("%016llx ", (unsigned long long)(d->gpa + line));
+		for (size_t i = 0; i < 16; i++) {
+			if (i == 8)
+				putchar(' ');
+			if (i >= n)
+				printf("   ");
+			else if (d->state[line + i] == GMA_BYTE_READ)
+				printf(" %02x", d->data[line + i]);
+			else
+				printf(" %s", byte_mark(d->state[line + i]));
+		}
+		printf("  |");
+		for (size_t i = 0; i < n; i++) {
+			__u8 c = d->data[line + i];
+
+			putchar(d->state[line + i] == GMA_BYTE_READ && c >= 0x20 && c < 0x7f ? c :
+											       '.');
+		}
+		printf("|\n");
+	}
+	for_each_unread(d, print_range, NULL);
+}
+
+static void text_queue(const struct gma_rec_queue *q)
+{
+	print_time(stdout, q->ts_ns);
+	printf(" %u ", q->pid);
+	gma_print_queue_label(stdout, q->device_id, q->key.base, q->key.queue);
+	printf(" ready: %u entries, desc 0x%llx driver 0x%llx device 0x%llx%s\n", q->num,
+	       (unsigned long long)q->desc, (unsigned long long)q->driver,
+	       (unsigned long long)q->device, q->flags & GMA_QUEUE_LEGACY ? " (legacy)" : "");
+}
+
+static void text_chain(const struct gma_chain *c, bool descs)
+{
+	print_time(stdout, c->rec->ts_ns);
+	gma_chain_print(stdout, c, descs);
+}
+
+static void text_completion(const struct gma_completion *c)
+{
+	print_time(stdout, c->ts_ns);
+	printf(" %d ", c->pid);
+	gma_print_queue_label(stdout, c->device_id, c->key->base, c->key->queue);
+	printf(" used head %u len %u", c->head, c->len);
+	if (c->latency_ns)
+		printf(" latency %.3f ms", c->latency_ns / 1e6);
+	printf("\n");
+}
+
+static void text_anomaly(const struct gma_anomaly_event *a)
+{
+	for (int b = 0; b < 32; b++) {
+		if (!(a->anomalies & (1u << b)))
+			continue;
+		print_time(stdout, a->ts_ns);
+		printf(" %d ", a->pid);
+		gma_print_queue_label(stdout, a->device_id, a->key->base, a->key->queue);
+		if (a->head != ~0u)
+			printf(" head %u", a->head);
+		printf(" ANOMALY %s: %s\n", gma_anomaly_name(1u << b) ?: "unknown",
+		       gma_anomaly_reason(1u << b) ?: "");
+	}
+}
+
+static void text_queue_stats(const struct gma_queue_stats *st, size_t n, bool last)
+{
+	char label[32];
+
+	if (!last && isatty(1))
+		printf("\033[H\033[2J");
+	printf("%-16s %-10s %2s %5s %6s %6s %6s %8s %8s %8s %9s %9s %5s\n", "DEVICE", "BASE", "Q",
+	       "NUM", "AVAIL", "USED", "INFLT", "NOTIFY", "CHAINS", "DONE", "LAT-AVG", "LAT-MAX",
+	       "ANOM");
+	for (size_t i = 0; i < n; i++)
+		printf("%-16s %-10llx %2u %5u %6u %6u %6u %8llu %8llu %8llu %7.3fms %7.3fms %5llu\n",
+		       gma_device_label(st[i].device_id, label, sizeof(label)),
+		       (unsigned long long)st[i].base, st[i].queue, st[i].num, st[i].last_avail,
+		       st[i].last_used, st[i].in_flight, (unsigned long long)st[i].notifies,
+		       (unsigned long long)st[i].chains, (unsigned long long)st[i].completions,
+		       st[i].latency_n ? st[i].latency_sum_ns / 1e6 / st[i].latency_n : 0.0,
+		       st[i].latency_max_ns / 1e6, (unsigned long long)st[i].anomalies);
+	fflush(stdout);
+}
+
+/* On stderr: stdout holds the events. */
+static void text_summary(const struct trace_summary *s)
+{
+	fprintf(stderr,
+		"\n%llu notifies, %llu chains, %llu completions, %llu anomalies, %llu records "
+		"dropped (ring buffer full), %llu malformed\n",
+		(unsigned long long)s->notifies, (unsigned long long)s->chains,
+		(unsigned long long)s->completions, (unsigned long long)s->anomalies,
+		(unsigned long long)s->drops, (unsigned long long)s->bad_records);
+	for (int b = 0; b < 32; b++)
+		if (s->by_anomaly[b])
+			fprintf(stderr, "  %-20s %llu\n", gma_anomaly_name(1u << b) ?: "unknown",
+				(unsigned long long)s->by_anomaly[b]);
+	if (s->drops)
+		fprintf(stderr, "records were lost: raise --ringbuf-size or lower --snap-len\n");
+}
+
+static void text_ring(const struct queue_spec *q, const struct gma_ring *ring, bool descs)
+{
+	char summary[256], an[256];
+
+	gma_print_queue_label(stdout, q->device_id, q->base, q->index);
+	printf(": %u entries, avail idx %u, used idx %u, %u in flight\n", ring->layout.num,
+	       ring->avail_idx, ring->used_idx, ring->nr_pending);
+	if (q->has_qmp)
+		printf("  QEMU: next avail %u, used idx %u, %u in use\n", q->qmp_last_avail_idx,
+		       q->qmp_used_idx, q->qmp_inuse);
+	if (ring->anomalies) {
+		gma_anomaly_format(ring->anomalies, an, sizeof(an));
+		printf("  !! %s\n", an);
+	}
+	for (__u32 i = 0; i < ring->nr_chains; i++) {
+		const struct gma_ring_chain *c = &ring->chains[i];
+		struct gma_chain_view v;
+
+		gma_chain_view_ring(&v, c, q->device_id, q->index);
+		gma_chain_summary(&v, summary, sizeof(summary));
+		printf("  avail %u head %u: %s (%u desc%s)", c->avail_pos, c->head, summary,
+		       c->nr_descs, c->nr_descs == 1 ? "" : "s");
+		if (c->anomalies) {
+			gma_anomaly_format(c->anomalies, an, sizeof(an));
+			printf(" !! %s", an);
+		}
+		printf("\n");
+		if (descs)
+			gma_chain_print_descs(stdout, &v);
+	}
+}
+
+const struct printer text_printer = {
+	.vms = text_vms,
+	.dump = text_dump,
+	.queue = text_queue,
+	.chain = text_chain,
+	.completion = text_completion,
+	.anomaly = text_anomaly,
+	.queue_stats = text_queue_stats,
+	.summary = text_summary,
+	.ring = text_ring,
+};

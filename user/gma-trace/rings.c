@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * gma-trace rings: the live trace of a VM's virtqueues, one line per chain, from the kernel at
+ * each notify.
+ */
+#define _GNU_SOURCE
+#include <argp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gma-trace.h"
+
+#define MMIO_BASES_MAX 16
+
+static struct rings_args {
+	pid_t pid;
+	bool stats;
+	bool completions;
+	bool descs;
+	__u32 stuck_ms;
+	__u32 interval_ms;
+	__u32 snap_len;
+	__u32 duration_s;
+	__u32 ringbuf_size;
+	const char *qmp;
+	__u64 mmio[MMIO_BASES_MAX];
+	size_t nr_mmio;
+	struct queue_spec queues[QUEUE_SPECS_MAX];
+	size_t nr_queues;
+	/* rings -- COMMAND: start the VMM under the trace */
+	char **cmd;
+} args = { .stuck_ms = 1000, .interval_ms = 1000 };
+
+/* What the trace counted, for the summary. */
+static struct trace_summary seen;
+
+enum {
+	OPT_STATS = 0x200,
+	OPT_COMPLETIONS,
+	OPT_STUCK,
+	OPT_MMIO,
+	OPT_QUEUE,
+	OPT_QMP,
+	OPT_SNAP,
+	OPT_DURATION,
+	OPT_INTERVAL,
+	OPT_RINGBUF,
+};
+
+static const struct argp_option rings_options[] = {
+	{ "pid", 'p', "PID", 0, "The VMM process to trace (see gma-trace vms)", 0 },
+	JSON_OPTION("JSON lines instead of text"),
+	{ "stats", OPT_STATS, NULL, 0, "A refreshing per-queue table instead of events", 0 },
+	{ "interval-ms", OPT_INTERVAL, "MS", 0, "Refresh period of --stats (1000)", 0 },
+	{ "completions", OPT_COMPLETIONS, NULL, 0, "Also a line per completion", 0 },
+	{ "descs", 'd', NULL, 0, "Also each chain's descriptors and first bytes", 0 },
+	{ "stuck-ms", OPT_STUCK, "MS", 0,
+	  "Flag queues with requests in flight and no completion for MS (1000; 0: off)", 0 },
+	{ "mmio", OPT_MMIO, "BASE", 0, "A virtio-mmio window set up before the trace began", 0 },
+	{ "queue", OPT_QUEUE, "SPEC", 0,
+	  "A queue set up before the trace began: " QUEUE_SPEC_SYNTAX, 0 },
+	{ "qmp", OPT_QMP, "SOCKET", 0, "Import every queue's layout from QEMU's QMP socket", 0 },
+	{ "snap-len", OPT_SNAP, "BYTES", 0, "Bytes sampled from each buffer (64, max 4096)", 0 },
+	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after SECONDS (default: Ctrl-C)", 0 },
+	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0, "BPF ring buffer size (4194304)", 0 },
+	BTF_OPTION,
+	VERBOSE_OPTION,
+	{},
+};
+
+static const char rings_args_doc[] = "[-- COMMAND [ARG...]]";
+
+static error_t parse_rings(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'p':
+		return parse_pid(arg, &args.pid, state);
+	case OPT_STATS:
+		args.stats = true;
+		return 0;
+	case OPT_COMPLETIONS:
+		args.completions = true;
+		return 0;
+	case 'd':
+		args.descs = true;
+		return 0;
+	case OPT_STUCK:
+		return parse_u32(arg, &args.stuck_ms, "--stuck-ms", state);
+	case OPT_INTERVAL:
+		return parse_u32(arg, &args.interval_ms, "--interval-ms", state);
+	case OPT_SNAP:
+		return parse_u32(arg, &args.snap_len, "--snap-len", state);
+	case OPT_DURATION:
+		return parse_u32(arg, &args.duration_s, "--duration", state);
+	case OPT_RINGBUF:
+		return parse_u32(arg, &args.ringbuf_size, "--ringbuf-size", state);
+	case OPT_MMIO:
+		if (args.nr_mmio == MMIO_BASES_MAX)
+			argp_error(state, "at most %d --mmio", MMIO_BASES_MAX);
+		return parse_u64(arg, &args.mmio[args.nr_mmio++], "--mmio", state);
+	case OPT_QUEUE:
+		if (args.nr_queues == QUEUE_SPECS_MAX)
+			argp_error(state, "at most %d --queue", QUEUE_SPECS_MAX);
+		if (parse_queue_spec(arg, &args.queues[args.nr_queues++]))
+			argp_error(state, "bad --queue '%s': want " QUEUE_SPEC_SYNTAX, arg);
+		return 0;
+	case OPT_QMP:
+		args.qmp = arg;
+		return 0;
+	case ARGP_KEY_ARG:
+		return ARGP_ERR_UNKNOWN; /* all of them at once, as ARGP_KEY_ARGS */
+	case ARGP_KEY_ARGS:
+		args.cmd = state->argv + state->next;
+		return 0;
+	case ARGP_KEY_END:
+		if (!args.pid && !args.cmd)
+			argp_error(state, "--pid (or a command to run) is required");
+		if (args.pid && args.cmd)
+			argp_error(state, "--pid and a command exclude each other");
+		return 0;
+	default:
+		return parse_common(key, arg, state);
+	}
+}
+
+/*
+ * Forks the VMM command, held before exec until the tracer is attached, so the trace sees
+ * its driver set up every queue. Returns the child's pid; *go_fd releases it. With JSON
+ * output the command's stdout goes to stderr, so stdout stays JSON lines.
+ */
+static pid_t spawn_held(char **cmd, int *go_fd, bool json)
+{
+	int go[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(go, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(127); /* the tracer failed: do not run untraced */
+		/* a VMM left running untraced after gma-trace dies would mislead: stop with it */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* JSON lines on stdout stay parseable: the command writes to stderr */
+		if (json)
+			dup2(2, 1);
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "gma-trace: %s: %s\n", cmd[0], strerror(errno));
+		_exit(127);
+	}
+	close(go[0]);
+	*go_fd = go[1];
+	return pid;
+}
+
+static void on_chain(void *ctx, const struct gma_chain *c)
+{
+	(void)ctx;
+	seen.chains++;
+	if (!args.stats)
+		out()->chain(c, args.descs);
+}
+
+static void on_completion(void *ctx, const struct gma_completion *c)
+{
+	(void)ctx;
+	seen.completions++;
+	if (!args.stats && args.completions)
+		out()->completion(c);
+}
+
+static void on_anomaly(void *ctx, const struct gma_anomaly_event *a)
+{
+	(void)ctx;
+	seen.anomalies++;
+	for (int b = 0; b < 32; b++)
+		if (a->anomalies & (1u << b))
+			seen.by_anomaly[b]++;
+	if (!args.stats)
+		out()->anomaly(a);
+}
+
+static void on_queue(void *ctx, const struct gma_rec_queue *q)
+{
+	(void)ctx;
+	if (!args.stats)
+		out()->queue(q);
+}
+
+static void on_notify(void *ctx, const struct gma_rec_notify *n)
+{
+	(void)ctx;
+	(void)n;
+	seen.notifies++;
+}
+
+static void print_stats(struct gma_tracer *t, bool final)
+{
+	struct gma_queue_stats *st;
+	size_t n;
+
+	if (gma_tracer_queue_stats(t, &st, &n))
+		return;
+	out()->queue_stats(st, n, final);
+	free(st);
+}
+
+static void print_summary(struct gma_tracer *t)
+{
+	struct rusage ru = {};
+
+	getrusage(RUSAGE_SELF, &ru);
+	seen.drops = gma_tracer_drops(t);
+	seen.bad_records = gma_tracer_bad_records(t);
+	seen.max_rss_kb = ru.ru_maxrss;
+	out()->summary(&seen);
+}
+
+/* Queue layouts from QMP, keyed to the VM by the virtio-mmio base QEMU reports. */
+static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm)
+{
+	struct gma_qmp_queue *qs;
+	struct gma_qmp *qmp;
+	size_t n, used = 0;
+	int err;
+
+	err = gma_qmp_connect(args.qmp, &qmp);
+	if (err)
+		return report_error(err, "connecting to QMP");
+	err = gma_qmp_virtio_queues(qmp, &qs, &n);
+	gma_qmp_close(qmp);
+	if (err)
+		return report_error(err, "querying virtio queues over QMP");
+	for (size_t i = 0; i < n; i++) {
+		if (!qs[i].mmio_base) {
+			fprintf(stderr,
+				"gma-trace: QMP: %s queue %u has no virtio-mmio base: skipped\n",
+				qs[i].path, qs[i].queue);
+			continue;
+		}
+		if (!qs[i].layout.num || !qs[i].layout.desc)
+			continue; /* a queue the driver never set up */
+		err = gma_tracer_add_queue(t, vm->id, qs[i].mmio_base, qs[i].queue, &qs[i].layout,
+					   qs[i].device_id);
+		if (err == -E2BIG)
+			continue;
+		if (err) {
+			free(qs);
+			return report_error(err, "importing a QMP queue");
+		}
+		used++;
+	}
+	if (!env.json)
+		fprintf(stderr, "gma-trace: imported %zu queue layouts from QMP\n", used);
+	free(qs);
+	return 0;
+}
+
+int cmd_rings(int argc, char **argv)
+{
+	static const struct argp argp = {
+		.options = rings_options,
+		.parser = parse_rings,
+		.args_doc = rings_args_doc,
+		.doc = "Trace the VirtIO rings of a VM: one line per descriptor chain, sampled by "
+		       "the kernel when the guest notifies the device. Either a running VM "
+		       "(--pid), or a VMM command started under the trace, so every queue the "
+		       "driver sets up is learnt.",
+	};
+	struct gma_ring_callbacks cb = { .sz = sizeof(cb),
+					 .on_queue = on_queue,
+					 .on_notify = on_notify,
+					 .on_chain = on_chain,
+					 .on_completion = on_completion,
+					 .on_anomaly = on_anomaly };
+	GMA_OPTS(gma_tracer_opts, opts, .ring = &cb);
+	struct timespec start, mono, real;
+	const struct gma_vm *vm = NULL;
+	struct gma_tracer *t;
+	struct gma_vm *vms = NULL;
+	long last_stats = 0;
+	size_t nvms = 0;
+	int err, go_fd = -1, status;
+	pid_t pid = args.pid;
+
+	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	if (err)
+		return err;
+	pid = args.pid;
+	if (args.cmd) {
+		if (args.nr_mmio || args.nr_queues || args.qmp)
+			return report_error(-EINVAL, "--mmio, --queue and --qmp need --pid");
+		pid = spawn_held(args.cmd, &go_fd, env.json);
+		if (pid < 0)
+			return report_error(pid, "starting the command");
+	} else {
+		err = find_vm(pid, &vms, &nvms, &vm);
+		if (err)
+			return err;
+	}
+	opts.pid = pid;
+	opts.snap_len = args.snap_len;
+	opts.ringbuf_size = args.ringbuf_size;
+	opts.btf_path = env.btf_path;
+	t = gma_tracer_new(&opts);
+	if (!t) {
+		err = report_load_error(-errno);
+		goto out;
+	}
+	for (size_t i = 0; vm && i < args.nr_mmio && !err; i++)
+		err = gma_tracer_add_queue(t, vm->id, args.mmio[i], -1, NULL, 0);
+	for (size_t i = 0; vm && i < args.nr_queues && !err; i++) {
+		const struct queue_spec *q = &args.queues[i];
+
+		err = gma_tracer_add_queue(t, vm->id, q->base, q->index, &q->layout, q->device_id);
+	}
+	if (err) {
+		report_error(err, "adding a --mmio or --queue");
+		goto out_tracer;
+	}
+	if (args.qmp && (err = import_qmp(t, vm)))
+		goto out_tracer;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	wall_minus_mono_ns =
+		(real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
+	if (!env.json)
+		fprintf(stderr, "gma-trace: tracing VM pid %d (%s) on %s; Ctrl-C to stop\n", pid,
+			args.cmd ? args.cmd[0] : comm_of(pid), gma_tracer_tracepoints(t));
+	if (go_fd >= 0) {
+		if (write(go_fd, "g", 1) != 1)
+			err = -errno;
+		close(go_fd);
+		go_fd = -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!exiting) {
+		long now;
+
+		err = gma_tracer_poll(t, 100);
+		if (err < 0) {
+			report_error(err, "polling the ring buffer");
+			break;
+		}
+		err = 0;
+		if (args.stuck_ms)
+			gma_tracer_check_stuck(t, args.stuck_ms * 1000000ULL);
+		now = elapsed_ms(&start);
+		if (args.stats && now - last_stats >= (long)args.interval_ms) {
+			print_stats(t, false);
+			last_stats = now;
+		}
+		if (args.duration_s && now >= (long)args.duration_s * 1000)
+			break;
+		if (process_exited(pid)) {
+			if (!env.json)
+				fprintf(stderr, "gma-trace: VM pid %d exited\n", pid);
+			break;
+		}
+		fflush(stdout);
+	}
+	gma_tracer_poll(t, 0);
+	/* JSON ends with every queue's model, for comparison with the VMM's own view (QMP) */
+	if (args.stats || env.json)
+		print_stats(t, true);
+	print_summary(t);
+out_tracer:
+	gma_tracer_free(t);
+out:
+	if (go_fd >= 0)
+		close(go_fd); /* the held child exits without running */
+	if (args.cmd && pid > 0) {
+		if (!process_exited(pid))
+			kill(pid, SIGTERM);
+		waitpid(pid, &status, 0);
+	}
+	gma_vms_free(vms, nvms);
+	return err;
+}
