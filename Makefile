@@ -14,7 +14,7 @@ VMLINUX_DIR := vmlinux/$(ARCH)
 CFLAGS ?= -g -O2
 # Warnings are errors in the project's own builds (tests, bench, examples and fuzz too).
 CFLAGS += -Wall -Wextra -Werror -fPIC -std=gnu11 -Iinclude -I$(OUTPUT) -Ibpf
-BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -mcpu=v3 \
+BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -mcpu=v3 \
 	-I$(VMLINUX_DIR) -Iinclude -Ibpf
 LDLIBS_BPF := -lbpf -lelf -lz -ljson-c
 
@@ -186,7 +186,7 @@ vmtest: all $(UNIT_TESTS) $(BPF_TESTS)
 FUZZ_TARGETS := accessor ring records reassembly mmio
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-Werror -Iinclude -Iuser/lib -Ibpf -Itests/helpers
+	-Wall -Wextra -Werror -Iinclude -Iuser/lib -Ibpf -Itests/helpers
 FUZZ_SRCS_accessor := user/lib/guest_mem.c
 FUZZ_SRCS_ring := user/lib/guest_mem.c user/lib/ring.c
 FUZZ_SRCS_records := user/lib/record_reader.c user/lib/queue_model.c

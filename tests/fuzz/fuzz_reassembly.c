@@ -18,12 +18,14 @@ static __u64 delivered_bytes;
 
 static void on_sample(void *ctx, const struct gma_sample *s)
 {
+	(void)ctx;
 	for (__u32 i = 0; i < s->len; i++)
 		delivered_bytes += s->data[i] + s->state[i];
 }
 
 static void on_chain(void *ctx, const struct gma_chain *c)
 {
+	(void)ctx;
 	for (int i = 0; i < 16; i++)
 		for (__u32 b = 0; b < c->nbytes[i]; b++)
 			delivered_bytes += c->bytes[i][b] + c->state[i][b];
@@ -31,6 +33,7 @@ static void on_chain(void *ctx, const struct gma_chain *c)
 
 static void on_completion(void *ctx, const struct gma_completion *c)
 {
+	(void)ctx;
 	delivered_bytes += c->head;
 }
 

@@ -13,6 +13,7 @@
 
 static void on_sample(void *ctx, const struct gma_sample *s)
 {
+	(void)ctx;
 	/* the reader hands over exactly what was asked */
 	if ((s->id != 1 || s->gpa != 0x1000 || s->len != 300) &&
 	    (s->id != 2 || s->gpa != 0xfff0 || s->len != 5000))
@@ -24,6 +25,7 @@ static void on_sample(void *ctx, const struct gma_sample *s)
 
 static void on_chain(void *ctx, const struct gma_chain *c)
 {
+	(void)ctx;
 	for (int i = 0; i < 16; i++)
 		if (c->nbytes[i] > 4096 || (c->nbytes[i] && (!c->bytes[i] || !c->state[i])))
 			abort();

@@ -17,7 +17,7 @@ endif
 DEMO_VMM_OBJDIR := $(OUTPUT)/demo-vmm.o.d
 DEMO_VMM_SRCS := demo-vmm.c demo-log.c vm.c bus.c virtio-mmio.c
 DEMO_VMM_OBJS := $(addprefix $(DEMO_VMM_OBJDIR)/,$(DEMO_VMM_SRCS:.c=.o))
-DEMO_VMM_CFLAGS ?= -O2 -g -Wall -Wextra -Wno-missing-field-initializers -std=gnu11
+DEMO_VMM_CFLAGS ?= -O2 -g -Wall -Wextra -Werror -Wno-missing-field-initializers -std=gnu11
 
 # The guest is freestanding i386 code: no libc, no multilib needed. Both gcc and clang
 # accept these flags with -m32; it links with GNU ld (or ld.lld) in elf_i386 mode.
@@ -27,7 +27,7 @@ DEMO_GUEST_OBJCOPY ?= objcopy
 DEMO_GUEST_CFLAGS := -m32 -march=i686 -ffreestanding -fno-builtin -nostdlib -fno-pic \
 	-fno-pie -static -fno-stack-protector -fno-asynchronous-unwind-tables \
 	-mno-mmx -mno-sse -mno-sse2 -mno-80387 -mgeneral-regs-only \
-	-O2 -g -Wall -Wextra -std=gnu11 -I$(DEMO_VMM_DIR)
+	-O2 -g -Wall -Wextra -Werror -std=gnu11 -I$(DEMO_VMM_DIR)
 # The guest uses the kernel's uapi virtio headers. They need only <linux/types.h>, whose
 # <asm/types.h> sits in the multiarch directory that -m32 leaves off the path (Debian,
 # Ubuntu); the x86 asm headers there serve both i386 and x86_64. -idirafter keeps it last.
