@@ -79,6 +79,9 @@ struct queue_spec {
 
 /* --queue QUEUE_SPEC_SYNTAX; -EINVAL for a bad one. */
 int parse_queue_spec(const char *arg, struct queue_spec *q);
+/* One more --queue into queues[*n] (QUEUE_SPECS_MAX at most); argp_error when bad. */
+error_t parse_queue_opt(const char *arg, struct queue_spec *queues, size_t *n,
+			struct argp_state *state);
 
 /* Prints "gma-trace: WHAT: reason" and what to do about it; returns err. */
 int report_error(int err, const char *what);
@@ -136,6 +139,15 @@ struct printer {
 void for_each_unread(const struct dump *d,
 		     void (*fn)(void *ctx, __u64 gpa, size_t len, __u8 state, bool first),
 		     void *ctx);
+
+/* A printer of functions PREFIX_vms, PREFIX_dump, ... */
+#define PRINTER(prefix)                                                              \
+	{                                                                            \
+		.vms = prefix##_vms, .dump = prefix##_dump, .queue = prefix##_queue, \
+		.chain = prefix##_chain, .completion = prefix##_completion,          \
+		.anomaly = prefix##_anomaly, .queue_stats = prefix##_queue_stats,    \
+		.summary = prefix##_summary, .ring = prefix##_ring,                  \
+	}
 
 extern const struct printer text_printer, json_printer;
 /* CLOCK_REALTIME - CLOCK_MONOTONIC, set by rings when the trace starts. */

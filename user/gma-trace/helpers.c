@@ -173,6 +173,18 @@ int parse_queue_spec(const char *arg, struct queue_spec *q)
 	return err;
 }
 
+error_t parse_queue_opt(const char *arg, struct queue_spec *queues, size_t *n,
+			struct argp_state *state)
+{
+	if (*n == QUEUE_SPECS_MAX)
+		argp_error(state, "at most %d --queue", QUEUE_SPECS_MAX);
+	else if (parse_queue_spec(arg, &queues[*n]))
+		argp_error(state, "bad --queue '%s': want " QUEUE_SPEC_SYNTAX, arg);
+	else
+		++*n;
+	return 0;
+}
+
 int report_error(int err, const char *what)
 {
 	const char *hint = NULL;

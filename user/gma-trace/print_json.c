@@ -259,14 +259,4 @@ static void json_ring(const struct queue_spec *q, const struct gma_ring *ring, b
 	gma_json_end_object(w);
 }
 
-const struct printer json_printer = {
-	.vms = json_vms,
-	.dump = json_dump,
-	.queue = json_queue,
-	.chain = json_chain,
-	.completion = json_completion,
-	.anomaly = json_anomaly,
-	.queue_stats = json_queue_stats,
-	.summary = json_summary,
-	.ring = json_ring,
-};
+const struct printer json_printer = PRINTER(json);

@@ -207,14 +207,4 @@ static void text_ring(const struct queue_spec *q, const struct gma_ring *ring, b
 	}
 }
 
-const struct printer text_printer = {
-	.vms = text_vms,
-	.dump = text_dump,
-	.queue = text_queue,
-	.chain = text_chain,
-	.completion = text_completion,
-	.anomaly = text_anomaly,
-	.queue_stats = text_queue_stats,
-	.summary = text_summary,
-	.ring = text_ring,
-};
+const struct printer text_printer = PRINTER(text);

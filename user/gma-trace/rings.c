@@ -107,11 +107,7 @@ static error_t parse_rings(int key, char *arg, struct argp_state *state)
 			argp_error(state, "at most %d --mmio", MMIO_BASES_MAX);
 		return parse_u64(arg, &args.mmio[args.nr_mmio++], "--mmio", state);
 	case OPT_QUEUE:
-		if (args.nr_queues == QUEUE_SPECS_MAX)
-			argp_error(state, "at most %d --queue", QUEUE_SPECS_MAX);
-		if (parse_queue_spec(arg, &args.queues[args.nr_queues++]))
-			argp_error(state, "bad --queue '%s': want " QUEUE_SPEC_SYNTAX, arg);
-		return 0;
+		return parse_queue_opt(arg, args.queues, &args.nr_queues, state);
 	case OPT_QMP:
 		args.qmp = arg;
 		return 0;
