@@ -1,13 +1,30 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Map value layouts shared by tracer.bpf.c and libgma's loader (user/tracer.c), which fills
- * them for queues the guest set up before tracing began. Records, the public interface, are
- * in include/gma/record.h; these are the tracer's private state.
+ * What tracer.bpf.c and libgma's loader (user/lib/tracer.c) share: the caps the verifier
+ * sees and the loader checks settings against, the settings' defaults, and the map value
+ * layouts the loader fills for queues the guest set up before tracing began. One definition
+ * each. Records, the public interface, are in include/gma/record.h.
  */
 #ifndef GMA_TRACER_H
 #define GMA_TRACER_H
 
-/* Queues tracked per virtio-mmio device. */
+/*
+ * Compile-time caps: the bounds of the programs' loops and copies. The settings
+ * (struct gma_tracer_opts, the .rodata below in tracer.bpf.c) stay within them.
+ */
+#define FRAG_CAP 4096 /* bytes in one fragment: fragments never cross a host page */
+#define SAMPLE_FRAGS_CAP 64 /* fragments in one sample */
+#define SNAP_CAP 4096 /* bytes sampled from the start of one buffer */
+#define BUFFER_FRAGS_MAX 4 /* fragments of one buffer's sample (memslot or page crossings) */
+#define CHAINS_PER_NOTIFY_CAP 32 /* chains walked per notify; the rest are counted */
+
+/* Defaults of the settings. */
+#define SNAP_LEN_DEFAULT 64
+#define CHAINS_PER_NOTIFY_DEFAULT 16
+#define USED_SCAN_US_DEFAULT 1000 /* how often vCPU exits look at used rings */
+#define RINGBUF_SIZE_DEFAULT (4u << 20)
+
+/* Queues tracked per device. */
 #define QUEUES_MAX 8
 
 /* What the kernel knows of one queue. */
@@ -24,8 +41,13 @@ struct vq_state {
 	__u16 pad;
 };
 
-/* One virtio-mmio window of one VM, keyed by (vm_id, base). */
-struct mmio_dev {
+/*
+ * One VirtIO device of one VM, whichever transport found it, keyed by (vm_id, base): a
+ * virtio-mmio window's guest physical base, or GMA_PCI_BASE() of a PCI function. The
+ * register selectors are the transport's view of the device (both transports have a queue
+ * and a feature selector); the legacy fields are virtio-mmio's.
+ */
+struct virtio_dev {
 	__u32 device_id;
 	__u32 version;
 	__u32 status;
@@ -38,7 +60,7 @@ struct mmio_dev {
 	struct vq_state q[QUEUES_MAX];
 };
 
-struct mmio_key {
+struct dev_key {
 	__u64 vm_id;
 	__u64 base;
 };

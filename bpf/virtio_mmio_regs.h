@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The virtio-mmio register state machine: what one guest access to a device's registers
- * changes in the tracer's model of the device (struct mmio_dev, tracer.h), and what the
+ * changes in the tracer's model of the device (struct virtio_dev, tracer.h), and what the
  * caller must do about it. Pure code over guest-written values, compiled into the tracer
  * (BPF) and into the fuzz target that feeds it random access sequences (tests/fuzz/).
  */
@@ -78,7 +78,7 @@ static __always_inline void legacy_layout(struct vq_state *vq, __u64 pfn, __u32 
 }
 
 /* A queue made ready starts empty: both indices at 0, as the spec requires of the driver. */
-static __always_inline enum mmio_action virtio_mmio_queue_ready(struct mmio_dev *dev,
+static __always_inline enum mmio_action virtio_mmio_queue_ready(struct virtio_dev *dev,
 								struct vq_state *vq)
 {
 	vq->flags |= GMA_QUEUE_READY;
@@ -96,7 +96,7 @@ static __always_inline enum mmio_action virtio_mmio_queue_ready(struct mmio_dev 
  * action is about. Queue registers address dev->queue_sel; a selector past QUEUES_MAX is
  * remembered but its queue is not followed.
  */
-static __always_inline enum mmio_action virtio_mmio_access(struct mmio_dev *dev, __u32 off,
+static __always_inline enum mmio_action virtio_mmio_access(struct virtio_dev *dev, __u32 off,
 							   __u32 val, bool write, __u32 *q)
 {
 	struct vq_state *vq;

@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Split virtqueues read from the kernel at the moment the driver notifies: new avail entries,
- * each descriptor chain (bounded, indirect tables followed one level, loops and out-of-range
- * indices stopped and flagged), the first bytes of each buffer, and the used ring's progress.
- * Everything here is guest memory, hence hostile: every index is range-checked against the
- * queue size before use and every loop has a compile-time bound.
+ * The transport-independent half of the tracer: the VirtIO devices and queues of each VM
+ * (the devices map), and split virtqueues read at the moment the driver notifies: new avail
+ * entries, each descriptor chain walked by the shared rules (gma/vring_walk.h), the first
+ * bytes of each buffer, and the used ring's progress. Everything here is guest memory, hence
+ * hostile: every index is range-checked against the queue size before use and every loop
+ * has a compile-time bound.
  *
- * Included by tracer.bpf.c after the memslot backend, the ring buffer and sample_fragment().
+ * A transport (virtio_mmio.bpf.h; virtio-pci next) includes this header, learns devices and
+ * queue layouts into the devices map, and calls notify_queue() and scan_device(); nothing
+ * here knows which transport fed it.
  */
 #ifndef GMA_VIRTQUEUE_BPF_H
 #define GMA_VIRTQUEUE_BPF_H
+
+#include "sampler.bpf.h"
 
 /*
  * The ring layouts are the spec's, read with plain offsets (gma/vring_walk.h), never CO-RE:
@@ -19,23 +24,16 @@
 #define GMA_VRING_WALK_ROUNDS(w) (GMA_VRING_WALK_BPF_MAX + 1)
 #include <gma/vring_walk.h>
 
-/* Chains walked per notify; more new avail entries are counted in nr_skipped. */
-#define CHAINS_PER_NOTIFY_CAP 32
-/* Fragments per sampled buffer: a buffer's first bytes may cross a memslot or host page. */
-#define BUFFER_FRAGS_MAX 4
-/* The split ring's largest size (VirtIO 1.x 2.7: Queue Size <= 32768). */
-#define QUEUE_NUM_MAX 32768
-
-const volatile __u32 snap_len = 64; /* bytes sampled from the start of each buffer */
-const volatile __u32 chains_per_notify = 16; /* <= CHAINS_PER_NOTIFY_CAP */
-const volatile __u64 used_scan_ns = 1000000; /* how often exits look for completions */
+const volatile __u32 snap_len = SNAP_LEN_DEFAULT; /* <= SNAP_CAP */
+const volatile __u32 chains_per_notify = CHAINS_PER_NOTIFY_DEFAULT; /* <= CHAINS_PER_NOTIFY_CAP */
+const volatile __u64 used_scan_ns = USED_SCAN_US_DEFAULT * 1000ULL;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
-	__type(key, struct mmio_key);
-	__type(value, struct mmio_dev);
-} mmio_devs SEC(".maps");
+	__type(key, struct dev_key);
+	__type(value, struct virtio_dev);
+} devices SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -156,8 +154,8 @@ static __always_inline __u32 sample_buffer(__u64 vm_id, __u64 sample_id, __u64 a
 	__u64 off = 0;
 	__s64 r;
 
-	if (want > GMA_COPY_CAP)
-		want = GMA_COPY_CAP;
+	if (want > SNAP_CAP)
+		want = SNAP_CAP;
 	for (i = 0; i < BUFFER_FRAGS_MAX && off < want; i++) {
 		r = sample_fragment(vm_id, sample_id, addr + off, want - off, pos);
 		if (r < 2)
@@ -260,7 +258,7 @@ __noinline int scan_used(struct chain_args *a, __u32 last_used, __u32 used_known
 	__u32 zero = 0, delta, i;
 	__u16 used_new = 0;
 
-	if (!a || a->num == 0 || a->num > QUEUE_NUM_MAX)
+	if (!a || a->num == 0 || a->num > GMA_QUEUE_NUM_MAX)
 		return -1;
 	gma_backend_init(&be, (struct kvm *)a->vm_id);
 	if (guest_read_u16(&be, a->desc + GMA_VRING_USED_IDX_OFF,
@@ -308,6 +306,272 @@ __noinline int scan_used(struct chain_args *a, __u32 last_used, __u32 used_known
 	if (bpf_ringbuf_output(&events, rec, sizeof(*rec), BPF_RB_NO_WAKEUP))
 		count_drop();
 	return used_new;
+}
+
+/* A new device's state, all zero: too large for the BPF stack. */
+const struct virtio_dev empty_dev;
+
+/* A VM's first device list, all zero. */
+const struct vm_devs empty_vm_devs;
+
+static __always_inline void remember_device(__u64 vm_id, __u64 base)
+{
+	struct vm_devs *v;
+
+	v = bpf_map_lookup_elem(&vm_devs, &vm_id);
+	if (!v) {
+		bpf_map_update_elem(&vm_devs, &vm_id, &empty_vm_devs, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&vm_devs, &vm_id);
+		if (!v)
+			return;
+	}
+	for (__u32 i = 0; i < VM_DEVS_MAX; i++) {
+		if (i >= v->n)
+			break;
+		if (v->bases[i] == base)
+			return;
+	}
+	if (v->n < VM_DEVS_MAX)
+		v->bases[v->n++ & (VM_DEVS_MAX - 1)] = base;
+}
+
+static __noinline void emit_device(__u64 vm_id, __u64 base, struct virtio_dev *dev)
+{
+	struct gma_rec_device rec = {};
+
+	rec_hdr(&rec.hdr, GMA_REC_DEVICE, sizeof(rec));
+	rec.vm_id = vm_id;
+	rec.base = base;
+	rec.ts_ns = bpf_ktime_get_ns();
+	rec.features = dev->driver_features;
+	rec.device_id = dev->device_id;
+	rec.version = dev->version;
+	rec.status = dev->status;
+	rec.pid = bpf_get_current_pid_tgid() >> 32;
+	if (bpf_ringbuf_output(&events, &rec, sizeof(rec), 0))
+		count_drop();
+}
+
+static __noinline void emit_queue(__u64 vm_id, __u64 base, __u32 q, struct virtio_dev *dev,
+				  struct vq_state *vq)
+{
+	struct gma_rec_queue rec = {};
+
+	rec_hdr(&rec.hdr, GMA_REC_QUEUE, sizeof(rec));
+	rec.key.vm_id = vm_id;
+	rec.key.base = base;
+	rec.key.queue = q;
+	rec.ts_ns = bpf_ktime_get_ns();
+	rec.desc = vq->desc;
+	rec.driver = vq->driver;
+	rec.device = vq->device;
+	rec.num = vq->num;
+	rec.device_id = dev->device_id;
+	rec.flags = vq->flags;
+	rec.pid = bpf_get_current_pid_tgid() >> 32;
+	if (bpf_ringbuf_output(&events, &rec, sizeof(rec), 0))
+		count_drop();
+}
+
+/* The used ring of queue vq since the last look; a holds the queue's identity. */
+static __noinline void scan_queue_used(struct chain_args *a, struct vq_state *vq)
+{
+	struct chain_args u = *a; /* on the stack: scan_used is verified for that */
+	int r;
+
+	u.desc = vq->device;
+	r = scan_used(&u, vq->last_used, vq->used_known);
+	if (r >= 0) {
+		vq->last_used = r;
+		vq->used_known = 1;
+	}
+}
+
+/*
+ * The first part of sampling a queue on QueueNotify: checks the layout, reads the avail index
+ * and the heads of the new entries since the last look (up to chains_per_notify). Returns how
+ * many chains walk_chain() should walk.
+ */
+__noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q)
+{
+	struct dev_key key = { .vm_id = vm_id, .base = base };
+	struct notify_scratch *ns;
+	struct gma_rec_notify *rec;
+	struct chain_args *a;
+	struct gma_backend *be;
+	struct virtio_dev *dev;
+	struct vq_state *vq;
+	__u16 avail_new = 0, used = 0, start;
+	__u32 delta, cap = chains_per_notify, i, zero = 0;
+	__u64 id = bpf_get_current_pid_tgid();
+
+	ns = bpf_map_lookup_elem(&notify_scratch, &zero);
+	if (!ns)
+		return 0;
+	rec = &ns->rec;
+	a = &ns->a;
+	be = &ns->be;
+	__builtin_memset(rec, 0, sizeof(*rec));
+	__builtin_memset(a, 0, sizeof(*a));
+	ns->nr_heads = 0;
+	ns->delta = 0;
+	rec_hdr(&rec->hdr, GMA_REC_NOTIFY, sizeof(*rec));
+	rec->key.vm_id = vm_id;
+	rec->key.base = base;
+	rec->key.queue = q;
+	rec->ts_ns = bpf_ktime_get_ns();
+	rec->notify_seq = __sync_fetch_and_add(&notify_seq, 1);
+	rec->pid = id >> 32;
+	rec->tid = (__u32)id;
+	dev = bpf_map_lookup_elem(&devices, &key);
+	if (!dev)
+		return 0;
+	if (q >= QUEUES_MAX) {
+		rec->anomalies |= GMA_ANOM_UNKNOWN_LAYOUT;
+		return 0;
+	}
+	vq = &dev->q[q & (QUEUES_MAX - 1)];
+	if (!vq->num || !vq->desc || vq->num > GMA_QUEUE_NUM_MAX) {
+		rec->anomalies |= GMA_ANOM_UNKNOWN_LAYOUT;
+		return 0;
+	}
+	if (!(vq->flags & GMA_QUEUE_READY))
+		rec->anomalies |= GMA_ANOM_NOT_READY;
+	if (vq->flags & GMA_QUEUE_PACKED) {
+		rec->anomalies |= GMA_ANOM_PACKED;
+		return 0;
+	}
+	if ((vq->desc & 15) || (vq->driver & 1) || (vq->device & 3))
+		rec->anomalies |= GMA_ANOM_RING_MISALIGNED;
+	gma_backend_init(be, (struct kvm *)vm_id);
+	/* the three ring areas in guest memory */
+	if (!guest_range_ends_mapped(be, vq->desc, gma_vring_desc_area_size(vq->num)) ||
+	    !guest_range_ends_mapped(be, vq->driver, gma_vring_avail_area_size(vq->num)) ||
+	    !guest_range_ends_mapped(be, vq->device, gma_vring_used_area_size(vq->num)))
+		rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
+	if (guest_read_u16(be, vq->driver + GMA_VRING_AVAIL_IDX_OFF, &avail_new) ||
+	    guest_read_u16(be, vq->device + GMA_VRING_USED_IDX_OFF, &used)) {
+		rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
+		return 0;
+	}
+	/* A queue first seen now (imported layout): what the device has not used is new. */
+	start = vq->avail_known ? vq->last_avail : used;
+	rec->avail_old = start;
+	rec->avail_new = avail_new;
+	rec->used_idx = used;
+	delta = (__u16)(avail_new - start);
+	if (delta > vq->num) {
+		rec->anomalies |= GMA_ANOM_AVAIL_JUMP;
+		delta = vq->num;
+	}
+	if (cap == 0 || cap > CHAINS_PER_NOTIFY_CAP)
+		cap = CHAINS_PER_NOTIFY_CAP;
+	a->vm_id = vm_id;
+	a->base = base;
+	a->desc = vq->desc;
+	a->notify_seq = rec->notify_seq;
+	a->ts_ns = rec->ts_ns;
+	a->queue = q;
+	a->num = vq->num;
+	a->avail_idx = start;
+	/*
+	 * What the device completed since the last look goes first: a head it used may be made
+	 * available again by this very notify, and its old completion must not be taken for
+	 * the new request's.
+	 */
+	scan_queue_used(a, vq);
+	for (i = 0; i < CHAINS_PER_NOTIFY_CAP && i < cap && i < delta; i++) {
+		__u16 pos = start + i, head = 0;
+
+		if (guest_read_u16(be, vq->driver + gma_vring_avail_entry_off(pos % a->num),
+				   &head)) {
+			rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
+			break;
+		}
+		ns->heads[i & (CHAINS_PER_NOTIFY_CAP - 1)] = head;
+	}
+	ns->nr_heads = i;
+	ns->delta = delta;
+	vq->last_avail = avail_new;
+	vq->avail_known = 1;
+	return i;
+}
+
+/* The end of a notify: its record, which wakes the reader once enough has piled up. */
+__noinline int notify_end(__u32 walked)
+{
+	struct notify_scratch *ns;
+	__u32 zero = 0;
+
+	ns = bpf_map_lookup_elem(&notify_scratch, &zero);
+	if (!ns)
+		return 0;
+	ns->rec.nr_chains = walked;
+	ns->rec.nr_skipped = ns->delta > ns->nr_heads ? ns->delta - ns->nr_heads : 0;
+	if (bpf_ringbuf_output(&events, &ns->rec, sizeof(ns->rec), batch_end_flags()))
+		count_drop();
+	return 0;
+}
+
+/* Samples a queue on QueueNotify: called by the tracepoint program, one step after another. */
+static __always_inline void notify_queue(__u64 vm_id, __u64 base, __u32 q)
+{
+	__u32 n = notify_begin(vm_id, base, q), walked = 0;
+
+	for (__u32 i = 0; i < CHAINS_PER_NOTIFY_CAP && i < n; i++)
+		walked += walk_chain(i);
+	notify_end(walked);
+}
+
+/* Looks at the used rings of a device's queues with requests in flight. */
+__noinline int scan_device(__u64 vm_id, __u64 base)
+{
+	struct dev_key key = { .vm_id = vm_id, .base = base };
+	struct chain_args a = {};
+	struct virtio_dev *dev;
+	int r;
+
+	dev = bpf_map_lookup_elem(&devices, &key);
+	if (!dev)
+		return 0;
+	a.vm_id = vm_id;
+	a.base = base;
+	a.ts_ns = bpf_ktime_get_ns();
+	for (__u32 q = 0; q < QUEUES_MAX; q++) {
+		struct vq_state *vq = &dev->q[q];
+
+		if (!vq->num || !vq->device || !vq->avail_known ||
+		    (vq->used_known && vq->last_used == vq->last_avail))
+			continue;
+		a.queue = q;
+		a.num = vq->num;
+		a.desc = vq->device;
+		r = scan_used(&a, vq->last_used, vq->used_known);
+		if (r >= 0) {
+			vq->last_used = r;
+			vq->used_known = 1;
+		}
+	}
+	return 0;
+}
+
+/* On any exit of a vCPU of the VM, at most every used_scan_ns: completions since. */
+static __always_inline void maybe_scan_vm(__u64 vm_id)
+{
+	struct vm_devs *v = bpf_map_lookup_elem(&vm_devs, &vm_id);
+	__u64 now;
+
+	if (!v)
+		return;
+	now = bpf_ktime_get_ns();
+	if (now - v->last_scan_ns < used_scan_ns)
+		return;
+	v->last_scan_ns = now;
+	for (__u32 i = 0; i < VM_DEVS_MAX; i++) {
+		if (i >= v->n)
+			break;
+		scan_device(vm_id, v->bases[i]);
+	}
 }
 
 #endif /* GMA_VIRTQUEUE_BPF_H */

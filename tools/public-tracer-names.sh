@@ -5,7 +5,7 @@
 # <gma/tracer.skel.h>. The tracer's map value types (bpf/tracer.h) are private names, but the
 # skeleton's read-only data embeds some of them, so an embedder of the raw skeleton needs
 # their definitions. Every struct tag and macro PRIVATE_HEADER defines is renamed into gma's
-# namespace (struct mmio_dev -> struct gma_tracer_mmio_dev, QUEUES_MAX ->
+# namespace (struct virtio_dev -> struct gma_tracer_virtio_dev, QUEUES_MAX ->
 # GMA_TRACER_QUEUES_MAX) in IN, so the installed headers hold only gma_ / GMA_ names and
 # bpf/tracer.h stays the one definition.
 set -eu

@@ -175,6 +175,9 @@ struct gma_queue_key {
 };
 
 /* queue.flags */
+/* The largest split-ring queue size the VirtIO spec allows (2.7: Queue Size <= 32768). */
+#define GMA_QUEUE_NUM_MAX 32768
+
 #define GMA_QUEUE_READY (1u << 0)
 #define GMA_QUEUE_LEGACY (1u << 1) /* legacy (version 1) layout from QueuePFN */
 #define GMA_QUEUE_PACKED (1u << 2) /* VIRTIO_F_RING_PACKED negotiated */

@@ -22,8 +22,6 @@
 extern "C" {
 #endif
 
-/* The largest split-ring queue size the VirtIO spec allows. */
-#define GMA_QUEUE_NUM_MAX 32768
 /* Bytes of each buffer gma_ring_read() captures by default, and the most it will capture. */
 #define GMA_SNAP_LEN_DEFAULT 64
 #define GMA_SNAP_LEN_MAX 65536

@@ -87,9 +87,6 @@ struct gma_vring_used_elem {
 #define GMA_VRING_DESC_F_WRITE 2
 #define GMA_VRING_DESC_F_INDIRECT 4
 
-/* The split ring's largest size (Queue Size <= 32768). */
-#define GMA_VRING_NUM_MAX 32768
-
 /*
  * Offsets within the driver area (avail ring) and the device area (used ring):
  *   avail: flags u16 | idx u16 | ring[num] u16 | used_event u16

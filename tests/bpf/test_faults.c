@@ -30,8 +30,8 @@ Test(faults, full_ring_buffer_drops_are_counted_and_shown)
 {
 	struct json_object *sum = NULL;
 
-	/* one page of ring buffer, 4 KiB of every buffer: most records cannot fit */
-	run_traced(2, "--ringbuf-size 4096 --snap-len 4096");
+	/* one page of ring buffer, and a reader that stops reading for a second */
+	run_traced_reader_stopped(3, "--ringbuf-size 4096 --snap-len 4096");
 	for (size_t i = 0; i < trace.n; i++)
 		if (is(trace.v[i], "type", "summary"))
 			sum = trace.v[i];
@@ -43,9 +43,12 @@ Test(faults, text_summary_says_records_were_lost)
 {
 	char cmd[256], *out;
 
+	/* the reader stopped for a second: one page of ring buffer overflows whatever the speed */
 	snprintf(cmd, sizeof(cmd),
-		 GMA_OUTPUT "/gma-trace rings --ringbuf-size 4096 --snap-len 4096 -- " GMA_OUTPUT
-			    "/demo-vmm --seconds 2 2>&1 >/dev/null");
+		 "(" GMA_OUTPUT
+		 "/gma-trace rings --ringbuf-size 4096 --snap-len 4096 -- " GMA_OUTPUT
+		 "/demo-vmm --seconds 3 2>&1 >/dev/null & p=$!; sleep 1; kill -STOP $p; sleep 1; "
+		 "kill -CONT $p; wait $p)");
 	cr_assert_eq(run_capture(cmd, &out), 0);
 	cr_assert(strstr(out, "records were lost"), "no loss message in: %s", out);
 	free(out);

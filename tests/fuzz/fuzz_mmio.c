@@ -20,7 +20,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct mmio_dev dev;
+	struct virtio_dev dev;
 
 	memset(&dev, 0, sizeof(dev));
 	for (size_t i = 0; i + 7 <= size; i += 7) {

@@ -68,9 +68,14 @@ bool is(struct json_object *o, const char *key, const char *value)
  * Runs the demo VM for `seconds` under gma-trace rings --json, the VMM writing its
  * ground-truth log, and loads both.
  */
-void run_traced_vmm(int seconds, const char *extra, const char *vmm_extra)
+/*
+ * The shell command that runs gma-trace; with stop_reader, gma-trace is stopped (SIGSTOP)
+ * from the first second to the second while the VM goes on, so its ring buffer fills
+ * whatever the machine's speed.
+ */
+static void run_traced_cmd(int seconds, const char *extra, const char *vmm_extra, bool stop_reader)
 {
-	char cmd[512], *out;
+	char cmd[1024], trace_cmd[768], *out;
 	int fd, status;
 
 	snprintf(trace_path, sizeof(trace_path), "/tmp/gma-rings-trace.XXXXXX");
@@ -79,10 +84,16 @@ void run_traced_vmm(int seconds, const char *extra, const char *vmm_extra)
 	close(fd);
 	cr_assert((fd = mkstemp(truth_path)) >= 0);
 	close(fd);
-	snprintf(cmd, sizeof(cmd),
+	snprintf(trace_cmd, sizeof(trace_cmd),
 		 GMA_OUTPUT "/gma-trace rings --json --completions %s -- " GMA_OUTPUT
 			    "/demo-vmm --log %s --seconds %d %s >%s 2>/dev/null",
 		 extra, truth_path, seconds, vmm_extra, trace_path);
+	if (stop_reader)
+		snprintf(cmd, sizeof(cmd),
+			 "%s & p=$!; sleep 1; kill -STOP $p; sleep 1; kill -CONT $p; wait $p",
+			 trace_cmd);
+	else
+		snprintf(cmd, sizeof(cmd), "%s", trace_cmd);
 	status = run_capture(cmd, &out);
 	free(out);
 	cr_assert_eq(status, 0, "%s failed", cmd);
@@ -90,9 +101,20 @@ void run_traced_vmm(int seconds, const char *extra, const char *vmm_extra)
 	load_jsonl(truth_path, &truth, false);
 }
 
+void run_traced_vmm(int seconds, const char *extra, const char *vmm_extra)
+{
+	run_traced_cmd(seconds, extra, vmm_extra, false);
+}
+
 void run_traced(int seconds, const char *extra)
 {
 	run_traced_vmm(seconds, extra, "");
+}
+
+void run_traced_reader_stopped(int seconds, const char *extra)
+{
+	cr_assert_geq(seconds, 3, "the reader stops from second 1 to 2 of the run");
+	run_traced_cmd(seconds, extra, "", true);
 }
 
 void trace_run_cleanup(void)

@@ -31,6 +31,8 @@ bool has_anomaly(struct json_object *o, const char *name);
 /* The demo VM for `seconds`, VMM arguments vmm_extra, under gma-trace rings --json extra. */
 void run_traced_vmm(int seconds, const char *extra, const char *vmm_extra);
 void run_traced(int seconds, const char *extra);
+/* The same, gma-trace stopped (SIGSTOP) for its second second: its ring buffer fills. */
+void run_traced_reader_stopped(int seconds, const char *extra);
 /* Frees both and removes the files. */
 void trace_run_cleanup(void);
 

@@ -8,8 +8,6 @@
 #include "gma_internal.h"
 #include "queue_model.h"
 
-#define QUEUE_NUM_MAX 32768
-
 void qm_init(struct queue_model *m, const struct gma_ring_callbacks *cb, void *ctx)
 {
 	memset(m, 0, sizeof(*m));
@@ -142,7 +140,7 @@ static void set_layout(struct queue_model *m, struct qm_queue *q, __u64 desc, __
 	q->st.num = num;
 	q->st.flags = flags;
 	q->st.last_avail = q->st.last_used = 0;
-	if (num && num <= QUEUE_NUM_MAX) {
+	if (num && num <= GMA_QUEUE_NUM_MAX) {
 		q->in_flight_ts = calloc(num, sizeof(*q->in_flight_ts));
 		q->is_request = calloc(num, sizeof(*q->is_request));
 		q->done_early = calloc(num, sizeof(*q->done_early));

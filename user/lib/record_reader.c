@@ -5,9 +5,6 @@
 
 #include "record_reader.h"
 
-#define FRAG_CAP RR_FRAG_CAP
-#define SNAP_CAP RR_SNAP_CAP
-
 int rr_init(struct record_reader *r, gma_sample_fn on_sample, void *ctx,
 	    const struct gma_ring_callbacks *ring)
 {

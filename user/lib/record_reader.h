@@ -12,9 +12,8 @@
 #include <gma/record.h>
 
 #include "queue_model.h"
+#include "tracer.h" /* SNAP_CAP: the most bytes the tracer samples of one buffer */
 
-#define RR_FRAG_CAP 4096
-#define RR_SNAP_CAP 4096
 /* Chains whose buffer fragments arrived but whose chain record has not, at once. */
 #define CHAIN_ASSEMBLY_MAX 8
 /* Chain samples have the top bit of their id set (virtqueue.bpf.h). */
@@ -27,8 +26,8 @@ struct chain_assembly {
 	__u64 age;
 	__u32 nbytes[GMA_CHAIN_DESC_MAX];
 	__u64 gpa[GMA_CHAIN_DESC_MAX]; /* where each descriptor's fragments start */
-	__u8 data[GMA_CHAIN_DESC_MAX][RR_SNAP_CAP];
-	__u8 state[GMA_CHAIN_DESC_MAX][RR_SNAP_CAP];
+	__u8 data[GMA_CHAIN_DESC_MAX][SNAP_CAP];
+	__u8 state[GMA_CHAIN_DESC_MAX][SNAP_CAP];
 };
 
 /* A request in flight, and the buffer its fragments are reassembled into. */

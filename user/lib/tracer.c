@@ -24,12 +24,6 @@
 #include "tracer.h"
 #include "tracer.skel.h"
 
-#define FRAG_CAP 4096
-#define SAMPLE_FRAGS_CAP 64
-#define RINGBUF_DEFAULT (4u << 20)
-#define SNAP_CAP RR_SNAP_CAP
-#define CHAINS_PER_NOTIFY_CAP 32
-
 struct gma_tracer {
 	struct tracer_bpf *skel;
 	struct ring_buffer *rb;
@@ -114,7 +108,7 @@ static bool valid_ringbuf_size(__u32 sz)
 struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 {
 	struct gma_tracer *t;
-	__u32 rb_size = RINGBUF_DEFAULT, frag = FRAG_CAP, frags = SAMPLE_FRAGS_CAP;
+	__u32 rb_size = RINGBUF_SIZE_DEFAULT, frag = FRAG_CAP, frags = SAMPLE_FRAGS_CAP;
 	__u32 snap = 64, chains = 16, scan_us = 1000;
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
 	const char *btf_path = NULL;
@@ -297,10 +291,10 @@ __u64 gma_tracer_bad_records(const struct gma_tracer *t)
 int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue,
 			 const struct gma_queue_layout *layout, __u32 device_id)
 {
-	struct mmio_key key = { .vm_id = vm_id, .base = base };
-	struct bpf_map *devs = t->skel->maps.mmio_devs;
+	struct dev_key key = { .vm_id = vm_id, .base = base };
+	struct bpf_map *devs = t->skel->maps.devices;
 	struct vm_devs vd = {};
-	struct mmio_dev dev = {};
+	struct virtio_dev dev = {};
 	struct gma_queue_key qkey = { .vm_id = vm_id, .base = base };
 	int err;
 
