@@ -148,7 +148,7 @@ int BPF_PROG(kvm_mmio, int type, int len, __u64 gpa, void *valp)
 		int r = mmio_access(vm, type == KVM_TRACE_MMIO_WRITE, gpa, val);
 
 		if ((r & 0xff) == MMIO_NOTIFY)
-			notify_queue(vm, gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1), (__u32)r >> 8);
+			notify_queue(vm, gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1), (__u32)r >> 8, 0);
 	}
 	serve_requests(vm);
 	maybe_scan_vm(vm);

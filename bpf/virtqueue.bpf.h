@@ -21,7 +21,6 @@
  * a KVM host's BTF has no VirtIO types.
  */
 #define GMA_VRING_WALK_CTX
-#define GMA_VRING_WALK_ROUNDS(w) (GMA_VRING_WALK_BPF_MAX + 1)
 #include <gma/vring_walk.h>
 
 const volatile __u32 snap_len = SNAP_LEN_DEFAULT; /* <= SNAP_CAP */
@@ -207,6 +206,21 @@ static int gma_vring_on_desc(struct gma_vring_ctx *ctx, const struct gma_vring_w
 }
 
 /*
+ * One round of the chain walk: one descriptor read, checked, recorded and sampled. Global so
+ * the verifier checks a round once, not once per round of the walk's loop.
+ */
+__noinline int walk_chain_round(__u32 unused)
+{
+	struct chain_scratch *s;
+	__u32 zero = 0;
+
+	s = bpf_map_lookup_elem(&chain_scratch, &zero);
+	if (!s)
+		return -1;
+	return gma_vring_walk_one((struct gma_vring_ctx *)s, &s->w, &s->d);
+}
+
+/*
  * Walks the chain at head and sends its buffers' first bytes and a CHAIN record. Global so
  * the verifier checks it once; its loop is bounded by GMA_VRING_WALK_BPF_MAX whatever the
  * guest wrote.
@@ -239,7 +253,10 @@ __noinline int walk_chain(__u32 i_head)
 	rec->pid = bpf_get_current_pid_tgid() >> 32;
 	gma_backend_init(&s->be, (struct kvm *)a->vm_id);
 	gma_vring_walk_begin(&s->w, a->desc, a->num, rec->head, GMA_VRING_WALK_BPF_MAX);
-	gma_vring_walk_chain((struct gma_vring_ctx *)s, &s->w, &s->d);
+	/* one more round than the cap: the walk itself says the cap stopped it */
+	for (__u32 k = 0; k <= GMA_VRING_WALK_BPF_MAX; k++)
+		if (walk_chain_round(k))
+			break;
 	rec->nr_descs = s->w.nr_buffers;
 	rec->anomalies = s->w.anomalies;
 	rec->indirect_addr = s->w.indirect_addr;
@@ -392,7 +409,7 @@ static __noinline void scan_queue_used(struct chain_args *a, struct vq_state *vq
  * and the heads of the new entries since the last look (up to chains_per_notify). Returns how
  * many chains walk_chain() should walk.
  */
-__noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q)
+__noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 {
 	struct dev_key key = { .vm_id = vm_id, .base = base };
 	struct notify_scratch *ns;
@@ -419,6 +436,7 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q)
 	rec->key.vm_id = vm_id;
 	rec->key.base = base;
 	rec->key.queue = q;
+	rec->flags = flags;
 	rec->ts_ns = bpf_ktime_get_ns();
 	rec->notify_seq = __sync_fetch_and_add(&notify_seq, 1);
 	rec->pid = id >> 32;
@@ -514,34 +532,62 @@ __noinline int notify_end(__u32 walked)
 }
 
 /* Samples a queue on QueueNotify: called by the tracepoint program, one step after another. */
-static __always_inline void notify_queue(__u64 vm_id, __u64 base, __u32 q)
+static __always_inline void notify_queue(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 {
-	__u32 n = notify_begin(vm_id, base, q), walked = 0;
+	__u32 n = notify_begin(vm_id, base, q, flags), walked = 0;
 
 	for (__u32 i = 0; i < CHAINS_PER_NOTIFY_CAP && i < n; i++)
 		walked += walk_chain(i);
 	notify_end(walked);
 }
 
-/* Looks at the used rings of a device's queues with requests in flight. */
+/*
+ * A queue whose avail index moved with no notify, found by a look at the rings on this CPU:
+ * walked by the tracepoint program next, at its top level (kernels before 6.13 give a whole
+ * call chain 512 bytes of stack, and the look is already two calls deep).
+ */
+struct silent_queue {
+	__u64 base;
+	__u32 queue;
+	__u32 set;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct silent_queue);
+} silent_scratch SEC(".maps");
+
+/*
+ * Looks at both rings of every queue of a device with a layout: completions since the last
+ * look (a USED record), and whether the driver made chains available without notifying,
+ * which the model must not miss (the first such queue is left in silent_scratch).
+ */
 __noinline int scan_device(__u64 vm_id, __u64 base)
 {
 	struct dev_key key = { .vm_id = vm_id, .base = base };
+	struct gma_backend be = {};
 	struct chain_args a = {};
+	struct silent_queue *sq;
 	struct virtio_dev *dev;
+	__u32 zero = 0;
+	__u16 avail;
 	int r;
 
 	dev = bpf_map_lookup_elem(&devices, &key);
-	if (!dev)
+	sq = bpf_map_lookup_elem(&silent_scratch, &zero);
+	if (!dev || !sq)
 		return 0;
+	gma_backend_init(&be, (struct kvm *)vm_id);
 	a.vm_id = vm_id;
 	a.base = base;
 	a.ts_ns = bpf_ktime_get_ns();
 	for (__u32 q = 0; q < QUEUES_MAX; q++) {
 		struct vq_state *vq = &dev->q[q];
 
-		if (!vq->num || !vq->device || !vq->avail_known ||
-		    (vq->used_known && vq->last_used == vq->last_avail))
+		if (!vq->num || !vq->desc || !vq->driver || !vq->device ||
+		    !(vq->flags & GMA_QUEUE_READY) || (vq->flags & GMA_QUEUE_PACKED))
 			continue;
 		a.queue = q;
 		a.num = vq->num;
@@ -551,14 +597,29 @@ __noinline int scan_device(__u64 vm_id, __u64 base)
 			vq->last_used = r;
 			vq->used_known = 1;
 		}
+		if (sq->set || guest_read_u16(&be, vq->driver + GMA_VRING_AVAIL_IDX_OFF, &avail))
+			continue;
+		if (!vq->avail_known) {
+			vq->last_avail = avail; /* learnt now: what came before is not new */
+			vq->avail_known = 1;
+		} else if (avail != vq->last_avail) {
+			sq->base = base;
+			sq->queue = q;
+			sq->set = 1;
+		}
 	}
 	return 0;
 }
 
-/* On any exit of a vCPU of the VM, at most every used_scan_ns: completions since. */
+/*
+ * On any exit of a vCPU of the VM, at most every used_scan_ns: completions since, and chains
+ * made available without a notify, walked here as a notify's would be.
+ */
 static __always_inline void maybe_scan_vm(__u64 vm_id)
 {
 	struct vm_devs *v = bpf_map_lookup_elem(&vm_devs, &vm_id);
+	struct silent_queue *sq;
+	__u32 zero = 0;
 	__u64 now;
 
 	if (!v)
@@ -571,6 +632,11 @@ static __always_inline void maybe_scan_vm(__u64 vm_id)
 		if (i >= v->n)
 			break;
 		scan_device(vm_id, v->bases[i]);
+	}
+	sq = bpf_map_lookup_elem(&silent_scratch, &zero);
+	if (sq && sq->set) {
+		sq->set = 0;
+		notify_queue(vm_id, sq->base, sq->queue, GMA_NOTIFY_SILENT);
 	}
 }
 

@@ -282,6 +282,15 @@ struct gma_queue_stats {
 	__u64 latency_max_ns;
 	__u64 latency_n;
 	__u64 oldest_in_flight_ns; /* notify time of the oldest chain in flight, 0 if none */
+	/*
+	 * The indices are the guest's: last_avail and last_used as last read from its rings (on
+	 * notifies, on looks at the rings at vCPU exits, and by a userspace poll), and in_flight
+	 * is last_avail - last_used, walked or not.
+	 */
+	__u64 silent; /* looks that found chains made available without a notify */
+	__u32 in_flight_at_attach; /* of in_flight, chains already there when the queue was
+				    * imported: their age is unknown */
+	__u32 indices_known; /* last_avail and last_used were read from the guest */
 };
 
 /*
@@ -316,7 +325,7 @@ struct gma_tracer_opts {
 	__u32 snap_len;
 	/* Chains walked per notify (default 16, at most 32); the rest are counted. */
 	__u32 chains_per_notify;
-	/* How often vCPU exits look at used rings, in microseconds (default 1000). */
+	/* How often vCPU exits look at the rings, in microseconds (default 1000). */
 	__u32 used_scan_us;
 	/*
 	 * Kernel BTF to relocate the programs against instead of the running kernel's (NULL:
@@ -324,8 +333,17 @@ struct gma_tracer_opts {
 	 * it must hold the kvm module's types too, as libbpf then looks nowhere else.
 	 */
 	const char *btf_path;
+	/*
+	 * How often gma_tracer_poll() reads every known queue's avail and used indices (and new
+	 * used elements) from userspace, in milliseconds (default 100, at least 10): completions
+	 * and suppressed notifications are seen even when the VM's vCPUs rarely exit.
+	 * GMA_RING_POLL_OFF turns it off.
+	 */
+	__u32 ring_poll_ms;
 	size_t : 0;
 };
+
+#define GMA_RING_POLL_OFF 0xffffffffu
 
 struct gma_tracer;
 

@@ -11,7 +11,7 @@
 #ifndef GMA_RECORD_H
 #define GMA_RECORD_H
 
-#define GMA_REC_VERSION 1
+#define GMA_REC_VERSION 2
 
 enum gma_rec_type {
 	GMA_REC_VM = 1, /* iterator: one VM, followed by its GMA_REC_SLOT records */
@@ -221,9 +221,17 @@ struct gma_rec_notify {
 	__u16 used_idx; /* used->idx now */
 	__u16 nr_chains; /* chains sent for this notify */
 	__u16 nr_skipped; /* new chains past the per-notify cap: counted, not walked */
-	__u16 pad;
+	__u16 flags; /* GMA_NOTIFY_* */
 	__u32 anomalies; /* GMA_ANOM_*: NOT_READY, UNKNOWN_LAYOUT, AVAIL_JUMP, ... */
 };
+
+/*
+ * The avail index moved and no notify came: a look at the ring (on a vCPU exit, at most every
+ * used_scan period) found it. A driver need not notify for every chain (the device's
+ * VRING_USED_F_NO_NOTIFY, VIRTIO_RING_F_EVENT_IDX), so busy queues make many chains
+ * available this way; they are walked like a notify's.
+ */
+#define GMA_NOTIFY_SILENT (1u << 0)
 
 /* Descriptors a chain record carries; a longer chain is walked to its end but truncated here. */
 #define GMA_CHAIN_DESC_MAX 16

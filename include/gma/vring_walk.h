@@ -360,34 +360,47 @@ static int gma_vring_on_desc(struct gma_vring_ctx *ctx, const struct gma_vring_w
 #endif
 
 /*
+ * One round of the walk: reads the next descriptor into d, applies the rules, hands it to
+ * gma_vring_on_desc(). 0 when the walk goes on, -1 when it is over (w->done).
+ */
+static __always_inline int gma_vring_walk_one(struct gma_vring_ctx *ctx, struct gma_vring_walk *w,
+					      struct gma_vring_desc *d)
+{
+	enum gma_vring_step kind;
+	__u64 gpa = 0;
+	__u32 idx;
+
+	if (gma_vring_walk_next(w, &gpa))
+		return -1;
+	if (gma_vring_read_desc(ctx, gpa, d)) {
+		gma_vring_walk_unreadable(w);
+		return -1;
+	}
+	idx = w->idx;
+	kind = gma_vring_walk_step(w, d);
+	if (kind == GMA_VRING_STOP)
+		return -1;
+	if (d->len)
+		gma_vring_walk_range(w, d->addr, d->len, gma_vring_mapped(ctx, d->addr),
+				     gma_vring_mapped(ctx, d->addr + (d->len - 1)));
+	if (gma_vring_on_desc(ctx, w, d, idx, kind)) {
+		w->done = 1;
+		return -1;
+	}
+	return w->done ? -1 : 0;
+}
+
+/*
  * Walks the chain gma_vring_walk_begin() set up, to its end or to what stops it. The result
  * is in w (anomalies, nr_descs, indirect table); each descriptor went to gma_vring_on_desc().
+ * (The BPF tracer runs the same rounds, each one a global function the verifier checks once,
+ * rather than this loop, whose body a verifier checks once per round.)
  */
 static __always_inline void gma_vring_walk_chain(struct gma_vring_ctx *ctx,
 						 struct gma_vring_walk *w, struct gma_vring_desc *d)
 {
-	enum gma_vring_step kind;
-	__u64 gpa = 0;
-	__u32 k, idx;
-
-	for (k = 0; k < GMA_VRING_WALK_ROUNDS(w); k++) {
-		if (gma_vring_walk_next(w, &gpa))
+	for (__u32 k = 0; k < GMA_VRING_WALK_ROUNDS(w); k++)
+		if (gma_vring_walk_one(ctx, w, d))
 			break;
-		if (gma_vring_read_desc(ctx, gpa, d)) {
-			gma_vring_walk_unreadable(w);
-			break;
-		}
-		idx = w->idx;
-		kind = gma_vring_walk_step(w, d);
-		if (kind == GMA_VRING_STOP)
-			break;
-		if (d->len)
-			gma_vring_walk_range(w, d->addr, d->len, gma_vring_mapped(ctx, d->addr),
-					     gma_vring_mapped(ctx, d->addr + (d->len - 1)));
-		if (gma_vring_on_desc(ctx, w, d, idx, kind)) {
-			w->done = 1;
-			break;
-		}
-	}
 }
 #endif /* GMA_VRING_WALK_CTX */

@@ -5,6 +5,7 @@
  * only requests (chains with a device-readable buffer) can make a queue stuck, not a NIC's
  * receive buffers waiting for traffic.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -140,4 +141,96 @@ Test(queue_model, receive_buffers_never_make_a_queue_stuck)
 	cr_assert_eq(seen.stuck_queue, 1, "the request's queue, not the receive queue");
 	qm_check_stuck(&r.model, 4 * s, s);
 	cr_assert_eq(seen.stuck, 1, "once per episode");
+}
+
+static void feed_notify(__u32 q, __u16 avail_old, __u16 avail_new, __u16 used, __u16 flags)
+{
+	struct gma_rec_notify rec = { .hdr = { GMA_REC_NOTIFY, GMA_REC_VERSION, sizeof(rec) } };
+
+	rec.key = (struct gma_queue_key){ .vm_id = 1, .base = 0xd0000000, .queue = q };
+	rec.avail_old = avail_old;
+	rec.avail_new = avail_new;
+	rec.used_idx = used;
+	rec.flags = flags;
+	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
+}
+
+static struct gma_queue_stats stats_of(__u32 q)
+{
+	struct gma_queue_stats *st, out = {};
+	size_t n;
+
+	cr_assert_eq(qm_stats(&r.model, &st, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (st[i].queue == q)
+			out = st[i];
+	free(st);
+	return out;
+}
+
+/*
+ * A receive queue filled in bulk with one kick: 1 notify, then the driver posts 1026 more
+ * buffers without notifying. The model's indices are the ring's, and so is in_flight.
+ */
+Test(queue_model, in_flight_is_what_the_rings_say)
+{
+	struct gma_queue_stats st;
+
+	feed_queue(0);
+	feed_notify(0, 0, 1, 0, 0);
+	feed_chain(0, 0, true, 1000);
+	feed_notify(0, 1, 1027, 0, GMA_NOTIFY_SILENT); /* a look found them */
+	feed_used(0, 0, 0, 2000);
+	qm_on_avail_idx(&r.model, &(struct gma_queue_key){ 1, 0xd0000000, 0, 0 }, 1020);
+	st = stats_of(0);
+	cr_assert_eq(st.last_avail, 1027, "an older avail index never moves the model back");
+	cr_assert_eq(st.last_used, 1);
+	cr_assert_eq(st.in_flight, 1026, "walked or not");
+	cr_assert_eq(st.notifies, 1);
+	cr_assert_eq(st.silent, 1);
+	cr_assert(st.indices_known);
+}
+
+/* The kernel's look and userspace's poll both report a completion: it counts once. */
+Test(queue_model, a_completion_reported_twice_counts_once)
+{
+	struct gma_queue_stats st;
+
+	feed_queue(0);
+	feed_chain(0, 3, false, 1000);
+	feed_used(0, 0, 3, 2000); /* userspace's poll */
+	feed_used(0, 0, 3, 2500); /* the kernel's look, later */
+	st = stats_of(0);
+	cr_assert_eq(seen.completions, 1);
+	cr_assert_eq(st.completions, 1);
+	cr_assert_eq(st.last_used, 1);
+	cr_assert_eq(seen.used_invalid, 0);
+}
+
+/* Imported while running: the ring's state at import, chains in flight with unknown age. */
+Test(queue_model, an_imported_queue_starts_from_its_ring)
+{
+	const __u16 heads[] = { 4, 5, 6 };
+	struct qm_ring_state ring = {
+		.avail_idx = 1027, .used_idx = 1024, .nr_heads = 3, .heads = heads
+	};
+	struct gma_queue_layout l = { 0x1000, 0x1100, 0x1200, 8, 0 };
+	struct gma_queue_key key = { 1, 0xd0000000, 2, 0 };
+	struct gma_queue_stats st;
+
+	qm_add_queue(&r.model, &key, &l, 1, &ring);
+	st = stats_of(2);
+	cr_assert_eq(st.last_avail, 1027);
+	cr_assert_eq(st.last_used, 1024);
+	cr_assert_eq(st.in_flight, 3);
+	cr_assert_eq(st.in_flight_at_attach, 3);
+	cr_assert_eq(st.oldest_in_flight_ns, 0, "their age is unknown");
+	feed_used(2, 1024, 5, 5000);
+	cr_assert_eq(seen.completions, 1);
+	cr_assert_eq(seen.latency, 0, "no latency for a chain older than the trace");
+	st = stats_of(2);
+	cr_assert_eq(st.in_flight, 2);
+	cr_assert_eq(st.in_flight_at_attach, 2);
+	/* nothing of it can make the queue stuck: its age is unknown */
+	cr_assert_eq(qm_check_stuck(&r.model, 100000000000ULL, 1000), 0);
 }

@@ -140,6 +140,10 @@ static void set_layout(struct queue_model *m, struct qm_queue *q, __u64 desc, __
 	q->st.num = num;
 	q->st.flags = flags;
 	q->st.last_avail = q->st.last_used = 0;
+	q->st.in_flight_at_attach = 0;
+	/* a queue set up now starts empty, as the spec requires of the driver */
+	q->avail_known = q->used_known = !(flags & GMA_QUEUE_FROM_USER);
+	q->st.indices_known = q->avail_known;
 	if (num && num <= GMA_QUEUE_NUM_MAX) {
 		q->in_flight_ts = calloc(num, sizeof(*q->in_flight_ts));
 		q->is_request = calloc(num, sizeof(*q->is_request));
@@ -174,7 +178,8 @@ void qm_on_queue(struct queue_model *m, const struct gma_rec_queue *r)
 }
 
 void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
-		  const struct gma_queue_layout *l, __u32 device_id)
+		  const struct gma_queue_layout *l, __u32 device_id,
+		  const struct qm_ring_state *ring)
 {
 	struct qm_queue *q = queue_of(m, key, 0);
 
@@ -184,6 +189,46 @@ void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
 		q->st.device_id = device_id;
 	set_layout(m, q, l->desc, l->driver, l->device, l->num,
 		   GMA_QUEUE_READY | GMA_QUEUE_FROM_USER, 0);
+	if (!ring)
+		return;
+	q->st.last_avail = ring->avail_idx;
+	q->st.last_used = ring->used_idx;
+	q->avail_known = q->used_known = true;
+	q->st.indices_known = 1;
+	for (__u32 i = 0; q->in_flight_ts && i < ring->nr_heads; i++)
+		if (ring->heads[i] < q->st.num)
+			q->in_flight_ts[ring->heads[i]] = QM_AGE_UNKNOWN;
+}
+
+/* Whether index b is ahead of a (free-running 16-bit ring indices). */
+static bool idx_ahead(__u16 b, __u16 a)
+{
+	return (__s16)(b - a) > 0;
+}
+
+/* Moves the model's avail index forward to what the guest's ring says, never back. */
+static void follow_avail(struct qm_queue *q, __u16 avail)
+{
+	if (!q->avail_known || idx_ahead(avail, q->st.last_avail))
+		q->st.last_avail = avail;
+	q->avail_known = true;
+	q->st.indices_known = q->used_known;
+}
+
+void qm_on_avail_idx(struct queue_model *m, const struct gma_queue_key *key, __u16 avail_idx)
+{
+	for (size_t i = 0; i < m->nr_queues; i++)
+		if (same_key(&m->queues[i].key, key))
+			follow_avail(&m->queues[i], avail_idx);
+}
+
+const struct gma_queue_stats *qm_queue_at(struct queue_model *m, size_t i,
+					  const struct gma_queue_key **key)
+{
+	if (i >= m->nr_queues)
+		return NULL;
+	*key = &m->queues[i].key;
+	return &m->queues[i].st;
 }
 
 void qm_on_notify(struct queue_model *m, const struct gma_rec_notify *r)
@@ -192,9 +237,13 @@ void qm_on_notify(struct queue_model *m, const struct gma_rec_notify *r)
 
 	if (q) {
 		q->st.pid = r->pid;
-		q->st.notifies++;
+		if (r->flags & GMA_NOTIFY_SILENT)
+			q->st.silent++;
+		else
+			q->st.notifies++;
 		q->st.skipped += r->nr_skipped;
-		q->st.last_avail = r->avail_new;
+		if (!(r->anomalies & (GMA_ANOM_UNKNOWN_LAYOUT | GMA_ANOM_RING_UNREADABLE)))
+			follow_avail(q, r->avail_new);
 	}
 	raise_anomaly(m, q, &r->key, r->ts_ns, r->anomalies, ~0u, r->pid);
 	if (m->cb.on_notify)
@@ -242,11 +291,21 @@ void qm_on_used(struct queue_model *m, const struct gma_rec_used *r)
 {
 	struct qm_queue *q = queue_of(m, &r->key, r->pid);
 	__u32 n = r->nr_elems < GMA_USED_ELEM_MAX ? r->nr_elems : GMA_USED_ELEM_MAX;
-	__u32 bad = r->anomalies;
+	__u32 bad = r->anomalies, first = 0;
 
 	if (!q)
 		return;
-	for (__u32 i = 0; i < n; i++) {
+	/*
+	 * The kernel's looks and userspace's poll both report completions: what the model has
+	 * already followed is not counted twice, and a report older than it changes nothing.
+	 */
+	if (q->used_known && !(bad & GMA_ANOM_USED_BACKWARDS)) {
+		if (!idx_ahead(r->used_new, q->st.last_used))
+			return;
+		if (idx_ahead(q->st.last_used, r->used_old))
+			first = (__u16)(q->st.last_used - r->used_old);
+	}
+	for (__u32 i = first; i < n; i++) {
 		__u32 id = r->elems[i].id;
 		struct gma_completion c = {
 			.key = &q->key,
@@ -257,7 +316,9 @@ void qm_on_used(struct queue_model *m, const struct gma_rec_used *r)
 			.pid = r->pid,
 		};
 
-		if (q->in_flight_ts && id < q->st.num && q->in_flight_ts[id]) {
+		if (q->in_flight_ts && id < q->st.num && q->in_flight_ts[id] == QM_AGE_UNKNOWN) {
+			q->in_flight_ts[id] = 0; /* in flight at import: no latency to tell */
+		} else if (q->in_flight_ts && id < q->st.num && q->in_flight_ts[id]) {
 			c.latency_ns =
 				r->ts_ns > q->in_flight_ts[id] ? r->ts_ns - q->in_flight_ts[id] : 0;
 			q->in_flight_ts[id] = 0;
@@ -274,22 +335,32 @@ void qm_on_used(struct queue_model *m, const struct gma_rec_used *r)
 		if (m->cb.on_completion)
 			m->cb.on_completion(m->ctx, &c);
 	}
-	q->st.completions += r->nr_skipped;
+	if (first < r->nr_elems + r->nr_skipped)
+		q->st.completions += r->nr_skipped;
 	q->st.last_used = r->used_new;
+	q->used_known = true;
+	q->st.indices_known = q->avail_known;
 	q->last_completion_ns = r->ts_ns;
 	q->stuck_reported = false;
 	raise_anomaly(m, q, &q->key, r->ts_ns, bad, ~0u, r->pid);
 }
 
-/* In-flight count and the oldest notify time among them (among requests only, if asked). */
-static void in_flight(const struct qm_queue *q, bool requests, __u32 *count, __u64 *oldest)
+/*
+ * Walked chains in flight and the oldest notify time among them (among requests only, if
+ * asked); *unknown counts those in flight since before the queue was imported.
+ */
+static void in_flight(const struct qm_queue *q, bool requests, __u32 *count, __u64 *oldest,
+		      __u32 *unknown)
 {
 	*count = 0;
 	*oldest = 0;
+	*unknown = 0;
 	for (__u32 i = 0; q->in_flight_ts && i < q->st.num; i++) {
 		__u64 ts = q->in_flight_ts[i];
 
-		if (!ts || (requests && !q->is_request[i]))
+		if (ts == QM_AGE_UNKNOWN)
+			(*unknown)++;
+		if (!ts || ts == QM_AGE_UNKNOWN || (requests && !q->is_request[i]))
 			continue;
 		(*count)++;
 		if (!*oldest || ts < *oldest)
@@ -304,9 +375,9 @@ int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns)
 	for (size_t i = 0; i < m->nr_queues; i++) {
 		struct qm_queue *q = &m->queues[i];
 		__u64 oldest, since;
-		__u32 count;
+		__u32 count, unknown;
 
-		in_flight(q, true, &count, &oldest);
+		in_flight(q, true, &count, &oldest, &unknown);
 		if (!count)
 			continue;
 		since = q->last_completion_ns > oldest ? q->last_completion_ns : oldest;
@@ -328,8 +399,15 @@ int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n)
 	if (!s)
 		return -ENOMEM;
 	for (size_t i = 0; i < m->nr_queues; i++) {
-		s[i] = m->queues[i].st;
-		in_flight(&m->queues[i], false, &s[i].in_flight, &s[i].oldest_in_flight_ns);
+		const struct qm_queue *q = &m->queues[i];
+		__u32 walked;
+
+		s[i] = q->st;
+		in_flight(q, false, &walked, &s[i].oldest_in_flight_ns, &s[i].in_flight_at_attach);
+		/* what the rings say, walked or not */
+		s[i].in_flight = q->avail_known && q->used_known ?
+					 (__u16)(q->st.last_avail - q->st.last_used) :
+					 walked;
 	}
 	*stats = s;
 	*n = m->nr_queues;

@@ -30,6 +30,7 @@ struct qm_queue {
 	 */
 	bool *done_early;
 	__u64 last_completion_ns;
+	bool avail_known, used_known; /* st.last_avail, st.last_used read from the guest */
 	__u64 features; /* the device's driver features, 0 when not seen */
 	bool stuck_reported;
 };
@@ -62,9 +63,32 @@ void qm_on_notify(struct queue_model *m, const struct gma_rec_notify *r);
 void qm_on_chain(struct queue_model *m, struct gma_chain *chain);
 void qm_on_used(struct queue_model *m, const struct gma_rec_used *r);
 
-/* A queue layout given by the user (--queue, QMP) rather than learnt. */
+/* The notify time of a chain already in flight when its queue was imported: age unknown. */
+#define QM_AGE_UNKNOWN (~0ULL)
+
+/*
+ * A queue layout given by the user (--queue, QMP) rather than learnt. With ring (indices
+ * read from the guest at import, and the heads then in flight), the model starts from the
+ * ring's current state; those chains are in flight with their age unknown.
+ */
+struct qm_ring_state {
+	__u16 avail_idx;
+	__u16 used_idx;
+	__u32 nr_heads;
+	const __u16 *heads; /* nr_heads entries */
+};
 void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
-		  const struct gma_queue_layout *layout, __u32 device_id);
+		  const struct gma_queue_layout *layout, __u32 device_id,
+		  const struct qm_ring_state *ring);
+
+/*
+ * The avail index as userspace read it from the guest's ring (the tracer's poll): the model
+ * follows it forward. (Completions the poll finds come as USED records, to qm_on_used().)
+ */
+void qm_on_avail_idx(struct queue_model *m, const struct gma_queue_key *key, __u16 avail_idx);
+/* The queues the model has a layout for (the poll's list); NULL when i is past the end. */
+const struct gma_queue_stats *qm_queue_at(struct queue_model *m, size_t i,
+					  const struct gma_queue_key **key);
 
 int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns);
 int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n);

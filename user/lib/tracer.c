@@ -18,11 +18,25 @@
 #include <gma/gma.h>
 #include <gma/record.h>
 #include <gma/virtio.h>
+#include <gma/vring_walk.h>
 
 #include "gma_internal.h"
 #include "record_reader.h"
 #include "tracer.h"
 #include "tracer.skel.h"
+
+/*
+ * Guest memory of one traced VM as userspace reads it (process_vm_readv through the
+ * accessor), for the ring poll and imports: rebuilt when KVM's memslot generation changes.
+ */
+struct vm_reader {
+	__u64 vm_id;
+	pid_t pid;
+	__u64 generation;
+	struct gma_mem *mem;
+};
+
+#define VM_READERS_MAX 16
 
 struct gma_tracer {
 	struct tracer_bpf *skel;
@@ -31,6 +45,12 @@ struct gma_tracer {
 	__u64 next_id;
 	char tracepoints[128];
 	struct record_reader reader;
+	/* the userspace poll of every known queue's indices (gma_tracer_opts.ring_poll_ms) */
+	__u64 ring_poll_ns;
+	__u64 last_ring_poll_ns;
+	struct gma_vm_lister *lister;
+	struct vm_reader vm_readers[VM_READERS_MAX];
+	size_t nr_vm_readers;
 };
 
 /* The request's slot in the BPF map is free again. */
@@ -48,6 +68,12 @@ static int on_record(void *ctx, void *data, size_t size)
 	rr_feed(ctx, data, size); /* malformed records are counted by the reader */
 	return 0;
 }
+
+/* The userspace ring poll's period (gma_tracer_opts.ring_poll_ms). */
+#define RING_POLL_MS_DEFAULT 100
+#define RING_POLL_MS_MIN 10
+/* Used elements one poll reads per queue; past it they are counted, not read. */
+#define RING_POLL_ELEMS_MAX 256
 
 /* Tracepoints the tracer can use; the vCPU-carrying ones tell which VM a thread runs. */
 static const struct {
@@ -109,7 +135,8 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 {
 	struct gma_tracer *t;
 	__u32 rb_size = RINGBUF_SIZE_DEFAULT, frag = FRAG_CAP, frags = SAMPLE_FRAGS_CAP;
-	__u32 snap = 64, chains = 16, scan_us = 1000;
+	__u32 snap = SNAP_LEN_DEFAULT, chains = CHAINS_PER_NOTIFY_DEFAULT;
+	__u32 scan_us = USED_SCAN_US_DEFAULT, poll_ms;
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
 	const char *btf_path = NULL;
 	pid_t pid = 0;
@@ -126,10 +153,12 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 	snap = OPTS_GET(opts, snap_len, 0) ?: snap;
 	chains = OPTS_GET(opts, chains_per_notify, 0) ?: chains;
 	scan_us = OPTS_GET(opts, used_scan_us, 0) ?: scan_us;
+	poll_ms = OPTS_GET(opts, ring_poll_ms, 0) ?: RING_POLL_MS_DEFAULT;
 	pid = OPTS_GET(opts, pid, 0);
 	btf_path = OPTS_GET(opts, btf_path, NULL);
 	if (!valid_ringbuf_size(rb_size) || frag > FRAG_CAP || frags > SAMPLE_FRAGS_CAP ||
-	    snap > SNAP_CAP || chains > CHAINS_PER_NOTIFY_CAP || pid < 0) {
+	    snap > SNAP_CAP || chains > CHAINS_PER_NOTIFY_CAP || pid < 0 ||
+	    (poll_ms < RING_POLL_MS_MIN && poll_ms != GMA_RING_POLL_OFF)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -142,6 +171,7 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 		free(t);
 		return NULL;
 	}
+	t->ring_poll_ns = poll_ms == GMA_RING_POLL_OFF ? 0 : (__u64)poll_ms * 1000000;
 	t->reader.release_slot = release_slot;
 	t->reader.owner = t;
 	t->sample_max = frag * frags;
@@ -182,6 +212,9 @@ void gma_tracer_free(struct gma_tracer *t)
 {
 	if (!t)
 		return;
+	for (size_t i = 0; i < t->nr_vm_readers; i++)
+		gma_mem_free(t->vm_readers[i].mem);
+	gma_vm_lister_free(t->lister);
 	ring_buffer__free(t->rb);
 	tracer_bpf__destroy(t->skel);
 	rr_free(&t->reader);
@@ -249,11 +282,147 @@ int gma_tracer_cancel_pid(struct gma_tracer *t, pid_t pid)
 	return n;
 }
 
+/* --- userspace's look at the rings ------------------------------------------------------ */
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns()'s clock */
+	return (__u64)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * The guest memory of VM vm_id as its VMM maps it, or NULL when the VM is gone or not
+ * listed. Re-listed when a read failed (a memslot may have moved: KVM's generation tells).
+ */
+static struct gma_mem *vm_memory(struct gma_tracer *t, __u64 vm_id, bool refresh)
+{
+	struct vm_reader *r = NULL;
+	struct gma_region *regions;
+	const struct gma_vm *vm;
+	struct gma_vm *vms;
+	size_t n, nr;
+
+	for (size_t i = 0; i < t->nr_vm_readers; i++)
+		if (t->vm_readers[i].vm_id == vm_id)
+			r = &t->vm_readers[i];
+	if (r && r->mem && !refresh)
+		return r->mem;
+	if (!t->lister && !(t->lister = gma_vm_lister_new()))
+		return NULL;
+	if (gma_vm_lister_list(t->lister, &vms, &n))
+		return NULL;
+	vm = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (vms[i].id == vm_id)
+			vm = &vms[i];
+	if (!r && vm && t->nr_vm_readers < VM_READERS_MAX)
+		r = &t->vm_readers[t->nr_vm_readers++];
+	if (r && vm && (!r->mem || r->generation != vm->generation || r->pid != vm->pid) &&
+	    !gma_vm_regions(vm, &regions, &nr)) {
+		gma_mem_free(r->mem);
+		r->mem = gma_mem_new_process(vm->pid, regions, nr);
+		r->vm_id = vm_id;
+		r->pid = vm->pid;
+		r->generation = vm->generation;
+		free(regions);
+	}
+	gma_vms_free(vms, n);
+	return r && vm ? r->mem : NULL;
+}
+
+static int read_idx(struct gma_mem *mem, __u64 gpa, __u16 *v)
+{
+	return gma_mem_read_obj(mem, gpa, v, sizeof(*v));
+}
+
+/*
+ * Completions [from, to) of a queue read from its used ring, fed to the model as the
+ * kernel's USED records are (the model counts each completion once, whoever saw it first).
+ */
+static void poll_used(struct gma_tracer *t, struct gma_mem *mem, const struct gma_queue_key *key,
+		      const struct gma_queue_stats *st, __u16 from, __u16 to)
+{
+	__u32 delta = (__u16)(to - from), done = 0;
+	struct gma_rec_used rec;
+
+	while (done < delta) {
+		memset(&rec, 0, sizeof(rec));
+		rec.key = *key;
+		rec.ts_ns = now_ns();
+		rec.pid = st->pid;
+		rec.used_old = (__u16)(from + done);
+		while (rec.nr_elems < GMA_USED_ELEM_MAX && done < delta &&
+		       done < RING_POLL_ELEMS_MAX) {
+			struct gma_vring_used_elem e;
+			__u16 pos = (__u16)(from + done);
+
+			if (gma_mem_read_obj(mem,
+					     st->device + gma_vring_used_elem_off(pos % st->num),
+					     &e, sizeof(e)))
+				break;
+			rec.elems[rec.nr_elems].id = e.id;
+			rec.elems[rec.nr_elems].len = e.len;
+			rec.nr_elems++;
+			done++;
+		}
+		if (!rec.nr_elems || done >= RING_POLL_ELEMS_MAX) {
+			rec.nr_skipped = delta - done; /* counted, not read */
+			done = delta;
+		}
+		rec.used_new = (__u16)(from + done);
+		qm_on_used(&t->reader.model, &rec);
+	}
+}
+
+/* Every known queue's indices, read from the guest: the model follows the rings. */
+static void poll_rings(struct gma_tracer *t)
+{
+	const struct gma_queue_key *key;
+	const struct gma_queue_stats *st;
+	__u64 refreshed = 0; /* the VM re-listed this round: once per round at most */
+
+	for (size_t i = 0; (st = qm_queue_at(&t->reader.model, i, &key)); i++) {
+		struct gma_mem *mem;
+		__u16 avail, used;
+
+		if (!st->num || !st->driver || !st->device || (st->flags & GMA_QUEUE_PACKED) ||
+		    !(st->flags & GMA_QUEUE_READY))
+			continue;
+		mem = vm_memory(t, key->vm_id, false);
+		if (mem && refreshed != key->vm_id &&
+		    (read_idx(mem, st->driver + GMA_VRING_AVAIL_IDX_OFF, &avail) ||
+		     read_idx(mem, st->device + GMA_VRING_USED_IDX_OFF, &used))) {
+			mem = vm_memory(t, key->vm_id, true); /* a slot may have moved: once more */
+			refreshed = key->vm_id;
+		}
+		if (!mem || read_idx(mem, st->driver + GMA_VRING_AVAIL_IDX_OFF, &avail) ||
+		    read_idx(mem, st->device + GMA_VRING_USED_IDX_OFF, &used))
+			continue;
+		qm_on_avail_idx(&t->reader.model, key, avail);
+		if (!st->indices_known) {
+			struct gma_rec_used first = { .key = *key,
+						      .ts_ns = now_ns(),
+						      .pid = st->pid,
+						      .used_old = used,
+						      .used_new = used };
+
+			qm_on_used(&t->reader.model, &first); /* where the used ring is now */
+		} else if ((__s16)(used - st->last_used) > 0) {
+			poll_used(t, mem, key, st, st->last_used, used);
+		}
+	}
+}
+
 int gma_tracer_poll(struct gma_tracer *t, int timeout_ms)
 {
+	__u64 now;
 	int err;
 
 	t->reader.handled = 0;
+	if (t->ring_poll_ns && timeout_ms < 0)
+		timeout_ms = (int)(t->ring_poll_ns / 1000000);
 	err = ring_buffer__poll(t->rb, timeout_ms);
 	if (err < 0 && err != -EINTR)
 		return err;
@@ -261,6 +430,11 @@ int gma_tracer_poll(struct gma_tracer *t, int timeout_ms)
 	err = ring_buffer__consume(t->rb);
 	if (err < 0 && err != -EINTR)
 		return err;
+	now = now_ns();
+	if (t->ring_poll_ns && now - t->last_ring_poll_ns >= t->ring_poll_ns) {
+		t->last_ring_poll_ns = now;
+		poll_rings(t);
+	}
 	return t->reader.handled;
 }
 
@@ -288,6 +462,41 @@ __u64 gma_tracer_bad_records(const struct gma_tracer *t)
 	return t->reader.bad_records;
 }
 
+/*
+ * A queue's current state read from the guest at import: its indices and the heads in flight
+ * (avail ring entries from used to avail, at most num). 0, or -errno when it cannot be read
+ * (a driver that has not set the queue up: the first look learns it instead).
+ */
+static int read_ring_state(struct gma_tracer *t, __u64 vm_id, const struct gma_queue_layout *l,
+			   struct qm_ring_state *ring)
+{
+	struct gma_mem *mem = vm_memory(t, vm_id, true);
+	__u16 *heads;
+	__u32 n;
+
+	if (!mem || !l->driver || !l->device || l->flags & GMA_QUEUE_PACKED)
+		return -ENOENT;
+	if (read_idx(mem, l->driver + GMA_VRING_AVAIL_IDX_OFF, &ring->avail_idx) ||
+	    read_idx(mem, l->device + GMA_VRING_USED_IDX_OFF, &ring->used_idx))
+		return -EFAULT;
+	n = (__u16)(ring->avail_idx - ring->used_idx);
+	if (n > l->num)
+		n = l->num; /* a hostile index: the model flags nothing here, the ring shows it */
+	heads = calloc(n ? n : 1, sizeof(*heads));
+	if (!heads)
+		return -ENOMEM;
+	for (__u32 i = 0; i < n; i++)
+		if (read_idx(mem,
+			     l->driver + gma_vring_avail_entry_off((__u16)(ring->used_idx + i) %
+								   l->num),
+			     &heads[i]))
+			break;
+		else
+			ring->nr_heads++;
+	ring->heads = heads;
+	return 0;
+}
+
 int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue,
 			 const struct gma_queue_layout *layout, __u32 device_id)
 {
@@ -296,6 +505,8 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 	struct vm_devs vd = {};
 	struct virtio_dev dev = {};
 	struct gma_queue_key qkey = { .vm_id = vm_id, .base = base };
+	struct qm_ring_state ring = {};
+	bool have_ring = false;
 	int err;
 
 	if (base & (0x200 - 1))
@@ -315,6 +526,13 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 						  .device = layout->device,
 						  .num = layout->num,
 						  .flags = GMA_QUEUE_READY | GMA_QUEUE_FROM_USER };
+		/* the ring as it is now: the kernel walks only what comes after */
+		have_ring = !read_ring_state(t, vm_id, layout, &ring);
+		if (have_ring) {
+			dev.q[queue].last_avail = ring.avail_idx;
+			dev.q[queue].last_used = ring.used_idx;
+			dev.q[queue].avail_known = dev.q[queue].used_known = 1;
+		}
 	}
 	err = bpf_map__update_elem(devs, &key, sizeof(key), &dev, sizeof(dev), BPF_ANY);
 	if (err)
@@ -333,8 +551,9 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 known:
 	if (layout) {
 		qkey.queue = queue;
-		qm_add_queue(&t->reader.model, &qkey, layout, device_id);
+		qm_add_queue(&t->reader.model, &qkey, layout, device_id, have_ring ? &ring : NULL);
 	}
+	free((void *)ring.heads);
 	return 0;
 }
 
