@@ -33,6 +33,19 @@ int bus_add(struct bus *bus, const char *name, uint64_t base, uint64_t size, bus
 	return 0;
 }
 
+int bus_del(struct bus *bus, uint64_t base, void *opaque)
+{
+	for (unsigned int i = 0; i < bus->nr; i++) {
+		if (bus->windows[i].base != base || bus->windows[i].opaque != opaque)
+			continue;
+		memmove(&bus->windows[i], &bus->windows[i + 1],
+			(bus->nr - i - 1) * sizeof(bus->windows[0]));
+		bus->nr--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
 {
 	unsigned int i;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Dispatch of guest PIO and MMIO accesses to device handlers by address window. A device
- * (the demo report ports today, virtio-mmio devices later) registers a window; the run loop
- * looks up the window of each exit and calls its handler with the offset into the window.
+ * (the demo report ports, virtio-mmio devices, PCI BARs) registers a window; the run loop looks
+ * up the window of each exit and calls its handler with the offset into the window. PCI BARs
+ * come and go as the guest programs them (bus_del, bus_add).
  */
 #ifndef GMA_DEMO_BUS_H
 #define GMA_DEMO_BUS_H
@@ -35,6 +36,8 @@ struct bus {
 
 int bus_add(struct bus *bus, const char *name, uint64_t base, uint64_t size, bus_handler fn,
 	    void *opaque);
+/* Removes the window at @base whose handler data is @opaque; -ENOENT if there is none. */
+int bus_del(struct bus *bus, uint64_t base, void *opaque);
 /* Returns false if no window holds all of [addr, addr + len). */
 bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
 
