@@ -889,6 +889,34 @@ static const struct argp argp = {
 	NULL
 };
 
+static int setup_virtio(struct demo *d)
+{
+	static const struct {
+		enum virtio_model model;
+		uint64_t base;
+	} mmio_devs[] = {
+		{ VIRTIO_MODEL_BLK, DEMO_VIRTIO_BLK_BASE },
+		{ VIRTIO_MODEL_CONSOLE, DEMO_VIRTIO_CONSOLE_BASE },
+		{ VIRTIO_MODEL_NET, DEMO_VIRTIO_NET_BASE },
+		{ VIRTIO_MODEL_HOSTILE, DEMO_VIRTIO_HOSTILE_BASE },
+	};
+	const struct opts *o = d->opts;
+	int e;
+
+	e = virtio_host_init(&d->virtio, &d->vm, o->complete_delay_ms);
+	if (e)
+		return e;
+	for (size_t i = 0; i < sizeof(mmio_devs) / sizeof(mmio_devs[0]); i++) {
+		if (mmio_devs[i].model == VIRTIO_MODEL_HOSTILE && !o->hostile)
+			continue;
+		e = virtio_mmio_add(&d->virtio, &d->mmio, mmio_devs[i].model, mmio_devs[i].base,
+				    o->legacy);
+		if (e)
+			return e;
+	}
+	return 0;
+}
+
 static int setup(struct demo *d, const char *guest)
 {
 	char esc[PATH_MAX * 6 + 1];
@@ -934,8 +962,7 @@ static int setup(struct demo *d, const char *guest)
 		    heartbeat_mmio, d);
 	if (e)
 		return e;
-	return virtio_host_init(&d->virtio, &d->vm, &d->mmio, d->opts->legacy,
-				d->opts->complete_delay_ms, d->opts->hostile != 0);
+	return setup_virtio(d);
 }
 
 int main(int argc, char **argv)
