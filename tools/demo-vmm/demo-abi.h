@@ -45,7 +45,13 @@
 #define DEMO_PIO_H_LEN (DEMO_PIO_BASE + 0x3c) /* out: length of interest */
 #define DEMO_PIO_H_COUNT (DEMO_PIO_BASE + 0x40) /* out: notifies, avail jump, entries */
 #define DEMO_PIO_H_COMMIT (DEMO_PIO_BASE + 0x44) /* out: DEMO_HOSTILE_*, commits */
-#define DEMO_PIO_SIZE 0x48
+#define DEMO_PIO_H_BASE_HI (DEMO_PIO_BASE + 0x48) /* out: device base, bits 32-63 (PCI) */
+#define DEMO_PIO_TRANSPORT (DEMO_PIO_BASE + 0x4c) /* in: DEMO_TRANSPORT_* bits */
+#define DEMO_PIO_SIZE 0x50
+
+/* Which virtio devices the VMM has (--transport): read from DEMO_PIO_TRANSPORT. */
+#define DEMO_TRANSPORT_MMIO 1 /* blk, console, net at DEMO_VIRTIO_*_BASE */
+#define DEMO_TRANSPORT_PCI 2 /* blk, console, net on PCI bus 0 at DEMO_PCI_SLOT_* */
 
 #define DEMO_STATUS_READY 1 /* all pattern writes done and read back correctly */
 #define DEMO_STATUS_PANIC 2 /* the guest found something wrong; see its console */
@@ -68,6 +74,24 @@
 #define DEMO_BLK_DISK_SIZE 0x100000 /* 1 MiB in-memory disk */
 
 /*
+ * virtio-pci devices (--transport pci|both): function 0 of these devices on bus 0, next to
+ * the host bridge at 00.0. The guest finds them through 0xCF8/0xCFC and places their BARs
+ * itself, memory BARs from DEMO_PCI_MEM_BASE up, I/O BARs from DEMO_PCI_IO_BASE up.
+ */
+#define DEMO_PCI_SLOT_BLK 1 /* modern (--legacy: legacy, like the others) */
+#define DEMO_PCI_SLOT_CONSOLE 2 /* modern */
+#define DEMO_PCI_SLOT_NET 3 /* legacy: transitional device ID, I/O BAR 0 */
+#define DEMO_PCI_SLOT_HOSTILE 4 /* modern, only with --hostile */
+#define DEMO_PCI_MEM_BASE 0xe0000000
+#define DEMO_PCI_IO_BASE 0xc000
+/*
+ * The key gma knows a PCI device by in its records and the VMM's log ("base"): the same as
+ * GMA_PCI_BASE of <gma/record.h>. A virtio-mmio base is a gpa below 2^52: never the same.
+ */
+#define DEMO_PCI_BASE(bus, dev, fn) \
+	((1ULL << 63) | (unsigned long long)(bus) << 8 | (dev) << 3 | (fn))
+
+/*
  * Where the guest driver puts its rings and buffers. Data buffers are the pattern areas of
  * the guest (they hold pattern bytes; the disk is written with them first, so reads put the
  * same bytes back): 0x13f00+0x200 crosses slot 1 -> 2, 0x13f00+0x3200 crosses slots 1, 2, 3.
@@ -88,6 +112,20 @@
 #define DEMO_BLK_BIG_BUF 0x00013f00 /* 25 sectors, slots 1 -> 2 -> 3 */
 #define DEMO_BLK_BIG_SECTORS 25
 #define DEMO_BLK_BIG_SECTOR 64 /* where the big buffer's bytes live on the disk */
+/*
+ * With --transport both the PCI devices have a set of areas of their own, in slot 3 (the data
+ * buffers are shared: both blk devices move the same pattern bytes). Their net is legacy:
+ * its two queues take 0x2000 each from DEMO_SET1_VQ_LEGACY_AREA.
+ */
+#define DEMO_SET1_INDIRECT_AREA 0x00018400
+#define DEMO_SET1_BLK_HDR_AREA 0x00018800
+#define DEMO_SET1_BLK_STATUS_AREA 0x00018900
+#define DEMO_SET1_BLK_ID_BUF 0x00018a00
+#define DEMO_SET1_CONSOLE_BUF 0x00018b00
+#define DEMO_SET1_NET_HDR_BUF 0x00018c00
+#define DEMO_SET1_NET_FRAME_BUF 0x00018c40
+#define DEMO_SET1_VQ_AREA 0x00019000 /* modern: 0x400 per queue, up to 0x1a400 */
+#define DEMO_SET1_VQ_LEGACY_AREA 0x0001b000 /* up to 0x1f000 */
 
 /*
  * Hostile scenarios (--hostile), in the order the guest performs them. Bit n of

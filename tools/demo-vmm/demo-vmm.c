@@ -31,7 +31,9 @@
 #include "demo-abi.h"
 #include "demo-log.h"
 #include "pattern.h"
+#include "pci.h"
 #include "virtio-mmio.h"
+#include "virtio-pci.h"
 #include "vm.h"
 
 /*
@@ -63,7 +65,8 @@ struct opts {
 	uint32_t delay; /* 0: the guest halts between heartbeats, else it spins */
 	uint32_t req_hz; /* virtio request steps per second, 0: none */
 	uint32_t complete_delay_ms; /* held before a used element is written */
-	bool legacy; /* virtio-mmio version 1 */
+	bool legacy; /* virtio-mmio version 1, legacy virtio-pci */
+	uint32_t transport; /* DEMO_TRANSPORT_* bits (--transport) */
 	uint32_t hostile; /* bit n: DEMO_HOSTILE scenario n (--hostile) */
 	uint32_t hostile_repeat; /* rerun them every N guest cycles, 0: once */
 	uint32_t churn_ms; /* --memslot-churn: change the churn slot every N ms, 0: never */
@@ -105,6 +108,7 @@ struct demo {
 	struct bus pio;
 	struct bus mmio;
 	struct virtio_host virtio;
+	struct pci_host pci;
 	const struct opts *opts;
 
 	uint32_t pending_gpa;
@@ -272,7 +276,9 @@ static void hostile_field(struct demo *d, uint32_t port, uint32_t v)
 	switch (port) {
 	case DEMO_PIO_H_BASE:
 		f = HF_BASE;
-		break;
+		r->val[f] = (r->present & 1u << f ? r->val[f] & ~0xffffffffULL : 0) | v;
+		r->present |= 1u << f;
+		return;
 	case DEMO_PIO_H_QUEUE:
 		f = HF_QUEUE;
 		break;
@@ -284,13 +290,16 @@ static void hostile_field(struct demo *d, uint32_t port, uint32_t v)
 		break;
 	case DEMO_PIO_H_ADDR_LO:
 	case DEMO_PIO_H_ADDR_HI:
-		if (!(r->present & 1u << HF_ADDR))
-			r->val[HF_ADDR] = 0;
+	case DEMO_PIO_H_BASE_HI:
+		/* 64-bit fields: the address, and the base of a PCI device (DEMO_PCI_BASE) */
+		f = port == DEMO_PIO_H_BASE_HI ? HF_BASE : HF_ADDR;
+		if (!(r->present & 1u << f))
+			r->val[f] = 0;
 		if (port == DEMO_PIO_H_ADDR_LO)
-			r->val[HF_ADDR] = (r->val[HF_ADDR] & ~0xffffffffULL) | v;
+			r->val[f] = (r->val[f] & ~0xffffffffULL) | v;
 		else
-			r->val[HF_ADDR] = (r->val[HF_ADDR] & 0xffffffffULL) | (uint64_t)v << 32;
-		r->present |= 1u << HF_ADDR;
+			r->val[f] = (r->val[f] & 0xffffffffULL) | (uint64_t)v << 32;
+		r->present |= 1u << f;
 		return;
 	case DEMO_PIO_H_LEN:
 		f = HF_LEN;
@@ -420,6 +429,10 @@ static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 		if (!is_write)
 			put_le32(data, len, d->opts->hostile_repeat);
 		break;
+	case DEMO_PIO_TRANSPORT:
+		if (!is_write)
+			put_le32(data, len, d->opts->transport);
+		break;
 	case DEMO_PIO_H_BASE:
 	case DEMO_PIO_H_QUEUE:
 	case DEMO_PIO_H_HEAD:
@@ -428,6 +441,7 @@ static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 	case DEMO_PIO_H_ADDR_HI:
 	case DEMO_PIO_H_LEN:
 	case DEMO_PIO_H_COUNT:
+	case DEMO_PIO_H_BASE_HI:
 		if (is_write)
 			hostile_field(d, DEMO_PIO_BASE + off, v);
 		break;
@@ -717,6 +731,7 @@ enum {
 	OPT_HOSTILE,
 	OPT_HOSTILE_REPEAT,
 	OPT_CHURN,
+	OPT_TRANSPORT,
 };
 
 static const struct argp_option options[] = {
@@ -748,10 +763,17 @@ static const struct argp_option options[] = {
 	{ "complete-delay-ms", OPT_COMPLETE_DELAY, "N", 0,
 	  "Hold each virtio completion N ms before writing the used ring (default 2)", 0 },
 	{ "legacy", OPT_LEGACY, NULL, 0,
-	  "Legacy virtio-mmio (version 1: GuestPageSize, QueuePFN, QueueAlign)", 0 },
+	  "Legacy virtio devices: virtio-mmio version 1 (GuestPageSize, QueuePFN, QueueAlign), "
+	  "virtio-pci through the legacy registers of I/O BAR 0",
+	  0 },
+	{ "transport", OPT_TRANSPORT, "mmio|pci|both", 0,
+	  "Where the virtio devices are (default mmio): virtio-mmio windows at 0xd0001000, or "
+	  "functions on PCI bus 0 (config space at 0xCF8/0xCFC; blk 00:01.0 and console 00:02.0 "
+	  "modern, net 00:03.0 legacy; the guest places the BARs), or both sets in one VM",
+	  0 },
 	{ "hostile", OPT_HOSTILE, "LIST", 0,
-	  "Make the guest misuse a 4th virtio device (\"hostile\", a blk at 0xd0004000) on "
-	  "purpose, between its normal requests: comma-separated scenarios, repeatable, or "
+	  "Make the guest misuse a 4th virtio device (\"hostile\", a blk at 0xd0004000, or at "
+	  "PCI 00:04.0 with --transport pci|both) on purpose, between its normal requests: comma-separated scenarios, repeatable, or "
 	  "\"all\": loop-self, loop-two, loop-long, next-out-of-range, head-out-of-range, "
 	  "chain-too-long, nested-indirect, indirect-len, read-after-write, zero-len, len-max, "
 	  "buffer-unmapped, buffer-wrapping, avail-jump, used-backwards, ring-straddle, "
@@ -848,6 +870,16 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_LEGACY:
 		o->legacy = true;
 		break;
+	case OPT_TRANSPORT:
+		if (!strcmp(arg, "mmio"))
+			o->transport = DEMO_TRANSPORT_MMIO;
+		else if (!strcmp(arg, "pci"))
+			o->transport = DEMO_TRANSPORT_PCI;
+		else if (!strcmp(arg, "both"))
+			o->transport = DEMO_TRANSPORT_MMIO | DEMO_TRANSPORT_PCI;
+		else
+			argp_error(state, "--transport: '%s' is not mmio, pci or both", arg);
+		break;
 	case OPT_HOSTILE:
 		parse_hostile(state, o, arg);
 		break;
@@ -866,6 +898,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (o->hostile && o->legacy)
 			argp_error(state, "--hostile needs the modern transport, not --legacy");
+		/* Two sets of legacy rings (0x2000 a queue) do not fit in the guest's RAM. */
+		if (o->legacy && o->transport == (DEMO_TRANSPORT_MMIO | DEMO_TRANSPORT_PCI))
+			argp_error(state, "--legacy works with --transport mmio or pci, not both");
 		if (o->hostile_repeat && !o->hostile)
 			argp_error(state, "--hostile-repeat without --hostile");
 		break;
@@ -889,6 +924,11 @@ static const struct argp argp = {
 	NULL
 };
 
+static const char *transport_name(uint32_t t)
+{
+	return t == DEMO_TRANSPORT_PCI ? "pci" : t == DEMO_TRANSPORT_MMIO ? "mmio" : "both";
+}
+
 static int setup_virtio(struct demo *d)
 {
 	static const struct {
@@ -900,21 +940,44 @@ static int setup_virtio(struct demo *d)
 		{ VIRTIO_MODEL_NET, DEMO_VIRTIO_NET_BASE },
 		{ VIRTIO_MODEL_HOSTILE, DEMO_VIRTIO_HOSTILE_BASE },
 	};
+	/* net is legacy on PCI whatever --legacy says: one run covers both interfaces */
+	static const struct {
+		enum virtio_model model;
+		unsigned int slot;
+		bool legacy;
+	} pci_devs[] = {
+		{ VIRTIO_MODEL_BLK, DEMO_PCI_SLOT_BLK, false },
+		{ VIRTIO_MODEL_CONSOLE, DEMO_PCI_SLOT_CONSOLE, false },
+		{ VIRTIO_MODEL_NET, DEMO_PCI_SLOT_NET, true },
+		{ VIRTIO_MODEL_HOSTILE, DEMO_PCI_SLOT_HOSTILE, false },
+	};
 	const struct opts *o = d->opts;
+	bool pci = o->transport & DEMO_TRANSPORT_PCI;
 	int e;
 
 	e = virtio_host_init(&d->virtio, &d->vm, o->complete_delay_ms);
 	if (e)
 		return e;
+	/* The hostile device is on PCI when there is PCI. */
 	for (size_t i = 0; i < sizeof(mmio_devs) / sizeof(mmio_devs[0]); i++) {
-		if (mmio_devs[i].model == VIRTIO_MODEL_HOSTILE && !o->hostile)
+		if (!(o->transport & DEMO_TRANSPORT_MMIO) ||
+		    (mmio_devs[i].model == VIRTIO_MODEL_HOSTILE && (!o->hostile || pci)))
 			continue;
 		e = virtio_mmio_add(&d->virtio, &d->mmio, mmio_devs[i].model, mmio_devs[i].base,
 				    o->legacy);
 		if (e)
 			return e;
 	}
-	return 0;
+	if (!pci)
+		return 0;
+	e = pci_host_init(&d->pci, &d->pio, &d->mmio);
+	for (size_t i = 0; !e && i < sizeof(pci_devs) / sizeof(pci_devs[0]); i++) {
+		if (pci_devs[i].model == VIRTIO_MODEL_HOSTILE && !o->hostile)
+			continue;
+		e = virtio_pci_add(&d->pci, &d->virtio, pci_devs[i].slot, pci_devs[i].model,
+				   o->legacy || pci_devs[i].legacy);
+	}
+	return e;
 }
 
 static int setup(struct demo *d, const char *guest)
@@ -927,11 +990,11 @@ static int setup(struct demo *d, const char *guest)
 		return e;
 	jlog("{\"event\":\"start\",\"pid\":%d,\"guest\":\"%s\",\"load_gpa\":%u,\"hz\":%u,"
 	     "\"delay\":%u,\"req_hz\":%u,\"req_pace\":%u,\"complete_delay_ms\":%u,"
-	     "\"legacy\":%s,\"hostile\":%u,\"hostile_repeat\":%u}",
+	     "\"legacy\":%s,\"transport\":\"%s\",\"hostile\":%u,\"hostile_repeat\":%u}",
 	     (int)getpid(), json_escape(guest, esc, sizeof(esc)), DEMO_GUEST_LOAD_GPA,
 	     d->opts->delay ? 0 : d->opts->hz, d->opts->delay, d->opts->req_hz, req_pace(d->opts),
-	     d->opts->complete_delay_ms, d->opts->legacy ? "true" : "false", d->opts->hostile,
-	     d->opts->hostile_repeat);
+	     d->opts->complete_delay_ms, d->opts->legacy ? "true" : "false",
+	     transport_name(d->opts->transport), d->opts->hostile, d->opts->hostile_repeat);
 	for (size_t i = 0; i < sizeof(ram_layout) / sizeof(ram_layout[0]); i++) {
 		struct vm_slot *s;
 
@@ -969,6 +1032,7 @@ int main(int argc, char **argv)
 {
 	static struct demo d;
 	struct opts o = { .ready_fd = -1,
+			  .transport = DEMO_TRANSPORT_MMIO,
 			  .hz = DEFAULT_HZ,
 			  .req_hz = DEFAULT_REQ_HZ,
 			  .complete_delay_ms = DEFAULT_COMPLETE_DELAY_MS };
@@ -1014,9 +1078,11 @@ int main(int argc, char **argv)
 	jlog("{\"event\":\"exit\",\"reason\":\"%s\",\"status\":%d,\"heartbeats\":%" PRIu64
 	     ",\"mmio_heartbeats\":%" PRIu64 ",\"elapsed_ms\":%" PRIu64
 	     ",\"virtio_requests\":%" PRIu64 ",\"virtio_completions\":%" PRIu64
-	     ",\"virtio_errors\":%" PRIu64 ",\"hostile_events\":%" PRIu64 "}",
+	     ",\"virtio_errors\":%" PRIu64 ",\"hostile_events\":%" PRIu64
+	     ",\"pci_config_reads\":%" PRIu64 ",\"pci_config_writes\":%" PRIu64 "}",
 	     reason, status, d.heartbeats, d.mmio_writes, ms, d.virtio.requests,
-	     d.virtio.completions, d.virtio.errors, d.hostile_events);
+	     d.virtio.completions, d.virtio.errors, d.hostile_events, d.pci.cfg_reads,
+	     d.pci.cfg_writes);
 	fprintf(stderr,
 		"demo-vmm: stopped (%s) after %" PRIu64 " ms: %" PRIu64 " heartbeats (%.1f/s)%s\n",
 		reason, ms, d.heartbeats, ms ? d.heartbeats * 1000.0 / ms : 0.0,

@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * virtio-pci transport of the demo VMM; see virtio-pci.h. Offsets and layouts come from the
+ * kernel's uapi <linux/virtio_pci.h>. Each modern device puts its structures in one memory
+ * BAR, one 4 KiB region each, like QEMU: common config at 0x0000, ISR at 0x1000, device
+ * config at 0x2000, notify area from 0x3000. The devices differ on purpose, so a tracer
+ * must use what the guest reads rather than assume QEMU's choices:
+ *   blk      BAR 4, 64-bit prefetchable, notify_off_multiplier 4, queue_notify_off = index
+ *   console  BAR 2, 64-bit, notify_off_multiplier 0x1000 (a page per queue)
+ *   hostile  BAR 1, 32-bit, notify_off_multiplier 4, queue_notify_off in reverse order
+ *   net      legacy by default: I/O BAR 0 with the legacy register layout
+ * The notify area is decoded by address: a write at notify base + off * multiplier is a
+ * notification of the queue whose queue_notify_off is off (the value is the queue index).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <linux/pci_regs.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_pci.h>
+
+#include "demo-abi.h"
+#include "demo-log.h"
+#include "virtio-pci.h"
+
+#define VIRTIO_PCI_VENDOR 0x1af4
+#define VIRTIO_PCI_MODERN_ID 0x1040 /* + virtio device type */
+#define REGION 0x1000 /* size of each structure's region in the BAR */
+#define R_COMMON 0x0000
+#define R_ISR 0x1000
+#define R_DEVICE 0x2000
+#define R_NOTIFY 0x3000
+#define LEGACY_IO_SIZE 0x40 /* registers (20 bytes) and the device config, a power of 2 */
+
+struct virtio_pci {
+	struct pci_func f;
+	struct virtio_dev *v;
+	unsigned int bar; /* modern: the BAR holding the structures */
+	uint32_t notify_mult;
+	uint16_t notify_off[VIRTIO_DEMO_MAX_QUEUES];
+};
+
+static struct virtio_pci devs[VIRTIO_DEMO_MAX_DEVS];
+static unsigned int nr_devs;
+
+static uint32_t get_le(const uint8_t *d, uint32_t len)
+{
+	uint32_t v = 0;
+
+	while (len--)
+		v = v << 8 | d[len];
+	return v;
+}
+
+static void put_le(uint8_t *d, uint32_t len, uint32_t v)
+{
+	for (uint32_t i = 0; i < len; i++, v >>= 8)
+		d[i] = v & 0xff;
+}
+
+/* ---- the log ---- */
+
+static void log_device(struct virtio_pci *vp)
+{
+	struct virtio_dev *v = vp->v;
+	const uint8_t *c = vp->f.cfg;
+	char bars[512], notify[VIRTIO_DEMO_MAX_QUEUES * 64 + 8], where[sizeof(notify) + 256];
+	uint64_t base = pci_bar_addr(&vp->f, vp->bar);
+	int n = 0;
+
+	pci_bars_json(&vp->f, bars, sizeof(bars));
+	if (v->legacy) {
+		snprintf(where, sizeof(where), "\"io_base\":%" PRIu64 ",\"notify_port\":%" PRIu64,
+			 base, base + VIRTIO_PCI_QUEUE_NOTIFY);
+	} else {
+		n = snprintf(notify, sizeof(notify), "[");
+		for (unsigned int i = 0; i < v->nr_queues; i++)
+			n += snprintf(notify + n, sizeof(notify) - n,
+				      "%s{\"queue\":%u,\"notify_off\":%u,\"addr\":%" PRIu64 "}",
+				      i ? "," : "", i, vp->notify_off[i],
+				      base + R_NOTIFY +
+					      (uint64_t)vp->notify_off[i] * vp->notify_mult);
+		snprintf(notify + n, sizeof(notify) - n, "]");
+		snprintf(where, sizeof(where),
+			 "\"common\":%" PRIu64 ",\"isr\":%" PRIu64 ",\"device_cfg\":%" PRIu64
+			 ",\"notify\":%" PRIu64 ",\"notify_off_multiplier\":%u,\"queue_notify\":%s",
+			 base + R_COMMON, base + R_ISR, base + R_DEVICE, base + R_NOTIFY,
+			 vp->notify_mult, notify);
+	}
+	jlog("{\"event\":\"pci_device\",%s,\"vendor_id\":%u,\"device_id\":%u,\"revision\":%u,"
+	     "\"subsystem_id\":%u,\"legacy\":%s,\"bars\":%s,%s,\"config_reads\":%" PRIu64
+	     ",\"config_writes\":%" PRIu64 ",\"bar_sizings\":%" PRIu64 ",\"cap_reads\":%" PRIu64
+	     "}",
+	     v->tag, get_le(c + PCI_VENDOR_ID, 2), get_le(c + PCI_DEVICE_ID, 2), c[PCI_REVISION_ID],
+	     get_le(c + PCI_SUBSYSTEM_ID, 2), v->legacy ? "true" : "false", bars, where,
+	     vp->f.cfg_reads, vp->f.cfg_writes, vp->f.bar_sizings, vp->f.cap_reads);
+}
+
+/* A status write; the device's PCI setup is logged each time the driver sets DRIVER_OK. */
+static void set_status(struct virtio_pci *vp, uint32_t s)
+{
+	bool was = vp->v->status & VIRTIO_CONFIG_S_DRIVER_OK;
+
+	virtio_dev_set_status(vp->v, s);
+	if (!was && (vp->v->status & VIRTIO_CONFIG_S_DRIVER_OK))
+		log_device(vp);
+}
+
+/* ---- modern: the structures in the memory BAR ---- */
+
+/* Width of the common config field at @off, 0 if no field starts there. */
+static uint32_t common_width(uint64_t off)
+{
+	if (off < VIRTIO_PCI_COMMON_MSIX)
+		return off % 4 ? 0 : 4;
+	if (off == VIRTIO_PCI_COMMON_STATUS || off == VIRTIO_PCI_COMMON_CFGGENERATION)
+		return 1;
+	if (off < VIRTIO_PCI_COMMON_Q_DESCLO)
+		return off % 2 ? 0 : 2;
+	if (off < VIRTIO_PCI_COMMON_Q_NDATA)
+		return off % 4 ? 0 : 4;
+	if (off == VIRTIO_PCI_COMMON_Q_NDATA || off == VIRTIO_PCI_COMMON_Q_RESET)
+		return 2;
+	return 0;
+}
+
+static uint64_t *queue_addr(struct virtio_queue *q, uint64_t off)
+{
+	if (off < VIRTIO_PCI_COMMON_Q_AVAILLO)
+		return &q->desc;
+	return off < VIRTIO_PCI_COMMON_Q_USEDLO ? &q->driver : &q->device;
+}
+
+/* Common config: a field of the wrong width or offset is ignored (reads give 0). */
+static void common_access(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len,
+			  bool is_write)
+{
+	struct virtio_dev *v = vp->v;
+	struct virtio_queue *q = virtio_dev_queue(v);
+	uint32_t val = is_write ? get_le(data, len) : 0, r = 0;
+
+	if (common_width(off) != len) {
+		if (!is_write)
+			memset(data, 0, len);
+		return;
+	}
+	switch (off) {
+	case VIRTIO_PCI_COMMON_DFSELECT:
+		if (is_write)
+			v->dev_features_sel = val;
+		r = v->dev_features_sel;
+		break;
+	case VIRTIO_PCI_COMMON_DF:
+		r = virtio_dev_features(v);
+		break;
+	case VIRTIO_PCI_COMMON_GFSELECT:
+		if (is_write)
+			v->drv_features_sel = val;
+		r = v->drv_features_sel;
+		break;
+	case VIRTIO_PCI_COMMON_GF:
+		if (is_write)
+			virtio_dev_set_driver_features(v, val);
+		r = v->drv_features_sel > 1 ?
+			    0 :
+			    (uint32_t)(v->drv_features >> (32 * v->drv_features_sel));
+		break;
+	case VIRTIO_PCI_COMMON_MSIX:
+	case VIRTIO_PCI_COMMON_Q_MSIX:
+		r = VIRTIO_MSI_NO_VECTOR; /* no MSI-X capability: no vectors */
+		break;
+	case VIRTIO_PCI_COMMON_NUMQ:
+		r = v->nr_queues;
+		break;
+	case VIRTIO_PCI_COMMON_STATUS:
+		if (is_write)
+			set_status(vp, val);
+		r = v->status;
+		break;
+	case VIRTIO_PCI_COMMON_CFGGENERATION:
+		r = v->generation;
+		break;
+	case VIRTIO_PCI_COMMON_Q_SELECT:
+		if (is_write)
+			v->queue_sel = val;
+		r = v->queue_sel;
+		break;
+	case VIRTIO_PCI_COMMON_Q_SIZE:
+		if (is_write && q && !q->ready)
+			q->num = val;
+		r = q ? q->num : 0;
+		break;
+	case VIRTIO_PCI_COMMON_Q_ENABLE:
+		/* Writing 0 is not allowed (queue_reset is not offered): ignored. */
+		if (is_write && val == 1)
+			virtio_dev_queue_enable(v);
+		r = q && q->ready;
+		break;
+	case VIRTIO_PCI_COMMON_Q_NOFF:
+		r = q ? vp->notify_off[v->queue_sel] : 0;
+		break;
+	case VIRTIO_PCI_COMMON_Q_DESCLO:
+	case VIRTIO_PCI_COMMON_Q_DESCHI:
+	case VIRTIO_PCI_COMMON_Q_AVAILLO:
+	case VIRTIO_PCI_COMMON_Q_AVAILHI:
+	case VIRTIO_PCI_COMMON_Q_USEDLO:
+	case VIRTIO_PCI_COMMON_Q_USEDHI: {
+		bool hi = off % 8 == 4;
+		uint64_t *a;
+
+		if (!q)
+			break;
+		a = queue_addr(q, off);
+		/* Ring addresses can only change while the queue is not live. */
+		if (is_write && !q->ready)
+			*a = hi ? (*a & 0xffffffffULL) | (uint64_t)val << 32 :
+				  (*a & ~0xffffffffULL) | val;
+		r = (uint32_t)(*a >> (hi ? 32 : 0));
+		break;
+	}
+	}
+	if (!is_write)
+		put_le(data, len, r);
+}
+
+static void notify_write(struct virtio_pci *vp, uint64_t off, uint32_t val)
+{
+	struct virtio_dev *v = vp->v;
+
+	if (!vp->notify_mult) {
+		virtio_dev_notify(v, val);
+		return;
+	}
+	for (unsigned int i = 0; i < v->nr_queues; i++) {
+		if ((uint64_t)vp->notify_off[i] * vp->notify_mult == off) {
+			virtio_dev_notify(v, i);
+			return;
+		}
+	}
+	v->host->errors++;
+	jlog("{\"event\":\"virtio_error\",%s,\"queue\":-1,\"reason\":\"notify at offset %" PRIu64
+	     " of the notify area, where no queue is\"}",
+	     v->tag, off);
+}
+
+static void modern_bar(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct virtio_pci *vp = opaque;
+	struct virtio_dev *v = vp->v;
+
+	if (off < R_COMMON + REGION) {
+		common_access(vp, off - R_COMMON, data, len, is_write);
+		return;
+	}
+	if (!is_write)
+		memset(data, 0, len);
+	if (off == R_ISR && !is_write) {
+		data[0] = v->isr; /* reading the ISR acknowledges it */
+		v->isr = 0;
+	} else if (off >= R_DEVICE && off < R_DEVICE + REGION && !is_write) {
+		virtio_dev_config_read(v, off - R_DEVICE, data, len);
+	} else if (off >= R_NOTIFY && is_write && (len == 2 || len == 4)) {
+		notify_write(vp, off - R_NOTIFY, get_le(data, len));
+	}
+}
+
+/* ---- legacy: the registers in I/O BAR 0 ---- */
+
+static void legacy_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct virtio_pci *vp = opaque;
+	struct virtio_dev *v = vp->v;
+	struct virtio_queue *q = virtio_dev_queue(v);
+	uint32_t val = is_write ? get_le(data, len) : 0, r = 0;
+
+	if (off >= VIRTIO_PCI_CONFIG_OFF(false)) {
+		if (!is_write)
+			virtio_dev_config_read(v, off - VIRTIO_PCI_CONFIG_OFF(false), data, len);
+		return;
+	}
+	switch (off) {
+	case VIRTIO_PCI_HOST_FEATURES:
+		r = (uint32_t)v->dev_features;
+		break;
+	case VIRTIO_PCI_GUEST_FEATURES:
+		if (is_write) {
+			v->drv_features_sel = 0;
+			virtio_dev_set_driver_features(v, val);
+		}
+		r = (uint32_t)v->drv_features;
+		break;
+	case VIRTIO_PCI_QUEUE_PFN:
+		if (is_write)
+			virtio_dev_queue_pfn(v, val);
+		r = q ? q->pfn : 0;
+		break;
+	case VIRTIO_PCI_QUEUE_NUM: /* read-only: the legacy driver cannot choose */
+		r = q ? q->num : 0;
+		break;
+	case VIRTIO_PCI_QUEUE_SEL:
+		if (is_write)
+			v->queue_sel = val;
+		r = v->queue_sel;
+		break;
+	case VIRTIO_PCI_QUEUE_NOTIFY:
+		if (is_write)
+			virtio_dev_notify(v, val);
+		break;
+	case VIRTIO_PCI_STATUS:
+		if (is_write)
+			set_status(vp, val & 0xff);
+		r = v->status;
+		break;
+	case VIRTIO_PCI_ISR:
+		if (!is_write) {
+			r = v->isr; /* reading the ISR acknowledges it */
+			v->isr = 0;
+		}
+		break;
+	}
+	if (!is_write)
+		put_le(data, len, r);
+}
+
+/* ---- setup ---- */
+
+static void add_vendor_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset, uint32_t length)
+{
+	struct virtio_pci_notify_cap c = { 0 };
+	uint8_t len = type == VIRTIO_PCI_CAP_NOTIFY_CFG ? sizeof(c) : sizeof(c.cap);
+
+	c.cap.cap_vndr = PCI_CAP_ID_VNDR;
+	c.cap.cap_len = len;
+	c.cap.cfg_type = type;
+	c.cap.bar = vp->bar;
+	c.cap.offset = offset;
+	c.cap.length = length;
+	c.notify_off_multiplier = vp->notify_mult;
+	pci_func_add_cap(&vp->f, &c, len);
+}
+
+static uint32_t pci_class(uint32_t device_id)
+{
+	switch (device_id) {
+	case VIRTIO_ID_BLOCK:
+		return 0x010000; /* mass storage, SCSI (as QEMU) */
+	case VIRTIO_ID_NET:
+		return 0x020000; /* network, Ethernet */
+	default:
+		return 0x078000; /* communication, other */
+	}
+}
+
+int virtio_pci_add(struct pci_host *p, struct virtio_host *h, unsigned int slot,
+		   enum virtio_model m, bool legacy)
+{
+	/* PCI power management, version 3, D0: a capability that is not virtio's, to skip */
+	static const uint8_t pm_cap[8] = { PCI_CAP_ID_PM, 0, 3, 0, 0, 0, 0, 0 };
+	struct virtio_pci *vp;
+	struct virtio_dev *v;
+	uint32_t notify_len;
+	uint64_t bar_size;
+	char bdf[16];
+
+	if (nr_devs >= VIRTIO_DEMO_MAX_DEVS || slot >= PCI_DEMO_DEVS)
+		return -1;
+	v = virtio_dev_create(h, m, legacy);
+	if (!v)
+		return -1;
+	vp = &devs[nr_devs++];
+	memset(vp, 0, sizeof(*vp));
+	vp->v = v;
+	snprintf(bdf, sizeof(bdf), "0000:00:%02x.0", slot);
+	virtio_dev_set_key(v, VIRTIO_TRANSPORT_PCI, DEMO_PCI_BASE(0ULL, slot, 0), bdf);
+
+	if (legacy) {
+		/* Transitional IDs: 0x1000 net, 0x1001 blk, 0x1003 console (type - 1 + 0x1000) */
+		pci_func_init(&vp->f, VIRTIO_PCI_VENDOR, 0x1000 + v->device_id - 1, 0,
+			      pci_class(v->device_id), VIRTIO_PCI_VENDOR, v->device_id);
+		vp->bar = 0;
+		pci_func_set_bar(&vp->f, 0, LEGACY_IO_SIZE, true, false, false, legacy_io, vp);
+	} else {
+		bool mem64 = m != VIRTIO_MODEL_HOSTILE;
+
+		pci_func_init(&vp->f, VIRTIO_PCI_VENDOR, VIRTIO_PCI_MODERN_ID + v->device_id, 1,
+			      pci_class(v->device_id), VIRTIO_PCI_VENDOR, v->device_id);
+		vp->bar = m == VIRTIO_MODEL_CONSOLE ? 2 : m == VIRTIO_MODEL_HOSTILE ? 1 : 4;
+		vp->notify_mult = m == VIRTIO_MODEL_CONSOLE ? 0x1000 : 4;
+		for (unsigned int i = 0; i < v->nr_queues; i++)
+			vp->notify_off[i] = m == VIRTIO_MODEL_HOSTILE ? v->nr_queues - 1 - i : i;
+		notify_len = vp->notify_mult * v->nr_queues;
+		notify_len = (notify_len + REGION - 1) & ~(REGION - 1);
+		for (bar_size = REGION; bar_size < R_NOTIFY + notify_len; bar_size *= 2)
+			;
+		pci_func_set_bar(&vp->f, vp->bar, bar_size, false, mem64, m == VIRTIO_MODEL_BLK,
+				 modern_bar, vp);
+		pci_func_add_cap(&vp->f, pm_cap, sizeof(pm_cap));
+		add_vendor_cap(vp, VIRTIO_PCI_CAP_COMMON_CFG, R_COMMON, REGION);
+		add_vendor_cap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, R_NOTIFY, notify_len);
+		add_vendor_cap(vp, VIRTIO_PCI_CAP_ISR_CFG, R_ISR, REGION);
+		add_vendor_cap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, R_DEVICE, REGION);
+	}
+	vp->f.cfg[PCI_INTERRUPT_PIN] = 1; /* INTA#, never raised: the guest polls */
+	if (pci_host_attach(p, &vp->f, slot))
+		return -1;
+	jlog("{\"event\":\"virtio_dev\",%s,\"device_id\":%u,\"legacy\":%s,\"queues\":%u,"
+	     "\"queue_num_max\":%u,\"features\":%" PRIu64 "%s}",
+	     v->tag, v->device_id, legacy ? "true" : "false", v->nr_queues,
+	     DEMO_VIRTIO_QUEUE_NUM_MAX, v->dev_features, v->hostile ? ",\"hostile\":true" : "");
+	return 0;
+}
