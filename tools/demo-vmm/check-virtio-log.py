@@ -6,7 +6,13 @@ length, completion delays match --complete-delay-ms, nothing panicked. Prints a 
 
 With --hostile, the "hostile" device is expected to see garbage: its errors are counted, not
 reported; every selected scenario must have been logged, and the normal devices must have
-kept working after the last one."""
+kept working after the last one.
+
+With --transport pci or both, every virtio-pci device must have been found and set up by the
+guest through config space (pci_device: config reads, BAR sizing, BARs placed and decoded,
+capabilities read for the modern ones), there must be modern and legacy ones, and each
+non-hostile device must have carried traffic. Devices are told apart by their "base" (a PCI
+device's is its gma key), so --transport both has two of each."""
 import json
 import sys
 
@@ -20,6 +26,51 @@ HOSTILE = ["loop-self", "loop-two", "loop-long", "next-out-of-range", "head-out-
 
 def slots_crossed(addr, length):
     return sum(1 for b in SLOT_BOUNDS if addr < b < addr + length)
+
+
+def label(e):
+    """blk, console, net for virtio-mmio (as ever); blk@0000:00:01.0 ... for virtio-pci"""
+    return e["dev"] if e.get("transport", "mmio") == "mmio" else "%s@%s" % (e["dev"], e["pci"])
+
+
+def check_pci(ev, stats, errors):
+    """The virtio-pci devices: set up by the guest as a real one would, and used."""
+    devs = {e["base"]: e for e in ev if e["event"] == "virtio_dev" and e["transport"] == "pci"}
+    setup = {}
+    for e in ev:
+        if e["event"] == "pci_device":
+            setup.setdefault(e["base"], e)
+    kinds = set()
+    for base, d in sorted(devs.items()):
+        p = setup.get(base)
+        if not p:
+            errors.append({"reason": "PCI device never set up (no DRIVER_OK)", "dev": label(d)})
+            continue
+        kinds.add("legacy" if p["legacy"] else "modern")
+        bars = p["bars"]
+        if not p["config_reads"] or not p["bar_sizings"]:
+            errors.append({"reason": "PCI device not enumerated through config space", **p})
+        if not bars or not all(b["addr"] and b["decoded"] for b in bars):
+            errors.append({"reason": "PCI BAR not placed or not decoded", **p})
+        if not p["legacy"]:
+            bar = next((b for b in bars if b["type"] != "io"), None)
+            if not p["cap_reads"] or not bar:
+                errors.append({"reason": "modern PCI device: capabilities never read", **p})
+            elif not all(bar["addr"] <= q["addr"] < bar["addr"] + bar["size"]
+                         for q in p["queue_notify"]):
+                errors.append({"reason": "notify address outside the BAR", **p})
+        elif not p.get("io_base"):
+            errors.append({"reason": "legacy PCI device without I/O BAR", **p})
+        if d["dev"] != "hostile" and not stats.get(label(d), {}).get("chains"):
+            errors.append({"reason": "PCI device carried no traffic", "dev": label(d)})
+    exit_ev = next((e for e in ev if e["event"] == "exit"), {})
+    print("pci: %d devices set up (%s), %d config reads, %d config writes, %d BARs decoded" %
+          (len(setup), "+".join(sorted(kinds)), exit_ev.get("pci_config_reads", 0),
+           exit_ev.get("pci_config_writes", 0),
+           sum(1 for e in ev if e["event"] == "pci_bar" and e["decoded"])))
+    if kinds != {"legacy", "modern"} and not any(e["event"] == "start" and e["legacy"]
+                                                 for e in ev):
+        errors.append({"reason": "virtio-pci without both modern and legacy devices"})
 
 
 def main(path):
@@ -46,7 +97,7 @@ def main(path):
         if k in ("panic", "virtio_error"):
             errors.append(e)
         elif k == "chain":
-            key = (e["dev"], e["queue"], e["head"])
+            key = (e["base"], e["queue"], e["head"])
             if key in inflight:
                 errors.append({"reason": "head reused while in flight", **e})
             descs = e["descs"]
@@ -64,12 +115,12 @@ def main(path):
             else:
                 want = 0
             inflight[key] = want
-            s = stats.setdefault(e["dev"], {"chains": 0, "indirect": 0, "crossing": 0})
+            s = stats.setdefault(label(e), {"chains": 0, "indirect": 0, "crossing": 0})
             s["chains"] += 1
             s["indirect"] += e["indirect"]
             s["crossing"] += any(slots_crossed(d["addr"], d["len"]) for d in descs)
         elif k == "used":
-            key = (e["dev"], e["queue"], e["head"])
+            key = (e["base"], e["queue"], e["head"])
             if key not in inflight:
                 errors.append({"reason": "used without chain", **e})
                 continue
@@ -102,6 +153,8 @@ def main(path):
         print("normal completions after the last hostile event: %d" % len(later))
         if not later:
             errors.append({"reason": "no normal traffic after the last hostile scenario"})
+    if start.get("transport", "mmio") != "mmio":
+        check_pci(ev, stats, errors)
     for e in errors[:10]:
         print("ERROR:", e)
     return 1 if errors or not lat or not console else 0

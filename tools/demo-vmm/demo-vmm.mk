@@ -36,8 +36,8 @@ DEMO_GUEST_MULTIARCH := $(shell $(DEMO_GUEST_CC) -print-multiarch 2>/dev/null)
 ifneq ($(DEMO_GUEST_MULTIARCH),)
 DEMO_GUEST_CFLAGS += -idirafter /usr/include/$(DEMO_GUEST_MULTIARCH)
 endif
-DEMO_GUEST_OBJS := $(addprefix $(DEMO_VMM_OBJDIR)/guest/,start.o lib.o main.o virtio.o io.o \
-	hostile.o)
+DEMO_GUEST_OBJS := $(addprefix $(DEMO_VMM_OBJDIR)/guest/,start.o lib.o main.o pci.o virtio.o \
+	io.o hostile.o)
 
 DEMO_VMM_TARGETS := $(OUTPUT)/demo-vmm $(OUTPUT)/demo-guest.bin
 

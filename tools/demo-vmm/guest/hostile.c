@@ -17,6 +17,7 @@
 
 #include "hostile.h"
 #include "lib.h"
+#include "pci.h"
 #include "virtio.h"
 
 #define ID_LEN VIRTIO_BLK_ID_BYTES
@@ -47,7 +48,9 @@ static bool restore_hq2; /* put the pattern bytes back under queue 2's table whe
 
 static void rep_queue(uint32_t queue)
 {
-	outl(DEMO_PIO_H_BASE, DEMO_VIRTIO_HOSTILE_BASE);
+	outl(DEMO_PIO_H_BASE, (uint32_t)hdev.key);
+	if (hdev.key >> 32) /* a PCI device's key (DEMO_PCI_BASE) */
+		outl(DEMO_PIO_H_BASE_HI, (uint32_t)(hdev.key >> 32));
 	outl(DEMO_PIO_H_QUEUE, queue);
 }
 
@@ -101,7 +104,7 @@ static void post(struct virtq *q, uint16_t head)
 
 static void kick(struct virtq *q)
 {
-	vdev_notify(&hdev, q->index);
+	virtq_kick(q);
 }
 
 /* A well-formed chain on queue 0 after a malformed one: the device must still serve it. */
@@ -446,7 +449,7 @@ bool hostile_step(uint32_t cycle)
 	return true;
 }
 
-void hostile_init(void)
+void hostile_init(bool pci)
 {
 	struct virtio_blk_outhdr *hdr = (struct virtio_blk_outhdr *)(uintptr_t)DEMO_HOSTILE_HDR_BUF;
 
@@ -454,7 +457,8 @@ void hostile_init(void)
 	repeat = inl(DEMO_PIO_HOSTILE_REPEAT);
 	if (!selected)
 		return;
-	if (vdev_init(&hdev, DEMO_VIRTIO_HOSTILE_BASE, VIRTIO_ID_BLOCK, 0) ||
+	if ((pci ? vdev_init_pci(&hdev, pci_find(DEMO_PCI_SLOT_HOSTILE), VIRTIO_ID_BLOCK, 0) :
+		   vdev_init(&hdev, DEMO_VIRTIO_HOSTILE_BASE, VIRTIO_ID_BLOCK, 0)) ||
 	    virtq_setup_at(&hq[0], &hdev, 0, DEMO_HQ_NUM, DEMO_HQ0_DESC, DEMO_HQ0_DRIVER,
 			   DEMO_HQ0_DEVICE, true) ||
 	    virtq_setup_at(&hq[1], &hdev, 1, DEMO_HQ_NUM, DEMO_HQ1_DESC, DEMO_HQ1_DRIVER,

@@ -9,8 +9,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Asks the VMM which scenarios to run and sets up the hostile device if any. */
-void hostile_init(void);
+/*
+ * Asks the VMM which scenarios to run and sets up the hostile device if any: on PCI
+ * (DEMO_PCI_SLOT_HOSTILE) if @pci, else the virtio-mmio one.
+ */
+void hostile_init(bool pci);
 /* Once per heartbeat: true while a scenario waits for the device (no other step may run). */
 bool hostile_busy(void);
 /*

@@ -6,6 +6,9 @@
  *
  * The blk data buffers are pattern areas: the disk is first written from them, so every
  * read puts back the bytes the pattern says, and the pattern stays true for any reader.
+ *
+ * The devices are a "set": virtio-mmio, or virtio-pci, or (--transport both) one of each,
+ * each set with its own rings and buffers, stepping together.
  */
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
@@ -15,6 +18,7 @@
 #include "io.h"
 #include "lib.h"
 #include "pattern.h"
+#include "pci.h"
 #include "virtio.h"
 
 #define SECTOR 512u
@@ -39,11 +43,52 @@ struct blk_req {
 	uint32_t buf_len;
 };
 
-static struct vdev blk, con, net;
-static struct virtq blkq, con_rx, con_tx, net_rx, net_tx;
-static bool have_blk, have_con, have_net;
-static struct blk_req blk_reqs[DEMO_VIRTIO_QUEUE_NUM_MAX];
-static unsigned int in_flight;
+/* Where a set's rings and buffers go; 0: not available. */
+struct io_layout {
+	uint32_t vq[5], vq_legacy[5]; /* blk q0, console q0, q1, net q0, q1 */
+	uint32_t indirect, blk_hdr, blk_status, blk_id, console_buf, net_hdr, net_frame;
+};
+
+static const struct io_layout layouts[2] = {
+	{
+		{ DEMO_VQ_AREA, DEMO_VQ_AREA + 0x400, DEMO_VQ_AREA + 0x800, DEMO_VQ_AREA + 0xc00,
+		  DEMO_VQ_AREA + 0x1000 },
+		{ DEMO_VQ_LEGACY_AREA, DEMO_VQ_LEGACY_AREA + 0x2000, DEMO_VQ_LEGACY_AREA + 0x4000,
+		  DEMO_VQ_LEGACY_AREA + 0x6000, DEMO_VQ_LEGACY_AREA + 0x8000 },
+		DEMO_INDIRECT_AREA,
+		DEMO_BLK_HDR_AREA,
+		DEMO_BLK_STATUS_AREA,
+		DEMO_BLK_ID_BUF,
+		DEMO_CONSOLE_BUF,
+		DEMO_NET_HDR_BUF,
+		DEMO_NET_FRAME_BUF,
+	},
+	{
+		{ DEMO_SET1_VQ_AREA, DEMO_SET1_VQ_AREA + 0x400, DEMO_SET1_VQ_AREA + 0x800,
+		  DEMO_SET1_VQ_AREA + 0xc00, DEMO_SET1_VQ_AREA + 0x1000 },
+		{ 0, 0, 0, DEMO_SET1_VQ_LEGACY_AREA, DEMO_SET1_VQ_LEGACY_AREA + 0x2000 },
+		DEMO_SET1_INDIRECT_AREA,
+		DEMO_SET1_BLK_HDR_AREA,
+		DEMO_SET1_BLK_STATUS_AREA,
+		DEMO_SET1_BLK_ID_BUF,
+		DEMO_SET1_CONSOLE_BUF,
+		DEMO_SET1_NET_HDR_BUF,
+		DEMO_SET1_NET_FRAME_BUF,
+	},
+};
+
+struct io_set {
+	const struct io_layout *l;
+	bool pci;
+	struct vdev blk, con, net;
+	struct virtq blkq, con_rx, con_tx, net_rx, net_tx;
+	bool have_blk, have_con, have_net;
+	struct blk_req blk_reqs[DEMO_VIRTIO_QUEUE_NUM_MAX];
+	unsigned int in_flight;
+};
+
+static struct io_set sets[2];
+static unsigned int nr_sets;
 static uint32_t pace, last_step_tick, cycle;
 static unsigned int step = STEP_INIT;
 static bool hostile_turn; /* the next step slot goes to hostile mode, if it has work */
@@ -73,9 +118,10 @@ static char *put_str(char *p, const char *s)
 	return p;
 }
 
-static uint32_t vq_area(unsigned int k, const struct vdev *d)
+/* Where queue @k of the set (blk q0, console q0, q1, net q0, q1) goes on device @d. */
+static uint32_t vq_area(const struct io_set *s, unsigned int k, const struct vdev *d)
 {
-	return d->version == 2 ? DEMO_VQ_AREA + 0x400 * k : DEMO_VQ_LEGACY_AREA + 0x2000 * k;
+	return d->version == 2 ? s->l->vq[k] : s->l->vq_legacy[k];
 }
 
 /*
@@ -120,9 +166,10 @@ static void check_pattern(uint32_t gpa, uint32_t len)
 
 /* ---- blk ---- */
 
-static void blk_submit(uint32_t type, uint32_t sector, uint32_t buf, uint32_t len, bool indirect)
+static void blk_submit(struct io_set *s, uint32_t type, uint32_t sector, uint32_t buf, uint32_t len,
+		       bool indirect)
 {
-	int head = virtq_next_head(&blkq);
+	int head = virtq_next_head(&s->blkq);
 	struct virtio_blk_outhdr *hdr;
 	struct vbuf b[3];
 	unsigned int n = 0;
@@ -130,7 +177,7 @@ static void blk_submit(uint32_t type, uint32_t sector, uint32_t buf, uint32_t le
 
 	if (head < 0)
 		panic("virtio-blk: queue full");
-	hdr = (struct virtio_blk_outhdr *)(uintptr_t)(DEMO_BLK_HDR_AREA + 16 * head);
+	hdr = (struct virtio_blk_outhdr *)(uintptr_t)(s->l->blk_hdr + 16 * head);
 	hdr->type = type;
 	hdr->ioprio = 0;
 	hdr->sector = sector;
@@ -142,21 +189,20 @@ static void blk_submit(uint32_t type, uint32_t sector, uint32_t buf, uint32_t le
 		if (w)
 			data_in = len;
 	}
-	*(volatile uint8_t *)(uintptr_t)(DEMO_BLK_STATUS_AREA + head) = 0xff;
-	b[n++] = (struct vbuf){ DEMO_BLK_STATUS_AREA + head, 1, true };
-	blk_reqs[head] = (struct blk_req){ type, data_in + 1, buf, len };
-	if (virtq_add(&blkq, b, n,
-		      indirect ?
-			      (struct vring_desc *)(uintptr_t)(DEMO_INDIRECT_AREA + 0x40 * head) :
-			      NULL) != head)
+	*(volatile uint8_t *)(uintptr_t)(s->l->blk_status + head) = 0xff;
+	b[n++] = (struct vbuf){ s->l->blk_status + head, 1, true };
+	s->blk_reqs[head] = (struct blk_req){ type, data_in + 1, buf, len };
+	if (virtq_add(&s->blkq, b, n,
+		      indirect ? (struct vring_desc *)(uintptr_t)(s->l->indirect + 0x40 * head) :
+				 NULL) != head)
 		panic("virtio-blk: add failed");
-	in_flight++;
+	s->in_flight++;
 }
 
-static void blk_complete(int head, uint32_t len)
+static void blk_complete(struct io_set *s, int head, uint32_t len)
 {
-	const struct blk_req *r = &blk_reqs[head];
-	uint8_t status = *(volatile uint8_t *)(uintptr_t)(DEMO_BLK_STATUS_AREA + head);
+	const struct blk_req *r = &s->blk_reqs[head];
+	uint8_t status = *(volatile uint8_t *)(uintptr_t)(s->l->blk_status + head);
 
 	if (status != VIRTIO_BLK_S_OK)
 		panic("virtio-blk: request failed");
@@ -165,25 +211,27 @@ static void blk_complete(int head, uint32_t len)
 	if (r->type == VIRTIO_BLK_T_IN)
 		check_pattern(r->buf, r->buf_len);
 	else if (r->type == VIRTIO_BLK_T_GET_ID &&
-		 memcmp((const void *)(uintptr_t)DEMO_BLK_ID_BUF, "gma-demo-blk", 13))
+		 memcmp((const void *)(uintptr_t)s->l->blk_id, "gma-demo-blk", 13))
 		panic("virtio-blk: wrong device id");
 }
 
 /* ---- console and net ---- */
 
-static void console_send(void)
+static void console_send(struct io_set *s)
 {
-	char *msg = (char *)(uintptr_t)DEMO_CONSOLE_BUF, *p = msg;
+	char *msg = (char *)(uintptr_t)s->l->console_buf, *p = msg;
 	struct vbuf b;
 
-	p = put_str(p, "hello from the demo guest #");
+	/* the set of --transport both's PCI devices says so */
+	p = put_str(p, s == &sets[1] ? "hello from the demo guest over pci #" :
+				       "hello from the demo guest #");
 	p = put_dec(p, cycle);
 	*p++ = '\n';
-	b = (struct vbuf){ DEMO_CONSOLE_BUF, (uint32_t)(p - msg), false };
-	if (virtq_add(&con_tx, &b, 1, NULL) < 0)
+	b = (struct vbuf){ s->l->console_buf, (uint32_t)(p - msg), false };
+	if (virtq_add(&s->con_tx, &b, 1, NULL) < 0)
 		panic("virtio-console: queue full");
-	in_flight++;
-	virtq_kick(&con_tx);
+	s->in_flight++;
+	virtq_kick(&s->con_tx);
 }
 
 static void put_be16(uint8_t *p, uint16_t v)
@@ -203,10 +251,10 @@ static uint16_t ip_checksum(const uint8_t *p, uint32_t len)
 	return (uint16_t)~sum;
 }
 
-static void net_send(void)
+static void net_send(struct io_set *s)
 {
-	struct virtio_net_hdr_v1 *h = (struct virtio_net_hdr_v1 *)(uintptr_t)DEMO_NET_HDR_BUF;
-	uint8_t *f = (uint8_t *)(uintptr_t)DEMO_NET_FRAME_BUF, *ip = f + 14, *udp = ip + 20;
+	struct virtio_net_hdr_v1 *h = (struct virtio_net_hdr_v1 *)(uintptr_t)s->l->net_hdr;
+	uint8_t *f = (uint8_t *)(uintptr_t)s->l->net_frame, *ip = f + 14, *udp = ip + 20;
 	char *payload = (char *)udp + 8;
 	uint32_t plen = (uint32_t)(put_dec(put_str(payload, "gma demo #"), cycle) - payload);
 	struct vbuf b[2];
@@ -232,68 +280,72 @@ static void net_send(void)
 	put_be16(udp + 6, 0); /* no UDP checksum: allowed over IPv4 */
 
 	/* VERSION_1 has num_buffers in every header; legacy only with MRG_RXBUF. */
-	b[0] = (struct vbuf){ DEMO_NET_HDR_BUF,
-			      net.version == 2 ? sizeof(*h) : sizeof(struct virtio_net_hdr),
+	b[0] = (struct vbuf){ s->l->net_hdr,
+			      s->net.version == 2 ? sizeof(*h) : sizeof(struct virtio_net_hdr),
 			      false };
-	b[1] = (struct vbuf){ DEMO_NET_FRAME_BUF, 14 + 20 + 8 + plen, false };
-	if (virtq_add(&net_tx, b, 2, NULL) < 0)
+	b[1] = (struct vbuf){ s->l->net_frame, 14 + 20 + 8 + plen, false };
+	if (virtq_add(&s->net_tx, b, 2, NULL) < 0)
 		panic("virtio-net: queue full");
-	in_flight++;
-	virtq_kick(&net_tx);
+	s->in_flight++;
+	virtq_kick(&s->net_tx);
 }
 
 /* ---- the cycle ---- */
 
-static void poll(void)
+static void poll(struct io_set *s)
 {
 	uint32_t len;
 	int head;
 
-	while ((head = virtq_get_used(&blkq, &len)) >= 0) {
-		blk_complete(head, len);
-		in_flight--;
+	while ((head = virtq_get_used(&s->blkq, &len)) >= 0) {
+		blk_complete(s, head, len);
+		s->in_flight--;
 	}
-	while (have_con && (head = virtq_get_used(&con_tx, &len)) >= 0)
-		in_flight--;
-	while (have_net && (head = virtq_get_used(&net_tx, &len)) >= 0)
-		in_flight--;
+	while (s->have_con && (head = virtq_get_used(&s->con_tx, &len)) >= 0)
+		s->in_flight--;
+	while (s->have_net && (head = virtq_get_used(&s->net_tx, &len)) >= 0)
+		s->in_flight--;
 }
 
-static void do_step(void)
+static void do_step(struct io_set *s)
 {
 	uint32_t sector = cycle % SMALL_SECTORS;
 
 	switch (step) {
 	case STEP_INIT:
-		blk_submit(VIRTIO_BLK_T_OUT, DEMO_BLK_BIG_SECTOR, DEMO_BLK_BIG_BUF,
+		blk_submit(s, VIRTIO_BLK_T_OUT, DEMO_BLK_BIG_SECTOR, DEMO_BLK_BIG_BUF,
 			   DEMO_BLK_BIG_SECTORS * SECTOR, true);
-		virtq_kick(&blkq);
+		virtq_kick(&s->blkq);
 		break;
 	case STEP_BLK_WRITE:
-		blk_submit(VIRTIO_BLK_T_OUT, sector, DEMO_BLK_SMALL_BUF, SECTOR, false);
-		if (vdev_has(&blk, VIRTIO_BLK_F_FLUSH))
-			blk_submit(VIRTIO_BLK_T_FLUSH, 0, 0, 0, false);
-		blk_submit(VIRTIO_BLK_T_GET_ID, 0, DEMO_BLK_ID_BUF, ID_LEN, false);
-		virtq_kick(&blkq);
+		blk_submit(s, VIRTIO_BLK_T_OUT, sector, DEMO_BLK_SMALL_BUF, SECTOR, false);
+		if (vdev_has(&s->blk, VIRTIO_BLK_F_FLUSH))
+			blk_submit(s, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false);
+		blk_submit(s, VIRTIO_BLK_T_GET_ID, 0, s->l->blk_id, ID_LEN, false);
+		virtq_kick(&s->blkq);
 		break;
 	case STEP_BLK_READ:
-		blk_submit(VIRTIO_BLK_T_IN, sector, DEMO_BLK_SMALL_BUF, SECTOR, false);
-		virtq_kick(&blkq);
+		blk_submit(s, VIRTIO_BLK_T_IN, sector, DEMO_BLK_SMALL_BUF, SECTOR, false);
+		virtq_kick(&s->blkq);
 		break;
 	case STEP_BLK_BIG_READ:
-		blk_submit(VIRTIO_BLK_T_IN, DEMO_BLK_BIG_SECTOR, DEMO_BLK_BIG_BUF,
+		blk_submit(s, VIRTIO_BLK_T_IN, DEMO_BLK_BIG_SECTOR, DEMO_BLK_BIG_BUF,
 			   DEMO_BLK_BIG_SECTORS * SECTOR, true);
-		virtq_kick(&blkq);
+		virtq_kick(&s->blkq);
 		break;
 	case STEP_CONSOLE:
-		if (have_con)
-			console_send();
+		if (s->have_con)
+			console_send(s);
 		break;
 	case STEP_NET:
-		if (have_net)
-			net_send();
+		if (s->have_net)
+			net_send(s);
 		break;
 	}
+}
+
+static void next_step(void)
+{
 	if (step == STEP_NET) {
 		cycle++;
 		step = 0;
@@ -304,9 +356,14 @@ static void do_step(void)
 
 void io_tick(uint32_t tick)
 {
+	unsigned int in_flight = 0, i;
+
 	if (!pace)
 		return;
-	poll();
+	for (i = 0; i < nr_sets; i++) {
+		poll(&sets[i]);
+		in_flight += sets[i].in_flight;
+	}
 	if (hostile_busy() || in_flight || tick - last_step_tick < pace)
 		return;
 	last_step_tick = tick;
@@ -316,42 +373,88 @@ void io_tick(uint32_t tick)
 		if (hostile_step(cycle))
 			return;
 	}
-	do_step();
+	for (i = 0; i < nr_sets; i++)
+		do_step(&sets[i]);
+	next_step();
 	hostile_turn = true;
+}
+
+/* virtio-mmio window or PCI device of blk (0), console (1), net (2) */
+static int dev_init(struct io_set *s, struct vdev *d, unsigned int which, uint32_t id,
+		    uint64_t wanted)
+{
+	static const uint32_t mmio[] = { DEMO_VIRTIO_BLK_BASE, DEMO_VIRTIO_CONSOLE_BASE,
+					 DEMO_VIRTIO_NET_BASE };
+	static const uint8_t slot[] = { DEMO_PCI_SLOT_BLK, DEMO_PCI_SLOT_CONSOLE,
+					DEMO_PCI_SLOT_NET };
+
+	if (s->pci)
+		return vdev_init_pci(d, pci_find(slot[which]), id, wanted);
+	return vdev_init(d, mmio[which], id, wanted);
+}
+
+static bool set_init(struct io_set *s)
+{
+	s->have_blk = !dev_init(s, &s->blk, 0, VIRTIO_ID_BLOCK, 1ULL << VIRTIO_BLK_F_FLUSH) &&
+		      !virtq_setup(&s->blkq, &s->blk, 0, 16, vq_area(s, 0, &s->blk));
+	if (!s->have_blk) {
+		puts(s->pci ? "demo guest: no virtio-blk on PCI\n" : "demo guest: no virtio-blk\n");
+		return false;
+	}
+	if (vdev_config32(&s->blk, 0) * SECTOR <
+	    (DEMO_BLK_BIG_SECTOR + DEMO_BLK_BIG_SECTORS) * SECTOR)
+		panic("virtio-blk: disk too small");
+	vdev_driver_ok(&s->blk);
+
+	s->have_con = !dev_init(s, &s->con, 1, VIRTIO_ID_CONSOLE, 0) &&
+		      !virtq_setup(&s->con_rx, &s->con, 0, 8, vq_area(s, 1, &s->con)) &&
+		      !virtq_setup(&s->con_tx, &s->con, 1, 8, vq_area(s, 2, &s->con));
+	if (s->have_con)
+		vdev_driver_ok(&s->con);
+
+	s->have_net = !dev_init(s, &s->net, 2, VIRTIO_ID_NET, 1ULL << VIRTIO_NET_F_MAC) &&
+		      !virtq_setup(&s->net_rx, &s->net, 0, 8, vq_area(s, 3, &s->net)) &&
+		      !virtq_setup(&s->net_tx, &s->net, 1, 8, vq_area(s, 4, &s->net));
+	if (s->have_net)
+		vdev_driver_ok(&s->net);
+
+	puts("demo guest: virtio");
+	puts(s->pci ? "-pci blk " : "-mmio blk ");
+	puts(s->blk.version == 2 ? "modern" : "legacy");
+	puts(s->have_con ? (s->con.version == 2 ? ", console modern" : ", console legacy") :
+			   ", no console");
+	puts(s->have_net ? (s->net.version == 2 ? ", net modern\n" : ", net legacy\n") :
+			   ", no net\n");
+	return true;
 }
 
 void io_init(uint32_t req_pace)
 {
+	uint32_t transport;
+
 	if (!req_pace)
 		return;
-	have_blk = !vdev_init(&blk, DEMO_VIRTIO_BLK_BASE, VIRTIO_ID_BLOCK,
-			      1ULL << VIRTIO_BLK_F_FLUSH) &&
-		   !virtq_setup(&blkq, &blk, 0, 16, vq_area(0, &blk));
-	if (!have_blk) {
-		puts("demo guest: no virtio-blk, no virtio traffic\n");
-		return;
+	transport = inl(DEMO_PIO_TRANSPORT);
+	if (transport & DEMO_TRANSPORT_PCI) {
+		puts("demo guest: PCI bus 0: ");
+		put_hex(pci_init());
+		puts(" functions\n");
 	}
-	if (vdev_config32(&blk, 0) * SECTOR < (DEMO_BLK_BIG_SECTOR + DEMO_BLK_BIG_SECTORS) * SECTOR)
-		panic("virtio-blk: disk too small");
-	vdev_driver_ok(&blk);
-
-	have_con = !vdev_init(&con, DEMO_VIRTIO_CONSOLE_BASE, VIRTIO_ID_CONSOLE, 0) &&
-		   !virtq_setup(&con_rx, &con, 0, 8, vq_area(1, &con)) &&
-		   !virtq_setup(&con_tx, &con, 1, 8, vq_area(2, &con));
-	if (have_con)
-		vdev_driver_ok(&con);
-
-	have_net =
-		!vdev_init(&net, DEMO_VIRTIO_NET_BASE, VIRTIO_ID_NET, 1ULL << VIRTIO_NET_F_MAC) &&
-		!virtq_setup(&net_rx, &net, 0, 8, vq_area(3, &net)) &&
-		!virtq_setup(&net_tx, &net, 1, 8, vq_area(4, &net));
-	if (have_net)
-		vdev_driver_ok(&net);
-	hostile_init();
-
-	puts("demo guest: virtio ");
-	puts(blk.version == 2 ? "modern" : "legacy");
-	puts(have_con ? ", console" : ", no console");
-	puts(have_net ? ", net\n" : ", no net\n");
+	/* The first set gets the first layout, as the only set always has. */
+	if (transport & DEMO_TRANSPORT_MMIO) {
+		sets[nr_sets] = (struct io_set){ .l = &layouts[nr_sets], .pci = false };
+		nr_sets++;
+	}
+	if (transport & DEMO_TRANSPORT_PCI) {
+		sets[nr_sets] = (struct io_set){ .l = &layouts[nr_sets], .pci = true };
+		nr_sets++;
+	}
+	for (unsigned int i = 0; i < nr_sets; i++) {
+		if (!set_init(&sets[i])) {
+			puts("demo guest: no virtio traffic\n");
+			return;
+		}
+	}
+	hostile_init(transport & DEMO_TRANSPORT_PCI);
 	pace = req_pace;
 }

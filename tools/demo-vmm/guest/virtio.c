@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The demo guest's virtio-mmio driver; see virtio.h. */
+/* The demo guest's virtio driver; see virtio.h. */
+#include <linux/pci_regs.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
+#include <linux/virtio_pci.h>
 
 #include "lib.h"
 #include "virtio.h"
 
 #define VIRTIO_MAGIC 0x74726976 /* "virt" */
 #define LEGACY_PAGE 4096u
+#define VIRTIO_PCI_VENDOR 0x1af4
 
 /* The device runs only while this vCPU is stopped in an exit: a compiler barrier suffices. */
 #define barrier() asm volatile("" ::: "memory")
+
+/* ---- virtio-mmio registers ---- */
 
 static uint32_t rd(const struct vdev *d, uint32_t off)
 {
@@ -22,6 +27,94 @@ static void wr(const struct vdev *d, uint32_t off, uint32_t v)
 	mmio_write32(d->base + off, v);
 }
 
+/* ---- virtio-pci: modern common config, legacy I/O registers ---- */
+
+static uint32_t cc32(const struct vdev *d, uint32_t off)
+{
+	return mmio_read32(d->common + off);
+}
+
+static uint16_t cc16(const struct vdev *d, uint32_t off)
+{
+	return mmio_read16(d->common + off);
+}
+
+static void cc_w32(const struct vdev *d, uint32_t off, uint32_t v)
+{
+	mmio_write32(d->common + off, v);
+}
+
+static void cc_w16(const struct vdev *d, uint32_t off, uint16_t v)
+{
+	mmio_write16(d->common + off, v);
+}
+
+static bool pci_modern(const struct vdev *d)
+{
+	return d->transport == VDEV_PCI && d->version == 2;
+}
+
+static bool pci_legacy(const struct vdev *d)
+{
+	return d->transport == VDEV_PCI && d->version == 1;
+}
+
+/* ---- the transport seam: status, features, config ---- */
+
+static void set_status(const struct vdev *d, uint32_t s)
+{
+	if (pci_modern(d))
+		mmio_write8(d->common + VIRTIO_PCI_COMMON_STATUS, (uint8_t)s);
+	else if (pci_legacy(d))
+		outb(d->io + VIRTIO_PCI_STATUS, (uint8_t)s);
+	else
+		wr(d, VIRTIO_MMIO_STATUS, s);
+}
+
+static uint32_t get_status(const struct vdev *d)
+{
+	if (pci_modern(d))
+		return mmio_read8(d->common + VIRTIO_PCI_COMMON_STATUS);
+	if (pci_legacy(d))
+		return inb(d->io + VIRTIO_PCI_STATUS);
+	return rd(d, VIRTIO_MMIO_STATUS);
+}
+
+static uint64_t device_features(const struct vdev *d)
+{
+	uint64_t f;
+
+	if (pci_legacy(d))
+		return inl(d->io + VIRTIO_PCI_HOST_FEATURES);
+	if (pci_modern(d)) {
+		cc_w32(d, VIRTIO_PCI_COMMON_DFSELECT, 1);
+		f = (uint64_t)cc32(d, VIRTIO_PCI_COMMON_DF) << 32;
+		cc_w32(d, VIRTIO_PCI_COMMON_DFSELECT, 0);
+		return f | cc32(d, VIRTIO_PCI_COMMON_DF);
+	}
+	wr(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	f = (uint64_t)rd(d, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
+	wr(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
+	return f | rd(d, VIRTIO_MMIO_DEVICE_FEATURES);
+}
+
+static void driver_features(const struct vdev *d, uint64_t f)
+{
+	if (pci_legacy(d)) {
+		outl(d->io + VIRTIO_PCI_GUEST_FEATURES, (uint32_t)f);
+	} else if (pci_modern(d)) {
+		cc_w32(d, VIRTIO_PCI_COMMON_GFSELECT, 1);
+		cc_w32(d, VIRTIO_PCI_COMMON_GF, (uint32_t)(f >> 32));
+		cc_w32(d, VIRTIO_PCI_COMMON_GFSELECT, 0);
+		cc_w32(d, VIRTIO_PCI_COMMON_GF, (uint32_t)f);
+	} else {
+		wr(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+		wr(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(f >> 32));
+		wr(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+		wr(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)f);
+	}
+}
+
 bool vdev_has(const struct vdev *d, unsigned int bit)
 {
 	return d->features & (1ULL << bit);
@@ -29,35 +122,36 @@ bool vdev_has(const struct vdev *d, unsigned int bit)
 
 uint32_t vdev_config32(const struct vdev *d, uint32_t off)
 {
+	if (pci_modern(d))
+		return mmio_read32(d->devcfg + off);
+	if (pci_legacy(d))
+		return inl(d->io + VIRTIO_PCI_CONFIG_OFF(0) + off);
 	return rd(d, VIRTIO_MMIO_CONFIG + off);
 }
 
 uint8_t vdev_config8(const struct vdev *d, uint32_t off)
 {
+	if (pci_modern(d))
+		return mmio_read8(d->devcfg + off);
+	if (pci_legacy(d))
+		return inb(d->io + VIRTIO_PCI_CONFIG_OFF(0) + off);
 	return mmio_read8(d->base + VIRTIO_MMIO_CONFIG + off);
 }
 
-int vdev_init(struct vdev *d, uint32_t base, uint32_t device_id, uint64_t wanted)
+/* Reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK (modern): the same on every transport. */
+static int negotiate(struct vdev *d, uint64_t wanted)
 {
 	uint32_t status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 	uint64_t offered;
 
-	d->base = base;
-	if (rd(d, VIRTIO_MMIO_MAGIC_VALUE) != VIRTIO_MAGIC)
-		return -1;
-	d->version = rd(d, VIRTIO_MMIO_VERSION);
-	d->device_id = rd(d, VIRTIO_MMIO_DEVICE_ID);
-	if ((d->version != 1 && d->version != 2) || d->device_id != device_id)
-		return -1;
+	set_status(d, 0);
+	for (unsigned int i = 0; get_status(d); i++) /* the reset is done when it reads 0 */
+		if (i == 1000)
+			return -1;
+	set_status(d, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	set_status(d, status);
 
-	wr(d, VIRTIO_MMIO_STATUS, 0);
-	wr(d, VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-	wr(d, VIRTIO_MMIO_STATUS, status);
-
-	wr(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	offered = (uint64_t)rd(d, VIRTIO_MMIO_DEVICE_FEATURES) << 32;
-	wr(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-	offered |= rd(d, VIRTIO_MMIO_DEVICE_FEATURES);
+	offered = device_features(d);
 	wanted |= 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
 	if (d->version == 2) {
 		if (!(offered & (1ULL << VIRTIO_F_VERSION_1)))
@@ -65,23 +159,95 @@ int vdev_init(struct vdev *d, uint32_t base, uint32_t device_id, uint64_t wanted
 		wanted |= 1ULL << VIRTIO_F_VERSION_1;
 	}
 	d->features = offered & wanted;
-	wr(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-	wr(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(d->features >> 32));
-	wr(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-	wr(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)d->features);
+	driver_features(d, d->features);
 
 	if (d->version == 2) {
 		status |= VIRTIO_CONFIG_S_FEATURES_OK;
-		wr(d, VIRTIO_MMIO_STATUS, status);
-		if (!(rd(d, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK))
+		set_status(d, status);
+		if (!(get_status(d) & VIRTIO_CONFIG_S_FEATURES_OK))
 			goto fail;
-	} else {
+	} else if (d->transport == VDEV_MMIO) {
 		wr(d, VIRTIO_MMIO_GUEST_PAGE_SIZE, LEGACY_PAGE);
 	}
 	return 0;
 fail:
-	wr(d, VIRTIO_MMIO_STATUS, status | VIRTIO_CONFIG_S_FAILED);
+	set_status(d, status | VIRTIO_CONFIG_S_FAILED);
 	return -1;
+}
+
+int vdev_init(struct vdev *d, uint32_t base, uint32_t device_id, uint64_t wanted)
+{
+	memset(d, 0, sizeof(*d));
+	d->transport = VDEV_MMIO;
+	d->base = base;
+	d->key = base;
+	if (rd(d, VIRTIO_MMIO_MAGIC_VALUE) != VIRTIO_MAGIC)
+		return -1;
+	d->version = rd(d, VIRTIO_MMIO_VERSION);
+	d->device_id = rd(d, VIRTIO_MMIO_DEVICE_ID);
+	if ((d->version != 1 && d->version != 2) || d->device_id != device_id)
+		return -1;
+	return negotiate(d, wanted);
+}
+
+/*
+ * Walks the capability list and takes the first vendor capability of each virtio structure
+ * type, reading its fields from config space the way Linux does (bytes, then dwords).
+ */
+static void find_structures(struct vdev *d, const struct pci_dev *p)
+{
+	uint8_t off = pci_cap_first(p);
+
+	for (unsigned int n = 0; off && n < 48; n++, off = pci_cap_next(p, off)) {
+		uint8_t type, bar;
+		uint32_t where, len;
+
+		if (pci_read8(p, off) != PCI_CAP_ID_VNDR)
+			continue;
+		type = pci_read8(p, off + VIRTIO_PCI_CAP_CFG_TYPE);
+		bar = pci_read8(p, off + VIRTIO_PCI_CAP_BAR);
+		if (bar >= PCI_GUEST_BARS || !p->bar[bar] || (p->bar_io & 1u << bar))
+			continue;
+		where = pci_read32(p, off + VIRTIO_PCI_CAP_OFFSET);
+		len = pci_read32(p, off + VIRTIO_PCI_CAP_LENGTH);
+		if (where > p->bar_size[bar] || len > p->bar_size[bar] - where)
+			continue;
+		where += p->bar[bar];
+		if (type == VIRTIO_PCI_CAP_COMMON_CFG && !d->common &&
+		    len >= sizeof(struct virtio_pci_common_cfg)) {
+			d->common = where;
+		} else if (type == VIRTIO_PCI_CAP_NOTIFY_CFG && !d->notify && len >= 2) {
+			d->notify = where;
+			d->notify_len = len;
+			d->notify_mult = pci_read32(p, off + VIRTIO_PCI_NOTIFY_CAP_MULT);
+		} else if (type == VIRTIO_PCI_CAP_ISR_CFG && !d->isr && len) {
+			d->isr = where;
+		} else if (type == VIRTIO_PCI_CAP_DEVICE_CFG && !d->devcfg && len) {
+			d->devcfg = where;
+		}
+	}
+}
+
+int vdev_init_pci(struct vdev *d, const struct pci_dev *p, uint32_t device_id, uint64_t wanted)
+{
+	memset(d, 0, sizeof(*d));
+	d->transport = VDEV_PCI;
+	if (!p || p->vendor != VIRTIO_PCI_VENDOR)
+		return -1;
+	d->key = DEMO_PCI_BASE(p->bus, p->dev, p->fn);
+	d->device_id = p->device >= 0x1040 ? p->device - 0x1040u : p->subsys;
+	if (d->device_id != device_id)
+		return -1;
+	find_structures(d, p);
+	if (d->common && d->notify && d->isr && d->devcfg) {
+		d->version = 2;
+	} else if (p->device < 0x1040 && (p->bar_io & 1) && p->bar_size[0] >= 0x20) {
+		d->version = 1;
+		d->io = (uint16_t)p->bar[0];
+	} else {
+		return -1;
+	}
+	return negotiate(d, wanted);
 }
 
 void vdev_driver_ok(struct vdev *d)
@@ -91,7 +257,62 @@ void vdev_driver_ok(struct vdev *d)
 
 	if (d->version == 2)
 		s |= VIRTIO_CONFIG_S_FEATURES_OK;
-	wr(d, VIRTIO_MMIO_STATUS, s);
+	set_status(d, s);
+}
+
+/* ---- the transport seam: queues ---- */
+
+/* Selects queue @index; returns its maximum size, 0 if it does not exist or is live. */
+static uint32_t queue_select(struct vdev *d, uint16_t index)
+{
+	if (pci_modern(d)) {
+		cc_w16(d, VIRTIO_PCI_COMMON_Q_SELECT, index);
+		return cc16(d, VIRTIO_PCI_COMMON_Q_ENABLE) ? 0 : cc16(d, VIRTIO_PCI_COMMON_Q_SIZE);
+	}
+	if (pci_legacy(d)) {
+		outw(d->io + VIRTIO_PCI_QUEUE_SEL, index);
+		return inl(d->io + VIRTIO_PCI_QUEUE_PFN) ? 0 : inw(d->io + VIRTIO_PCI_QUEUE_NUM);
+	}
+	wr(d, VIRTIO_MMIO_QUEUE_SEL, index);
+	if (d->version == 2 ? rd(d, VIRTIO_MMIO_QUEUE_READY) : rd(d, VIRTIO_MMIO_QUEUE_PFN))
+		return 0;
+	return rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX);
+}
+
+/* Modern: size, the three areas, then (if @ready) the queue goes live. */
+static int queue_program(struct virtq *q, bool ready)
+{
+	struct vdev *d = q->dev;
+	uint32_t desc = (uint32_t)(uintptr_t)q->desc, driver = (uint32_t)(uintptr_t)q->avail;
+	uint32_t device = (uint32_t)(uintptr_t)q->used;
+
+	if (pci_modern(d)) {
+		uint32_t off = cc16(d, VIRTIO_PCI_COMMON_Q_NOFF) * d->notify_mult;
+
+		if (off > d->notify_len - 2)
+			return -1;
+		q->notify_addr = d->notify + off;
+		cc_w16(d, VIRTIO_PCI_COMMON_Q_SIZE, q->num);
+		cc_w32(d, VIRTIO_PCI_COMMON_Q_DESCLO, desc);
+		cc_w32(d, VIRTIO_PCI_COMMON_Q_DESCHI, 0);
+		cc_w32(d, VIRTIO_PCI_COMMON_Q_AVAILLO, driver);
+		cc_w32(d, VIRTIO_PCI_COMMON_Q_AVAILHI, 0);
+		cc_w32(d, VIRTIO_PCI_COMMON_Q_USEDLO, device);
+		cc_w32(d, VIRTIO_PCI_COMMON_Q_USEDHI, 0);
+		if (ready)
+			cc_w16(d, VIRTIO_PCI_COMMON_Q_ENABLE, 1);
+		return 0;
+	}
+	wr(d, VIRTIO_MMIO_QUEUE_NUM, q->num);
+	wr(d, VIRTIO_MMIO_QUEUE_DESC_LOW, desc);
+	wr(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
+	wr(d, VIRTIO_MMIO_QUEUE_AVAIL_LOW, driver);
+	wr(d, VIRTIO_MMIO_QUEUE_AVAIL_HIGH, 0);
+	wr(d, VIRTIO_MMIO_QUEUE_USED_LOW, device);
+	wr(d, VIRTIO_MMIO_QUEUE_USED_HIGH, 0);
+	if (ready)
+		wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
+	return 0;
 }
 
 /*
@@ -100,18 +321,16 @@ void vdev_driver_ok(struct vdev *d)
  */
 int virtq_setup(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, uint32_t area)
 {
-	uint32_t max;
+	uint32_t max = queue_select(d, index);
 
-	wr(d, VIRTIO_MMIO_QUEUE_SEL, index);
-	if (d->version == 2 ? rd(d, VIRTIO_MMIO_QUEUE_READY) : rd(d, VIRTIO_MMIO_QUEUE_PFN))
-		return -1;
-	max = rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX);
 	if (!max)
 		return -1;
+	if (pci_legacy(d)) /* its QUEUE_NUM is the size: the driver cannot choose */
+		num = max;
 	if (num > max)
 		num = max;
 	if (num > DEMO_VIRTIO_QUEUE_NUM_MAX)
-		num = DEMO_VIRTIO_QUEUE_NUM_MAX;
+		return -1;
 
 	memset(q, 0, sizeof(*q));
 	q->dev = d;
@@ -131,16 +350,12 @@ int virtq_setup(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, u
 		q->desc[i].next = i + 1;
 	q->num_free = num;
 
-	wr(d, VIRTIO_MMIO_QUEUE_NUM, num);
-	if (d->version == 2) {
-		wr(d, VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)(uintptr_t)q->desc);
-		wr(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
-		wr(d, VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)(uintptr_t)q->avail);
-		wr(d, VIRTIO_MMIO_QUEUE_AVAIL_HIGH, 0);
-		wr(d, VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)(uintptr_t)q->used);
-		wr(d, VIRTIO_MMIO_QUEUE_USED_HIGH, 0);
-		wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
+	if (d->version == 2)
+		return queue_program(q, true);
+	if (pci_legacy(d)) {
+		outl(d->io + VIRTIO_PCI_QUEUE_PFN, area / LEGACY_PAGE);
 	} else {
+		wr(d, VIRTIO_MMIO_QUEUE_NUM, num);
 		wr(d, VIRTIO_MMIO_QUEUE_ALIGN, LEGACY_PAGE);
 		wr(d, VIRTIO_MMIO_QUEUE_PFN, area / LEGACY_PAGE);
 	}
@@ -150,10 +365,7 @@ int virtq_setup(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, u
 int virtq_setup_at(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, uint32_t desc,
 		   uint32_t driver, uint32_t device, bool ready)
 {
-	if (d->version != 2)
-		return -1;
-	wr(d, VIRTIO_MMIO_QUEUE_SEL, index);
-	if (rd(d, VIRTIO_MMIO_QUEUE_READY) || rd(d, VIRTIO_MMIO_QUEUE_NUM_MAX) < num)
+	if (d->version != 2 || queue_select(d, index) < num)
 		return -1;
 	memset(q, 0, sizeof(*q));
 	q->dev = d;
@@ -162,22 +374,20 @@ int virtq_setup_at(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num
 	q->desc = (struct vring_desc *)(uintptr_t)desc;
 	q->avail = (struct vring_avail *)(uintptr_t)driver;
 	q->used = (struct vring_used *)(uintptr_t)device;
-	wr(d, VIRTIO_MMIO_QUEUE_NUM, num);
-	wr(d, VIRTIO_MMIO_QUEUE_DESC_LOW, desc);
-	wr(d, VIRTIO_MMIO_QUEUE_DESC_HIGH, 0);
-	wr(d, VIRTIO_MMIO_QUEUE_AVAIL_LOW, driver);
-	wr(d, VIRTIO_MMIO_QUEUE_AVAIL_HIGH, 0);
-	wr(d, VIRTIO_MMIO_QUEUE_USED_LOW, device);
-	wr(d, VIRTIO_MMIO_QUEUE_USED_HIGH, 0);
-	if (ready)
-		wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
-	return 0;
+	return queue_program(q, ready);
 }
 
-void vdev_notify(const struct vdev *d, uint32_t index)
+void virtq_kick(struct virtq *q)
 {
+	const struct vdev *d = q->dev;
+
 	barrier();
-	wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, index);
+	if (pci_modern(d))
+		mmio_write16(q->notify_addr, q->index);
+	else if (pci_legacy(d))
+		outw(d->io + VIRTIO_PCI_QUEUE_NOTIFY, q->index);
+	else
+		wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
 }
 
 int virtq_next_head(const struct virtq *q)
@@ -223,12 +433,6 @@ int virtq_add(struct virtq *q, const struct vbuf *bufs, unsigned int n, struct v
 	q->avail_idx++;
 	*(volatile __virtio16 *)&q->avail->idx = q->avail_idx;
 	return head;
-}
-
-void virtq_kick(struct virtq *q)
-{
-	barrier();
-	wr(q->dev, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
 }
 
 int virtq_get_used(struct virtq *q, uint32_t *len)

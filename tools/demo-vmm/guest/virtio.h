@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The demo guest's virtio-mmio driver: device probe and init, split virtqueues with a free
- * list of descriptors, direct and indirect chains, and polling of the used ring (the guest
- * has no interrupts). Layouts come from the kernel's uapi headers: they need only
+ * The demo guest's virtio driver: device probe and init over virtio-mmio or virtio-pci
+ * (modern or legacy), split virtqueues with a free list of descriptors, direct and indirect
+ * chains, and polling of the used ring (the guest has no interrupts). The transport is a
+ * seam: init, queue setup, notify and config reads; the rings are the same for all. Layouts come from the kernel's uapi headers: they need only
  * <linux/types.h>, which works freestanding with -m32 once the multiarch asm/ directory is
  * on the include path (demo-vmm.mk adds it with -idirafter).
  */
@@ -15,17 +16,29 @@
 #include <linux/virtio_ring.h>
 
 #include "demo-abi.h"
+#include "pci.h"
+
+enum vdev_transport {
+	VDEV_MMIO,
+	VDEV_PCI,
+};
 
 struct vdev {
-	uint32_t base; /* MMIO window */
-	uint32_t version; /* 2 modern, 1 legacy */
+	enum vdev_transport transport;
+	uint64_t key; /* the base gma knows it by: MMIO window, or DEMO_PCI_BASE */
+	uint32_t base; /* virtio-mmio window */
+	uint32_t version; /* 2 modern, 1 legacy (either transport) */
 	uint32_t device_id;
 	uint64_t features; /* negotiated */
+	/* virtio-pci modern: the structures, as the capabilities place them */
+	uint32_t common, isr, devcfg, notify, notify_len, notify_mult;
+	uint16_t io; /* virtio-pci legacy: I/O BAR 0 */
 };
 
 struct virtq {
 	struct vdev *dev;
 	uint16_t index;
+	uint32_t notify_addr; /* virtio-pci modern: where its notifications go */
 	uint16_t num;
 	struct vring_desc *desc;
 	struct vring_avail *avail;
@@ -49,7 +62,15 @@ struct vbuf {
  * @wanted (VERSION_1 and INDIRECT_DESC are added). Returns 0, or -1 if no such device.
  */
 int vdev_init(struct vdev *d, uint32_t base, uint32_t device_id, uint64_t wanted);
-/* Sets up queue @index with @num entries; @area: where its rings go (see demo-abi.h). */
+/*
+ * The same for the PCI function @p (NULL: none): modern if its capabilities describe the
+ * virtio structures, else legacy through I/O BAR 0 if it has a transitional device ID.
+ */
+int vdev_init_pci(struct vdev *d, const struct pci_dev *p, uint32_t device_id, uint64_t wanted);
+/*
+ * Sets up queue @index with up to @num entries (legacy virtio-pci: the device's size);
+ * @area: where its rings go (see demo-abi.h).
+ */
 int virtq_setup(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, uint32_t area);
 /*
  * Modern transport only: sets up queue @index with its three areas wherever the caller wants
@@ -58,8 +79,6 @@ int virtq_setup(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, u
 int virtq_setup_at(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, uint32_t desc,
 		   uint32_t driver, uint32_t device, bool ready);
 void vdev_driver_ok(struct vdev *d);
-/* Writes QueueNotify for queue @index, whatever its state. */
-void vdev_notify(const struct vdev *d, uint32_t index);
 bool vdev_has(const struct vdev *d, unsigned int bit);
 uint32_t vdev_config32(const struct vdev *d, uint32_t off);
 uint8_t vdev_config8(const struct vdev *d, uint32_t off);
@@ -72,6 +91,7 @@ int virtq_next_head(const struct virtq *q);
  */
 int virtq_add(struct virtq *q, const struct vbuf *bufs, unsigned int n,
 	      struct vring_desc *indirect);
+/* Notifies the device of queue @q, whatever its state. */
 void virtq_kick(struct virtq *q);
 /* Takes one used element and frees its chain: returns its head, or -1 if none. */
 int virtq_get_used(struct virtq *q, uint32_t *len);
