@@ -132,6 +132,8 @@ static void cfg_write(struct pci_func *f, uint32_t reg, const uint8_t *data, uin
 	}
 	if (bars)
 		update_bars(f);
+	if (f->cfg_hook)
+		f->cfg_hook(f, reg, len, true);
 }
 
 static void cfg_read(struct pci_func *f, uint32_t reg, uint8_t *data, uint32_t len)
@@ -139,6 +141,8 @@ static void cfg_read(struct pci_func *f, uint32_t reg, uint8_t *data, uint32_t l
 	f->cfg_reads++;
 	if (reg == PCI_CAPABILITY_LIST || (f->last_cap && reg >= PCI_STD_HEADER_SIZEOF))
 		f->cap_reads++;
+	if (f->cfg_hook)
+		f->cfg_hook(f, reg, len, false);
 	memcpy(data, &f->cfg[reg], len);
 }
 

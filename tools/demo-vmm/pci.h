@@ -35,6 +35,11 @@ struct pci_func {
 	uint8_t last_cap; /* offset of the last capability, 0: none yet */
 	uint8_t cap_end; /* where the next capability goes */
 	struct pci_bar bars[PCI_DEMO_BARS];
+	/*
+	 * Called before a config read copies out [reg, reg + len), and after a config write
+	 * stored it: registers whose value is not just the stored bytes.
+	 */
+	void (*cfg_hook)(struct pci_func *f, uint32_t reg, uint32_t len, bool is_write);
 	/* What the guest did to this function, for the log. */
 	uint64_t cfg_reads, cfg_writes, bar_sizings, cap_reads;
 };

@@ -11,8 +11,11 @@
  *   net      legacy by default: I/O BAR 0 with the legacy register layout
  * The notify area is decoded by address: a write at notify base + off * multiplier is a
  * notification of the queue whose queue_notify_off is off (the value is the queue index).
+ * Modern devices also have the VIRTIO_PCI_CAP_PCI_CFG capability the spec requires (a
+ * window into the BAR through config space); the demo guest never uses it.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +41,7 @@ struct virtio_pci {
 	struct pci_func f;
 	struct virtio_dev *v;
 	unsigned int bar; /* modern: the BAR holding the structures */
+	uint8_t cfg_cap; /* modern: offset of the VIRTIO_PCI_CAP_PCI_CFG capability */
 	uint32_t notify_mult;
 	uint16_t notify_off[VIRTIO_DEMO_MAX_QUEUES];
 };
@@ -266,6 +270,28 @@ static void modern_bar(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 	}
 }
 
+/*
+ * VIRTIO_PCI_CAP_PCI_CFG: the driver sets bar, offset and length (1, 2 or 4) in the
+ * capability, then reads or writes pci_cfg_data to access the BAR there.
+ */
+static void cfg_window(struct pci_func *f, uint32_t reg, uint32_t len, bool is_write)
+{
+	struct virtio_pci *vp = (struct virtio_pci *)f; /* f is its first member */
+	uint8_t *cap = &f->cfg[vp->cfg_cap];
+	uint32_t data = vp->cfg_cap + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+	uint32_t off = get_le(cap + VIRTIO_PCI_CAP_OFFSET, 4);
+	uint32_t n = get_le(cap + VIRTIO_PCI_CAP_LENGTH, 4);
+
+	if (!vp->cfg_cap || reg + len <= data || reg >= data + 4)
+		return;
+	if (cap[VIRTIO_PCI_CAP_BAR] != vp->bar || (n != 1 && n != 2 && n != 4) ||
+	    off > f->bars[vp->bar].size - n)
+		return;
+	if (!is_write)
+		memset(&f->cfg[data], 0, 4);
+	modern_bar(vp, off, &f->cfg[data], n, is_write);
+}
+
 /* ---- legacy: the registers in I/O BAR 0 ---- */
 
 static void legacy_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
@@ -326,10 +352,13 @@ static void legacy_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 
 /* ---- setup ---- */
 
-static void add_vendor_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset, uint32_t length)
+/* Returns the capability's offset in config space. */
+static uint8_t add_vendor_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset, uint32_t length)
 {
-	struct virtio_pci_notify_cap c = { 0 };
-	uint8_t len = type == VIRTIO_PCI_CAP_NOTIFY_CFG ? sizeof(c) : sizeof(c.cap);
+	struct virtio_pci_notify_cap c = { 0 }; /* the longest, with struct virtio_pci_cfg_cap */
+	uint8_t len = type == VIRTIO_PCI_CAP_NOTIFY_CFG ? sizeof(c) :
+		      type == VIRTIO_PCI_CAP_PCI_CFG	? sizeof(struct virtio_pci_cfg_cap) :
+							  sizeof(c.cap);
 
 	c.cap.cap_vndr = PCI_CAP_ID_VNDR;
 	c.cap.cap_len = len;
@@ -337,8 +366,9 @@ static void add_vendor_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset,
 	c.cap.bar = vp->bar;
 	c.cap.offset = offset;
 	c.cap.length = length;
-	c.notify_off_multiplier = vp->notify_mult;
-	pci_func_add_cap(&vp->f, &c, len);
+	if (type == VIRTIO_PCI_CAP_NOTIFY_CFG)
+		c.notify_off_multiplier = vp->notify_mult;
+	return pci_func_add_cap(&vp->f, &c, len);
 }
 
 static uint32_t pci_class(uint32_t device_id)
@@ -401,6 +431,11 @@ int virtio_pci_add(struct pci_host *p, struct virtio_host *h, unsigned int slot,
 		add_vendor_cap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, R_NOTIFY, notify_len);
 		add_vendor_cap(vp, VIRTIO_PCI_CAP_ISR_CFG, R_ISR, REGION);
 		add_vendor_cap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, R_DEVICE, REGION);
+		vp->cfg_cap = add_vendor_cap(vp, VIRTIO_PCI_CAP_PCI_CFG, 0, 0);
+		/* bar, offset, length and the data are the driver's to write */
+		memset(&vp->f.wmask[vp->cfg_cap + VIRTIO_PCI_CAP_BAR], 0xff, 1);
+		memset(&vp->f.wmask[vp->cfg_cap + VIRTIO_PCI_CAP_OFFSET], 0xff, 12);
+		vp->f.cfg_hook = cfg_window;
 	}
 	vp->f.cfg[PCI_INTERRUPT_PIN] = 1; /* INTA#, never raised: the guest polls */
 	if (pci_host_attach(p, &vp->f, slot))
