@@ -83,8 +83,11 @@ struct gma_mem_opts {
  * Constructors copy and validate the region table. local: addr is a pointer in this process.
  * process: addr is a virtual address in process pid, accessed with process_vm_readv/writev
  * (volatile access is refused with -EOPNOTSUPP: those syscalls do not promise an untorn
- * access). file: addr is an offset in the dump at path, accessed with pread/pwrite.
- * Return NULL with errno EINVAL (bad table), E2BIG, ESRCH (no such pid), or open(2)'s errno.
+ * access). file: addr is an offset in the dump at path, accessed with pread/pwrite; the dump
+ * is a regular file or a block device (opening never waits: a FIFO is refused at once), and
+ * may be shorter than its table (reads past its end fail with -EFAULT).
+ * Return NULL with errno EINVAL (bad table), E2BIG, ESRCH (no such pid), EISDIR (the dump is
+ * a directory), ESPIPE (a FIFO, socket or character device), or open(2)'s errno.
  */
 GMA_API struct gma_mem *gma_mem_new_local(const struct gma_region *regions, size_t n);
 GMA_API struct gma_mem *gma_mem_new_process(pid_t pid, const struct gma_region *regions, size_t n);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -310,4 +311,33 @@ Test(file, missing_file_reports_open_errno)
 	errno = 0;
 	cr_assert_null(gma_mem_new_file("/nonexistent/gma.dump", r, 1, NULL));
 	cr_assert_eq(errno, ENOENT);
+}
+
+/* A FIFO would block open(2) until a writer came: it is refused at once, with its reason. */
+Test(file, fifo_is_refused_without_waiting, .timeout = 5)
+{
+	struct gma_region r[] = { { 0, 0x1000, 0 } };
+	char path[64] = "/tmp/gma-fifo-XXXXXX";
+
+	cr_assert(mkdtemp(path));
+	strcat(path, "/f");
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	errno = 0;
+	cr_assert_null(gma_mem_new_file(path, r, 1, NULL));
+	cr_expect_eq(errno, ESPIPE, "errno %d", errno);
+	unlink(path);
+	*strrchr(path, '/') = 0;
+	rmdir(path);
+}
+
+Test(file, directory_and_character_device_are_refused)
+{
+	struct gma_region r[] = { { 0, 0x1000, 0 } };
+
+	errno = 0;
+	cr_assert_null(gma_mem_new_file("/tmp", r, 1, NULL));
+	cr_expect_eq(errno, EISDIR);
+	errno = 0;
+	cr_assert_null(gma_mem_new_file("/dev/null", r, 1, NULL));
+	cr_expect_eq(errno, ESPIPE);
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -275,6 +276,28 @@ struct gma_mem *gma_mem_new_process(pid_t pid, const struct gma_region *regions,
 	return mem;
 }
 
+/*
+ * Only a regular file or a block device has bytes at offsets that pread(2) can address: a
+ * directory is -EISDIR, anything else (a FIFO, a socket, a character device) -ESPIPE. The
+ * descriptor is made blocking again (O_NONBLOCK means nothing to a file or a disk).
+ */
+static int dump_file_usable(int fd)
+{
+	struct stat st;
+	int flags;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return -ESPIPE;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK))
+		return -errno;
+	return 0;
+}
+
 struct gma_mem *gma_mem_new_file(const char *path, const struct gma_region *regions, size_t n,
 				 const struct gma_mem_opts *opts)
 {
@@ -287,9 +310,16 @@ struct gma_mem *gma_mem_new_file(const char *path, const struct gma_region *regi
 		return NULL;
 	}
 	writable = OPTS_GET(opts, writable, false);
-	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO opened for reading must not wait for a writer */
+	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return NULL;
+	err = dump_file_usable(fd);
+	if (err) {
+		close(fd);
+		errno = -err;
+		return NULL;
+	}
 	mem = mem_new(GMA_BACKEND_FILE, regions, n);
 	if (!mem) {
 		err = errno;
