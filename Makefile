@@ -54,7 +54,7 @@ endif
 .DELETE_ON_ERROR:
 # Skeletons are intermediates of the tests but worth keeping for readers and embedders.
 .SECONDARY: $(SKELS)
-.PHONY: all deps deps-test clean test unit-test bpf-test format format-check demo vmlinux \
+.PHONY: all deps deps-test clean test unit-test cli-test bpf-test format format-check demo vmlinux \
 	install uninstall static install-test doc-test gma-pc-force
 
 # The demo/test VMM and its 32-bit guest (tools/demo-vmm/).
@@ -85,8 +85,9 @@ $(OUTPUT)/user/lib/%.o: user/lib/%.c $(wildcard include/gma/*.h user/lib/*.h) $(
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LIBGMA_CFLAGS) -c $< -o $@
 
+# gma-trace checks options against the tracer's caps (bpf/tracer.h) when it parses them.
 $(OUTPUT)/user/gma-trace/%.o: user/gma-trace/%.c $(wildcard include/gma/*.h user/gma-trace/*.h) \
-		| deps $(OUTPUT)/user/gma-trace
+		bpf/tracer.h | deps $(OUTPUT)/user/gma-trace
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Iuser/gma-trace -c $< -o $@
 
@@ -129,13 +130,19 @@ $(OUTPUT)/tests/%: tests/bpf/%.c $(SKELS) $(TEST_HELPERS) $(OUTPUT)/libgma.a \
 unit-test: $(UNIT_TESTS)
 	$(Q)for t in $^; do echo "== $$t"; $$t --jobs=2 || exit 1; done
 
+# gma-trace against hostile dumps, maps and command lines (tests/cli/gen-hostile.sh writes them):
+# each case's exit status and message; no root needed.
+cli-test: $(OUTPUT)/gma-trace
+	$(Q)tests/cli/test-cli.sh $(OUTPUT)/gma-trace $(OUTPUT)/tests/cli
+
 bpf-test: $(BPF_TESTS)
 	$(Q)if [ "$$(id -u)" -ne 0 ]; then \
 		echo "bpf-test: BPF selftests load programs into the kernel: run as root" >&2; \
 		exit 1; fi
 	$(Q)for t in $^; do echo "== $$t"; $$t --jobs=1 || exit 1; done
 
-test: format-check all unit-test bpf-test fuzz-replay fuzz-short install-test doc-test vmtest
+test: format-check all unit-test cli-test bpf-test fuzz-replay fuzz-short install-test doc-test \
+	vmtest
 	@echo "make test: all tests passed"
 
 # --- demo -------------------------------------------------------------------------------

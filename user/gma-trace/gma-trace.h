@@ -12,11 +12,29 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sysexits.h>
 #include <time.h>
 
 #include <gma/gma.h>
 #include <gma/print.h>
 #include <gma/virtio.h>
+
+/*
+ * The tracer's caps, checked when options are parsed: SNAP_CAP (the most of each buffer
+ * gma_tracer_opts.snap_len samples), QUEUES_MAX (queues of a device gma_tracer_add_queue
+ * follows). bpf/tracer.h, installed renamed as <gma/tracer.h>: one definition.
+ */
+#include "tracer.h"
+
+/*
+ * Exit statuses, as gma-trace(8) EXIT STATUS lists them: 0 a result (a decoded ring with its
+ * anomalies is a result); 1 a failure at run time, reported with its reason (the tracer did
+ * not load, the VM is gone, a read failed); EX_USAGE (64, argp's own) a bad command line;
+ * EX_DATAERR (65) an input file whose contents are wrong; EX_NOINPUT (66) an input file that
+ * cannot be used at all. A command returns 0, a negative errno (status 1, already reported)
+ * or one of the EX_* statuses.
+ */
+#define EXIT_RUNTIME 1
 
 struct env {
 	bool json;
@@ -60,6 +78,11 @@ error_t parse_common(int key, char *arg, struct argp_state *state);
 error_t parse_pid(const char *arg, pid_t *pid, struct argp_state *state);
 error_t parse_u64(const char *arg, __u64 *v, const char *what, struct argp_state *state);
 error_t parse_u32(const char *arg, __u32 *v, const char *what, struct argp_state *state);
+/* A number from min to max; argp_error naming the allowed range otherwise. */
+error_t parse_u32_range(const char *arg, __u32 *v, const char *what, __u32 min, __u32 max,
+			struct argp_state *state);
+/* --ringbuf-size: a power of 2, a multiple of the page size, at most 2^31. */
+error_t parse_ringbuf_size(const char *arg, __u32 *v, struct argp_state *state);
 
 /* A queue given on the command line (--queue) or imported from QMP. */
 struct queue_spec {
@@ -77,10 +100,18 @@ struct queue_spec {
 #define QUEUE_SPEC_SYNTAX "base=B,index=I,num=N,desc=D,driver=A,device=U[,type=ID]"
 #define QUEUE_SPECS_MAX 32
 
-/* --queue QUEUE_SPEC_SYNTAX; -EINVAL for a bad one. */
-int parse_queue_spec(const char *arg, struct queue_spec *q);
-/* One more --queue into queues[*n] (QUEUE_SPECS_MAX at most); argp_error when bad. */
-error_t parse_queue_opt(const char *arg, struct queue_spec *queues, size_t *n,
+/*
+ * --queue QUEUE_SPEC_SYNTAX, every field range-checked against the VirtIO spec (split ring:
+ * index below 65536, num a power of 2 up to 32768, areas not wrapping past 2^64, type a
+ * device ID gma knows), each key once; traced: also what the tracer follows (index below
+ * QUEUES_MAX, base 0x200-aligned, desc not 0). -EINVAL with why[] saying what is wrong.
+ */
+int parse_queue_spec(const char *arg, struct queue_spec *q, bool traced, char *why, size_t why_len);
+/*
+ * One more --queue into queues[*n] (QUEUE_SPECS_MAX at most, each queue once); argp_error
+ * when bad.
+ */
+error_t parse_queue_opt(const char *arg, struct queue_spec *queues, size_t *n, bool traced,
 			struct argp_state *state);
 
 /* Prints "gma-trace: WHAT: reason" and what to do about it; returns err. */

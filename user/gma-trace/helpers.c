@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* What gma-trace's commands share: option parsing, errors with hints, process helpers. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -104,84 +105,237 @@ error_t parse_pid(const char *arg, pid_t *pid, struct argp_state *state)
 	return 0;
 }
 
-error_t parse_u64(const char *arg, __u64 *v, const char *what, struct argp_state *state)
+/*
+ * A number in C syntax (0x hex, 0 octal), digits only: no sign, no space (strtoull would
+ * take " -1" as 2^64 - 1). 0, or -EINVAL (not such a number) or -ERANGE (above 2^64 - 1).
+ */
+static int str_u64(const char *arg, __u64 *v)
 {
 	char *end;
 
+	if (!isdigit((unsigned char)arg[0]))
+		return -EINVAL;
 	errno = 0;
 	*v = strtoull(arg, &end, 0);
-	if (errno || *end || !*arg || arg[0] == '-')
-		argp_error(state, "invalid %s '%s' (decimal, or 0x for hex)", what, arg);
+	if (errno == ERANGE)
+		return -ERANGE;
+	return errno || *end ? -EINVAL : 0;
+}
+
+error_t parse_u64(const char *arg, __u64 *v, const char *what, struct argp_state *state)
+{
+	int err = str_u64(arg, v);
+
+	if (err == -ERANGE)
+		argp_error(state, "%s '%s': above 2^64 - 1", what, arg);
+	else if (err)
+		argp_error(state, "invalid %s '%s' (a number: decimal, or 0x for hex)", what, arg);
 	return 0;
 }
 
 error_t parse_u32(const char *arg, __u32 *v, const char *what, struct argp_state *state)
 {
+	return parse_u32_range(arg, v, what, 0, UINT32_MAX, state);
+}
+
+error_t parse_u32_range(const char *arg, __u32 *v, const char *what, __u32 min, __u32 max,
+			struct argp_state *state)
+{
 	__u64 x;
 
 	parse_u64(arg, &x, what, state);
-	if (x > 0xffffffffULL)
-		argp_error(state, "%s '%s' is too large", what, arg);
+	if (x < min || x > max)
+		argp_error(state, "%s '%s': out of range, want %u to %u", what, arg, min, max);
 	*v = x;
 	return 0;
 }
 
-int parse_queue_spec(const char *arg, struct queue_spec *q)
+error_t parse_ringbuf_size(const char *arg, __u32 *v, struct argp_state *state)
 {
-	char *s = strdup(arg), *save = NULL, *kv;
-	unsigned int have = 0;
-	int err = 0;
+	__u32 page = sysconf(_SC_PAGESIZE), max = 1u << 31;
+	__u64 x;
+
+	parse_u64(arg, &x, "--ringbuf-size", state);
+	if (x < page || x > max || (x & (x - 1)))
+		argp_error(state,
+			   "--ringbuf-size '%s': want a power of 2 from %u (the page size) to %u",
+			   arg, page, max);
+	*v = x;
+	return 0;
+}
+
+/* The keys of --queue, in the order of QUEUE_SPEC_SYNTAX; alias: another name accepted. */
+enum { QK_BASE, QK_INDEX, QK_NUM, QK_DESC, QK_DRIVER, QK_DEVICE, QK_TYPE, QK_N };
+
+static const struct {
+	const char *name, *alias;
+} queue_keys[QK_N] = {
+	[QK_BASE] = { "base" },
+	[QK_INDEX] = { "index" },
+	[QK_NUM] = { "num" },
+	[QK_DESC] = { "desc" },
+	[QK_DRIVER] = { "driver", "avail" },
+	[QK_DEVICE] = { "device", "used" },
+	[QK_TYPE] = { "type" },
+};
+
+/* The device IDs gma_virtio_device_name() knows, as "1-13 16-41". */
+static void known_device_ids(char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (__u32 id = 1; id < 256 && off < len; id++) {
+		__u32 last = id;
+
+		if (!gma_virtio_device_name(id))
+			continue;
+		while (last < 255 && gma_virtio_device_name(last + 1))
+			last++;
+		off += snprintf(buf + off, len - off, last > id ? "%s%u-%u" : "%s%u",
+				off ? " " : "", id, last);
+		id = last;
+	}
+}
+
+/* Whether [addr, addr + len) wraps past 2^64 (len > 0). */
+static bool area_wraps(__u64 addr, __u64 len)
+{
+	return addr + (len - 1) < addr;
+}
+
+int parse_queue_spec(const char *arg, struct queue_spec *q, bool traced, char *why, size_t why_len)
+{
+	char *s = strdup(arg), *save = NULL, *kv, ids[256];
+	const char *txt[QK_N] = {}; /* each value as given */
+	unsigned int have = 0, k;
+	__u64 v[QK_N] = {};
+	int err = -EINVAL;
 
 	if (!s)
 		return -ENOMEM;
 	memset(q, 0, sizeof(*q));
-	for (kv = strtok_r(s, ",", &save); kv && !err; kv = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(kv, '='), *end;
-		unsigned long long v;
+	/* strtok_r would skip empty fields: ",," and a trailing ',' are errors here */
+	for (kv = s; kv; kv = save) {
+		char *eq, *val;
 
+		save = strchr(kv, ',');
+		if (save)
+			*save++ = 0;
+		eq = strchr(kv, '=');
 		if (!eq) {
-			err = -EINVAL;
-			break;
+			snprintf(why, why_len, "'%s' is not KEY=VALUE; want " QUEUE_SPEC_SYNTAX,
+				 kv);
+			goto out;
 		}
 		*eq = 0;
-		errno = 0;
-		v = strtoull(eq + 1, &end, 0);
-		if (errno || *end || end == eq + 1) {
-			err = -EINVAL;
-			break;
+		val = eq + 1;
+		for (k = 0; k < QK_N; k++)
+			if (!strcmp(kv, queue_keys[k].name) ||
+			    (queue_keys[k].alias && !strcmp(kv, queue_keys[k].alias)))
+				break;
+		if (k == QK_N) {
+			snprintf(why, why_len,
+				 "unknown key '%s'; want " QUEUE_SPEC_SYNTAX
+				 " (avail and used are driver and device)",
+				 kv);
+			goto out;
 		}
-		if (!strcmp(kv, "base"))
-			q->base = v, have |= 1;
-		else if (!strcmp(kv, "index"))
-			q->index = v, have |= 2;
-		else if (!strcmp(kv, "num"))
-			q->layout.num = v, have |= 4;
-		else if (!strcmp(kv, "desc"))
-			q->layout.desc = v, have |= 8;
-		else if (!strcmp(kv, "driver") || !strcmp(kv, "avail"))
-			q->layout.driver = v, have |= 16;
-		else if (!strcmp(kv, "device") || !strcmp(kv, "used"))
-			q->layout.device = v, have |= 32;
-		else if (!strcmp(kv, "type"))
-			q->device_id = v;
-		else
-			err = -EINVAL;
+		if (have & (1u << k)) {
+			snprintf(why, why_len, "%s given twice%s", queue_keys[k].name,
+				 queue_keys[k].alias ? " (or as its alias)" : "");
+			goto out;
+		}
+		have |= 1u << k;
+		txt[k] = val;
+		switch (str_u64(val, &v[k])) {
+		case 0:
+			break;
+		case -ERANGE:
+			snprintf(why, why_len, "%s=%s: above 2^64 - 1", kv, val);
+			goto out;
+		default:
+			snprintf(why, why_len, "%s=%s: %s", kv, val,
+				 val[0] == '-' ? "negative" :
+						 "not a number (decimal, or 0x for hex)");
+			goto out;
+		}
 	}
+	for (k = 0; k < QK_TYPE; k++)
+		if (!(have & (1u << k))) {
+			snprintf(why, why_len, "%s missing; want " QUEUE_SPEC_SYNTAX,
+				 queue_keys[k].name);
+			goto out;
+		}
+	if (v[QK_INDEX] > 0xffff) {
+		snprintf(why, why_len, "index=%s: want 0 to 65535", txt[QK_INDEX]);
+		goto out;
+	}
+	if (!v[QK_NUM] || v[QK_NUM] > GMA_QUEUE_NUM_MAX || (v[QK_NUM] & (v[QK_NUM] - 1))) {
+		snprintf(why, why_len, "num=%s: want a power of 2 from 1 to %u (a split ring)",
+			 txt[QK_NUM], GMA_QUEUE_NUM_MAX);
+		goto out;
+	}
+	/* the areas of a split ring: 16 bytes a descriptor; flags, idx, ring[num], event */
+	if (area_wraps(v[QK_DESC], 16 * v[QK_NUM]) || area_wraps(v[QK_DRIVER], 6 + 2 * v[QK_NUM]) ||
+	    area_wraps(v[QK_DEVICE], 6 + 8 * v[QK_NUM])) {
+		snprintf(why, why_len, "a ring area of num=%s entries wraps past 2^64",
+			 txt[QK_NUM]);
+		goto out;
+	}
+	if ((have & (1u << QK_TYPE)) &&
+	    (v[QK_TYPE] > UINT32_MAX || !gma_virtio_device_name(v[QK_TYPE]))) {
+		known_device_ids(ids, sizeof(ids));
+		snprintf(why, why_len, "type=%s: not a VirtIO device ID gma knows (%s)",
+			 txt[QK_TYPE], ids);
+		goto out;
+	}
+	if (traced && v[QK_INDEX] >= QUEUES_MAX) {
+		snprintf(why, why_len, "index=%s: the tracer follows queues 0 to %d of a device",
+			 txt[QK_INDEX], QUEUES_MAX - 1);
+		goto out;
+	}
+	if (traced && (v[QK_BASE] & 0x1ff)) {
+		snprintf(why, why_len, "base=%s: a virtio-mmio window's base, a multiple of 0x200",
+			 txt[QK_BASE]);
+		goto out;
+	}
+	if (traced && !v[QK_DESC]) {
+		snprintf(why, why_len, "desc=0: the tracer takes it for a queue not set up");
+		goto out;
+	}
+	q->base = v[QK_BASE];
+	q->index = v[QK_INDEX];
+	q->layout.num = v[QK_NUM];
+	q->layout.desc = v[QK_DESC];
+	q->layout.driver = v[QK_DRIVER];
+	q->layout.device = v[QK_DEVICE];
+	q->device_id = v[QK_TYPE];
+	err = 0;
+out:
 	free(s);
-	if (!err && (have & 0x3c) != 0x3c)
-		err = -EINVAL;
 	return err;
 }
 
-error_t parse_queue_opt(const char *arg, struct queue_spec *queues, size_t *n,
+error_t parse_queue_opt(const char *arg, struct queue_spec *queues, size_t *n, bool traced,
 			struct argp_state *state)
 {
+	struct queue_spec *q = &queues[*n];
+	char why[512];
+	int err;
+
 	if (*n == QUEUE_SPECS_MAX)
 		argp_error(state, "at most %d --queue", QUEUE_SPECS_MAX);
-	else if (parse_queue_spec(arg, &queues[*n]))
-		argp_error(state, "bad --queue '%s': want " QUEUE_SPEC_SYNTAX, arg);
-	else
-		++*n;
+	err = parse_queue_spec(arg, q, traced, why, sizeof(why));
+	if (err == -ENOMEM)
+		argp_failure(state, EXIT_RUNTIME, ENOMEM, "--queue");
+	else if (err)
+		argp_error(state, "--queue '%s': %s", arg, why);
+	for (size_t i = 0; i < *n; i++)
+		if (queues[i].base == q->base && queues[i].index == q->index)
+			argp_error(state, "--queue '%s': queue %u of 0x%llx given twice", arg,
+				   q->index, (unsigned long long)q->base);
+	++*n;
 	return 0;
 }
 

@@ -43,9 +43,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	int rc;
+
 	if (argc < 2) {
 		usage(stderr);
-		return 2;
+		return EX_USAGE;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
@@ -66,9 +68,11 @@ int main(int argc, char **argv)
 		if (asprintf(&name, "gma-trace %s", cmds[i].name) < 0)
 			return 1;
 		argv[1] = name;
-		return cmds[i].fn(argc - 1, argv + 1) ? 1 : 0;
+		rc = cmds[i].fn(argc - 1, argv + 1);
+		/* a negative errno was reported: a failure at run time */
+		return rc < 0 ? EXIT_RUNTIME : rc;
 	}
 	fprintf(stderr, "gma-trace: unknown command '%s'\n\n", argv[1]);
 	usage(stderr);
-	return 2;
+	return EX_USAGE;
 }

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <argp.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,8 +18,11 @@ struct mem_args {
 	__u64 gpa;
 	__u64 len;
 	bool via_bpf;
-	int timeout_ms;
+	__u32 timeout_ms;
 };
+
+/* The most --len reads. */
+#define MEM_LEN_MAX (1u << 18)
 
 static struct mem_args mem_args = { .timeout_ms = 5000 };
 
@@ -45,16 +49,24 @@ static error_t parse_mem(int key, char *arg, struct argp_state *state)
 	case 'a':
 		return parse_u64(arg, &mem_args.gpa, "--gpa", state);
 	case 'n':
-		return parse_u64(arg, &mem_args.len, "--len", state);
+		parse_u64(arg, &mem_args.len, "--len", state);
+		if (!mem_args.len || mem_args.len > MEM_LEN_MAX)
+			argp_error(state, "--len '%s': out of range, want 1 to %u", arg,
+				   MEM_LEN_MAX);
+		return 0;
 	case OPT_VIA_BPF:
 		mem_args.via_bpf = true;
 		return 0;
 	case OPT_TIMEOUT:
-		mem_args.timeout_ms = atoi(arg);
-		return 0;
+		return parse_u32_range(arg, &mem_args.timeout_ms, "--timeout-ms", 1, INT32_MAX,
+				       state);
 	case ARGP_KEY_END:
 		if (!mem_args.pid)
 			argp_error(state, "--pid is required");
+		if (mem_args.gpa + (mem_args.len - 1) < mem_args.gpa)
+			argp_error(state, "--gpa 0x%llx + --len %llu wraps past 2^64",
+				   (unsigned long long)mem_args.gpa,
+				   (unsigned long long)mem_args.len);
 		return 0;
 	default:
 		return parse_common(key, arg, state);
@@ -218,9 +230,9 @@ static int dump_via_bpf(const struct gma_vm *vm, struct dump *d)
 			err = -ESRCH;
 			break;
 		}
-		if (elapsed_ms(&start) > mem_args.timeout_ms) {
+		if (elapsed_ms(&start) > (long)mem_args.timeout_ms) {
 			fprintf(stderr,
-				"gma-trace: no exit of VM pid %d within %d ms (tracepoints: %s); "
+				"gma-trace: no exit of VM pid %d within %u ms (tracepoints: %s); "
 				"is the guest running?\n",
 				vm->pid, mem_args.timeout_ms, gma_tracer_tracepoints(t));
 			err = -ETIMEDOUT;
@@ -248,13 +260,8 @@ int cmd_mem(int argc, char **argv)
 	int err;
 
 	mem_args.len = 256;
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
-	if (err)
-		return err;
-	if (mem_args.len == 0 || mem_args.len > (1u << 18))
-		return report_error(-E2BIG, "--len must be between 1 and 262144");
-	if (mem_args.gpa + (mem_args.len - 1) < mem_args.gpa)
-		return report_error(-EOVERFLOW, "--gpa + --len wraps past 2^64");
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return EX_USAGE;
 	err = find_vm(mem_args.pid, &vms, &n, &vm);
 	if (err)
 		return err;

@@ -37,7 +37,7 @@ static const struct argp_option ring_options[] = {
 	  "The dump's region map: lines 'GPA SIZE OFFSET' (numbers in C syntax)", 0 },
 	{ "queue", OPT_QUEUE, "SPEC", 0, QUEUE_SPEC_SYNTAX, 0 },
 	{ "qmp", OPT_QMP, "SOCKET", 0, "Decode every queue QEMU reports over QMP", 0 },
-	{ "snap-len", OPT_SNAP, "BYTES", 0, "Bytes shown of each buffer (64, max 65536)", 0 },
+	{ "snap-len", OPT_SNAP, "BYTES", 0, "Bytes shown of each buffer (64; 1 to 65536)", 0 },
 	{ "descs", 'd', NULL, 0, "Show each chain's descriptors and first bytes", 0 },
 	JSON_OPTION("JSON instead of text"),
 	VERBOSE_OPTION,
@@ -93,9 +93,10 @@ static error_t parse_ring(int key, char *arg, struct argp_state *state)
 		args.descs = true;
 		return 0;
 	case OPT_SNAP:
-		return parse_u32(arg, &args.snap_len, "--snap-len", state);
+		return parse_u32_range(arg, &args.snap_len, "--snap-len", 1, GMA_SNAP_LEN_MAX,
+				       state);
 	case OPT_QUEUE:
-		return parse_queue_opt(arg, args.queues, &args.nr_queues, state);
+		return parse_queue_opt(arg, args.queues, &args.nr_queues, false, state);
 	case OPT_QMP:
 		args.qmp = arg;
 		return 0;
@@ -108,6 +109,14 @@ static error_t parse_ring(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!args.pid && !args.dump)
 			argp_error(state, "--pid (or --dump) is required");
+		if (args.pid && args.dump)
+			argp_error(state, "--pid and --dump exclude each other: a running VM, or a "
+					  "dump");
+		if (!!args.dump != !!args.map)
+			argp_error(state, "--dump and --map go together: the dump, and its region "
+					  "map");
+		if (!args.nr_queues && !args.qmp)
+			argp_error(state, "which queue? give --queue or --qmp");
 		return 0;
 	default:
 		return parse_common(key, arg, state);
@@ -131,19 +140,18 @@ int cmd_ring(int argc, char **argv)
 	size_t nregions = 0, nvms = 0;
 	int err;
 
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
-	if (err)
-		return err;
-	if (args.dump && !args.map)
-		return report_error(-EINVAL, "--dump needs --map");
-	if (!args.nr_queues && !args.qmp)
-		return report_error(-EINVAL, "which queue? give --queue or --qmp");
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return EX_USAGE;
 	ropts.snap_len = args.snap_len;
 	if (args.dump) {
 		err = read_region_map(args.map, &regions, &nregions);
 		if (err)
 			return report_error(err, args.map);
 		mem = gma_mem_new_file(args.dump, regions, nregions, NULL);
+		if (!mem) {
+			err = report_error(-errno, args.dump);
+			goto out;
+		}
 	} else {
 		err = find_vm(args.pid, &vms, &nvms, &vm);
 		if (err)
@@ -154,10 +162,10 @@ int cmd_ring(int argc, char **argv)
 			goto out;
 		}
 		mem = gma_mem_new_process(vm->pid, regions, nregions);
-	}
-	if (!mem) {
-		err = report_error(-errno, args.dump ? args.dump : "opening the VM's memory");
-		goto out;
+		if (!mem) {
+			err = report_error(-errno, "opening the VM's memory");
+			goto out;
+		}
 	}
 	if (args.qmp) {
 		struct gma_qmp_queue *qs;

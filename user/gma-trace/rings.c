@@ -68,9 +68,10 @@ static const struct argp_option rings_options[] = {
 	{ "queue", OPT_QUEUE, "SPEC", 0,
 	  "A queue set up before the trace began: " QUEUE_SPEC_SYNTAX, 0 },
 	{ "qmp", OPT_QMP, "SOCKET", 0, "Import every queue's layout from QEMU's QMP socket", 0 },
-	{ "snap-len", OPT_SNAP, "BYTES", 0, "Bytes sampled from each buffer (64, max 4096)", 0 },
+	{ "snap-len", OPT_SNAP, "BYTES", 0, "Bytes sampled from each buffer (64; 1 to 4096)", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after SECONDS (default: Ctrl-C)", 0 },
-	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0, "BPF ring buffer size (4194304)", 0 },
+	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
+	  "BPF ring buffer size, a power of 2 from the page size to 2^31 (4194304)", 0 },
 	BTF_OPTION,
 	VERBOSE_OPTION,
 	{},
@@ -97,17 +98,23 @@ static error_t parse_rings(int key, char *arg, struct argp_state *state)
 	case OPT_INTERVAL:
 		return parse_u32(arg, &args.interval_ms, "--interval-ms", state);
 	case OPT_SNAP:
-		return parse_u32(arg, &args.snap_len, "--snap-len", state);
+		return parse_u32_range(arg, &args.snap_len, "--snap-len", 1, SNAP_CAP, state);
 	case OPT_DURATION:
 		return parse_u32(arg, &args.duration_s, "--duration", state);
 	case OPT_RINGBUF:
-		return parse_u32(arg, &args.ringbuf_size, "--ringbuf-size", state);
+		return parse_ringbuf_size(arg, &args.ringbuf_size, state);
 	case OPT_MMIO:
 		if (args.nr_mmio == MMIO_BASES_MAX)
 			argp_error(state, "at most %d --mmio", MMIO_BASES_MAX);
-		return parse_u64(arg, &args.mmio[args.nr_mmio++], "--mmio", state);
+		parse_u64(arg, &args.mmio[args.nr_mmio], "--mmio", state);
+		if (args.mmio[args.nr_mmio++] & 0x1ff)
+			argp_error(state,
+				   "--mmio '%s': a virtio-mmio window's base, a multiple of "
+				   "0x200",
+				   arg);
+		return 0;
 	case OPT_QUEUE:
-		return parse_queue_opt(arg, args.queues, &args.nr_queues, state);
+		return parse_queue_opt(arg, args.queues, &args.nr_queues, true, state);
 	case OPT_QMP:
 		args.qmp = arg;
 		return 0;
@@ -121,6 +128,10 @@ static error_t parse_rings(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--pid (or a command to run) is required");
 		if (args.pid && args.cmd)
 			argp_error(state, "--pid and a command exclude each other");
+		if (args.cmd && (args.nr_mmio || args.nr_queues || args.qmp))
+			argp_error(state,
+				   "--mmio, --queue and --qmp need --pid: a command's queues "
+				   "are learnt as its guest sets them up");
 		return 0;
 	default:
 		return parse_common(key, arg, state);
@@ -291,13 +302,10 @@ int cmd_rings(int argc, char **argv)
 	int err, go_fd = -1, status;
 	pid_t pid = args.pid;
 
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
-	if (err)
-		return err;
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return EX_USAGE;
 	pid = args.pid;
 	if (args.cmd) {
-		if (args.nr_mmio || args.nr_queues || args.qmp)
-			return report_error(-EINVAL, "--mmio, --queue and --qmp need --pid");
 		pid = spawn_held(args.cmd, &go_fd, env.json);
 		if (pid < 0)
 			return report_error(pid, "starting the command");

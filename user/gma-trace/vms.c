@@ -26,9 +26,8 @@ int cmd_vms(int argc, char **argv)
 	size_t n;
 	int err;
 
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
-	if (err)
-		return err;
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return EX_USAGE;
 	err = gma_vms_list(&vms, &n);
 	if (err)
 		return report_error(err, "listing VMs");
