@@ -4,7 +4,8 @@
 # test-cli.sh GMA_TRACE DIR: gma-trace against hostile input (the files of gen-hostile.sh,
 # written into DIR, and bad command lines). Each case has its exit status (gma-trace(8) EXIT
 # STATUS: 0 a decoded ring, anomalies included; 1 a failure at run time; 64 a bad command
-# line) and a fragment its output must hold. Whatever the case, gma-trace must end within a few seconds
+# line; 65 an input file whose contents are wrong; 66 an input file that cannot be used) and
+# a fragment its output must hold. Whatever the case, gma-trace must end within a few seconds
 # (timeout: a hang fails), and exit 0 only with a decoded ring, or non-zero with a reason.
 # Needs no root and no VM; the cases that do (a mount namespace) are skipped without.
 set -uo pipefail
@@ -64,7 +65,43 @@ ring 0 buffer_unmapped buf-unmapped.img ok.map --queue $QUEUE -d
 ring 0 ring_unreadable ring.img ok.map --queue base=0,index=0,num=16,desc=0x7fff0000,driver=0x1100,device=0x1200
 ring 0 ring_misaligned ring.img ok.map --queue base=0,index=0,num=16,desc=0x1001,driver=0x1100,device=0x1200
 JFRAG='"avail_idx":1' ring 0 "1 in flight" ring.img split.map --queue $QUEUE
+JFRAG='"avail_idx":1' ring 0 "1 in flight" ring.img long-comment.map --queue $QUEUE
 JFRAG='"avail_idx":1' ring 0 "1 in flight" ring.img ok.map --queue $QUEUE,type=2 --snap-len 65536
+
+# --- a dump that cannot be used: 66, naming it -------------------------------------------
+ring 66 "empty.img: empty" empty.img ok.map --queue $QUEUE
+ring 66 "dir.img: a directory" dir.img ok.map --queue $QUEUE
+ring 66 "fifo.img: a FIFO" fifo.img ok.map --queue $QUEUE
+ring 66 "/dev/null: a character device" /dev/null ok.map --queue $QUEUE
+ring 66 "missing.img: No such file or directory" missing.img ok.map --queue $QUEUE
+
+# --- a map that cannot be used (66), or is wrong (65): FILE[:LINE]: what -----------------
+ring 66 "empty.map: empty" ring.img empty.map --queue $QUEUE
+ring 66 "dir.map: a directory" ring.img dir.map --queue $QUEUE
+ring 66 "fifo.map: a FIFO" ring.img fifo.map --queue $QUEUE
+ring 65 "comments.map: no regions" ring.img comments.map --queue $QUEUE
+ring 65 "overlap.map:2: GPA 0x4000 overlaps line 1" ring.img overlap.map --queue $QUEUE
+ring 65 "unsorted.map:2: GPA 0x0 is below line 1" ring.img unsorted.map --queue $QUEUE
+ring 65 "size0.map:2: a region of size 0" ring.img size0.map --queue $QUEUE
+ring 65 "trailing.map:1: 'trailing' after GPA SIZE OFFSET" ring.img trailing.map --queue $QUEUE
+ring 65 "four-fields.map:1: '0x20000' after" ring.img four-fields.map --queue $QUEUE
+ring 65 "two-fields.map:1: no OFFSET" ring.img two-fields.map --queue $QUEUE
+ring 65 "overflow.map:1: SIZE '0x10000000000000000': above 2^64 - 1" ring.img overflow.map --queue $QUEUE
+ring 65 "overflow-dec.map:1: SIZE" ring.img overflow-dec.map --queue $QUEUE
+ring 65 "negative.map:1: GPA '-1': negative" ring.img negative.map --queue $QUEUE
+ring 65 "not-number.map:1: SIZE '0x1000g': not a number" ring.img not-number.map --queue $QUEUE
+ring 65 "nul.map:2: a NUL byte" ring.img nul.map --queue $QUEUE
+ring 65 "ring.img:1: a NUL byte" ok.map ring.img --queue $QUEUE # --dump and --map swapped
+ring 65 "gpa-wrap.map:1: GPA + SIZE wraps past 2^64" ring.img gpa-wrap.map --queue $QUEUE
+ring 65 "offset-wrap.map:1: OFFSET + SIZE wraps past 2^64" ring.img offset-wrap.map --queue $QUEUE
+ring 65 "too-many.map:32769: more than 32768 regions" ring.img too-many.map --queue $QUEUE
+# a region the dump does not hold
+ring 65 "past-end.map:1: OFFSET 0x20000 + SIZE 0x1000 runs past the end of ring.img" \
+	ring.img past-end.map --queue $QUEUE
+ring 65 "straddle.map:1: OFFSET 0x8000 + SIZE 0x10000 runs past the end" ring.img straddle.map \
+	--queue $QUEUE
+ring 65 "ok.map:1: OFFSET 0x0 + SIZE 0x10000 runs past the end of short.img (0x1000 bytes)" \
+	short.img ok.map --queue $QUEUE
 
 # --- bad command lines: 64, with the allowed range -----------------------------------------
 t 64 "Usage: gma-trace COMMAND"

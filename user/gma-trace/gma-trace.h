@@ -118,6 +118,13 @@ error_t parse_queue_opt(const char *arg, struct queue_spec *queues, size_t *n, b
 int report_error(int err, const char *what);
 
 /*
+ * Opens an input file for reading without ever waiting (a FIFO is refused, not opened for
+ * good): a regular file, or a block device when blk; not empty. Returns the descriptor and its
+ * size in *size, or prints "gma-trace: PATH: reason" and returns -1.
+ */
+int open_input(const char *path, bool blk, __u64 *size);
+
+/*
  * The tracer did not load: the reason, with libbpf's own words on what was missing (a kernel
  * type, a tracepoint) and what to do; returns err.
  */

@@ -3,11 +3,16 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <linux/fs.h>
 
 #include <bpf/libbpf.h>
 
@@ -365,6 +370,61 @@ int report_error(int err, const char *what)
 	fprintf(stderr, "gma-trace: %s: %s%s%s\n", what, strerror(-err), hint ? "; " : "",
 		hint ? hint : "");
 	return err;
+}
+
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "not a regular file";
+}
+
+int open_input(const char *path, bool blk, __u64 *size)
+{
+	/* O_NONBLOCK: open(2) of a FIFO would wait for a writer */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+
+	if (fd < 0) {
+		fprintf(stderr, "gma-trace: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st)) {
+		fprintf(stderr, "gma-trace: %s: %s\n", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) && !(blk && S_ISBLK(st.st_mode))) {
+		fprintf(stderr, "gma-trace: %s: %s; want a regular file%s\n", path,
+			file_kind(st.st_mode), blk ? " or a block device" : "");
+		goto fail;
+	}
+	*size = st.st_size;
+	if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, size)) {
+		fprintf(stderr, "gma-trace: %s: the block device's size: %s\n", path,
+			strerror(errno));
+		goto fail;
+	}
+	if (!*size) {
+		fprintf(stderr, "gma-trace: %s: empty\n", path);
+		goto fail;
+	}
+	/* a regular file or a disk: reads never wait anyway */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)) {
+		fprintf(stderr, "gma-trace: %s: %s\n", path, strerror(errno));
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return -1;
 }
 
 /*

@@ -5,9 +5,11 @@
  */
 #define _GNU_SOURCE
 #include <argp.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gma-trace.h"
 
@@ -44,43 +46,223 @@ static const struct argp_option ring_options[] = {
 	{},
 };
 
-/* Reads a region map: one region per line, "GPA SIZE OFFSET", '#' comments. */
-static int read_region_map(const char *path, struct gma_region **out, size_t *n)
+/* s (of a map line) for a message: at most 40 bytes up to a blank, control bytes as '?'. */
+static const char *excerpt(const char *s)
 {
-	FILE *f = fopen(path, "r");
+	static char buf[48];
+	size_t i;
+
+	for (i = 0; i < 40 && s[i] && !isspace((unsigned char)s[i]); i++)
+		buf[i] = isprint((unsigned char)s[i]) ? s[i] : '?';
+	buf[i] = 0;
+	return buf;
+}
+
+/*
+ * One number of a map line at *p: C syntax (0x hex, 0 octal), no sign, at most 2^64 - 1,
+ * followed by a blank, a comment or the end. Prints "MAP:LINE: ..." when not.
+ */
+static bool map_number(char **p, __u64 *v, const char *what, unsigned int line)
+{
+	char *end;
+
+	*p += strspn(*p, " \t");
+	if (!**p || **p == '#' || **p == '\n') {
+		fprintf(stderr, "gma-trace: %s:%u: no %s; want 'GPA SIZE OFFSET'\n", args.map, line,
+			what);
+		return false;
+	}
+	if (**p == '-' || **p == '+' || !isdigit((unsigned char)**p)) {
+		fprintf(stderr, "gma-trace: %s:%u: %s '%s': %s\n", args.map, line, what,
+			excerpt(*p),
+			**p == '-' ? "negative" : "not a number (decimal, or 0x for hex)");
+		return false;
+	}
+	errno = 0;
+	*v = strtoull(*p, &end, 0);
+	if (errno == ERANGE) {
+		fprintf(stderr, "gma-trace: %s:%u: %s '%s': above 2^64 - 1\n", args.map, line, what,
+			excerpt(*p));
+		return false;
+	}
+	if (*end && !isspace((unsigned char)*end) && *end != '#') {
+		fprintf(stderr,
+			"gma-trace: %s:%u: %s '%s': not a number (decimal, or 0x for hex)\n",
+			args.map, line, what, excerpt(*p));
+		return false;
+	}
+	*p = end;
+	return true;
+}
+
+/*
+ * The structure of region k (of map line lines[k]) after regions 0..k-1: what
+ * gma_regions_validate() wants, said with the lines involved. False after printing why.
+ */
+static bool map_region_ok(const struct gma_region *r, const unsigned int *lines, size_t k)
+{
+	const struct gma_region *prev = k ? &r[k - 1] : NULL;
+
+	if (!r[k].size) {
+		fprintf(stderr, "gma-trace: %s:%u: a region of size 0\n", args.map, lines[k]);
+		return false;
+	}
+	if (r[k].gpa + (r[k].size - 1) < r[k].gpa || r[k].addr + (r[k].size - 1) < r[k].addr) {
+		fprintf(stderr, "gma-trace: %s:%u: %s + SIZE wraps past 2^64\n", args.map, lines[k],
+			r[k].gpa + (r[k].size - 1) < r[k].gpa ? "GPA" : "OFFSET");
+		return false;
+	}
+	if (prev && r[k].gpa < prev->gpa) {
+		fprintf(stderr,
+			"gma-trace: %s:%u: GPA 0x%llx is below line %u's 0x%llx; regions must be "
+			"sorted by GPA\n",
+			args.map, lines[k], (unsigned long long)r[k].gpa, lines[k - 1],
+			(unsigned long long)prev->gpa);
+		return false;
+	}
+	if (prev && r[k].gpa - prev->gpa < prev->size) {
+		fprintf(stderr,
+			"gma-trace: %s:%u: GPA 0x%llx overlaps line %u's region 0x%llx-0x%llx\n",
+			args.map, lines[k], (unsigned long long)r[k].gpa, lines[k - 1],
+			(unsigned long long)prev->gpa,
+			(unsigned long long)(prev->gpa + (prev->size - 1)));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Reads the region map: one region per line, "GPA SIZE OFFSET", blank lines and '#' comments
+ * ignored. Returns 0 with *out and *lines (the line of each region), EX_NOINPUT or
+ * EX_DATAERR after printing "MAP[:LINE]: what is wrong", or -ENOMEM.
+ */
+static int read_region_map(struct gma_region **out, unsigned int **lines_out, size_t *n)
+{
 	struct gma_region *r = NULL;
-	size_t cap = 0, k = 0;
-	char line[256];
+	unsigned int *lines = NULL, line = 0;
+	size_t cap = 0, k = 0, len = 0;
+	char *text = NULL;
+	ssize_t got;
+	__u64 size;
+	int fd, err = EX_DATAERR;
+	FILE *f;
 
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long gpa, size, off;
+	fd = open_input(args.map, false, &size);
+	if (fd < 0)
+		return EX_NOINPUT;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while ((got = getline(&text, &len, f)) > 0) {
+		__u64 gpa, rsize, off;
+		char *p = text;
 
-		if (line[0] == '#' || line[strspn(line, " \t")] == '\n')
+		line++;
+		if (strlen(text) != (size_t)got) {
+			fprintf(stderr, "gma-trace: %s:%u: a NUL byte; a map is text\n", args.map,
+				line);
+			goto out;
+		}
+		p += strspn(p, " \t\r");
+		if (!*p || *p == '\n' || *p == '#')
 			continue;
-		if (sscanf(line, "%lli %lli %lli", &gpa, &size, &off) != 3 ||
-		    k == GMA_REGIONS_MAX) {
-			fclose(f);
-			free(r);
-			return -EINVAL;
+		if (!map_number(&p, &gpa, "GPA", line) || !map_number(&p, &rsize, "SIZE", line) ||
+		    !map_number(&p, &off, "OFFSET", line))
+			goto out;
+		p += strspn(p, " \t\r");
+		if (*p && *p != '\n' && *p != '#') {
+			fprintf(stderr, "gma-trace: %s:%u: '%s' after GPA SIZE OFFSET\n", args.map,
+				line, excerpt(p));
+			goto out;
+		}
+		if (k == GMA_REGIONS_MAX) {
+			fprintf(stderr, "gma-trace: %s:%u: more than %d regions\n", args.map, line,
+				GMA_REGIONS_MAX);
+			goto out;
 		}
 		if (k == cap) {
-			struct gma_region *nr = realloc(r, (cap ? cap * 2 : 16) * sizeof(*r));
+			size_t ncap = cap ? cap * 2 : 16;
+			struct gma_region *nr = realloc(r, ncap * sizeof(*r));
+			unsigned int *nl = nr ? realloc(lines, ncap * sizeof(*lines)) : NULL;
 
-			if (!nr) {
-				fclose(f);
-				free(r);
-				return -ENOMEM;
+			r = nr ?: r;
+			lines = nl ?: lines;
+			if (!nr || !nl) {
+				err = report_error(-ENOMEM, args.map);
+				goto out;
 			}
-			r = nr;
-			cap = cap ? cap * 2 : 16;
+			cap = ncap;
 		}
-		r[k++] = (struct gma_region){ gpa, size, off };
+		r[k] = (struct gma_region){ gpa, rsize, off };
+		lines[k] = line;
+		if (!map_region_ok(r, lines, k))
+			goto out;
+		k++;
 	}
+	if (ferror(f)) {
+		fprintf(stderr, "gma-trace: %s: %s\n", args.map, strerror(errno));
+		err = EX_NOINPUT;
+		goto out;
+	}
+	if (!k) {
+		fprintf(stderr, "gma-trace: %s: no regions; want lines 'GPA SIZE OFFSET'\n",
+			args.map);
+		goto out;
+	}
+	err = 0;
+out:
+	free(text);
 	fclose(f);
+	if (err) {
+		free(r);
+		free(lines);
+		return err;
+	}
 	*out = r;
+	*lines_out = lines;
 	*n = k;
+	return 0;
+}
+
+/*
+ * The dump and its map: both usable files, every region within the dump. Returns 0 with *mem
+ * and *regions, or an exit status after saying what is wrong, and with which file.
+ */
+static int open_dump(struct gma_mem **mem, struct gma_region **regions, size_t *n)
+{
+	unsigned int *lines = NULL;
+	__u64 dump_size;
+	int fd, err;
+
+	fd = open_input(args.dump, true, &dump_size);
+	if (fd < 0)
+		return EX_NOINPUT;
+	close(fd);
+	err = read_region_map(regions, &lines, n);
+	if (err)
+		return err;
+	for (size_t i = 0; i < *n; i++) {
+		const struct gma_region *r = &(*regions)[i];
+
+		if (r->addr < dump_size && r->size <= dump_size - r->addr)
+			continue;
+		fprintf(stderr,
+			"gma-trace: %s:%u: OFFSET 0x%llx + SIZE 0x%llx runs past the end of %s "
+			"(0x%llx bytes)\n",
+			args.map, lines[i], (unsigned long long)r->addr,
+			(unsigned long long)r->size, args.dump, (unsigned long long)dump_size);
+		free(lines);
+		return EX_DATAERR;
+	}
+	free(lines);
+	*mem = gma_mem_new_file(args.dump, *regions, *n, NULL);
+	if (!*mem) {
+		err = errno;
+		fprintf(stderr, "gma-trace: %s: %s\n", args.dump, strerror(err));
+		return err == ENOMEM ? -ENOMEM : err == EINVAL ? EX_DATAERR : EX_NOINPUT;
+	}
 	return 0;
 }
 
@@ -144,14 +326,9 @@ int cmd_ring(int argc, char **argv)
 		return EX_USAGE;
 	ropts.snap_len = args.snap_len;
 	if (args.dump) {
-		err = read_region_map(args.map, &regions, &nregions);
+		err = open_dump(&mem, &regions, &nregions);
 		if (err)
-			return report_error(err, args.map);
-		mem = gma_mem_new_file(args.dump, regions, nregions, NULL);
-		if (!mem) {
-			err = report_error(-errno, args.dump);
 			goto out;
-		}
 	} else {
 		err = find_vm(args.pid, &vms, &nvms, &vm);
 		if (err)
