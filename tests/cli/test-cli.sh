@@ -166,5 +166,73 @@ t 64 "--timeout-ms 'abc'" mem --pid 1 --timeout-ms abc
 t 64 "--timeout-ms '-5'" mem --pid 1 --timeout-ms -5
 t 64 "wraps past 2^64" mem --pid 1 --gpa 0xffffffffffffffff --len 2
 
+# --- hints only where they are true --------------------------------------------------------
+# A fake QMP peer (python3): each error says what failed, not a BPF record version mismatch.
+qmp() { # qmp SOCKET MODE: serves one connection in the background
+	rm -f "$1"
+	timeout 20 python3 - "$1" "$2" <<'PY' &
+import json, socket, sys
+path, mode = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(1)
+c, _ = s.accept()
+f = c.makefile('rw')
+if mode == 'not-qmp':
+    f.write('{"hello": "I am not QEMU"}\n'); f.flush()
+else:
+    f.write('{"QMP": {"version": {"qemu": {"major": 6, "minor": 2, "micro": 0}}, '
+            '"capabilities": []}}\n'); f.flush()
+    for line in f:
+        req = json.loads(line)
+        if req['execute'] == 'qmp_capabilities':
+            rep = {'return': {}}
+        else:
+            rep = {'error': {'class': 'CommandNotFound',
+                             'desc': 'The command %s has not been found' % req['execute']}}
+        rep['id'] = req.get('id')
+        f.write(json.dumps(rep) + '\n'); f.flush()
+c.close()
+PY
+	for _ in $(seq 50); do [ -S "$1" ] && return; sleep 0.1; done
+}
+if command -v python3 >/dev/null; then
+	for mode in not-qmp old-qemu; do
+		qmp "$dir/qmp.sock" $mode
+		out=$(timeout 10 "$bin" ring --dump ring.img --map ok.map --qmp "$dir/qmp.sock" 2>&1)
+		rc=$?
+		wait
+		case $mode in
+		not-qmp) want="QMP $dir/qmp.sock: connecting (greeting, qmp_capabilities): the peer does not speak QMP" ;;
+		old-qemu) want="x-query-virtio (listing the virtio queues): CommandNotFound: The command x-query-virtio has not been found" ;;
+		esac
+		if [ $rc -ne 1 ] || [[ $out != *"$want"* ]] || [[ $out == *BPF* || $out == *version* ]]; then
+			echo "FAIL: QMP $mode: exit $rc, want 1 with '$want' and no BPF hint; got: $out" >&2
+			fail=$((fail + 1))
+		else
+			pass=$((pass + 1))
+		fi
+	done
+else
+	skip=$((skip + 2))
+fi
+# A missing dump on a kernel without BTF is a missing dump, not a missing BTF: the kernel's
+# BTF hidden in a mount namespace (root).
+if [ "$(id -u)" -eq 0 ] && [ -d /sys/kernel/btf ] &&
+	out=$(unshare -m sh -c 'mount -t tmpfs none /sys/kernel/btf && "$@"' sh \
+		timeout 10 "$bin" ring --dump missing.img --map ok.map --queue $QUEUE 2>&1); then
+	echo "FAIL: a missing dump without kernel BTF: exit 0: $out" >&2
+	fail=$((fail + 1))
+elif [ "$(id -u)" -eq 0 ] && [ -d /sys/kernel/btf ]; then
+	if [[ $out != "gma-trace: missing.img: No such file or directory" ]]; then
+		echo "FAIL: a missing dump without kernel BTF: got '$out'" >&2
+		fail=$((fail + 1))
+	else
+		pass=$((pass + 1))
+	fi
+else
+	skip=$((skip + 1))
+fi
+
 echo "  CLI      $pass cases ok, $fail failed$([ $skip -eq 0 ] || echo ", $skip skipped")"
 [ $fail -eq 0 ]

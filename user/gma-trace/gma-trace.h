@@ -114,8 +114,19 @@ int parse_queue_spec(const char *arg, struct queue_spec *q, bool traced, char *w
 error_t parse_queue_opt(const char *arg, struct queue_spec *queues, size_t *n, bool traced,
 			struct argp_state *state);
 
-/* Prints "gma-trace: WHAT: reason" and what to do about it; returns err. */
+/* Prints "gma-trace: WHAT: reason"; returns err. No hint: the errno alone says little. */
 int report_error(int err, const char *what);
+/*
+ * The same for an operation that loads or runs BPF (listing VMs, loading the tracer), with
+ * what to do where the errno means one thing there: EPERM (privileges), ENODEV (no KVM
+ * tracepoints), ENOENT (no kernel BTF, or no KVM), EPROTO (records of another version).
+ */
+int report_bpf_error(int err, const char *what);
+/*
+ * A QMP failure at socket path: step is "connecting" or the command that failed; q (may be
+ * NULL) gives what QEMU answered. Returns err.
+ */
+int report_qmp_error(int err, const char *path, const char *step, const struct gma_qmp *q);
 
 /*
  * Opens an input file for reading without ever waiting (a FIFO is refused, not opened for

@@ -346,6 +346,12 @@ error_t parse_queue_opt(const char *arg, struct queue_spec *queues, size_t *n, b
 
 int report_error(int err, const char *what)
 {
+	fprintf(stderr, "gma-trace: %s: %s\n", what, strerror(-err));
+	return err;
+}
+
+int report_bpf_error(int err, const char *what)
+{
 	const char *hint = NULL;
 
 	switch (-err) {
@@ -357,18 +363,49 @@ int report_error(int err, const char *what)
 		hint = "the kernel has no KVM tracepoints: load kvm (and kvm_amd or kvm_intel)";
 		break;
 	case ENOENT:
-		if (access("/sys/kernel/btf/vmlinux", R_OK))
+		if (!env.btf_path && access("/sys/kernel/btf/vmlinux", R_OK))
 			hint = "the kernel has no BTF (/sys/kernel/btf/vmlinux): it needs "
-			       "CONFIG_DEBUG_INFO_BTF=y";
+			       "CONFIG_DEBUG_INFO_BTF=y, or pass --btf";
 		else if (access("/dev/kvm", F_OK))
 			hint = "this host has no KVM (/dev/kvm missing): no VM can run here";
 		break;
 	case EPROTO:
-		hint = "a record of an unknown version: gma-trace and its BPF side disagree";
+		hint = "a BPF record of an unknown version: gma-trace and its BPF side disagree";
 		break;
 	}
 	fprintf(stderr, "gma-trace: %s: %s%s%s\n", what, strerror(-err), hint ? "; " : "",
 		hint ? hint : "");
+	return err;
+}
+
+int report_qmp_error(int err, const char *path, const char *step, const struct gma_qmp *q)
+{
+	const char *why;
+
+	switch (-err) {
+	case EPROTO:
+		why = "the peer does not speak QMP (a reply that is not a QMP JSON object); is it "
+		      "QEMU's -qmp socket?";
+		break;
+	case EREMOTEIO:
+		why = q && gma_qmp_last_error(q)[0] ? gma_qmp_last_error(q) : "QEMU refused it";
+		break;
+	case ETIMEDOUT:
+		why = "no answer in time";
+		break;
+	case ECONNRESET:
+		why = "the peer closed the connection";
+		break;
+	case EMSGSIZE:
+		why = "a message longer than the client accepts";
+		break;
+	default:
+		why = strerror(-err);
+	}
+	fprintf(stderr, "gma-trace: QMP %s: %s: %s\n", path, step, why);
+	if (err == -EREMOTEIO && strstr(why, "CommandNotFound") && strstr(step, "x-query-virtio"))
+		fprintf(stderr, "gma-trace: this QEMU has no x-query-virtio: give the queues "
+				"with --queue instead\n");
 	return err;
 }
 
@@ -452,7 +489,7 @@ static void print_missing_type(const char *why)
 
 int report_load_error(int err)
 {
-	report_error(err, "loading the tracer");
+	report_bpf_error(err, "loading the tracer");
 	if (!load_why[0]) {
 		if (!verbose && err != -EPERM && err != -EACCES && err != -ENODEV)
 			fprintf(stderr, "gma-trace: run with -v to see libbpf's log\n");
@@ -486,7 +523,7 @@ int find_vm(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm **vm)
 	}
 	err = gma_vms_list(vms, n);
 	if (err)
-		return report_error(err, "listing VMs");
+		return report_bpf_error(err, "listing VMs");
 	*vm = gma_vms_find_pid(*vms, *n, pid);
 	if (!*vm) {
 		fprintf(stderr,

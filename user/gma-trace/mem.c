@@ -128,7 +128,7 @@ static int relist(struct gma_vm_lister *l, pid_t pid, struct gma_vm **vms, size_
 	int err = gma_vm_lister_list(l, vms, n);
 
 	if (err)
-		return report_error(err, "listing VMs");
+		return report_bpf_error(err, "listing VMs");
 	*vm = gma_vms_find_pid(*vms, *n, pid);
 	if (!*vm) {
 		fprintf(stderr, "gma-trace: VM pid %d exited during the read\n", pid);
@@ -151,7 +151,7 @@ static int dump_consistent(struct gma_vm **vms, size_t *n, const struct gma_vm *
 	int err = 0;
 
 	if (!l)
-		return report_error(-errno, "loading the VM iterator");
+		return report_bpf_error(-errno, "loading the VM iterator");
 	for (int attempt = 0; attempt < 5; attempt++) {
 		err = dump_via_process(*vm, d);
 		if (err) {
@@ -216,7 +216,7 @@ static int dump_via_bpf(const struct gma_vm *vm, struct dump *d)
 	err = gma_tracer_request_sample(t, vm->pid, d->gpa, d->len, NULL);
 	if (err) {
 		gma_tracer_free(t);
-		return report_error(err, "requesting a sample");
+		return report_bpf_error(err, "requesting a sample");
 	}
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!w.done && !exiting) {

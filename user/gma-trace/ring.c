@@ -351,15 +351,17 @@ int cmd_ring(int argc, char **argv)
 
 		err = gma_qmp_connect(args.qmp, &qmp);
 		if (err) {
-			report_error(err, "connecting to QMP");
+			report_qmp_error(err, args.qmp, "connecting (greeting, qmp_capabilities)",
+					 NULL);
 			goto out;
 		}
 		err = gma_qmp_virtio_queues(qmp, &qs, &n);
+		if (err)
+			report_qmp_error(err, args.qmp,
+					 "x-query-virtio (listing the virtio queues)", qmp);
 		gma_qmp_close(qmp);
-		if (err) {
-			report_error(err, "querying virtio queues over QMP");
+		if (err)
 			goto out;
-		}
 		if (env.verbose)
 			for (size_t i = 0; i < n; i++)
 				fprintf(stderr,

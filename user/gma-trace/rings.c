@@ -245,11 +245,14 @@ static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm)
 
 	err = gma_qmp_connect(args.qmp, &qmp);
 	if (err)
-		return report_error(err, "connecting to QMP");
+		return report_qmp_error(err, args.qmp, "connecting (greeting, qmp_capabilities)",
+					NULL);
 	err = gma_qmp_virtio_queues(qmp, &qs, &n);
+	if (err)
+		report_qmp_error(err, args.qmp, "x-query-virtio (listing the virtio queues)", qmp);
 	gma_qmp_close(qmp);
 	if (err)
-		return report_error(err, "querying virtio queues over QMP");
+		return err;
 	for (size_t i = 0; i < n; i++) {
 		if (!qs[i].mmio_base) {
 			fprintf(stderr,
@@ -265,7 +268,7 @@ static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm)
 			continue;
 		if (err) {
 			free(qs);
-			return report_error(err, "importing a QMP queue");
+			return report_bpf_error(err, "importing a QMP queue");
 		}
 		used++;
 	}
@@ -331,7 +334,7 @@ int cmd_rings(int argc, char **argv)
 		err = gma_tracer_add_queue(t, vm->id, q->base, q->index, &q->layout, q->device_id);
 	}
 	if (err) {
-		report_error(err, "adding a --mmio or --queue");
+		report_bpf_error(err, "adding a --mmio or --queue");
 		goto out_tracer;
 	}
 	if (args.qmp && (err = import_qmp(t, vm)))

@@ -30,7 +30,7 @@ int cmd_vms(int argc, char **argv)
 		return EX_USAGE;
 	err = gma_vms_list(&vms, &n);
 	if (err)
-		return report_error(err, "listing VMs");
+		return report_bpf_error(err, "listing VMs");
 	out()->vms(vms, n);
 	gma_vms_free(vms, n);
 	return 0;
