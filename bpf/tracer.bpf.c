@@ -11,6 +11,7 @@
 
 #include "sampler.bpf.h"
 #include "virtio_mmio.bpf.h"
+#include "virtio_pci.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -122,15 +123,24 @@ int BPF_PROG(kvm_page_fault, struct kvm_vcpu *vcpu)
 	return on_vcpu(vcpu);
 }
 
+/* A port access: PCI configuration, a legacy virtio-pci I/O BAR. KVM_PIO_OUT is 1. */
 SEC("tp_btf/kvm_pio")
-int BPF_PROG(kvm_pio)
+int BPF_PROG(kvm_pio, unsigned int rw, unsigned int port, unsigned int size, unsigned int count,
+	     const void *data)
 {
 	__u64 vm = current_vm();
+	__u32 val = 0;
 
-	if (vm) {
-		serve_requests(vm);
-		maybe_scan_vm(vm);
+	if (!vm)
+		return 0;
+	/* IN is traced once its data is there: reads carry their value too */
+	if (count == 1 && data && (size == 1 || size == 2 || size == 4) &&
+	    !bpf_probe_read_kernel(&val, size & 7, data)) {
+		pci_pio(vm, rw == 1, port, size, val);
+		sample_pending(vm, PENDING_NOTIFY);
 	}
+	serve_requests(vm);
+	maybe_scan_vm(vm);
 	return 0;
 }
 
@@ -142,14 +152,33 @@ int BPF_PROG(kvm_mmio, int type, int len, __u64 gpa, void *valp)
 
 	if (!vm)
 		return 0;
-	/* 32-bit register accesses with a value: writes, and reads once satisfied */
-	if (len == 4 && valp && (type == KVM_TRACE_MMIO_READ || type == KVM_TRACE_MMIO_WRITE) &&
-	    !bpf_probe_read_kernel(&val, sizeof(val), valp)) {
-		int r = mmio_access(vm, type == KVM_TRACE_MMIO_WRITE, gpa, val);
+	/* register accesses with a value: writes, and reads once satisfied */
+	if ((len == 1 || len == 2 || len == 4) && valp &&
+	    (type == KVM_TRACE_MMIO_READ || type == KVM_TRACE_MMIO_WRITE) &&
+	    !bpf_probe_read_kernel(&val, len & 7, valp)) {
+		int r = len == 4 ? mmio_access(vm, type == KVM_TRACE_MMIO_WRITE, gpa, val) : 0;
 
 		if ((r & 0xff) == MMIO_NOTIFY)
 			notify_queue(vm, gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1), (__u32)r >> 8, 0);
+		else
+			pci_mmio(vm, type == KVM_TRACE_MMIO_WRITE, gpa, len, val);
+		sample_pending(vm, PENDING_NOTIFY);
 	}
+	serve_requests(vm);
+	maybe_scan_vm(vm);
+	return 0;
+}
+
+/* Intel's ioeventfd fast path: a write to a notify address, with no data. */
+SEC("tp_btf/kvm_fast_mmio")
+int BPF_PROG(kvm_fast_mmio, __u64 gpa)
+{
+	__u64 vm = current_vm();
+
+	if (!vm)
+		return 0;
+	pci_mmio(vm, 1, gpa, 0, 0);
+	sample_pending(vm, PENDING_NOTIFY);
 	serve_requests(vm);
 	maybe_scan_vm(vm);
 	return 0;

@@ -60,6 +60,55 @@ struct virtio_dev {
 	struct vq_state q[QUEUES_MAX];
 };
 
+/* A BAR-relative structure of a virtio-pci function, as its vendor capability says. */
+struct pci_cap_loc {
+	__u32 off;
+	__u32 len;
+	__u8 bar;
+	__u8 valid;
+	__u16 pad;
+};
+
+#define PCI_CFG_SIZE 256
+#define PCI_BARS 6
+
+/*
+ * One PCI function of one VM, keyed like its device (base GMA_PCI_BASE): the transport's
+ * state. cfg is the standard configuration space as the guest last read or wrote each byte.
+ */
+struct pci_fn {
+	__u8 cfg[PCI_CFG_SIZE];
+	__u64 bar_addr[PCI_BARS]; /* as programmed and enabled, else 0 */
+	__u32 bar_mask[PCI_BARS]; /* read back after all-ones: the size */
+	__u8 bar_io[PCI_BARS];
+	__u16 vendor;
+	__u16 device;
+	__u32 sizing; /* bit i: BAR i was written all-ones */
+	__u32 notify_mult;
+	__u32 noff_known; /* bit q: queue_notify_off[q] was read */
+	__u16 queue_notify_off[QUEUES_MAX];
+	struct pci_cap_loc common;
+	struct pci_cap_loc notify;
+	__u64 bar_registered[PCI_BARS]; /* the pci_bars entries made for it, to undo on a move */
+	__u8 bar_registered_io[PCI_BARS];
+	__u8 pad[2];
+};
+
+/* A BAR of a virtio-pci function mapped at (vm_id, addr): memory or I/O. */
+struct pci_bar_key {
+	__u64 vm_id;
+	__u64 addr;
+	__u32 io;
+	__u32 pad;
+};
+
+struct pci_bar_val {
+	__u64 base; /* the function's key */
+	__u64 size;
+	__u32 bar;
+	__u32 pad;
+};
+
 struct dev_key {
 	__u64 vm_id;
 	__u64 base;

@@ -42,6 +42,38 @@ struct {
 } vm_devs SEC(".maps");
 
 /*
+ * A queue to sample, found below the tracepoint program's top level: by a transport that
+ * decoded a notify (PENDING_NOTIFY), or by a look at the rings that found its avail index
+ * moved with no notify (PENDING_SILENT). The program samples it next, at its top level
+ * (kernels before 6.13 give a whole call chain 512 bytes of stack).
+ */
+struct pending_notify {
+	__u64 base;
+	__u32 queue;
+	__u32 set;
+};
+
+enum { PENDING_NOTIFY, PENDING_SILENT, PENDING_SLOTS };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PENDING_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pending_notify);
+} pending_notify SEC(".maps");
+
+static __always_inline void set_pending(__u32 slot, __u64 base, __u32 queue)
+{
+	struct pending_notify *p = bpf_map_lookup_elem(&pending_notify, &slot);
+
+	if (p && !p->set) {
+		p->base = base;
+		p->queue = queue;
+		p->set = 1;
+	}
+}
+
+/*
  * Scratch for the records too large for the BPF stack, and the chain walk's state. Kept in a
  * map value rather than in registers, the state is an unknown scalar to the verifier at each
  * loop head, so the paths of one step merge instead of multiplying step after step.
@@ -541,23 +573,17 @@ static __always_inline void notify_queue(__u64 vm_id, __u64 base, __u32 q, __u32
 	notify_end(walked);
 }
 
-/*
- * A queue whose avail index moved with no notify, found by a look at the rings on this CPU:
- * walked by the tracepoint program next, at its top level (kernels before 6.13 give a whole
- * call chain 512 bytes of stack, and the look is already two calls deep).
- */
-struct silent_queue {
-	__u64 base;
-	__u32 queue;
-	__u32 set;
-};
+/* Samples the queue left in a pending slot, if any, at the program's top level. */
+static __always_inline void sample_pending(__u64 vm_id, __u32 slot)
+{
+	struct pending_notify *p = bpf_map_lookup_elem(&pending_notify, &slot);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct silent_queue);
-} silent_scratch SEC(".maps");
+	if (p && p->set) {
+		p->set = 0;
+		notify_queue(vm_id, p->base, p->queue,
+			     slot == PENDING_SILENT ? GMA_NOTIFY_SILENT : 0);
+	}
+}
 
 /*
  * Looks at both rings of every queue of a device with a layout: completions since the last
@@ -569,14 +595,14 @@ __noinline int scan_device(__u64 vm_id, __u64 base)
 	struct dev_key key = { .vm_id = vm_id, .base = base };
 	struct gma_backend be = {};
 	struct chain_args a = {};
-	struct silent_queue *sq;
+	struct pending_notify *sq;
 	struct virtio_dev *dev;
-	__u32 zero = 0;
+	__u32 slot = PENDING_SILENT;
 	__u16 avail;
 	int r;
 
 	dev = bpf_map_lookup_elem(&devices, &key);
-	sq = bpf_map_lookup_elem(&silent_scratch, &zero);
+	sq = bpf_map_lookup_elem(&pending_notify, &slot);
 	if (!dev || !sq)
 		return 0;
 	gma_backend_init(&be, (struct kvm *)vm_id);
@@ -618,8 +644,6 @@ __noinline int scan_device(__u64 vm_id, __u64 base)
 static __always_inline void maybe_scan_vm(__u64 vm_id)
 {
 	struct vm_devs *v = bpf_map_lookup_elem(&vm_devs, &vm_id);
-	struct silent_queue *sq;
-	__u32 zero = 0;
 	__u64 now;
 
 	if (!v)
@@ -633,11 +657,7 @@ static __always_inline void maybe_scan_vm(__u64 vm_id)
 			break;
 		scan_device(vm_id, v->bases[i]);
 	}
-	sq = bpf_map_lookup_elem(&silent_scratch, &zero);
-	if (sq && sq->set) {
-		sq->set = 0;
-		notify_queue(vm_id, sq->base, sq->queue, GMA_NOTIFY_SILENT);
-	}
+	sample_pending(vm_id, PENDING_SILENT);
 }
 
 #endif /* GMA_VIRTQUEUE_BPF_H */

@@ -11,6 +11,10 @@
 #ifndef GMA_RECORD_H
 #define GMA_RECORD_H
 
+#ifndef __bpf__
+#include <linux/types.h> /* BPF has the types from vmlinux.h */
+#endif
+
 #define GMA_REC_VERSION 2
 
 enum gma_rec_type {
@@ -175,6 +179,16 @@ struct gma_queue_key {
 };
 
 /* queue.flags */
+/*
+ * A device's key (struct gma_queue_key.base): a virtio-mmio window's guest physical base, or
+ * for a PCI function GMA_PCI_BASE(bus, dev, fn). A guest physical address is below 2^52, so
+ * the two never collide.
+ */
+#define GMA_PCI_KEY (1ULL << 63)
+#define GMA_PCI_BASE(bus, dev, fn) \
+	(GMA_PCI_KEY | (__u64)(bus) << 8 | (__u64)(dev) << 3 | (__u64)(fn))
+#define GMA_KEY_IS_PCI(base) (((base)&GMA_PCI_KEY) != 0)
+
 /* The largest split-ring queue size the VirtIO spec allows (2.7: Queue Size <= 32768). */
 #define GMA_QUEUE_NUM_MAX 32768
 

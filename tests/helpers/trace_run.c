@@ -47,7 +47,10 @@ __u64 num(struct json_object *o, const char *key)
 
 	cr_assert(json_object_object_get_ex(o, key, &v), "no \"%s\" in %s", key,
 		  json_object_to_json_string(o));
-	return (__u64)json_object_get_int64(v);
+	/* a PCI function's key is above 2^63: int64 would clamp it */
+	if (json_object_get_int64(v) < 0)
+		return (__u64)json_object_get_int64(v);
+	return json_object_get_uint64(v);
 }
 
 const char *str(struct json_object *o, const char *key)

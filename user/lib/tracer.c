@@ -82,6 +82,7 @@ static const struct {
 } tracepoints[] = {
 	{ "kvm_exit", true },	    { "kvm_entry", true }, { "kvm_emulate_insn", true },
 	{ "kvm_page_fault", true }, { "kvm_pio", false },  { "kvm_mmio", false },
+	{ "kvm_fast_mmio", false },
 };
 
 static struct bpf_program *tracepoint_prog(struct tracer_bpf *skel, const char *name)

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The virtio-pci transport: follows the guest's configuration space accesses (ports
+ * 0xCF8/0xCFC, kvm_pio) to learn each VirtIO PCI function, its BARs and capabilities; then
+ * its common configuration and notify area (kvm_mmio, kvm_fast_mmio) or, for legacy and
+ * transitional devices, its I/O BAR (kvm_pio). Devices are keyed GMA_PCI_BASE(bus, dev, fn)
+ * in the devices map, so the rest of the tracer (virtqueue.bpf.h) samples them as it samples
+ * virtio-mmio ones. The register rules are pure code in virtio_pci_regs.h.
+ *
+ * A function is found when the guest reads its vendor id (0x1af4) through 0xCF8/0xCFC, as
+ * every driver does at enumeration. Configuration through ECAM/MMCONFIG is not followed.
+ */
+#ifndef GMA_VIRTIO_PCI_BPF_H
+#define GMA_VIRTIO_PCI_BPF_H
+
+#include "virtqueue.bpf.h"
+#include "virtio_pci_regs.h"
+
+/* The BAR sizes a memory access is looked up with: 4 KiB .. 16 MiB, naturally aligned. */
+#define PCI_MEM_BAR_ORDER_MIN 12
+#define PCI_MEM_BAR_ORDER_MAX 24
+/* I/O BARs: 32 .. 256 ports. */
+#define PCI_IO_BAR_ORDER_MIN 5
+#define PCI_IO_BAR_ORDER_MAX 8
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct dev_key);
+	__type(value, struct pci_fn);
+} pci_fns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1536);
+	__type(key, struct pci_bar_key);
+	__type(value, struct pci_bar_val);
+} pci_bars SEC(".maps");
+
+/* Per VM: the configuration address the guest latched in 0xCF8; present once it has. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u64);
+	__type(value, __u32);
+} pci_cf8 SEC(".maps");
+
+const struct pci_fn empty_fn;
+
+/* The BARs of function key as pci_bars entries: the stale ones removed, the current added. */
+static __noinline void register_bars(__u64 vm_id, __u64 key, struct pci_fn *f)
+{
+	struct pci_bar_key k = { .vm_id = vm_id };
+	struct pci_bar_val v = { .base = key };
+
+	for (__u32 i = 0; i < PCI_BARS; i++) {
+		__u64 size = pci_bar_size(f, i);
+
+		if (f->bar_registered[i] && (f->bar_registered[i] != f->bar_addr[i] || !size)) {
+			k.addr = f->bar_registered[i];
+			k.io = f->bar_registered_io[i];
+			bpf_map_delete_elem(&pci_bars, &k);
+			f->bar_registered[i] = 0;
+		}
+		if (!f->bar_addr[i] || !size || f->bar_registered[i] == f->bar_addr[i])
+			continue;
+		k.addr = f->bar_addr[i];
+		k.io = f->bar_io[i];
+		v.size = size;
+		v.bar = i;
+		if (!bpf_map_update_elem(&pci_bars, &k, &v, BPF_ANY)) {
+			f->bar_registered[i] = f->bar_addr[i];
+			f->bar_registered_io[i] = f->bar_io[i];
+		}
+	}
+}
+
+/* The device of a VirtIO function, created on first sight with its type and interface. */
+static __always_inline struct virtio_dev *pci_device(__u64 vm_id, __u64 key, struct pci_fn *f)
+{
+	struct dev_key dk = { .vm_id = vm_id, .base = key };
+	struct virtio_dev *dev = bpf_map_lookup_elem(&devices, &dk);
+	__u32 type = pci_virtio_type(f);
+
+	if (!dev) {
+		bpf_map_update_elem(&devices, &dk, &empty_dev, BPF_NOEXIST);
+		dev = bpf_map_lookup_elem(&devices, &dk);
+		if (!dev)
+			return NULL;
+		remember_device(vm_id, key);
+	}
+	if (dev->device_id != type || !dev->version) {
+		dev->device_id = type;
+		dev->version = f->device >= 0x1040 ? 2 : 1;
+		emit_device(vm_id, key, dev);
+	}
+	return dev;
+}
+
+/* What an access to a device asks for: reports, a look at the used rings, a sample. */
+static __always_inline void pci_act(__u64 vm_id, __u64 key, struct virtio_dev *dev,
+				    enum mmio_action act, __u32 q)
+{
+	switch (act) {
+	case MMIO_NOTIFY:
+		set_pending(PENDING_NOTIFY, key, q); /* sampled at the program's top level */
+		break;
+	case MMIO_SCAN_USED:
+		scan_device(vm_id, key);
+		break;
+	case MMIO_DEVICE_CHANGED:
+		emit_device(vm_id, key, dev);
+		break;
+	case MMIO_QUEUE_READY:
+		emit_queue(vm_id, key, q, dev, &dev->q[q & (QUEUES_MAX - 1)]);
+		break;
+	case MMIO_NONE:
+		break;
+	}
+}
+
+/* A configuration space access through 0xCFC-0xCFF at the address latched in 0xCF8. */
+static __noinline int pci_config(__u64 vm_id, __u32 write, __u32 port, __u32 size, __u32 val)
+{
+	struct dev_key dk = { .vm_id = vm_id };
+	struct pci_fn *f;
+	__u32 *cf8, reg;
+
+	cf8 = bpf_map_lookup_elem(&pci_cf8, &vm_id);
+	if (!cf8 || !pci_cf8_decode(*cf8, &dk.base, &reg))
+		return 0;
+	reg += port - PCI_CONFIG_DATA;
+	f = bpf_map_lookup_elem(&pci_fns, &dk);
+	if (!f) {
+		/* a VirtIO function: its vendor id read at enumeration */
+		if (write || reg != 0 || (val & 0xffff) != PCI_VENDOR_VIRTIO)
+			return 0;
+		bpf_map_update_elem(&pci_fns, &dk, &empty_fn, BPF_NOEXIST);
+		f = bpf_map_lookup_elem(&pci_fns, &dk);
+		if (!f)
+			return 0;
+	}
+	pci_config_access(f, reg, size, val, write);
+	register_bars(vm_id, dk.base, f);
+	if (pci_is_virtio(f))
+		pci_device(vm_id, dk.base, f);
+	return 0;
+}
+
+/* The BAR of a virtio-pci function holding addr (memory or I/O), or NULL. */
+static __always_inline struct pci_bar_val *pci_bar_at(__u64 vm_id, __u64 addr, bool io,
+						      __u64 *bar_base)
+{
+	struct pci_bar_key k = { .vm_id = vm_id, .io = io };
+	__u32 lo = io ? PCI_IO_BAR_ORDER_MIN : PCI_MEM_BAR_ORDER_MIN;
+	__u32 hi = io ? PCI_IO_BAR_ORDER_MAX : PCI_MEM_BAR_ORDER_MAX;
+	struct pci_bar_val *v;
+
+	for (__u32 order = PCI_IO_BAR_ORDER_MIN; order <= PCI_MEM_BAR_ORDER_MAX; order++) {
+		if (order < lo || order > hi)
+			continue;
+		k.addr = addr & ~((1ULL << order) - 1);
+		v = bpf_map_lookup_elem(&pci_bars, &k);
+		if (v && addr - k.addr < v->size) {
+			*bar_base = k.addr;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A port access of a VM with PCI: 0xCF8/0xCFC configuration, or a legacy I/O BAR's
+ * registers. A notify is left in the PENDING_NOTIFY slot for the caller.
+ */
+__noinline int pci_pio(__u64 vm_id, __u32 write, __u32 port, __u32 size, __u32 val)
+{
+	struct dev_key dk = { .vm_id = vm_id };
+	struct pci_bar_val *bar;
+	struct virtio_dev *dev;
+	__u64 bar_base = 0;
+	__u32 q = 0;
+
+	if (port == PCI_CONFIG_ADDRESS && size == 4) {
+		if (write)
+			bpf_map_update_elem(&pci_cf8, &vm_id, &val, BPF_ANY);
+		return 0;
+	}
+	if (port >= PCI_CONFIG_DATA && port < PCI_CONFIG_DATA + 4)
+		return pci_config(vm_id, write, port, size, val);
+	if (!bpf_map_lookup_elem(&pci_cf8, &vm_id))
+		return 0; /* no PCI seen in this VM */
+	bar = pci_bar_at(vm_id, port, true, &bar_base);
+	if (!bar)
+		return 0;
+	dk.base = bar->base;
+	dev = bpf_map_lookup_elem(&devices, &dk);
+	if (!dev)
+		return 0;
+	pci_act(vm_id, dk.base, dev,
+		virtio_pci_legacy_access(dev, port - bar_base, val, write, &q), q);
+	return 0;
+}
+
+/*
+ * A memory access of a VM with PCI, of len bytes (0: Intel's fast path, a notify with no
+ * data): a modern function's common configuration or notify area.
+ */
+__noinline int pci_mmio(__u64 vm_id, __u32 write, __u64 gpa, __u32 len, __u32 val)
+{
+	struct dev_key dk = { .vm_id = vm_id };
+	struct pci_bar_val *bar;
+	struct virtio_dev *dev;
+	struct pci_fn *f;
+	__u64 bar_base = 0, off;
+	__u32 q = 0;
+	int nq;
+
+	if (!bpf_map_lookup_elem(&pci_cf8, &vm_id))
+		return 0;
+	bar = pci_bar_at(vm_id, gpa, false, &bar_base);
+	if (!bar)
+		return 0;
+	dk.base = bar->base;
+	f = bpf_map_lookup_elem(&pci_fns, &dk);
+	dev = bpf_map_lookup_elem(&devices, &dk);
+	if (!f || !dev)
+		return 0;
+	off = gpa - bar_base;
+	if (f->notify.valid && f->notify.bar == bar->bar && off >= f->notify.off &&
+	    off - f->notify.off < f->notify.len) {
+		if (!write)
+			return 0;
+		/* drivers write the queue index; the fast path has only the address */
+		nq = virtio_pci_notify_queue(f, off - f->notify.off);
+		if (len >= 2 && (val & 0xffff) < QUEUES_MAX)
+			nq = val & 0xffff;
+		if (nq >= 0)
+			set_pending(PENDING_NOTIFY, dk.base, nq);
+		return 0;
+	}
+	if (f->common.valid && f->common.bar == bar->bar && off >= f->common.off &&
+	    off - f->common.off < f->common.len && len && len <= 4)
+		pci_act(vm_id, dk.base, dev,
+			virtio_pci_common_access(f, dev, off - f->common.off, len, val, write, &q), q);
+	return 0;
+}
+
+#endif /* GMA_VIRTIO_PCI_BPF_H */

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The virtio-pci transport's state machine: what one guest access changes in the tracer's
+ * model of a PCI function (struct pci_fn) and of its VirtIO device (struct virtio_dev), and
+ * what the caller must do about it. Pure code over guest-written (and guest-read) values,
+ * compiled into the tracer (BPF, virtio_pci.bpf.h) and into its unit test.
+ *
+ * Everything is learnt from the guest's own accesses, as a driver makes them:
+ *   - configuration space through ports 0xCF8 (address) / 0xCFC-0xCFF (data), reads with
+ *     their values: a shadow of the 256 bytes of standard configuration space;
+ *   - the BARs as the guest programs them (sizing with all-ones, 64-bit BARs, the command
+ *     register's enables), the VirtIO vendor capabilities (common, notify with its
+ *     multiplier, ISR, device) as the guest reads them;
+ *   - modern devices: common configuration writes (features, status, queue_select,
+ *     queue_size, queue_desc/driver/device, queue_enable) and reads of queue_notify_off;
+ *     notifies are writes to the notify area (the queue index as data), or on Intel's
+ *     ioeventfd fast path an address with no data (virtio_pci_notify_queue());
+ *   - legacy and transitional devices: the I/O BAR's registers (QUEUE_SEL, QUEUE_NUM,
+ *     QUEUE_PFN, QUEUE_NOTIFY, STATUS, GUEST_FEATURES).
+ * Offsets are the spec's (VirtIO 1.x 4.1), fixed: never CO-RE.
+ */
+#ifndef GMA_VIRTIO_PCI_REGS_H
+#define GMA_VIRTIO_PCI_REGS_H
+
+#include <gma/record.h>
+#include <gma/vring_walk.h>
+#include "tracer.h"
+#include "virtio_mmio_regs.h" /* enum mmio_action, set_lo/set_hi, the feature bits */
+
+#define PCI_CONFIG_ADDRESS 0xcf8
+#define PCI_CONFIG_DATA 0xcfc
+#define PCI_VENDOR_VIRTIO 0x1af4
+#define PCI_COMMAND 0x04
+#define PCI_COMMAND_IO 0x1
+#define PCI_COMMAND_MEMORY 0x2
+#define PCI_STATUS 0x06
+#define PCI_STATUS_CAP_LIST 0x10
+#define PCI_BAR0 0x10
+#define PCI_CAP_PTR 0x34
+#define PCI_CAP_ID_VNDR 0x09
+#define PCI_CAPS_MAX 16 /* capabilities followed per function */
+
+/* struct virtio_pci_cap: cap_vndr, cap_next, cap_len, cfg_type, bar, id, pad, offset, length */
+#define VIRTIO_PCI_CAP_CFG_TYPE 3
+#define VIRTIO_PCI_CAP_BAR 4
+#define VIRTIO_PCI_CAP_OFFSET 8
+#define VIRTIO_PCI_CAP_LENGTH 12
+#define VIRTIO_PCI_NOTIFY_MULTIPLIER 16
+#define VIRTIO_PCI_CAP_COMMON_CFG 1
+#define VIRTIO_PCI_CAP_NOTIFY_CFG 2
+#define VIRTIO_PCI_CAP_ISR_CFG 3
+#define VIRTIO_PCI_CAP_DEVICE_CFG 4
+
+/* struct virtio_pci_common_cfg */
+#define VIRTIO_PCI_COMMON_DFSELECT 0x00
+#define VIRTIO_PCI_COMMON_GFSELECT 0x08
+#define VIRTIO_PCI_COMMON_GF 0x0c
+#define VIRTIO_PCI_COMMON_STATUS 0x14
+#define VIRTIO_PCI_COMMON_Q_SELECT 0x16
+#define VIRTIO_PCI_COMMON_Q_SIZE 0x18
+#define VIRTIO_PCI_COMMON_Q_ENABLE 0x1c
+#define VIRTIO_PCI_COMMON_Q_NOFF 0x1e
+#define VIRTIO_PCI_COMMON_Q_DESCLO 0x20
+#define VIRTIO_PCI_COMMON_Q_DESCHI 0x24
+#define VIRTIO_PCI_COMMON_Q_AVAILLO 0x28
+#define VIRTIO_PCI_COMMON_Q_AVAILHI 0x2c
+#define VIRTIO_PCI_COMMON_Q_USEDLO 0x30
+#define VIRTIO_PCI_COMMON_Q_USEDHI 0x34
+
+/* The legacy I/O BAR (VirtIO 1.x 4.1.4.8) */
+#define VIRTIO_PCI_LEGACY_GUEST_FEATURES 4
+#define VIRTIO_PCI_LEGACY_QUEUE_PFN 8
+#define VIRTIO_PCI_LEGACY_QUEUE_NUM 12
+#define VIRTIO_PCI_LEGACY_QUEUE_SEL 14
+#define VIRTIO_PCI_LEGACY_QUEUE_NOTIFY 16
+#define VIRTIO_PCI_LEGACY_STATUS 18
+#define VIRTIO_PCI_LEGACY_ISR 19
+#define VIRTIO_PCI_LEGACY_ALIGN 4096
+#define VIRTIO_PCI_LEGACY_PFN_SHIFT 12
+
+/* The config space address the guest latched in 0xCF8: the function key and the register. */
+static __always_inline bool pci_cf8_decode(__u32 cf8, __u64 *key, __u32 *reg)
+{
+	if (!(cf8 & 0x80000000u))
+		return false;
+	*key = GMA_PCI_BASE((cf8 >> 16) & 0xff, (cf8 >> 11) & 0x1f, (cf8 >> 8) & 7);
+	*reg = cf8 & 0xfc;
+	return true;
+}
+
+static __always_inline __u32 pci_cfg_u32(const struct pci_fn *f, __u32 off)
+{
+	off &= PCI_CFG_SIZE - 4;
+	return f->cfg[off] | f->cfg[off + 1] << 8 | f->cfg[off + 2] << 16 | (__u32)f->cfg[off + 3] << 24;
+}
+
+/*
+ * The BARs as programmed: an address where the command register enables its space, else 0.
+ * A BAR's size is known from the guest's sizing (all-ones written, the mask read back).
+ */
+static __always_inline void pci_decode_bars(struct pci_fn *f)
+{
+	__u32 cmd = f->cfg[PCI_COMMAND];
+
+	for (__u32 i = 0; i < PCI_BARS; i++) {
+		__u32 lo = pci_cfg_u32(f, PCI_BAR0 + 4 * i);
+		__u64 addr;
+
+		f->bar_io[i] = lo & 1;
+		if (lo & 1) {
+			addr = lo & ~3u;
+			f->bar_addr[i] = (cmd & PCI_COMMAND_IO) ? addr : 0;
+			continue;
+		}
+		addr = lo & ~0xfu;
+		if (((lo >> 1) & 3) == 2 && i + 1 < PCI_BARS) /* 64-bit: the next BAR is the top */
+			addr |= (__u64)pci_cfg_u32(f, PCI_BAR0 + 4 * (i + 1)) << 32;
+		f->bar_addr[i] = (cmd & PCI_COMMAND_MEMORY) ? addr : 0;
+		if (((lo >> 1) & 3) == 2 && i + 1 < PCI_BARS) {
+			i++;
+			f->bar_addr[i] = 0;
+			f->bar_io[i] = 0;
+		}
+	}
+}
+
+static __always_inline void pci_cap_loc(const struct pci_fn *f, __u32 at, struct pci_cap_loc *l)
+{
+	l->bar = f->cfg[(at + VIRTIO_PCI_CAP_BAR) & (PCI_CFG_SIZE - 1)];
+	l->off = pci_cfg_u32(f, at + VIRTIO_PCI_CAP_OFFSET);
+	l->len = pci_cfg_u32(f, at + VIRTIO_PCI_CAP_LENGTH);
+	l->valid = l->bar < PCI_BARS;
+}
+
+/* The VirtIO capabilities as the guest read them, from the capability list of the shadow. */
+static __always_inline void pci_decode_caps(struct pci_fn *f)
+{
+	__u32 at = f->cfg[PCI_CAP_PTR] & 0xfc;
+
+	f->common.valid = f->notify.valid = 0;
+	if (!(f->cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST))
+		return;
+	for (__u32 i = 0; i < PCI_CAPS_MAX && at >= 0x40; i++) {
+		at &= PCI_CFG_SIZE - 4;
+		if (f->cfg[at] == PCI_CAP_ID_VNDR) {
+			switch (f->cfg[(at + VIRTIO_PCI_CAP_CFG_TYPE) & (PCI_CFG_SIZE - 1)]) {
+			case VIRTIO_PCI_CAP_COMMON_CFG:
+				pci_cap_loc(f, at, &f->common);
+				break;
+			case VIRTIO_PCI_CAP_NOTIFY_CFG:
+				pci_cap_loc(f, at, &f->notify);
+				f->notify_mult = pci_cfg_u32(f, at + VIRTIO_PCI_NOTIFY_MULTIPLIER);
+				break;
+			}
+		}
+		at = f->cfg[(at + 1) & (PCI_CFG_SIZE - 1)] & 0xfc;
+	}
+}
+
+/*
+ * A config space access of width bytes at reg + (port - 0xCFC), with the value the guest
+ * wrote or read. Returns PCI_CFG_CHANGED when the BARs, the command register or the
+ * capabilities may have changed (the caller re-registers the function's windows).
+ */
+enum pci_cfg_result {
+	PCI_CFG_NONE,
+	PCI_CFG_CHANGED,
+};
+
+static __always_inline enum pci_cfg_result pci_config_access(struct pci_fn *f, __u32 off,
+							     __u32 width, __u32 val, bool write)
+{
+	__u32 bar, shadow = val, old, prev, ro;
+
+	if (width != 1 && width != 2 && width != 4)
+		return PCI_CFG_NONE;
+	/*
+	 * A BAR's low bits say its type and are read-only: a written address does not clear
+	 * them (the upper half of a 64-bit BAR has none).
+	 */
+	if (write && width == 4 && off >= PCI_BAR0 && off < PCI_BAR0 + 4 * PCI_BARS) {
+		old = pci_cfg_u32(f, off);
+		prev = off > PCI_BAR0 ? pci_cfg_u32(f, off - 4) : 0;
+		ro = old & 1 ? 0x3u : 0xfu;
+		if (off > PCI_BAR0 && !(prev & 1) && (prev & 6) == 4)
+			ro = 0;
+		shadow = (val & ~ro) | (old & ro);
+	}
+	for (__u32 i = 0; i < 4; i++) {
+		if (i >= width)
+			break;
+		f->cfg[(off + i) & (PCI_CFG_SIZE - 1)] = shadow >> (8 * i);
+	}
+	if (!write && off == 0) {
+		f->vendor = val & 0xffff;
+		if (width == 4)
+			f->device = val >> 16;
+	}
+	if (!write && off == 2)
+		f->device = val & 0xffff;
+	/* a BAR being sized: all-ones written, the mask read back; the address follows */
+	if (off >= PCI_BAR0 && off < PCI_BAR0 + 4 * PCI_BARS && width == 4) {
+		bar = (off - PCI_BAR0) / 4;
+		if (write && val == 0xffffffffu)
+			f->sizing |= 1u << bar;
+		else if (write)
+			f->sizing &= ~(1u << bar);
+		else if ((f->sizing & (1u << bar)) && bar < PCI_BARS)
+			f->bar_mask[bar] = val;
+	}
+	/* config accesses are rare (set-up): decode after each */
+	pci_decode_bars(f);
+	pci_decode_caps(f);
+	return PCI_CFG_CHANGED;
+}
+
+/* The size of BAR i from its sizing mask, or 0 when the guest did not size it. */
+static __always_inline __u64 pci_bar_size(const struct pci_fn *f, __u32 i)
+{
+	__u32 m;
+
+	if (i >= PCI_BARS)
+		return 0;
+	m = f->bar_mask[i];
+	if (!m)
+		return 0;
+	if (f->bar_io[i]) /* the upper 16 bits of an I/O BAR may be hardwired to 0 */
+		return (__u64)(~(m & ~3u) + 1) & 0xffff;
+	m &= ~0xfu;
+	return m ? (__u64)(~m) + 1 : 0;
+}
+
+/* Whether the device is a VirtIO one, and whether it speaks the legacy interface. */
+static __always_inline bool pci_is_virtio(const struct pci_fn *f)
+{
+	return f->vendor == PCI_VENDOR_VIRTIO && f->device >= 0x1000 && f->device <= 0x107f;
+}
+
+static __always_inline __u32 pci_virtio_type(const struct pci_fn *f)
+{
+	/* modern 0x1040 + type; transitional 0x1000 + n: the subsystem id holds the type */
+	if (f->device >= 0x1040)
+		return f->device - 0x1040;
+	return pci_cfg_u32(f, 0x2c) >> 16;
+}
+
+/*
+ * The queue a notify at offset off of the notify structure is for, from the addresses the
+ * driver learnt (queue_notify_off * notify_off_multiplier), or -1. With a multiplier of 0
+ * every queue shares one address: only the data can tell (Intel's fast path has none).
+ */
+static __always_inline int virtio_pci_notify_queue(const struct pci_fn *f, __u64 off)
+{
+	if (!f->notify_mult)
+		return -1;
+	for (__u32 q = 0; q < QUEUES_MAX; q++)
+		if ((f->noff_known & (1u << q)) &&
+		    (__u64)f->queue_notify_off[q] * f->notify_mult == off)
+			return q;
+	return -1;
+}
+
+/*
+ * An access to the common configuration structure at off (width 1, 2 or 4; a 64-bit field
+ * is written as two halves). *q receives the queue an action is about.
+ */
+static __always_inline enum mmio_action virtio_pci_common_access(struct pci_fn *f,
+								 struct virtio_dev *dev, __u32 off,
+								 __u32 width, __u32 val, bool write,
+								 __u32 *q)
+{
+	struct vq_state *vq;
+	__u32 qi;
+
+	if (off == VIRTIO_PCI_COMMON_DFSELECT || off == VIRTIO_PCI_COMMON_GFSELECT) {
+		if (write && off == VIRTIO_PCI_COMMON_GFSELECT)
+			dev->dfeatures_sel = val;
+		return MMIO_NONE;
+	}
+	if (off == VIRTIO_PCI_COMMON_GF && write) {
+		if (dev->dfeatures_sel == 0)
+			set_lo(&dev->driver_features, val);
+		else if (dev->dfeatures_sel == 1)
+			set_hi(&dev->driver_features, val);
+		return MMIO_NONE;
+	}
+	if (off == VIRTIO_PCI_COMMON_STATUS && write) {
+		dev->status = val & 0xff;
+		if (!dev->status) /* reset: the queues are gone */
+			for (__u32 i = 0; i < QUEUES_MAX; i++)
+				dev->q[i] = (struct vq_state){};
+		return MMIO_DEVICE_CHANGED;
+	}
+	if (off == VIRTIO_PCI_COMMON_Q_SELECT && write) {
+		dev->queue_sel = val & 0xffff;
+		return MMIO_NONE;
+	}
+	if (off < VIRTIO_PCI_COMMON_Q_SIZE || off > VIRTIO_PCI_COMMON_Q_USEDHI)
+		return MMIO_NONE;
+	if (dev->queue_sel >= QUEUES_MAX)
+		return MMIO_NONE; /* a queue this tracer does not follow */
+	qi = dev->queue_sel & (QUEUES_MAX - 1);
+	vq = &dev->q[qi];
+	*q = qi;
+	if (!write) {
+		if (off == VIRTIO_PCI_COMMON_Q_NOFF) {
+			f->queue_notify_off[qi] = val & 0xffff;
+			f->noff_known |= 1u << qi;
+		}
+		return MMIO_NONE;
+	}
+	switch (off) {
+	case VIRTIO_PCI_COMMON_Q_SIZE:
+		vq->num = val & 0xffff;
+		break;
+	case VIRTIO_PCI_COMMON_Q_DESCLO:
+		set_lo(&vq->desc, val);
+		break;
+	case VIRTIO_PCI_COMMON_Q_DESCHI:
+		set_hi(&vq->desc, val);
+		break;
+	case VIRTIO_PCI_COMMON_Q_AVAILLO:
+		set_lo(&vq->driver, val);
+		break;
+	case VIRTIO_PCI_COMMON_Q_AVAILHI:
+		set_hi(&vq->driver, val);
+		break;
+	case VIRTIO_PCI_COMMON_Q_USEDLO:
+		set_lo(&vq->device, val);
+		break;
+	case VIRTIO_PCI_COMMON_Q_USEDHI:
+		set_hi(&vq->device, val);
+		break;
+	case VIRTIO_PCI_COMMON_Q_ENABLE:
+		if (!(val & 1)) {
+			vq->flags &= ~GMA_QUEUE_READY;
+			break;
+		}
+		return virtio_mmio_queue_ready(dev, vq);
+	}
+	return MMIO_NONE;
+}
+
+/* An access to the legacy I/O BAR at off. *q receives the queue an action is about. */
+static __always_inline enum mmio_action virtio_pci_legacy_access(struct virtio_dev *dev, __u32 off,
+								 __u32 val, bool write, __u32 *q)
+{
+	struct vq_state *vq;
+	__u32 qi;
+
+	if (!write) {
+		if (off == VIRTIO_PCI_LEGACY_QUEUE_NUM && dev->queue_sel < QUEUES_MAX)
+			dev->q[dev->queue_sel & (QUEUES_MAX - 1)].num = val & 0xffff;
+		return off == VIRTIO_PCI_LEGACY_ISR ? MMIO_SCAN_USED : MMIO_NONE;
+	}
+	switch (off) {
+	case VIRTIO_PCI_LEGACY_QUEUE_NOTIFY:
+		*q = val & 0xffff;
+		return MMIO_NOTIFY;
+	case VIRTIO_PCI_LEGACY_GUEST_FEATURES:
+		set_lo(&dev->driver_features, val);
+		return MMIO_NONE;
+	case VIRTIO_PCI_LEGACY_STATUS:
+		dev->status = val & 0xff;
+		if (!dev->status)
+			for (__u32 i = 0; i < QUEUES_MAX; i++)
+				dev->q[i] = (struct vq_state){};
+		return MMIO_DEVICE_CHANGED;
+	case VIRTIO_PCI_LEGACY_QUEUE_SEL:
+		dev->queue_sel = val & 0xffff;
+		return MMIO_NONE;
+	case VIRTIO_PCI_LEGACY_QUEUE_PFN:
+		if (dev->queue_sel >= QUEUES_MAX)
+			return MMIO_NONE;
+		qi = dev->queue_sel & (QUEUES_MAX - 1);
+		vq = &dev->q[qi];
+		*q = qi;
+		if (!val) {
+			*vq = (struct vq_state){};
+			return MMIO_NONE;
+		}
+		/* QUEUE_NUM is the device's, read by the driver: learnt from the read below */
+		vq->desc = (__u64)val << VIRTIO_PCI_LEGACY_PFN_SHIFT;
+		gma_vring_legacy_layout(vq->desc, vq->num, VIRTIO_PCI_LEGACY_ALIGN, &vq->driver,
+					&vq->device);
+		vq->flags |= GMA_QUEUE_LEGACY;
+		return virtio_mmio_queue_ready(dev, vq);
+	}
+	return MMIO_NONE;
+}
+
+#endif /* GMA_VIRTIO_PCI_REGS_H */
