@@ -197,8 +197,8 @@ __noinline int pci_pio(__u64 vm_id, __u32 write, __u32 port, __u32 size, __u32 v
 	dev = bpf_map_lookup_elem(&devices, &dk);
 	if (!dev)
 		return 0;
-	pci_act(vm_id, dk.base, dev,
-		virtio_pci_legacy_access(dev, port - bar_base, val, write, &q), q);
+	pci_act(vm_id, dk.base, dev, virtio_pci_legacy_access(dev, port - bar_base, val, write, &q),
+		q);
 	return 0;
 }
 
@@ -242,7 +242,8 @@ __noinline int pci_mmio(__u64 vm_id, __u32 write, __u64 gpa, __u32 len, __u32 va
 	if (f->common.valid && f->common.bar == bar->bar && off >= f->common.off &&
 	    off - f->common.off < f->common.len && len && len <= 4)
 		pci_act(vm_id, dk.base, dev,
-			virtio_pci_common_access(f, dev, off - f->common.off, len, val, write, &q), q);
+			virtio_pci_common_access(f, dev, off - f->common.off, len, val, write, &q),
+			q);
 	return 0;
 }
 

@@ -91,7 +91,8 @@ static __always_inline bool pci_cf8_decode(__u32 cf8, __u64 *key, __u32 *reg)
 static __always_inline __u32 pci_cfg_u32(const struct pci_fn *f, __u32 off)
 {
 	off &= PCI_CFG_SIZE - 4;
-	return f->cfg[off] | f->cfg[off + 1] << 8 | f->cfg[off + 2] << 16 | (__u32)f->cfg[off + 3] << 24;
+	return f->cfg[off] | f->cfg[off + 1] << 8 | f->cfg[off + 2] << 16 |
+	       (__u32)f->cfg[off + 3] << 24;
 }
 
 /*
@@ -272,6 +273,8 @@ static __always_inline enum mmio_action virtio_pci_common_access(struct pci_fn *
 	struct vq_state *vq;
 	__u32 qi;
 
+	if (width < 4)
+		val &= (1u << (8 * width)) - 1;
 	if (off == VIRTIO_PCI_COMMON_DFSELECT || off == VIRTIO_PCI_COMMON_GFSELECT) {
 		if (write && off == VIRTIO_PCI_COMMON_GFSELECT)
 			dev->dfeatures_sel = val;

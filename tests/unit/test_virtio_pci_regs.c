@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The virtio-pci state machine (bpf/virtio_pci_regs.h, compiled here as in the tracer) fed
+ * the accesses a Linux driver makes: enumeration, BAR sizing (a 64-bit memory BAR and an I/O
+ * BAR), the capability list, queue set-up through the common configuration, notify offsets,
+ * and the legacy interface. Intel's ioeventfd fast path (kvm_fast_mmio: an address, no data)
+ * cannot run under TCG, so its address -> queue mapping is checked here.
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <linux/types.h>
+
+#include "virtio_pci_regs.h"
+
+static struct pci_fn f;
+static struct virtio_dev dev;
+
+static void reset(void)
+{
+	memset(&f, 0, sizeof(f));
+	memset(&dev, 0, sizeof(dev));
+}
+
+TestSuite(virtio_pci_regs, .init = reset);
+
+static void rd(__u32 off, __u32 width, __u32 val)
+{
+	pci_config_access(&f, off, width, val, false);
+}
+
+static void wr(__u32 off, __u32 width, __u32 val)
+{
+	pci_config_access(&f, off, width, val, true);
+}
+
+/* A BAR sized as Linux does: old value read, all-ones written, the mask read, old restored. */
+static void size_bar(__u32 i, __u32 type_bits, __u32 mask)
+{
+	rd(PCI_BAR0 + 4 * i, 4, type_bits);
+	wr(PCI_BAR0 + 4 * i, 4, 0xffffffff);
+	rd(PCI_BAR0 + 4 * i, 4, mask);
+	wr(PCI_BAR0 + 4 * i, 4, type_bits);
+}
+
+/* A vendor capability at `at`: cfg_type, bar, offset, length (and the notify multiplier). */
+static void cap(__u32 at, __u32 next, __u32 type, __u32 bar, __u32 off, __u32 len, __u32 mult)
+{
+	rd(at, 4, PCI_CAP_ID_VNDR | next << 8 | (type == 2 ? 20 : 16) << 16 | type << 24);
+	rd(at + 4, 4, bar);
+	rd(at + 8, 4, off);
+	rd(at + 12, 4, len);
+	if (type == VIRTIO_PCI_CAP_NOTIFY_CFG)
+		rd(at + 16, 4, mult);
+}
+
+static void modern_blk(void)
+{
+	rd(0, 4, 0x1042u << 16 | PCI_VENDOR_VIRTIO);
+	rd(PCI_STATUS, 2, PCI_STATUS_CAP_LIST);
+	/* BAR4: 64-bit prefetchable memory of 16 KiB at 0x8_0000_4000 */
+	size_bar(4, 0xc, 0xffffc00c);
+	size_bar(5, 0, 0xffffffff);
+	wr(PCI_BAR0 + 16, 4, 0x4000);
+	wr(PCI_BAR0 + 20, 4, 0x8);
+	rd(PCI_CAP_PTR, 1, 0x40);
+	cap(0x40, 0x50, VIRTIO_PCI_CAP_COMMON_CFG, 4, 0x0, 0x38, 0);
+	cap(0x50, 0x68, VIRTIO_PCI_CAP_ISR_CFG, 4, 0x1000, 1, 0);
+	cap(0x68, 0x00, VIRTIO_PCI_CAP_NOTIFY_CFG, 4, 0x3000, 0x1000, 4);
+}
+
+Test(virtio_pci_regs, bars_follow_sizing_type_bits_and_the_command_register)
+{
+	modern_blk();
+	cr_assert(pci_is_virtio(&f));
+	cr_assert_eq(pci_virtio_type(&f), 2, "blk");
+	cr_assert_eq(pci_bar_size(&f, 4), 0x4000);
+	cr_assert_eq(f.bar_addr[4], 0, "memory decoding still off");
+	wr(PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	cr_assert_eq(f.bar_addr[4], 0x800004000ULL, "64-bit, type bits kept");
+	cr_assert_eq(f.bar_addr[5], 0, "the upper half is not a BAR of its own");
+	/* moved, then disabled */
+	wr(PCI_BAR0 + 16, 4, 0xe0000000);
+	wr(PCI_BAR0 + 20, 4, 0);
+	cr_assert_eq(f.bar_addr[4], 0xe0000000);
+	wr(PCI_COMMAND, 2, 0);
+	cr_assert_eq(f.bar_addr[4], 0);
+}
+
+Test(virtio_pci_regs, capabilities_as_the_guest_read_them)
+{
+	modern_blk();
+	cr_assert(f.common.valid);
+	cr_assert_eq(f.common.bar, 4);
+	cr_assert_eq(f.common.len, 0x38);
+	cr_assert(f.notify.valid);
+	cr_assert_eq(f.notify.off, 0x3000);
+	cr_assert_eq(f.notify_mult, 4);
+}
+
+Test(virtio_pci_regs, queue_set_up_through_the_common_configuration)
+{
+	__u32 q = 99;
+
+	modern_blk();
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_GFSELECT, 4, 1, true, &q);
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_GF, 4, 1, true, &q);
+	cr_assert_eq(dev.driver_features, 1ULL << 32, "VIRTIO_F_VERSION_1");
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_SELECT, 2, 1, true, &q);
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_SIZE, 2, 256, true, &q);
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_DESCLO, 4, 0x1000, true, &q);
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_DESCHI, 4, 0x1, true, &q);
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_AVAILLO, 4, 0x2000, true, &q);
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_USEDLO, 4, 0x3000, true, &q);
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_NOFF, 2, 7, false, &q);
+	cr_assert_eq(virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1, true, &q),
+		     MMIO_QUEUE_READY);
+	cr_assert_eq(q, 1);
+	cr_assert_eq(dev.q[1].desc, 0x100001000ULL);
+	cr_assert_eq(dev.q[1].driver, 0x2000);
+	cr_assert_eq(dev.q[1].device, 0x3000);
+	cr_assert_eq(dev.q[1].num, 256);
+	cr_assert(dev.q[1].flags & GMA_QUEUE_READY);
+	cr_assert_eq(f.queue_notify_off[1], 7);
+	/* a queue past what the tracer follows is not written anywhere */
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_SELECT, 2, QUEUES_MAX, true, &q);
+	cr_assert_eq(virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1, true,
+					      &q),
+		     MMIO_NONE);
+	/* a reset forgets the queues */
+	cr_assert_eq(virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_STATUS, 1, 0, true, &q),
+		     MMIO_DEVICE_CHANGED);
+	cr_assert_eq(dev.q[1].num, 0);
+}
+
+/* kvm_fast_mmio gives the address only: the queue whose notify_off * multiplier it is. */
+Test(virtio_pci_regs, fast_mmio_notify_address_to_queue)
+{
+	__u32 q;
+
+	modern_blk();
+	for (__u32 i = 0; i < 4; i++) {
+		virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_SELECT, 2, i, true, &q);
+		virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_NOFF, 2, 3 - i, false, &q);
+	}
+	cr_assert_eq(virtio_pci_notify_queue(&f, 0), 3);
+	cr_assert_eq(virtio_pci_notify_queue(&f, 12), 0);
+	cr_assert_eq(virtio_pci_notify_queue(&f, 4), 2);
+	cr_assert_eq(virtio_pci_notify_queue(&f, 2), -1, "between two queues' addresses");
+	cr_assert_eq(virtio_pci_notify_queue(&f, 16), -1, "no queue there");
+	f.notify_mult = 0; /* one address for all: only the data could tell */
+	cr_assert_eq(virtio_pci_notify_queue(&f, 0), -1);
+}
+
+Test(virtio_pci_regs, legacy_io_bar_and_interface)
+{
+	__u32 q = 99;
+
+	rd(0, 2, PCI_VENDOR_VIRTIO);
+	rd(2, 2, 0x1000);
+	rd(0x2c, 4, 1u << 16 | PCI_VENDOR_VIRTIO); /* subsystem: the device type, net */
+	cr_assert_eq(pci_virtio_type(&f), 1);
+	size_bar(0, 0x1, 0x0000ffc1); /* 64 ports; the upper half hardwired to 0 */
+	wr(PCI_BAR0, 4, 0xc000);
+	wr(PCI_COMMAND, 2, PCI_COMMAND_IO);
+	cr_assert(f.bar_io[0]);
+	cr_assert_eq(f.bar_addr[0], 0xc000, "the I/O type bit kept");
+	cr_assert_eq(pci_bar_size(&f, 0), 0x40);
+	virtio_pci_legacy_access(&dev, VIRTIO_PCI_LEGACY_QUEUE_SEL, 1, true, &q);
+	virtio_pci_legacy_access(&dev, VIRTIO_PCI_LEGACY_QUEUE_NUM, 256, false, &q);
+	cr_assert_eq(virtio_pci_legacy_access(&dev, VIRTIO_PCI_LEGACY_QUEUE_PFN, 0x12, true, &q),
+		     MMIO_QUEUE_READY);
+	cr_assert_eq(q, 1);
+	cr_assert_eq(dev.q[1].desc, 0x12000);
+	cr_assert_eq(dev.q[1].driver, 0x12000 + 256 * 16);
+	cr_assert_eq(dev.q[1].device, 0x14000, "the used ring 4096-aligned after the avail ring");
+	cr_assert(dev.q[1].flags & GMA_QUEUE_LEGACY);
+	cr_assert_eq(virtio_pci_legacy_access(&dev, VIRTIO_PCI_LEGACY_QUEUE_NOTIFY, 1, true, &q),
+		     MMIO_NOTIFY);
+	cr_assert_eq(q, 1);
+}
+
+Test(virtio_pci_regs, the_config_address_latch)
+{
+	__u64 key;
+	__u32 reg;
+
+	cr_assert(pci_cf8_decode(0x80001810, &key, &reg)); /* 00:03.0, BAR0 */
+	cr_assert_eq(key, GMA_PCI_BASE(0, 3, 0));
+	cr_assert_eq(reg, 0x10);
+	cr_assert_not(pci_cf8_decode(0x00001810, &key, &reg), "the enable bit");
+}
