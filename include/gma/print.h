@@ -107,7 +107,14 @@ GMA_API void gma_chain_json_members(struct gma_json *w, const char *summary,
 
 /* "virtio-blk", or "device 42" / "virtio" when unknown; returns buf or a static name. */
 GMA_API const char *gma_device_label(__u32 device_id, char *buf, size_t size);
-/* "virtio-blk@d0001000 q0". */
+/*
+ * Where a device is, from its key (struct gma_queue_key.base): a PCI function's address
+ * ("0000:00:03.0") or a virtio-mmio window's base in hex ("d0001000"). Returns buf.
+ */
+GMA_API const char *gma_device_address(__u64 base, char *buf, size_t size);
+/* The transport of a device key: "pci" or "mmio". */
+GMA_API const char *gma_device_transport(__u64 base);
+/* "virtio-blk@d0001000 q0", "virtio-net@0000:00:03.0 q1". */
 GMA_API void gma_print_queue_label(FILE *f, __u32 device_id, __u64 base, __u32 queue);
 
 /*

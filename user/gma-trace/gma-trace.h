@@ -97,7 +97,7 @@ struct queue_spec {
 	__u32 qmp_inuse;
 };
 
-#define QUEUE_SPEC_SYNTAX "base=B,index=I,num=N,desc=D,driver=A,device=U[,type=ID]"
+#define QUEUE_SPEC_SYNTAX "{base=B|pci=BB:DD.F},index=I,num=N,desc=D,driver=A,device=U[,type=ID]"
 #define QUEUE_SPECS_MAX 32
 
 /*

@@ -170,7 +170,7 @@ error_t parse_ringbuf_size(const char *arg, __u32 *v, struct argp_state *state)
 }
 
 /* The keys of --queue, in the order of QUEUE_SPEC_SYNTAX; alias: another name accepted. */
-enum { QK_BASE, QK_INDEX, QK_NUM, QK_DESC, QK_DRIVER, QK_DEVICE, QK_TYPE, QK_N };
+enum { QK_BASE, QK_INDEX, QK_NUM, QK_DESC, QK_DRIVER, QK_DEVICE, QK_TYPE, QK_PCI, QK_N };
 
 static const struct {
 	const char *name, *alias;
@@ -182,7 +182,23 @@ static const struct {
 	[QK_DRIVER] = { "driver", "avail" },
 	[QK_DEVICE] = { "device", "used" },
 	[QK_TYPE] = { "type" },
+	[QK_PCI] = { "pci" }, /* instead of base: a PCI function's address */
 };
+
+/* "[0000:]BB:DD.F" as a device key (GMA_PCI_BASE); -EINVAL when it is not one. */
+static int parse_pci_address(const char *s, __u64 *key)
+{
+	unsigned int dom = 0, bus, dev, fn;
+	char tail;
+
+	if (sscanf(s, "%x:%x:%x.%x%c", &dom, &bus, &dev, &fn, &tail) != 4 &&
+	    (dom = 0, sscanf(s, "%x:%x.%x%c", &bus, &dev, &fn, &tail) != 3))
+		return -EINVAL;
+	if (dom || bus > 0xff || dev > 0x1f || fn > 7 || s[0] == '-')
+		return -EINVAL;
+	*key = GMA_PCI_BASE(bus, dev, fn);
+	return 0;
+}
 
 /* The device IDs gma_virtio_device_name() knows, as "1-13 16-41". */
 static void known_device_ids(char *buf, size_t len)
@@ -253,6 +269,17 @@ int parse_queue_spec(const char *arg, struct queue_spec *q, bool traced, char *w
 		}
 		have |= 1u << k;
 		txt[k] = val;
+		if (k == QK_PCI) {
+			if (parse_pci_address(val, &v[QK_PCI])) {
+				snprintf(
+					why, why_len,
+					"pci=%s: want a PCI function's address, BB:DD.F (bus 00-ff, "
+					"device 00-1f, function 0-7) or 0000:BB:DD.F",
+					val);
+				goto out;
+			}
+			continue;
+		}
 		switch (str_u64(val, &v[k])) {
 		case 0:
 			break;
@@ -265,6 +292,14 @@ int parse_queue_spec(const char *arg, struct queue_spec *q, bool traced, char *w
 						 "not a number (decimal, or 0x for hex)");
 			goto out;
 		}
+	}
+	if ((have & (1u << QK_PCI)) && (have & (1u << QK_BASE))) {
+		snprintf(why, why_len, "base and pci both given: one names the device");
+		goto out;
+	}
+	if (have & (1u << QK_PCI)) {
+		v[QK_BASE] = v[QK_PCI];
+		have |= 1u << QK_BASE;
 	}
 	for (k = 0; k < QK_TYPE; k++)
 		if (!(have & (1u << k))) {
@@ -300,7 +335,7 @@ int parse_queue_spec(const char *arg, struct queue_spec *q, bool traced, char *w
 			 txt[QK_INDEX], QUEUES_MAX - 1);
 		goto out;
 	}
-	if (traced && (v[QK_BASE] & 0x1ff)) {
+	if (traced && !GMA_KEY_IS_PCI(v[QK_BASE]) && (v[QK_BASE] & 0x1ff)) {
 		snprintf(why, why_len, "base=%s: a virtio-mmio window's base, a multiple of 0x200",
 			 txt[QK_BASE]);
 		goto out;

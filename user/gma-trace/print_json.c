@@ -38,9 +38,13 @@ static struct gma_json *record(const char *type)
 /* The queue a record is about. */
 static void queue_fields(struct gma_json *w, pid_t pid, __u32 device_id, __u64 base, __u32 queue)
 {
+	char addr[32];
+
 	gma_json_s64_field(w, "pid", pid);
 	gma_json_u64_field(w, "device_id", device_id);
 	gma_json_u64_field(w, "base", base);
+	gma_json_string_field(w, "transport", gma_device_transport(base));
+	gma_json_string_field(w, "address", gma_device_address(base, addr, sizeof(addr)));
 	gma_json_u64_field(w, "queue", queue);
 }
 
@@ -177,6 +181,9 @@ static void json_queue_stats(const struct gma_queue_stats *st, size_t n, bool la
 		gma_json_u64_field(w, "completions", st[i].completions);
 		gma_json_u64_field(w, "anomalies", st[i].anomalies);
 		gma_json_u64_field(w, "skipped", st[i].skipped);
+		gma_json_u64_field(w, "silent", st[i].silent);
+		gma_json_u64_field(w, "in_flight_at_attach", st[i].in_flight_at_attach);
+		gma_json_bool_field(w, "indices_known", st[i].indices_known);
 		gma_json_u64_field(w, "latency_avg_ns",
 				   st[i].latency_n ? st[i].latency_sum_ns / st[i].latency_n : 0);
 		gma_json_u64_field(w, "latency_max_ns", st[i].latency_max_ns);

@@ -140,19 +140,20 @@ static void text_anomaly(const struct gma_anomaly_event *a)
 
 static void text_queue_stats(const struct gma_queue_stats *st, size_t n, bool last)
 {
-	char label[32];
+	char label[32], addr[32];
 
 	if (!last && isatty(1))
 		printf("\033[H\033[2J");
-	printf("%-16s %-10s %2s %5s %6s %6s %6s %8s %8s %8s %9s %9s %5s\n", "DEVICE", "BASE", "Q",
-	       "NUM", "AVAIL", "USED", "INFLT", "NOTIFY", "CHAINS", "DONE", "LAT-AVG", "LAT-MAX",
-	       "ANOM");
+	printf("%-16s %-12s %2s %5s %6s %6s %6s %8s %8s %8s %9s %9s %5s\n", "DEVICE", "ADDRESS",
+	       "Q", "NUM", "AVAIL", "USED", "INFLT", "NOTIFY", "CHAINS", "DONE", "LAT-AVG",
+	       "LAT-MAX", "ANOM");
 	for (size_t i = 0; i < n; i++)
-		printf("%-16s %-10llx %2u %5u %6u %6u %6u %8llu %8llu %8llu %7.3fms %7.3fms %5llu\n",
+		printf("%-16s %-12s %2u %5u %6u %6u %6u %8llu %8llu %8llu %7.3fms %7.3fms %5llu\n",
 		       gma_device_label(st[i].device_id, label, sizeof(label)),
-		       (unsigned long long)st[i].base, st[i].queue, st[i].num, st[i].last_avail,
-		       st[i].last_used, st[i].in_flight, (unsigned long long)st[i].notifies,
-		       (unsigned long long)st[i].chains, (unsigned long long)st[i].completions,
+		       gma_device_address(st[i].base, addr, sizeof(addr)), st[i].queue, st[i].num,
+		       st[i].last_avail, st[i].last_used, st[i].in_flight,
+		       (unsigned long long)st[i].notifies, (unsigned long long)st[i].chains,
+		       (unsigned long long)st[i].completions,
 		       st[i].latency_n ? st[i].latency_sum_ns / 1e6 / st[i].latency_n : 0.0,
 		       st[i].latency_max_ns / 1e6, (unsigned long long)st[i].anomalies);
 	fflush(stdout);

@@ -175,12 +175,27 @@ void gma_chain_json_members(struct gma_json *w, const char *summary, const struc
 	chain_descs_json(w, c);
 }
 
+const char *gma_device_address(__u64 base, char *buf, size_t size)
+{
+	if (GMA_KEY_IS_PCI(base))
+		snprintf(buf, size, "0000:%02x:%02x.%x", (unsigned int)(base >> 8) & 0xff,
+			 (unsigned int)(base >> 3) & 0x1f, (unsigned int)base & 7);
+	else
+		snprintf(buf, size, "%llx", (unsigned long long)base);
+	return buf;
+}
+
+const char *gma_device_transport(__u64 base)
+{
+	return GMA_KEY_IS_PCI(base) ? "pci" : "mmio";
+}
+
 void gma_print_queue_label(FILE *f, __u32 device_id, __u64 base, __u32 queue)
 {
-	char buf[32];
+	char buf[32], addr[32];
 
-	fprintf(f, "%s@%llx q%u", gma_device_label(device_id, buf, sizeof(buf)),
-		(unsigned long long)base, queue);
+	fprintf(f, "%s@%s q%u", gma_device_label(device_id, buf, sizeof(buf)),
+		gma_device_address(base, addr, sizeof(addr)), queue);
 }
 
 void gma_chain_view_live(struct gma_chain_view *v, const struct gma_chain *c)
@@ -234,6 +249,8 @@ void gma_chain_json(struct gma_json *w, const struct gma_chain *c)
 	gma_json_string_field(w, "device", gma_device_label(c->device_id, label, sizeof(label)));
 	gma_json_u64_field(w, "device_id", c->device_id);
 	gma_json_u64_field(w, "base", r->key.base);
+	gma_json_string_field(w, "transport", gma_device_transport(r->key.base));
+	gma_json_string_field(w, "address", gma_device_address(r->key.base, label, sizeof(label)));
 	gma_json_u64_field(w, "queue", r->key.queue);
 	gma_json_u64_field(w, "avail_idx", r->avail_idx);
 	gma_json_u64_field(w, "head", r->head);

@@ -510,7 +510,7 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 	bool have_ring = false;
 	int err;
 
-	if (base & (0x200 - 1))
+	if (!GMA_KEY_IS_PCI(base) && (base & (0x200 - 1)))
 		return -EINVAL;
 	if (layout && queue < 0)
 		return -EINVAL;
