@@ -69,7 +69,8 @@ static __always_inline int on_vcpu(struct kvm_vcpu *vcpu)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 kvm, *known;
 
-	if (!traced_process())
+	/* kernels since 6.12 (and stable backports) type tp_btf pointer arguments maybe-NULL */
+	if (!vcpu || !traced_process())
 		return 0;
 	kvm = (__u64)BPF_CORE_READ(vcpu, kvm);
 	if (!kvm)

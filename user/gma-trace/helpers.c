@@ -385,6 +385,22 @@ int report_error(int err, const char *what)
 	return err;
 }
 
+/* Whether this process holds CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON (/proc/self/status). */
+static bool has_bpf_caps(void)
+{
+	unsigned long long eff = 0;
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "CapEff: %llx", &eff) == 1;
+	fclose(f);
+	return (eff & 1ULL << 21) || ((eff & 1ULL << 39) && (eff & 1ULL << 38));
+}
+
 int report_bpf_error(int err, const char *what)
 {
 	const char *hint = NULL;
@@ -392,7 +408,11 @@ int report_bpf_error(int err, const char *what)
 	switch (-err) {
 	case EPERM:
 	case EACCES:
-		hint = "loading BPF programs needs root, or CAP_BPF and CAP_PERFMON";
+		/* with the privilege, EACCES is the verifier refusing a program */
+		hint = has_bpf_caps() ?
+			       "the kernel's verifier refused a program of the tracer; "
+			       "'-v' shows its log, please report it" :
+			       "loading BPF programs needs root, or CAP_BPF and CAP_PERFMON";
 		break;
 	case ENODEV:
 		hint = "the kernel has no KVM tracepoints: load kvm (and kvm_amd or kvm_intel)";
