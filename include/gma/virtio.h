@@ -263,7 +263,12 @@ struct gma_qmp_queue {
 	char device[64]; /* x-query-virtio's name, e.g. "virtio-blk" */
 	char path[128]; /* its QOM path, e.g. "/machine/peripheral-anon/device[0]" */
 	char bus[64]; /* the bus it sits on, e.g. "virtio-mmio-bus.23"; "" when unknown */
-	__u64 mmio_base; /* the virtio-mmio window's guest physical base; 0 when unknown */
+	/*
+	 * The device's key: a virtio-mmio window's guest physical base, or GMA_PCI_BASE() of a
+	 * virtio-pci device on the root bus (q35's pcie.0, pc's pci.0); 0 when unknown (a PCI
+	 * device behind a bridge: its bus number is the guest's, which QMP does not tie to it).
+	 */
+	__u64 mmio_base;
 	__u32 device_id; /* VIRTIO_ID_*; 0 when unknown */
 	__u32 queue; /* queue index */
 	struct gma_queue_layout layout; /* flags: FROM_USER, and LEGACY, PACKED, EVENT_IDX,
@@ -282,8 +287,9 @@ struct gma_qmp_queue {
  * x-query-virtio-queue-status is asked for queue 0, 1, ... until QEMU says there is no such
  * queue (at most 1024). The virtio-mmio base is found by asking qom-get for the device's
  * parent_bus ("/machine/unattached/device[27]/virtio-mmio-bus.23") and looking that bus up in
- * "info qtree" (the virtio-mmio device holding it, and its "mmio BASE/SIZE" line); PCI
- * devices keep mmio_base 0. *out is malloc'ed (free()), *n its entries. Errors as for
+ * "info qtree" (the virtio-mmio device holding it, and its "mmio BASE/SIZE" line); a PCI
+ * device's backend sits on its proxy's "virtio-bus", and the proxy's "addr" (devfn) on the
+ * root bus gives GMA_PCI_BASE(0, dev, fn). *out is malloc'ed (free()), *n its entries. Errors as for
  * gma_qmp_command (x-query-virtio must succeed; the mapping steps may fail without error).
  */
 GMA_API int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t *n);

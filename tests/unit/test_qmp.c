@@ -181,6 +181,17 @@ static const struct fake_dev *find_dev(json_object *args)
 	return NULL;
 }
 
+/* The PCI proxy of the fake's virtio-pci device (the parent of its virtio-backend). */
+static bool is_pci_proxy(json_object *args, const char *property)
+{
+	json_object *p = NULL, *prop = NULL;
+
+	return json_object_object_get_ex(args, "path", &p) &&
+	       json_object_object_get_ex(args, "property", &prop) &&
+	       !strcmp(json_object_get_string(p), "/machine/peripheral-anon/device[3]") &&
+	       !strcmp(json_object_get_string(prop), property);
+}
+
 static json_object *strings(const char *const *s, size_t n)
 {
 	json_object *a = json_object_new_array();
@@ -294,6 +305,10 @@ static void serve_command(int fd, json_object *req, enum fake_mode mode)
 		reply(fd, id, json_object_new_string(qtree));
 	} else if (!strcmp(cmd, "qom-get") && (d = find_dev(args))) {
 		reply(fd, id, json_object_new_string(d->parent_bus));
+	} else if (!strcmp(cmd, "qom-get") && is_pci_proxy(args, "parent_bus")) {
+		reply(fd, id, json_object_new_string("/machine/q35/pcie.0"));
+	} else if (!strcmp(cmd, "qom-get") && is_pci_proxy(args, "addr")) {
+		reply(fd, id, json_object_new_int(0x18)); /* devfn: 00:03.0 */
 	} else if (!strcmp(cmd, "x-query-virtio-status") && (d = find_dev(args))) {
 		reply(fd, id, virtio_status(d));
 	} else if (!strcmp(cmd, "x-query-virtio-queue-status") && (d = find_dev(args)) &&
@@ -492,7 +507,9 @@ Test(qmp, virtio_queues_with_mmio_bases)
 	cr_assert_eq(e->layout.num, 128);
 
 	e = find_queue(qs, n, "virtio-rng", 0);
-	cr_assert_eq(e->mmio_base, 0, "a PCI device has no virtio-mmio window");
+	cr_assert_eq(e->mmio_base, GMA_PCI_BASE(0, 3, 0),
+		     "a PCI device on the root bus is keyed by its address (0x%llx)",
+		     (unsigned long long)e->mmio_base);
 	cr_assert_str_eq(e->bus, "virtio-bus");
 	cr_assert_eq(e->device_id, 4);
 	free(qs);

@@ -256,8 +256,10 @@ static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm)
 	for (size_t i = 0; i < n; i++) {
 		if (!qs[i].mmio_base) {
 			fprintf(stderr,
-				"gma-trace: QMP: %s queue %u has no virtio-mmio base: skipped\n",
-				qs[i].path, qs[i].queue);
+				"gma-trace: QMP: %s (bus %s) queue %u: neither a virtio-mmio window nor "
+				"a PCI function on the root bus; skipped (give it with --queue "
+				"pci=BB:DD.F,...)\n",
+				qs[i].path, qs[i].bus[0] ? qs[i].bus : "?", qs[i].queue);
 			continue;
 		}
 		if (!qs[i].layout.num || !qs[i].layout.desc)

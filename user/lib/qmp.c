@@ -538,24 +538,76 @@ struct dev_info {
 	__u32 flags;
 };
 
+/* qom-get of path's property into *ret (the caller puts it); -EREMOTEIO when QEMU has none. */
+static int qom_get(struct gma_qmp *q, const char *path, const char *property, json_object **ret)
+{
+	json_object *args = path_args(path);
+
+	if (!args)
+		return -ENOMEM;
+	json_object_object_add(args, "property", json_object_new_string(property));
+	return command(q, "qom-get", args, ret);
+}
+
+/*
+ * A virtio-pci device: x-query-virtio names its backend, ".../device[N]/virtio-backend", on
+ * the proxy's "virtio-bus"; the proxy's "addr" is its devfn on the proxy's parent bus. The
+ * root bus (q35's pcie.0, pc's pci.0) is bus 0; a bus behind a bridge has the number the
+ * guest gave it, which QMP does not tie to the path: such a device stays unknown.
+ */
+static int map_pci_device(struct gma_qmp *q, struct dev_info *d)
+{
+	char proxy[256];
+	const char *s, *slash;
+	json_object *ret = NULL;
+	__s64 devfn;
+	int err;
+
+	slash = strrchr(d->path, '/');
+	if (!slash || strcmp(slash, "/virtio-backend") ||
+	    (size_t)(slash - d->path) >= sizeof(proxy))
+		return 0;
+	snprintf(proxy, sizeof(proxy), "%.*s", (int)(slash - d->path), d->path);
+	err = qom_get(q, proxy, "parent_bus", &ret);
+	if (err)
+		return err == -EREMOTEIO ? 0 : err;
+	s = json_object_is_type(ret, json_type_string) ? json_object_get_string(ret) : "";
+	slash = strrchr(s, '/');
+	s = slash ? slash + 1 : s;
+	if (strcmp(s, "pcie.0") && strcmp(s, "pci.0")) {
+		copy_str(d->bus, sizeof(d->bus), s);
+		json_object_put(ret);
+		return 0;
+	}
+	json_object_put(ret);
+	ret = NULL;
+	err = qom_get(q, proxy, "addr", &ret);
+	if (err)
+		return err == -EREMOTEIO ? 0 : err;
+	devfn = json_object_is_type(ret, json_type_int) ? json_object_get_int64(ret) : -1;
+	json_object_put(ret);
+	if (devfn >= 0 && devfn < 256)
+		d->base = GMA_PCI_BASE(0, devfn >> 3, devfn & 7);
+	return 0;
+}
+
 /* Bus and window of a device: failures leave them unknown. */
 static int map_device(struct gma_qmp *q, struct dev_info *d, const struct mmio_bus *buses,
 		      size_t nr_buses)
 {
-	json_object *args = path_args(d->path), *ret = NULL;
+	json_object *ret = NULL;
 	const char *s, *slash;
 	int err;
 
-	if (!args)
-		return -ENOMEM;
-	json_object_object_add(args, "property", json_object_new_string("parent_bus"));
-	err = command(q, "qom-get", args, &ret);
+	err = qom_get(q, d->path, "parent_bus", &ret);
 	if (err)
 		return err == -EREMOTEIO ? 0 : err;
 	s = json_object_is_type(ret, json_type_string) ? json_object_get_string(ret) : NULL;
 	slash = s ? strrchr(s, '/') : NULL;
 	copy_str(d->bus, sizeof(d->bus), slash ? slash + 1 : s);
 	json_object_put(ret);
+	if (!strncmp(d->bus, "virtio-bus", 10))
+		return map_pci_device(q, d);
 	for (size_t i = 0; d->bus[0] && i < nr_buses; i++) {
 		if (!strcmp(buses[i].name, d->bus)) {
 			d->base = buses[i].base;
