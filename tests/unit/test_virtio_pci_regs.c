@@ -125,8 +125,7 @@ Test(virtio_pci_regs, queue_set_up_through_the_common_configuration)
 	cr_assert_eq(f.queue_notify_off[1], 7);
 	/* a queue past what the tracer follows is not written anywhere */
 	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_SELECT, 2, QUEUES_MAX, true, &q);
-	cr_assert_eq(virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1, true,
-					      &q),
+	cr_assert_eq(virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1, true, &q),
 		     MMIO_NONE);
 	/* a reset forgets the queues */
 	cr_assert_eq(virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_STATUS, 1, 0, true, &q),
