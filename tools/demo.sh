@@ -26,12 +26,12 @@ echo "(the demo VMM boots a 32-bit guest with virtio-blk, -console and -net; gma
 echo " each queue from the driver's register writes and decodes every chain at its notify)"
 "$trace" rings --completions -- "$vmm" --seconds 4 2> >(grep -v '^guest: \|^ready' >&2)
 
-step "gma-trace rings --stats -- $vmm --transport both --seconds 8"
+step "gma-trace rings --stats -- $vmm --transport both --seconds 8   (one table, at the end)"
 echo "(the same devices on virtio-mmio and on PCI: gma-trace learns the PCI functions from the"
 echo " guest's configuration space accesses, BARs and VirtIO capabilities; the network device"
 echo " on PCI is a legacy one, driven through its I/O BAR)"
-"$trace" rings --stats --duration 8 -- "$vmm" --transport both --seconds 8 \
-	2> >(grep -v '^guest: \|^ready\|^virtio-console' >&2) | tail -n 12
+"$trace" rings --stats --interval-ms 60000 --duration 8 -- "$vmm" --transport both --seconds 8 \
+	2> >(grep -v '^guest: \|^ready\|^virtio-console' >&2)
 
 step "a running VM"
 # completions held 30 ms, so the one-shot decode below finds requests in flight
