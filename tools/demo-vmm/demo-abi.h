@@ -47,7 +47,15 @@
 #define DEMO_PIO_H_COMMIT (DEMO_PIO_BASE + 0x44) /* out: DEMO_HOSTILE_*, commits */
 #define DEMO_PIO_H_BASE_HI (DEMO_PIO_BASE + 0x48) /* out: device base, bits 32-63 (PCI) */
 #define DEMO_PIO_TRANSPORT (DEMO_PIO_BASE + 0x4c) /* in: DEMO_TRANSPORT_* bits */
-#define DEMO_PIO_SIZE 0x50
+/*
+ * Stopping on what a test waits for (--requests, --until): the guest reads DEMO_PIO_QUIESCE
+ * before each step it would start (1: start none, the VMM is about to stop), and reports each
+ * finished round of hostile scenarios on DEMO_PIO_H_DONE.
+ */
+#define DEMO_PIO_QUIESCE (DEMO_PIO_BASE + 0x50) /* in: 1 once no new request may start */
+#define DEMO_PIO_H_DONE (DEMO_PIO_BASE + 0x54) /* out: hostile rounds completed */
+#define DEMO_PIO_SUPPRESS (DEMO_PIO_BASE + 0x58) /* in: 1 with --suppress */
+#define DEMO_PIO_SIZE 0x5c
 
 /* Which virtio devices the VMM has (--transport): read from DEMO_PIO_TRANSPORT. */
 #define DEMO_TRANSPORT_MMIO 1 /* blk, console, net at DEMO_VIRTIO_*_BASE */
@@ -72,6 +80,7 @@
 #define DEMO_VIRTIO_MMIO_SIZE 0x200
 #define DEMO_VIRTIO_QUEUE_NUM_MAX 16
 #define DEMO_BLK_DISK_SIZE 0x100000 /* 1 MiB in-memory disk */
+#define DEMO_NET_RX_BUF_LEN 0x80 /* --suppress: each receive buffer, up to 16 of them */
 
 /*
  * virtio-pci devices (--transport pci|both): function 0 of these devices on bus 0, next to
@@ -107,6 +116,8 @@
 #define DEMO_CONSOLE_BUF 0x00033400 /* console transmit buffer, 64 bytes */
 #define DEMO_NET_HDR_BUF 0x00033800 /* virtio_net_hdr_v1, 12 bytes */
 #define DEMO_NET_FRAME_BUF 0x00033840 /* Ethernet frame */
+#define DEMO_CONSOLE_BUF2 0x00033440 /* --suppress: a second console line, 64 bytes */
+#define DEMO_NET_RX_AREA 0x00032400 /* --suppress: net receive buffers, up to 0x32c00 */
 #define DEMO_INDIRECT_AREA 0x00018000 /* slot 3: indirect tables, 0x40 per head */
 #define DEMO_BLK_SMALL_BUF 0x00013f00 /* 1 sector, slots 1 -> 2 */
 #define DEMO_BLK_BIG_BUF 0x00013f00 /* 25 sectors, slots 1 -> 2 -> 3 */
@@ -124,6 +135,8 @@
 #define DEMO_SET1_CONSOLE_BUF 0x00018b00
 #define DEMO_SET1_NET_HDR_BUF 0x00018c00
 #define DEMO_SET1_NET_FRAME_BUF 0x00018c40
+#define DEMO_SET1_CONSOLE_BUF2 0x00018b40
+#define DEMO_SET1_NET_RX_AREA 0x0001a400 /* up to 0x1ac00 */
 #define DEMO_SET1_VQ_AREA 0x00019000 /* modern: 0x400 per queue, up to 0x1a400 */
 #define DEMO_SET1_VQ_LEGACY_AREA 0x0001b000 /* up to 0x1f000 */
 

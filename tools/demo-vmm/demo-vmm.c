@@ -70,7 +70,23 @@ struct opts {
 	uint32_t hostile; /* bit n: DEMO_HOSTILE scenario n (--hostile) */
 	uint32_t hostile_repeat; /* rerun them every N guest cycles, 0: once */
 	uint32_t churn_ms; /* --memslot-churn: change the churn slot every N ms, 0: never */
+	/*
+	 * What the run waits for before it stops (all of them; --seconds is then a safety limit
+	 * whose expiry is a failure): completions on the well-behaved devices, the hostile round.
+	 */
+	uint64_t requests; /* --requests */
+	bool until_hostile_done; /* --until hostile-done */
+	bool suppress; /* --suppress */
 };
+
+/*
+ * Once the goals are met the guest is told to start no new request (DEMO_PIO_QUIESCE); once
+ * it has seen that with nothing in flight, the VM runs SETTLE_BEATS more heartbeats and at
+ * least SETTLE_MS, so a tracer looks at the rings after their last change (on exits, which
+ * heartbeats are, and in its own periodic poll), then stops.
+ */
+#define SETTLE_BEATS 20
+#define SETTLE_MS 200
 
 /* --hostile names, indexed by DEMO_HOSTILE_*. */
 static const char *const hostile_names[DEMO_HOSTILE_COUNT] = {
@@ -130,6 +146,13 @@ struct demo {
 
 	struct hostile_report hostile;
 	uint64_t hostile_events;
+	uint32_t hostile_rounds; /* reported done by the guest (DEMO_PIO_H_DONE) */
+
+	/* stopping on goals: see SETTLE_BEATS */
+	bool quiesce; /* the goals are met: the guest starts nothing new */
+	bool quiet; /* the guest saw it with nothing in flight */
+	uint64_t quiet_beats, quiet_ms; /* heartbeats and time when it did */
+	bool done;
 
 	struct timespec next_tick; /* when to resume a halted guest */
 
@@ -433,6 +456,28 @@ static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 		if (!is_write)
 			put_le32(data, len, d->opts->transport);
 		break;
+	case DEMO_PIO_SUPPRESS:
+		if (!is_write)
+			put_le32(data, len, d->opts->suppress);
+		break;
+	case DEMO_PIO_QUIESCE:
+		if (is_write)
+			break;
+		put_le32(data, len, d->quiesce);
+		if (d->quiesce && !d->quiet) {
+			d->quiet = true;
+			d->quiet_beats = d->heartbeats;
+			d->quiet_ms = elapsed_ms();
+			jlog("{\"event\":\"quiesced\",\"ms\":%" PRIu64 "}", d->quiet_ms);
+		}
+		break;
+	case DEMO_PIO_H_DONE:
+		if (!is_write)
+			break;
+		d->hostile_rounds = v;
+		jlog("{\"event\":\"hostile_done\",\"rounds\":%u,\"ms\":%" PRIu64 "}", v,
+		     elapsed_ms());
+		break;
 	case DEMO_PIO_H_BASE:
 	case DEMO_PIO_H_QUEUE:
 	case DEMO_PIO_H_HEAD:
@@ -644,6 +689,54 @@ static void churn_step(struct demo *d)
 	d->churn.changes++;
 }
 
+static bool has_goals(const struct opts *o)
+{
+	return o->requests || o->until_hostile_done;
+}
+
+/* What the run still waits for, said for a human ("" once the goals are met). */
+static const char *waiting_for(const struct demo *d, char *buf, size_t size)
+{
+	const struct opts *o = d->opts;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (o->requests && d->virtio.normal_completions < o->requests)
+		n += snprintf(buf + n, size - n,
+			      "%" PRIu64 " completed virtio requests (%" PRIu64 " so far)",
+			      o->requests, d->virtio.normal_completions);
+	if (n < size && o->until_hostile_done && !d->hostile_rounds)
+		n += snprintf(buf + n, size - n,
+			      "%sthe end of the hostile round (%" PRIu64
+			      " scenarios reported so far)",
+			      n ? ", and " : "", d->hostile_events);
+	if (n < size && !buf[0] && !d->done)
+		snprintf(buf, size, "the guest to go quiet and settle");
+	return buf;
+}
+
+/* After every exit: goals met -> quiesce; quiet and settled -> done. */
+static void check_goals(struct demo *d)
+{
+	const struct opts *o = d->opts;
+
+	if (!has_goals(o) || d->done)
+		return;
+	if (!d->quiesce) {
+		if ((o->requests && d->virtio.normal_completions < o->requests) ||
+		    (o->until_hostile_done && !d->hostile_rounds))
+			return;
+		d->quiesce = true;
+		jlog("{\"event\":\"goals_met\",\"completions\":%" PRIu64
+		     ",\"hostile_rounds\":%u,\"ms\":%" PRIu64 "}",
+		     d->virtio.normal_completions, d->hostile_rounds, elapsed_ms());
+	}
+	if (!d->quiet || d->virtio.pending_count || d->heartbeats < d->quiet_beats + SETTLE_BEATS ||
+	    elapsed_ms() < d->quiet_ms + SETTLE_MS)
+		return;
+	d->done = true;
+}
+
 /* Returns the reason the VM stopped, as logged; *status is the process exit status. */
 static const char *run(struct demo *d, int *status)
 {
@@ -715,8 +808,22 @@ static const char *run(struct demo *d, int *status)
 			console_flush(d);
 			return "panic";
 		}
+		check_goals(d);
+		if (d->done) {
+			console_flush(d);
+			*status = 0;
+			return "done";
+		}
 	}
 	console_flush(d);
+	/* --seconds is a safety limit when there are goals: reaching it is a failure */
+	if (stop_signal == SIGALRM && has_goals(d->opts)) {
+		char why[256];
+
+		fprintf(stderr, "demo-vmm: --seconds %g reached while waiting for %s\n",
+			d->opts->seconds, waiting_for(d, why, sizeof(why)));
+		return "timeout";
+	}
 	*status = 0;
 	return stop_signal == SIGALRM ? "timeout" : "signal";
 }
@@ -732,6 +839,9 @@ enum {
 	OPT_HOSTILE_REPEAT,
 	OPT_CHURN,
 	OPT_TRANSPORT,
+	OPT_REQUESTS,
+	OPT_UNTIL,
+	OPT_SUPPRESS,
 };
 
 static const struct argp_option options[] = {
@@ -781,6 +891,24 @@ static const struct argp_option options[] = {
 	  0 },
 	{ "hostile-repeat", OPT_HOSTILE_REPEAT, "N", 0,
 	  "Run the --hostile scenarios again every N guest cycles (default: once)", 0 },
+	{ "requests", OPT_REQUESTS, "N", 0,
+	  "Stop once N virtio requests of the blk, console and net devices have completed: the "
+	  "guest then starts no new request, and the VM runs on briefly (20 heartbeats and "
+	  "200 ms) so a tracer sees the rings' last state. With this or --until, --seconds is a "
+	  "safety limit: reaching it first is a failure (exit status 1, saying what was missing)",
+	  0 },
+	{ "until", OPT_UNTIL, "hostile-done", 0,
+	  "Stop (as with --requests, and after it if both are given) once the guest has run "
+	  "every --hostile scenario and reported the round done",
+	  0 },
+	{ "suppress", OPT_SUPPRESS, NULL, 0,
+	  "Notification suppression: the devices offer VIRTIO_RING_F_EVENT_IDX and ask for no "
+	  "notifications while they process a queue (VRING_USED_F_NO_NOTIFY, or avail_event); "
+	  "the guest negotiates EVENT_IDX on blk and net (not console, which sees the flag), "
+	  "kicks only when vring_need_event() or the flag says so, sends several requests per "
+	  "step, and posts the net receive ring full with one kick. The VMM logs each queue's "
+	  "\"ring_state\" at exit either way",
+	  0 },
 	{ "memslot-churn", OPT_CHURN, "MS", 0,
 	  "Every MS ms add, move or delete memslot 15 (gpa 0x50000/0x58000, never used by the "
 	  "guest), each time with a fresh mapping filled with a new byte",
@@ -883,6 +1011,19 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_HOSTILE:
 		parse_hostile(state, o, arg);
 		break;
+	case OPT_REQUESTS:
+		if (!parse_ulong(arg, 1000000, &v) || v == 0)
+			argp_error(state, "--requests: '%s' is not a number in 1..1000000", arg);
+		o->requests = v;
+		break;
+	case OPT_UNTIL:
+		if (strcmp(arg, "hostile-done"))
+			argp_error(state, "--until: '%s' is not hostile-done", arg);
+		o->until_hostile_done = true;
+		break;
+	case OPT_SUPPRESS:
+		o->suppress = true;
+		break;
 	case OPT_CHURN:
 		if (!parse_ulong(arg, 100000, &v) || v == 0)
 			argp_error(state, "--memslot-churn: '%s' is not a number in 1..100000",
@@ -903,6 +1044,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--legacy works with --transport mmio or pci, not both");
 		if (o->hostile_repeat && !o->hostile)
 			argp_error(state, "--hostile-repeat without --hostile");
+		if (o->until_hostile_done && (!o->hostile || o->hostile_repeat))
+			argp_error(state, "--until hostile-done needs --hostile, without "
+					  "--hostile-repeat");
+		if ((o->requests || o->until_hostile_done) && !o->req_hz)
+			argp_error(state,
+				   "--requests and --until need virtio traffic (--req-hz > 0)");
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
@@ -958,6 +1105,7 @@ static int setup_virtio(struct demo *d)
 	e = virtio_host_init(&d->virtio, &d->vm, o->complete_delay_ms);
 	if (e)
 		return e;
+	d->virtio.suppress = o->suppress;
 	/* The hostile device is on PCI when there is PCI. */
 	for (size_t i = 0; i < sizeof(mmio_devs) / sizeof(mmio_devs[0]); i++) {
 		if (!(o->transport & DEMO_TRANSPORT_MMIO) ||
@@ -990,11 +1138,14 @@ static int setup(struct demo *d, const char *guest)
 		return e;
 	jlog("{\"event\":\"start\",\"pid\":%d,\"guest\":\"%s\",\"load_gpa\":%u,\"hz\":%u,"
 	     "\"delay\":%u,\"req_hz\":%u,\"req_pace\":%u,\"complete_delay_ms\":%u,"
-	     "\"legacy\":%s,\"transport\":\"%s\",\"hostile\":%u,\"hostile_repeat\":%u}",
+	     "\"legacy\":%s,\"transport\":\"%s\",\"hostile\":%u,\"hostile_repeat\":%u,"
+	     "\"requests\":%" PRIu64 ",\"until_hostile_done\":%s,\"suppress\":%s}",
 	     (int)getpid(), json_escape(guest, esc, sizeof(esc)), DEMO_GUEST_LOAD_GPA,
 	     d->opts->delay ? 0 : d->opts->hz, d->opts->delay, d->opts->req_hz, req_pace(d->opts),
 	     d->opts->complete_delay_ms, d->opts->legacy ? "true" : "false",
-	     transport_name(d->opts->transport), d->opts->hostile, d->opts->hostile_repeat);
+	     transport_name(d->opts->transport), d->opts->hostile, d->opts->hostile_repeat,
+	     d->opts->requests, d->opts->until_hostile_done ? "true" : "false",
+	     d->opts->suppress ? "true" : "false");
 	for (size_t i = 0; i < sizeof(ram_layout) / sizeof(ram_layout[0]); i++) {
 		struct vm_slot *s;
 
@@ -1075,6 +1226,14 @@ int main(int argc, char **argv)
 	reason = run(&d, &status);
 	signal_run = NULL;
 	ms = elapsed_ms();
+	/* the vCPU is stopped: the rings as they are left, read from guest memory */
+	virtio_host_log_rings(&d.virtio);
+	if (has_goals(&o) && !d.done) {
+		char why[256], esc[256 * 6 + 1];
+
+		jlog("{\"event\":\"unmet\",\"waiting_for\":\"%s\"}",
+		     json_escape(waiting_for(&d, why, sizeof(why)), esc, sizeof(esc)));
+	}
 	jlog("{\"event\":\"exit\",\"reason\":\"%s\",\"status\":%d,\"heartbeats\":%" PRIu64
 	     ",\"mmio_heartbeats\":%" PRIu64 ",\"elapsed_ms\":%" PRIu64
 	     ",\"virtio_requests\":%" PRIu64 ",\"virtio_completions\":%" PRIu64

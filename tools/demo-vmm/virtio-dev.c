@@ -55,6 +55,7 @@ struct chain {
 	unsigned int n;
 	struct chain_desc d[MAX_CHAIN];
 	uint64_t rd_len, wr_len; /* bytes in device-readable / device-writable buffers */
+	bool silent; /* found when notifications came back on, with no notify for it */
 };
 
 /* ---- small helpers ---- */
@@ -62,6 +63,12 @@ struct chain {
 static bool has_feature(const struct virtio_dev *v, unsigned int bit)
 {
 	return v->drv_features & (1ULL << bit);
+}
+
+/* --suppress applies to the well-behaved devices; the hostile one keeps its own rules. */
+static bool suppressing(const struct virtio_dev *v)
+{
+	return v->host->suppress && !v->hostile;
 }
 
 static void verror(struct virtio_dev *v, int queue, const char *fmt, ...)
@@ -263,8 +270,8 @@ static void log_chain(struct virtio_dev *v, unsigned int qi, const struct chain 
 			  ",\"len\":%u,\"flags\":%u,\"next\":%u,\"write\":%s}",
 			  i ? "," : "", c->d[i].idx, c->d[i].addr, c->d[i].len, c->d[i].flags,
 			  c->d[i].next, c->d[i].flags & VRING_DESC_F_WRITE ? "true" : "false");
-	sb_printf(&b, "],\"readable\":%" PRIu64 ",\"writable\":%" PRIu64 "%s}", c->rd_len,
-		  c->wr_len, extra);
+	sb_printf(&b, "],\"readable\":%" PRIu64 ",\"writable\":%" PRIu64 "%s%s}", c->rd_len,
+		  c->wr_len, c->silent ? ",\"silent\":true" : "", extra);
 	jlog("%s", line);
 }
 
@@ -435,6 +442,92 @@ static uint32_t net_request(struct virtio_dev *v, unsigned int qi, const struct 
 	return 0;
 }
 
+/* ---- notification suppression (--suppress) ---- */
+
+/* used_event: the driver area's last field; avail_event: the device area's. */
+static uint64_t used_event_addr(const struct virtio_queue *q)
+{
+	return q->driver + offsetof(struct vring_avail, ring) + 2ULL * q->num;
+}
+
+static uint64_t avail_event_addr(const struct virtio_queue *q)
+{
+	return q->device + offsetof(struct vring_used, ring) +
+	       (uint64_t)q->num * sizeof(struct vring_used_elem);
+}
+
+/*
+ * Whether the driver wants to hear of the used element at @old (the index goes to @new):
+ * with VIRTIO_RING_F_EVENT_IDX vring_need_event() on its used_event, else unless it set
+ * VRING_AVAIL_F_NO_INTERRUPT. The guest polls; the ISR bit and the counts are all it gets.
+ */
+static bool want_interrupt(struct virtio_dev *v, const struct virtio_queue *q, uint16_t old,
+			   uint16_t new)
+{
+	struct vm *vm = v->host->vm;
+	uint16_t val;
+
+	if (!suppressing(v))
+		return true;
+	if (has_feature(v, VIRTIO_RING_F_EVENT_IDX))
+		return vm_read(vm, used_event_addr(q), &val, sizeof(val)) ||
+		       vring_need_event(val, new, old);
+	return vm_read(vm, q->driver + offsetof(struct vring_avail, flags), &val, sizeof(val)) ||
+	       !(val & VRING_AVAIL_F_NO_INTERRUPT);
+}
+
+/*
+ * Notifications of queue @q off while the device is processing it (requests held back), on
+ * once it is idle. With EVENT_IDX "off" leaves avail_event where it was (the driver's next
+ * avail index is past it: vring_need_event() says no kick) and "on" moves it to the next
+ * position the device will look at; without, the used ring's VRING_USED_F_NO_NOTIFY.
+ */
+static void set_notify(struct virtio_dev *v, struct virtio_queue *q, bool on)
+{
+	struct vm *vm = v->host->vm;
+	uint16_t val;
+
+	if (has_feature(v, VIRTIO_RING_F_EVENT_IDX)) {
+		if (on)
+			vm_write(vm, avail_event_addr(q), &q->last_avail, sizeof(q->last_avail));
+	} else {
+		val = on ? 0 : VRING_USED_F_NO_NOTIFY;
+		vm_write(vm, q->device + offsetof(struct vring_used, flags), &val, sizeof(val));
+	}
+	q->notify_off = !on;
+	/* the driver reads the index after our write: ours must be visible before we re-read */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static void process_avail(struct virtio_dev *v, uint32_t qi, uint16_t avail_idx, uint64_t t,
+			  bool silent);
+
+/* Notifications back on for queues that have gone idle, then what came in meanwhile. */
+static void resume_queues(struct virtio_host *h)
+{
+	for (unsigned int i = 0; i < h->nr_devs; i++) {
+		struct virtio_dev *v = &h->devs[i];
+
+		if (!suppressing(v) || !(v->status & VIRTIO_CONFIG_S_DRIVER_OK) ||
+		    (v->status & VIRTIO_CONFIG_S_NEEDS_RESET))
+			continue;
+		for (unsigned int qi = 0; qi < v->nr_queues; qi++) {
+			struct virtio_queue *q = &v->queues[qi];
+			uint16_t avail_idx;
+
+			if (!q->ready || !q->notify_off || q->pending)
+				continue;
+			set_notify(v, q, true);
+			if (vm_read(h->vm, q->driver + offsetof(struct vring_avail, idx),
+				    &avail_idx, sizeof(avail_idx)))
+				continue;
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (avail_idx != q->last_avail)
+				process_avail(v, qi, avail_idx, now_ns(), true);
+		}
+	}
+}
+
 /* ---- completions ---- */
 
 static void complete(struct virtio_dev *v, const struct virtio_pending *p, uint64_t now)
@@ -462,8 +555,15 @@ static void complete(struct virtio_dev *v, const struct virtio_pending *p, uint6
 	}
 	q->used_idx = idx;
 	q->bytes_written += p->len;
-	v->isr |= VIRTIO_ISR_VRING;
+	if (want_interrupt(v, q, pos, idx)) {
+		v->isr |= VIRTIO_ISR_VRING;
+		q->interrupts++;
+	} else {
+		q->interrupts_suppressed++;
+	}
 	v->host->completions++;
+	if (!v->hostile)
+		v->host->normal_completions++;
 	jlog("{\"event\":\"used\",%s,\"queue\":%u,\"head\":%u,\"len\":%u,\"used_idx\":%u,"
 	     "\"delay_ms\":%" PRIu64 ".%03" PRIu64 "}",
 	     v->tag, p->queue, p->head, p->len, pos, delay_us / 1000, delay_us % 1000);
@@ -481,11 +581,16 @@ void virtio_host_poll(struct virtio_host *h)
 
 		if (p->due_ns > now)
 			break;
-		if (p->reset_count == p->dev->reset_count)
+		if (p->reset_count == p->dev->reset_count) {
 			complete(p->dev, p, now);
+			if (p->dev->queues[p->queue].pending)
+				p->dev->queues[p->queue].pending--;
+		}
 		h->pending_head = (h->pending_head + 1) % VIRTIO_DEMO_MAX_PENDING;
 		h->pending_count--;
 	}
+	if (h->suppress)
+		resume_queues(h);
 }
 
 static void queue_completion(struct virtio_dev *v, unsigned int qi, uint16_t head, uint32_t len,
@@ -504,6 +609,7 @@ static void queue_completion(struct virtio_dev *v, unsigned int qi, uint16_t hea
 	}
 	h->pending[(h->pending_head + h->pending_count) % VIRTIO_DEMO_MAX_PENDING] = p;
 	h->pending_count++;
+	v->queues[qi].pending++;
 }
 
 /* ---- notify ---- */
@@ -534,9 +640,94 @@ static bool rings_ok(struct virtio_dev *v, unsigned int qi, struct virtio_queue 
 	return true;
 }
 
-void virtio_dev_notify(struct virtio_dev *v, uint32_t qi)
+/* Receive queues: no input ever arrives, so their buffers stay with the device; logged once. */
+static void log_receive_buffers(struct virtio_dev *v, uint32_t qi, uint16_t avail_idx)
 {
 	static struct chain c;
+	struct virtio_queue *q = &v->queues[qi];
+
+	while (q->logged_avail != avail_idx) {
+		const char *why;
+		uint16_t head;
+
+		if (vm_read(v->host->vm,
+			    q->driver + offsetof(struct vring_avail, ring) +
+				    (q->logged_avail % q->num) * sizeof(head),
+			    &head, sizeof(head))) {
+			verror(v, qi, "avail ring not in RAM");
+			return;
+		}
+		memset(&c, 0, sizeof(c));
+		c.avail_pos = q->logged_avail;
+		why = walk_chain(v, q, head, &c);
+		if (why) {
+			verror(v, qi, "avail_idx %u head %u: %s", q->logged_avail, head, why);
+			return;
+		}
+		log_chain(v, qi, &c, "");
+		q->logged_avail++;
+	}
+}
+
+/* The chains from the device's last avail position to @avail_idx; @silent: no notify came. */
+static void process_avail(struct virtio_dev *v, uint32_t qi, uint16_t avail_idx, uint64_t t,
+			  bool silent)
+{
+	static struct chain c;
+	struct virtio_queue *q = &v->queues[qi];
+
+	while (q->last_avail != avail_idx) {
+		uint16_t head;
+		const char *why;
+		uint32_t len;
+
+		if (vm_read(v->host->vm,
+			    q->driver + offsetof(struct vring_avail, ring) +
+				    (q->last_avail % q->num) * sizeof(head),
+			    &head, sizeof(head))) {
+			verror(v, qi, "avail ring not in RAM");
+			return;
+		}
+		c.avail_pos = q->last_avail;
+		why = walk_chain(v, q, head, &c);
+		c.silent = silent;
+		if (why) {
+			char extra[64];
+
+			snprintf(extra, sizeof(extra), ",\"avail_idx\":%u,\"head\":%u",
+				 q->last_avail, head);
+			verror_at(v, qi, extra, "avail_idx %u head %u: %s%s", q->last_avail, head,
+				  why, v->hostile ? "; chain dropped" : "");
+			if (!v->hostile)
+				return;
+			q->last_avail++; /* dropped: no used element */
+			continue;
+		}
+		switch (v->device_id) {
+		case VIRTIO_ID_BLOCK:
+			len = blk_request(v, qi, &c);
+			break;
+		case VIRTIO_ID_CONSOLE:
+			len = console_request(v, qi, &c);
+			break;
+		default:
+			len = net_request(v, qi, &c);
+			break;
+		}
+		q->last_avail++;
+		q->chains++;
+		if (silent)
+			q->silent_chains++;
+		v->host->requests++;
+		queue_completion(v, qi, head, len, t);
+	}
+	/* processing until the held completions are written: no notifications meanwhile */
+	if (suppressing(v))
+		set_notify(v, q, !q->pending);
+}
+
+void virtio_dev_notify(struct virtio_dev *v, uint32_t qi)
+{
 	struct virtio_queue *q;
 	uint16_t avail_idx, pending;
 	uint64_t t = now_ns();
@@ -572,50 +763,43 @@ void virtio_dev_notify(struct virtio_dev *v, uint32_t qi)
 			q->last_avail = avail_idx;
 		return;
 	}
-	/* Receive queues: no input ever arrives, so their buffers stay with the device. */
-	if (qi == 0 && (v->device_id == VIRTIO_ID_CONSOLE || v->device_id == VIRTIO_ID_NET))
+	if (qi == 0 && (v->device_id == VIRTIO_ID_CONSOLE || v->device_id == VIRTIO_ID_NET)) {
+		log_receive_buffers(v, qi, avail_idx);
 		return;
-	while (q->last_avail != avail_idx) {
-		uint16_t head;
-		const char *why;
-		uint32_t len;
+	}
+	process_avail(v, qi, avail_idx, t, false);
+}
 
-		if (vm_read(v->host->vm,
-			    q->driver + offsetof(struct vring_avail, ring) +
-				    (q->last_avail % q->num) * sizeof(head),
-			    &head, sizeof(head))) {
-			verror(v, qi, "avail ring not in RAM");
-			return;
-		}
-		c.avail_pos = q->last_avail;
-		why = walk_chain(v, q, head, &c);
-		if (why) {
-			char extra[64];
+void virtio_host_log_rings(struct virtio_host *h)
+{
+	for (unsigned int i = 0; i < h->nr_devs; i++) {
+		struct virtio_dev *v = &h->devs[i];
 
-			snprintf(extra, sizeof(extra), ",\"avail_idx\":%u,\"head\":%u",
-				 q->last_avail, head);
-			verror_at(v, qi, extra, "avail_idx %u head %u: %s%s", q->last_avail, head,
-				  why, v->hostile ? "; chain dropped" : "");
-			if (!v->hostile)
-				return;
-			q->last_avail++; /* dropped: no used element */
-			continue;
+		for (unsigned int qi = 0; qi < v->nr_queues; qi++) {
+			const struct virtio_queue *q = &v->queues[qi];
+			uint16_t avail, used, flags = 0;
+
+			if (!q->ready || !q->num)
+				continue;
+			if (vm_read(h->vm, q->driver + offsetof(struct vring_avail, idx), &avail,
+				    sizeof(avail)) ||
+			    vm_read(h->vm, q->device + offsetof(struct vring_used, idx), &used,
+				    sizeof(used)) ||
+			    vm_read(h->vm, q->device + offsetof(struct vring_used, flags), &flags,
+				    sizeof(flags))) {
+				jlog("{\"event\":\"ring_state\",%s,\"queue\":%u,"
+				     "\"error\":\"ring not in RAM\"}",
+				     v->tag, qi);
+				continue;
+			}
+			jlog("{\"event\":\"ring_state\",%s,\"queue\":%u,\"avail_idx\":%u,"
+			     "\"used_idx\":%u,\"in_flight\":%u,\"used_flags\":%u,"
+			     "\"event_idx\":%s,\"chains\":%" PRIu64 ",\"silent_chains\":%" PRIu64
+			     ",\"interrupts\":%" PRIu64 ",\"interrupts_suppressed\":%" PRIu64 "}",
+			     v->tag, qi, avail, used, (uint16_t)(avail - used), flags,
+			     has_feature(v, VIRTIO_RING_F_EVENT_IDX) ? "true" : "false", q->chains,
+			     q->silent_chains, q->interrupts, q->interrupts_suppressed);
 		}
-		switch (v->device_id) {
-		case VIRTIO_ID_BLOCK:
-			len = blk_request(v, qi, &c);
-			break;
-		case VIRTIO_ID_CONSOLE:
-			len = console_request(v, qi, &c);
-			break;
-		default:
-			len = net_request(v, qi, &c);
-			break;
-		}
-		q->last_avail++;
-		q->chains++;
-		v->host->requests++;
-		queue_completion(v, qi, head, len, t);
 	}
 }
 
@@ -675,7 +859,7 @@ void virtio_dev_queue_enable(struct virtio_dev *v)
 	if (!q || q->ready)
 		return;
 	q->ready = true;
-	q->last_avail = q->used_idx = 0;
+	q->last_avail = q->used_idx = q->logged_avail = 0;
 	log_queue(v, v->queue_sel);
 }
 
@@ -784,6 +968,8 @@ struct virtio_dev *virtio_dev_create(struct virtio_host *h, enum virtio_model m,
 		break;
 	}
 	v->dev_features |= 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
+	if (h->suppress && !v->hostile)
+		v->dev_features |= 1ULL << VIRTIO_RING_F_EVENT_IDX;
 	if (!legacy)
 		v->dev_features |= 1ULL << VIRTIO_F_VERSION_1;
 	return v;

@@ -42,6 +42,16 @@ struct virtio_queue {
 	uint16_t last_avail; /* next avail ring position the device will consume */
 	uint16_t used_idx; /* next used ring position the device will fill */
 	uint64_t chains, bytes_written;
+	/*
+	 * --suppress: completions held back for this queue; while there are any the device is
+	 * "processing" it and asks for no notifications (VRING_USED_F_NO_NOTIFY, or with
+	 * VIRTIO_RING_F_EVENT_IDX an avail_event it does not move), as QEMU does.
+	 */
+	uint32_t pending;
+	bool notify_off;
+	uint16_t logged_avail; /* receive queues: avail positions logged so far */
+	uint64_t silent_chains; /* chains found with no notify, when notifications came back */
+	uint64_t interrupts, interrupts_suppressed; /* used_event / VRING_AVAIL_F_NO_INTERRUPT */
 };
 
 struct virtio_dev {
@@ -99,6 +109,8 @@ struct virtio_host {
 	unsigned int pending_head, pending_count;
 	uint8_t *disk; /* shared by every blk device: they all hold the same bytes */
 	uint64_t requests, completions, errors;
+	uint64_t normal_completions; /* of the devices that are not hostile (--requests) */
+	bool suppress; /* --suppress: set before the devices are created */
 };
 
 int virtio_host_init(struct virtio_host *h, struct vm *vm, uint32_t delay_ms);
@@ -138,6 +150,11 @@ void virtio_dev_config_read(const struct virtio_dev *v, uint64_t off, uint8_t *d
  */
 int virtio_hostile_used_backwards(struct virtio_host *h, uint64_t base, unsigned int qi,
 				  uint16_t *old_idx, uint16_t *new_idx);
+/*
+ * Logs each ready queue's avail and used index as read from guest memory now ("ring_state"):
+ * the ground truth of the rings at the end of a run, with the vCPU stopped.
+ */
+void virtio_host_log_rings(struct virtio_host *h);
 /* Writes the used elements whose delay has passed. Call after every exit. */
 void virtio_host_poll(struct virtio_host *h);
 /* Frees the disk; completions still held back are dropped. */

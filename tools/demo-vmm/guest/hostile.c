@@ -438,6 +438,7 @@ bool hostile_step(uint32_t cycle)
 		round_active = false;
 		rounds++;
 		puts("demo guest: hostile round done\n");
+		outl(DEMO_PIO_H_DONE, rounds);
 		return false;
 	}
 	if (run(next)) {

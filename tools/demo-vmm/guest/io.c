@@ -47,6 +47,7 @@ struct blk_req {
 struct io_layout {
 	uint32_t vq[5], vq_legacy[5]; /* blk q0, console q0, q1, net q0, q1 */
 	uint32_t indirect, blk_hdr, blk_status, blk_id, console_buf, net_hdr, net_frame;
+	uint32_t console_buf2, net_rx; /* --suppress */
 };
 
 static const struct io_layout layouts[2] = {
@@ -62,6 +63,8 @@ static const struct io_layout layouts[2] = {
 		DEMO_CONSOLE_BUF,
 		DEMO_NET_HDR_BUF,
 		DEMO_NET_FRAME_BUF,
+		DEMO_CONSOLE_BUF2,
+		DEMO_NET_RX_AREA,
 	},
 	{
 		{ DEMO_SET1_VQ_AREA, DEMO_SET1_VQ_AREA + 0x400, DEMO_SET1_VQ_AREA + 0x800,
@@ -74,6 +77,8 @@ static const struct io_layout layouts[2] = {
 		DEMO_SET1_CONSOLE_BUF,
 		DEMO_SET1_NET_HDR_BUF,
 		DEMO_SET1_NET_FRAME_BUF,
+		DEMO_SET1_CONSOLE_BUF2,
+		DEMO_SET1_NET_RX_AREA,
 	},
 };
 
@@ -92,6 +97,21 @@ static unsigned int nr_sets;
 static uint32_t pace, last_step_tick, cycle;
 static unsigned int step = STEP_INIT;
 static bool hostile_turn; /* the next step slot goes to hostile mode, if it has work */
+/*
+ * --suppress: kick only when the device asks (virtq_kick_if_needed), several requests per
+ * step each followed by its kick decision (the later ones find the device still processing
+ * the first: no kick), the net receive ring filled with one kick.
+ */
+static bool suppress;
+static bool quiet; /* the VMM said to start no new request (DEMO_PIO_QUIESCE) */
+
+static void notify(struct virtq *q)
+{
+	if (suppress)
+		virtq_kick_if_needed(q);
+	else
+		virtq_kick(q);
+}
 
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 static const uint8_t our_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
@@ -217,21 +237,43 @@ static void blk_complete(struct io_set *s, int head, uint32_t len)
 
 /* ---- console and net ---- */
 
-static void console_send(struct io_set *s)
+static void console_line(struct io_set *s, uint32_t buf, const char *text)
 {
-	char *msg = (char *)(uintptr_t)s->l->console_buf, *p = msg;
+	char *msg = (char *)(uintptr_t)buf, *p = msg;
 	struct vbuf b;
 
-	/* the set of --transport both's PCI devices says so */
-	p = put_str(p, s == &sets[1] ? "hello from the demo guest over pci #" :
-				       "hello from the demo guest #");
+	p = put_str(p, text);
 	p = put_dec(p, cycle);
 	*p++ = '\n';
-	b = (struct vbuf){ s->l->console_buf, (uint32_t)(p - msg), false };
+	b = (struct vbuf){ buf, (uint32_t)(p - msg), false };
 	if (virtq_add(&s->con_tx, &b, 1, NULL) < 0)
 		panic("virtio-console: queue full");
 	s->in_flight++;
-	virtq_kick(&s->con_tx);
+	notify(&s->con_tx);
+}
+
+static void console_send(struct io_set *s)
+{
+	/* the set of --transport both's PCI devices says so */
+	console_line(s, s->l->console_buf,
+		     s == &sets[1] ? "hello from the demo guest over pci #" :
+				     "hello from the demo guest #");
+	/* --suppress: the device is still processing the first: VRING_USED_F_NO_NOTIFY */
+	if (suppress)
+		console_line(s, s->l->console_buf2, "and a line sent without a kick #");
+}
+
+/* --suppress: every receive buffer the ring holds, then one kick (nothing ever arrives). */
+static void net_fill_rx(struct io_set *s)
+{
+	for (uint32_t i = 0; virtq_next_head(&s->net_rx) >= 0; i++) {
+		struct vbuf b = { s->l->net_rx + i * DEMO_NET_RX_BUF_LEN, DEMO_NET_RX_BUF_LEN,
+				  true };
+
+		if (virtq_add(&s->net_rx, &b, 1, NULL) < 0)
+			panic("virtio-net: receive ring add failed");
+	}
+	notify(&s->net_rx);
 }
 
 static void put_be16(uint8_t *p, uint16_t v)
@@ -287,7 +329,7 @@ static void net_send(struct io_set *s)
 	if (virtq_add(&s->net_tx, b, 2, NULL) < 0)
 		panic("virtio-net: queue full");
 	s->in_flight++;
-	virtq_kick(&s->net_tx);
+	notify(&s->net_tx);
 }
 
 /* ---- the cycle ---- */
@@ -318,20 +360,26 @@ static void do_step(struct io_set *s)
 		virtq_kick(&s->blkq);
 		break;
 	case STEP_BLK_WRITE:
+		/* --suppress: a kick decision per request, as a driver without batching makes */
 		blk_submit(s, VIRTIO_BLK_T_OUT, sector, DEMO_BLK_SMALL_BUF, SECTOR, false);
-		if (vdev_has(&s->blk, VIRTIO_BLK_F_FLUSH))
+		if (suppress)
+			notify(&s->blkq);
+		if (vdev_has(&s->blk, VIRTIO_BLK_F_FLUSH)) {
 			blk_submit(s, VIRTIO_BLK_T_FLUSH, 0, 0, 0, false);
+			if (suppress)
+				notify(&s->blkq);
+		}
 		blk_submit(s, VIRTIO_BLK_T_GET_ID, 0, s->l->blk_id, ID_LEN, false);
-		virtq_kick(&s->blkq);
+		notify(&s->blkq);
 		break;
 	case STEP_BLK_READ:
 		blk_submit(s, VIRTIO_BLK_T_IN, sector, DEMO_BLK_SMALL_BUF, SECTOR, false);
-		virtq_kick(&s->blkq);
+		notify(&s->blkq);
 		break;
 	case STEP_BLK_BIG_READ:
 		blk_submit(s, VIRTIO_BLK_T_IN, DEMO_BLK_BIG_SECTOR, DEMO_BLK_BIG_BUF,
 			   DEMO_BLK_BIG_SECTORS * SECTOR, true);
-		virtq_kick(&s->blkq);
+		notify(&s->blkq);
 		break;
 	case STEP_CONSOLE:
 		if (s->have_con)
@@ -354,6 +402,28 @@ static void next_step(void)
 	}
 }
 
+static void put_kicks(const char *name, const struct virtq *q)
+{
+	puts(name);
+	put_hex(q->kicks);
+	puts(" kicks, ");
+	put_hex(q->kicks_suppressed);
+	puts(" not needed\n");
+}
+
+static void report_kicks(void)
+{
+	if (!suppress)
+		return;
+	for (unsigned int i = 0; i < nr_sets; i++) {
+		put_kicks("demo guest: blk ", &sets[i].blkq);
+		if (sets[i].have_con)
+			put_kicks("demo guest: console tx ", &sets[i].con_tx);
+		if (sets[i].have_net)
+			put_kicks("demo guest: net tx ", &sets[i].net_tx);
+	}
+}
+
 void io_tick(uint32_t tick)
 {
 	unsigned int in_flight = 0, i;
@@ -364,8 +434,14 @@ void io_tick(uint32_t tick)
 		poll(&sets[i]);
 		in_flight += sets[i].in_flight;
 	}
-	if (hostile_busy() || in_flight || tick - last_step_tick < pace)
+	if (quiet || hostile_busy() || in_flight || tick - last_step_tick < pace)
 		return;
+	/* nothing in flight: the VMM may be waiting for that to stop */
+	if (inl(DEMO_PIO_QUIESCE)) {
+		quiet = true;
+		report_kicks();
+		return;
+	}
 	last_step_tick = tick;
 	/* Hostile scenarios take every other step slot while they have work. */
 	if (hostile_turn) {
@@ -395,7 +471,11 @@ static int dev_init(struct io_set *s, struct vdev *d, unsigned int which, uint32
 
 static bool set_init(struct io_set *s)
 {
-	s->have_blk = !dev_init(s, &s->blk, 0, VIRTIO_ID_BLOCK, 1ULL << VIRTIO_BLK_F_FLUSH) &&
+	uint64_t event_idx = suppress ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0;
+
+	/* --suppress: EVENT_IDX on blk and net; console keeps to VRING_USED_F_NO_NOTIFY */
+	s->have_blk = !dev_init(s, &s->blk, 0, VIRTIO_ID_BLOCK,
+				(1ULL << VIRTIO_BLK_F_FLUSH) | event_idx) &&
 		      !virtq_setup(&s->blkq, &s->blk, 0, 16, vq_area(s, 0, &s->blk));
 	if (!s->have_blk) {
 		puts(s->pci ? "demo guest: no virtio-blk on PCI\n" : "demo guest: no virtio-blk\n");
@@ -412,11 +492,15 @@ static bool set_init(struct io_set *s)
 	if (s->have_con)
 		vdev_driver_ok(&s->con);
 
-	s->have_net = !dev_init(s, &s->net, 2, VIRTIO_ID_NET, 1ULL << VIRTIO_NET_F_MAC) &&
-		      !virtq_setup(&s->net_rx, &s->net, 0, 8, vq_area(s, 3, &s->net)) &&
-		      !virtq_setup(&s->net_tx, &s->net, 1, 8, vq_area(s, 4, &s->net));
-	if (s->have_net)
+	s->have_net =
+		!dev_init(s, &s->net, 2, VIRTIO_ID_NET, (1ULL << VIRTIO_NET_F_MAC) | event_idx) &&
+		!virtq_setup(&s->net_rx, &s->net, 0, 8, vq_area(s, 3, &s->net)) &&
+		!virtq_setup(&s->net_tx, &s->net, 1, 8, vq_area(s, 4, &s->net));
+	if (s->have_net) {
 		vdev_driver_ok(&s->net);
+		if (suppress)
+			net_fill_rx(s);
+	}
 
 	puts("demo guest: virtio");
 	puts(s->pci ? "-pci blk " : "-mmio blk ");
@@ -435,6 +519,7 @@ void io_init(uint32_t req_pace)
 	if (!req_pace)
 		return;
 	transport = inl(DEMO_PIO_TRANSPORT);
+	suppress = inl(DEMO_PIO_SUPPRESS);
 	if (transport & DEMO_TRANSPORT_PCI) {
 		puts("demo guest: PCI bus 0: ");
 		put_hex(pci_init());

@@ -349,6 +349,7 @@ int virtq_setup(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, u
 	for (uint16_t i = 0; i < num; i++)
 		q->desc[i].next = i + 1;
 	q->num_free = num;
+	q->event_idx = vdev_has(d, VIRTIO_RING_F_EVENT_IDX);
 
 	if (d->version == 2)
 		return queue_program(q, true);
@@ -381,6 +382,7 @@ void virtq_kick(struct virtq *q)
 {
 	const struct vdev *d = q->dev;
 
+	q->kicked_avail = q->avail_idx;
 	barrier();
 	if (pci_modern(d))
 		mmio_write16(q->notify_addr, q->index);
@@ -388,6 +390,33 @@ void virtq_kick(struct virtq *q)
 		outw(d->io + VIRTIO_PCI_QUEUE_NOTIFY, q->index);
 	else
 		wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
+}
+
+/* avail_event: the 16 bits after the used ring's last element, written by the device */
+static uint16_t avail_event(const struct virtq *q)
+{
+	return *(volatile uint16_t *)((uintptr_t)q->used + offsetof(struct vring_used, ring) +
+				      q->num * sizeof(struct vring_used_elem));
+}
+
+bool virtq_kick_if_needed(struct virtq *q)
+{
+	uint16_t old = q->kicked_avail, new = q->avail_idx;
+	bool need;
+
+	q->kicked_avail = new;
+	barrier(); /* avail->idx written before the device's word is read */
+	if (q->event_idx)
+		need = vring_need_event(avail_event(q), new, old);
+	else
+		need = !(*(volatile __virtio16 *)&q->used->flags & VRING_USED_F_NO_NOTIFY);
+	if (!need) {
+		q->kicks_suppressed++;
+		return false;
+	}
+	q->kicks++;
+	virtq_kick(q);
+	return true;
 }
 
 int virtq_next_head(const struct virtq *q)
@@ -457,5 +486,9 @@ int virtq_get_used(struct virtq *q, uint32_t *len)
 	q->desc[i].next = q->free_head;
 	q->free_head = head;
 	*len = e.len;
+	/* used_event: tell me of the next completion (the guest polls; the device counts) */
+	if (q->event_idx)
+		*(volatile uint16_t *)((uintptr_t)q->avail + offsetof(struct vring_avail, ring) +
+				       q->num * sizeof(__virtio16)) = q->last_used;
 	return head;
 }

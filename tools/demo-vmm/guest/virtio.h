@@ -48,6 +48,9 @@ struct virtq {
 	uint16_t avail_idx; /* next avail position (shadow of avail->idx) */
 	uint16_t last_used; /* next used position to look at */
 	uint16_t chain_len[DEMO_VIRTIO_QUEUE_NUM_MAX]; /* per head: descriptors it holds */
+	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated: used_event, avail_event */
+	uint16_t kicked_avail; /* avail index at the last kick decision */
+	uint32_t kicks, kicks_suppressed; /* of virtq_kick_if_needed */
 };
 
 /* One buffer of a chain; @write: the device writes it. */
@@ -93,6 +96,12 @@ int virtq_add(struct virtq *q, const struct vbuf *bufs, unsigned int n,
 	      struct vring_desc *indirect);
 /* Notifies the device of queue @q, whatever its state. */
 void virtq_kick(struct virtq *q);
+/*
+ * Notifies the device only if it asked to be: with EVENT_IDX when vring_need_event() says
+ * its avail_event lies among the entries added since the last kick decision, else unless the
+ * used ring has VRING_USED_F_NO_NOTIFY. Returns whether it kicked.
+ */
+bool virtq_kick_if_needed(struct virtq *q);
 /* Takes one used element and frees its chain: returns its head, or -1 if none. */
 int virtq_get_used(struct virtq *q, uint32_t *len);
 
