@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #define _GNU_SOURCE
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -67,19 +70,70 @@ bool is(struct json_object *o, const char *key, const char *value)
 	return !strcmp(str(o, key), value);
 }
 
-/*
- * Runs the demo VM for `seconds` under gma-trace rings --json, the VMM writing its
- * ground-truth log, and loads both.
- */
-/*
- * The shell command that runs gma-trace; with stop_reader, gma-trace is stopped (SIGSTOP)
- * from the first second to the second while the VM goes on, so its ring buffer fills
- * whatever the machine's speed.
- */
-static void run_traced_cmd(int seconds, const char *extra, const char *vmm_extra, bool stop_reader)
+pid_t spawn_shell(const char *cmd)
 {
-	char cmd[1024], trace_cmd[768], *out;
-	int fd, status;
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+int wait_exit(pid_t pid)
+{
+	int status;
+
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Whether pid has exited, leaving it to be waited for. */
+static bool exited(pid_t pid)
+{
+	siginfo_t info = { 0 };
+
+	return !waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) && info.si_pid == pid;
+}
+
+size_t count_lines(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, n = 0;
+
+	if (!f)
+		return 0;
+	while (getline(&line, &cap, f) > 0)
+		n += strstr(line, needle) != NULL;
+	free(line);
+	fclose(f);
+	return n;
+}
+
+bool wait_lines(const char *path, const char *needle, size_t n, pid_t alive)
+{
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		if (count_lines(path, needle) >= n)
+			return true;
+		/* the process that should write them is gone: they will not come */
+		if (alive > 0 && exited(alive))
+			return count_lines(path, needle) >= n;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= SAFETY_SECONDS)
+			return false;
+		usleep(20000);
+	}
+}
+
+static void make_paths(void)
+{
+	int fd;
 
 	snprintf(trace_path, sizeof(trace_path), "/tmp/gma-rings-trace.XXXXXX");
 	snprintf(truth_path, sizeof(truth_path), "/tmp/gma-rings-truth.XXXXXX");
@@ -87,37 +141,125 @@ static void run_traced_cmd(int seconds, const char *extra, const char *vmm_extra
 	close(fd);
 	cr_assert((fd = mkstemp(truth_path)) >= 0);
 	close(fd);
-	snprintf(trace_cmd, sizeof(trace_cmd),
-		 GMA_OUTPUT "/gma-trace rings --json --completions %s -- " GMA_OUTPUT
-			    "/demo-vmm --log %s --seconds %d %s >%s 2>/dev/null",
-		 extra, truth_path, seconds, vmm_extra, trace_path);
-	if (stop_reader)
-		snprintf(cmd, sizeof(cmd),
-			 "%s & p=$!; sleep 1; kill -STOP $p; sleep 1; kill -CONT $p; wait $p",
-			 trace_cmd);
-	else
-		snprintf(cmd, sizeof(cmd), "%s", trace_cmd);
-	status = run_capture(cmd, &out);
-	free(out);
+}
+
+/*
+ * The VMM stopped because what it waited for (--requests, --until) happened, not on its
+ * --seconds safety limit: else the test fails saying what was missing.
+ */
+void expect_vmm_done(void)
+{
+	struct json_object *exit_ev = NULL, *unmet = NULL;
+
+	for (size_t i = 0; i < truth.n; i++) {
+		if (is(truth.v[i], "event", "exit"))
+			exit_ev = truth.v[i];
+		else if (is(truth.v[i], "event", "unmet"))
+			unmet = truth.v[i];
+	}
+	cr_assert(exit_ev, "the demo VMM logged no exit (%s)", truth_path);
+	cr_assert(is(exit_ev, "reason", "done"),
+		  "the demo VMM stopped (%s) before what the test needs: it was waiting for %s",
+		  str(exit_ev, "reason"), unmet ? str(unmet, "waiting_for") : "?");
+}
+
+/*
+ * gma-trace rings --json over the demo VM until the VMM's goals in vmm_extra (--requests N,
+ * --until hostile-done) are met, --seconds SAFETY_SECONDS its safety limit; with
+ * stop_reader, gma-trace is stopped (SIGSTOP) once the guest's traffic runs, until the guest
+ * has queued STOPPED_CHAINS more chains: its ring buffer fills whatever the machine's speed.
+ */
+static void run_traced_cmd(const char *extra, const char *vmm_extra, bool stop_reader)
+{
+	char cmd[1024];
+	pid_t pid;
+	int status;
+
+	make_paths();
+	snprintf(cmd, sizeof(cmd),
+		 "exec " GMA_OUTPUT "/gma-trace rings --json --completions %s -- " GMA_OUTPUT
+		 "/demo-vmm --log %s --seconds %d %s >%s 2>/dev/null",
+		 extra, truth_path, SAFETY_SECONDS, vmm_extra, trace_path);
+	pid = spawn_shell(cmd);
+	if (stop_reader) {
+		size_t before;
+
+		cr_assert(wait_lines(truth_path, "\"event\":\"chain\"", 1, pid),
+			  "no virtio traffic: %s", cmd);
+		before = count_lines(truth_path, "\"event\":\"chain\"");
+		kill(pid, SIGSTOP);
+		wait_lines(truth_path, "\"event\":\"chain\"", before + STOPPED_CHAINS, 0);
+		kill(pid, SIGCONT);
+	}
+	status = wait_exit(pid);
 	cr_assert_eq(status, 0, "%s failed", cmd);
 	load_jsonl(trace_path, &trace, true);
 	load_jsonl(truth_path, &truth, false);
+	expect_vmm_done();
 }
 
-void run_traced_vmm(int seconds, const char *extra, const char *vmm_extra)
+void run_traced_vmm(const char *extra, const char *vmm_extra)
 {
-	run_traced_cmd(seconds, extra, vmm_extra, false);
+	run_traced_cmd(extra, vmm_extra, false);
 }
 
-void run_traced(int seconds, const char *extra)
+void run_traced(unsigned int requests, const char *extra)
 {
-	run_traced_vmm(seconds, extra, "");
+	char vmm[32];
+
+	snprintf(vmm, sizeof(vmm), "--requests %u", requests);
+	run_traced_vmm(extra, vmm);
 }
 
-void run_traced_reader_stopped(int seconds, const char *extra)
+void run_traced_reader_stopped(unsigned int requests, const char *extra)
 {
-	cr_assert_geq(seconds, 3, "the reader stops from second 1 to 2 of the run");
-	run_traced_cmd(seconds, extra, "", true);
+	char vmm[32];
+
+	cr_assert_gt(requests, STOPPED_CHAINS, "the VMM must outlast the stop of the reader");
+	snprintf(vmm, sizeof(vmm), "--requests %u", requests);
+	run_traced_cmd(extra, vmm, true);
+}
+
+/* A queue_stats index: the name the issue gives it, or the one gma-trace prints. */
+static __u64 stat_idx(struct json_object *st, const char *name, const char *alt)
+{
+	return json_object_object_get_ex(st, name, NULL) ? num(st, name) : num(st, alt);
+}
+
+size_t compare_ring_state(void)
+{
+	size_t queues = 0;
+
+	for (size_t i = 0; i < truth.n; i++) {
+		struct json_object *t = truth.v[i], *st = NULL, *v;
+		__u64 avail, used;
+
+		if (!is(t, "event", "ring_state"))
+			continue;
+		cr_assert(!json_object_object_get_ex(t, "error", NULL), "%s",
+			  json_object_to_json_string(t));
+		for (size_t k = 0; k < trace.n && !st; k++)
+			if (is(trace.v[k], "type", "queue_stats") &&
+			    num(trace.v[k], "base") == num(t, "base") &&
+			    num(trace.v[k], "queue") == num(t, "queue"))
+				st = trace.v[k];
+		cr_assert(st, "no queue_stats for %s q%llu", str(t, "dev"), num(t, "queue"));
+		avail = stat_idx(st, "last_avail", "avail_idx");
+		used = stat_idx(st, "last_used", "used_idx");
+		cr_assert_eq(avail, num(t, "avail_idx"), "%s q%llu: model avail %llu, ring %llu",
+			     str(t, "dev"), num(t, "queue"), avail, num(t, "avail_idx"));
+		cr_assert_eq(used, num(t, "used_idx"), "%s q%llu: model used %llu, ring %llu",
+			     str(t, "dev"), num(t, "queue"), used, num(t, "used_idx"));
+		cr_assert_eq(num(st, "in_flight"), num(t, "in_flight"),
+			     "%s q%llu: model in flight %llu, ring %llu", str(t, "dev"),
+			     num(t, "queue"), num(st, "in_flight"), num(t, "in_flight"));
+		cr_assert_eq(num(st, "in_flight"), (avail - used) & 0xffff);
+		if (json_object_object_get_ex(st, "indices_known", &v))
+			cr_assert(json_object_get_int64(v), "%s q%llu: indices not known",
+				  str(t, "dev"), num(t, "queue"));
+		queues++;
+	}
+	return queues;
 }
 
 void trace_run_cleanup(void)

@@ -10,6 +10,7 @@
 #include <linux/types.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define MAX_LINES 20000
 
@@ -28,11 +29,44 @@ bool is(struct json_object *o, const char *key, const char *value);
 /* Whether a JSON array member "anomalies" of o names `name`. */
 bool has_anomaly(struct json_object *o, const char *name);
 
-/* The demo VM for `seconds`, VMM arguments vmm_extra, under gma-trace rings --json extra. */
-void run_traced_vmm(int seconds, const char *extra, const char *vmm_extra);
-void run_traced(int seconds, const char *extra);
-/* The same, gma-trace stopped (SIGSTOP) for its second second: its ring buffer fills. */
-void run_traced_reader_stopped(int seconds, const char *extra);
+/*
+ * No run waits for a time: the demo VMM stops on what a test needs (--requests, --until);
+ * this is only its safety limit, and every wait of a test for a condition has the same.
+ */
+#define SAFETY_SECONDS 120
+/* Chains the guest queues while run_traced_reader_stopped's reader is stopped. */
+#define STOPPED_CHAINS 16
+
+/*
+ * The demo VM under gma-trace rings --json --completions `extra`, the VMM given vmm_extra,
+ * which says when it stops (--requests N and/or --until hostile-done); loads both logs and
+ * fails the test if the VMM stopped on its safety limit instead.
+ */
+void run_traced_vmm(const char *extra, const char *vmm_extra);
+/* The same until `requests` requests of blk, console and net have completed. */
+void run_traced(unsigned int requests, const char *extra);
+/* The same, gma-trace stopped (SIGSTOP) while the guest queues STOPPED_CHAINS chains. */
+void run_traced_reader_stopped(unsigned int requests, const char *extra);
+/* The truth log's exit event says the VMM stopped on its goals ("done"). */
+void expect_vmm_done(void);
+/*
+ * Each queue's model at the end of the trace (queue_stats) against the ring in guest memory
+ * as the VMM left it (ring_state): avail, used, in flight, equal queue by queue. Returns the
+ * queues compared.
+ */
+size_t compare_ring_state(void);
+
+/* Runs `cmd` with sh -c in the background (start it with exec to get the pid of the program). */
+pid_t spawn_shell(const char *cmd);
+/* Waits for pid; its exit status, -1 if it was killed. */
+int wait_exit(pid_t pid);
+/* Lines of the file at path that contain needle. */
+size_t count_lines(const char *path, const char *needle);
+/*
+ * Waits until path has n lines containing needle, at most SAFETY_SECONDS, or until process
+ * `alive` (if > 0) has exited; whether they came.
+ */
+bool wait_lines(const char *path, const char *needle, size_t n, pid_t alive);
 /* Frees both and removes the files. */
 void trace_run_cleanup(void);
 
