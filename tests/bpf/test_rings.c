@@ -366,6 +366,9 @@ Test(rings, virtio_mmio_and_pci_in_one_vm)
 	}
 	cr_assert_gt(pci, 0);
 	cr_assert_gt(mmio, 0);
+}
+
+/*
  * Drivers that suppress notifications (demo --suppress): devices that ask for no kicks while
  * they process a queue (VRING_USED_F_NO_NOTIFY on console, EVENT_IDX's avail_event on blk and
  * net), a driver that honours both, and a receive ring filled with one kick. Every chain is
@@ -373,39 +376,39 @@ Test(rings, virtio_mmio_and_pci_in_one_vm)
  * ring in guest memory as the VMM left it: avail, used, in flight.
  */
 Test(rings, suppressed_notifies_model_matches_the_rings)
- {
-	 size_t silent_flag = 0, silent_event_idx = 0, rx = 0, event_idx_queues = 0;
-	 struct chain_counts c;
+{
+	size_t silent_flag = 0, silent_event_idx = 0, rx = 0, event_idx_queues = 0;
+	struct chain_counts c;
 
-	 run_traced_vmm("", "--suppress --requests 30");
-	 compare_chains(&c, false);
-	 cr_assert_geq(c.chains, 30);
-	 for (size_t i = 0; i < truth.n; i++) {
-		 struct json_object *t = truth.v[i];
+	run_traced_vmm("", "--suppress --requests 30");
+	compare_chains(&c, false);
+	cr_assert_geq(c.chains, 30);
+	for (size_t i = 0; i < truth.n; i++) {
+		struct json_object *t = truth.v[i];
 
-		 if (is(t, "event", "ring_state")) {
-			 struct json_object *v;
+		if (is(t, "event", "ring_state")) {
+			struct json_object *v;
 
-			 cr_assert(json_object_object_get_ex(t, "event_idx", &v));
-			 event_idx_queues += json_object_get_boolean(v);
-			 continue;
-		 }
-		 if (!is(t, "event", "chain"))
-			 continue;
-		 if (is(t, "dev", "net") && num(t, "queue") == 0)
-			 rx++;
-		 if (!json_object_object_get_ex(t, "silent", NULL))
-			 continue;
-		 /* the device found it when it turned notifications back on: no notify for it */
-		 if (is(t, "dev", "console"))
-			 silent_flag++;
-		 else
-			 silent_event_idx++;
-	 }
-	 cr_assert_gt(silent_flag, 0, "no chain queued under VRING_USED_F_NO_NOTIFY");
-	 cr_assert_gt(silent_event_idx, 0, "no chain queued without a kick under EVENT_IDX");
-	 cr_assert_eq(rx, 8, "the net receive ring holds %zu buffers, not 8", rx);
-	 cr_assert_eq(event_idx_queues, 3, "EVENT_IDX on %zu queues, not blk's and net's",
-		      event_idx_queues);
-	 cr_assert_eq(compare_ring_state(), 5);
- }
+			cr_assert(json_object_object_get_ex(t, "event_idx", &v));
+			event_idx_queues += json_object_get_boolean(v);
+			continue;
+		}
+		if (!is(t, "event", "chain"))
+			continue;
+		if (is(t, "dev", "net") && num(t, "queue") == 0)
+			rx++;
+		if (!json_object_object_get_ex(t, "silent", NULL))
+			continue;
+		/* the device found it when it turned notifications back on: no notify for it */
+		if (is(t, "dev", "console"))
+			silent_flag++;
+		else
+			silent_event_idx++;
+	}
+	cr_assert_gt(silent_flag, 0, "no chain queued under VRING_USED_F_NO_NOTIFY");
+	cr_assert_gt(silent_event_idx, 0, "no chain queued without a kick under EVENT_IDX");
+	cr_assert_eq(rx, 8, "the net receive ring holds %zu buffers, not 8", rx);
+	cr_assert_eq(event_idx_queues, 3, "EVENT_IDX on %zu queues, not blk's and net's",
+		     event_idx_queues);
+	cr_assert_eq(compare_ring_state(), 5);
+}
