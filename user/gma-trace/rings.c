@@ -30,6 +30,7 @@ static struct rings_args {
 	__u32 snap_len;
 	__u32 duration_s;
 	__u32 ringbuf_size;
+	__u32 ring_poll_ms; /* 0: the library's default */
 	const char *qmp;
 	__u64 mmio[MMIO_BASES_MAX];
 	size_t nr_mmio;
@@ -53,6 +54,7 @@ enum {
 	OPT_DURATION,
 	OPT_INTERVAL,
 	OPT_RINGBUF,
+	OPT_RING_POLL,
 };
 
 static const struct argp_option rings_options[] = {
@@ -72,6 +74,10 @@ static const struct argp_option rings_options[] = {
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after SECONDS (default: Ctrl-C)", 0 },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "BPF ring buffer size, a power of 2 from the page size to 2^31 (4194304)", 0 },
+	{ "ring-poll-ms", OPT_RING_POLL, "MS", 0,
+	  "How often userspace reads every queue's indices from guest memory, 10 to 60000 ms, "
+	  "or 'off' (100)",
+	  0 },
 	BTF_OPTION,
 	VERBOSE_OPTION,
 	{},
@@ -103,6 +109,12 @@ static error_t parse_rings(int key, char *arg, struct argp_state *state)
 		return parse_u32(arg, &args.duration_s, "--duration", state);
 	case OPT_RINGBUF:
 		return parse_ringbuf_size(arg, &args.ringbuf_size, state);
+	case OPT_RING_POLL:
+		if (!strcmp(arg, "off")) {
+			args.ring_poll_ms = GMA_RING_POLL_OFF;
+			return 0;
+		}
+		return parse_u32_range(arg, &args.ring_poll_ms, "--ring-poll-ms", 10, 60000, state);
 	case OPT_MMIO:
 		if (args.nr_mmio == MMIO_BASES_MAX)
 			argp_error(state, "at most %d --mmio", MMIO_BASES_MAX);
@@ -322,6 +334,7 @@ int cmd_rings(int argc, char **argv)
 	opts.pid = pid;
 	opts.snap_len = args.snap_len;
 	opts.ringbuf_size = args.ringbuf_size;
+	opts.ring_poll_ms = args.ring_poll_ms;
 	opts.btf_path = env.btf_path;
 	t = gma_tracer_new(&opts);
 	if (!t) {

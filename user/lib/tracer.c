@@ -33,8 +33,11 @@ struct vm_reader {
 	__u64 vm_id;
 	pid_t pid;
 	__u64 generation;
+	__u64 listed_ns; /* when the VM list was last read for it */
 	struct gma_mem *mem;
 };
+
+struct ring_look;
 
 #define VM_READERS_MAX 16
 
@@ -51,6 +54,8 @@ struct gma_tracer {
 	struct gma_vm_lister *lister;
 	struct vm_reader vm_readers[VM_READERS_MAX];
 	size_t nr_vm_readers;
+	struct ring_look *looks; /* one poll's reads, before they are applied */
+	size_t cap_looks;
 };
 
 /* The request's slot in the BPF map is free again. */
@@ -216,6 +221,7 @@ void gma_tracer_free(struct gma_tracer *t)
 	for (size_t i = 0; i < t->nr_vm_readers; i++)
 		gma_mem_free(t->vm_readers[i].mem);
 	gma_vm_lister_free(t->lister);
+	free(t->looks);
 	ring_buffer__free(t->rb);
 	tracer_bpf__destroy(t->skel);
 	rr_free(&t->reader);
@@ -294,43 +300,62 @@ static __u64 now_ns(void)
 }
 
 /*
- * The guest memory of VM vm_id as its VMM maps it, or NULL when the VM is gone or not
- * listed. Re-listed when a read failed (a memslot may have moved: KVM's generation tells).
+ * The guest memory of VM vm_id as its VMM maps it, or NULL when the VM is gone or not listed.
+ * Listed again after vm_memory_stale() (a read failed: a memslot may have moved, KVM's
+ * generation tells), at most once per ring poll period for a VM that cannot be found.
  */
-static struct gma_mem *vm_memory(struct gma_tracer *t, __u64 vm_id, bool refresh)
+static struct gma_mem *vm_memory(struct gma_tracer *t, __u64 vm_id)
 {
 	struct vm_reader *r = NULL;
 	struct gma_region *regions;
-	const struct gma_vm *vm;
+	const struct gma_vm *vm = NULL;
 	struct gma_vm *vms;
 	size_t n, nr;
+	__u64 now = now_ns();
 
 	for (size_t i = 0; i < t->nr_vm_readers; i++)
 		if (t->vm_readers[i].vm_id == vm_id)
 			r = &t->vm_readers[i];
-	if (r && r->mem && !refresh)
+	if (r && (r->mem || now - r->listed_ns < t->ring_poll_ns))
 		return r->mem;
+	if (!r && t->nr_vm_readers == VM_READERS_MAX)
+		return NULL;
+	if (!r) {
+		r = &t->vm_readers[t->nr_vm_readers++];
+		memset(r, 0, sizeof(*r));
+		r->vm_id = vm_id;
+	}
+	r->listed_ns = now;
 	if (!t->lister && !(t->lister = gma_vm_lister_new()))
 		return NULL;
 	if (gma_vm_lister_list(t->lister, &vms, &n))
 		return NULL;
-	vm = NULL;
 	for (size_t i = 0; i < n; i++)
 		if (vms[i].id == vm_id)
 			vm = &vms[i];
-	if (!r && vm && t->nr_vm_readers < VM_READERS_MAX)
-		r = &t->vm_readers[t->nr_vm_readers++];
-	if (r && vm && (!r->mem || r->generation != vm->generation || r->pid != vm->pid) &&
-	    !gma_vm_regions(vm, &regions, &nr)) {
-		gma_mem_free(r->mem);
+	if (vm && !gma_vm_regions(vm, &regions, &nr)) {
 		r->mem = gma_mem_new_process(vm->pid, regions, nr);
-		r->vm_id = vm_id;
 		r->pid = vm->pid;
 		r->generation = vm->generation;
 		free(regions);
 	}
 	gma_vms_free(vms, n);
-	return r && vm ? r->mem : NULL;
+	return r->mem;
+}
+
+/*
+ * A read through VM vm_id's memory failed: list the VM again at a next use, no sooner than a
+ * ring poll period after the last listing, or at once with now.
+ */
+static void vm_memory_stale(struct gma_tracer *t, __u64 vm_id, bool now)
+{
+	for (size_t i = 0; i < t->nr_vm_readers; i++)
+		if (t->vm_readers[i].vm_id == vm_id) {
+			gma_mem_free(t->vm_readers[i].mem);
+			t->vm_readers[i].mem = NULL;
+			if (now)
+				t->vm_readers[i].listed_ns = 0;
+		}
 }
 
 static int read_idx(struct gma_mem *mem, __u64 gpa, __u16 *v)
@@ -338,82 +363,128 @@ static int read_idx(struct gma_mem *mem, __u64 gpa, __u16 *v)
 	return gma_mem_read_obj(mem, gpa, v, sizeof(*v));
 }
 
+/* What one look at a queue's rings read from guest memory. */
+struct ring_look {
+	struct gma_queue_key key;
+	pid_t pid;
+	bool indices_known; /* the model knew where the used ring was before this look */
+	__u16 avail;
+	__u16 used;
+	__u16 from; /* the used elements read: [from, from + nr_elems) */
+	__u16 nr_elems;
+	struct gma_vring_used_elem elems[RING_POLL_ELEMS_MAX];
+};
+
 /*
- * Completions [from, to) of a queue read from its used ring, fed to the model as the
- * kernel's USED records are (the model counts each completion once, whoever saw it first).
+ * Reads one queue's indices, and the used elements past the model's used index, into l.
+ * 0, or -EFAULT when the rings could not be read.
  */
-static void poll_used(struct gma_tracer *t, struct gma_mem *mem, const struct gma_queue_key *key,
-		      const struct gma_queue_stats *st, __u16 from, __u16 to)
+static int look_at_queue(struct gma_mem *mem, const struct gma_queue_stats *st, struct ring_look *l)
 {
-	__u32 delta = (__u16)(to - from), done = 0;
+	__u16 n;
+
+	if (read_idx(mem, st->driver + GMA_VRING_AVAIL_IDX_OFF, &l->avail) ||
+	    read_idx(mem, st->device + GMA_VRING_USED_IDX_OFF, &l->used))
+		return -EFAULT;
+	l->indices_known = st->indices_known;
+	l->from = st->last_used;
+	l->nr_elems = 0;
+	n = (__u16)(l->used - l->from);
+	if (!l->indices_known || (__s16)n <= 0)
+		return 0;
+	if (n > RING_POLL_ELEMS_MAX)
+		n = RING_POLL_ELEMS_MAX; /* the rest counted, not read */
+	while (l->nr_elems < n &&
+	       !gma_mem_read_obj(mem,
+				 st->device + gma_vring_used_elem_off(
+						      (__u16)(l->from + l->nr_elems) % st->num),
+				 &l->elems[l->nr_elems], sizeof(l->elems[0])))
+		l->nr_elems++;
+	return 0;
+}
+
+/*
+ * A look's results, fed to the model as the kernel's records are: the avail index, and the
+ * completions as USED records (the model counts each completion once, whoever saw it first).
+ */
+static void apply_look(struct gma_tracer *t, const struct ring_look *l)
+{
+	__u32 delta = (__u16)(l->used - l->from), done = 0;
 	struct gma_rec_used rec;
 
+	qm_on_avail_idx(&t->reader.model, &l->key, l->avail);
+	if (!l->indices_known || !delta || (__s16)delta < 0) {
+		rec = (struct gma_rec_used){ .key = l->key,
+					     .ts_ns = now_ns(),
+					     .pid = l->pid,
+					     .used_old = l->used,
+					     .used_new = l->used };
+		if (!l->indices_known)
+			qm_on_used(&t->reader.model, &rec); /* where the used ring is now */
+		return;
+	}
 	while (done < delta) {
 		memset(&rec, 0, sizeof(rec));
-		rec.key = *key;
+		rec.key = l->key;
 		rec.ts_ns = now_ns();
-		rec.pid = st->pid;
-		rec.used_old = (__u16)(from + done);
-		while (rec.nr_elems < GMA_USED_ELEM_MAX && done < delta &&
-		       done < RING_POLL_ELEMS_MAX) {
-			struct gma_vring_used_elem e;
-			__u16 pos = (__u16)(from + done);
-
-			if (gma_mem_read_obj(mem,
-					     st->device + gma_vring_used_elem_off(pos % st->num),
-					     &e, sizeof(e)))
-				break;
-			rec.elems[rec.nr_elems].id = e.id;
-			rec.elems[rec.nr_elems].len = e.len;
+		rec.pid = l->pid;
+		rec.used_old = (__u16)(l->from + done);
+		while (rec.nr_elems < GMA_USED_ELEM_MAX && done < l->nr_elems) {
+			rec.elems[rec.nr_elems].id = l->elems[done].id;
+			rec.elems[rec.nr_elems].len = l->elems[done].len;
 			rec.nr_elems++;
 			done++;
 		}
-		if (!rec.nr_elems || done >= RING_POLL_ELEMS_MAX) {
-			rec.nr_skipped = delta - done; /* counted, not read */
+		if (!rec.nr_elems) {
+			rec.nr_skipped = delta - done; /* past what one look reads, or unreadable */
 			done = delta;
 		}
-		rec.used_new = (__u16)(from + done);
+		rec.used_new = (__u16)(l->from + done);
 		qm_on_used(&t->reader.model, &rec);
 	}
 }
 
-/* Every known queue's indices, read from the guest: the model follows the rings. */
+/*
+ * Every known queue's indices, read from the guest: the model follows the rings. The rings
+ * are read first and the ring buffer drained after: a chain the device completed was made
+ * available, and its record written by the kernel, before the look, so the model has the
+ * chain before the look's completion of it.
+ */
 static void poll_rings(struct gma_tracer *t)
 {
 	const struct gma_queue_key *key;
 	const struct gma_queue_stats *st;
-	__u64 refreshed = 0; /* the VM re-listed this round: once per round at most */
+	size_t n = 0;
 
 	for (size_t i = 0; (st = qm_queue_at(&t->reader.model, i, &key)); i++) {
+		struct ring_look *l;
 		struct gma_mem *mem;
-		__u16 avail, used;
 
 		if (!st->num || !st->driver || !st->device || (st->flags & GMA_QUEUE_PACKED) ||
 		    !(st->flags & GMA_QUEUE_READY))
 			continue;
-		mem = vm_memory(t, key->vm_id, false);
-		if (mem && refreshed != key->vm_id &&
-		    (read_idx(mem, st->driver + GMA_VRING_AVAIL_IDX_OFF, &avail) ||
-		     read_idx(mem, st->device + GMA_VRING_USED_IDX_OFF, &used))) {
-			mem = vm_memory(t, key->vm_id, true); /* a slot may have moved: once more */
-			refreshed = key->vm_id;
-		}
-		if (!mem || read_idx(mem, st->driver + GMA_VRING_AVAIL_IDX_OFF, &avail) ||
-		    read_idx(mem, st->device + GMA_VRING_USED_IDX_OFF, &used))
-			continue;
-		qm_on_avail_idx(&t->reader.model, key, avail);
-		if (!st->indices_known) {
-			struct gma_rec_used first = { .key = *key,
-						      .ts_ns = now_ns(),
-						      .pid = st->pid,
-						      .used_old = used,
-						      .used_new = used };
+		if (n == t->cap_looks) {
+			size_t cap = t->cap_looks ? 2 * t->cap_looks : 8;
+			void *p = realloc(t->looks, cap * sizeof(*t->looks));
 
-			qm_on_used(&t->reader.model, &first); /* where the used ring is now */
-		} else if ((__s16)(used - st->last_used) > 0) {
-			poll_used(t, mem, key, st, st->last_used, used);
+			if (!p)
+				break;
+			t->looks = p;
+			t->cap_looks = cap;
 		}
+		l = &t->looks[n];
+		l->key = *key;
+		l->pid = st->pid;
+		mem = vm_memory(t, key->vm_id);
+		if (!mem || look_at_queue(mem, st, l)) {
+			vm_memory_stale(t, key->vm_id, false); /* a slot may have moved */
+			continue;
+		}
+		n++;
 	}
+	ring_buffer__consume(t->rb);
+	for (size_t i = 0; i < n; i++)
+		apply_look(t, &t->looks[i]);
 }
 
 int gma_tracer_poll(struct gma_tracer *t, int timeout_ms)
@@ -471,10 +542,12 @@ __u64 gma_tracer_bad_records(const struct gma_tracer *t)
 static int read_ring_state(struct gma_tracer *t, __u64 vm_id, const struct gma_queue_layout *l,
 			   struct qm_ring_state *ring)
 {
-	struct gma_mem *mem = vm_memory(t, vm_id, true);
+	struct gma_mem *mem;
 	__u16 *heads;
 	__u32 n;
 
+	vm_memory_stale(t, vm_id, true); /* the memslots as they are now */
+	mem = vm_memory(t, vm_id);
 	if (!mem || !l->driver || !l->device || l->flags & GMA_QUEUE_PACKED)
 		return -ENOENT;
 	if (read_idx(mem, l->driver + GMA_VRING_AVAIL_IDX_OFF, &ring->avail_idx) ||
