@@ -83,7 +83,7 @@ _gma_trace()
 		return
 		;;
 	-a | --gpa | -n | --len | --timeout-ms | --interval-ms | --stuck-ms | --mmio | \
-		--snap-len | --duration | --ringbuf-size)
+		--snap-len | --duration | --ringbuf-size | --ring-poll-ms)
 		return # a number
 		;;
 	esac
@@ -94,7 +94,7 @@ _gma_trace()
 	mem) opts="--pid --gpa --len --via-bpf --timeout-ms --btf --json --verbose" ;;
 	rings)
 		opts="--pid --json --stats --interval-ms --completions --descs --stuck-ms --mmio"
-		opts+=" --queue --qmp --snap-len --duration --ringbuf-size --btf --verbose --"
+		opts+=" --queue --qmp --snap-len --duration --ringbuf-size --ring-poll-ms --btf --verbose --"
 		;;
 	ring) opts="--pid --dump --map --queue --qmp --snap-len --descs --json --verbose" ;;
 	esac
