@@ -102,9 +102,11 @@ install_busybox "$STAGE"
 install -m 0755 "$HERE/init" "$STAGE/init"
 copy_modules "$STAGE" etc/vmtest/modules $VMTEST_VM_MODULES
 
-# Tests: every tests/{unit,bpf}/test_X.c has OUTPUT/tests/test_X (the Makefile built them).
+# Tests: first the check that this VM looks like a bare-metal KVM host (the init's bare-host:
+# no VirtIO module, no VirtIO type in the kernel's BTF), then every tests/{unit,bpf}/test_X.c
+# has OUTPUT/tests/test_X (the Makefile built them).
 mkdir -p "$STAGE$VM_OUT/tests"
-: >"$STAGE/etc/vmtest/tests"
+echo "host bare-host" >"$STAGE/etc/vmtest/tests"
 for kind in unit bpf; do
 	for src in tests/$kind/test_*.c; do
 		[ -e "$src" ] || continue
