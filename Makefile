@@ -177,9 +177,11 @@ clean:
 
 # --- vmtest -----------------------------------------------------------------------------
 
-# The tests inside a QEMU (TCG) VM booted on Debian 12's 6.1 kernel, KVM as modules: the
-# kernel package is fetched once into $(OUTPUT)/vmtest/cache, the initramfs built from the
-# binaries below (tools/vmtest/). Prints one line per test binary; V=1 shows the console.
+# The tests inside QEMU (TCG) VMs, one per kernel of VMTEST_KERNELS (default "6.1 6.12":
+# Debian 12's and Debian 12 backports', KVM as modules, no VirtIO module, as on a bare-metal KVM
+# host): each kernel package is fetched once into $(OUTPUT)/vmtest/cache, its initramfs built
+# from the binaries below (tools/vmtest/; settings in tools/vmtest/config, each overridable:
+# make vmtest VMTEST_KERNELS=6.12). Prints a table tests x kernels; V=1 shows the consoles.
 .PHONY: vmtest
 vmtest: all $(UNIT_TESTS) $(BPF_TESTS)
 	$(Q)tools/vmtest/run.sh $(OUTPUT)

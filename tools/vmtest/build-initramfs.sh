@@ -6,7 +6,7 @@
 #   KROOT   an unpacked Debian linux-image package (KROOT/boot, KROOT/lib/modules/KVER),
 #           with modules.dep (depmod -b KROOT KVER)
 #   DEST    the cpio archive to write (newc, uncompressed: TCG unpacks it faster than it
-#           would decompress it)
+#           would decompress it); its directory also holds the staging trees (one per kernel)
 #
 # Contents: busybox-static (shell and tools) and tools/vmtest/init as /init; the project's test
 # binaries, gma-trace, demo-vmm and demo-guest.bin at the paths the tests expect (/gma is the
@@ -23,8 +23,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tools/vmtest/config
 . "$HERE/config"
 
-STAGE=$OUTPUT/vmtest/initramfs.d
-GSTAGE=$OUTPUT/vmtest/guest-initramfs.d
+STAGE=$(dirname "$DEST")/initramfs.d
+GSTAGE=$(dirname "$DEST")/guest-initramfs.d
 MODDIR=$KROOT/lib/modules/$KVER
 BUSYBOX=$(command -v busybox || echo /bin/busybox)
 file "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||

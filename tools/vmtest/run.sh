@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# `make vmtest`: the tests inside a VM running a second kernel, Debian 12's 6.1 with KVM as
-# modules. Fetches (and caches) the kernel package, builds the initramfs
-# (build-initramfs.sh), boots it in QEMU with TCG under a watchdog, and checks the result line
-# of every test binary and the kernel log the VM's /init (tools/vmtest/init) prints.
+# `make vmtest`: the tests inside VMs running other kernels than the host's, one VM per kernel of
+# VMTEST_KERNELS (Debian 12's 6.1 and Debian 12 backports' 6.12, KVM as modules, no VirtIO
+# module: a bare-metal KVM host). For each: fetches (and caches) the kernel package, builds its
+# initramfs (build-initramfs.sh), boots it in QEMU with TCG and follows the console live; the
+# VM's /init (tools/vmtest/init) prints a start and a result line per test. At the end, a table
+# of tests x kernels.
+#
+# A VM that stops responding (a test past its limit with no result line, nothing on the console
+# nor the heartbeat port for VMTEST_SILENCE seconds, or the whole-run watchdog) is examined from
+# outside before it is killed: QEMU's threads on the host, each vCPU's registers and kernel
+# stack words resolved to symbols (QEMU monitor), the guest's jiffies, SysRq l/w/t through the
+# emulated keyboard. The report is printed and kept in OUTPUT/vmtest/KERNEL/hang-report.txt.
 #
 # Usage: tools/vmtest/run.sh [OUTPUT]     (from the repository root; OUTPUT defaults to build)
 # Settings: tools/vmtest/config (each overridable from the environment). V=1 streams the whole
 # console; otherwise only the VMTEST- lines are shown live and the console is in
-# OUTPUT/vmtest/console.log.
+# OUTPUT/vmtest/KERNEL/console.log.
 #
 # Exit status: 0 all passed (or "vmtest skipped: REASON" where QEMU cannot run on this machine
-# at all), 1 a test failed, a result line is missing, the kernel log has errors, the watchdog
-# fired, or the VM could not be prepared.
+# at all), 1 a test failed or hung, a result line is missing, a kernel log has errors, a kernel
+# could not be fetched, or a VM could not be prepared.
 set -euo pipefail
 
 OUTPUT=${1:-build}
@@ -21,7 +29,6 @@ cd "$HERE/../.."
 . "$HERE/config"
 VMDIR=$OUTPUT/vmtest
 CACHE=$VMDIR/cache
-LOG=$VMDIR/console.log
 mkdir -p "$CACHE"
 
 skip() {
@@ -49,133 +56,441 @@ newest() {
 	ls "$@" 2>/dev/null | sort -V | tail -n1 || true
 }
 
-# --- kernel --------------------------------------------------------------------------------
-# The newest Debian 12 6.1 image apt knows, or the newest cached one when apt cannot help
-# (offline, another release).
-pkg=$VMTEST_KERNEL_PKG
-if [ -z "$pkg" ]; then
-	pkg=$(apt-cache search --names-only "$VMTEST_KERNEL_PATTERN" 2>/dev/null | awk '{ print $1 }' |
-		sort -V | tail -n1)
-fi
-deb=
-if [ -n "$pkg" ]; then
-	deb=$(newest "$CACHE/${pkg}"_*_amd64.deb)
-	if [ -z "$deb" ]; then
-		echo "  VMTEST   apt-get download $pkg"
-		# run as root, apt-get cannot drop to _apt for a directory _apt cannot write
-		if (cd "$CACHE" && apt-get -q -o APT::Sandbox::User=root download "$pkg") \
-			>"$CACHE/download.log" 2>&1; then
-			deb=$(newest "$CACHE/${pkg}"_*_amd64.deb)
-		else
-			echo "vmtest: apt-get download $pkg failed:" >&2
-			tail -5 "$CACHE/download.log" >&2
+# --- kernels -------------------------------------------------------------------------------
+# The apt suite of kernel VERSION (VMTEST_KERNEL_SUITES), empty for the system's sources.
+suite_of() {
+	local kv
+	for kv in $VMTEST_KERNEL_SUITES; do
+		[ "${kv%%=*}" = "$1" ] && { echo "${kv#*=}"; return; }
+	done
+	return 0
+}
+
+# Package names of kernel VERSION: linux-image-6.1.0-NN-amd64 (Debian 12),
+# linux-image-6.12.NN+deb12[.N]-amd64 (backports); not the -rt, -cloud, -unsigned, -dbg ones.
+pattern_of() {
+	echo "^linux-image-${1//./\\.}(\\.0-[0-9]+|\\.[0-9][^-]*)-amd64\$"
+}
+
+# The Debian mirror the system's apt uses (reused for the suites it does not list).
+mirror() {
+	local m
+	m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+		/etc/apt/sources.list.d/*.sources 2>/dev/null |
+		awk '/^URIs:/ || /^deb / { for (i = 2; i <= NF; i++)
+			if ($i ~ /^https?:\/\/.*\/debian\/?$/) { print $i; exit } }') || true
+	echo "${m:-http://deb.debian.org/debian}"
+}
+
+# Fetches kernel VERSION: sets PKG and DEB, or FETCH_ERR and fails. apt first (through a
+# private state for a suite of VMTEST_KERNEL_SUITES: its own sources file, lists and cache
+# under OUTPUT/vmtest/apt/SUITE, refreshed once a day); the newest cached package of that
+# version when apt cannot help (offline).
+fetch_kernel() {
+	local v=$1 suite pat a apt=()
+	suite=$(suite_of "$v")
+	pat=$(pattern_of "$v")
+	PKG='' DEB='' FETCH_ERR=''
+	if [ -n "$suite" ]; then
+		a=$PWD/$VMDIR/apt/$suite
+		mkdir -p "$a/lists/partial" "$a/cache/archives/partial"
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(mirror) $suite main" \
+			>"$a/sources.list"
+		apt=(-o "Dir::Etc::SourceList=$a/sources.list" -o Dir::Etc::SourceParts=/dev/null
+			-o "Dir::State::Lists=$a/lists" -o "Dir::Cache=$a/cache")
+		if [ -z "$(find "$a/updated" -mmin -1440 2>/dev/null)" ]; then
+			echo "  VMTEST   apt-get update ($suite, private lists in $a)"
+			if apt-get "${apt[@]}" -o APT::Sandbox::User=root -q update >"$a/update.log" 2>&1; then
+				touch "$a/updated"
+			else
+				echo "vmtest: apt-get update ($suite) failed: $(tail -n1 "$a/update.log")" >&2
+			fi
 		fi
 	fi
-fi
-if [ -z "$deb" ]; then
-	deb=$(newest "$CACHE"/linux-image-*_amd64.deb)
-	[ -n "$deb" ] || die "no Debian 6.1 kernel package: none matching $VMTEST_KERNEL_PATTERN in apt, none cached in $CACHE"
-	pkg=$(basename "$deb" | cut -d_ -f1)
-	echo "  VMTEST   using cached $deb"
-fi
-KROOT=$CACHE/$(basename "$deb" .deb)
-if [ ! -e "$KROOT/.unpacked" ]; then
-	rm -rf "$KROOT"
-	dpkg-deb -x "$deb" "$KROOT"
+	PKG=$(apt-cache "${apt[@]}" search --names-only "$pat" 2>/dev/null | awk '{ print $1 }' |
+		sort -V | tail -n1) || true
+	if [ -n "$PKG" ]; then
+		DEB=$(newest "$CACHE/${PKG}"_*_amd64.deb)
+		if [ -z "$DEB" ]; then
+			echo "  VMTEST   apt-get download $PKG"
+			# run as root, apt-get cannot drop to _apt for a directory _apt cannot write
+			if (cd "$CACHE" && apt-get "${apt[@]}" -o APT::Sandbox::User=root -q download "$PKG") \
+				>"$CACHE/download-$v.log" 2>&1; then
+				DEB=$(newest "$CACHE/${PKG}"_*_amd64.deb)
+			else
+				echo "vmtest: apt-get download $PKG failed:" >&2
+				tail -5 "$CACHE/download-$v.log" >&2
+			fi
+		fi
+	fi
+	if [ -z "$DEB" ]; then
+		DEB=$(ls "$CACHE"/linux-image-*_amd64.deb 2>/dev/null |
+			awk -F/ -v pat="$pat" '{ n = $NF; sub(/_.*/, "", n) } n ~ pat' | sort -V | tail -n1) || true
+		if [ -z "$DEB" ]; then
+			FETCH_ERR="no kernel package $pat in apt${suite:+ ($suite)}, none cached in $CACHE"
+			return 1
+		fi
+		PKG=$(basename "$DEB" | cut -d_ -f1)
+		echo "  VMTEST   using cached $DEB"
+	fi
+}
+
+# Unpacks DEB: sets KROOT (with modules.dep) and KVER.
+unpack_kernel() {
+	KROOT=$CACHE/$(basename "$DEB" .deb)
+	if [ ! -e "$KROOT/.unpacked" ]; then
+		rm -rf "$KROOT"
+		dpkg-deb -x "$DEB" "$KROOT"
+		KVER=$(ls "$KROOT/lib/modules" | head -n1)
+		depmod -b "$KROOT" "$KVER"
+		touch "$KROOT/.unpacked"
+	fi
 	KVER=$(ls "$KROOT/lib/modules" | head -n1)
-	depmod -b "$KROOT" "$KVER"
-	touch "$KROOT/.unpacked"
-fi
-KVER=$(ls "$KROOT/lib/modules" | head -n1)
-VMLINUZ=$KROOT/boot/vmlinuz-$KVER
-[ -f "$VMLINUZ" ] || die "$deb has no /boot/vmlinuz-$KVER"
-echo "  VMTEST   kernel $pkg ($(basename "$deb" | cut -d_ -f2)), $KVER"
+}
 
-# --- initramfs -----------------------------------------------------------------------------
-INITRD=$VMDIR/initramfs.cpio
-"$HERE/build-initramfs.sh" "$OUTPUT" "$KROOT" "$KVER" "$INITRD"
-
-# --- boot ----------------------------------------------------------------------------------
-QEMU_ARGS=(-accel tcg,thread=multi -cpu max -m "$VMTEST_MEM" -smp "$VMTEST_SMP"
-	-nodefaults -nographic -serial stdio -no-reboot
-	-kernel "$VMLINUZ" -initrd "$INITRD"
-	-append "$VMTEST_CMDLINE vmtest.timeout=$VMTEST_TEST_TIMEOUT")
-echo "  VMTEST   qemu-system-x86_64 ${QEMU_ARGS[*]}"
-echo "  VMTEST   watchdog ${VMTEST_TIMEOUT}s; console in $LOG"
-start=$(date +%s)
-set +e
-if [ "${V:-0}" = 1 ]; then
-	timeout -k 10 "$VMTEST_TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" </dev/null 2>&1 | tee "$LOG"
-	status=(${PIPESTATUS[@]})
-else
-	timeout -k 10 "$VMTEST_TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" </dev/null 2>&1 | tee "$LOG" |
-		awk '{ sub(/\r$/, "") } /^VMTEST-FILE-BEGIN/ { skip = 1 }
-			/^VMTEST-FILE-END/ { skip = 0; next }
-			!skip && /^(VMTEST-|==== |E2E-)/ { print "  " $0; fflush() }'
-	status=(${PIPESTATUS[@]})
-fi
-set -e
-qemu_rc=${status[0]}
-elapsed=$(($(date +%s) - start))
-
-# --- verdict -------------------------------------------------------------------------------
-tr -d '\r' <"$LOG" >"$LOG.tmp" && mv "$LOG.tmp" "$LOG"
-# files the VM printed between VMTEST-FILE-BEGIN NAME / VMTEST-FILE-END NAME
-awk -v dir="$VMDIR" '/^VMTEST-FILE-BEGIN / { f = dir "/" $2; printf "" >f; next }
-	/^VMTEST-FILE-END / { close(f); f = ""; next }
-	f != "" { print >>f }' "$LOG"
-failed=()
-summary=()
-while read -r kind t; do
-	line=$(grep -m1 "^VMTEST-RESULT $t " "$LOG" || true)
-	secs=$(grep -m1 "^VMTEST-TIME $t " "$LOG" | awk '{ print $3 }' || true)
-	if [ -z "$line" ]; then
-		summary+=("$(printf '  %-22s %-5s %s' "$t" "$kind" "MISSING (no result line)")")
-		failed+=("$t: no result line")
-	else
-		rc=${line##* }
-		# Criterion's Synthesis line of this binary, if any
-		synth=$(awk -v t="$t" '$0 == "==== " t { on = 1; next } /^==== / { on = 0 }
-			on && /Synthesis:/ { sub(/.*Synthesis: /, ""); print; exit }' "$LOG")
-		if [ "$rc" = 0 ]; then
-			summary+=("$(printf '  %-22s %-5s ok   %4ss  %s' "$t" "$kind" "$secs" "$synth")")
-		else
-			summary+=("$(printf '  %-22s %-5s FAIL %4ss  exit %s  %s' "$t" "$kind" "$secs" "$rc" "$synth")")
-			failed+=("$t: exit $rc")
-		fi
+# --- the QEMU monitor ----------------------------------------------------------------------
+# A pipe chardev (KDIR/monitor.in, .out): no tool beyond bash. The answer of a command ends
+# where QEMU rejects the marker command sent after it.
+MON_SEQ=0
+monitor() { # COMMAND -> its output
+	local mark="vmtest_mark_$((++MON_SEQ))" start i
+	start=$(stat -c %s "$KDIR/monitor.log")
+	printf '%s\n%s\n' "$1" "$mark" >&"$MON_FD"
+	for ((i = 0; i < 100; i++)); do
+		grep -q "unknown command: '$mark'" "$KDIR/monitor.log" && break
+		sleep 0.1
+	done
+	if [ "$i" = 100 ]; then
+		echo "(no answer to '$1' in 10 s: QEMU's main loop is blocked)"
+		return 1
 	fi
-done <"$VMDIR/initramfs.d/etc/vmtest/tests"
-grep -q '^VMTEST-KVM ok' "$LOG" || failed+=("/dev/kvm missing in the VM (kvm modules did not load)")
-grep '^VMTEST-MODULE ' "$LOG" | awk '$3 != 0' | while read -r _ m rc; do echo "$m $rc"; done \
-	>"$VMDIR/module-failures" || true
-[ -s "$VMDIR/module-failures" ] && failed+=("insmod failed: $(tr '\n' ' ' <"$VMDIR/module-failures")")
-if grep -q '^VMTEST-DMESG ok' "$LOG"; then
-	:
-elif grep -q '^VMTEST-DMESG fail' "$LOG"; then
-	failed+=("kernel log has errors (VMTEST-DMESG-LINE lines)")
-else
-	failed+=("no kernel log check (VM stopped early)")
-fi
-[ "$qemu_rc" = 124 ] || [ "$qemu_rc" = 137 ] && failed+=("watchdog fired after ${VMTEST_TIMEOUT}s")
-[ "$qemu_rc" != 0 ] && [ "$qemu_rc" != 124 ] && [ "$qemu_rc" != 137 ] &&
-	failed+=("qemu-system-x86_64 exited with status $qemu_rc")
-grep -q '^VMTEST-DONE' "$LOG" || failed+=("the VM did not finish its run (no VMTEST-DONE)")
+	# the answer alone: not the echo of the commands (lines after the prompt)
+	tail -c +$((start + 1)) "$KDIR/monitor.log" | tr -d '\r' | grep -v -e '^(qemu)' -e "$mark" || true
+}
 
-echo
-echo "vmtest: $(grep -m1 '^VMTEST-KERNEL' "$LOG" | cut -d' ' -f2- || echo '?') ($pkg)," \
-	"initramfs $(du -h "$INITRD" | cut -f1), ${elapsed}s"
-printf '%s\n' "${summary[@]}"
-grep -E '^E2E-(BASELINE|TRACED) [a-z]|^E2E-CHECK (ok|FAIL|chains|blk)|^E2E-TRACED error' "$LOG" | sed 's/^/  /' || true
-grep '^VMTEST-DMESG-LINE' "$LOG" | sed 's/^VMTEST-DMESG-LINE /  dmesg: /' || true
-if [ ${#failed[@]} -gt 0 ]; then
-	if [ "${V:-0}" != 1 ]; then
-		echo
-		echo "---- last 150 lines of $LOG ----"
-		tail -n 150 "$LOG"
-		echo "---- end of console ----"
+# QEMU's threads on the host: state, what they wait on, CPU time used over 2 s.
+qemu_threads() {
+	local t
+	declare -A cpu0
+	for t in /proc/"$QPID"/task/*; do
+		cpu0[$t]=$(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null || echo 0)
+	done
+	sleep 2
+	for t in /proc/"$QPID"/task/*; do
+		printf '  tid %-7s %-16s state %s  cpu %3s%% (2 s)  wchan %s\n' "${t##*/}" \
+			"$(cat "$t/comm" 2>/dev/null)" "$(awk '{ print $3 }' "$t/stat" 2>/dev/null)" \
+			"$((($(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null || echo 0) - ${cpu0[$t]:-0}) / 2))" \
+			"$(cat "$t/wchan" 2>/dev/null)"
+	done
+}
+
+# Each vCPU from `info registers -a`: "CPU RIP RSP CPL HLT" lines.
+vcpus() {
+	awk '/^CPU#[0-9]+/ { cpu = substr($1, 5) }
+		/^RSP=|[ ]RSP=/ { for (i = 1; i <= NF; i++) if ($i ~ /^RSP=/) rsp[cpu] = substr($i, 5) }
+		/^RIP=/ { rip[cpu] = substr($1, 5)
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^CPL=/) cpl[cpu] = substr($i, 5)
+				if ($i ~ /^HLT=/) hlt[cpu] = substr($i, 5)
+			} }
+		END { for (c in rip) print c, rip[c], rsp[c], cpl[c], hlt[c] }' | sort -n
+}
+
+# The kernel's text symbols (cached, or dumped by this boot) and the modules' of this boot.
+hang_symbols() {
+	local k=$SYMS
+	[ -s "$k" ] || k=$KDIR/kallsyms.raw
+	{
+		tr -d '\r' <"$k" 2>/dev/null | grep -v -e '\[' -e '^#' || true
+		tr -d '\r' <"$LOG" | awk '/^VMTEST-FILE-BEGIN kallsyms-modules.txt/ { on = 1; next }
+			/^VMTEST-FILE-END/ { on = 0 } on'
+	} | sort >"$KDIR/syms.txt"
+	echo "-- symbols: $(wc -l <"$KDIR/syms.txt") (kernel: $k)"
+}
+
+symbolize() { # QUERIES-FILE [TEXT-ONLY]
+	awk -v text_only="${2:-0}" -f "$HERE/symbolize.awk" "$KDIR/syms.txt" "$1"
+}
+
+# Evidence of a hung VM, taken from outside while QEMU still runs.
+hang_report() { # REASON
+	local c rip rsp cpl hlt j1 j2 off jaddr
+	echo "==== vmtest hang report: kernel $KL ($KVER), $(date -u '+%F %T UTC')"
+	echo "$1"
+	echo "-- last heartbeat (uptime s, idle s, load avg): $(tail -n1 "$KDIR/heartbeat.log" 2>/dev/null)"
+	echo "-- last 25 console lines"
+	tail -n 25 "$LOG" | tr -d '\r'
+	echo "-- QEMU's threads on the host"
+	qemu_threads
+	hang_symbols
+	echo "-- QEMU: $(monitor 'info status' | head -n1)"
+	# The guest's jiffies through physical memory (any vCPU, any mode): does its time move?
+	jaddr=$(awk '$3 == "jiffies_64" { print $1; exit }' "$KDIR/syms.txt") || true
+	if [ -n "$jaddr" ]; then
+		jaddr=$(printf '0x%x' $((0x$jaddr - 0xffffffff80000000)))
+		j1=$(monitor "xp /1gx $jaddr" | awk -F': ' 'NR == 1 { print $2 }')
+		sleep 3
+		j2=$(monitor "xp /1gx $jaddr" | awk -F': ' 'NR == 1 { print $2 }')
+		echo "-- guest jiffies: $j1, 3 s later $j2 (CONFIG_HZ=250: +750 if its timer runs)"
+	fi
+	echo "-- vCPUs (two samples 2 s apart): RIP and kernel text words on the stack"
+	monitor "info registers -a" >"$KDIR/regs1.txt" || true
+	sleep 2
+	monitor "info registers -a" >"$KDIR/regs2.txt" || true
+	for f in "$KDIR/regs1.txt" "$KDIR/regs2.txt"; do
+		vcpus <"$f" | while read -r c rip rsp cpl hlt; do
+			echo "cpu$c 0x$rip CPL=$cpl HLT=$hlt RSP=$rsp"
+		done >"$KDIR/rips.txt"
+		echo "  sample $(basename "$f" .txt):"
+		symbolize "$KDIR/rips.txt" | sed 's/^/    /'
+	done
+	vcpus <"$KDIR/regs2.txt" | while read -r c rip rsp cpl hlt; do
+		[ "$cpl" = 0 ] || { echo "  cpu$c: CPL $cpl, no kernel stack"; continue; }
+		monitor "cpu $c" >/dev/null || true
+		monitor "x /64gx 0x$rsp" | awk -v c="$c" '{ for (i = 2; i <= NF; i++) print "cpu" c, $i }' \
+			>"$KDIR/stack.txt" || true
+		echo "  cpu$c stack (RSP=$rsp), words in kernel text, innermost first:"
+		symbolize "$KDIR/stack.txt" 1 | awk '{ print "    " $3 }' | head -n 40
+	done
+	monitor "cpu 0" >/dev/null || true
+	echo "-- full registers: $KDIR/regs1.txt, regs2.txt"
+	cat "$KDIR/regs2.txt"
+	# The guest's own view, if any CPU still takes interrupts: SysRq through the i8042 keyboard
+	# (console loglevel 8 first, so that every line reaches the console).
+	echo "-- SysRq 8 (loglevel), l (all CPUs' backtraces), w (blocked tasks), t (all tasks)"
+	off=$(stat -c %s "$LOG")
+	for c in 8 l w t; do
+		monitor "sendkey alt-sysrq-$c" >/dev/null || true
+		sleep 4
+	done
+	sleep 4
+	if [ "$(stat -c %s "$LOG")" = "$off" ]; then
+		echo "(no console output after SysRq: the guest kernel does not take interrupts)"
+	else
+		tail -c +$((off + 1)) "$LOG" | tr -d '\r' | head -n 3000
+	fi
+	if command -v gdb >/dev/null; then
+		echo "-- QEMU's threads (gdb)"
+		timeout 60 gdb -batch -nx -p "$QPID" -ex 'thread apply all bt 15' 2>&1 |
+			grep -E '^(Thread|#)' | head -n 150 || true
+	fi
+	echo "==== end of hang report"
+}
+
+# --- one VM --------------------------------------------------------------------------------
+# Shows a console line live: V=1 all of it, otherwise the VMTEST- and test lines (not the
+# files the VM prints between VMTEST-FILE-BEGIN/END).
+in_file=0
+show() {
+	if [ "${V:-0}" = 1 ]; then
+		printf '%s\n' "$1"
+		return
+	fi
+	case "$1" in
+	VMTEST-FILE-BEGIN*) in_file=1 ;;
+	VMTEST-FILE-END*) in_file=0 ;;
+	VMTEST-* | "==== "* | E2E-* | bare-host:*) [ "$in_file" = 1 ] || printf '  %s\n' "$1" ;;
+	esac
+}
+
+# Boots KDIR/initramfs.cpio on VMLINUZ and follows it: sets HUNG (the reason, empty if the VM
+# ended by itself), HUNG_TEST, QEMU_RC and ELAPSED.
+boot_vm() {
+	local line pending="" cur="" cur_start=0 now last_act last_check=0 hb=0 s tail_pid mon_cat
+	LOG=$KDIR/console.log
+	HUNG='' HUNG_TEST='' QEMU_RC=0
+	rm -f "$KDIR/monitor.in" "$KDIR/monitor.out" "$KDIR/hang-report.txt"
+	mkfifo "$KDIR/monitor.in" "$KDIR/monitor.out"
+	: >"$LOG"
+	: >"$KDIR/heartbeat.log"
+	: >"$KDIR/monitor.log"
+	local append="$VMTEST_CMDLINE vmtest.timeout=$VMTEST_TEST_TIMEOUT"
+	[ -s "$SYMS" ] || append+=" vmtest.kallsyms=1"
+	# shellcheck disable=SC2054 # QEMU's options are comma-separated
+	local args=(-accel "$VMTEST_ACCEL" -cpu max -m "$VMTEST_MEM" -smp "$VMTEST_SMP"
+		-nodefaults -display none -no-reboot
+		-serial "file:$LOG" -serial "file:$KDIR/heartbeat.log" -serial "file:$KDIR/kallsyms.raw"
+		-chardev "pipe,id=mon,path=$KDIR/monitor" -mon chardev=mon,mode=readline
+		-kernel "$VMLINUZ" -initrd "$KDIR/initramfs.cpio" -append "$append")
+	echo "  VMTEST   qemu-system-x86_64 ${args[*]}"
+	echo "  VMTEST   limits: ${VMTEST_TEST_TIMEOUT}s (+${VMTEST_TEST_MARGIN}s) a test," \
+		"${VMTEST_SILENCE}s of silence, ${VMTEST_TIMEOUT}s the VM; console in $LOG"
+	local start=$EPOCHSECONDS
+	qemu-system-x86_64 "${args[@]}" </dev/null >"$KDIR/qemu.out" 2>&1 &
+	QPID=$!
+	# Opened read-write, the monitor's input never blocks us, even once QEMU is gone; its
+	# output is drained all along (a full pipe would stall the monitor).
+	exec {MON_FD}<>"$KDIR/monitor.in"
+	cat "$KDIR/monitor.out" >>"$KDIR/monitor.log" &
+	mon_cat=$!
+	exec {con_fd}< <(exec tail -n +1 -f --pid="$QPID" "$LOG" 2>/dev/null)
+	tail_pid=$!
+	last_act=$start
+	while :; do
+		if IFS= read -r -t 1 -u "$con_fd" line; then
+			line=$pending$line
+			pending=
+			line=${line%$'\r'}
+			last_act=$EPOCHSECONDS
+			show "$line"
+			case "$line" in
+			"==== "*) cur=${line#==== } cur_start=$EPOCHSECONDS ;;
+			"VMTEST-RESULT "*) cur= ;;
+			esac
+		elif [ $? -gt 128 ]; then
+			pending+=$line # a partial line: read timed out in its middle
+		else
+			[ -n "$pending$line" ] && show "$pending$line"
+			break # tail ended: QEMU exited
+		fi
+		now=$EPOCHSECONDS
+		[ "$now" = "$last_check" ] && continue
+		last_check=$now
+		s=$(stat -c %s "$KDIR/heartbeat.log")
+		[ "$s" != "$hb" ] && hb=$s last_act=$now
+		if [ -n "$cur" ] && ((now - cur_start > VMTEST_TEST_TIMEOUT + VMTEST_TEST_MARGIN)); then
+			HUNG="test $cur was running for $((now - cur_start))s, past its limit (${VMTEST_TEST_TIMEOUT}s in the VM + ${VMTEST_TEST_MARGIN}s), with no result line: the VM stopped responding"
+		elif ((now - last_act > VMTEST_SILENCE)); then
+			HUNG="nothing on the console nor the heartbeat port for ${VMTEST_SILENCE}s${cur:+ (test $cur was running, for $((now - cur_start))s)}: the VM stopped responding"
+		elif ((now - start > VMTEST_TIMEOUT)); then
+			HUNG="watchdog: the VM ran ${VMTEST_TIMEOUT}s${cur:+ (test $cur was running, for $((now - cur_start))s)}"
+		fi
+		if [ -n "$HUNG" ]; then
+			HUNG_TEST=$cur
+			echo "  VMTEST   $HUNG; examining it (hang report in $KDIR/hang-report.txt)"
+			hang_report "$HUNG" 2>&1 | tee "$KDIR/hang-report.txt"
+			break
+		fi
+	done
+	if kill -0 "$QPID" 2>/dev/null; then
+		kill -TERM "$QPID" 2>/dev/null || true
+		sleep 2
+		kill -KILL "$QPID" 2>/dev/null || true
+	fi
+	wait "$QPID" || QEMU_RC=$?
+	kill "$tail_pid" "$mon_cat" 2>/dev/null || true
+	exec {con_fd}<&- {MON_FD}>&-
+	ELAPSED=$((EPOCHSECONDS - start))
+	[ -s "$KDIR/qemu.out" ] && sed 's/^/  qemu: /' "$KDIR/qemu.out"
+	# The kernel's text symbols the VM dumped (complete: ends with "# end"), kept for the next
+	# runs of this package (module addresses may differ between boots: only the kernel's own).
+	if [ ! -s "$SYMS" ] && [ "$(tail -n1 "$KDIR/kallsyms.raw" 2>/dev/null | tr -d '\r')" = "# end" ]; then
+		tr -d '\r' <"$KDIR/kallsyms.raw" | grep -v -e '\[' -e '^#' | sort >"$SYMS.tmp" && mv "$SYMS.tmp" "$SYMS"
+	fi
+	return 0
+}
+
+# --- the kernels, one after the other -------------------------------------------------------
+declare -A CELL=()
+ROWS=()
+FAILED=()
+KERNELS=()
+add_row() {
+	local r
+	for r in "${ROWS[@]}"; do [ "$r" = "$1" ] && return; done
+	ROWS+=("$1")
+}
+
+for KL in $VMTEST_KERNELS; do
+	KERNELS+=("$KL")
+	echo "  VMTEST   ---- kernel $KL"
+	if ! fetch_kernel "$KL"; then
+		CELL["*|$KL"]="MISSING"
+		FAILED+=("[$KL] $FETCH_ERR")
+		continue
+	fi
+	unpack_kernel
+	VMLINUZ=$KROOT/boot/vmlinuz-$KVER
+	if [ ! -f "$VMLINUZ" ]; then
+		CELL["*|$KL"]="MISSING"
+		FAILED+=("[$KL] $DEB has no /boot/vmlinuz-$KVER")
+		continue
+	fi
+	CELL["kernel|$KL"]=$KVER
+	echo "  VMTEST   kernel $PKG ($(basename "$DEB" | cut -d_ -f2)), $KVER"
+	KDIR=$VMDIR/$KL
+	mkdir -p "$KDIR"
+	SYMS=$KROOT/kallsyms
+	"$HERE/build-initramfs.sh" "$OUTPUT" "$KROOT" "$KVER" "$KDIR/initramfs.cpio"
+	boot_vm
+	CELL["wall|$KL"]="${ELAPSED}s"
+
+	# --- verdict of this kernel ---
+	tr -d '\r' <"$LOG" >"$LOG.tmp" && mv "$LOG.tmp" "$LOG"
+	# files the VM printed between VMTEST-FILE-BEGIN NAME / VMTEST-FILE-END NAME
+	awk -v dir="$KDIR" '/^VMTEST-FILE-BEGIN / { f = dir "/" $2; printf "" >f; next }
+		/^VMTEST-FILE-END / { close(f); f = ""; next }
+		f != "" { print >>f }' "$LOG"
+	while read -r _ t; do
+		add_row "$t"
+		line=$(grep -m1 "^VMTEST-RESULT $t " "$LOG" || true)
+		secs=$(grep -m1 "^VMTEST-TIME $t " "$LOG" | awk '{ print $3 }' || true)
+		if [ -n "$line" ]; then
+			rc=${line##* }
+			if [ "$rc" = 0 ]; then
+				CELL["$t|$KL"]="ok ${secs}s"
+			else
+				CELL["$t|$KL"]="FAIL ${secs}s"
+				FAILED+=("[$KL] $t: exit $rc")
+			fi
+		elif [ -n "$HUNG_TEST" ] && [ "$t" = "$HUNG_TEST" ]; then
+			CELL["$t|$KL"]="HUNG"
+			FAILED+=("[$KL] test $t was running, the VM stopped responding ($KDIR/hang-report.txt)")
+		else
+			CELL["$t|$KL"]="MISSING"
+			FAILED+=("[$KL] $t: no result line")
+		fi
+	done <"$KDIR/initramfs.d/etc/vmtest/tests"
+	add_row dmesg
+	if grep -q '^VMTEST-DMESG ok' "$LOG"; then
+		CELL["dmesg|$KL"]="ok"
+	elif grep -q '^VMTEST-DMESG fail' "$LOG"; then
+		CELL["dmesg|$KL"]="FAIL"
+		FAILED+=("[$KL] kernel log has errors (VMTEST-DMESG-LINE lines)")
+	else
+		CELL["dmesg|$KL"]="MISSING"
+	fi
+	grep -q '^VMTEST-KVM ok' "$LOG" || FAILED+=("[$KL] /dev/kvm missing in the VM (kvm modules did not load)")
+	fails=$(grep '^VMTEST-MODULE ' "$LOG" | awk '$3 != 0 { printf "%s(%s) ", $2, $3 }') || true
+	[ -n "$fails" ] && FAILED+=("[$KL] insmod failed: $fails")
+	if [ -n "$HUNG" ]; then
+		[ -z "$HUNG_TEST" ] && FAILED+=("[$KL] $HUNG ($KDIR/hang-report.txt)")
+	elif [ "$QEMU_RC" != 0 ]; then
+		FAILED+=("[$KL] qemu-system-x86_64 exited with status $QEMU_RC")
+	fi
+	grep -q '^VMTEST-DONE' "$LOG" || FAILED+=("[$KL] the VM did not finish its run (no VMTEST-DONE)")
+
+	echo
+	echo "vmtest: $KL: $(grep -m1 '^VMTEST-KERNEL' "$LOG" | cut -d' ' -f2- || echo '?') ($PKG)," \
+		"initramfs $(du -h "$KDIR/initramfs.cpio" | cut -f1), ${ELAPSED}s"
+	grep -E '^bare-host: (bad|vmlinux|gma-trace)|^E2E-(BASELINE|TRACED) [a-z]|^E2E-CHECK (ok|FAIL|chains|blk)|^E2E-TRACED error' "$LOG" |
+		sed 's/^/  /' || true
+	grep '^VMTEST-DMESG-LINE' "$LOG" | sed 's/^VMTEST-DMESG-LINE /  dmesg: /' || true
+	# Criterion's failures, where a binary failed
+	if grep -q '^VMTEST-RESULT .* [1-9][0-9]*$' "$LOG" && [ "${V:-0}" != 1 ]; then
+		grep -E '^\[(FAIL|----)\]' "$LOG" | head -n 40 | sed 's/^/  /'
 	fi
 	echo
-	printf 'vmtest: FAILED: %s\n' "${failed[@]}"
+done
+
+# --- the table ------------------------------------------------------------------------------
+printf '\nvmtest: tests x kernels (seconds in the VM)\n'
+printf '  %-22s' "test"
+for KL in "${KERNELS[@]}"; do printf ' %-22s' "$KL"; done
+printf '\n  %-22s' ""
+for KL in "${KERNELS[@]}"; do printf ' %-22s' "${CELL["kernel|$KL"]:-}"; done
+echo
+for r in "${ROWS[@]}"; do
+	printf '  %-22s' "$r"
+	for KL in "${KERNELS[@]}"; do printf ' %-22s' "${CELL["$r|$KL"]:-${CELL["*|$KL"]:-MISSING}}"; done
+	echo
+done
+printf '  %-22s' "(VM wall time)"
+for KL in "${KERNELS[@]}"; do printf ' %-22s' "${CELL["wall|$KL"]:--}"; done
+echo
+if [ ${#FAILED[@]} -gt 0 ]; then
+	echo
+	printf 'vmtest: FAILED: %s\n' "${FAILED[@]}"
 	exit 1
 fi
 echo "vmtest: all passed"
