@@ -71,7 +71,7 @@ copy_with_libs() { # ROOT SRC [DST]
 # Module NAME... -> ROOT/lib/modules/KVER/..., and the insmod order in ROOT/LIST (paths
 # relative to /lib/modules/KVER, dependencies first, each once)
 copy_modules() { # ROOT LIST NAME...
-	local root=$1 list=$2 m p rel
+	local root=$1 list=$2 m p rel ko
 	shift 2
 	mkdir -p "$root/lib/modules/$KVER" "$(dirname "$root/$list")"
 	: >"$root/$list"
@@ -84,14 +84,17 @@ copy_modules() { # ROOT LIST NAME...
 		while read -r kw p _; do
 			[ "$kw" = insmod ] || continue # "builtin NAME" needs nothing
 			rel=${p#"$MODDIR"/}
-			grep -qxF "$rel" "$root/$list" && continue
+			# the list names modules uncompressed (6.12's are .ko.xz): compare those names
+			ko=${rel%.xz}
+			ko=${ko%.zst}
+			grep -qxF "$ko" "$root/$list" && continue
 			mkdir -p "$root/lib/modules/$KVER/$(dirname "$rel")"
 			case "$rel" in
-			*.xz) xz -dc "$p" >"$root/lib/modules/$KVER/${rel%.xz}"; rel=${rel%.xz} ;;
-			*.zst) zstd -qdc "$p" >"$root/lib/modules/$KVER/${rel%.zst}"; rel=${rel%.zst} ;;
-			*) cp "$p" "$root/lib/modules/$KVER/$rel" ;;
+			*.xz) xz -dc "$p" >"$root/lib/modules/$KVER/$ko" ;;
+			*.zst) zstd -qdc "$p" >"$root/lib/modules/$KVER/$ko" ;;
+			*) cp "$p" "$root/lib/modules/$KVER/$ko" ;;
 			esac
-			echo "$rel" >>"$root/$list"
+			echo "$ko" >>"$root/$list"
 		done </tmp/vmtest-deps.$$
 		rm -f /tmp/vmtest-deps.$$
 	done
