@@ -135,6 +135,8 @@ for b in bpftool setpriv; do
 done
 echo "$VM_OUT" >"$STAGE/etc/vmtest/output"
 echo "$KVER" >"$STAGE/etc/vmtest/kver"
+# the kernel's configuration (the init's bare-host check: is VirtIO built in?)
+cp "$KROOT/boot/config-$KVER" "$STAGE/etc/vmtest/kconfig"
 
 # --- the nested guest (guest-e2e.sh) -------------------------------------------------------
 if [ "$VMTEST_GUEST_E2E" = 1 ]; then
