@@ -318,6 +318,8 @@ boot_vm() {
 	local start=$EPOCHSECONDS
 	qemu-system-x86_64 "${args[@]}" </dev/null >"$KDIR/qemu.out" 2>&1 &
 	QPID=$!
+	# A background job ignores the terminal's SIGINT: stop QEMU when run.sh ends, however.
+	trap 'kill "$QPID" 2>/dev/null || true' EXIT
 	# Opened read-write, the monitor's input never blocks us, even once QEMU is gone; its
 	# output is drained all along (a full pipe would stall the monitor).
 	exec {MON_FD}<>"$KDIR/monitor.in"
