@@ -162,6 +162,16 @@ if [ "$VMTEST_GUEST_E2E" = 1 ]; then
 	echo "e2e guest-e2e" >>"$STAGE/etc/vmtest/tests"
 fi
 
+# VMTEST_ONLY, VMTEST_REPEAT: only the tests named, each N times (NAME, NAME#2, ...), to chase
+# a rare failure or hang.
+if [ -n "$VMTEST_ONLY" ] || [ "$VMTEST_REPEAT" != 1 ]; then
+	awk -v only=" $VMTEST_ONLY " -v n="$VMTEST_REPEAT" '
+		only == "  " || index(only, " " $2 " ") { kind[++k] = $1; name[k] = $2 }
+		END { for (r = 1; r <= n; r++) for (i = 1; i <= k; i++) print kind[i], name[i] (r > 1 ? "#" r : "") }' \
+		"$STAGE/etc/vmtest/tests" >"$STAGE/etc/vmtest/tests.sel"
+	mv "$STAGE/etc/vmtest/tests.sel" "$STAGE/etc/vmtest/tests"
+fi
+
 (cd "$STAGE" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$DEST.tmp"
 mv "$DEST.tmp" "$DEST"
 echo "  VMTEST   $(basename "$DEST"): $(du -h "$DEST" | cut -f1)," \
