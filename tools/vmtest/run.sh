@@ -470,7 +470,8 @@ for KL in $VMTEST_KERNELS; do
 	grep '^VMTEST-DMESG-LINE' "$LOG" | sed 's/^VMTEST-DMESG-LINE /  dmesg: /' || true
 	# Criterion's failures, where a binary failed
 	if grep -q '^VMTEST-RESULT .* [1-9][0-9]*$' "$LOG" && [ "${V:-0}" != 1 ]; then
-		grep -E '^\[(FAIL|----)\]' "$LOG" | head -n 40 | sed 's/^/  /'
+		grep -E '^\[(FAIL|----)\]' "$LOG" | grep -vE '^\[----\] +(Criterion v.*)?$' |
+			head -n 40 | sed 's/^/  /'
 	fi
 	echo
 done
