@@ -460,7 +460,11 @@ for KL in $VMTEST_KERNELS; do
 	elif [ "$QEMU_RC" != 0 ]; then
 		FAILED+=("[$KL] qemu-system-x86_64 exited with status $QEMU_RC")
 	fi
-	grep -q '^VMTEST-DONE' "$LOG" || FAILED+=("[$KL] the VM did not finish its run (no VMTEST-DONE)")
+	done_ok=1
+	grep -q '^VMTEST-DONE' "$LOG" || {
+		done_ok=0
+		FAILED+=("[$KL] the VM did not finish its run (no VMTEST-DONE)")
+	}
 
 	echo
 	echo "vmtest: $KL: $(grep -m1 '^VMTEST-KERNEL' "$LOG" | cut -d' ' -f2- || echo '?') ($PKG)," \
@@ -468,6 +472,11 @@ for KL in $VMTEST_KERNELS; do
 	grep -E '^bare-host: (bad|vmlinux|gma-trace)|^E2E-(BASELINE|TRACED) [a-z]|^E2E-CHECK (ok|FAIL|chains|blk)|^E2E-TRACED error' "$LOG" |
 		sed 's/^/  /' || true
 	grep '^VMTEST-DMESG-LINE' "$LOG" | sed 's/^VMTEST-DMESG-LINE /  dmesg: /' || true
+	# How a VM that stopped on its own ended (a panic, an oops): the end of its console.
+	if [ "$done_ok" = 0 ] && [ -z "$HUNG" ] && [ "${V:-0}" != 1 ]; then
+		echo "  ---- the VM stopped before its end; last 80 lines of $LOG:"
+		tail -n 80 "$LOG" | sed 's/^/  | /'
+	fi
 	# Criterion's failures, where a binary failed
 	if grep -q '^VMTEST-RESULT .* [1-9][0-9]*$' "$LOG" && [ "${V:-0}" != 1 ]; then
 		grep -E '^\[(FAIL|----)\]' "$LOG" | grep -vE '^\[----\] +(Criterion v.*)?$' |
