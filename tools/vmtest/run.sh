@@ -250,7 +250,25 @@ hang_report() { # REASON
 		monitor "x /64gx 0x$rsp" | awk -v c="$c" '{ for (i = 2; i <= NF; i++) print "cpu" c, $i }' \
 			>"$KDIR/stack.txt" || true
 		echo "  cpu$c stack (RSP=$rsp), words in kernel text, innermost first:"
-		symbolize "$KDIR/stack.txt" 1 | awk '{ print "    " $3 }' | head -n 40
+		symbolize "$KDIR/stack.txt" 1 | tee "$KDIR/stack-text.txt" | awk '{ print "    " $3 }' | head -n 40
+		# A vCPU in the int3 handler: is the int3 it trapped on still in memory? While the
+		# kernel patches code (text_poke_bp: static keys, static calls) an int3 stands in the
+		# patched instruction; it is removed and every CPU synced before the patcher lets go.
+		# A CPU that traps on it afterwards executes a stale translation of the old bytes
+		# (TCG): the kernel finds no int3 there, backs up and re-executes it, forever.
+		case "$(printf 'cpu%s %s\n' "$c" "$rip" | symbolize /dev/stdin 1)" in
+		*int3*)
+			local ret at byte
+			ret=$(awk 'NR == 1 { print $2 }' "$KDIR/stack-text.txt")
+			[ -n "$ret" ] || continue
+			at=$(printf '%x' $((0x$ret - 1)))
+			byte=$(monitor "x /1bx 0x$at" | awk -F': ' 'NR == 1 { print $2 }')
+			echo "  cpu$c is in the int3 handler; the int3 it trapped on, at" \
+				"$(printf 'x %s\n' "$at" | symbolize /dev/stdin | awk '{ print $3 }'), holds $byte in memory" \
+				"$([ "$byte" = 0xcc ] && echo "(an int3: a patch in progress)" ||
+					echo "(not an int3: the vCPU runs a stale translation of that code)")"
+			;;
+		esac
 	done
 	monitor "cpu 0" >/dev/null || true
 	echo "-- full registers: $KDIR/regs1.txt, regs2.txt"
