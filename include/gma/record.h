@@ -165,10 +165,11 @@ enum gma_anomaly {
 	GMA_ANOM_ZERO_LEN = 1u << 16, /* a descriptor of length 0 */
 	GMA_ANOM_USED_ID_INVALID = 1u << 17, /* used element id not a head in flight */
 	GMA_ANOM_INDIRECT_NEXT = 1u << 18, /* an indirect descriptor with NEXT set */
+	GMA_ANOM_HEAD_IN_FLIGHT = 1u << 19, /* a head made available again while in flight */
 };
 
 /* The anomaly bits above are 1u << 0 .. 1u << (GMA_ANOM_NR_BITS - 1). */
-#define GMA_ANOM_NR_BITS 19
+#define GMA_ANOM_NR_BITS 20
 
 /* Identifies a queue: the VM, the virtio-mmio window (guest physical base), the index. */
 struct gma_queue_key {

@@ -234,3 +234,34 @@ Test(queue_model, an_imported_queue_starts_from_its_ring)
 	/* nothing of it can make the queue stuck: its age is unknown */
 	cr_assert_eq(qm_check_stuck(&r.model, 100000000000ULL, 1000), 0);
 }
+
+static struct {
+	int chains;
+	__u32 anomalies;
+} chains_seen;
+
+static void on_chain(void *ctx, const struct gma_chain *c)
+{
+	(void)ctx;
+	chains_seen.chains++;
+	chains_seen.anomalies = c->anomalies;
+}
+
+/* Live: a head made available again before its completion; after it, it is not flagged. */
+Test(queue_model, head_made_available_again_while_in_flight)
+{
+	const struct gma_ring_callbacks cbs = { .sz = sizeof(cbs), .on_chain = on_chain };
+
+	rr_free(&r);
+	cr_assert_eq(rr_init(&r, NULL, NULL, &cbs), 0);
+	memset(&chains_seen, 0, sizeof(chains_seen));
+	feed_queue(0);
+	feed_chain(0, 3, false, 1000);
+	cr_assert_eq(chains_seen.anomalies, 0);
+	feed_chain(0, 3, false, 2000);
+	cr_assert_eq(chains_seen.anomalies, GMA_ANOM_HEAD_IN_FLIGHT);
+	feed_used(0, 0, 3, 3000);
+	feed_chain(0, 3, false, 4000);
+	cr_assert_eq(chains_seen.anomalies, 0, "used, then made available again: healthy");
+	cr_assert_eq(chains_seen.chains, 3);
+}

@@ -392,8 +392,10 @@ Test(ring, chain_too_long_via_indirect)
 	r = ring_read(g, &(struct gma_queue_layout){ DESC, AVAIL, USED, 4, 0 });
 	cr_assert_eq(r->nr_chains, 2);
 	for (int k = 0; k < 2; k++) {
-		cr_assert_eq(r->chains[k].anomalies, GMA_ANOM_CHAIN_TOO_LONG, "chain %d: 0x%x", k,
-			     r->chains[k].anomalies);
+		/* the second also reuses head 0 while it is in flight */
+		cr_assert_eq(r->chains[k].anomalies,
+			     GMA_ANOM_CHAIN_TOO_LONG | (k ? GMA_ANOM_HEAD_IN_FLIGHT : 0),
+			     "chain %d: 0x%x", k, r->chains[k].anomalies);
 		cr_assert_eq(r->chains[k].nr_descs, 4, "the fifth buffer stops the walk");
 	}
 	gma_ring_free(r);
@@ -769,13 +771,15 @@ Test(ring, hostile_ring_hits_the_budget, .timeout = 20)
 	set_u16(g, q.device + 2, 0);
 	cr_assert_eq(gma_ring_read(g->mem, &q, NULL, &r), 0);
 	cr_assert_eq(r->nr_chains, num);
+	/* every chain after the first reuses head 0 while it is in flight */
 	for (__u32 k = 0; k < full; k++) {
-		cr_assert_eq(r->chains[k].anomalies, 0);
+		cr_assert_eq(r->chains[k].anomalies, k ? GMA_ANOM_HEAD_IN_FLIGHT : 0);
 		cr_assert_eq(r->chains[k].nr_descs, num);
 	}
-	cr_assert_eq(r->chains[full].anomalies, GMA_ANOM_CHAIN_TRUNCATED);
+	cr_assert_eq(r->chains[full].anomalies, GMA_ANOM_CHAIN_TRUNCATED | GMA_ANOM_HEAD_IN_FLIGHT);
 	cr_assert_eq(r->chains[full].nr_descs, 0);
-	cr_assert_eq(r->chains[num - 1].anomalies, GMA_ANOM_CHAIN_TRUNCATED);
+	cr_assert_eq(r->chains[num - 1].anomalies,
+		     GMA_ANOM_CHAIN_TRUNCATED | GMA_ANOM_HEAD_IN_FLIGHT);
 	gma_ring_free(r);
 	free(table);
 	free(avail);
@@ -821,5 +825,25 @@ Test(ring, random_rings, .timeout = 60)
 		}
 		gma_ring_free(r);
 	}
+	test_guest_free(g);
+}
+
+/* A head made available twice while in flight: the second is flagged, the first is not. */
+Test(ring, head_made_available_again_while_in_flight)
+{
+	struct test_guest *g = guest(TEST_LOCAL);
+	struct gma_queue_layout q = qlayout(8);
+	__u16 heads[] = { 2, 5, 2 };
+	struct gma_ring *r;
+
+	set_desc(g, DESC, 2, BUF, 8, 0, 0);
+	set_desc(g, DESC, 5, BUF + 8, 8, 0, 0);
+	set_ring(g, 8, 0, 3, heads, 3);
+	r = ring_read(g, &q);
+	cr_assert_eq(r->nr_chains, 3);
+	cr_assert_eq(r->chains[0].anomalies, 0);
+	cr_assert_eq(r->chains[1].anomalies, 0);
+	cr_assert_eq(r->chains[2].anomalies, GMA_ANOM_HEAD_IN_FLIGHT);
+	gma_ring_free(r);
 	test_guest_free(g);
 }

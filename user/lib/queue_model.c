@@ -270,6 +270,10 @@ void qm_on_chain(struct queue_model *m, struct gma_chain *c)
 		q->st.chains++;
 		c->device_id = q->st.device_id;
 		c->features = q->features;
+		/* still in flight: the driver made it available again before the device used it */
+		if (q->in_flight_ts && r->head < q->st.num && q->in_flight_ts[r->head] &&
+		    !q->done_early[r->head])
+			c->anomalies |= GMA_ANOM_HEAD_IN_FLIGHT;
 		if (q->in_flight_ts && r->head < q->st.num && q->done_early[r->head]) {
 			q->done_early[r->head] =
 				false; /* its completion came first: not in flight */

@@ -329,6 +329,7 @@ static int read_chains(struct gma_mem *mem, struct gma_ring *r, __u32 snap_len, 
 		.bytes_left = GMA_RING_BYTES_MAX,
 	};
 	__u32 want = r->nr_pending;
+	__u8 *in_flight;
 	int err = 0;
 
 	if (want > q->num) {
@@ -340,8 +341,12 @@ static int read_chains(struct gma_mem *mem, struct gma_ring *r, __u32 snap_len, 
 	if (!want)
 		return 0;
 	r->chains = calloc(want, sizeof(*r->chains));
-	if (!r->chains)
+	/* the heads in flight: a head listed twice is a chain made available again too soon */
+	in_flight = calloc((q->num + 7) / 8, 1);
+	if (!r->chains || !in_flight) {
+		free(in_flight);
 		return -ENOMEM;
+	}
 	for (__u32 k = 0; k < want; k++) {
 		struct gma_ring_chain *c = &r->chains[r->nr_chains];
 		__u16 pos = (__u16)(r->used_idx + k);
@@ -355,12 +360,18 @@ static int read_chains(struct gma_mem *mem, struct gma_ring *r, __u32 snap_len, 
 		}
 		c->avail_pos = pos;
 		r->nr_chains++;
+		if (c->head < q->num) {
+			if (in_flight[c->head / 8] & (1u << (c->head % 8)))
+				c->anomalies |= GMA_ANOM_HEAD_IN_FLIGHT;
+			in_flight[c->head / 8] |= 1u << (c->head % 8);
+		}
 		err = walk_chain(&w, c);
 		if (!err)
 			err = chain_capture(&w, c);
 		if (err)
 			break;
 	}
+	free(in_flight);
 	return err;
 }
 

@@ -148,6 +148,8 @@ static const struct {
 	{ GMA_ANOM_ZERO_LEN, "zero_len", "a descriptor has length 0" },
 	{ GMA_ANOM_USED_ID_INVALID, "used_id_invalid",
 	  "a used element names a descriptor that is not a head in flight" },
+	{ GMA_ANOM_HEAD_IN_FLIGHT, "head_in_flight",
+	  "a head is made available again while its chain is still in flight" },
 	{ GMA_ANOM_INDIRECT_NEXT, "indirect_next",
 	  "an indirect descriptor also has NEXT set (the device ends the chain at its table)" },
 };
