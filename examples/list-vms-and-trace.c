@@ -188,11 +188,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	end = now_s() + seconds;
+	/* for -s seconds, or until the command exits */
 	while (now_s() < end) {
 		int err = gma_tracer_poll(t, 100);
 
 		if (err < 0) {
 			fprintf(stderr, "poll: %s\n", strerror(-err));
+			break;
+		}
+		if (child && waitpid(child, NULL, WNOHANG) == child) {
+			gma_tracer_poll(t, 0); /* what it left in the ring buffer */
+			child = 0;
 			break;
 		}
 	}

@@ -220,7 +220,13 @@ int main(int argc, char **argv)
 	printf("tracing pid %d for %.1f s\n", child, seconds);
 	fflush(stdout);
 	end = now_s() + seconds;
+	/* for -s seconds, or until the command exits */
 	while (now_s() < end && !counts.bad) {
+		if (waitpid(child, NULL, WNOHANG) == child) {
+			child = 0;
+			ring_buffer__consume(rb); /* what it left in the ring buffer */
+			break;
+		}
 		err = ring_buffer__poll(rb, 100);
 		/*
 		 * The tracer writes most records without waking the reader (a wakeup costs more
@@ -240,8 +246,10 @@ int main(int argc, char **argv)
 	       counts.other);
 out:
 	close(go[1]); /* an unreleased child exits without running */
-	kill(child, SIGTERM);
-	waitpid(child, NULL, 0);
+	if (child > 0) {
+		kill(child, SIGTERM);
+		waitpid(child, NULL, 0);
+	}
 	ring_buffer__free(rb);
 	gma_tracer_bpf__destroy(skel);
 	return err ? 1 : 0;

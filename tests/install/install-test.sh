@@ -101,8 +101,9 @@ $cc $warn -O2 -DRAW_REC_VERSION=99 $cflags examples/raw-skeleton.c $(pkg-config 
 step "examples built against $dest/usr"
 
 # --- run them against the demo VM ------------------------------------------------------
-vmm="$src/$out/demo-vmm --seconds 8"
-"$tmp/list-vms-and-trace" -s 3 -- $vmm >"$tmp/list.out" 2>&1 || {
+# the demo VM stops once it has done its requests (a slow machine takes longer, never fails)
+vmm="$src/$out/demo-vmm --requests 12 --seconds 110"
+"$tmp/list-vms-and-trace" -s 120 -- $vmm >"$tmp/list.out" 2>&1 || {
 	cat "$tmp/list.out" >&2
 	fail "list-vms-and-trace failed"
 }
@@ -127,7 +128,7 @@ is_static "$tmp/list-vms-and-trace-static" ||
 	fail "list-vms-and-trace-static is dynamic"
 step "list-vms-and-trace (static libgma): $(head -2 "$tmp/static.out" | tail -1)"
 
-"$tmp/raw-skeleton" -s 3 -- $vmm >"$tmp/raw.out" 2>&1 || {
+"$tmp/raw-skeleton" -s 120 -- $vmm >"$tmp/raw.out" 2>&1 || {
 	cat "$tmp/raw.out" >&2
 	fail "raw-skeleton failed"
 }
@@ -138,7 +139,7 @@ if ! grep -Eq '^QUEUE pid [0-9]+ base 0xd0001000 q0 num 16 desc 0x' "$tmp/raw.ou
 fi
 step "raw-skeleton: $(grep -c '^QUEUE' "$tmp/raw.out") QUEUE, $(grep -c '^CHAIN' "$tmp/raw.out") CHAIN records"
 # A reader built for another record version must refuse the records, saying why.
-if "$tmp/raw-skeleton-v99" -s 3 -- $vmm >"$tmp/v99.out" 2>&1; then
+if "$tmp/raw-skeleton-v99" -s 120 -- $vmm >"$tmp/v99.out" 2>&1; then
 	cat "$tmp/v99.out" >&2
 	fail "raw-skeleton built for record version 99 accepted the tracer's records"
 fi
