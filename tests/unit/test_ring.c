@@ -847,3 +847,23 @@ Test(ring, head_made_available_again_while_in_flight)
 	gma_ring_free(r);
 	test_guest_free(g);
 }
+
+/* A fresh queue: used index 0 lists no used entry, 3 lists three (none from before 0). */
+Test(ring, no_used_entries_from_before_the_ring_start)
+{
+	struct test_guest *g = guest(TEST_LOCAL);
+	struct gma_queue_layout q = qlayout(8);
+	struct gma_ring *r;
+
+	set_ring(g, 8, 0, 0, NULL, 0);
+	r = ring_read(g, &q);
+	cr_assert_eq(r->nr_used, 0);
+	gma_ring_free(r);
+	set_ring(g, 8, 3, 3, NULL, 0);
+	r = ring_read(g, &q);
+	cr_assert_eq(r->nr_used, 3);
+	cr_assert_eq(r->used[0].pos, 0);
+	cr_assert_eq(r->used[2].pos, 2);
+	gma_ring_free(r);
+	test_guest_free(g);
+}

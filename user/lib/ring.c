@@ -297,6 +297,13 @@ static void read_used_tail(struct gma_mem *mem, struct gma_ring *r)
 	const struct gma_queue_layout *q = &r->layout;
 	__u32 m = q->num < GMA_RING_USED_TAIL ? q->num : GMA_RING_USED_TAIL;
 
+	/*
+	 * Not from before the ring's start: a queue with used index 3 has 3 used entries, not
+	 * a tail of stale slots (after 65536 completions the index wraps and looks the same:
+	 * those older entries are then not shown either).
+	 */
+	if (m > r->used_idx)
+		m = r->used_idx;
 	for (__u32 k = 0; k < m; k++) {
 		__u16 pos = (__u16)(r->used_idx - m + k);
 		struct vring_used_elem e;
