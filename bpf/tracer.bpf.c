@@ -124,15 +124,19 @@ int BPF_PROG(kvm_page_fault, struct kvm_vcpu *vcpu)
 	return on_vcpu(vcpu);
 }
 
-/* A port access: PCI configuration, a legacy virtio-pci I/O BAR. KVM_PIO_OUT is 1. */
+/*
+ * A port access: PCI configuration, a legacy virtio-pci I/O BAR. KVM_PIO_OUT is 1. The data
+ * argument is a `const void *`, which kernels before 6.4 refuse to let a program read from its
+ * context ("arg4 type UNKNOWN is not a struct"): it is copied out of the context instead.
+ */
 SEC("tp_btf/kvm_pio")
-int BPF_PROG(kvm_pio, unsigned int rw, unsigned int port, unsigned int size, unsigned int count,
-	     const void *data)
+int BPF_PROG(kvm_pio, unsigned int rw, unsigned int port, unsigned int size, unsigned int count)
 {
 	__u64 vm = current_vm();
+	const void *data = NULL;
 	__u32 val = 0;
 
-	if (!vm)
+	if (!vm || bpf_probe_read_kernel(&data, sizeof(data), &ctx[4]))
 		return 0;
 	/* IN is traced once its data is there: reads carry their value too */
 	if (count == 1 && data && (size == 1 || size == 2 || size == 4) &&
