@@ -77,6 +77,29 @@ static __always_inline void legacy_layout(struct vq_state *vq, __u64 pfn, __u32 
 	gma_vring_legacy_layout(vq->desc, vq->num, align, &vq->driver, &vq->device);
 }
 
+/*
+ * The device status register, as every transport has it: 0 resets the device, its queues
+ * are gone.
+ */
+static __always_inline enum mmio_action virtio_dev_set_status(struct virtio_dev *dev, __u32 val)
+{
+	dev->status = val;
+	if (!val)
+		for (__u32 i = 0; i < QUEUES_MAX; i++)
+			dev->q[i] = (struct vq_state){};
+	return MMIO_DEVICE_CHANGED;
+}
+
+/* 32 bits of the driver features, the half dfeatures_sel selects. */
+static __always_inline enum mmio_action virtio_dev_set_features(struct virtio_dev *dev, __u32 val)
+{
+	if (dev->dfeatures_sel == 0)
+		set_lo(&dev->driver_features, val);
+	else if (dev->dfeatures_sel == 1)
+		set_hi(&dev->driver_features, val);
+	return MMIO_NONE;
+}
+
 /* A queue made ready starts empty: both indices at 0, as the spec requires of the driver. */
 static __always_inline enum mmio_action virtio_mmio_queue_ready(struct virtio_dev *dev,
 								struct vq_state *vq)
@@ -124,21 +147,12 @@ static __always_inline enum mmio_action virtio_mmio_access(struct virtio_dev *de
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		return MMIO_SCAN_USED;
 	case VIRTIO_MMIO_STATUS:
-		dev->status = val;
-		if (val == 0) { /* reset: the queues are gone */
-			for (__u32 i = 0; i < QUEUES_MAX; i++)
-				dev->q[i] = (struct vq_state){};
-		}
-		return MMIO_DEVICE_CHANGED;
+		return virtio_dev_set_status(dev, val);
 	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
 		dev->dfeatures_sel = val;
 		return MMIO_NONE;
 	case VIRTIO_MMIO_DRIVER_FEATURES:
-		if (dev->dfeatures_sel == 0)
-			set_lo(&dev->driver_features, val);
-		else if (dev->dfeatures_sel == 1)
-			set_hi(&dev->driver_features, val);
-		return MMIO_NONE;
+		return virtio_dev_set_features(dev, val);
 	case VIRTIO_MMIO_GUEST_PAGE_SIZE:
 		dev->guest_page_size = val;
 		return MMIO_NONE;

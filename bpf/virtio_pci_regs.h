@@ -280,20 +280,10 @@ static __always_inline enum mmio_action virtio_pci_common_access(struct pci_fn *
 			dev->dfeatures_sel = val;
 		return MMIO_NONE;
 	}
-	if (off == VIRTIO_PCI_COMMON_GF && write) {
-		if (dev->dfeatures_sel == 0)
-			set_lo(&dev->driver_features, val);
-		else if (dev->dfeatures_sel == 1)
-			set_hi(&dev->driver_features, val);
-		return MMIO_NONE;
-	}
-	if (off == VIRTIO_PCI_COMMON_STATUS && write) {
-		dev->status = val & 0xff;
-		if (!dev->status) /* reset: the queues are gone */
-			for (__u32 i = 0; i < QUEUES_MAX; i++)
-				dev->q[i] = (struct vq_state){};
-		return MMIO_DEVICE_CHANGED;
-	}
+	if (off == VIRTIO_PCI_COMMON_GF && write)
+		return virtio_dev_set_features(dev, val);
+	if (off == VIRTIO_PCI_COMMON_STATUS && write)
+		return virtio_dev_set_status(dev, val & 0xff);
 	if (off == VIRTIO_PCI_COMMON_Q_SELECT && write) {
 		dev->queue_sel = val & 0xffff;
 		return MMIO_NONE;
@@ -364,11 +354,7 @@ static __always_inline enum mmio_action virtio_pci_legacy_access(struct virtio_d
 		set_lo(&dev->driver_features, val);
 		return MMIO_NONE;
 	case VIRTIO_PCI_LEGACY_STATUS:
-		dev->status = val & 0xff;
-		if (!dev->status)
-			for (__u32 i = 0; i < QUEUES_MAX; i++)
-				dev->q[i] = (struct vq_state){};
-		return MMIO_DEVICE_CHANGED;
+		return virtio_dev_set_status(dev, val & 0xff);
 	case VIRTIO_PCI_LEGACY_QUEUE_SEL:
 		dev->queue_sel = val & 0xffff;
 		return MMIO_NONE;
