@@ -143,6 +143,7 @@ int BPF_PROG(kvm_pio, unsigned int rw, unsigned int port, unsigned int size, uns
 	    !bpf_probe_read_kernel(&val, size & 7, data)) {
 		pci_pio(vm, rw == 1, port, size, val);
 		sample_pending(vm, PENDING_NOTIFY);
+		scan_pending(vm);
 	}
 	serve_requests(vm);
 	maybe_scan_vm(vm);
@@ -168,6 +169,7 @@ int BPF_PROG(kvm_mmio, int type, int len, __u64 gpa, void *valp)
 		else
 			pci_mmio(vm, type == KVM_TRACE_MMIO_WRITE, gpa, len, val);
 		sample_pending(vm, PENDING_NOTIFY);
+		scan_pending(vm);
 	}
 	serve_requests(vm);
 	maybe_scan_vm(vm);
@@ -184,6 +186,7 @@ int BPF_PROG(kvm_fast_mmio, __u64 gpa)
 		return 0;
 	pci_mmio(vm, 1, gpa, 0, 0);
 	sample_pending(vm, PENDING_NOTIFY);
+	scan_pending(vm);
 	serve_requests(vm);
 	maybe_scan_vm(vm);
 	return 0;

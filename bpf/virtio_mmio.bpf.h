@@ -40,7 +40,7 @@ __noinline int mmio_access(__u64 vm_id, __u32 write, __u64 gpa, __u32 val)
 		/* sampled by the caller, so the chain walks do not nest below this frame */
 		return MMIO_NOTIFY | (q < 0xffffff ? q : 0xffffff) << 8;
 	case MMIO_SCAN_USED:
-		scan_device(vm_id, key.base);
+		set_pending(PENDING_SCAN, key.base, 0); /* looked at by the caller */
 		break;
 	case MMIO_DEVICE_CHANGED:
 		emit_device(vm_id, key.base, dev);

@@ -106,7 +106,7 @@ static __always_inline void pci_act(__u64 vm_id, __u64 key, struct virtio_dev *d
 		set_pending(PENDING_NOTIFY, key, q); /* sampled at the program's top level */
 		break;
 	case MMIO_SCAN_USED:
-		scan_device(vm_id, key);
+		set_pending(PENDING_SCAN, key, 0); /* looked at by the caller */
 		break;
 	case MMIO_DEVICE_CHANGED:
 		emit_device(vm_id, key, dev);

@@ -53,7 +53,8 @@ struct pending_notify {
 	__u32 set;
 };
 
-enum { PENDING_NOTIFY, PENDING_SILENT, PENDING_SLOTS };
+/* PENDING_SCAN: a device whose used rings a transport asked to look at (interrupt handling). */
+enum { PENDING_NOTIFY, PENDING_SILENT, PENDING_SCAN, PENDING_SLOTS };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -571,6 +572,24 @@ static __always_inline void notify_queue(__u64 vm_id, __u64 base, __u32 q, __u32
 	for (__u32 i = 0; i < CHAINS_PER_NOTIFY_CAP && i < n; i++)
 		walked += walk_chain(i);
 	notify_end(walked);
+}
+
+/*
+ * Looks at the used rings of the device left in the PENDING_SCAN slot, at the program's top
+ * level: below a transport's frame the look's call chain would pass the 512 bytes of stack
+ * kernels before 6.13 give it.
+ */
+__noinline int scan_device(__u64 vm_id, __u64 base);
+
+static __always_inline void scan_pending(__u64 vm_id)
+{
+	__u32 slot = PENDING_SCAN;
+	struct pending_notify *p = bpf_map_lookup_elem(&pending_notify, &slot);
+
+	if (p && p->set) {
+		p->set = 0;
+		scan_device(vm_id, p->base);
+	}
 }
 
 /* Samples the queue left in a pending slot, if any, at the program's top level. */
