@@ -164,8 +164,10 @@ monitor() { # COMMAND -> its output
 		echo "(no answer to '$1' in 10 s: QEMU's main loop is blocked)"
 		return 1
 	fi
-	# the answer alone: not the echo of the commands (lines after the prompt)
-	tail -c +$((start + 1)) "$KDIR/monitor.log" | tr -d '\r' | grep -v -e '^(qemu)' -e "$mark" || true
+	# the answer alone: not the echo of the commands (after the prompt, with cursor moves;
+	# the first one starts where the previous prompt ended, mid-line)
+	tail -c +$((start + 1)) "$KDIR/monitor.log" | tr -d '\r' |
+		grep -v -e '^(qemu)' -e $'\x1b' -e "$mark" || true
 }
 
 # QEMU's threads on the host: state, what they wait on, CPU time used over 2 s.
