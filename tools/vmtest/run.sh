@@ -273,8 +273,8 @@ hang_report() { # REASON
 		esac
 	done
 	monitor "cpu 0" >/dev/null || true
-	echo "-- full registers: $KDIR/regs1.txt, regs2.txt"
-	cat "$KDIR/regs2.txt"
+	echo "-- registers (all of them, with the FPU's: $KDIR/regs1.txt, regs2.txt)"
+	grep -vE '^(YMM|XMM|FPR|FCW|DR[0-9])' "$KDIR/regs2.txt" || true
 	# The guest's own view, if any CPU still takes interrupts: SysRq through the i8042 keyboard
 	# (console loglevel 8 first, so that every line reaches the console).
 	echo "-- SysRq 8 (loglevel), l (all CPUs' backtraces), w (blocked tasks), t (all tasks)"
