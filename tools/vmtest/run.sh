@@ -325,6 +325,7 @@ boot_vm() {
 	: >"$KDIR/heartbeat.log"
 	: >"$KDIR/monitor.log"
 	local append="$VMTEST_CMDLINE vmtest.timeout=$VMTEST_TEST_TIMEOUT"
+	append+=" vmtest.e2e_timeout=$VMTEST_E2E_TIMEOUT vmtest.e2e_baseline=$VMTEST_E2E_BASELINE"
 	[ -s "$SYMS" ] || append+=" vmtest.kallsyms=1"
 	# shellcheck disable=SC2054 # QEMU's options are comma-separated
 	local args=(-accel "$VMTEST_ACCEL" -cpu max -m "$VMTEST_MEM" -smp "$VMTEST_SMP"
@@ -370,8 +371,10 @@ boot_vm() {
 		last_check=$now
 		s=$(stat -c %s "$KDIR/heartbeat.log")
 		[ "$s" != "$hb" ] && hb=$s last_act=$now
-		if [ -n "$cur" ] && ((now - cur_start > VMTEST_TEST_TIMEOUT + VMTEST_TEST_MARGIN)); then
-			HUNG="test $cur was running for $((now - cur_start))s, past its limit (${VMTEST_TEST_TIMEOUT}s in the VM + ${VMTEST_TEST_MARGIN}s), with no result line: the VM stopped responding"
+		limit=$VMTEST_TEST_TIMEOUT
+		[ "${cur%%#*}" = guest-e2e ] && limit=$VMTEST_E2E_TIMEOUT
+		if [ -n "$cur" ] && ((now - cur_start > limit + VMTEST_TEST_MARGIN)); then
+			HUNG="test $cur was running for $((now - cur_start))s, past its limit (${limit}s in the VM + ${VMTEST_TEST_MARGIN}s), with no result line: the VM stopped responding"
 		elif ((now - last_act > VMTEST_SILENCE)); then
 			HUNG="nothing on the console nor the heartbeat port for ${VMTEST_SILENCE}s${cur:+ (test $cur was running, for $((now - cur_start))s)}: the VM stopped responding"
 		elif ((now - start > VMTEST_TIMEOUT)); then
