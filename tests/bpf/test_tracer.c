@@ -236,7 +236,7 @@ Test(tracer, clear_errors)
 	free(out);
 }
 
-/* Whether process pid holds a BPF program (a link fd names it in /proc/PID/fdinfo). */
+/* Whether process pid has attached a tracepoint program (a link fd in /proc/PID/fdinfo). */
 static bool holds_program(pid_t pid)
 {
 	char path[320], line[128];
@@ -251,8 +251,10 @@ static bool holds_program(pid_t pid)
 
 		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", pid, e->d_name);
 		f = fopen(path, "r");
+		/* a tracepoint's link, not the VM lister's iterator or a program being loaded */
 		while (f && !found && fgets(line, sizeof(line), f))
-			found = !strncmp(line, "prog_id:", 8);
+			found = !strncmp(line, "link_type:", 10) &&
+				(strstr(line, "tracing") || strstr(line, "raw_tracepoint"));
 		if (f)
 			fclose(f);
 	}
