@@ -24,8 +24,12 @@
 #define USED_SCAN_US_DEFAULT 1000 /* how often vCPU exits look at used rings */
 #define RINGBUF_SIZE_DEFAULT (4u << 20)
 
-/* Queues tracked per device. */
-#define QUEUES_MAX 8
+/*
+ * Queues tracked per device, a power of two: a virtio-serial device with its default 31 ports
+ * has 64, a virtio-net device 2 per queue pair and a control queue. A queue past it is
+ * reported (its notifies as GMA_ANOM_UNKNOWN_LAYOUT, an import by gma-trace), never traced.
+ */
+#define QUEUES_MAX 64
 
 /* What the kernel knows of one queue. */
 struct vq_state {
@@ -85,7 +89,7 @@ struct pci_fn {
 	__u16 device;
 	__u32 sizing; /* bit i: BAR i was written all-ones */
 	__u32 notify_mult;
-	__u32 noff_known; /* bit q: queue_notify_off[q] was read */
+	__u64 noff_known; /* bit q: queue_notify_off[q] was read */
 	__u16 queue_notify_off[QUEUES_MAX];
 	struct pci_cap_loc common;
 	struct pci_cap_loc notify;
@@ -115,7 +119,7 @@ struct dev_key {
 };
 
 /* The devices of a VM, so an exit can look for completions without iterating a map. */
-#define VM_DEVS_MAX 8
+#define VM_DEVS_MAX 32
 
 struct vm_devs {
 	__u64 bases[VM_DEVS_MAX];

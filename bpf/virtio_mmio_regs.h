@@ -85,8 +85,11 @@ static __always_inline enum mmio_action virtio_dev_set_status(struct virtio_dev 
 {
 	dev->status = val;
 	if (!val)
-		for (__u32 i = 0; i < QUEUES_MAX; i++)
-			dev->q[i] = (struct vq_state){};
+		for (__u32 i = 0; i < QUEUES_MAX; i++) {
+			/* opaque to clang: it would make the loop a memset, which BPF has not */
+			__asm__ __volatile__("" : "+r"(i));
+			dev->q[i & (QUEUES_MAX - 1)] = (struct vq_state){};
+		}
 	return MMIO_DEVICE_CHANGED;
 }
 

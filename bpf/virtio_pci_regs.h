@@ -255,7 +255,7 @@ static __always_inline int virtio_pci_notify_queue(const struct pci_fn *f, __u64
 	if (!f->notify_mult)
 		return -1;
 	for (__u32 q = 0; q < QUEUES_MAX; q++)
-		if ((f->noff_known & (1u << q)) &&
+		if ((f->noff_known & (1ull << q)) &&
 		    (__u64)f->queue_notify_off[q] * f->notify_mult == off)
 			return q;
 	return -1;
@@ -298,7 +298,7 @@ static __always_inline enum mmio_action virtio_pci_common_access(struct pci_fn *
 	if (!write) {
 		if (off == VIRTIO_PCI_COMMON_Q_NOFF) {
 			f->queue_notify_off[qi] = val & 0xffff;
-			f->noff_known |= 1u << qi;
+			f->noff_known |= 1ull << qi;
 		}
 		return MMIO_NONE;
 	}

@@ -278,8 +278,13 @@ static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm)
 			continue; /* a queue the driver never set up */
 		err = gma_tracer_add_queue(t, vm->id, qs[i].mmio_base, qs[i].queue, &qs[i].layout,
 					   qs[i].device_id);
-		if (err == -E2BIG)
+		if (err == -E2BIG) {
+			fprintf(stderr,
+				"gma-trace: QMP: %s queue %u: past the %u queues a device can have "
+				"traced; not traced\n",
+				qs[i].path, qs[i].queue, QUEUES_MAX);
 			continue;
+		}
 		if (err) {
 			free(qs);
 			return report_bpf_error(err, "importing a QMP queue");
