@@ -35,7 +35,7 @@ static void teardown(void)
 	demo_vm_stop(&vm);
 }
 
-TestSuite(tracer, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(tracer, .init = setup, .fini = teardown, .timeout = 240);
 
 Test(tracer, iterator_lists_the_vmm_memslots)
 {
