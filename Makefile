@@ -183,8 +183,14 @@ clean:
 # from the binaries below (tools/vmtest/; settings in tools/vmtest/config, each overridable:
 # make vmtest VMTEST_KERNELS=6.12). Prints a table tests x kernels; V=1 shows the consoles.
 .PHONY: vmtest
-vmtest: all $(UNIT_TESTS) $(BPF_TESTS)
+vmtest: all $(UNIT_TESTS) $(BPF_TESTS) $(OUTPUT)/qmp-rings
 	$(Q)tools/vmtest/run.sh $(OUTPUT)
+
+# The real-guest check's ground truth: each queue's indices read by QEMU from guest memory.
+$(OUTPUT)/qmp-rings: tools/vmtest/qmp-rings.c
+	$(call msg,BINARY,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< -o $@ -ljson-c
 
 # --- fuzzing (libFuzzer, clang) ---------------------------------------------------------
 #

@@ -158,7 +158,9 @@ if [ "$VMTEST_GUEST_E2E" = 1 ]; then
 	mkdir -p "$STAGE/gma/tools/vmtest"
 	install -m 0755 "$HERE/guest-e2e.sh" "$STAGE/gma/tools/vmtest/guest-e2e.sh"
 	install -m 0644 "$HERE/check-blk.awk" "$STAGE/gma/tools/vmtest/check-blk.awk"
-	install -m 0644 "$HERE/check-qmp.awk" "$STAGE/gma/tools/vmtest/check-qmp.awk"
+	install -m 0644 "$HERE/check-rings.awk" "$STAGE/gma/tools/vmtest/check-rings.awk"
+	[ -x "$OUTPUT/qmp-rings" ] || { echo "build-initramfs: $OUTPUT/qmp-rings missing (make $OUTPUT/qmp-rings)" >&2; exit 1; }
+	copy_with_libs "$STAGE" "$OUTPUT/qmp-rings" "$VM_OUT/qmp-rings"
 	echo "e2e guest-e2e" >>"$STAGE/etc/vmtest/tests"
 fi
 

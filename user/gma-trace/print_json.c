@@ -173,6 +173,9 @@ static void json_queue_stats(const struct gma_queue_stats *st, size_t n, bool la
 
 		queue_fields(w, st[i].pid, st[i].device_id, st[i].base, st[i].queue);
 		gma_json_u64_field(w, "num", st[i].num);
+		gma_json_u64_field(w, "desc", st[i].desc);
+		gma_json_u64_field(w, "driver", st[i].driver);
+		gma_json_u64_field(w, "device", st[i].device);
 		gma_json_u64_field(w, "avail_idx", st[i].last_avail);
 		gma_json_u64_field(w, "used_idx", st[i].last_used);
 		gma_json_u64_field(w, "in_flight", st[i].in_flight);
