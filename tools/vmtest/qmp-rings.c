@@ -101,8 +101,9 @@ static unsigned long long num(json_object *o, const char *key)
 {
 	json_object *v;
 
-	return json_object_object_get_ex(o, key, &v) ? (unsigned long long)json_object_get_uint64(v)
-						     : 0;
+	return json_object_object_get_ex(o, key, &v) ?
+		       (unsigned long long)json_object_get_uint64(v) :
+		       0;
 }
 
 /* A 16-bit word of guest memory as QEMU reads it: "xp /1hx ADDR" -> "ADDR: 0x1234". */
@@ -155,9 +156,9 @@ static void print_rings(void)
 
 				printf("QMP-RING device=%s path=%s queue=%d num=%llu desc=0x%llx "
 				       "driver=0x%llx device_area=0x%llx avail_idx=%ld used_idx=%ld\n",
-				       json_object_get_string(name), json_object_get_string(path), q,
-				       num(st, "vring-num"), num(st, "vring-desc"), driver, device,
-				       guest_u16(driver + 2), guest_u16(device + 2));
+				       json_object_get_string(name), json_object_get_string(path),
+				       q, num(st, "vring-num"), num(st, "vring-desc"), driver,
+				       device, guest_u16(driver + 2), guest_u16(device + 2));
 			}
 			json_object_put(st);
 		}
