@@ -150,7 +150,7 @@ for s in 0 1 3 4097 4294967295 4294967296 -4096; do
 	t 64 "--ringbuf-size '$s'" rings --pid 1 --ringbuf-size $s
 done
 t 64 "want a power of 2 from" rings --pid 1 --ringbuf-size 3
-t 64 "index=8: the tracer follows queues 0 to 7" rings --pid 1 --queue ${QUEUE/index=0/index=8}
+t 64 "index=64: the tracer follows queues 0 to 63" rings --pid 1 --queue ${QUEUE/index=0/index=64}
 t 64 "base=0xd0001004: a virtio-mmio window's base" rings --pid 1 \
 	--queue ${QUEUE/base=0xd0001000/base=0xd0001004}
 t 64 "desc=0: the tracer takes it for a queue not set up" rings --pid 1 \
