@@ -113,6 +113,28 @@ struct pci_bar_val {
 	__u32 pad;
 };
 
+/*
+ * An ECAM (MMCONFIG) window: bus 0's configuration space at guest physical base, buses of
+ * 1 MiB each after it. buses 0: no window.
+ */
+struct pci_ecam {
+	__u64 base;
+	__u32 buses;
+	__u32 pad;
+};
+
+/*
+ * Per VM: the virtio-pci transport's configuration mechanisms. Present once the guest wrote
+ * 0xCF8, or an ECAM window is known (learnt from the q35 host bridge's PCIEXBAR, or given by
+ * userspace: --ecam, QMP).
+ */
+struct pci_vm {
+	struct pci_ecam ecam;
+	__u32 cf8; /* the configuration address latched in 0xCF8 */
+	__u32 host_id; /* 00:00.0's vendor and device IDs as the guest read them */
+	__u8 pciexbar[8]; /* the q35 MCH's PCIEXBAR (config 0x60) as the guest wrote it */
+};
+
 struct dev_key {
 	__u64 vm_id;
 	__u64 base;

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The virtio-pci transport: follows the guest's configuration space accesses (ports
- * 0xCF8/0xCFC, kvm_pio) to learn each VirtIO PCI function, its BARs and capabilities; then
+ * 0xCF8/0xCFC, kvm_pio; an ECAM window, kvm_mmio) to learn each VirtIO PCI function, its
+ * BARs and capabilities; then
  * its common configuration and notify area (kvm_mmio, kvm_fast_mmio) or, for legacy and
  * transitional devices, its I/O BAR (kvm_pio). Devices are keyed GMA_PCI_BASE(bus, dev, fn)
  * in the devices map, so the rest of the tracer (virtqueue.bpf.h) samples them as it samples
  * virtio-mmio ones. The register rules are pure code in virtio_pci_regs.h.
  *
- * A function is found when the guest reads its vendor id (0x1af4) through 0xCF8/0xCFC, as
- * every driver does at enumeration. Configuration through ECAM/MMCONFIG is not followed.
+ * A function is found when the guest reads its vendor id (0x1af4), as every driver does at
+ * enumeration, through 0xCF8/0xCFC or ECAM: both go to pci_config(). The ECAM window of a VM
+ * is learnt from the q35 host bridge's PCIEXBAR when the firmware programs it (traced from
+ * boot), or given by userspace for a VM traced late or another VMM (gma-trace --ecam, QMP):
+ * per VM in pci_vms, or for every VM of the traced process in ecam_default.
  */
 #ifndef GMA_VIRTIO_PCI_BPF_H
 #define GMA_VIRTIO_PCI_BPF_H
@@ -37,15 +41,31 @@ struct {
 	__type(value, struct pci_bar_val);
 } pci_bars SEC(".maps");
 
-/* Per VM: the configuration address the guest latched in 0xCF8; present once it has. */
+/* Per VM: 0xCF8 and the ECAM window; present once the VM has shown PCI or been given it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
 	__type(key, __u64);
-	__type(value, __u32);
-} pci_cf8 SEC(".maps");
+	__type(value, struct pci_vm);
+} pci_vms SEC(".maps");
+
+/* The ECAM window of every VM of the traced process without one of its own (buses 0: none). */
+struct pci_ecam ecam_default;
 
 const struct pci_fn empty_fn;
+
+/* The VM's PCI state; created (with ecam_default's window) when create says so. */
+static __always_inline struct pci_vm *pci_vm_get(__u64 vm_id, bool create)
+{
+	struct pci_vm *pv = bpf_map_lookup_elem(&pci_vms, &vm_id), init = {};
+
+	if (pv || !create)
+		return pv;
+	init.ecam.base = ecam_default.base;
+	init.ecam.buses = ecam_default.buses;
+	bpf_map_update_elem(&pci_vms, &vm_id, &init, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&pci_vms, &vm_id);
+}
 
 /* The BARs of function key as pci_bars entries: the stale ones removed, the current added. */
 static __noinline void register_bars(__u64 vm_id, __u64 key, struct pci_fn *f)
@@ -119,17 +139,27 @@ static __always_inline void pci_act(__u64 vm_id, __u64 key, struct virtio_dev *d
 	}
 }
 
-/* A configuration space access through 0xCFC-0xCFF at the address latched in 0xCF8. */
-static __noinline int pci_config(__u64 vm_id, __u32 write, __u32 port, __u32 size, __u32 val)
-{
-	struct dev_key dk = { .vm_id = vm_id };
-	struct pci_fn *f;
-	__u32 *cf8, reg;
+/* BPF calls take 5 arguments: a configuration access's register, width and direction in one. */
+#define PCI_CFG_ACC(reg, size, write) ((reg) | (size) << 16 | (__u32) !!(write) << 24)
 
-	cf8 = bpf_map_lookup_elem(&pci_cf8, &vm_id);
-	if (!cf8 || !pci_cf8_decode(*cf8, &dk.base, &reg))
-		return 0;
-	reg += port - PCI_CONFIG_DATA;
+/*
+ * A configuration space access of function key (acc: PCI_CFG_ACC), with the value written or
+ * read: through 0xCFC-0xCFF at the address latched in 0xCF8, or through ECAM.
+ */
+static __noinline int pci_config(__u64 vm_id, __u64 key, __u32 acc, __u32 val)
+{
+	struct dev_key dk = { .vm_id = vm_id, .base = key };
+	__u32 reg = acc & 0xffff, size = (acc >> 16) & 0xff;
+	bool write = acc >> 24;
+	struct pci_vm *pv;
+	struct pci_fn *f;
+
+	if (key == GMA_PCI_BASE(0, 0, 0)) {
+		/* the host bridge's place: a q35 one says where ECAM is */
+		pv = pci_vm_get(vm_id, false);
+		if (pv)
+			pci_host_bridge_access(pv, reg, size, val, write);
+	}
 	f = bpf_map_lookup_elem(&pci_fns, &dk);
 	if (!f) {
 		/* a VirtIO function: its vendor id read at enumeration */
@@ -181,15 +211,24 @@ __noinline int pci_pio(__u64 vm_id, __u32 write, __u32 port, __u32 size, __u32 v
 	__u64 bar_base = 0;
 	__u32 q = 0;
 
+	struct pci_vm *pv;
+	__u32 reg;
+
 	if (port == PCI_CONFIG_ADDRESS && size == 4) {
-		if (write)
-			bpf_map_update_elem(&pci_cf8, &vm_id, &val, BPF_ANY);
+		pv = write ? pci_vm_get(vm_id, true) : NULL;
+		if (pv)
+			pv->cf8 = val;
 		return 0;
 	}
-	if (port >= PCI_CONFIG_DATA && port < PCI_CONFIG_DATA + 4)
-		return pci_config(vm_id, write, port, size, val);
-	if (!bpf_map_lookup_elem(&pci_cf8, &vm_id))
+	pv = pci_vm_get(vm_id, false);
+	if (!pv)
 		return 0; /* no PCI seen in this VM */
+	if (port >= PCI_CONFIG_DATA && port < PCI_CONFIG_DATA + 4) {
+		if (!pci_cf8_decode(pv->cf8, &dk.base, &reg))
+			return 0;
+		return pci_config(vm_id, dk.base,
+				  PCI_CFG_ACC(reg + port - PCI_CONFIG_DATA, size, write), val);
+	}
 	bar = pci_bar_at(vm_id, port, true, &bar_base);
 	if (!bar)
 		return 0;
@@ -204,7 +243,10 @@ __noinline int pci_pio(__u64 vm_id, __u32 write, __u32 port, __u32 size, __u32 v
 
 /*
  * A memory access of a VM with PCI, of len bytes (0: Intel's fast path, a notify with no
- * data): a modern function's common configuration or notify area.
+ * data): a configuration access through the VM's ECAM window, or a modern function's common
+ * configuration or notify area. ECAM reads come with their value: KVM traces a read once
+ * the VMM has completed it (KVM_TRACE_MMIO_READ), on every kernel since kvm_mmio has had
+ * a value.
  */
 __noinline int pci_mmio(__u64 vm_id, __u32 write, __u64 gpa, __u32 len, __u32 val)
 {
@@ -212,12 +254,16 @@ __noinline int pci_mmio(__u64 vm_id, __u32 write, __u64 gpa, __u32 len, __u32 va
 	struct pci_bar_val *bar;
 	struct virtio_dev *dev;
 	struct pci_fn *f;
+	struct pci_vm *pv;
 	__u64 bar_base = 0, off;
-	__u32 q = 0;
+	__u32 q = 0, reg;
 	int nq;
 
-	if (!bpf_map_lookup_elem(&pci_cf8, &vm_id))
-		return 0;
+	pv = pci_vm_get(vm_id, ecam_default.buses != 0);
+	if (!pv)
+		return 0; /* no PCI seen in this VM */
+	if (pci_ecam_decode(&pv->ecam, gpa, len, &dk.base, &reg))
+		return pci_config(vm_id, dk.base, PCI_CFG_ACC(reg, len, write), val);
 	bar = pci_bar_at(vm_id, gpa, false, &bar_base);
 	if (!bar)
 		return 0;

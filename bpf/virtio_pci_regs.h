@@ -6,8 +6,12 @@
  * compiled into the tracer (BPF, virtio_pci.bpf.h) and into its unit test.
  *
  * Everything is learnt from the guest's own accesses, as a driver makes them:
- *   - configuration space through ports 0xCF8 (address) / 0xCFC-0xCFF (data), reads with
- *     their values: a shadow of the 256 bytes of standard configuration space;
+ *   - configuration space through ports 0xCF8 (address) / 0xCFC-0xCFF (data), or through an
+ *     ECAM (MMCONFIG) window, reads with their values: a shadow of the 256 bytes of standard
+ *     configuration space (pci_config_access, one rule for both mechanisms);
+ *   - the ECAM window of a q35 machine from its host bridge's PCIEXBAR, as the firmware
+ *     programs it through 0xCF8/0xCFC (pci_host_bridge_access); other VMMs' windows are
+ *     given by userspace (gma-trace --ecam, QMP);
  *   - the BARs as the guest programs them (sizing with all-ones, 64-bit BARs, the command
  *     register's enables), the VirtIO vendor capabilities (common, notify with its
  *     multiplier, ISR, device) as the guest reads them;
@@ -85,6 +89,136 @@ static __always_inline bool pci_cf8_decode(__u32 cf8, __u64 *key, __u32 *reg)
 		return false;
 	*key = GMA_PCI_BASE((cf8 >> 16) & 0xff, (cf8 >> 11) & 0x1f, (cf8 >> 8) & 7);
 	*reg = cf8 & 0xfc;
+	return true;
+}
+
+/*
+ * ECAM (PCIe enhanced configuration access, MMCONFIG): function bus:dev.fn's 4 KiB of
+ * configuration space at base + (bus << 20 | dev << 15 | fn << 12). Only the first 256
+ * bytes are shadowed: an access to the extended space (0x100-0xfff) is not followed, never
+ * folded onto the standard space.
+ */
+#define PCI_ECAM_BUS_SHIFT 20
+#define PCI_ECAM_FN_SIZE 4096
+#define PCI_ECAM_BUSES_MAX 256
+#define PCI_ECAM_GPA_LIMIT (1ULL << 52) /* a guest physical address is below 2^52 */
+
+/* A window the tracer can follow: 1..256 buses, 1 MiB aligned, inside the gpa space. */
+static __always_inline bool pci_ecam_valid(__u64 base, __u32 buses)
+{
+	if (!buses || buses > PCI_ECAM_BUSES_MAX || (base & ((1ULL << PCI_ECAM_BUS_SHIFT) - 1)))
+		return false;
+	return base < PCI_ECAM_GPA_LIMIT &&
+	       PCI_ECAM_GPA_LIMIT - base >= (__u64)buses << PCI_ECAM_BUS_SHIFT;
+}
+
+/*
+ * An access of len bytes at gpa inside window w: the function key and the register. False
+ * outside the window (below it, past its last bus), for a width other than 1, 2, 4, an
+ * access that is not naturally aligned (it would straddle registers), or the extended space.
+ */
+static __always_inline bool pci_ecam_decode(const struct pci_ecam *w, __u64 gpa, __u32 len,
+					    __u64 *key, __u32 *reg)
+{
+	__u64 off;
+
+	if (!pci_ecam_valid(w->base, w->buses) || gpa < w->base)
+		return false;
+	off = gpa - w->base;
+	if (off >= (__u64)w->buses << PCI_ECAM_BUS_SHIFT)
+		return false;
+	if ((len != 1 && len != 2 && len != 4) || (off & (len - 1)))
+		return false;
+	if ((off & (PCI_ECAM_FN_SIZE - 1)) >= PCI_CFG_SIZE)
+		return false;
+	*key = GMA_PCI_BASE(off >> PCI_ECAM_BUS_SHIFT, (off >> 15) & 0x1f, (off >> 12) & 7);
+	*reg = off & (PCI_CFG_SIZE - 1);
+	return true;
+}
+
+/*
+ * The q35 host bridge (00:00.0, Intel MCH 8086:29c0) maps ECAM where its PCIEXBAR (config
+ * 0x60, 64 bits) says: bit 0 enables, bits 2:1 give the length (0: 256 buses, 1: 128, 2: 64,
+ * 3: reserved, no window), the base is bits 35:28, with bit 27 (128 and 64 buses) and bit
+ * 26 (64 buses) as the length allows (Intel 3 Series chipset datasheet; QEMU
+ * hw/pci-host/q35.c maps the same, firmware writes it before it enumerates).
+ */
+#define PCI_Q35_HOST_ID 0x29c08086u
+#define PCI_Q35_PCIEXBAR 0x60
+#define PCI_Q35_PCIEXBAR_EN 0x1
+#define PCI_Q35_PCIEXBAR_ADDR 0x0000000ff0000000ULL /* bits 35:28 */
+#define PCI_Q35_PCIEXBAR_128ADDR (1ULL << 27)
+#define PCI_Q35_PCIEXBAR_64ADDR (1ULL << 26)
+
+/* The window a PCIEXBAR value maps; false when it maps none. */
+static __always_inline bool pci_q35_pciexbar_decode(__u64 bar, struct pci_ecam *w)
+{
+	__u64 mask = PCI_Q35_PCIEXBAR_ADDR;
+
+	if (!(bar & PCI_Q35_PCIEXBAR_EN))
+		return false;
+	switch ((bar >> 1) & 3) {
+	case 0:
+		w->buses = 256;
+		break;
+	case 1:
+		w->buses = 128;
+		mask |= PCI_Q35_PCIEXBAR_128ADDR;
+		break;
+	case 2:
+		w->buses = 64;
+		mask |= PCI_Q35_PCIEXBAR_128ADDR | PCI_Q35_PCIEXBAR_64ADDR;
+		break;
+	default:
+		return false;
+	}
+	w->base = bar & mask;
+	return true;
+}
+
+static __always_inline __u64 pci_u64_le(const __u8 *b)
+{
+	__u64 v = 0;
+
+	for (__u32 i = 0; i < 8; i++)
+		v |= (__u64)b[i] << (8 * i);
+	return v;
+}
+
+/*
+ * A configuration access to 00:00.0 (the host bridge; not a VirtIO function): its IDs as
+ * read, PCIEXBAR as written. Returns true when pv->ecam changed: the window PCIEXBAR maps
+ * now if the bridge is q35's, none once the guest disables it.
+ */
+static __always_inline bool pci_host_bridge_access(struct pci_vm *pv, __u32 reg, __u32 width,
+						   __u32 val, bool write)
+{
+	struct pci_ecam w = {};
+	bool on;
+
+	if (width != 1 && width != 2 && width != 4)
+		return false;
+	for (__u32 i = 0; i < 4; i++) {
+		__u32 r = reg + i;
+
+		if (i >= width)
+			break;
+		if (!write && r < 4) {
+			pv->host_id &= ~(0xffu << (8 * r));
+			pv->host_id |= ((val >> (8 * i)) & 0xff) << (8 * r);
+		}
+		if (write && r >= PCI_Q35_PCIEXBAR && r < PCI_Q35_PCIEXBAR + 8)
+			pv->pciexbar[(r - PCI_Q35_PCIEXBAR) & 7] = val >> (8 * i);
+	}
+	if (!write || reg + width <= PCI_Q35_PCIEXBAR || reg >= PCI_Q35_PCIEXBAR + 8 ||
+	    pv->host_id != PCI_Q35_HOST_ID)
+		return false;
+	on = pci_q35_pciexbar_decode(pci_u64_le(pv->pciexbar), &w);
+	if (!on)
+		w = (struct pci_ecam){};
+	if (w.base == pv->ecam.base && w.buses == pv->ecam.buses)
+		return false;
+	pv->ecam = w;
 	return true;
 }
 

@@ -190,3 +190,118 @@ Test(virtio_pci_regs, the_config_address_latch)
 	cr_assert_eq(reg, 0x10);
 	cr_assert_not(pci_cf8_decode(0x00001810, &key, &reg), "the enable bit");
 }
+
+/* ECAM decode: what lies in the window is a (function, register); nothing else is. */
+Test(virtio_pci_regs, ecam_decode_of_hostile_addresses)
+{
+	const struct pci_ecam w = { .base = 0xb0000000, .buses = 16 };
+	__u64 key = 0;
+	__u32 reg = 0;
+
+	/* 00:03.0 BAR0, 01:1f.7 the capability pointer, the last register of the last bus */
+	cr_assert(pci_ecam_decode(&w, 0xb0000000 + (3 << 15) + 0x10, 4, &key, &reg));
+	cr_assert_eq(key, GMA_PCI_BASE(0, 3, 0));
+	cr_assert_eq(reg, 0x10);
+	cr_assert(pci_ecam_decode(&w, 0xb0000000 + (1 << 20 | 31 << 15 | 7 << 12) + 0x34, 1, &key,
+				  &reg));
+	cr_assert_eq(key, GMA_PCI_BASE(1, 31, 7));
+	cr_assert_eq(reg, 0x34);
+	cr_assert(pci_ecam_decode(&w, 0xb0000000 + (15 << 20 | 31 << 15 | 7 << 12) + 0xfc, 4, &key,
+				  &reg));
+	cr_assert_eq(key, GMA_PCI_BASE(15, 31, 7));
+	cr_assert_eq(reg, 0xfc);
+	cr_assert(pci_ecam_decode(&w, 0xb0000000 + 0x6, 2, &key, &reg), "the status register");
+	cr_assert_eq(reg, 6);
+
+	key = 0x5a;
+	reg = 0x5a;
+	cr_assert_not(pci_ecam_decode(&w, 0xafffffff, 1, &key, &reg), "below the window");
+	cr_assert_not(pci_ecam_decode(&w, 0xb0000000 + (16 << 20), 4, &key, &reg),
+		      "bus 16 beyond the window's 16 buses");
+	cr_assert_not(pci_ecam_decode(&w, 0xc0000000, 4, &key, &reg), "past the window");
+	cr_assert_not(pci_ecam_decode(&w, 0xb0000002, 4, &key, &reg), "a dword straddling two");
+	cr_assert_not(pci_ecam_decode(&w, 0xb0000001, 2, &key, &reg), "a word not aligned");
+	cr_assert_not(pci_ecam_decode(&w, 0xb0000000, 8, &key, &reg), "8 bytes");
+	cr_assert_not(pci_ecam_decode(&w, 0xb0000000, 3, &key, &reg), "3 bytes");
+	cr_assert_not(pci_ecam_decode(&w, 0xb0000000, 0, &key, &reg), "no data (fast path)");
+	/* the extended space is not folded onto the 256 bytes shadowed */
+	cr_assert_not(pci_ecam_decode(&w, 0xb0000000 + (3 << 15) + 0x100, 4, &key, &reg),
+		      "the first extended capability");
+	cr_assert_not(pci_ecam_decode(&w, 0xb0000000 + (3 << 15) + 0xffc, 4, &key, &reg));
+	cr_assert_not(pci_ecam_decode(&w, ~0ULL, 1, &key, &reg), "the last address");
+	cr_assert_eq(key, 0x5a, "a refused access leaves the outputs alone");
+	cr_assert_eq(reg, 0x5a);
+}
+
+/* Windows the tracer refuses to follow, whoever gave them. */
+Test(virtio_pci_regs, ecam_windows_that_cannot_be)
+{
+	const struct pci_ecam none = { .base = 0xb0000000, .buses = 0 };
+	const struct pci_ecam wrap = { .base = 0xfffffffffff00000ULL, .buses = 256 };
+	const struct pci_ecam past = { .base = (1ULL << 52) - (1 << 20), .buses = 2 };
+	const struct pci_ecam unaligned = { .base = 0xb0080000, .buses = 1 };
+	const struct pci_ecam too_many = { .base = 0, .buses = 257 };
+	__u64 key;
+	__u32 reg;
+
+	cr_assert_not(pci_ecam_decode(&none, 0xb0000000, 4, &key, &reg), "no window");
+	cr_assert_not(pci_ecam_decode(&wrap, 0xfffffffffff00000ULL, 4, &key, &reg),
+		      "a window wrapping past 2^64");
+	cr_assert_not(pci_ecam_decode(&past, (1ULL << 52) - (1 << 20), 4, &key, &reg),
+		      "a window ending past the gpa space");
+	cr_assert_not(pci_ecam_decode(&unaligned, 0xb0080000, 4, &key, &reg), "not 1 MiB aligned");
+	cr_assert_not(pci_ecam_decode(&too_many, 0, 4, &key, &reg), "257 buses");
+	cr_assert(pci_ecam_valid((1ULL << 52) - (1 << 20), 1), "the last MiB of the gpa space");
+	cr_assert(pci_ecam_valid(0, 256));
+}
+
+/* PCIEXBAR as SeaBIOS and OVMF program it: the high dword, then the low one with enable. */
+static bool pciexbar(struct pci_vm *pv, __u64 bar)
+{
+	pci_host_bridge_access(pv, PCI_Q35_PCIEXBAR + 4, 4, bar >> 32, true);
+	return pci_host_bridge_access(pv, PCI_Q35_PCIEXBAR, 4, (__u32)bar, true);
+}
+
+Test(virtio_pci_regs, q35_pciexbar_maps_the_ecam_window)
+{
+	struct pci_vm pv = {};
+
+	/* not known to be q35's MCH yet: nothing learnt */
+	cr_assert_not(pciexbar(&pv, 0xb0000001));
+	cr_assert_eq(pv.ecam.buses, 0);
+	pv = (struct pci_vm){};
+	pci_host_bridge_access(&pv, 0, 4, PCI_Q35_HOST_ID, false);
+	cr_assert(pciexbar(&pv, 0xb0000001), "256 buses at 0xb0000000 (SeaBIOS)");
+	cr_assert_eq(pv.ecam.base, 0xb0000000);
+	cr_assert_eq(pv.ecam.buses, 256);
+	cr_assert_not(pciexbar(&pv, 0xb0000001), "the same again: no change");
+	cr_assert(pciexbar(&pv, 0xe0000000 | 2 << 1 | 1 | 0x0c000000), "64 buses");
+	cr_assert_eq(pv.ecam.base, 0xec000000, "bits 27 and 26 are the address's at 64 MiB");
+	cr_assert_eq(pv.ecam.buses, 64);
+	cr_assert(pciexbar(&pv, 0x8e0000000ULL | 1 << 1 | 1 | 0x0c000000), "128 buses");
+	cr_assert_eq(pv.ecam.base, 0x8e8000000ULL, "bit 26 is not the address's at 128 MiB");
+	cr_assert_eq(pv.ecam.buses, 128);
+	cr_assert(pciexbar(&pv, 0xb0000000 | 3 << 1 | 1), "the reserved length maps nothing");
+	cr_assert_eq(pv.ecam.buses, 0);
+	cr_assert(pciexbar(&pv, 0xb0000001));
+	cr_assert(pciexbar(&pv, 0xb0000000), "disabled");
+	cr_assert_eq(pv.ecam.buses, 0);
+	/* a byte write of the enable bit, as a driver poking one register could */
+	cr_assert(pci_host_bridge_access(&pv, PCI_Q35_PCIEXBAR, 1, 1, true));
+	cr_assert_eq(pv.ecam.base, 0xb0000000);
+	/* the ID read as two words counts too; another bridge's register 0x60 is not PCIEXBAR */
+	pv = (struct pci_vm){};
+	pci_host_bridge_access(&pv, 0, 2, 0x8086, false);
+	pci_host_bridge_access(&pv, 2, 2, 0x29c0, false);
+	cr_assert(pciexbar(&pv, 0xb0000001));
+	pv = (struct pci_vm){};
+	pci_host_bridge_access(&pv, 0, 4, 0x12378086, false); /* i440FX */
+	cr_assert_not(pciexbar(&pv, 0xb0000001));
+	cr_assert_eq(pv.ecam.buses, 0);
+	/* writes elsewhere, or of a width no bus makes, change nothing */
+	pci_host_bridge_access(&pv, 0, 4, PCI_Q35_HOST_ID, false);
+	cr_assert_not(pci_host_bridge_access(&pv, 0x5c, 4, 0xffffffff, true));
+	cr_assert_not(pci_host_bridge_access(&pv, 0x60, 3, 0xb0000001, true));
+	cr_assert_not(pci_host_bridge_access(&pv, 0x68, 4, 0xffffffff, true));
+	cr_assert_eq(pv.ecam.buses, 0);
+}
