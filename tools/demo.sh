@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the demo VM (tools/demo-vmm) under gma-trace, a newcomer's first sight of it.
 #   1. the VM started under `gma-trace rings`: every chain its virtio driver queues, decoded,
-#      on virtio-mmio devices and on virtio-pci ones (modern, and a legacy I/O BAR);
+#      on virtio-mmio devices and on virtio-pci ones (modern, and a legacy I/O BAR) whose
+#      configuration space the guest reaches through ECAM, as a q35 Linux guest does;
 #   2. with the VM running: `gma-trace vms`, a guest range read through the kernel across
 #      memslots, a queue decoded from userspace, and the per-queue statistics.
 set -euo pipefail
@@ -26,12 +27,13 @@ echo "(the demo VMM boots a 32-bit guest with virtio-blk, -console and -net; gma
 echo " each queue from the driver's register writes and decodes every chain at its notify)"
 "$trace" rings --completions -- "$vmm" --seconds 4 2> >(grep -v '^guest: \|^ready' >&2)
 
-step "gma-trace rings --stats -- $vmm --transport both --seconds 8   (one table, at the end)"
+step "gma-trace rings --stats -- $vmm --transport both --pci-config ecam --seconds 8   (one table, at the end)"
 echo "(the same devices on virtio-mmio and on PCI: gma-trace learns the PCI functions from the"
-echo " guest's configuration space accesses, BARs and VirtIO capabilities; the network device"
-echo " on PCI is a legacy one, driven through its I/O BAR)"
-"$trace" rings --stats --interval-ms 60000 --duration 8 -- "$vmm" --transport both --seconds 8 \
-	2> >(grep -v '^guest: \|^ready\|^virtio-console' >&2)
+echo " guest's configuration space accesses, made through the ECAM window the guest maps as"
+echo " firmware does on q35 (the host bridge's PCIEXBAR), BARs and VirtIO capabilities; the"
+echo " network device on PCI is a legacy one, driven through its I/O BAR)"
+"$trace" rings --stats --interval-ms 60000 --duration 8 -- "$vmm" --transport both \
+	--pci-config ecam --seconds 8 2> >(grep -v '^guest: \|^ready\|^virtio-console' >&2)
 
 step "a running VM"
 # completions held 30 ms, so the one-shot decode below finds requests in flight

@@ -412,3 +412,63 @@ Test(rings, suppressed_notifies_model_matches_the_rings)
 		     event_idx_queues);
 	cr_assert_eq(compare_ring_state(), 5);
 }
+
+/* The VMM's own count of configuration accesses, from its exit event. */
+static __u64 vmm_exit_count(const char *key)
+{
+	for (size_t i = 0; i < truth.n; i++)
+		if (is(truth.v[i], "event", "exit"))
+			return num(truth.v[i], key);
+	cr_assert_fail("no exit event");
+	return 0;
+}
+
+/* The ECAM window the VMM mapped, from its log: whether there was one at base, buses. */
+static bool vmm_mapped_ecam(__u64 base, __u64 buses)
+{
+	struct json_object *v;
+
+	for (size_t i = 0; i < truth.n; i++)
+		if (is(truth.v[i], "event", "pci_ecam") && num(truth.v[i], "base") == base &&
+		    num(truth.v[i], "buses") == buses &&
+		    json_object_object_get_ex(truth.v[i], "mapped", &v) &&
+		    json_object_get_boolean(v))
+			return true;
+	return false;
+}
+
+/* Every chain of the run on a PCI function, checked against the ground truth. */
+static void expect_pci_chains(void)
+{
+	struct chain_counts c;
+	size_t pci = 0;
+
+	compare_chains(&c, false);
+	for (size_t i = 0; i < trace.n; i++)
+		if (is(trace.v[i], "type", "chain") && GMA_KEY_IS_PCI(num(trace.v[i], "base")))
+			pci++;
+	cr_assert_geq(c.chains, 20, "only %zu chains for 20 completed requests", c.chains);
+	cr_assert_eq(pci, c.chains, "%zu of %zu chains on a PCI function", pci, c.chains);
+	cr_assert_gt(c.blk, 0);
+	cr_assert_gt(c.console, 0);
+	cr_assert_gt(c.net, 0, "no chain of the legacy (I/O BAR) device");
+	cr_assert_eq(compare_ring_state(), 5);
+}
+
+/*
+ * A guest configured as on QEMU's q35 (demo-vmm --pci-config ecam): it programs the host
+ * bridge's PCIEXBAR through 0xCF8/0xCFC, as firmware does, and makes every other
+ * configuration access through the ECAM window that maps: the tracer learns the window from
+ * that write, and the functions from their configuration space read there.
+ */
+Test(rings, virtio_pci_configured_through_q35_ecam)
+{
+	run_traced_vmm("", "--transport pci --pci-config ecam --requests 20");
+	/* the VMM's count: only the ID read and PCIEXBAR's two halves went through 0xCFC */
+	cr_assert_eq(vmm_exit_count("pci_config_reads"), 1);
+	cr_assert_eq(vmm_exit_count("pci_config_writes"), 2);
+	cr_assert_gt(vmm_exit_count("pci_ecam_reads"), 50);
+	cr_assert_gt(vmm_exit_count("pci_ecam_writes"), 10);
+	cr_assert(vmm_mapped_ecam(DEMO_ECAM_Q35_BASE, 256), "the VMM mapped no ECAM window");
+	expect_pci_chains();
+}

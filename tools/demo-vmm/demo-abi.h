@@ -55,7 +55,8 @@
 #define DEMO_PIO_QUIESCE (DEMO_PIO_BASE + 0x50) /* in: 1 once no new request may start */
 #define DEMO_PIO_H_DONE (DEMO_PIO_BASE + 0x54) /* out: hostile rounds completed */
 #define DEMO_PIO_SUPPRESS (DEMO_PIO_BASE + 0x58) /* in: 1 with --suppress */
-#define DEMO_PIO_SIZE 0x5c
+#define DEMO_PIO_PCI_CONFIG (DEMO_PIO_BASE + 0x5c) /* in: DEMO_PCI_CONFIG_* (--pci-config) */
+#define DEMO_PIO_SIZE 0x60
 
 /* Which virtio devices the VMM has (--transport): read from DEMO_PIO_TRANSPORT. */
 #define DEMO_TRANSPORT_MMIO 1 /* blk, console, net at DEMO_VIRTIO_*_BASE */
@@ -84,7 +85,8 @@
 
 /*
  * virtio-pci devices (--transport pci|both): function 0 of these devices on bus 0, next to
- * the host bridge at 00.0. The guest finds them through 0xCF8/0xCFC and places their BARs
+ * the host bridge at 00.0. The guest finds them through 0xCF8/0xCFC or ECAM (below) and
+ * places their BARs
  * itself, memory BARs from DEMO_PCI_MEM_BASE up, I/O BARs from DEMO_PCI_IO_BASE up.
  */
 #define DEMO_PCI_SLOT_BLK 1 /* modern (--legacy: legacy, like the others) */
@@ -93,6 +95,22 @@
 #define DEMO_PCI_SLOT_HOSTILE 4 /* modern, only with --hostile */
 #define DEMO_PCI_MEM_BASE 0xe0000000
 #define DEMO_PCI_IO_BASE 0xc000
+/*
+ * How the guest reaches configuration space (--pci-config), read from DEMO_PIO_PCI_CONFIG:
+ *   CF8: ports 0xCF8/0xCFC only;
+ *   Q35: as on QEMU's q35 machine: the host bridge (00.0, Intel MCH 8086:29c0) maps an ECAM
+ *        window where its PCIEXBAR (config 0x60, 64-bit) says; the guest programs it through
+ *        0xCF8/0xCFC, as firmware does, at DEMO_ECAM_Q35_BASE (256 buses), then makes every
+ *        other configuration access through ECAM;
+ *   FIXED: an ECAM window at DEMO_ECAM_FIXED_BASE (DEMO_ECAM_FIXED_BUSES buses) from the
+ *        start, as Cloud Hypervisor and crosvm have, and no 0xCF8/0xCFC ports at all.
+ */
+#define DEMO_PCI_CONFIG_CF8 0
+#define DEMO_PCI_CONFIG_Q35 1
+#define DEMO_PCI_CONFIG_FIXED 2
+#define DEMO_ECAM_Q35_BASE 0xb0000000
+#define DEMO_ECAM_FIXED_BASE 0xc0000000
+#define DEMO_ECAM_FIXED_BUSES 16
 /*
  * The key gma knows a PCI device by in its records and the VMM's log ("base"): the same as
  * GMA_PCI_BASE of <gma/record.h>. A virtio-mmio base is a gpa below 2^52: never the same.

@@ -67,6 +67,7 @@ struct opts {
 	uint32_t complete_delay_ms; /* held before a used element is written */
 	bool legacy; /* virtio-mmio version 1, legacy virtio-pci */
 	uint32_t transport; /* DEMO_TRANSPORT_* bits (--transport) */
+	uint32_t pci_config; /* DEMO_PCI_CONFIG_* (--pci-config) */
 	uint32_t hostile; /* bit n: DEMO_HOSTILE scenario n (--hostile) */
 	uint32_t hostile_repeat; /* rerun them every N guest cycles, 0: once */
 	uint32_t churn_ms; /* --memslot-churn: change the churn slot every N ms, 0: never */
@@ -460,6 +461,10 @@ static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 		if (!is_write)
 			put_le32(data, len, d->opts->suppress);
 		break;
+	case DEMO_PIO_PCI_CONFIG:
+		if (!is_write)
+			put_le32(data, len, d->opts->pci_config);
+		break;
 	case DEMO_PIO_QUIESCE:
 		if (is_write)
 			break;
@@ -842,6 +847,7 @@ enum {
 	OPT_REQUESTS,
 	OPT_UNTIL,
 	OPT_SUPPRESS,
+	OPT_PCI_CONFIG,
 };
 
 static const struct argp_option options[] = {
@@ -880,6 +886,13 @@ static const struct argp_option options[] = {
 	  "Where the virtio devices are (default mmio): virtio-mmio windows at 0xd0001000, or "
 	  "functions on PCI bus 0 (config space at 0xCF8/0xCFC; blk 00:01.0 and console 00:02.0 "
 	  "modern, net 00:03.0 legacy; the guest places the BARs), or both sets in one VM",
+	  0 },
+	{ "pci-config", OPT_PCI_CONFIG, "cf8|ecam|ecam-fixed", 0,
+	  "How the guest reaches PCI configuration space (default cf8): ports 0xCF8/0xCFC; or "
+	  "ECAM as on QEMU's q35 (the guest programs the host bridge's PCIEXBAR through 0xCF8, "
+	  "256 buses at 0xb0000000, then uses only ECAM); or ECAM at a fixed 0xc0000000, 16 "
+	  "buses, with no 0xCF8/0xCFC ports (as Cloud Hypervisor, crosvm). Needs --transport "
+	  "pci|both",
 	  0 },
 	{ "hostile", OPT_HOSTILE, "LIST", 0,
 	  "Make the guest misuse a 4th virtio device (\"hostile\", a blk at 0xd0004000, or at "
@@ -1008,6 +1021,16 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		else
 			argp_error(state, "--transport: '%s' is not mmio, pci or both", arg);
 		break;
+	case OPT_PCI_CONFIG:
+		if (!strcmp(arg, "cf8"))
+			o->pci_config = DEMO_PCI_CONFIG_CF8;
+		else if (!strcmp(arg, "ecam"))
+			o->pci_config = DEMO_PCI_CONFIG_Q35;
+		else if (!strcmp(arg, "ecam-fixed"))
+			o->pci_config = DEMO_PCI_CONFIG_FIXED;
+		else
+			argp_error(state, "--pci-config: '%s' is not cf8, ecam or ecam-fixed", arg);
+		break;
 	case OPT_HOSTILE:
 		parse_hostile(state, o, arg);
 		break;
@@ -1042,6 +1065,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		/* Two sets of legacy rings (0x2000 a queue) do not fit in the guest's RAM. */
 		if (o->legacy && o->transport == (DEMO_TRANSPORT_MMIO | DEMO_TRANSPORT_PCI))
 			argp_error(state, "--legacy works with --transport mmio or pci, not both");
+		if (o->pci_config != DEMO_PCI_CONFIG_CF8 && !(o->transport & DEMO_TRANSPORT_PCI))
+			argp_error(state, "--pci-config needs PCI devices (--transport pci|both)");
 		if (o->hostile_repeat && !o->hostile)
 			argp_error(state, "--hostile-repeat without --hostile");
 		if (o->until_hostile_done && (!o->hostile || o->hostile_repeat))
@@ -1074,6 +1099,13 @@ static const struct argp argp = {
 static const char *transport_name(uint32_t t)
 {
 	return t == DEMO_TRANSPORT_PCI ? "pci" : t == DEMO_TRANSPORT_MMIO ? "mmio" : "both";
+}
+
+static const char *pci_config_name(uint32_t c)
+{
+	return c == DEMO_PCI_CONFIG_Q35	  ? "ecam" :
+	       c == DEMO_PCI_CONFIG_FIXED ? "ecam-fixed" :
+					    "cf8";
 }
 
 static int setup_virtio(struct demo *d)
@@ -1118,7 +1150,7 @@ static int setup_virtio(struct demo *d)
 	}
 	if (!pci)
 		return 0;
-	e = pci_host_init(&d->pci, &d->pio, &d->mmio);
+	e = pci_host_init(&d->pci, &d->pio, &d->mmio, o->pci_config);
 	for (size_t i = 0; !e && i < sizeof(pci_devs) / sizeof(pci_devs[0]); i++) {
 		if (pci_devs[i].model == VIRTIO_MODEL_HOSTILE && !o->hostile)
 			continue;
@@ -1138,14 +1170,15 @@ static int setup(struct demo *d, const char *guest)
 		return e;
 	jlog("{\"event\":\"start\",\"pid\":%d,\"guest\":\"%s\",\"load_gpa\":%u,\"hz\":%u,"
 	     "\"delay\":%u,\"req_hz\":%u,\"req_pace\":%u,\"complete_delay_ms\":%u,"
-	     "\"legacy\":%s,\"transport\":\"%s\",\"hostile\":%u,\"hostile_repeat\":%u,"
-	     "\"requests\":%" PRIu64 ",\"until_hostile_done\":%s,\"suppress\":%s}",
+	     "\"legacy\":%s,\"transport\":\"%s\",\"pci_config\":\"%s\",\"hostile\":%u,"
+	     "\"hostile_repeat\":%u,\"requests\":%" PRIu64 ",\"until_hostile_done\":%s,"
+	     "\"suppress\":%s}",
 	     (int)getpid(), json_escape(guest, esc, sizeof(esc)), DEMO_GUEST_LOAD_GPA,
 	     d->opts->delay ? 0 : d->opts->hz, d->opts->delay, d->opts->req_hz, req_pace(d->opts),
 	     d->opts->complete_delay_ms, d->opts->legacy ? "true" : "false",
-	     transport_name(d->opts->transport), d->opts->hostile, d->opts->hostile_repeat,
-	     d->opts->requests, d->opts->until_hostile_done ? "true" : "false",
-	     d->opts->suppress ? "true" : "false");
+	     transport_name(d->opts->transport), pci_config_name(d->opts->pci_config),
+	     d->opts->hostile, d->opts->hostile_repeat, d->opts->requests,
+	     d->opts->until_hostile_done ? "true" : "false", d->opts->suppress ? "true" : "false");
 	for (size_t i = 0; i < sizeof(ram_layout) / sizeof(ram_layout[0]); i++) {
 		struct vm_slot *s;
 
@@ -1238,10 +1271,11 @@ int main(int argc, char **argv)
 	     ",\"mmio_heartbeats\":%" PRIu64 ",\"elapsed_ms\":%" PRIu64
 	     ",\"virtio_requests\":%" PRIu64 ",\"virtio_completions\":%" PRIu64
 	     ",\"virtio_errors\":%" PRIu64 ",\"hostile_events\":%" PRIu64
-	     ",\"pci_config_reads\":%" PRIu64 ",\"pci_config_writes\":%" PRIu64 "}",
+	     ",\"pci_config_reads\":%" PRIu64 ",\"pci_config_writes\":%" PRIu64
+	     ",\"pci_ecam_reads\":%" PRIu64 ",\"pci_ecam_writes\":%" PRIu64 "}",
 	     reason, status, d.heartbeats, d.mmio_writes, ms, d.virtio.requests,
 	     d.virtio.completions, d.virtio.errors, d.hostile_events, d.pci.cfg_reads,
-	     d.pci.cfg_writes);
+	     d.pci.cfg_writes, d.pci.ecam_reads, d.pci.ecam_writes);
 	fprintf(stderr,
 		"demo-vmm: stopped (%s) after %" PRIu64 " ms: %" PRIu64 " heartbeats (%.1f/s)%s\n",
 		reason, ms, d.heartbeats, ms ? d.heartbeats * 1000.0 / ms : 0.0,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * PCI bus 0 of the demo VMM; see pci.h. The guest does what firmware and an OS do on real
- * hardware: it finds functions by reading vendor IDs through 0xCF8/0xCFC, sizes each BAR
+ * hardware: it finds functions by reading vendor IDs through 0xCF8/0xCFC or ECAM (having
+ * programmed the q35 host bridge's PCIEXBAR, or at the fixed base), sizes each BAR
  * (writes all-ones, reads back the mask), programs its address and enables decoding in the
  * command register. The VMM only follows: a BAR's window is on the bus exactly while the
  * function's command register enables its space and the BAR holds a usable address.
@@ -20,6 +21,14 @@
 #define PCI_CONFIG_ADDRESS 0xcf8
 #define PCI_CONFIG_DATA 0xcfc
 #define PCI_CONFIG_ENABLE 0x80000000u
+/*
+ * The q35 host bridge's PCIEXBAR (Intel 3 Series chipset datasheet, MCH config 0x60): bit 0
+ * enables the ECAM window, bits 2:1 its length (0: 256 buses, 1: 128, 2: 64, 3: reserved),
+ * bits 35:28 its base, and bit 27 (128 and 64 buses), bit 26 (64 buses) too.
+ */
+#define Q35_PCIEXBAR 0x60
+#define Q35_PCIEXBAR_WMASK 0x0000000ffc000007ULL
+#define ECAM_BUS_SHIFT 20
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -36,6 +45,11 @@ static void put32(uint8_t *p, uint32_t v)
 {
 	put16(p, v & 0xffff);
 	put16(p + 2, v >> 16);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
 /* The device key gma uses for a PCI function, as in the virtio devices' log lines */
@@ -144,6 +158,86 @@ static void cfg_read(struct pci_func *f, uint32_t reg, uint8_t *data, uint32_t l
 	if (f->cfg_hook)
 		f->cfg_hook(f, reg, len, false);
 	memcpy(data, &f->cfg[reg], len);
+}
+
+/*
+ * An ECAM access at @off of the window: bus << 20 | dev << 15 | fn << 12 | register. An
+ * access not naturally aligned or of another width is dropped (reads: all-ones); the
+ * extended space (0x100-0xfff) has no capabilities (reads 0).
+ */
+static void ecam_mmio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct pci_host *p = opaque;
+	unsigned int bus = off >> ECAM_BUS_SHIFT, dev = (off >> 15) & 0x1f, fn = (off >> 12) & 7;
+	uint32_t reg = off & 0xfff;
+	struct pci_func *f = NULL;
+
+	if (is_write)
+		p->ecam_writes++;
+	else
+		p->ecam_reads++;
+	if (bus == 0 && fn == 0)
+		f = p->devs[dev];
+	if (!f || (len != 1 && len != 2 && len != 4) || (reg & (len - 1)))
+		return;
+	if (reg >= sizeof(f->cfg)) {
+		if (!is_write)
+			memset(data, 0, len);
+		return;
+	}
+	if (is_write)
+		cfg_write(f, reg, data, len);
+	else
+		cfg_read(f, reg, data, len);
+}
+
+/* The ECAM window moves to @base, @buses buses (0: off the bus); logged. */
+static int ecam_map(struct pci_host *p, uint64_t base, uint32_t buses)
+{
+	int e = 0;
+
+	if (base == p->ecam_base && buses == p->ecam_buses)
+		return 0;
+	if (p->ecam_buses)
+		bus_del(p->mmio, p->ecam_base, p);
+	p->ecam_base = p->ecam_buses = 0;
+	if (buses) {
+		e = bus_add(p->mmio, "pci-ecam", base, (uint64_t)buses << ECAM_BUS_SHIFT, ecam_mmio,
+			    p);
+		if (!e) {
+			p->ecam_base = base;
+			p->ecam_buses = buses;
+		}
+	}
+	jlog("{\"event\":\"pci_ecam\",\"base\":%" PRIu64 ",\"buses\":%u,\"mapped\":%s}", base,
+	     buses, p->ecam_buses ? "true" : "false");
+	return e;
+}
+
+/* After a write to the host bridge: PCIEXBAR says where ECAM is. */
+static void bridge_hook(struct pci_func *f, uint32_t reg, uint32_t len, bool is_write)
+{
+	uint64_t bar = get64(&f->cfg[Q35_PCIEXBAR]), mask = 0xff0000000ULL;
+	uint32_t buses = 0;
+
+	if (!is_write || reg + len <= Q35_PCIEXBAR || reg >= Q35_PCIEXBAR + 8)
+		return;
+	switch ((bar >> 1) & 3) {
+	case 0:
+		buses = 256;
+		break;
+	case 1:
+		buses = 128;
+		mask |= 1ULL << 27;
+		break;
+	case 2:
+		buses = 64;
+		mask |= 3ULL << 26;
+		break;
+	}
+	if (!(bar & 1))
+		buses = 0;
+	ecam_map(f->host, buses ? bar & mask : 0, buses);
 }
 
 /* CONFIG_ADDRESS: only whole 32-bit accesses (0xCF9 is another register on real chipsets). */
@@ -258,19 +352,33 @@ int pci_host_attach(struct pci_host *p, struct pci_func *f, unsigned int dev)
 	return 0;
 }
 
-int pci_host_init(struct pci_host *p, struct bus *pio, struct bus *mmio)
+int pci_host_init(struct pci_host *p, struct bus *pio, struct bus *mmio, uint32_t config)
 {
-	int e;
+	uint64_t wmask = Q35_PCIEXBAR_WMASK;
+	int e = 0;
 
 	memset(p, 0, sizeof(*p));
 	p->pio = pio;
 	p->mmio = mmio;
-	e = bus_add(pio, "pci-address", PCI_CONFIG_ADDRESS, 4, pio_address, p);
-	if (!e)
-		e = bus_add(pio, "pci-data", PCI_CONFIG_DATA, 4, pio_data, p);
+	p->config = config;
+	/* a VMM with a fixed ECAM window has no 0xCF8/0xCFC (Cloud Hypervisor, crosvm) */
+	if (config != DEMO_PCI_CONFIG_FIXED) {
+		e = bus_add(pio, "pci-address", PCI_CONFIG_ADDRESS, 4, pio_address, p);
+		if (!e)
+			e = bus_add(pio, "pci-data", PCI_CONFIG_DATA, 4, pio_data, p);
+	}
 	if (e)
 		return e;
 	/* 00.0: the host bridge of a q35 machine (Intel 82G33/G31/P35/P31 DRAM controller). */
 	pci_func_init(&p->bridge, 0x8086, 0x29c0, 2, 0x060000 /* host bridge */, 0x1af4, 0x1100);
-	return pci_host_attach(p, &p->bridge, 0);
+	if (config == DEMO_PCI_CONFIG_Q35) {
+		/* its PCIEXBAR, disabled until the guest programs it */
+		for (unsigned int i = 0; i < 8; i++)
+			p->bridge.wmask[Q35_PCIEXBAR + i] = wmask >> (8 * i);
+		p->bridge.cfg_hook = bridge_hook;
+	}
+	e = pci_host_attach(p, &p->bridge, 0);
+	if (!e && config == DEMO_PCI_CONFIG_FIXED)
+		e = ecam_map(p, DEMO_ECAM_FIXED_BASE, DEMO_ECAM_FIXED_BUSES);
+	return e;
 }

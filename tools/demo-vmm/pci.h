@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * PCI bus 0 of the demo VMM: a host bridge answering configuration mechanism #1 (the address
- * at port 0xCF8, the data at 0xCFC-0xCFF), type 0 functions with a 256-byte config space,
+ * at port 0xCF8, the data at 0xCFC-0xCFF) and/or an ECAM window (at a fixed base, or where the
+ * q35 host bridge's PCIEXBAR puts it: demo-abi.h, DEMO_PCI_CONFIG_*), type 0 functions with a 256-byte config space,
  * BARs that the guest sizes and places (a BAR is decoded only while the command register
  * enables its space) and a capability list. Register offsets from <linux/pci_regs.h>.
  */
@@ -46,14 +47,21 @@ struct pci_func {
 
 struct pci_host {
 	struct bus *pio, *mmio;
+	uint32_t config; /* DEMO_PCI_CONFIG_* */
 	uint32_t addr; /* CONFIG_ADDRESS, as last written to 0xCF8 */
 	struct pci_func *devs[PCI_DEMO_DEVS]; /* function 0 of each device */
 	struct pci_func bridge;
-	uint64_t cfg_reads, cfg_writes;
+	uint64_t ecam_base; /* the ECAM window on @mmio, ecam_buses 0: none */
+	uint32_t ecam_buses;
+	uint64_t cfg_reads, cfg_writes; /* through 0xCFC */
+	uint64_t ecam_reads, ecam_writes;
 };
 
-/* Registers the 0xCF8/0xCFC ports on @pio and the host bridge as 00.0; BARs go on @mmio/@pio. */
-int pci_host_init(struct pci_host *p, struct bus *pio, struct bus *mmio);
+/*
+ * Sets up configuration access as @config (DEMO_PCI_CONFIG_*) says, on @pio (0xCF8/0xCFC)
+ * and @mmio (ECAM), and the host bridge as 00.0; BARs go on @mmio/@pio.
+ */
+int pci_host_init(struct pci_host *p, struct bus *pio, struct bus *mmio, uint32_t config);
 /* A function with these IDs (class: base << 16 | sub << 8 | prog-if), its command register 0. */
 void pci_func_init(struct pci_func *f, uint16_t vendor, uint16_t device, uint8_t revision,
 		   uint32_t class, uint16_t subsys_vendor, uint16_t subsys);

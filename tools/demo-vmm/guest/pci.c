@@ -12,9 +12,16 @@
 #define CONFIG_DATA 0xcfc
 #define MAX_FUNCS 16
 
+/* The q35 host bridge: Intel's MCH, and its PCIEXBAR register (64-bit, bit 0 enables). */
+#define Q35_HOST_ID 0x29c08086u
+#define Q35_PCIEXBAR 0x60
+#define Q35_PCIEXBAR_EN 1u
+
 static struct pci_dev funcs[MAX_FUNCS];
 static unsigned int nr_funcs;
 static uint32_t mem_next = DEMO_PCI_MEM_BASE, io_next = DEMO_PCI_IO_BASE;
+/* Where ECAM is, once known: every access goes there; 0: through 0xCF8/0xCFC. */
+static uintptr_t ecam;
 
 static void select_reg(const struct pci_dev *p, uint8_t off)
 {
@@ -22,34 +29,71 @@ static void select_reg(const struct pci_dev *p, uint8_t off)
 				     (uint32_t)p->fn << 8 | (off & 0xfc));
 }
 
+/* A register's address in the ECAM window: bus << 20 | dev << 15 | fn << 12 | off. */
+static uintptr_t ecam_reg(const struct pci_dev *p, uint8_t off)
+{
+	return ecam +
+	       ((uintptr_t)p->bus << 20 | (uintptr_t)p->dev << 15 | (uintptr_t)p->fn << 12 | off);
+}
+
 uint8_t pci_read8(const struct pci_dev *p, uint8_t off)
 {
+	if (ecam)
+		return mmio_read8(ecam_reg(p, off));
 	select_reg(p, off);
 	return inb(CONFIG_DATA + (off & 3));
 }
 
 uint16_t pci_read16(const struct pci_dev *p, uint8_t off)
 {
+	if (ecam)
+		return mmio_read16(ecam_reg(p, off & ~1));
 	select_reg(p, off);
 	return inw(CONFIG_DATA + (off & 2));
 }
 
 uint32_t pci_read32(const struct pci_dev *p, uint8_t off)
 {
+	if (ecam)
+		return mmio_read32(ecam_reg(p, off & ~3));
 	select_reg(p, off);
 	return inl(CONFIG_DATA);
 }
 
 void pci_write16(const struct pci_dev *p, uint8_t off, uint16_t v)
 {
+	if (ecam) {
+		mmio_write16(ecam_reg(p, off & ~1), v);
+		return;
+	}
 	select_reg(p, off);
 	outw(CONFIG_DATA + (off & 2), v);
 }
 
 void pci_write32(const struct pci_dev *p, uint8_t off, uint32_t v)
 {
+	if (ecam) {
+		mmio_write32(ecam_reg(p, off & ~3), v);
+		return;
+	}
 	select_reg(p, off);
 	outl(CONFIG_DATA, v);
+}
+
+/*
+ * As firmware does on a q35 machine: the host bridge's ECAM window programmed through
+ * 0xCF8/0xCFC (the upper half first, then the base with the enable bit: 256 buses), then
+ * every configuration access through it.
+ */
+static void q35_ecam(void)
+{
+	const struct pci_dev host = { .bus = 0, .dev = 0, .fn = 0 };
+
+	if (pci_read32(&host, PCI_VENDOR_ID) != Q35_HOST_ID)
+		panic("pci: 00.0 is not a q35 host bridge: no PCIEXBAR");
+	pci_write32(&host, Q35_PCIEXBAR + 4, 0);
+	pci_write32(&host, Q35_PCIEXBAR, DEMO_ECAM_Q35_BASE | Q35_PCIEXBAR_EN);
+	ecam = DEMO_ECAM_Q35_BASE;
 }
 
 uint8_t pci_cap_first(const struct pci_dev *p)
@@ -152,6 +196,12 @@ static void probe(uint8_t dev, uint8_t fn)
 
 unsigned int pci_init(void)
 {
+	uint32_t how = inl(DEMO_PIO_PCI_CONFIG);
+
+	if (how == DEMO_PCI_CONFIG_Q35)
+		q35_ecam();
+	else if (how == DEMO_PCI_CONFIG_FIXED)
+		ecam = DEMO_ECAM_FIXED_BASE;
 	for (uint8_t dev = 0; dev < 32; dev++) {
 		struct pci_dev f0 = { .bus = 0, .dev = dev, .fn = 0 };
 

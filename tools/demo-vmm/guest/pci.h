@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The demo guest's PCI code (pci.c): what firmware and an OS do before a driver runs. It
- * finds the functions of bus 0 through configuration mechanism #1 (0xCF8/0xCFC), sizes
- * their BARs, places them (memory from DEMO_PCI_MEM_BASE, I/O from DEMO_PCI_IO_BASE) and
+ * finds the functions of bus 0 through configuration mechanism #1 (0xCF8/0xCFC) or, as the
+ * VMM says (DEMO_PIO_PCI_CONFIG), through ECAM: after programming a q35 host bridge's
+ * PCIEXBAR as firmware does, or at a fixed base. Then it sizes their BARs, places them (memory from DEMO_PCI_MEM_BASE, I/O from DEMO_PCI_IO_BASE) and
  * enables decoding and bus mastering. Offsets from the kernel's uapi <linux/pci_regs.h>.
  */
 #ifndef GMA_DEMO_GUEST_PCI_H
