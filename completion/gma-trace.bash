@@ -83,7 +83,7 @@ _gma_trace()
 		return
 		;;
 	-a | --gpa | -n | --len | --timeout-ms | --interval-ms | --stuck-ms | --mmio | \
-		--snap-len | --duration | --ringbuf-size | --ring-poll-ms)
+		--snap-len | --duration | --ringbuf-size | --ring-poll-ms | --ecam)
 		return # a number
 		;;
 	esac
@@ -94,7 +94,8 @@ _gma_trace()
 	mem) opts="--pid --gpa --len --via-bpf --timeout-ms --btf --json --verbose" ;;
 	rings)
 		opts="--pid --json --stats --interval-ms --completions --descs --stuck-ms --mmio"
-		opts+=" --queue --qmp --snap-len --duration --ringbuf-size --ring-poll-ms --btf --verbose --"
+		opts+=" --queue --qmp --ecam --snap-len --duration --ringbuf-size --ring-poll-ms --btf"
+		opts+=" --verbose --"
 		;;
 	ring) opts="--pid --dump --map --queue --qmp --snap-len --descs --json --verbose" ;;
 	esac

@@ -397,6 +397,18 @@ GMA_API int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, 
 				 const struct gma_queue_layout *layout, __u32 device_id);
 
 /*
+ * Tells the tracer where a VM's PCI configuration space is mapped (ECAM, MMCONFIG): bus 0's
+ * 4 KiB functions at guest physical `base`, `buses` buses of 1 MiB after it (1..256), so
+ * the virtio-pci functions a guest configures there are learnt as through 0xCF8/0xCFC. A
+ * q35 VM traced from boot needs none (its firmware programs the host bridge's PCIEXBAR, which
+ * the tracer follows); a VM traced late does, or one of another VMM (gma-trace(8) --ecam
+ * lists known bases). vm_id is struct gma_vm.id, or 0 for every VM of the traced process
+ * that the tracer has not yet seen use PCI. -EINVAL for a window not 1 MiB aligned, of 0 or
+ * more than 256 buses, or not below 2^52.
+ */
+GMA_API int gma_tracer_set_ecam(struct gma_tracer *t, __u64 vm_id, __u64 base, __u32 buses);
+
+/*
  * Raises GMA_ANOM_STUCK (through on_anomaly, once per episode) for each queue with chains in
  * flight and no completion for longer than stuck_ns. Returns the number of stuck queues.
  */

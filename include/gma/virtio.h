@@ -294,6 +294,17 @@ struct gma_qmp_queue {
  */
 GMA_API int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t *n);
 
+/*
+ * The guest's PCI ECAM (MMCONFIG) window as QEMU maps it now, from "info mtree": the
+ * pcie-mmcfg-mmio region in the system memory address space (q35 maps it once the firmware
+ * has enabled the host bridge's PCIEXBAR), or an alias of it from its start (arm virt).
+ * *base is bus 0's guest physical address, *buses the buses it covers. -ENOENT when none is
+ * mapped (pc, microvm, PCIEXBAR disabled), -EPROTO for a window gma cannot follow (not 1 MiB
+ * aligned, more than 256 buses, past 2^52) or an answer that is not text; other errors as
+ * for gma_qmp_command.
+ */
+GMA_API int gma_qmp_pci_ecam(struct gma_qmp *q, __u64 *base, __u32 *buses);
+
 #ifdef __cplusplus
 }
 #endif

@@ -472,3 +472,30 @@ Test(rings, virtio_pci_configured_through_q35_ecam)
 	cr_assert(vmm_mapped_ecam(DEMO_ECAM_Q35_BASE, 256), "the VMM mapped no ECAM window");
 	expect_pci_chains();
 }
+
+/*
+ * A VMM with its ECAM window at a fixed base and no 0xCF8/0xCFC (as Cloud Hypervisor and
+ * crosvm): the guest never writes a PCIEXBAR, so without --ecam no function is learnt; with
+ * it every chain is.
+ */
+Test(rings, virtio_pci_at_a_fixed_ecam_window_given_with_the_option)
+{
+	char ecam[64];
+	size_t chains = 0;
+
+	run_traced_vmm("", "--transport pci --pci-config ecam-fixed --requests 5");
+	cr_assert_eq(vmm_exit_count("pci_config_reads") + vmm_exit_count("pci_config_writes"), 0);
+	cr_assert_gt(vmm_exit_count("pci_ecam_reads"), 50);
+	for (size_t i = 0; i < trace.n; i++)
+		chains += is(trace.v[i], "type", "chain") || is(trace.v[i], "type", "queue");
+	cr_assert_eq(chains, 0, "%zu queues or chains learnt with no ECAM window known", chains);
+	cr_assert_geq(count_lines(truth_path, "\"event\":\"chain\""), 5, "the guest queued none");
+	trace_run_cleanup();
+
+	snprintf(ecam, sizeof(ecam), "--ecam %#x,%u", DEMO_ECAM_FIXED_BASE, DEMO_ECAM_FIXED_BUSES);
+	run_traced_vmm(ecam, "--transport pci --pci-config ecam-fixed --requests 20");
+	cr_assert(vmm_mapped_ecam(DEMO_ECAM_FIXED_BASE, DEMO_ECAM_FIXED_BUSES));
+	cr_assert_eq(vmm_exit_count("pci_config_reads") + vmm_exit_count("pci_config_writes"), 0,
+		     "the guest used 0xCF8/0xCFC");
+	expect_pci_chains();
+}

@@ -157,6 +157,14 @@ t 64 "desc=0: the tracer takes it for a queue not set up" rings --pid 1 \
 	--queue ${QUEUE/desc=0x1000/desc=0}
 t 64 "--mmio '0x1001': a virtio-mmio window's base" rings --pid 1 --mmio 0x1001
 t 64 "--mmio, --queue and --qmp need --pid" rings --queue $QUEUE -- true
+t 64 "--ecam '0xb0080000': the base is not 1 MiB aligned" rings --pid 1 --ecam 0xb0080000
+t 64 "--ecam '0xb0000000,0': 0 buses; a window has 1 to 256" rings --pid 1 --ecam 0xb0000000,0
+t 64 "--ecam '0xb0000000,257': 257 buses" rings --pid 1 --ecam 0xb0000000,257
+t 64 "--ecam '0xfffffffffff00000,1': the window does not fit below 2^52" rings --pid 1 \
+	--ecam 0xfffffffffff00000,1
+t 64 "--ecam '0xb0000000,16x': BUSES is not a number" rings --pid 1 --ecam 0xb0000000,16x
+t 64 "--ecam '-0x100000': not BASE[,BUSES]" rings --pid 1 --ecam -0x100000
+t 64 "--ecam 'b0000000': not BASE[,BUSES]" rings --pid 1 --ecam b0000000
 t 64 "--pid and a command exclude each other" rings --pid 1 -- true
 t 64 "invalid PID '-5'" rings --pid -5
 t 64 "invalid --stuck-ms '-1'" rings --pid 1 --stuck-ms -1

@@ -21,6 +21,39 @@
 
 #include <gma/virtio.h>
 
+/*
+ * "info mtree" of a QEMU q35 machine once SeaBIOS enabled PCIEXBAR, cut short: address
+ * spaces sharing one tree, disabled aliases, the ECAM region among the system's, and the
+ * region sections after the address spaces, which list regions at offset 0.
+ */
+static const char mtree_q35[] =
+	"address-space: cpu-memory-0\n"
+	"address-space: memory\n"
+	"  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n"
+	"    0000000000000000-000000007fffffff (prio 0, ram): alias ram-below-4g @pc.ram "
+	"0000000000000000-000000007fffffff\n"
+	"    0000000000000000-ffffffffffffffff (prio -1, i/o): pci\n"
+	"      00000000000a0000-00000000000bffff (prio 1, i/o): vga-lowmem\n"
+	"      00000000fffc0000-00000000ffffffff (prio 0, rom): pc.bios\n"
+	"    00000000000c0000-00000000000c3fff (prio 1, i/o): alias pam-pci @pci "
+	"00000000000c0000-00000000000c3fff [disabled]\n"
+	"    0000000020000000-0000000020000000 (prio 1, i/o): tseg-blackhole [disabled]\n"
+	"    00000000b0000000-00000000bfffffff (prio 0, i/o): pcie-mmcfg-mmio\n"
+	"    00000000fec00000-00000000fec00fff (prio 0, i/o): kvm-ioapic\n"
+	"\n"
+	"address-space: I/O\n"
+	"  0000000000000000-000000000000ffff (prio 0, i/o): io\n"
+	"    0000000000000cf8-0000000000000cfb (prio 0, i/o): pci-conf-idx\n"
+	"\n"
+	"memory-region: pc.ram\n"
+	"  0000000000000000-000000007fffffff (prio 0, ram): pc.ram\n"
+	"\n"
+	"memory-region: pcie-mmcfg-mmio\n"
+	"  0000000000000000-000000000fffffff (prio 0, i/o): pcie-mmcfg-mmio\n";
+
+/* What the fake answers to "info mtree" (the test sets it before fake_start). */
+static const char *fake_mtree = mtree_q35;
+
 enum fake_mode {
 	FAKE_QEMU, /* greeting, capabilities, the virtio queries */
 	FAKE_SILENT, /* accepts and never writes */
@@ -301,6 +334,10 @@ static void serve_command(int fd, json_object *req, enum fake_mode mode)
 			"\"NIC_RX_FILTER_CHANGED\", \"data\": {\"path\": \"/machine/x\"}}\r\n");
 		say(fd, "{\"return\": [], \"id\": 999999}\r\n");
 		reply(fd, id, list);
+	} else if (!strcmp(cmd, "human-monitor-command") &&
+		   json_object_object_get_ex(args, "command-line", &v) &&
+		   !strcmp(json_object_get_string(v), "info mtree")) {
+		reply(fd, id, json_object_new_string(fake_mtree));
 	} else if (!strcmp(cmd, "human-monitor-command")) {
 		reply(fd, id, json_object_new_string(qtree));
 	} else if (!strcmp(cmd, "qom-get") && (d = find_dev(args))) {
@@ -572,4 +609,112 @@ Test(qmp, misbehaving_peers)
 				     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 				     &q),
 		     -ENAMETOOLONG);
+}
+
+/* gma_qmp_pci_ecam against a fake QEMU answering "info mtree" with mtree. */
+static int ecam_from(const char *mtree, __u64 *base, __u32 *buses)
+{
+	struct gma_qmp *q = NULL;
+	struct fake f;
+	int err;
+
+	fake_mtree = mtree;
+	f = fake_start(FAKE_QEMU);
+	cr_assert_eq(gma_qmp_connect(f.path, &q), 0);
+	err = gma_qmp_pci_ecam(q, base, buses);
+	gma_qmp_close(q);
+	fake_stop(&f);
+	return err;
+}
+
+Test(qmp, pci_ecam_window_from_info_mtree)
+{
+	__u64 base = 0;
+	__u32 buses = 0;
+
+	cr_assert_eq(ecam_from(mtree_q35, &base, &buses), 0);
+	cr_assert_eq(base, 0xb0000000);
+	cr_assert_eq(buses, 256);
+	/* arm virt: the high ECAM is an alias of the region from its start */
+	cr_assert_eq(
+		ecam_from("address-space: memory\n"
+			  "  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n"
+			  "    0000004010000000-000000401fffffff (prio 0, i/o): alias "
+			  "pcie-ecam-high @pcie-mmcfg-mmio 0000000000000000-000000000fffffff\n",
+			  &base, &buses),
+		0);
+	cr_assert_eq(base, 0x4010000000ULL);
+	cr_assert_eq(buses, 256);
+	/* 64 buses (q35 with PCIEXBAR's length 64 MiB) */
+	cr_assert_eq(
+		ecam_from("address-space: memory\n"
+			  "  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n"
+			  "    00000000e0000000-00000000e3ffffff (prio 0, i/o): pcie-mmcfg-mmio\n",
+			  &base, &buses),
+		0);
+	cr_assert_eq(base, 0xe0000000);
+	cr_assert_eq(buses, 64);
+}
+
+/* No window mapped, or one gma cannot follow, is said, never guessed. */
+Test(qmp, pci_ecam_absent_or_malformed)
+{
+	__u64 base = 0x5a;
+	__u32 buses = 0x5a;
+
+	cr_assert_eq(
+		ecam_from("address-space: memory\n"
+			  "  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n"
+			  "    00000000b0000000-00000000bfffffff (prio 0, i/o): pcie-mmcfg-mmio "
+			  "[disabled]\n",
+			  &base, &buses),
+		-ENOENT, "disabled");
+	/* only in the region sections and another address space: not mapped in memory */
+	cr_assert_eq(
+		ecam_from("address-space: I/O\n"
+			  "  00000000b0000000-00000000bfffffff (prio 0, i/o): pcie-mmcfg-mmio\n"
+			  "address-space: memory\n"
+			  "  0000000000000000-ffffffffffffffff (prio 0, i/o): system\n"
+			  "\n"
+			  "memory-region: pcie-mmcfg-mmio\n"
+			  "  0000000000000000-000000000fffffff (prio 0, i/o): pcie-mmcfg-mmio\n",
+			  &base, &buses),
+		-ENOENT, "a region section is not a mapping");
+	cr_assert_eq(ecam_from("address-space: memory\n"
+			       "    00000000b0000000-00000000bfffffff (prio 0, i/o): alias x "
+			       "@pcie-mmcfg-mmio 0000000000100000-00000000100fffff\n",
+			       &base, &buses),
+		     -ENOENT, "an alias from bus 1: bus 0's base unknown");
+	cr_assert_eq(
+		ecam_from("address-space: memory\n"
+			  "    00000000b0000000-00000000bfffff (prio 0, i/o): pcie-mmcfg-mmio\n"
+			  "    00000000b0000000-\n"
+			  "    zzzzzzzzb0000000-00000000bfffffff (prio 0, i/o): pcie-mmcfg-mmio\n"
+			  "    00000000c0000000-00000000bfffffff (prio 0, i/o): pcie-mmcfg-mmio\n"
+			  "    00000000b0000000-00000000bfffffff (prio 0, i/o): pcie-mmcfg-mmioX\n",
+			  &base, &buses),
+		-ENOENT, "truncated, not hex, end before start, another name");
+	cr_assert_eq(ecam_from("", &base, &buses), -ENOENT, "an empty answer");
+	cr_assert_eq(
+		ecam_from("address-space: memory\n"
+			  "    00000000b0080000-00000000b017ffff (prio 0, i/o): pcie-mmcfg-mmio\n",
+			  &base, &buses),
+		-EPROTO, "not 1 MiB aligned");
+	cr_assert_eq(
+		ecam_from("address-space: memory\n"
+			  "    00000000a0000000-00000000bfffffff (prio 0, i/o): pcie-mmcfg-mmio\n",
+			  &base, &buses),
+		-EPROTO, "512 buses");
+	cr_assert_eq(
+		ecam_from("address-space: memory\n"
+			  "    fffffffff0000000-ffffffffffffffff (prio 0, i/o): pcie-mmcfg-mmio\n",
+			  &base, &buses),
+		-EPROTO, "past 2^52");
+	cr_assert_eq(
+		ecam_from("address-space: memory\n"
+			  "    0000000000000000-ffffffffffffffff (prio 0, i/o): pcie-mmcfg-mmio\n",
+			  &base, &buses),
+		-EPROTO, "the whole address space (its size wraps to 0)");
+	cr_assert_eq(base, 0x5a, "a failure leaves the outputs alone");
+	cr_assert_eq(buses, 0x5a);
 }

@@ -32,6 +32,8 @@ static struct rings_args {
 	__u32 ringbuf_size;
 	__u32 ring_poll_ms; /* 0: the library's default */
 	const char *qmp;
+	__u64 ecam_base; /* --ecam: the VM's ECAM window, ecam_buses 0: none given */
+	__u32 ecam_buses;
 	__u64 mmio[MMIO_BASES_MAX];
 	size_t nr_mmio;
 	struct queue_spec queues[QUEUE_SPECS_MAX];
@@ -55,6 +57,7 @@ enum {
 	OPT_INTERVAL,
 	OPT_RINGBUF,
 	OPT_RING_POLL,
+	OPT_ECAM,
 };
 
 static const struct argp_option rings_options[] = {
@@ -69,7 +72,12 @@ static const struct argp_option rings_options[] = {
 	{ "mmio", OPT_MMIO, "BASE", 0, "A virtio-mmio window set up before the trace began", 0 },
 	{ "queue", OPT_QUEUE, "SPEC", 0,
 	  "A queue set up before the trace began: " QUEUE_SPEC_SYNTAX, 0 },
-	{ "qmp", OPT_QMP, "SOCKET", 0, "Import every queue's layout from QEMU's QMP socket", 0 },
+	{ "qmp", OPT_QMP, "SOCKET", 0,
+	  "Import every queue's layout, and the PCI ECAM window, from QEMU's QMP socket", 0 },
+	{ "ecam", OPT_ECAM, "BASE[,BUSES]", 0,
+	  "The VM's PCI ECAM (MMCONFIG) window: bus 0 at guest physical BASE, BUSES buses "
+	  "(1 to 256, default 256); for a VM traced late or a VMM other than QEMU q35",
+	  0 },
 	{ "snap-len", OPT_SNAP, "BYTES", 0, "Bytes sampled from each buffer (64; 1 to 4096)", 0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after SECONDS (default: Ctrl-C)", 0 },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
@@ -84,6 +92,38 @@ static const struct argp_option rings_options[] = {
 };
 
 static const char rings_args_doc[] = "[-- COMMAND [ARG...]]";
+
+/* --ecam BASE[,BUSES] */
+static error_t parse_ecam(const char *arg, struct argp_state *state)
+{
+	unsigned long long base, buses = 256;
+	char *end;
+
+	errno = 0;
+	base = strtoull(arg, &end, 0);
+	if (errno || end == arg || *arg == '-' || (*end && *end != ','))
+		argp_error(state, "--ecam '%s': not BASE[,BUSES] (a guest physical address)", arg);
+	if (*end == ',') {
+		const char *b = end + 1;
+
+		errno = 0;
+		buses = strtoull(b, &end, 0);
+		if (errno || end == b || *b == '-' || *end)
+			argp_error(state, "--ecam '%s': BUSES is not a number", arg);
+	}
+	if (buses < 1 || buses > 256)
+		argp_error(state, "--ecam '%s': %llu buses; a window has 1 to 256", arg, buses);
+	if (base & 0xfffff)
+		argp_error(state, "--ecam '%s': the base is not 1 MiB aligned", arg);
+	if (base >= 1ULL << 52 || (1ULL << 52) - base < buses << 20)
+		argp_error(state,
+			   "--ecam '%s': the window does not fit below 2^52 (guest physical "
+			   "addresses)",
+			   arg);
+	args.ecam_base = base;
+	args.ecam_buses = (__u32)buses;
+	return 0;
+}
 
 static error_t parse_rings(int key, char *arg, struct argp_state *state)
 {
@@ -130,6 +170,8 @@ static error_t parse_rings(int key, char *arg, struct argp_state *state)
 	case OPT_QMP:
 		args.qmp = arg;
 		return 0;
+	case OPT_ECAM:
+		return parse_ecam(arg, state);
 	case ARGP_KEY_ARG:
 		return ARGP_ERR_UNKNOWN; /* all of them at once, as ARGP_KEY_ARGS */
 	case ARGP_KEY_ARGS:
@@ -247,6 +289,40 @@ static void print_summary(struct gma_tracer *t)
 	out()->summary(&seen);
 }
 
+/*
+ * The PCI ECAM window QEMU maps (info mtree), unless --ecam gave one: so functions the guest
+ * configures from now on through ECAM are learnt. Its absence is no error (a pc or microvm
+ * machine has none); a window gma cannot follow is said and skipped.
+ */
+static int import_qmp_ecam(struct gma_tracer *t, const struct gma_vm *vm, struct gma_qmp *qmp)
+{
+	__u64 base;
+	__u32 buses;
+	int err;
+
+	if (args.ecam_buses)
+		return 0;
+	err = gma_qmp_pci_ecam(qmp, &base, &buses);
+	if (err == -ENOENT)
+		return 0;
+	if (err == -EPROTO) {
+		fprintf(stderr,
+			"gma-trace: QMP %s: info mtree: a PCI ECAM window gma cannot follow (not "
+			"1 MiB aligned, more than 256 buses, or past 2^52); give it with --ecam\n",
+			args.qmp);
+		return 0;
+	}
+	if (err)
+		return report_qmp_error(err, args.qmp, "info mtree (the PCI ECAM window)", qmp);
+	err = gma_tracer_set_ecam(t, vm->id, base, buses);
+	if (err)
+		return report_bpf_error(err, "setting the ECAM window from QMP");
+	if (!env.json)
+		fprintf(stderr, "gma-trace: PCI ECAM window from QMP: 0x%llx, %u buses\n",
+			(unsigned long long)base, buses);
+	return 0;
+}
+
 /* Queue layouts from QMP, keyed to the VM by the virtio-mmio base QEMU reports. */
 static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm)
 {
@@ -262,6 +338,8 @@ static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm)
 	err = gma_qmp_virtio_queues(qmp, &qs, &n);
 	if (err)
 		report_qmp_error(err, args.qmp, "x-query-virtio (listing the virtio queues)", qmp);
+	else if ((err = import_qmp_ecam(t, vm, qmp)))
+		free(qs);
 	gma_qmp_close(qmp);
 	if (err)
 		return err;
@@ -353,8 +431,10 @@ int cmd_rings(int argc, char **argv)
 
 		err = gma_tracer_add_queue(t, vm->id, q->base, q->index, &q->layout, q->device_id);
 	}
+	if (!err && args.ecam_buses)
+		err = gma_tracer_set_ecam(t, vm ? vm->id : 0, args.ecam_base, args.ecam_buses);
 	if (err) {
-		report_bpf_error(err, "adding a --mmio or --queue");
+		report_bpf_error(err, "adding a --mmio, --queue or --ecam");
 		goto out_tracer;
 	}
 	if (args.qmp && (err = import_qmp(t, vm)))

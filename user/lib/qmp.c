@@ -783,3 +783,138 @@ out:
 	*n = nr;
 	return 0;
 }
+
+/* --- the PCI ECAM window ------------------------------------------------------------------ */
+
+#define ECAM_REGION "pcie-mmcfg-mmio" /* QEMU's name for it (hw/pci/pcie_host.c) */
+
+/* 16 hex digits at s, as QEMU prints addresses in "info mtree". */
+static bool hex16(const char *s, __u64 *v)
+{
+	char num[17];
+	char *e;
+
+	memcpy(num, s, 16);
+	num[16] = '\0';
+	errno = 0;
+	*v = strtoull(num, &e, 16);
+	return !errno && !*e && num[0] != '-' && num[0] != '+' && num[0] != ' ';
+}
+
+/* "START-END (prio P, KIND): " at the start of an mtree line: the range, and what follows. */
+static const char *mtree_range(const char *s, size_t len, __u64 *start, __u64 *end)
+{
+	const char *colon = memchr(s, ':', len);
+
+	if (len < 34 || s[16] != '-' || s[33] != ' ' || !colon || colon + 2 > s + len)
+		return NULL;
+	if (!hex16(s, start) || !hex16(s + 17, end) || *end < *start)
+		return NULL;
+	return colon + 2;
+}
+
+/* Whether the len bytes at s are name, or name then " [disabled]" or another attribute. */
+static bool is_region(const char *s, size_t len, const char *name, bool *disabled)
+{
+	size_t n = strlen(name);
+
+	if (len < n || memcmp(s, name, n) || (len > n && s[n] != ' '))
+		return false;
+	*disabled = len > n && memmem(s + n, len - n, "[disabled]", 10);
+	return true;
+}
+
+/*
+ * The window in "info mtree": in the system memory address space ("address-space: memory",
+ * possibly listed with others sharing its tree), a region named pcie-mmcfg-mmio (q35), or an
+ * alias of it from its start (arm virt's pcie-ecam), not disabled. The "memory-region:"
+ * sections after the address spaces list regions at offset 0: never a mapping. Returns
+ * whether one was found.
+ */
+static bool parse_mtree_ecam(const char *text, __u64 *base, __u64 *size)
+{
+	bool in_memory = false, in_tree = false, disabled;
+	const char *p = text;
+
+	while (p && *p) {
+		const char *eol = strchr(p, '\n'), *s, *what;
+		size_t len = eol ? (size_t)(eol - p) : strlen(p), ind;
+		__u64 start, end;
+
+		while (len && p[len - 1] == '\r')
+			len--;
+		ind = indent_of(p, len);
+		s = p + ind;
+		len -= ind;
+		p = eol ? eol + 1 : NULL;
+		if (!len)
+			continue;
+		if (!ind) {
+			/* a header: a group of address spaces sharing the tree that follows */
+			if (in_tree)
+				in_memory = false;
+			in_tree = false;
+			if (starts(s, len, "address-space: memory") && len == 21)
+				in_memory = true;
+			continue;
+		}
+		in_tree = true;
+		if (!in_memory)
+			continue;
+		what = mtree_range(s, len, &start, &end);
+		if (!what)
+			continue;
+		len -= what - s;
+		if (is_region(what, len, ECAM_REGION, &disabled)) {
+			if (disabled)
+				continue;
+		} else if (starts(what, len, "alias ")) {
+			/* alias NAME @pcie-mmcfg-mmio OFFSET-END: only from the window's start */
+			const char *at = memmem(what, len, " @" ECAM_REGION " ", 18);
+			__u64 off;
+
+			if (!at || (size_t)(what + len - (at + 18)) < 16 || !hex16(at + 18, &off) ||
+			    off || memmem(what, len, "[disabled]", 10))
+				continue;
+		} else {
+			continue;
+		}
+		*base = start;
+		*size = end - start + 1;
+		return true;
+	}
+	return false;
+}
+
+int gma_qmp_pci_ecam(struct gma_qmp *q, __u64 *base, __u32 *buses)
+{
+	json_object *args, *ret = NULL;
+	__u64 b = 0, size = 0;
+	bool found = false;
+	int err;
+
+	if (!q || !base || !buses)
+		return -EINVAL;
+	args = json_object_new_object();
+	if (!args)
+		return -ENOMEM;
+	json_object_object_add(args, "command-line", json_object_new_string("info mtree"));
+	err = command(q, "human-monitor-command", args, &ret);
+	if (err)
+		return err;
+	if (!json_object_is_type(ret, json_type_string)) {
+		json_object_put(ret);
+		return -EPROTO;
+	}
+	found = parse_mtree_ecam(json_object_get_string(ret), &b, &size);
+	json_object_put(ret);
+	if (!found)
+		return -ENOENT;
+	/* 1 MiB a bus, 1 to 256 of them, 1 MiB aligned, below 2^52 */
+	if (!size || (size & 0xfffff) || size > 256ULL << 20 || (b & 0xfffff) || b >= 1ULL << 52 ||
+	    (1ULL << 52) - b < size)
+		return -EPROTO;
+	*base = b;
+	*buses = (__u32)(size >> 20);
+	return 0;
+}

@@ -24,6 +24,7 @@
 #include "record_reader.h"
 #include "tracer.h"
 #include "tracer.skel.h"
+#include "virtio_pci_regs.h" /* pci_ecam_valid */
 
 /*
  * Guest memory of one traced VM as userspace reads it (process_vm_readv through the
@@ -629,6 +630,23 @@ known:
 	}
 	free((void *)ring.heads);
 	return 0;
+}
+
+int gma_tracer_set_ecam(struct gma_tracer *t, __u64 vm_id, __u64 base, __u32 buses)
+{
+	struct pci_vm pv = {};
+
+	if (!pci_ecam_valid(base, buses))
+		return -EINVAL;
+	if (!vm_id) {
+		t->skel->bss->ecam_default = (struct pci_ecam){ .base = base, .buses = buses };
+		return 0;
+	}
+	/* keep what the tracer learnt of the VM's 0xCF8 and host bridge */
+	bpf_map__lookup_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv, sizeof(pv), 0);
+	pv.ecam = (struct pci_ecam){ .base = base, .buses = buses };
+	return bpf_map__update_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv, sizeof(pv),
+				    BPF_ANY);
 }
 
 int gma_tracer_check_stuck(struct gma_tracer *t, __u64 stuck_ns)
