@@ -198,7 +198,7 @@ $(OUTPUT)/qmp-rings: tools/vmtest/qmp-rings.c
 # Committed corpora: tests/fuzz/corpus/X/ (seeds and regression inputs). `make fuzz` runs each
 # target for FUZZ_SECONDS; `make test` replays the corpora and fuzzes each target briefly.
 
-FUZZ_TARGETS := accessor ring records reassembly mmio
+FUZZ_TARGETS := accessor ring records reassembly mmio pci
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-Wall -Wextra -Werror -Iinclude -Iuser/lib -Ibpf -Itests/helpers
@@ -207,6 +207,7 @@ FUZZ_SRCS_ring := user/lib/guest_mem.c user/lib/ring.c
 FUZZ_SRCS_records := user/lib/record_reader.c user/lib/queue_model.c
 FUZZ_SRCS_reassembly := user/lib/record_reader.c user/lib/queue_model.c
 FUZZ_SRCS_mmio :=
+FUZZ_SRCS_pci :=
 FUZZ_SECONDS ?= 600
 FUZZ_SHORT_SECONDS ?= 5
 

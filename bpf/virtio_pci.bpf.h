@@ -244,9 +244,11 @@ __noinline int pci_pio(__u64 vm_id, __u32 write, __u32 port, __u32 size, __u32 v
 /*
  * A memory access of a VM with PCI, of len bytes (0: Intel's fast path, a notify with no
  * data): a configuration access through the VM's ECAM window, or a modern function's common
- * configuration or notify area. ECAM reads come with their value: KVM traces a read once
- * the VMM has completed it (KVM_TRACE_MMIO_READ), on every kernel since kvm_mmio has had
- * a value.
+ * configuration or notify area. ECAM reads come with their value: x86 KVM traces a read
+ * twice, KVM_TRACE_MMIO_READ_UNSATISFIED with no value when it exits to the VMM, then
+ * KVM_TRACE_MMIO_READ with the VMM's answer when the vCPU runs again and the emulator
+ * completes the instruction (read_prepare() in 6.1, emulator_read_write() later); the
+ * caller passes only the second.
  */
 __noinline int pci_mmio(__u64 vm_id, __u32 write, __u64 gpa, __u32 len, __u32 val)
 {

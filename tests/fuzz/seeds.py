@@ -27,6 +27,25 @@ legacy = [acc(0x0, 0x74726976, 0), acc(0x4, 1, 0), acc(0x28, 4096, 1), acc(0x30,
           acc(0x40, 0, 1)]
 put('mmio', 'legacy', b''.join(legacy))
 
+# pci: 16 bytes per access: u8 op (bit 7: write), u8 width, u16 offset, u32 value, u64 address
+def pacc(op, width, off, val, addr=0, write=False):
+    return struct.pack('<BBHIQ', op | (0x80 if write else 0), width, off, val, addr)
+q35 = [pacc(1, 4, 0, 0x29c08086), pacc(1, 4, 0x64, 0, write=True),
+       pacc(1, 4, 0x60, 0xb0000001, write=True),
+       pacc(2, 4, 0, 0, 0x18000), pacc(2, 2, 0x6, 0, 0x1010), pacc(2, 4, 0, 0, 0x100100),
+       pacc(0, 4, 0, 0x10421af4), pacc(0, 2, 6, 0x10), pacc(0, 4, 0x10, 0xffffffff, write=True),
+       pacc(0, 4, 0x10, 0xffffc000), pacc(0, 4, 0x10, 0xe0000000, write=True),
+       pacc(0, 2, 4, 2, write=True), pacc(0, 1, 0x34, 0x40), pacc(0, 4, 0x40, 0x01100009),
+       pacc(0, 4, 0x44, 0), pacc(0, 4, 0x48, 0), pacc(0, 4, 0x4c, 0x38),
+       pacc(4, 2, 0x16, 0, write=True), pacc(4, 2, 0x18, 16, write=True),
+       pacc(4, 4, 0x20, 0x31000, write=True), pacc(4, 2, 0x1e, 0), pacc(4, 2, 0x1c, 1, write=True),
+       pacc(3, 4, 0, 16, 0xc0001000), pacc(6, 0, 0, 0, 0)]
+put('pci', 'q35', b''.join(q35))
+legacy_pci = [pacc(5, 2, 14, 1, write=True), pacc(5, 2, 12, 256), pacc(5, 4, 8, 0x12, write=True),
+              pacc(5, 2, 16, 1, write=True), pacc(1, 2, 0, 0x8086), pacc(1, 2, 2, 0x29c0),
+              pacc(1, 1, 0x60, 0x05, write=True), pacc(2, 1, 0xff, 0, 0xfffffff)]
+put('pci', 'legacy', b''.join(legacy_pci))
+
 # ring: 32-byte header (desc, driver, device, num u16, flags, snap u16, max_chains, mode),
 # then guest memory from gpa 0
 def ring_seed(indirect):

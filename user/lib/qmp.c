@@ -19,7 +19,11 @@
  * {"vring-num": 256, "vring-desc": ..., "vring-avail": ..., "vring-used": ...,
  * "last-avail-idx": 0, "used-idx": 0, "shadow-avail-idx": 0, "inuse": 0, "vring-align": 4096,
  * "queue-index": 0, "name": "virtio-blk", ...} and a GenericError "Invalid virtqueue number N"
- * past the last queue.
+ * past the last queue. "info mtree" shows where q35 maps PCI configuration space (ECAM):
+ *
+ *   address-space: memory
+ *     0000000000000000-ffffffffffffffff (prio 0, i/o): system
+ *       00000000b0000000-00000000bfffffff (prio 0, i/o): pcie-mmcfg-mmio
  */
 #define _GNU_SOURCE
 #include <errno.h>
