@@ -79,7 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			break;
 		case 2: /* an address near the window */
-			check_ecam(&pv.ecam, pv.ecam.base + (gpa & 0x1fffffff) - (off & 0xff), width);
+			check_ecam(&pv.ecam, pv.ecam.base + (gpa & 0x1fffffff) - (off & 0xff),
+				   width);
 			break;
 		case 3: /* any address, any window */
 			check_ecam(&pv.ecam, gpa, width);
