@@ -149,19 +149,23 @@ if [ "$VMTEST_GUEST_E2E" = 1 ]; then
 	cp "$KROOT/boot/vmlinuz-$KVER" "$STAGE/vmtest/vmlinuz"
 	QEMU=$(command -v qemu-system-x86_64)
 	copy_with_libs "$STAGE" "$QEMU"
-	# firmware of the microvm machine (qboot) and the linux boot option ROMs
-	mkdir -p "$STAGE/usr/share/qemu"
-	for fw in bios-microvm.bin qboot.rom linuxboot.bin linuxboot_dma.bin pvh.bin kvmvapic.bin \
-		multiboot.bin multiboot_dma.bin; do
-		[ -e "/usr/share/qemu/$fw" ] && cp -L "/usr/share/qemu/$fw" "$STAGE/usr/share/qemu/$fw"
+	# firmware of the microvm machine (qboot) and of q35 (SeaBIOS), the linux boot option ROMs
+	# (QEMU looks in both directories: Debian's seabios package holds SeaBIOS)
+	mkdir -p "$STAGE/usr/share/qemu" "$STAGE/usr/share/seabios"
+	for fw in qemu/bios-microvm.bin qemu/qboot.rom seabios/bios-256k.bin qemu/linuxboot.bin \
+		qemu/linuxboot_dma.bin qemu/pvh.bin qemu/kvmvapic.bin qemu/multiboot.bin \
+		qemu/multiboot_dma.bin; do
+		[ -e "/usr/share/$fw" ] && cp -L "/usr/share/$fw" "$STAGE/usr/share/$fw"
 	done
+	[ -e "$STAGE/usr/share/seabios/bios-256k.bin" ] ||
+		{ echo "build-initramfs: /usr/share/seabios/bios-256k.bin missing (package seabios)" >&2; exit 1; }
 	mkdir -p "$STAGE/gma/tools/vmtest"
 	install -m 0755 "$HERE/guest-e2e.sh" "$STAGE/gma/tools/vmtest/guest-e2e.sh"
 	install -m 0644 "$HERE/check-blk.awk" "$STAGE/gma/tools/vmtest/check-blk.awk"
 	install -m 0644 "$HERE/check-rings.awk" "$STAGE/gma/tools/vmtest/check-rings.awk"
 	[ -x "$OUTPUT/qmp-rings" ] || { echo "build-initramfs: $OUTPUT/qmp-rings missing (make $OUTPUT/qmp-rings)" >&2; exit 1; }
 	copy_with_libs "$STAGE" "$OUTPUT/qmp-rings" "$VM_OUT/qmp-rings"
-	echo "e2e guest-e2e" >>"$STAGE/etc/vmtest/tests"
+	printf 'e2e guest-e2e-microvm\ne2e guest-e2e-q35\n' >>"$STAGE/etc/vmtest/tests"
 fi
 
 # VMTEST_ONLY, VMTEST_REPEAT: only the tests named, each N times (NAME, NAME#2, ...), to chase

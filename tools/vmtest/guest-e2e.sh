@@ -1,34 +1,43 @@
 #!/bin/sh
-# The real guest end to end, inside the vmtest VM (run by tools/vmtest/init from /gma):
-# a Linux guest (the same Debian kernel, tools/vmtest/guest-init as its /init) on QEMU/KVM
-# microvm with a virtio-blk disk and a virtio-net NIC, started under
-#   OUTPUT/gma-trace rings --json --completions -- qemu-system-x86_64 ...
-# so the trace sees every queue from its setup; then check-blk.awk compares the blk chains with
-# the guest's workload. Before that, one untraced boot measures the nested boot time and
-# whether kvm_exit and kvm_mmio fire in this VM (ftrace events).
+# The real guest end to end, inside the vmtest VM (run by tools/vmtest/init from /gma): a Linux
+# guest (the same Debian kernel, tools/vmtest/guest-init as its /init) on QEMU/KVM, microvm
+# (virtio-mmio) or q35 (virtio-pci), with a virtio-blk disk, a virtio-net NIC and a
+# virtio-serial device of ten queues. gma-trace starts QEMU, so it sees every queue from its
+# set-up (check-blk.awk compares its blk chains with the guest's workload); a second one
+# attaches late with --qmp; both models are then compared with guest memory, queue by queue
+# (qmp-rings, check-rings.awk). With vmtest.e2e_baseline=1, first an untraced boot measures
+# the nested boot time and whether kvm_exit and kvm_mmio fire in this VM (ftrace events).
 #
-# Usage: sh tools/vmtest/guest-e2e.sh [OUTPUT]
-# Prints E2E-... lines; the trace is in /tmp/guest-e2e/trace.jsonl and also printed between
-# VMTEST-FILE-BEGIN/END lines (run.sh saves it as OUTPUT/vmtest/guest-e2e.jsonl).
+# Usage: sh tools/vmtest/guest-e2e.sh [OUTPUT [microvm|q35]]
+# Prints E2E-... lines; the trace is in /tmp/guest-e2e-MACHINE/trace.jsonl and also printed
+# between VMTEST-FILE-BEGIN/END lines (run.sh saves it as OUTPUT/vmtest/KERNEL/).
 # Exit status: 0 the trace matched, 1 otherwise.
 out=${1:-build}
+machine=${2:-microvm}
 here=$(dirname "$0")
-work=/tmp/guest-e2e
+work=/tmp/guest-e2e-$machine
 write_count=256 read_count=16
 boot_timeout=${E2E_BOOT_TIMEOUT:-600}
 rm -rf "$work"
 mkdir -p "$work"
 
+# The nested guest's devices: on microvm virtio-mmio ones; on q35 virtio-pci ones found by the
+# guest through ECAM (the firmware programs the host bridge's PCIEXBAR; Linux reads ACPI MCFG):
+# modern blk and net, and a virtio-serial device driven as a legacy one (I/O BAR).
+case "$machine" in
+q35) devices="-device virtio-blk-pci,drive=d -device virtio-net-pci,netdev=n,romfile= \
+	-device virtio-serial-pci,max_ports=4,disable-modern=on,disable-legacy=off" ;;
+*) devices="-device virtio-blk-device,drive=d -device virtio-net-device,netdev=n \
+	-device virtio-serial-device,max_ports=4" ;;
+esac
+
 qemu_cmd() { # CONSOLE-LOG QMP-SOCKET [EXTRA-CMDLINE]
-	echo qemu-system-x86_64 -accel kvm -M microvm -cpu host -m 256M -smp 1 \
+	echo qemu-system-x86_64 -accel kvm -M "$machine" -cpu host -m 256M -smp 1 \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-serial "file:$1" \
 		-kernel /vmtest/vmlinuz -initrd /vmtest/guest-initramfs.cpio \
 		-append "'console=ttyS0 panic=-1 loglevel=4 gma.write_count=$write_count gma.read_count=$read_count $3'" \
-		-device virtio-blk-device,drive=d \
-		-drive "id=d,file=$work/disk.img,format=raw,if=none" \
-		-device virtio-net-device,netdev=n -netdev user,id=n \
-		-device virtio-serial-device,max_ports=4 \
+		-drive "id=d,file=$work/disk.img,format=raw,if=none" -netdev user,id=n $devices \
 		-qmp "unix:$2,server=on,wait=off"
 }
 
@@ -145,10 +154,14 @@ awk -v who="from boot" -f "$here/check-rings.awk" "$work/rings.txt" "$work/trace
 boot_check=$?
 awk -v who="attached late" -f "$here/check-rings.awk" "$work/rings.txt" "$work/late.jsonl"
 late_check=$?
+echo "VMTEST-FILE-BEGIN guest-e2e-$machine-late.jsonl"
+cat "$work/late.jsonl"
+echo "VMTEST-FILE-END guest-e2e-$machine-late.jsonl"
+grep '"type":"queue_stats"' "$work/late.jsonl" | head -3 | sed 's/^/E2E-LATE stats: /'
 if [ "$(wc -c <"$work/trace.jsonl")" -le 4194304 ]; then
-	echo "VMTEST-FILE-BEGIN guest-e2e.jsonl"
+	echo "VMTEST-FILE-BEGIN guest-e2e-$machine.jsonl"
 	cat "$work/trace.jsonl"
-	echo "VMTEST-FILE-END guest-e2e.jsonl"
+	echo "VMTEST-FILE-END guest-e2e-$machine.jsonl"
 fi
 awk -v write_count="$write_count" -v read_bytes=$((read_count * 65536)) \
 	-f "$here/check-blk.awk" "$work/trace.jsonl"

@@ -372,7 +372,7 @@ boot_vm() {
 		s=$(stat -c %s "$KDIR/heartbeat.log")
 		[ "$s" != "$hb" ] && hb=$s last_act=$now
 		limit=$VMTEST_TEST_TIMEOUT
-		[ "${cur%%#*}" = guest-e2e ] && limit=$VMTEST_E2E_TIMEOUT
+		case "$cur" in guest-e2e*) limit=$VMTEST_E2E_TIMEOUT ;; esac
 		if [ -n "$cur" ] && ((now - cur_start > limit + VMTEST_TEST_MARGIN)); then
 			HUNG="test $cur was running for $((now - cur_start))s, past its limit (${limit}s in the VM + ${VMTEST_TEST_MARGIN}s), with no result line: the VM stopped responding"
 		elif ((now - last_act > VMTEST_SILENCE)); then
