@@ -9,6 +9,9 @@
  * can mark a live device broken.
  *
  * Usage: qmp-rings SOCKET stop     pause the vCPUs (the rings stop moving)
+ *        qmp-rings SOCKET cont     resume them
+ *        qmp-rings SOCKET throttle DRIVE BPS
+ *                                  limit a drive to BPS bytes a second (block_set_io_throttle)
  *        qmp-rings SOCKET rings    one line per queue the driver set up:
  *   QMP-RING device=virtio-blk path=/machine/... queue=0 num=256 desc=0x... driver=0x...
  *            device_area=0x... avail_idx=N used_idx=N
@@ -33,6 +36,7 @@
 static int qmp_fd = -1;
 static char buf[MSG_MAX];
 static size_t buf_len;
+static char last_error[256]; /* of the last command QEMU refused */
 
 static void die(const char *what, const char *why)
 {
@@ -90,6 +94,12 @@ static json_object *run(const char *cmd, json_object *args)
 			return ret;
 		}
 		if (json_object_object_get_ex(resp, "error", &err)) {
+			json_object *desc;
+
+			snprintf(last_error, sizeof(last_error), "%s",
+				 json_object_object_get_ex(err, "desc", &desc) ?
+					 json_object_get_string(desc) :
+					 "an error with no description");
 			json_object_put(resp);
 			return NULL;
 		}
@@ -125,6 +135,21 @@ static long guest_u16(unsigned long long gpa)
 	return v;
 }
 
+static void throttle(const char *drive, unsigned long long bps)
+{
+	static const char *const zero[] = { "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr" };
+	json_object *args = json_object_new_object(), *ret;
+
+	json_object_object_add(args, "device", json_object_new_string(drive));
+	json_object_object_add(args, "bps", json_object_new_uint64(bps));
+	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++)
+		json_object_object_add(args, zero[i], json_object_new_int(0));
+	ret = run("block_set_io_throttle", args);
+	if (!ret)
+		die("block_set_io_throttle", last_error);
+	json_object_put(ret);
+}
+
 static void print_rings(void)
 {
 	json_object *devs = run("x-query-virtio", NULL);
@@ -133,7 +158,7 @@ static void print_rings(void)
 			   0;
 
 	if (!devs)
-		die("x-query-virtio", "refused");
+		die("x-query-virtio", last_error);
 	if (n > DEVICES_MAX)
 		n = DEVICES_MAX;
 	for (size_t i = 0; i < n; i++) {
@@ -169,10 +194,12 @@ static void print_rings(void)
 int main(int argc, char **argv)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	json_object *greeting;
+	json_object *greeting, *ret = NULL;
 
-	if (argc != 3 || (strcmp(argv[2], "stop") && strcmp(argv[2], "rings"))) {
-		fprintf(stderr, "usage: qmp-rings SOCKET stop|rings\n");
+	if (!(argc == 3 && (!strcmp(argv[2], "stop") || !strcmp(argv[2], "cont") ||
+			    !strcmp(argv[2], "rings"))) &&
+	    !(argc == 5 && !strcmp(argv[2], "throttle"))) {
+		fprintf(stderr, "usage: qmp-rings SOCKET stop|cont|rings|throttle DRIVE BPS\n");
 		return 64;
 	}
 	if (strlen(argv[1]) >= sizeof(sa.sun_path))
@@ -184,10 +211,13 @@ int main(int argc, char **argv)
 	greeting = read_msg();
 	json_object_put(greeting);
 	json_object_put(run("qmp_capabilities", NULL));
-	if (!strcmp(argv[2], "stop"))
-		json_object_put(run("stop", NULL));
-	else
+	if (!strcmp(argv[2], "rings"))
 		print_rings();
+	else if (!strcmp(argv[2], "throttle"))
+		throttle(argv[3], strtoull(argv[4], NULL, 0));
+	else if (!(ret = run(argv[2], NULL)))
+		die(argv[2], last_error);
+	json_object_put(ret);
 	fflush(stdout);
 	return 0;
 }
