@@ -107,7 +107,7 @@ Test(faults, page_never_touched_is_a_fault_not_zeros)
 	struct demo_vm vm;
 	struct timespec start, now;
 
-	demo_vm_start(&vm, (const char *const[]){ "--seconds", "120", NULL });
+	demo_vm_start(&vm, (const char *const[]){ "--seconds", SAFETY_SECONDS_STR, NULL });
 	t = gma_tracer_new(&opts);
 	cr_assert(t);
 	/* slot 4 from 0x38000: after the rings and buffers, before the pattern at its end */
@@ -162,8 +162,8 @@ Test(faults, two_vms_traced_at_once_do_not_mix)
 
 	t = gma_tracer_new(&opts);
 	cr_assert(t);
-	demo_vm_start(&a, (const char *const[]){ "--seconds", "120", NULL });
-	demo_vm_start(&b, (const char *const[]){ "--seconds", "120", NULL });
+	demo_vm_start(&a, (const char *const[]){ "--seconds", SAFETY_SECONDS_STR, NULL });
+	demo_vm_start(&b, (const char *const[]){ "--seconds", SAFETY_SECONDS_STR, NULL });
 	w.pid_a = a.pid;
 	w.pid_b = b.pid;
 	cr_assert_eq(gma_vms_list(&vms, &nvms), 0);
@@ -206,7 +206,7 @@ Test(faults, vm_exiting_under_the_trace_ends_it_with_a_summary)
 	pid_t pid;
 	int fd;
 
-	demo_vm_start(&vm, (const char *const[]){ "--seconds", "120", NULL });
+	demo_vm_start(&vm, (const char *const[]){ "--seconds", SAFETY_SECONDS_STR, NULL });
 	snprintf(trace_path, sizeof(trace_path), "/tmp/gma-faults-out.XXXXXX");
 	cr_assert((fd = mkstemp(trace_path)) >= 0);
 	close(fd);
@@ -275,7 +275,7 @@ Test(faults, killed_and_restarted)
 	int n = 0;
 	pid_t pid;
 
-	demo_vm_start(&vm, (const char *const[]){ "--seconds", "120", NULL });
+	demo_vm_start(&vm, (const char *const[]){ "--seconds", SAFETY_SECONDS_STR, NULL });
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
@@ -350,8 +350,8 @@ Test(faults, memslot_churn_samples_are_current_or_unmapped)
 	struct demo_vm vm;
 	bool mapped;
 
-	demo_vm_start(&vm,
-		      (const char *const[]){ "--seconds", "120", "--memslot-churn", "3", NULL });
+	demo_vm_start(&vm, (const char *const[]){ "--seconds", SAFETY_SECONDS_STR,
+						  "--memslot-churn", "3", NULL });
 	t = gma_tracer_new(&opts);
 	cr_assert(t);
 	/* at least 60 samples, spread over the slot's phases until both kinds were seen */
@@ -386,8 +386,8 @@ Test(faults, memslot_churn_process_reads_are_consistent)
 	size_t ok = 0;
 	struct demo_vm vm;
 
-	demo_vm_start(&vm,
-		      (const char *const[]){ "--seconds", "120", "--memslot-churn", "100", NULL });
+	demo_vm_start(&vm, (const char *const[]){ "--seconds", SAFETY_SECONDS_STR,
+						  "--memslot-churn", "100", NULL });
 	for (int i = 0; i < 15; i++) {
 		char cmd[256], *out;
 		struct json_object *o, *unread;

@@ -173,7 +173,7 @@ Test(rings, queue_layout_given_for_a_running_guest)
 	struct chain_counts c;
 	size_t traced = 0;
 
-	demo_vm_start(&vm, (const char *const[]){ "--seconds", "120", NULL });
+	demo_vm_start(&vm, (const char *const[]){ "--seconds", SAFETY_SECONDS_STR, NULL });
 	trace_until(&vm,
 		    "--queue base=0xd0001000,index=0,num=16,desc=0x31000,driver=0x31100,"
 		    "device=0x31200,type=2 "
@@ -199,7 +199,7 @@ Test(rings, unknown_layout_is_reported)
 {
 	struct demo_vm vm;
 
-	demo_vm_start(&vm, (const char *const[]){ "--seconds", "120", NULL });
+	demo_vm_start(&vm, (const char *const[]){ "--seconds", SAFETY_SECONDS_STR, NULL });
 	/* waits for the anomaly itself: the notify comes when the guest's next request does */
 	trace_until(&vm, "--mmio 0xd0001000", "unknown_layout", 1);
 	demo_vm_stop(&vm);
