@@ -381,6 +381,127 @@ Test(faults, memslot_churn_samples_are_current_or_unmapped)
 	demo_vm_stop(&vm);
 }
 
+/* A sample of the churning slot and when it was taken. */
+struct churn_sample {
+	__u64 ts_ns, gpa;
+	__u8 state[64], data[64];
+};
+
+struct churn_all {
+	struct churn_sample s[400];
+	size_t n;
+	bool done;
+};
+
+static void on_churn_sample_all(void *ctx, const struct gma_sample *s)
+{
+	struct churn_all *a = ctx;
+
+	a->done = true;
+	if (a->n >= sizeof(a->s) / sizeof(a->s[0]))
+		return;
+	a->s[a->n].ts_ns = s->ts_ns;
+	a->s[a->n].gpa = s->gpa;
+	memcpy(a->s[a->n].state, s->state, 64);
+	memcpy(a->s[a->n].data, s->data, 64);
+	a->n++;
+}
+
+/*
+ * What the demo's log says the 64 bytes at gpa were at ts: the slot's fill where the last
+ * change before ts put it (add: 0x50000, move: 0x58000), else unmapped. The VMM changes the
+ * slot on the vCPU thread between two KVM_RUNs and logs the change before the next one, so
+ * each sample, taken during a KVM_RUN of that thread, falls strictly between two changes.
+ */
+static bool churn_expected(struct jlines *log, __u64 ts, __u64 gpa, __u8 *fill)
+{
+	__u64 at = 0, last_ts = 0;
+	__u8 f = 0;
+
+	for (size_t i = 0; i < log->n; i++) {
+		struct json_object *e = log->v[i];
+
+		if (!is(e, "event", "slot_change") || num(e, "ts_ns") >= ts)
+			continue;
+		cr_assert_geq(num(e, "ts_ns"), last_ts, "slot changes out of order in the log");
+		last_ts = num(e, "ts_ns");
+		if (is(e, "op", "add")) {
+			f = num(e, "fill");
+			at = num(e, "gpa");
+		} else if (is(e, "op", "move")) {
+			at = num(e, "gpa");
+		} else {
+			at = 0;
+		}
+	}
+	*fill = f;
+	return at && at == gpa;
+}
+
+/*
+ * The slot cache under churn: every sampled byte of the moving slot is what the demo's log
+ * says was there when the sample was taken, at both addresses it moves between. A translation
+ * kept across a change of memslots would read the slot at its old address (after a move) or
+ * unmapped memory (after a delete), and fail here.
+ */
+Test(faults, memslot_churn_samples_match_the_slot_log)
+{
+	static struct churn_all a;
+	GMA_OPTS(gma_tracer_opts, opts, .on_sample = on_churn_sample_all, .ctx = &a);
+	size_t mapped[2] = { 0, 0 }, unmapped = 0;
+	struct gma_tracer *t;
+	struct demo_vm vm;
+	__u8 fill;
+
+	demo_vm_start(&vm,
+		      (const char *const[]){ "--seconds", "120", "--memslot-churn", "2", NULL });
+	t = gma_tracer_new(&opts);
+	cr_assert(t);
+	a.n = 0;
+	/* 120 samples or more, until the slot was seen at both addresses and away */
+	for (size_t i = 0; a.n < 120 || !mapped[0] || !mapped[1] || !unmapped; i++) {
+		struct timespec start, now;
+		__u64 gpa = i % 2 ? 0x58000 : 0x50000;
+
+		cr_assert_lt(a.n, sizeof(a.s) / sizeof(a.s[0]),
+			     "only %zu/%zu mapped and %zu unmapped samples", mapped[0], mapped[1],
+			     unmapped);
+		usleep(500);
+		a.done = false;
+		cr_assert_eq(gma_tracer_request_sample(t, vm.pid, gpa, 64, NULL), 0);
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		while (!a.done) {
+			gma_tracer_poll(t, 50);
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			cr_assert_lt(now.tv_sec - start.tv_sec, SAFETY_SECONDS);
+		}
+		if (a.s[a.n - 1].state[0] == GMA_BYTE_READ)
+			mapped[gpa == 0x58000]++;
+		else
+			unmapped++;
+	}
+	gma_tracer_free(t);
+	demo_vm_stop_keep_log(&vm);
+	load_jsonl(vm.log_path, &truth, false);
+	unlink(vm.log_path);
+	for (size_t i = 0; i < a.n; i++) {
+		struct churn_sample *s = &a.s[i];
+		bool at = churn_expected(&truth, s->ts_ns, s->gpa, &fill);
+
+		for (size_t k = 0; k < 64; k++) {
+			cr_assert_eq(s->state[k], at ? GMA_BYTE_READ : GMA_BYTE_UNMAPPED,
+				     "sample %zu of 0x%llx byte %zu: state %u, the log says %s", i,
+				     (unsigned long long)s->gpa, k, s->state[k],
+				     at ? "mapped" : "unmapped");
+			if (at)
+				cr_assert_eq(
+					s->data[k], fill,
+					"sample %zu of 0x%llx byte %zu: 0x%02x, the log says 0x%02x",
+					i, (unsigned long long)s->gpa, k, s->data[k], fill);
+		}
+	}
+}
+
 Test(faults, memslot_churn_process_reads_are_consistent)
 {
 	size_t ok = 0;

@@ -635,6 +635,18 @@ static void idle(struct demo *d)
 	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d->next_tick, NULL);
 }
 
+/*
+ * CLOCK_MONOTONIC in ns, the clock of the tracer's samples: a slot change logged with it, taken
+ * after the ioctl and before the next KVM_RUN, orders it against every sample of this vCPU.
+ */
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
 static int churn_set(struct demo *d, uint64_t gpa, uint64_t size)
 {
 	struct kvm_userspace_memory_region region = {
@@ -672,20 +684,23 @@ static void churn_step(struct demo *d)
 		memset(d->churn.map, d->churn.fill, CHURN_SIZE);
 		err = churn_set(d, CHURN_GPA_A, CHURN_SIZE);
 		jlog("{\"event\":\"slot_change\",\"op\":\"add\",\"slot\":%d,\"gpa\":%llu,"
-		     "\"size\":%llu,\"hva\":%llu,\"fill\":%u}",
+		     "\"size\":%llu,\"hva\":%llu,\"fill\":%u,\"ts_ns\":%" PRIu64 "}",
 		     CHURN_SLOT, CHURN_GPA_A, CHURN_SIZE,
-		     (unsigned long long)(uintptr_t)d->churn.map, d->churn.fill);
+		     (unsigned long long)(uintptr_t)d->churn.map, d->churn.fill, mono_ns());
 		break;
 	case 1:
 		err = churn_set(d, CHURN_GPA_B, CHURN_SIZE); /* KVM_MR_MOVE: a new gpa */
-		jlog("{\"event\":\"slot_change\",\"op\":\"move\",\"slot\":%d,\"gpa\":%llu}",
-		     CHURN_SLOT, CHURN_GPA_B);
+		jlog("{\"event\":\"slot_change\",\"op\":\"move\",\"slot\":%d,\"gpa\":%llu,"
+		     "\"ts_ns\":%" PRIu64 "}",
+		     CHURN_SLOT, CHURN_GPA_B, mono_ns());
 		break;
 	case 2:
 		err = churn_set(d, CHURN_GPA_B, 0);
 		munmap(d->churn.map, CHURN_SIZE);
 		d->churn.map = NULL;
-		jlog("{\"event\":\"slot_change\",\"op\":\"delete\",\"slot\":%d}", CHURN_SLOT);
+		jlog("{\"event\":\"slot_change\",\"op\":\"delete\",\"slot\":%d,\"ts_ns\":%" PRIu64
+		     "}",
+		     CHURN_SLOT, mono_ns());
 		break;
 	}
 	if (err)
