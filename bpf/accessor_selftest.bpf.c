@@ -88,11 +88,13 @@ static int gma_vring_read_desc(struct gma_vring_ctx *ctx, __u64 gpa, struct gma_
 	return gma_read_obj(&ctx->be, gpa, d, sizeof(*d));
 }
 
-static bool gma_vring_mapped(struct gma_vring_ctx *ctx, __u64 gpa)
+static int gma_vring_translate(struct gma_vring_ctx *ctx, __u64 gpa, __u64 *limit)
 {
 	struct gma_xlat x;
+	int err = gma_translate(&ctx->be, gpa, &x);
 
-	return !gma_translate(&ctx->be, gpa, &x);
+	*limit = x.limit;
+	return err;
 }
 
 static int gma_vring_on_desc(struct gma_vring_ctx *ctx, const struct gma_vring_walk *w,

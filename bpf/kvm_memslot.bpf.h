@@ -47,7 +47,31 @@
  * kvm_uevent_notify_change(); kvm->mm is the creator's mm. Both exist in all versions above.
  *
  * Includers may define, before including: GMA_SPAN_MAX (default 8 here), GMA_COPY_CAP (see
- * guest_copy.bpf.h), GMA_TRANSLATE_FN (see accessor.h).
+ * guest_copy.bpf.h), GMA_TRANSLATE_FN (see accessor.h), GMA_KVM_SLOT_CACHE (the slot cache
+ * below, for programs on KVM tracepoints; the VM iterator walks the slots itself).
+ *
+ * The slot cache. A walk of the gfn tree costs a dozen probe reads and more (each level reads
+ * base_gfn, npages and a child), and a notify translates a dozen addresses or more, nearly
+ * all in one or two slots. So each CPU keeps, for the last GMA_SLOT_CACHE_VMS VMs it saw,
+ * the last GMA_SLOT_CACHE_SLOTS slots a walk found (base_gfn, npages, userspace_addr, flags,
+ * id), and translates through them with no probe read at all. An entry is valid only for the
+ * memslot set it was filled from, identified by what gma_backend_init() reads each time:
+ *
+ *   kvm, kvm->memslots[0], and its generation: KVM never changes a slot of an active set in
+ *	place; every change (add, delete, move, flags, the INVALID mark of a slot going away)
+ *	builds the inactive set and publishes it with a new generation, strictly greater than
+ *	any before in this VM (5.17+: kvm_swap_active_memslots(); before: install_new_memslots(),
+ *	a new array each time). The "update in progress" bit only ever makes it differ.
+ *   kvm->arch.kvmclock_offset: set from the clock when the VM is created (x86), so a VM freed
+ *	and another created at the same address, with as many memslot updates behind it (so the
+ *	same set pointer and generation), still does not match. KVM_SET_CLOCK changes it too,
+ *	which only costs a refill.
+ *
+ * A set seen once is read under kvm->srcu, which the vCPU thread holds on these tracepoints,
+ * so a translation bound at gma_backend_init() stays as valid as KVM's own for the rest of
+ * the program's run. Entries are per CPU (tracepoint programs run with preemption off, one at
+ * a time per CPU), never shared, so none is read half-written. Holes and INVALID slots are
+ * never cached: they take the walk every time.
  */
 #ifndef GMA_KVM_MEMSLOT_BPF_H
 #define GMA_KVM_MEMSLOT_BPF_H
@@ -107,10 +131,18 @@ struct kvm_memslots___old {
 	struct kvm_memory_slot memslots[];
 } __attribute__((preserve_access_index));
 
+/* What identifies one memslot set of one VM instance (see the slot cache above). */
+struct gma_slot_tag {
+	__u64 kvm;
+	__u64 slots;
+	__u64 gen;
+	__s64 clock;
+};
+
 /*
  * One VM as the accessor core sees it. slots is address space 0's active kvm_memslots,
  * read once by gma_backend_init(); the last_* fields describe the slot of the latest
- * successful translation.
+ * successful translation. tag and cache_idx bind it to its slot cache entry.
  */
 struct gma_backend {
 	struct kvm *kvm;
@@ -119,7 +151,58 @@ struct gma_backend {
 	__u32 fault; /* enum gma_kvm_fault of the latest failed copy */
 	__u32 last_flags;
 	__s32 last_slot_id;
+	struct gma_slot_tag tag;
+	__u32 cache_idx;
+	__u32 cached; /* tag is valid and the cache entry was bound to it */
 };
+
+#ifdef GMA_KVM_SLOT_CACHE
+#define GMA_SLOT_CACHE_VMS 8 /* VMs per CPU; a power of 2 */
+#define GMA_SLOT_CACHE_SLOTS 4 /* slots per VM */
+
+struct gma_slot_cache_ent {
+	__u64 base_gfn;
+	__u64 npages;
+	__u64 ua;
+	__u32 flags;
+	__s32 id;
+};
+
+struct gma_slot_cache {
+	struct gma_slot_tag tag;
+	__u64 mm; /* kvm->mm: fixed for the VM's life, so for the tag's */
+	__u32 n; /* entries in use */
+	__u32 next; /* the one a new slot replaces when all are in use */
+	struct gma_slot_cache_ent e[GMA_SLOT_CACHE_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GMA_SLOT_CACHE_VMS);
+	__type(key, __u32);
+	__type(value, struct gma_slot_cache);
+} gma_slot_cache SEC(".maps");
+
+static __always_inline bool gma_slot_tag_eq(const struct gma_slot_tag *a,
+					    const struct gma_slot_tag *b)
+{
+	return a->kvm == b->kvm && a->slots == b->slots && a->gen == b->gen && a->clock == b->clock;
+}
+
+/* The cache entry bound to be, or NULL when another VM or set took it since. */
+static __always_inline struct gma_slot_cache *gma_slot_cache_of(struct gma_backend *be)
+{
+	__u32 idx = be->cache_idx;
+	struct gma_slot_cache *c;
+
+	if (!be->cached)
+		return NULL;
+	c = bpf_map_lookup_elem(&gma_slot_cache, &idx);
+	if (!c || !gma_slot_tag_eq(&c->tag, &be->tag))
+		return NULL;
+	return c;
+}
+#endif /* GMA_KVM_SLOT_CACHE */
 
 /* True on kernels >= 5.17 (gfn rb-tree), false on those with the sorted array. */
 static __always_inline bool gma_kvm_has_gfn_tree(void)
@@ -151,6 +234,7 @@ static __always_inline bool gma_kvm_current_mm_is_vm(struct kvm *kvm)
  * current task's still binds (translation only reads kernel memory), but every copy then
  * fails with -EFAULT and be->fault = GMA_KVM_FAULT_FOREIGN_MM.
  */
+#ifndef GMA_KVM_SLOT_CACHE
 static __always_inline int gma_backend_init(struct gma_backend *be, struct kvm *kvm)
 {
 	be->kvm = kvm;
@@ -159,8 +243,111 @@ static __always_inline int gma_backend_init(struct gma_backend *be, struct kvm *
 	be->fault = GMA_KVM_FAULT_NONE;
 	be->last_flags = 0;
 	be->last_slot_id = -1;
+	be->cached = 0;
 	return be->slots ? 0 : -EINVAL;
 }
+#else
+/*
+ * The same, and binds be to the VM's slot cache entry: kept when it was filled from the set
+ * active now, emptied and retagged when not. Four probe reads (the set, its generation, the
+ * VM's clock offset, current->mm) where the walk costs a dozen per translation; a function of
+ * its own, so callers bind once and pass be on.
+ */
+static __noinline int gma_backend_init(struct gma_backend *be, struct kvm *kvm)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct kvm_memslots *slots;
+	struct gma_slot_cache *c;
+	__u64 mm = 0;
+	__u32 idx;
+
+	if (!be)
+		return -EINVAL;
+	be->kvm = kvm;
+	be->slots = NULL;
+	be->mm_ok = 0;
+	be->fault = GMA_KVM_FAULT_NONE;
+	be->last_flags = 0;
+	be->last_slot_id = -1;
+	be->cached = 0;
+	if (!kvm)
+		return -EINVAL;
+	slots = gma_kvm_memslots(kvm);
+	be->slots = slots;
+	if (!slots)
+		return -EINVAL;
+	be->tag.kvm = (__u64)kvm;
+	be->tag.slots = (__u64)slots;
+	be->tag.gen = BPF_CORE_READ(slots, generation);
+	be->tag.clock = BPF_CORE_READ(kvm, arch.kvmclock_offset);
+	idx = (((__u64)kvm >> 12) ^ ((__u64)kvm >> 20)) & (GMA_SLOT_CACHE_VMS - 1);
+	be->cache_idx = idx;
+	c = bpf_map_lookup_elem(&gma_slot_cache, &idx);
+	if (c && gma_slot_tag_eq(&c->tag, &be->tag)) {
+		mm = c->mm;
+	} else {
+		mm = (__u64)BPF_CORE_READ(kvm, mm);
+		if (c) {
+			c->tag = be->tag;
+			c->mm = mm;
+			c->n = 0;
+			c->next = 0;
+		}
+	}
+	be->cached = c != NULL;
+	be->mm_ok = mm && mm == (__u64)BPF_CORE_READ(task, mm);
+	return 0;
+}
+
+/* A slot of the bound set holding gfn, from the cache: 0 and *out, or -1. */
+static __always_inline int gma_slot_cache_lookup(struct gma_backend *be, __u64 gfn, __u64 in_page,
+						 struct gma_xlat *out)
+{
+	struct gma_slot_cache *c = gma_slot_cache_of(be);
+	struct gma_slot_cache_ent *e;
+
+	if (!c)
+		return -1;
+	for (__u32 i = 0; i < GMA_SLOT_CACHE_SLOTS; i++) {
+		if (i >= c->n)
+			break;
+		e = &c->e[i];
+		/* unsigned: a gfn below base_gfn wraps past npages */
+		if (gfn - e->base_gfn >= e->npages)
+			continue;
+		be->last_flags = e->flags;
+		be->last_slot_id = e->id;
+		out->hva = e->ua + ((gfn - e->base_gfn) << GMA_KVM_PAGE_SHIFT) + in_page;
+		out->limit = ((e->base_gfn + e->npages - gfn) << GMA_KVM_PAGE_SHIFT) - in_page;
+		return 0;
+	}
+	return -1;
+}
+
+/* Remembers a valid slot the walk found in the bound set. */
+static __always_inline void gma_slot_cache_fill(struct gma_backend *be, __u64 base, __u64 npages,
+						__u64 ua, __u32 flags, __s32 id)
+{
+	struct gma_slot_cache *c = gma_slot_cache_of(be);
+	struct gma_slot_cache_ent *e;
+	__u32 i;
+
+	if (!c || !npages)
+		return;
+	if (c->n < GMA_SLOT_CACHE_SLOTS) {
+		i = c->n++;
+	} else {
+		i = c->next;
+		c->next = (i + 1) % GMA_SLOT_CACHE_SLOTS;
+	}
+	e = &c->e[i & (GMA_SLOT_CACHE_SLOTS - 1)];
+	e->base_gfn = base;
+	e->npages = npages;
+	e->ua = ua;
+	e->flags = flags;
+	e->id = id;
+}
+#endif /* GMA_KVM_SLOT_CACHE */
 
 /* The struct kvm_memory_slot whose gfn_node[idx] is node (container_of with a runtime idx). */
 static __always_inline struct kvm_memory_slot *gma_kvm_gfn_node_slot(struct rb_node *node, int idx)
@@ -272,6 +459,10 @@ GMA_TRANSLATE_FN int gma_backend_translate(struct gma_backend *be, __u64 gpa, st
 		return -EINVAL;
 	out->hva = 0;
 	out->limit = 0;
+#ifdef GMA_KVM_SLOT_CACHE
+	if (!gma_slot_cache_lookup(be, gfn, in_page, out))
+		return 0;
+#endif
 	if (gma_kvm_has_gfn_tree())
 		slot = gma_kvm_find_slot_tree(be->slots, gfn, &next_gfn);
 	else
@@ -292,6 +483,9 @@ GMA_TRANSLATE_FN int gma_backend_translate(struct gma_backend *be, __u64 gpa, st
 	ua = BPF_CORE_READ(slot, userspace_addr);
 	be->last_flags = flags;
 	be->last_slot_id = BPF_CORE_READ(slot, id);
+#ifdef GMA_KVM_SLOT_CACHE
+	gma_slot_cache_fill(be, base, npages, ua, flags, be->last_slot_id);
+#endif
 	out->hva = ua + ((gfn - base) << GMA_KVM_PAGE_SHIFT) + in_page;
 	out->limit = ((base + npages - gfn) << GMA_KVM_PAGE_SHIFT) - in_page;
 	return 0;

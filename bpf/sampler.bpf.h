@@ -15,6 +15,8 @@
 /* Fragments never cross a host page, so one copy is at most a page. */
 #define GMA_COPY_CAP FRAG_CAP
 #define GMA_TRANSLATE_FN __noinline
+/* Programs on KVM tracepoints translate through the per-CPU slot cache. */
+#define GMA_KVM_SLOT_CACHE
 #include "kvm_memslot.bpf.h"
 
 #define HOST_PAGE_SIZE 4096ULL
@@ -38,7 +40,8 @@ struct {
 
 /*
  * A fragment record and room for its data, in the form gma_backend_read() can bound, and the
- * backend: kept off the BPF stack, which the whole call chain shares on older kernels.
+ * backend of a sample: kept off the BPF stack, which the whole call chain shares on older
+ * kernels.
  */
 struct frag_buf {
 	__u8 bytes[sizeof(struct gma_rec_fragment) + GMA_COPY_DST_SIZE];
@@ -88,34 +91,33 @@ static __always_inline __u64 min_u64(__u64 a, __u64 b)
 
 /*
  * Sends one fragment of a sample: the guest bytes at gpa within one memslot, one host page and
- * the fragment cap, or a record saying why they cannot be read. Returns the bytes covered,
+ * the fragment cap, or a record saying why they cannot be read. be is the VM's backend, bound
+ * by the caller (gma_backend_init()) once for all its fragments. Returns the bytes covered,
  * shifted left by one, with bit 0 set when the ring buffer refused the record. A global
  * function: the verifier checks it once, and its caller's loop sees an unknown scalar, so the
  * loop's paths merge instead of doubling at each fragment.
  */
-__noinline __s64 sample_fragment(__u64 kvm, __u64 sample_id, __u64 gpa, __u64 remain, __u32 seq)
+__noinline __s64 sample_fragment(struct gma_backend *be, __u64 sample_id, __u64 gpa, __u64 remain,
+				 __u32 seq)
 {
 	struct gma_rec_fragment *rec;
 	struct gma_xlat x = {};
-	struct gma_backend *be;
 	struct frag_buf *buf;
 	__u32 zero = 0, cap = frag_max;
 	__u64 size, n;
 	int err;
 
 	buf = bpf_map_lookup_elem(&frag_scratch, &zero);
-	if (!buf || remain == 0)
+	if (!buf || !be || remain == 0)
 		return -EINVAL;
 	if (cap == 0 || cap > FRAG_CAP)
 		cap = FRAG_CAP;
 	rec = (void *)buf->bytes;
-	be = &buf->be;
 	size = sizeof(*rec);
-	rec->vm_id = kvm;
+	rec->vm_id = (__u64)be->kvm;
 	rec->sample_id = sample_id;
 	rec->gpa = gpa;
 	rec->seq = seq;
-	gma_backend_init(be, (struct kvm *)kvm);
 	err = gma_translate(be, gpa, &x);
 	if (err) {
 		/* The backend says how far the hole reaches, or 0: then the rest is unmapped. */
@@ -152,14 +154,19 @@ __noinline __s64 sample_fragment(__u64 kvm, __u64 sample_id, __u64 gpa, __u64 re
 __noinline int sample_range(__u64 kvm, __u64 sample_id, __u64 gpa, __u32 len)
 {
 	struct gma_rec_sample_end end = {};
-	__u32 i, frags_max = sample_frags_max;
+	__u32 i, frags_max = sample_frags_max, zero = 0;
 	__u64 off = 0, id = bpf_get_current_pid_tgid();
+	struct frag_buf *buf;
 	__s64 r;
 
+	buf = bpf_map_lookup_elem(&frag_scratch, &zero);
+	if (!buf)
+		return 0;
+	gma_backend_init(&buf->be, (struct kvm *)kvm);
 	if (frags_max == 0 || frags_max > SAMPLE_FRAGS_CAP)
 		frags_max = SAMPLE_FRAGS_CAP;
 	for (i = 0; i < SAMPLE_FRAGS_CAP && i < frags_max && off < len; i++) {
-		r = sample_fragment(kvm, sample_id, gpa + off, len - off, i);
+		r = sample_fragment(&buf->be, sample_id, gpa + off, len - off, i);
 		if (r < 2)
 			break;
 		end.nr_lost += r & 1;

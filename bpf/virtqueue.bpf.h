@@ -154,33 +154,12 @@ static __noinline int guest_read_u16(struct gma_backend *be, __u64 gpa, __u16 *v
 	return err;
 }
 
-/* Whether gpa is guest memory. */
-static __noinline bool guest_mapped(struct gma_backend *be, __u64 gpa)
-{
-	struct gma_xlat x;
-
-	return !gma_translate(be, gpa, &x);
-}
-
-/*
- * Whether [gpa, gpa + len) starts and ends in guest memory and does not wrap. (A hole in its
- * middle is not looked for: that would cost a translation per memslot crossed.)
- */
-static __always_inline bool guest_range_ends_mapped(struct gma_backend *be, __u64 gpa, __u64 len)
-{
-	if (!len)
-		return true;
-	if (gpa + (len - 1) < gpa)
-		return false;
-	return guest_mapped(be, gpa) && guest_mapped(be, gpa + (len - 1));
-}
-
 /*
  * Samples the first snap_len bytes of one buffer as fragments of sample_id, seq = position.
  * Returns the bytes covered.
  */
-static __always_inline __u32 sample_buffer(__u64 vm_id, __u64 sample_id, __u64 addr, __u32 len,
-					   __u32 pos)
+static __always_inline __u32 sample_buffer(struct gma_backend *be, __u64 sample_id, __u64 addr,
+					   __u32 len, __u32 pos)
 {
 	__u32 want = len < snap_len ? len : snap_len, i;
 	__u64 off = 0;
@@ -189,7 +168,7 @@ static __always_inline __u32 sample_buffer(__u64 vm_id, __u64 sample_id, __u64 a
 	if (want > SNAP_CAP)
 		want = SNAP_CAP;
 	for (i = 0; i < BUFFER_FRAGS_MAX && off < want; i++) {
-		r = sample_fragment(vm_id, sample_id, addr + off, want - off, pos);
+		r = sample_fragment(be, sample_id, addr + off, want - off, pos);
 		if (r < 2)
 			break;
 		off += r >> 1;
@@ -207,9 +186,14 @@ static int gma_vring_read_desc(struct gma_vring_ctx *ctx, __u64 gpa, struct gma_
 	return gma_read_obj(&ctx->s.be, gpa, d, sizeof(*d));
 }
 
-static bool gma_vring_mapped(struct gma_vring_ctx *ctx, __u64 gpa)
+/* Not inlined: its locals live in a frame of their own, off the deepest call chain. */
+static __noinline int gma_vring_translate(struct gma_vring_ctx *ctx, __u64 gpa, __u64 *limit)
 {
-	return guest_mapped(&ctx->s.be, gpa);
+	struct gma_xlat x;
+	int err = gma_translate(&ctx->s.be, gpa, &x);
+
+	*limit = x.limit;
+	return err;
 }
 
 static int gma_vring_on_desc(struct gma_vring_ctx *ctx, const struct gma_vring_walk *w,
@@ -233,7 +217,7 @@ static int gma_vring_on_desc(struct gma_vring_ctx *ctx, const struct gma_vring_w
 	dr->index = idx;
 	dr->in_indirect = gma_vring_walk_in_indirect(w, kind);
 	dr->pad = 0;
-	dr->snap_len = sample_buffer(rec->key.vm_id, rec->sample_id, d->addr, d->len, pos);
+	dr->snap_len = sample_buffer(&ctx->s.be, rec->sample_id, d->addr, d->len, pos);
 	rec->nr_recorded++;
 	return 0;
 }
@@ -284,7 +268,7 @@ __noinline int walk_chain(__u32 i_head)
 	rec->nr_recorded = 0;
 	rec->total_len = 0;
 	rec->pid = bpf_get_current_pid_tgid() >> 32;
-	gma_backend_init(&s->be, (struct kvm *)a->vm_id);
+	s->be = ns->be; /* bound by notify_begin() in this same run */
 	gma_vring_walk_begin(&s->w, a->desc, a->num, rec->head, GMA_VRING_WALK_BPF_MAX);
 	/* one more round than the cap: the walk itself says the cap stopped it */
 	for (__u32 k = 0; k <= GMA_VRING_WALK_BPF_MAX; k++)
@@ -300,18 +284,20 @@ __noinline int walk_chain(__u32 i_head)
 	return 1;
 }
 
-/* Reports the used ring's progress since the last look; returns the new used index. */
-__noinline int scan_used(struct chain_args *a, __u32 last_used, __u32 used_known)
+/*
+ * Reports the used ring's progress since the last look; returns the new used index. be is the
+ * VM's backend, bound by the caller.
+ */
+__noinline int scan_used(struct gma_backend *be, struct chain_args *a, __u32 last_used,
+			 __u32 used_known)
 {
-	struct gma_backend be = {};
 	struct gma_rec_used *rec;
 	__u32 zero = 0, delta, i;
 	__u16 used_new = 0;
 
-	if (!a || a->num == 0 || a->num > GMA_QUEUE_NUM_MAX)
+	if (!be || !a || a->num == 0 || a->num > GMA_QUEUE_NUM_MAX)
 		return -1;
-	gma_backend_init(&be, (struct kvm *)a->vm_id);
-	if (guest_read_u16(&be, a->desc + GMA_VRING_USED_IDX_OFF,
+	if (guest_read_u16(be, a->desc + GMA_VRING_USED_IDX_OFF,
 			   &used_new)) /* a->desc holds the used ring here */
 		return -1;
 	if (used_known && used_new == (__u16)last_used)
@@ -343,7 +329,7 @@ __noinline int scan_used(struct chain_args *a, __u32 last_used, __u32 used_known
 		__u64 at = a->desc + gma_vring_used_elem_off(((__u16)last_used + i) % a->num);
 		struct gma_vring_used_elem e;
 
-		if (gma_read_obj(&be, at, &e, sizeof(e))) {
+		if (gma_read_obj(be, at, &e, sizeof(e))) {
 			rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
 			break;
 		}
@@ -424,17 +410,70 @@ static __noinline void emit_queue(__u64 vm_id, __u64 base, __u32 q, struct virti
 }
 
 /* The used ring of queue vq since the last look; a holds the queue's identity. */
-static __noinline void scan_queue_used(struct chain_args *a, struct vq_state *vq)
+static __noinline void scan_queue_used(struct gma_backend *be, struct chain_args *a,
+				       struct vq_state *vq)
 {
 	struct chain_args u = *a; /* on the stack: scan_used is verified for that */
 	int r;
 
 	u.desc = vq->device;
-	r = scan_used(&u, vq->last_used, vq->used_known);
+	r = scan_used(be, &u, vq->last_used, vq->used_known);
 	if (r >= 0) {
 		vq->last_used = r;
 		vq->used_known = 1;
 	}
+}
+
+/*
+ * The verdict on a queue's three ring areas, kept per CPU for the layout and the memslot set
+ * (struct gma_slot_tag) it was reached with: a layout is checked once per set, not at each
+ * notify. Indexed by a hash of the VM and the table; a collision only costs a new check.
+ */
+#define RING_CHECKS 16
+
+struct ring_check {
+	struct gma_slot_tag tag;
+	__u64 desc;
+	__u64 driver;
+	__u64 device;
+	__u32 num;
+	__u32 mapped;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RING_CHECKS);
+	__type(key, __u32);
+	__type(value, struct ring_check);
+} ring_checks SEC(".maps");
+
+/* Whether the three ring areas of vq start and end in guest memory (gma_vring_range_mapped()). */
+static __noinline bool ring_areas_mapped(struct gma_backend *be, struct vq_state *vq)
+{
+	__u32 zero = 0, idx = ((__u32)(vq->desc >> 4) ^ (__u32)(be->tag.kvm >> 12)) % RING_CHECKS;
+	struct ring_check *rc = bpf_map_lookup_elem(&ring_checks, &idx);
+	struct chain_scratch *s = bpf_map_lookup_elem(&chain_scratch, &zero);
+	struct gma_vring_ctx *ctx = (struct gma_vring_ctx *)s;
+	bool mapped;
+
+	if (!s)
+		return false;
+	if (rc && be->cached && gma_slot_tag_eq(&rc->tag, &be->tag) && rc->desc == vq->desc &&
+	    rc->driver == vq->driver && rc->device == vq->device && rc->num == vq->num)
+		return rc->mapped;
+	s->be = *be; /* the chain walks of this notify have not begun */
+	mapped = gma_vring_range_mapped(ctx, vq->desc, gma_vring_desc_area_size(vq->num)) &&
+		 gma_vring_range_mapped(ctx, vq->driver, gma_vring_avail_area_size(vq->num)) &&
+		 gma_vring_range_mapped(ctx, vq->device, gma_vring_used_area_size(vq->num));
+	if (rc && be->cached) {
+		rc->tag = be->tag;
+		rc->desc = vq->desc;
+		rc->driver = vq->driver;
+		rc->device = vq->device;
+		rc->num = vq->num;
+		rc->mapped = mapped;
+	}
+	return mapped;
 }
 
 /*
@@ -495,10 +534,7 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 	if ((vq->desc & 15) || (vq->driver & 1) || (vq->device & 3))
 		rec->anomalies |= GMA_ANOM_RING_MISALIGNED;
 	gma_backend_init(be, (struct kvm *)vm_id);
-	/* the three ring areas in guest memory */
-	if (!guest_range_ends_mapped(be, vq->desc, gma_vring_desc_area_size(vq->num)) ||
-	    !guest_range_ends_mapped(be, vq->driver, gma_vring_avail_area_size(vq->num)) ||
-	    !guest_range_ends_mapped(be, vq->device, gma_vring_used_area_size(vq->num)))
+	if (!ring_areas_mapped(be, vq))
 		rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
 	if (guest_read_u16(be, vq->driver + GMA_VRING_AVAIL_IDX_OFF, &avail_new) ||
 	    guest_read_u16(be, vq->device + GMA_VRING_USED_IDX_OFF, &used)) {
@@ -530,7 +566,7 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 	 * available again by this very notify, and its old completion must not be taken for
 	 * the new request's.
 	 */
-	scan_queue_used(a, vq);
+	scan_queue_used(be, a, vq);
 	for (i = 0; i < CHAINS_PER_NOTIFY_CAP && i < cap && i < delta; i++) {
 		__u16 pos = start + i, head = 0;
 
@@ -637,7 +673,7 @@ __noinline int scan_device(__u64 vm_id, __u64 base)
 		a.queue = q;
 		a.num = vq->num;
 		a.desc = vq->device;
-		r = scan_used(&a, vq->last_used, vq->used_known);
+		r = scan_used(&be, &a, vq->last_used, vq->used_known);
 		if (r >= 0) {
 			vq->last_used = r;
 			vq->used_known = 1;

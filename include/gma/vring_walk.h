@@ -10,7 +10,8 @@
  * defines GMA_VRING_WALK_CTX, a `struct gma_vring_ctx`, and three static functions,
  *
  *   gma_vring_read_desc(ctx, gpa, d)   the 16 bytes at gpa as one object: 0 or an error
- *   gma_vring_mapped(ctx, gpa)         whether gpa is guest memory
+ *   gma_vring_translate(ctx, gpa, limit)   0 when gpa is guest memory, *limit then the bytes
+ *                                      from gpa to the end of its region (at least 1)
  *   gma_vring_on_desc(ctx, w, d, idx, kind)   a descriptor the walk stepped (a buffer or a
  *                                      table pointer): both sides record the buffers (a
  *                                      chain's descriptor list) and keep the table in
@@ -295,25 +296,11 @@ static __always_inline enum gma_vring_step gma_vring_walk_step(struct gma_vring_
 	return GMA_VRING_BUFFER;
 }
 
-/*
- * The range [addr, addr + len) of a buffer or table just stepped: whether its first and its
- * last byte are guest memory (the includer translates both). A range that wraps past 2^64
- * is outside whatever the includer says.
- */
 /* Whether the descriptor of kind just stepped lies in an indirect table (a table pointer does not). */
 static __always_inline bool gma_vring_walk_in_indirect(const struct gma_vring_walk *w,
 						       enum gma_vring_step kind)
 {
 	return kind == GMA_VRING_BUFFER && w->in_indirect;
-}
-
-static __always_inline void gma_vring_walk_range(struct gma_vring_walk *w, __u64 addr, __u32 len,
-						 bool first_mapped, bool last_mapped)
-{
-	if (!len)
-		return;
-	if (addr + (len - 1) < addr || !first_mapped || !last_mapped)
-		w->anomalies |= GMA_ANOM_BUFFER_UNMAPPED;
 }
 
 #ifndef __bpf__
@@ -350,9 +337,31 @@ _Static_assert(offsetof(struct vring_avail, idx) == GMA_VRING_AVAIL_IDX_OFF &&
 #define GMA_VRING_WALK_CHAIN_DEFINED
 struct gma_vring_ctx;
 static int gma_vring_read_desc(struct gma_vring_ctx *ctx, __u64 gpa, struct gma_vring_desc *d);
-static bool gma_vring_mapped(struct gma_vring_ctx *ctx, __u64 gpa);
+static int gma_vring_translate(struct gma_vring_ctx *ctx, __u64 gpa, __u64 *limit);
 static int gma_vring_on_desc(struct gma_vring_ctx *ctx, const struct gma_vring_walk *w,
 			     const struct gma_vring_desc *d, __u32 idx, enum gma_vring_step kind);
+
+/*
+ * Whether [gpa, gpa + len) starts and ends in guest memory and does not wrap past 2^64: the
+ * check of a buffer or table the walk steps, and of a queue's three ring areas (the tracer at
+ * a notify, gma_ring_read() one-shot). The last byte is translated only when the region of
+ * the first does not reach it, which a buffer rarely does. A hole in the middle of a range
+ * crossing regions is not looked for: that would cost a translation per region crossed.
+ */
+static __always_inline bool gma_vring_range_mapped(struct gma_vring_ctx *ctx, __u64 gpa, __u64 len)
+{
+	__u64 limit = 0;
+
+	if (!len)
+		return true;
+	if (gpa + (len - 1) < gpa)
+		return false;
+	if (gma_vring_translate(ctx, gpa, &limit))
+		return false;
+	if (limit >= len)
+		return true;
+	return !gma_vring_translate(ctx, gpa + (len - 1), &limit);
+}
 
 /* Rounds of the walk loop: one more than the cap, so the walk itself says the cap stopped it. */
 #ifndef GMA_VRING_WALK_ROUNDS
@@ -380,9 +389,8 @@ static __always_inline int gma_vring_walk_one(struct gma_vring_ctx *ctx, struct 
 	kind = gma_vring_walk_step(w, d);
 	if (kind == GMA_VRING_STOP)
 		return -1;
-	if (d->len)
-		gma_vring_walk_range(w, d->addr, d->len, gma_vring_mapped(ctx, d->addr),
-				     gma_vring_mapped(ctx, d->addr + (d->len - 1)));
+	if (!gma_vring_range_mapped(ctx, d->addr, d->len))
+		w->anomalies |= GMA_ANOM_BUFFER_UNMAPPED;
 	if (gma_vring_on_desc(ctx, w, d, idx, kind)) {
 		w->done = 1;
 		return -1;

@@ -31,11 +31,11 @@ static int gma_vring_read_desc(struct gma_vring_ctx *ctx, __u64 gpa, struct gma_
 	return gma_mem_read_obj(ctx->mem, gpa, d, sizeof(*d));
 }
 
-static bool gma_vring_mapped(struct gma_vring_ctx *ctx, __u64 gpa)
+static int gma_vring_translate(struct gma_vring_ctx *ctx, __u64 gpa, __u64 *limit)
 {
-	__u64 addr, limit;
+	__u64 addr;
 
-	return !gma_mem_translate(ctx->mem, gpa, &addr, &limit);
+	return gma_mem_translate(ctx->mem, gpa, &addr, limit);
 }
 
 static int gma_vring_on_desc(struct gma_vring_ctx *ctx, const struct gma_vring_walk *w,

@@ -41,10 +41,13 @@ static int gma_vring_read_desc(struct gma_vring_ctx *ctx, __u64 gpa, struct gma_
 	return 0;
 }
 
-static bool gma_vring_mapped(struct gma_vring_ctx *ctx, __u64 gpa)
+static int gma_vring_translate(struct gma_vring_ctx *ctx, __u64 gpa, __u64 *limit)
 {
 	(void)ctx; /* one guest memory: every context maps the same */
-	return gpa < MEM_SIZE;
+	if (gpa >= MEM_SIZE)
+		return -EINVAL;
+	*limit = MEM_SIZE - gpa;
+	return 0;
 }
 
 static int gma_vring_on_desc(struct gma_vring_ctx *ctx, const struct gma_vring_walk *w,

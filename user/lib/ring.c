@@ -184,28 +184,19 @@ static int gma_vring_read_desc(struct gma_vring_ctx *ctx, __u64 gpa, struct gma_
 	return gma_mem_read_obj(ctx->mem, gpa, d, sizeof(*d));
 }
 
-static bool guest_mapped(struct gma_mem *mem, __u64 gpa)
+static int gma_vring_translate(struct gma_vring_ctx *ctx, __u64 gpa, __u64 *limit)
 {
-	__u64 addr, limit;
+	__u64 addr;
 
-	return !gma_mem_translate(mem, gpa, &addr, &limit);
+	return gma_mem_translate(ctx->mem, gpa, &addr, limit);
 }
 
-/* Whether [gpa, gpa + len) starts and ends in guest memory, without wrapping. */
+/* gma_vring_range_mapped() on memory alone, for a queue's ring areas. */
 static bool range_mapped(struct gma_mem *mem, __u64 gpa, __u64 len)
 {
-	__u64 last;
+	struct gma_vring_ctx ctx = { .mem = mem };
 
-	if (!len)
-		return true;
-	if (!add_ok(gpa, len - 1, &last))
-		return false;
-	return guest_mapped(mem, gpa) && guest_mapped(mem, last);
-}
-
-static bool gma_vring_mapped(struct gma_vring_ctx *ctx, __u64 gpa)
-{
-	return guest_mapped(ctx->mem, gpa);
+	return gma_vring_range_mapped(&ctx, gpa, len);
 }
 
 static int gma_vring_on_desc(struct gma_vring_ctx *ctx, const struct gma_vring_walk *w,
