@@ -26,6 +26,11 @@
 const volatile __u32 snap_len = SNAP_LEN_DEFAULT; /* <= SNAP_CAP */
 const volatile __u32 chains_per_notify = CHAINS_PER_NOTIFY_DEFAULT; /* <= CHAINS_PER_NOTIFY_CAP */
 const volatile __u64 used_scan_ns = USED_SCAN_US_DEFAULT * 1000ULL;
+/*
+ * Read only the rings' indices: no chain walked, no used element read. The model's indices
+ * (and in flight) stay the guest's; chains and completions are counted as skipped.
+ */
+const volatile __u32 indices_only;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -325,7 +330,7 @@ __noinline int scan_used(struct gma_backend *be, struct chain_args *a, __u32 las
 	} else if (delta > a->num) {
 		rec->anomalies |= GMA_ANOM_AVAIL_JUMP; /* the device skipped past the ring size */
 	}
-	for (i = 0; i < GMA_USED_ELEM_MAX && i < delta; i++) {
+	for (i = 0; i < GMA_USED_ELEM_MAX && i < delta && !indices_only; i++) {
 		__u64 at = a->desc + gma_vring_used_elem_off(((__u16)last_used + i) % a->num);
 		struct gma_vring_used_elem e;
 
@@ -567,7 +572,7 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 	 * the new request's.
 	 */
 	scan_queue_used(be, a, vq);
-	for (i = 0; i < CHAINS_PER_NOTIFY_CAP && i < cap && i < delta; i++) {
+	for (i = 0; i < CHAINS_PER_NOTIFY_CAP && i < cap && i < delta && !indices_only; i++) {
 		__u16 pos = start + i, head = 0;
 
 		if (guest_read_u16(be, vq->driver + gma_vring_avail_entry_off(pos % a->num),

@@ -93,9 +93,9 @@ _gma_trace()
 	vms) opts="--json --verbose" ;;
 	mem) opts="--pid --gpa --len --via-bpf --timeout-ms --btf --json --verbose" ;;
 	rings)
-		opts="--pid --json --stats --interval-ms --completions --descs --stuck-ms --mmio"
-		opts+=" --queue --qmp --ecam --snap-len --duration --ringbuf-size --ring-poll-ms --btf"
-		opts+=" --verbose --"
+		opts="--pid --json --stats --indices-only --interval-ms --completions --descs --stuck-ms"
+		opts+=" --mmio --queue --qmp --ecam --snap-len --duration --ringbuf-size --ring-poll-ms"
+		opts+=" --btf --verbose --"
 		;;
 	ring) opts="--pid --dump --map --queue --qmp --snap-len --descs --json --verbose" ;;
 	esac

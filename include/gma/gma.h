@@ -324,7 +324,10 @@ struct gma_tracer_opts {
 	pid_t pid;
 	/* VirtIO ring events; ctx is passed to them too. */
 	const struct gma_ring_callbacks *ring;
-	/* Bytes sampled from the start of each buffer (default 64, at most 4096). */
+	/*
+	 * Bytes sampled from the start of each buffer (default 64, at most 4096; GMA_SNAP_NONE:
+	 * descriptors only, no byte).
+	 */
 	__u32 snap_len;
 	/* Chains walked per notify (default 16, at most 32); the rest are counted. */
 	__u32 chains_per_notify;
@@ -343,10 +346,18 @@ struct gma_tracer_opts {
 	 * GMA_RING_POLL_OFF turns it off.
 	 */
 	__u32 ring_poll_ms;
+	/*
+	 * Read only each queue's avail and used indices at a notify: no chain walked, no byte
+	 * sampled, no used element read. on_chain is never called and chains and completions
+	 * are counted as skipped; the queues' indices and in-flight counts
+	 * (gma_tracer_queue_stats()) stay the guest's, latency is unknown. The cheapest trace.
+	 */
+	bool indices_only;
 	size_t : 0;
 };
 
 #define GMA_RING_POLL_OFF 0xffffffffu
+#define GMA_SNAP_NONE 0xffffffffu
 
 struct gma_tracer;
 

@@ -144,8 +144,8 @@ q "'desc' is not KEY=VALUE" "$QUEUE,desc"
 t 64 "queue 0 of 0xd0001000 given twice" ring --dump ring.img --map ok.map --queue $QUEUE \
 	--queue ${QUEUE/desc=0x1000/desc=0x2000}
 # rings: also what the tracer follows, checked before anything is loaded
-t 64 "--snap-len '999999': out of range, want 1 to 4096" rings --pid 1 --snap-len 999999
-t 64 "--snap-len '0': out of range, want 1 to 4096" rings --pid 1 --snap-len 0
+t 64 "--snap-len '999999': out of range, want 0 to 4096" rings --pid 1 --snap-len 999999
+t 64 "--indices-only walks no chain" rings --pid 1 --indices-only
 for s in 0 1 3 4097 4294967295 4294967296 -4096; do
 	t 64 "--ringbuf-size '$s'" rings --pid 1 --ringbuf-size $s
 done

@@ -238,7 +238,8 @@ size_t compare_ring_state(void)
 			continue;
 		cr_assert(!json_object_object_get_ex(t, "error", NULL), "%s",
 			  json_object_to_json_string(t));
-		for (size_t k = 0; k < trace.n && !st; k++)
+		/* the last: --stats prints the table at each refresh, the final one last */
+		for (size_t k = trace.n; k-- > 0 && !st;)
 			if (is(trace.v[k], "type", "queue_stats") &&
 			    num(trace.v[k], "base") == num(t, "base") &&
 			    num(trace.v[k], "queue") == num(t, "queue"))

@@ -25,6 +25,7 @@ static struct rings_args {
 	bool stats;
 	bool completions;
 	bool descs;
+	bool indices_only;
 	__u32 stuck_ms;
 	__u32 interval_ms;
 	__u32 snap_len;
@@ -58,6 +59,7 @@ enum {
 	OPT_RINGBUF,
 	OPT_RING_POLL,
 	OPT_ECAM,
+	OPT_INDICES_ONLY,
 };
 
 static const struct argp_option rings_options[] = {
@@ -79,6 +81,13 @@ static const struct argp_option rings_options[] = {
 	  "(1 to 256, default 256); for a VM traced late or a VMM other than QEMU q35",
 	  0 },
 	{ "snap-len", OPT_SNAP, "BYTES", 0, "Bytes sampled from each buffer (64; 1 to 4096)", 0 },
+	{ "qmp", OPT_QMP, "SOCKET", 0, "Import every queue's layout from QEMU's QMP socket", 0 },
+	{ "snap-len", OPT_SNAP, "BYTES", 0,
+	  "Bytes sampled from each buffer (64; 0 to 4096, 0: descriptors only)", 0 },
+	{ "indices-only", OPT_INDICES_ONLY, NULL, 0,
+	  "With --stats: read only the rings' indices at a notify, walk no chain (the cheapest "
+	  "trace: counts and in flight, no latency)",
+	  0 },
 	{ "duration", OPT_DURATION, "SECONDS", 0, "Stop after SECONDS (default: Ctrl-C)", 0 },
 	{ "ringbuf-size", OPT_RINGBUF, "BYTES", 0,
 	  "BPF ring buffer size, a power of 2 from the page size to 2^31 (4194304)", 0 },
@@ -144,7 +153,14 @@ static error_t parse_rings(int key, char *arg, struct argp_state *state)
 	case OPT_INTERVAL:
 		return parse_u32(arg, &args.interval_ms, "--interval-ms", state);
 	case OPT_SNAP:
-		return parse_u32_range(arg, &args.snap_len, "--snap-len", 1, SNAP_CAP, state);
+		if (parse_u32_range(arg, &args.snap_len, "--snap-len", 0, SNAP_CAP, state))
+			return EINVAL;
+		if (!args.snap_len)
+			args.snap_len = GMA_SNAP_NONE;
+		return 0;
+	case OPT_INDICES_ONLY:
+		args.indices_only = true;
+		return 0;
 	case OPT_DURATION:
 		return parse_u32(arg, &args.duration_s, "--duration", state);
 	case OPT_RINGBUF:
@@ -180,6 +196,9 @@ static error_t parse_rings(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_END:
 		if (!args.pid && !args.cmd)
 			argp_error(state, "--pid (or a command to run) is required");
+		if (args.indices_only && !args.stats)
+			argp_error(state, "--indices-only walks no chain, so it has no events to "
+					  "print: use it with --stats");
 		if (args.pid && args.cmd)
 			argp_error(state, "--pid and a command exclude each other");
 		if (args.cmd && (args.nr_mmio || args.nr_queues || args.qmp))
@@ -416,6 +435,7 @@ int cmd_rings(int argc, char **argv)
 	}
 	opts.pid = pid;
 	opts.snap_len = args.snap_len;
+	opts.indices_only = args.indices_only;
 	opts.ringbuf_size = args.ringbuf_size;
 	opts.ring_poll_ms = args.ring_poll_ms;
 	opts.btf_path = env.btf_path;

@@ -158,6 +158,8 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 	frag = OPTS_GET(opts, frag_max, 0) ?: frag;
 	frags = OPTS_GET(opts, sample_frags_max, 0) ?: frags;
 	snap = OPTS_GET(opts, snap_len, 0) ?: snap;
+	if (snap == GMA_SNAP_NONE)
+		snap = 0;
 	chains = OPTS_GET(opts, chains_per_notify, 0) ?: chains;
 	scan_us = OPTS_GET(opts, used_scan_us, 0) ?: scan_us;
 	poll_ms = OPTS_GET(opts, ring_poll_ms, 0) ?: RING_POLL_MS_DEFAULT;
@@ -192,6 +194,7 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 	t->skel->rodata->sample_frags_max = frags;
 	t->skel->rodata->snap_len = snap;
 	t->skel->rodata->chains_per_notify = chains;
+	t->skel->rodata->indices_only = OPTS_GET(opts, indices_only, false);
 	t->skel->rodata->used_scan_ns = (__u64)scan_us * 1000;
 	t->skel->rodata->target_tgid = pid;
 	err = bpf_map__set_max_entries(t->skel->maps.events, rb_size);
