@@ -261,6 +261,37 @@ Test(process, copy_fault_is_efault_not_einval)
 	gma_mem_free(mem);
 }
 
+/*
+ * A span read with one process_vm_readv over many regions: a fault in a middle region stops
+ * it there, with the regions before it copied and counted, as region by region.
+ */
+Test(process, fault_mid_span_counts_the_regions_before_it)
+{
+	static char a[0x300], c[0x100];
+	struct gma_region r[] = {
+		{ 0x0, 0x100, (__u64)(unsigned long)a },
+		{ 0x100, 0x200, (__u64)(unsigned long)(a + 0x100) },
+		{ 0x300, 0x100, 0x1000 }, /* below mmap_min_addr: never mapped */
+		{ 0x400, 0x100, (__u64)(unsigned long)c },
+	};
+	struct gma_mem *mem = gma_mem_new_process(getpid(), r, 4);
+	char buf[0x500];
+	size_t done = 0;
+
+	cr_assert(mem);
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = (char)(i * 13 + 1);
+	memset(buf, 0, sizeof(buf));
+	cr_assert_eq(gma_mem_read(mem, 0x80, buf, 0x400, &done), -EFAULT);
+	cr_assert_eq(done, 0x280, "bytes of the regions before the fault: 0x%zx", done);
+	cr_assert_arr_eq(buf, a + 0x80, 0x280);
+	/* and a read ending before the fault is whole */
+	cr_assert_eq(gma_mem_read(mem, 0x10, buf, 0x2f0, &done), 0);
+	cr_assert_eq(done, 0x2f0);
+	cr_assert_arr_eq(buf, a + 0x10, 0x2f0);
+	gma_mem_free(mem);
+}
+
 Test(process, process_gone_is_efault)
 {
 	struct test_guest *g = guest_new(TEST_PROCESS);

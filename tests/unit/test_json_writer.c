@@ -79,8 +79,8 @@ Test(json_writer, values_at_their_edges_parse_back)
 	cr_assert(json_object_get_boolean(member(o[0], "t")));
 	cr_assert(!json_object_get_boolean(member(o[0], "f")));
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-		const char *got = json_object_get_string(
-			json_object_array_get_idx(member(o[0], "strs"), i));
+		const char *got =
+			json_object_get_string(json_object_array_get_idx(member(o[0], "strs"), i));
 
 		/* bytes >= 0x7f go out as \u00XX: json-c reads them back as UTF-8 */
 		if (i != 3)

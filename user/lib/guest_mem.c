@@ -364,10 +364,75 @@ int gma_mem_write_obj(struct gma_mem *mem, __u64 gpa, const void *src, size_t si
 	return gma_write_obj(&mem->be, gpa, src, size);
 }
 
+/*
+ * Regions gathered into one process_vm_readv: the remote iovec has one element per region,
+ * the local one a single element. Well under the kernel's UIO_MAXIOV (1024), and small enough
+ * for the stack.
+ */
+#define PROCESS_GATHER_MAX 64
+
+/*
+ * gma_read_buf() for the process backend, with the same contract, one syscall per
+ * PROCESS_GATHER_MAX regions instead of one per region: a span over 64 small regions cost 64
+ * syscalls. The regions up to a hole (or the end) are translated first, then copied at once;
+ * a short copy is a fault in the first region not copied whole, and *done counts the regions
+ * copied whole before it, as region-by-region copies would have.
+ */
+static int process_read_span(struct gma_backend *be, __u64 gpa, void *dst, __u64 len, __u64 *done)
+{
+	struct iovec remote[PROCESS_GATHER_MAX], local;
+	__u64 off = 0, batch_off, n;
+	__u32 regions = 0;
+	struct gma_xlat x;
+	ssize_t got;
+	int err = 0, k;
+
+	*done = 0;
+	err = gma_check_range(gpa, len);
+	if (err)
+		return err;
+	while (off < len && !err) {
+		batch_off = off;
+		for (k = 0; k < PROCESS_GATHER_MAX && off < len; k++) {
+			if (regions == GMA_SPAN_MAX) {
+				err = -E2BIG;
+				break;
+			}
+			err = gma_span_step(be, gpa, off, len, &x, &n);
+			if (err)
+				break;
+			remote[k].iov_base = (void *)(unsigned long)x.hva;
+			remote[k].iov_len = n;
+			off += n;
+			regions++;
+		}
+		if (!k)
+			break;
+		local.iov_base = (char *)dst + batch_off;
+		local.iov_len = off - batch_off;
+		got = process_vm_readv(be->pid, &local, 1, remote, k, 0);
+		if (got != (ssize_t)local.iov_len) {
+			/* the regions copied whole before the one that faulted */
+			__u64 whole = batch_off;
+
+			for (int i = 0; i < k && got > 0 && (size_t)got >= remote[i].iov_len; i++) {
+				whole += remote[i].iov_len;
+				got -= remote[i].iov_len;
+			}
+			*done = whole;
+			return -EFAULT;
+		}
+		*done = off;
+	}
+	return err;
+}
+
 int gma_mem_read(struct gma_mem *mem, __u64 gpa, void *dst, size_t len, size_t *done)
 {
 	__u64 n;
-	int err = gma_read_buf(&mem->be, gpa, dst, len, &n);
+	int err = mem->be.kind == GMA_BACKEND_PROCESS ?
+			  process_read_span(&mem->be, gpa, dst, len, &n) :
+			  gma_read_buf(&mem->be, gpa, dst, len, &n);
 
 	if (done)
 		*done = n;
