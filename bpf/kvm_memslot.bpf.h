@@ -249,13 +249,15 @@ static __always_inline int gma_backend_init(struct gma_backend *be, struct kvm *
 #else
 /*
  * The same, and binds be to the VM's slot cache entry: kept when it was filled from the set
- * active now, emptied and retagged when not. Four probe reads (the set, its generation, the
- * VM's clock offset, current->mm) where the walk costs a dozen per translation; a function of
- * its own, so callers bind once and pass be on.
+ * active now, emptied and retagged when not. Three probe reads (the set, its generation, the
+ * VM's clock offset) where the walk costs a dozen per translation; a function of its own, so
+ * callers bind once and pass be on. Only for programs on tp_btf tracepoints (current->mm is
+ * read through BTF).
  */
 static __noinline int gma_backend_init(struct gma_backend *be, struct kvm *kvm)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	/* programs on tp_btf tracepoints read current's fields directly: no probe read */
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct kvm_memslots *slots;
 	struct gma_slot_cache *c;
 	__u64 mm = 0;
@@ -295,7 +297,7 @@ static __noinline int gma_backend_init(struct gma_backend *be, struct kvm *kvm)
 		}
 	}
 	be->cached = c != NULL;
-	be->mm_ok = mm && mm == (__u64)BPF_CORE_READ(task, mm);
+	be->mm_ok = mm && mm == (__u64)task->mm;
 	return 0;
 }
 

@@ -291,19 +291,19 @@ __noinline int walk_chain(__u32 i_head)
 
 /*
  * Reports the used ring's progress since the last look; returns the new used index. be is the
- * VM's backend, bound by the caller.
+ * VM's backend, bound by the caller; used_now the used index the caller has just read, or -1.
  */
 __noinline int scan_used(struct gma_backend *be, struct chain_args *a, __u32 last_used,
-			 __u32 used_known)
+			 __u32 used_known, __s32 used_now)
 {
 	struct gma_rec_used *rec;
 	__u32 zero = 0, delta, i;
-	__u16 used_new = 0;
+	__u16 used_new = used_now;
 
 	if (!be || !a || a->num == 0 || a->num > GMA_QUEUE_NUM_MAX)
 		return -1;
-	if (guest_read_u16(be, a->desc + GMA_VRING_USED_IDX_OFF,
-			   &used_new)) /* a->desc holds the used ring here */
+	if (used_now < 0 && guest_read_u16(be, a->desc + GMA_VRING_USED_IDX_OFF,
+					   &used_new)) /* a->desc holds the used ring here */
 		return -1;
 	if (used_known && used_new == (__u16)last_used)
 		return used_new;
@@ -416,13 +416,13 @@ static __noinline void emit_queue(__u64 vm_id, __u64 base, __u32 q, struct virti
 
 /* The used ring of queue vq since the last look; a holds the queue's identity. */
 static __noinline void scan_queue_used(struct gma_backend *be, struct chain_args *a,
-				       struct vq_state *vq)
+				       struct vq_state *vq, __u16 used)
 {
 	struct chain_args u = *a; /* on the stack: scan_used is verified for that */
 	int r;
 
 	u.desc = vq->device;
-	r = scan_used(be, &u, vq->last_used, vq->used_known);
+	r = scan_used(be, &u, vq->last_used, vq->used_known, used);
 	if (r >= 0) {
 		vq->last_used = r;
 		vq->used_known = 1;
@@ -571,7 +571,7 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 	 * available again by this very notify, and its old completion must not be taken for
 	 * the new request's.
 	 */
-	scan_queue_used(be, a, vq);
+	scan_queue_used(be, a, vq, used);
 	for (i = 0; i < CHAINS_PER_NOTIFY_CAP && i < cap && i < delta && !indices_only; i++) {
 		__u16 pos = start + i, head = 0;
 
@@ -678,7 +678,7 @@ __noinline int scan_device(__u64 vm_id, __u64 base)
 		a.queue = q;
 		a.num = vq->num;
 		a.desc = vq->device;
-		r = scan_used(&be, &a, vq->last_used, vq->used_known);
+		r = scan_used(&be, &a, vq->last_used, vq->used_known, -1);
 		if (r >= 0) {
 			vq->last_used = r;
 			vq->used_known = 1;
