@@ -207,6 +207,29 @@ Test(queue_model, a_completion_reported_twice_counts_once)
 	cr_assert_eq(seen.used_invalid, 0);
 }
 
+/*
+ * A look that read no element (the tracer's --indices-only) after one that read some: the
+ * completions both covered count once.
+ */
+Test(queue_model, skipped_completions_reported_twice_count_once)
+{
+	struct gma_rec_used rec = { .hdr = { GMA_REC_USED, GMA_REC_VERSION, sizeof(rec) } };
+	struct gma_queue_stats st;
+
+	feed_queue(0);
+	feed_used(0, 0, 3, 2000); /* userspace's poll: used 0 -> 1 */
+	rec.key = (struct gma_queue_key){ .vm_id = 1, .base = 0xd0000000, .queue = 0 };
+	rec.ts_ns = 2500;
+	rec.used_old = 0;
+	rec.used_new = 5;
+	rec.nr_skipped = 5; /* the kernel's look, indices only: used 0 -> 5, no element */
+	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
+	st = stats_of(0);
+	cr_assert_eq(st.completions, 5, "%llu completions for used 0 -> 5",
+		     (unsigned long long)st.completions);
+	cr_assert_eq(st.last_used, 5);
+}
+
 /* Imported while running: the ring's state at import, chains in flight with unknown age. */
 Test(queue_model, an_imported_queue_starts_from_its_ring)
 {

@@ -302,6 +302,18 @@ static void print_summary(struct gma_tracer *t)
 	struct rusage ru = {};
 
 	getrusage(RUSAGE_SELF, &ru);
+	/* --indices-only sees no used element: its completions are the used indices' progress */
+	if (args.indices_only) {
+		struct gma_queue_stats *st;
+		size_t n;
+
+		if (!gma_tracer_queue_stats(t, &st, &n)) {
+			seen.completions = 0;
+			for (size_t i = 0; i < n; i++)
+				seen.completions += st[i].completions;
+			free(st);
+		}
+	}
 	seen.drops = gma_tracer_drops(t);
 	seen.bad_records = gma_tracer_bad_records(t);
 	seen.max_rss_kb = ru.ru_maxrss;

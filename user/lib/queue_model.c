@@ -339,8 +339,10 @@ void qm_on_used(struct queue_model *m, const struct gma_rec_used *r)
 		if (m->cb.on_completion)
 			m->cb.on_completion(m->ctx, &c);
 	}
+	/* the skipped ones follow the elements: those before first were counted already */
 	if (first < r->nr_elems + r->nr_skipped)
-		q->st.completions += r->nr_skipped;
+		q->st.completions +=
+			r->nr_elems + r->nr_skipped - (first > r->nr_elems ? first : r->nr_elems);
 	q->st.last_used = r->used_new;
 	q->used_known = true;
 	q->st.indices_known = q->avail_known;
