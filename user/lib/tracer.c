@@ -211,6 +211,14 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 		err = -errno;
 		goto fail;
 	}
+	/*
+	 * The ring poll's VM lister loads a BPF iterator (BTF, verification: 0.6 s on a loaded
+	 * host): done now, before the caller starts reading, rather than at the first queue,
+	 * when nothing drains the ring buffer meanwhile (a 256 KiB one overflowed at 300
+	 * notifies/s). On failure vm_memory() tries again later, as before.
+	 */
+	if (t->ring_poll_ns)
+		t->lister = gma_vm_lister_new();
 	return t;
 fail:
 	gma_tracer_free(t);
