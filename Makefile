@@ -204,8 +204,8 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 	-Wall -Wextra -Werror -Iinclude -Iuser/lib -Ibpf -Itests/helpers
 FUZZ_SRCS_accessor := user/lib/guest_mem.c
 FUZZ_SRCS_ring := user/lib/guest_mem.c user/lib/ring.c
-FUZZ_SRCS_records := user/lib/record_reader.c user/lib/queue_model.c
-FUZZ_SRCS_reassembly := user/lib/record_reader.c user/lib/queue_model.c
+FUZZ_SRCS_records := user/lib/record_reader.c user/lib/queue_model.c user/lib/queue_health.c
+FUZZ_SRCS_reassembly := user/lib/record_reader.c user/lib/queue_model.c user/lib/queue_health.c
 FUZZ_SRCS_mmio :=
 FUZZ_SRCS_pci :=
 FUZZ_SECONDS ?= 600

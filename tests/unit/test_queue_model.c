@@ -181,7 +181,7 @@ Test(queue_model, in_flight_is_what_the_rings_say)
 	feed_chain(0, 0, true, 1000);
 	feed_notify(0, 1, 1027, 0, GMA_NOTIFY_SILENT); /* a look found them */
 	feed_used(0, 0, 0, 2000);
-	qm_on_avail_idx(&r.model, &(struct gma_queue_key){ 1, 0xd0000000, 0, 0 }, 1020);
+	qm_on_avail_idx(&r.model, &(struct gma_queue_key){ 1, 0xd0000000, 0, 0 }, 1020, 1);
 	st = stats_of(0);
 	cr_assert_eq(st.last_avail, 1027, "an older avail index never moves the model back");
 	cr_assert_eq(st.last_used, 1);

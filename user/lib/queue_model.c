@@ -6,6 +6,7 @@
 #include <linux/virtio_ring.h>
 
 #include "gma_internal.h"
+#include "queue_health.h"
 #include "queue_model.h"
 
 void qm_init(struct queue_model *m, const struct gma_ring_callbacks *cb, void *ctx)
@@ -144,6 +145,12 @@ static void set_layout(struct queue_model *m, struct qm_queue *q, __u64 desc, __
 	/* a queue set up now starts empty, as the spec requires of the driver */
 	q->avail_known = q->used_known = !(flags & GMA_QUEUE_FROM_USER);
 	q->st.indices_known = q->avail_known;
+	/* a queue set up now has been notified of nothing, and owes no notify */
+	q->notified_avail = 0;
+	q->notified_known = q->avail_known;
+	q->last_notify_ns = q->avail_moved_ns = q->used_moved_ns = 0;
+	q->unnotified_since_ns = q->unreaped_since_ns = 0;
+	q->fields_known = false;
 	if (num && num <= GMA_QUEUE_NUM_MAX) {
 		q->in_flight_ts = calloc(num, sizeof(*q->in_flight_ts));
 		q->is_request = calloc(num, sizeof(*q->is_request));
@@ -195,6 +202,8 @@ void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
 	q->st.last_used = ring->used_idx;
 	q->avail_known = q->used_known = true;
 	q->st.indices_known = 1;
+	q->notified_avail = ring->avail_idx; /* what came before the trace is not judged */
+	q->notified_known = true;
 	for (__u32 i = 0; q->in_flight_ts && i < ring->nr_heads; i++)
 		if (ring->heads[i] < q->st.num)
 			q->in_flight_ts[ring->heads[i]] = QM_AGE_UNKNOWN;
@@ -206,20 +215,52 @@ static bool idx_ahead(__u16 b, __u16 a)
 	return (__s16)(b - a) > 0;
 }
 
-/* Moves the model's avail index forward to what the guest's ring says, never back. */
-static void follow_avail(struct qm_queue *q, __u16 avail)
+/*
+ * Moves the model's avail index forward to what the guest's ring says, never back, and notes
+ * since when the driver has made available what it has not notified.
+ */
+static void follow_avail(struct qm_queue *q, __u16 avail, __u64 ts)
 {
+	if (q->avail_known && idx_ahead(avail, q->st.last_avail))
+		q->avail_moved_ns = ts;
 	if (!q->avail_known || idx_ahead(avail, q->st.last_avail))
 		q->st.last_avail = avail;
 	q->avail_known = true;
 	q->st.indices_known = q->used_known;
+	if (!q->notified_known) {
+		q->notified_avail = q->st.last_avail;
+		q->notified_known = true;
+	}
+	if (!idx_ahead(q->st.last_avail, q->notified_avail))
+		q->unnotified_since_ns = 0;
+	else if (!q->unnotified_since_ns)
+		q->unnotified_since_ns = ts ? ts : 1;
 }
 
-void qm_on_avail_idx(struct queue_model *m, const struct gma_queue_key *key, __u16 avail_idx)
+void qm_on_avail_idx(struct queue_model *m, const struct gma_queue_key *key, __u16 avail_idx,
+		     __u64 ts_ns)
 {
 	for (size_t i = 0; i < m->nr_queues; i++)
 		if (same_key(&m->queues[i].key, key))
-			follow_avail(&m->queues[i], avail_idx);
+			follow_avail(&m->queues[i], avail_idx, ts_ns);
+}
+
+void qm_on_ring_fields(struct queue_model *m, const struct gma_queue_key *key,
+		       const struct qm_ring_fields *f, __u64 ts_ns)
+{
+	for (size_t i = 0; i < m->nr_queues; i++) {
+		struct qm_queue *q = &m->queues[i];
+
+		if (!same_key(&q->key, key))
+			continue;
+		q->fields = *f;
+		q->fields_known = true;
+		/* used entries past the one the driver asked to hear of, not reaped since */
+		if (!q->used_known || !idx_ahead(q->st.last_used, f->used_event))
+			q->unreaped_since_ns = 0;
+		else if (!q->unreaped_since_ns)
+			q->unreaped_since_ns = ts_ns ? ts_ns : 1;
+	}
 }
 
 const struct gma_queue_stats *qm_queue_at(struct queue_model *m, size_t i,
@@ -242,8 +283,16 @@ void qm_on_notify(struct queue_model *m, const struct gma_rec_notify *r)
 		else
 			q->st.notifies++;
 		q->st.skipped += r->nr_skipped;
+		if (!(r->flags & GMA_NOTIFY_SILENT)) {
+			q->last_notify_ns = r->ts_ns;
+			if (!(r->anomalies &
+			      (GMA_ANOM_UNKNOWN_LAYOUT | GMA_ANOM_RING_UNREADABLE))) {
+				q->notified_avail = r->avail_new;
+				q->notified_known = true;
+			}
+		}
 		if (!(r->anomalies & (GMA_ANOM_UNKNOWN_LAYOUT | GMA_ANOM_RING_UNREADABLE)))
-			follow_avail(q, r->avail_new);
+			follow_avail(q, r->avail_new, r->ts_ns);
 	}
 	raise_anomaly(m, q, &r->key, r->ts_ns, r->anomalies, ~0u, r->pid);
 	if (m->cb.on_notify)
@@ -343,6 +392,8 @@ void qm_on_used(struct queue_model *m, const struct gma_rec_used *r)
 	if (first < r->nr_elems + r->nr_skipped)
 		q->st.completions +=
 			r->nr_elems + r->nr_skipped - (first > r->nr_elems ? first : r->nr_elems);
+	if (q->used_known && r->used_new != q->st.last_used)
+		q->used_moved_ns = r->ts_ns;
 	q->st.last_used = r->used_new;
 	q->used_known = true;
 	q->st.indices_known = q->avail_known;
@@ -417,5 +468,53 @@ int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n)
 	}
 	*stats = s;
 	*n = m->nr_queues;
+	return 0;
+}
+
+int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, struct gma_queue_health **h,
+	      size_t *n)
+{
+	struct gma_queue_health *out;
+	struct gma_queue_stats *st;
+	size_t nr;
+	int err = qm_stats(m, &st, &nr);
+
+	if (err)
+		return err;
+	out = calloc(nr ? nr : 1, sizeof(*out));
+	if (!out) {
+		free(st);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		const struct qm_queue *q = &m->queues[i];
+		struct gma_queue_health *e = &out[i];
+		__u32 count, unknown;
+
+		e->st = st[i];
+		e->now_ns = now_ns;
+		e->window_ns = window_ns;
+		in_flight(q, true, &count, &e->oldest_request_ns, &unknown);
+		e->last_notify_ns = q->last_notify_ns;
+		e->avail_moved_ns = q->avail_moved_ns;
+		e->used_moved_ns = q->used_moved_ns;
+		e->unnotified_since_ns = q->unnotified_since_ns;
+		e->unreaped_since_ns = q->unreaped_since_ns;
+		e->notified_avail = q->notified_avail;
+		e->ring_fields_known = q->fields_known;
+		e->avail_flags = q->fields.avail_flags;
+		e->used_flags = q->fields.used_flags;
+		e->used_event = q->fields.used_event;
+		e->avail_event = q->fields.avail_event;
+		e->event_idx = (q->st.flags & GMA_QUEUE_EVENT_IDX) ||
+			       (q->features & (1ULL << VIRTIO_RING_F_EVENT_IDX));
+		/* no interrupt tracepoint is mapped to a device yet: say so, never guess */
+		e->irq = GMA_IRQ_NOT_OBSERVABLE;
+		e->verdict = qh_verdict(e);
+		e->stuck = gma_health_stuck(e->verdict);
+	}
+	free(st);
+	*h = out;
+	*n = nr;
 	return 0;
 }

@@ -13,6 +13,14 @@
 #define QM_QUEUES_MAX 256
 #define QM_DEVICES_MAX 256
 
+/* The words of a split ring beside its indices, as the userspace poll read them. */
+struct qm_ring_fields {
+	__u16 avail_flags; /* VRING_AVAIL_F_NO_INTERRUPT */
+	__u16 used_flags; /* VRING_USED_F_NO_NOTIFY */
+	__u16 used_event; /* the avail ring's last word (EVENT_IDX) */
+	__u16 avail_event; /* the used ring's last word (EVENT_IDX) */
+};
+
 struct qm_queue {
 	struct gma_queue_key key;
 	struct gma_queue_stats st;
@@ -33,6 +41,20 @@ struct qm_queue {
 	bool avail_known, used_known; /* st.last_avail, st.last_used read from the guest */
 	__u64 features; /* the device's driver features, 0 when not seen */
 	bool stuck_reported;
+	/*
+	 * Health evidence (queue_health.c): CLOCK_MONOTONIC times, 0 for never. notified_avail
+	 * is the avail index of the last notify (not a silent look); unknown for a queue imported
+	 * without its ring state until the first look, which counts as notified.
+	 */
+	__u16 notified_avail;
+	bool notified_known;
+	__u64 last_notify_ns;
+	__u64 avail_moved_ns;
+	__u64 used_moved_ns;
+	__u64 unnotified_since_ns;
+	__u64 unreaped_since_ns;
+	struct qm_ring_fields fields;
+	bool fields_known;
 };
 
 struct qm_device {
@@ -85,12 +107,22 @@ void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
  * The avail index as userspace read it from the guest's ring (the tracer's poll): the model
  * follows it forward. (Completions the poll finds come as USED records, to qm_on_used().)
  */
-void qm_on_avail_idx(struct queue_model *m, const struct gma_queue_key *key, __u16 avail_idx);
+void qm_on_avail_idx(struct queue_model *m, const struct gma_queue_key *key, __u16 avail_idx,
+		     __u64 ts_ns);
+/*
+ * The ring's flags and event-index fields as the same poll read them, after its completions
+ * were fed: the evidence of notification and interrupt suppression.
+ */
+void qm_on_ring_fields(struct queue_model *m, const struct gma_queue_key *key,
+		       const struct qm_ring_fields *f, __u64 ts_ns);
 /* The queues the model has a layout for (the poll's list); NULL when i is past the end. */
 const struct gma_queue_stats *qm_queue_at(struct queue_model *m, size_t i,
 					  const struct gma_queue_key **key);
 
 int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns);
 int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n);
+/* Every queue's health verdict and evidence at now_ns, conditions held for window_ns. */
+int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, struct gma_queue_health **h,
+	      size_t *n);
 
 #endif /* GMA_QUEUE_MODEL_H */

@@ -384,8 +384,25 @@ struct ring_look {
 	__u16 used;
 	__u16 from; /* the used elements read: [from, from + nr_elems) */
 	__u16 nr_elems;
+	bool fields_known; /* fields read too (the health verdicts' evidence) */
+	struct qm_ring_fields fields;
 	struct gma_vring_used_elem elems[RING_POLL_ELEMS_MAX];
 };
+
+/* The flags and event-index words beside the indices: 0, or -EFAULT. */
+static int read_ring_fields(struct gma_mem *mem, const struct gma_queue_stats *st,
+			    struct qm_ring_fields *f)
+{
+	__u64 ring_end = GMA_VRING_RING_OFF + 2ULL * st->num; /* avail ring: used_event */
+	__u64 used_end = gma_vring_used_elem_off(st->num); /* used ring: avail_event */
+
+	if (read_idx(mem, st->driver, &f->avail_flags) ||
+	    read_idx(mem, st->device, &f->used_flags) ||
+	    read_idx(mem, st->driver + ring_end, &f->used_event) ||
+	    read_idx(mem, st->device + used_end, &f->avail_event))
+		return -EFAULT;
+	return 0;
+}
 
 /*
  * Reads one queue's indices, and the used elements past the model's used index, into l.
@@ -399,6 +416,7 @@ static int look_at_queue(struct gma_mem *mem, const struct gma_queue_stats *st, 
 	    read_idx(mem, st->device + GMA_VRING_USED_IDX_OFF, &l->used))
 		return -EFAULT;
 	l->indices_known = st->indices_known;
+	l->fields_known = !read_ring_fields(mem, st, &l->fields);
 	l->from = st->last_used;
 	l->nr_elems = 0;
 	n = (__u16)(l->used - l->from);
@@ -424,7 +442,7 @@ static void apply_look(struct gma_tracer *t, const struct ring_look *l)
 	__u32 delta = (__u16)(l->used - l->from), done = 0;
 	struct gma_rec_used rec;
 
-	qm_on_avail_idx(&t->reader.model, &l->key, l->avail);
+	qm_on_avail_idx(&t->reader.model, &l->key, l->avail, now_ns());
 	if (!l->indices_known || !delta || (__s16)delta < 0) {
 		rec = (struct gma_rec_used){ .key = l->key,
 					     .ts_ns = now_ns(),
@@ -433,7 +451,7 @@ static void apply_look(struct gma_tracer *t, const struct ring_look *l)
 					     .used_new = l->used };
 		if (!l->indices_known)
 			qm_on_used(&t->reader.model, &rec); /* where the used ring is now */
-		return;
+		goto fields;
 	}
 	while (done < delta) {
 		memset(&rec, 0, sizeof(rec));
@@ -454,6 +472,9 @@ static void apply_look(struct gma_tracer *t, const struct ring_look *l)
 		rec.used_new = (__u16)(l->from + done);
 		qm_on_used(&t->reader.model, &rec);
 	}
+fields:
+	if (l->fields_known)
+		qm_on_ring_fields(&t->reader.model, &l->key, &l->fields, now_ns());
 }
 
 /*
@@ -671,4 +692,10 @@ int gma_tracer_check_stuck(struct gma_tracer *t, __u64 stuck_ns)
 int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats, size_t *n)
 {
 	return qm_stats(&t->reader.model, stats, n);
+}
+
+int gma_tracer_queue_health(struct gma_tracer *t, __u64 window_ns, struct gma_queue_health **health,
+			    size_t *n)
+{
+	return qm_health(&t->reader.model, now_ns(), window_ns, health, n);
 }

@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The health verdicts, rule by rule (queue_health.c's table): each verdict from the evidence
+ * made for it, and the neighbouring evidence that must not give it (a condition one instant
+ * short of the window, a notification the device did not ask for, a reaped entry). Then the
+ * queue model fed hand-made records and ring looks: the evidence it gathers gives the same
+ * verdicts.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <linux/virtio_ring.h>
+
+#include "queue_health.h"
+#include "record_reader.h"
+
+#define MS 1000000ULL
+#define S (1000 * MS)
+
+/* A queue whose indices are known, evaluated at 100 s with a 1 s window. */
+static struct gma_queue_health base(void)
+{
+	struct gma_queue_health h = { .now_ns = 100 * S, .window_ns = S };
+
+	h.st.indices_known = 1;
+	h.st.num = 8;
+	h.st.flags = GMA_QUEUE_READY;
+	h.ring_fields_known = 1;
+	return h;
+}
+
+Test(queue_health, names_reasons_and_which_are_stuck)
+{
+	for (__u32 v = 0; v < GMA_HEALTH_NR; v++) {
+		cr_assert_not_null(gma_health_name(v));
+		cr_assert_not_null(gma_health_reason(v));
+	}
+	cr_assert_null(gma_health_name(GMA_HEALTH_NR));
+	cr_assert_not(gma_health_stuck(GMA_HEALTH_NR));
+	cr_assert_not(gma_health_stuck(GMA_HEALTH_IDLE));
+	cr_assert_not(gma_health_stuck(GMA_HEALTH_HEALTHY));
+	cr_assert_not(gma_health_stuck(GMA_HEALTH_UNKNOWN));
+	cr_assert(gma_health_stuck(GMA_HEALTH_DEVICE_NOT_CONSUMING));
+	cr_assert(gma_health_stuck(GMA_HEALTH_UNREAPED));
+	cr_assert_str_eq(gma_health_name(GMA_HEALTH_DRIVER_NOT_NOTIFYING), "driver-not-notifying");
+}
+
+Test(queue_health, unknown_until_the_indices_are_read_or_for_a_packed_ring)
+{
+	struct gma_queue_health h = base();
+
+	h.st.indices_known = 0;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNKNOWN);
+	h = base();
+	h.st.flags |= GMA_QUEUE_PACKED;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNKNOWN);
+}
+
+Test(queue_health, idle_and_healthy)
+{
+	struct gma_queue_health h = base();
+
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+	h.used_moved_ns = h.now_ns - S / 2;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY, "used moved within the window");
+	h = base();
+	h.oldest_request_ns = h.now_ns - S / 2;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY, "a request younger than the window");
+	/* receive buffers the device holds for traffic: no request, nothing moved */
+	h = base();
+	h.st.last_avail = 8;
+	h.notified_avail = 8;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+}
+
+static struct gma_queue_health unnotified(void)
+{
+	struct gma_queue_health h = base();
+
+	h.st.last_avail = 5;
+	h.st.last_used = 3;
+	h.notified_avail = 3;
+	h.avail_moved_ns = h.unnotified_since_ns = h.now_ns - S;
+	return h;
+}
+
+Test(queue_health, driver_not_notifying)
+{
+	struct gma_queue_health h = unnotified();
+
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+	/* the device said not to notify */
+	h.used_flags = VRING_USED_F_NO_NOTIFY;
+	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+	/* one instant short of the window */
+	h = unnotified();
+	h.unnotified_since_ns += 1;
+	h.avail_moved_ns += 1;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY, "avail moved within the window");
+	/* the device consumed them without a notify (it polls): nothing owed */
+	h = unnotified();
+	h.st.last_used = 5;
+	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+	/* the flags were never read: no verdict against the driver */
+	h = unnotified();
+	h.ring_fields_known = 0;
+	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+}
+
+Test(queue_health, driver_not_notifying_with_event_idx)
+{
+	struct gma_queue_health h = unnotified();
+
+	h.event_idx = 1;
+	h.used_flags = VRING_USED_F_NO_NOTIFY; /* ignored with EVENT_IDX */
+	h.avail_event = 3; /* notify me once entry 3 is available: avail went 3 -> 5 */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+	h.avail_event = 4;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+	h.avail_event = 5; /* not before entry 5: suppressed, rightly */
+	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+	h.avail_event = 2; /* behind the last notify: that notify answered it */
+	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+}
+
+Test(queue_health, device_not_consuming_and_device_slow)
+{
+	struct gma_queue_health h = base();
+
+	h.st.last_avail = 1;
+	h.notified_avail = 1;
+	h.oldest_request_ns = h.now_ns - S;
+	h.last_notify_ns = h.oldest_request_ns;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_NOT_CONSUMING);
+	h.used_moved_ns = h.oldest_request_ns - 1; /* before the request: still nothing since */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_NOT_CONSUMING);
+	h.used_moved_ns = h.oldest_request_ns + 1; /* it completed another one since */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_SLOW);
+	h.oldest_request_ns += 1; /* one instant short of the window */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY);
+}
+
+/* Used entries past used_event, not reaped for the window, avail still. */
+static struct gma_queue_health unreaped(void)
+{
+	struct gma_queue_health h = base();
+
+	h.event_idx = 1;
+	h.st.last_avail = 4;
+	h.st.last_used = 4;
+	h.notified_avail = 4;
+	h.used_event = 2;
+	h.avail_moved_ns = h.now_ns - 3 * S;
+	h.used_moved_ns = h.now_ns - 2 * S;
+	h.unreaped_since_ns = h.now_ns - 2 * S;
+	return h;
+}
+
+Test(queue_health, completed_unreaped_without_interrupt_evidence)
+{
+	struct gma_queue_health h = unreaped();
+
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNREAPED);
+	h.used_event = 4; /* reaped: the driver asked for the next one */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+	h = unreaped();
+	h.avail_moved_ns = h.now_ns - S / 2; /* the driver is busy making requests */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY);
+	h = unreaped();
+	h.event_idx = 0; /* without EVENT_IDX reaping leaves no trace: no verdict */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+	h = unreaped();
+	h.unreaped_since_ns = h.now_ns - S + 1;
+	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_UNREAPED);
+}
+
+Test(queue_health, completed_no_interrupt_and_driver_not_reaping)
+{
+	struct gma_queue_health h = unreaped();
+
+	h.irq = GMA_IRQ_OBSERVED;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_NO_INTERRUPT, "no interrupt ever");
+	h.interrupts = 1;
+	h.last_irq_ns = h.unreaped_since_ns - 2 * S; /* an old one, for earlier entries */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_NO_INTERRUPT);
+	h.last_irq_ns = h.unreaped_since_ns - S / 10; /* just before the poll saw them */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_NOT_REAPING);
+	h.last_irq_ns = h.unreaped_since_ns + S / 10;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_NOT_REAPING);
+}
+
+/* Rules earlier in the table win: a request stuck in the device beats the reaping rules. */
+Test(queue_health, rule_order)
+{
+	struct gma_queue_health h = unreaped();
+
+	h.st.last_avail = 5;
+	h.oldest_request_ns = h.now_ns - 2 * S;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_NOT_CONSUMING);
+	h.notified_avail = 4;
+	h.unnotified_since_ns = h.now_ns - 2 * S;
+	h.avail_event = 4;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+}
+
+/* --- the same through the queue model -------------------------------------------------- */
+
+static struct record_reader r;
+static const struct gma_queue_key key = { .vm_id = 1, .base = 0xd0000000, .queue = 0 };
+
+static void setup(void)
+{
+	cr_assert_eq(rr_init(&r, NULL, NULL, NULL), 0);
+}
+
+static void teardown(void)
+{
+	rr_free(&r);
+}
+
+static void feed_queue(__u32 flags)
+{
+	struct gma_rec_queue rec = { .hdr = { GMA_REC_QUEUE, GMA_REC_VERSION, sizeof(rec) } };
+
+	rec.key = key;
+	rec.desc = 0x1000;
+	rec.driver = 0x1100;
+	rec.device = 0x1200;
+	rec.num = 8;
+	rec.flags = GMA_QUEUE_READY | flags;
+	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
+}
+
+static void feed_notify(__u16 avail_old, __u16 avail_new, __u64 ts)
+{
+	struct gma_rec_notify rec = { .hdr = { GMA_REC_NOTIFY, GMA_REC_VERSION, sizeof(rec) } };
+
+	rec.key = key;
+	rec.ts_ns = ts;
+	rec.avail_old = avail_old;
+	rec.avail_new = avail_new;
+	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
+}
+
+static void feed_request(__u16 head, __u64 ts)
+{
+	static struct gma_rec_chain rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.hdr = (struct gma_rec_hdr){ GMA_REC_CHAIN, GMA_REC_VERSION, sizeof(rec) };
+	rec.key = key;
+	rec.ts_ns = ts;
+	rec.sample_id = (1ULL << 63) | head;
+	rec.head = head;
+	rec.nr_descs = rec.nr_recorded = 1;
+	rec.descs[0] = (struct gma_desc_rec){ .addr = 0x9000, .len = 16 };
+	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
+}
+
+static void feed_used(__u16 old, __u32 id, __u64 ts)
+{
+	struct gma_rec_used rec = { .hdr = { GMA_REC_USED, GMA_REC_VERSION, sizeof(rec) } };
+
+	rec.key = key;
+	rec.ts_ns = ts;
+	rec.used_old = old;
+	rec.used_new = old + 1;
+	rec.nr_elems = 1;
+	rec.elems[0].id = id;
+	rec.elems[0].len = 1;
+	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
+}
+
+static enum gma_health verdict_at(__u64 now)
+{
+	struct gma_queue_health *h;
+	enum gma_health v;
+	size_t n;
+
+	cr_assert_eq(qm_health(&r.model, now, S, &h, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(h[0].stuck, gma_health_stuck(h[0].verdict));
+	cr_assert_eq(h[0].irq, GMA_IRQ_NOT_OBSERVABLE, "no interrupt source is mapped");
+	v = h[0].verdict;
+	free(h);
+	return v;
+}
+
+TestSuite(queue_health_model, .init = setup, .fini = teardown);
+
+Test(queue_health_model, a_request_served_is_healthy_then_idle)
+{
+	feed_queue(0);
+	feed_notify(0, 1, 10 * S);
+	feed_request(0, 10 * S);
+	cr_assert_eq(verdict_at(10 * S + S / 2), GMA_HEALTH_HEALTHY);
+	feed_used(0, 0, 10 * S + MS);
+	cr_assert_eq(verdict_at(10 * S + S / 2), GMA_HEALTH_HEALTHY);
+	cr_assert_eq(verdict_at(20 * S), GMA_HEALTH_IDLE);
+}
+
+Test(queue_health_model, a_request_never_used_then_one_of_two_used)
+{
+	struct qm_ring_fields f = {};
+
+	feed_queue(0);
+	feed_notify(0, 2, 10 * S);
+	feed_request(0, 10 * S);
+	feed_request(1, 10 * S);
+	qm_on_ring_fields(&r.model, &key, &f, 10 * S);
+	cr_assert_eq(verdict_at(12 * S), GMA_HEALTH_DEVICE_NOT_CONSUMING);
+	feed_used(0, 1, 12 * S);
+	cr_assert_eq(verdict_at(13 * S), GMA_HEALTH_DEVICE_SLOW, "head 0 still waits");
+	feed_used(1, 0, 13 * S);
+	cr_assert_eq(verdict_at(13 * S), GMA_HEALTH_HEALTHY);
+}
+
+Test(queue_health_model, avail_moved_without_the_notify_the_device_asked_for)
+{
+	struct qm_ring_fields f = {};
+
+	feed_queue(0);
+	feed_notify(0, 1, 10 * S);
+	feed_request(0, 10 * S);
+	feed_used(0, 0, 10 * S);
+	/* the poll finds two more entries, no notify follows */
+	qm_on_avail_idx(&r.model, &key, 3, 11 * S);
+	qm_on_ring_fields(&r.model, &key, &f, 11 * S);
+	cr_assert_eq(verdict_at(11 * S + S / 2), GMA_HEALTH_HEALTHY);
+	cr_assert_eq(verdict_at(12 * S), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+	/* the same with the device saying VRING_USED_F_NO_NOTIFY: its own doing */
+	f.used_flags = VRING_USED_F_NO_NOTIFY;
+	qm_on_ring_fields(&r.model, &key, &f, 12 * S);
+	cr_assert_neq(verdict_at(12 * S), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+	/* the notify comes: the debt is paid */
+	f.used_flags = 0;
+	qm_on_ring_fields(&r.model, &key, &f, 12 * S);
+	feed_notify(1, 3, 12 * S);
+	cr_assert_neq(verdict_at(14 * S), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+}
+
+Test(queue_health_model, used_past_used_event_not_reaped)
+{
+	struct qm_ring_fields f = { .used_event = 0 };
+
+	feed_queue(GMA_QUEUE_EVENT_IDX);
+	feed_notify(0, 1, 10 * S);
+	feed_request(0, 10 * S);
+	feed_used(0, 0, 10 * S);
+	qm_on_ring_fields(&r.model, &key, &f, 10 * S);
+	cr_assert_eq(verdict_at(10 * S + S / 2), GMA_HEALTH_HEALTHY);
+	cr_assert_eq(verdict_at(12 * S), GMA_HEALTH_UNREAPED);
+	/* the driver reaps it: used_event moves to the next entry */
+	f.used_event = 1;
+	qm_on_ring_fields(&r.model, &key, &f, 12 * S);
+	cr_assert_eq(verdict_at(14 * S), GMA_HEALTH_IDLE);
+}
+
+/* A queue set up again starts over: no evidence of its previous life. */
+Test(queue_health_model, a_new_layout_forgets_the_evidence)
+{
+	struct qm_ring_fields f = {};
+
+	feed_queue(0);
+	feed_notify(0, 1, 10 * S);
+	feed_request(0, 10 * S);
+	qm_on_ring_fields(&r.model, &key, &f, 10 * S);
+	cr_assert_eq(verdict_at(12 * S), GMA_HEALTH_DEVICE_NOT_CONSUMING);
+	feed_queue(0);
+	cr_assert_eq(verdict_at(12 * S), GMA_HEALTH_IDLE);
+}

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Why is this queue stuck: one verdict per queue, from what the queue model saw of its rings
+ * (indices re-read by the userspace poll, notifies, completions, the rings' flags and
+ * event-index fields) and of its interrupts. The rules, tried in this order; the first that
+ * holds is the verdict. "For the window" means the condition has held for window_ns (gma-trace
+ * --stuck-ms) without a break, so a healthy exchange caught half-way is never a verdict.
+ *
+ * | verdict                 | holds when                                                      |
+ * | ----------------------- | --------------------------------------------------------------- |
+ * | unknown                 | the indices were never read from the guest, or a packed ring    |
+ * | driver-not-notifying    | avail ahead of used and of the last notify, for the window, and |
+ * |                         | the device asked to hear of it: no VRING_USED_F_NO_NOTIFY, or   |
+ * |                         | with EVENT_IDX avail_event within (notified avail, avail]       |
+ * | device-not-consuming    | the oldest walked request in flight is older than the window    |
+ * |                         | and the used index has not moved since it was made available    |
+ * | device-slow             | the same request, and the used index moved since: the device    |
+ * |                         | completes others                                                |
+ * | completed-no-interrupt  | EVENT_IDX: used ahead of used_event (the driver asked to hear   |
+ * |                         | of it and has not reaped it) for the window, avail not moved in |
+ * |                         | the window, interrupts observable and none injected since       |
+ * | driver-not-reaping      | the same, with an interrupt injected since the window before    |
+ * |                         | the entries were first seen unreaped (the poll sees them late)  |
+ * | completed-unreaped      | the same, interrupts not observable on this kernel: which of the|
+ * |                         | two is not guessed                                              |
+ * | healthy                 | a walked request in flight, or a ring index moved in the window |
+ * | idle                    | anything else (a NIC's receive buffers waiting for traffic)     |
+ *
+ * Without EVENT_IDX a driver's reaping leaves no trace in guest memory (its last used index is
+ * private), so the last three verdicts need EVENT_IDX: such a queue is idle or healthy there.
+ * Chains only ever seen in flight from before the trace (an imported queue) have no age: they
+ * make no verdict until the driver makes a new request.
+ */
+#include <stddef.h>
+
+#include <gma/record.h>
+
+#include "queue_health.h"
+
+static const struct {
+	const char *name;
+	const char *reason;
+	bool stuck;
+} verdicts[GMA_HEALTH_NR] = {
+	[GMA_HEALTH_UNKNOWN] = { "unknown",
+				 "the rings were not read yet (or a packed ring): wait for the poll",
+				 false },
+	[GMA_HEALTH_IDLE] = { "idle", "nothing in flight, nothing moved", false },
+	[GMA_HEALTH_HEALTHY] = { "healthy", "requests complete, the rings move", false },
+	[GMA_HEALTH_DRIVER_NOT_NOTIFYING] = { "driver-not-notifying",
+					      "the driver made buffers available and never notified the device, which asked to "
+					      "be notified: look at the guest driver's kick path",
+					      true },
+	[GMA_HEALTH_DEVICE_NOT_CONSUMING] = { "device-not-consuming",
+					      "the device was told of a request and has used nothing since: look at the device "
+					      "(the VMM's or vhost backend's thread for this queue)",
+					      true },
+	[GMA_HEALTH_DEVICE_SLOW] = { "device-slow",
+				     "the device completes requests but its oldest is older than the window: a slow or "
+				     "lost backend request",
+				     true },
+	[GMA_HEALTH_NO_INTERRUPT] = { "completed-no-interrupt",
+				      "used entries the driver asked to hear of, and no interrupt injected: look at the "
+				      "device's interrupt path (irqfd, MSI-X vector, interrupt line)",
+				      true },
+	[GMA_HEALTH_NOT_REAPING] = { "driver-not-reaping",
+				     "an interrupt was injected and the driver has not reaped the used entries: look at "
+				     "the guest's interrupt handler and its masked vectors",
+				     true },
+	[GMA_HEALTH_UNREAPED] = { "completed-unreaped",
+				  "used entries the driver asked to hear of, not reaped; interrupts not observable on "
+				  "this kernel, so the interrupt path and the guest's handler are both suspects",
+				  true },
+};
+
+const char *gma_health_name(__u32 verdict)
+{
+	return verdict < GMA_HEALTH_NR ? verdicts[verdict].name : NULL;
+}
+
+const char *gma_health_reason(__u32 verdict)
+{
+	return verdict < GMA_HEALTH_NR ? verdicts[verdict].reason : NULL;
+}
+
+bool gma_health_stuck(__u32 verdict)
+{
+	return verdict < GMA_HEALTH_NR && verdicts[verdict].stuck;
+}
+
+/* Whether free-running index b is ahead of a. */
+static bool ahead(__u16 b, __u16 a)
+{
+	return (__s16)(b - a) > 0;
+}
+
+/* Whether a condition that started at since (0: it does not hold) has held for the window. */
+static bool held(const struct gma_queue_health *h, __u64 since)
+{
+	return since && h->now_ns >= since && h->now_ns - since >= h->window_ns;
+}
+
+/* Whether ts (0: never) lies within the window before now. */
+static bool within_window(const struct gma_queue_health *h, __u64 ts)
+{
+	return ts && (ts > h->now_ns || h->now_ns - ts < h->window_ns);
+}
+
+/*
+ * The device asked to hear of the entries in (notified avail, avail]: the spec's
+ * vring_need_event() with EVENT_IDX, else the used ring's VRING_USED_F_NO_NOTIFY. Unread
+ * fields say nothing: no verdict against the driver.
+ */
+static bool device_wants_notify(const struct gma_queue_health *h)
+{
+	__u16 avail = h->st.last_avail;
+
+	if (!h->ring_fields_known)
+		return false;
+	if (h->event_idx)
+		return (__u16)(avail - h->avail_event - 1) < (__u16)(avail - h->notified_avail);
+	return !(h->used_flags & 1 /* VRING_USED_F_NO_NOTIFY */);
+}
+
+enum gma_health qh_verdict(const struct gma_queue_health *h)
+{
+	const struct gma_queue_stats *st = &h->st;
+
+	if (!st->indices_known || (st->flags & GMA_QUEUE_PACKED))
+		return GMA_HEALTH_UNKNOWN;
+	if (ahead(st->last_avail, st->last_used) && ahead(st->last_avail, h->notified_avail) &&
+	    held(h, h->unnotified_since_ns) && device_wants_notify(h))
+		return GMA_HEALTH_DRIVER_NOT_NOTIFYING;
+	if (held(h, h->oldest_request_ns))
+		return h->used_moved_ns > h->oldest_request_ns ? GMA_HEALTH_DEVICE_SLOW :
+								 GMA_HEALTH_DEVICE_NOT_CONSUMING;
+	if (h->event_idx && h->ring_fields_known && ahead(st->last_used, h->used_event) &&
+	    held(h, h->unreaped_since_ns) && !within_window(h, h->avail_moved_ns)) {
+		if (h->irq != GMA_IRQ_OBSERVED)
+			return GMA_HEALTH_UNREAPED;
+		return h->last_irq_ns && h->last_irq_ns + h->window_ns >= h->unreaped_since_ns ?
+			       GMA_HEALTH_NOT_REAPING :
+			       GMA_HEALTH_NO_INTERRUPT;
+	}
+	if (h->oldest_request_ns || within_window(h, h->avail_moved_ns) ||
+	    within_window(h, h->used_moved_ns))
+		return GMA_HEALTH_HEALTHY;
+	return GMA_HEALTH_IDLE;
+}
