@@ -32,13 +32,13 @@ _gma_trace()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=
 	((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local cmds="vms mem rings ring"
+	local cmds="vms mem rings ring health"
 	local common="--help --usage --version"
 	local sub= i
 
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
-		vms | mem | rings | ring)
+		vms | mem | rings | ring | health)
 			sub=${COMP_WORDS[i]}
 			break
 			;;
@@ -48,8 +48,8 @@ _gma_trace()
 		COMPREPLY=($(compgen -W "$cmds --help --version" -- "$cur"))
 		return
 	fi
-	# rings -- COMMAND ARGS: complete the VMM command line
-	if [[ $sub == rings ]]; then
+	# rings|health -- COMMAND ARGS: complete the VMM command line
+	if [[ $sub == rings || $sub == health ]]; then
 		for ((i = i + 1; i < COMP_CWORD; i++)); do
 			if [[ ${COMP_WORDS[i]} == -- ]]; then
 				if declare -F _command_offset >/dev/null; then
@@ -98,6 +98,10 @@ _gma_trace()
 		opts+=" --btf --verbose --"
 		;;
 	ring) opts="--pid --dump --map --queue --qmp --snap-len --descs --json --verbose" ;;
+	health)
+		opts="--pid --json --stuck-ms --duration --watch --interval-ms --mmio --queue --qmp"
+		opts+=" --btf --verbose --"
+		;;
 	esac
 	COMPREPLY=($(compgen -W "$opts $common" -- "$cur"))
 }

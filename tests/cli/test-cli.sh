@@ -168,6 +168,13 @@ t 64 "--ecam 'b0000000': not BASE[,BUSES]" rings --pid 1 --ecam b0000000
 t 64 "--pid and a command exclude each other" rings --pid 1 -- true
 t 64 "invalid PID '-5'" rings --pid -5
 t 64 "invalid --stuck-ms '-1'" rings --pid 1 --stuck-ms -1
+# health: the same command line rules as rings, its own ranges
+t 64 "--pid (or a command to run) is required" health
+t 64 "--pid and a command exclude each other" health --pid 1 -- true
+t 64 "--mmio, --queue and --qmp need --pid" health --queue $QUEUE -- true
+t 64 "--stuck-ms '0': out of range, want 1 to 3600000" health --pid 1 --stuck-ms 0
+t 64 "--duration '0': out of range, want 1 to 86400" health --pid 1 --duration 0
+t 64 "index=64: the tracer follows queues 0 to 63" health --pid 1 --queue ${QUEUE/index=0/index=64}
 t 64 "--len '0': out of range, want 1 to 262144" mem --pid 1 --len 0
 t 64 "--len '262145': out of range" mem --pid 1 --len 262145
 t 64 "--timeout-ms 'abc'" mem --pid 1 --timeout-ms abc

@@ -24,7 +24,7 @@ if [ "$got" != "rings ring " ]; then
 	echo "check-completion: 'gma-trace r' completes to '$got', want 'rings ring'" >&2
 	fail=1
 fi
-for c in vms mem rings ring; do
+for c in vms mem rings ring health; do
 	want=$("$bin" "$c" --help |
 		sed -n 's/^ \{1,\}\(-[^-], \)\{0,1\}--\([a-z0-9][a-z0-9-]*\).*/--\2/p' | sort -u)
 	got=$(complete_line "$c" -- | grep -vx -- -- | sort -u || true)

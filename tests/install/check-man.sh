@@ -8,7 +8,7 @@
 set -eu
 bin=$1
 page=$2
-cmds="vms mem rings ring"
+cmds="vms mem rings ring health"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0

@@ -35,6 +35,8 @@
  * or one of the EX_* statuses.
  */
 #define EXIT_RUNTIME 1
+/* gma-trace health: a queue is stuck (a verdict gma_health_stuck() says so). */
+#define EXIT_STUCK 2
 
 struct env {
 	bool json;
@@ -50,6 +52,7 @@ int cmd_vms(int argc, char **argv);
 int cmd_mem(int argc, char **argv);
 int cmd_rings(int argc, char **argv);
 int cmd_ring(int argc, char **argv);
+int cmd_health(int argc, char **argv);
 
 /* Key of --btf in the commands that load the tracer (handled by parse_common). */
 #define OPT_BTF 0x1000
@@ -144,6 +147,17 @@ int report_load_error(int err);
 /* Lists the VMs and finds pid's; prints why not (no such process, not a VM) on failure. */
 int find_vm(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm **vm);
 
+/*
+ * rings.c, shared with health.c. spawn_held forks the VMM command cmd, held before exec until
+ * a byte is written to *go_fd (closing it unwritten makes the child exit): the trace attaches
+ * first and sees its driver set up every queue. With json, the command's stdout goes to
+ * stderr. The child's pid, or -errno. import_qmp adds every queue layout QEMU's QMP socket at
+ * path reports to t for vm, and with ecam the PCI ECAM window QEMU maps; 0 or -errno,
+ * reported.
+ */
+pid_t spawn_held(char **cmd, int *go_fd, bool json);
+int import_qmp(struct gma_tracer *t, const struct gma_vm *vm, const char *path, bool ecam);
+
 /* True once pid is gone or a zombie: a VMM that exited runs no more vCPUs. */
 bool process_exited(pid_t pid);
 const char *comm_of(pid_t pid);
@@ -158,6 +172,9 @@ struct trace_summary {
 	__u64 notifies, chains, completions, anomalies, drops, bad_records;
 	long max_rss_kb;
 	__u64 by_anomaly[32];
+	/* every queue's health verdict at the end */
+	const struct gma_queue_health *health;
+	size_t nr_health;
 };
 
 /* Guest memory read by gma-trace mem: bytes, and per byte an enum gma_byte_state. */
@@ -179,10 +196,19 @@ struct printer {
 	void (*chain)(const struct gma_chain *c, bool descs);
 	void (*completion)(const struct gma_completion *c);
 	void (*anomaly)(const struct gma_anomaly_event *a);
-	void (*queue_stats)(const struct gma_queue_stats *st, size_t n, bool last);
+	/* the model of each queue with its health verdict (rings --stats, the end of -j) */
+	void (*queue_stats)(const struct gma_queue_health *h, size_t n, bool last);
+	/* gma-trace health: each queue's verdict and its evidence */
+	void (*health)(const struct gma_queue_health *h, size_t n, bool last);
 	void (*summary)(const struct trace_summary *s);
 	void (*ring)(const struct queue_spec *q, const struct gma_ring *ring, bool descs);
 };
+
+/*
+ * The evidence of a verdict in words: the indices, the last notify, the ring words, the
+ * interrupts, ages relative to h->now_ns. Returns buf.
+ */
+char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len);
 
 /* Calls fn for each maximal run of bytes of d not read, all in one state. */
 void for_each_unread(const struct dump *d,
@@ -190,12 +216,12 @@ void for_each_unread(const struct dump *d,
 		     void *ctx);
 
 /* A printer of functions PREFIX_vms, PREFIX_dump, ... */
-#define PRINTER(prefix)                                                              \
-	{                                                                            \
-		.vms = prefix##_vms, .dump = prefix##_dump, .queue = prefix##_queue, \
-		.chain = prefix##_chain, .completion = prefix##_completion,          \
-		.anomaly = prefix##_anomaly, .queue_stats = prefix##_queue_stats,    \
-		.summary = prefix##_summary, .ring = prefix##_ring,                  \
+#define PRINTER(prefix)                                                                        \
+	{                                                                                      \
+		.vms = prefix##_vms, .dump = prefix##_dump, .queue = prefix##_queue,           \
+		.chain = prefix##_chain, .completion = prefix##_completion,                    \
+		.anomaly = prefix##_anomaly, .queue_stats = prefix##_queue_stats,              \
+		.health = prefix##_health, .summary = prefix##_summary, .ring = prefix##_ring, \
 	}
 
 extern const struct printer text_printer, json_printer;

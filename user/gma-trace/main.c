@@ -7,6 +7,8 @@
  *                                               kernel, at the next exit of the VM) (mem.c)
  *   gma-trace rings --pid PID                   live trace of the VM's VirtIO rings (rings.c)
  *   gma-trace ring --pid PID --queue SPEC       one queue decoded from userspace (ring.c)
+ *   gma-trace health --pid PID                  a verdict per queue: which side stopped
+ *                                               (health.c)
  *
  * Subcommands are a dispatch table, each with its own argp parser; -j prints JSON wherever
  * text is printed (print_text.c, print_json.c).
@@ -31,6 +33,7 @@ static const struct cmd {
 	{ "mem", cmd_mem, "hexdump guest memory (--via-bpf: sampled by the kernel)" },
 	{ "rings", cmd_rings, "trace a VM's VirtIO rings live, one line per chain" },
 	{ "ring", cmd_ring, "decode one queue's current state from userspace (VM or dump)" },
+	{ "health", cmd_health, "which side of each queue stopped: a verdict per queue" },
 };
 
 static void usage(FILE *f)

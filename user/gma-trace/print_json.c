@@ -165,31 +165,83 @@ static void json_anomaly(const struct gma_anomaly_event *a)
 	gma_json_end_object(w);
 }
 
-static void json_queue_stats(const struct gma_queue_stats *st, size_t n, bool last)
+/* The verdict and its evidence, as fields of the record being written. */
+static void health_fields(struct gma_json *w, const struct gma_queue_health *h)
+{
+	gma_json_string_field(w, "verdict", gma_health_name(h->verdict));
+	gma_json_bool_field(w, "stuck", h->stuck);
+	gma_json_name(w, "evidence");
+	gma_json_start_object(w);
+	gma_json_u64_field(w, "now_ns", h->now_ns);
+	gma_json_u64_field(w, "window_ns", h->window_ns);
+	gma_json_u64_field(w, "oldest_request_ns", h->oldest_request_ns);
+	gma_json_u64_field(w, "last_notify_ns", h->last_notify_ns);
+	gma_json_u64_field(w, "notified_avail", h->notified_avail);
+	gma_json_u64_field(w, "avail_moved_ns", h->avail_moved_ns);
+	gma_json_u64_field(w, "used_moved_ns", h->used_moved_ns);
+	gma_json_u64_field(w, "unnotified_since_ns", h->unnotified_since_ns);
+	gma_json_u64_field(w, "unreaped_since_ns", h->unreaped_since_ns);
+	gma_json_bool_field(w, "ring_fields_known", h->ring_fields_known);
+	gma_json_u64_field(w, "avail_flags", h->avail_flags);
+	gma_json_u64_field(w, "used_flags", h->used_flags);
+	gma_json_bool_field(w, "event_idx", h->event_idx);
+	gma_json_u64_field(w, "used_event", h->used_event);
+	gma_json_u64_field(w, "avail_event", h->avail_event);
+	gma_json_bool_field(w, "interrupts_observable", h->irq == GMA_IRQ_OBSERVED);
+	gma_json_u64_field(w, "interrupts", h->interrupts);
+	gma_json_u64_field(w, "last_irq_ns", h->last_irq_ns);
+	gma_json_end_object(w);
+}
+
+static void json_queue_stats(const struct gma_queue_health *h, size_t n, bool last)
 {
 	(void)last;
 	for (size_t i = 0; i < n; i++) {
+		const struct gma_queue_stats *st = &h[i].st;
 		struct gma_json *w = record("queue_stats");
 
-		queue_fields(w, st[i].pid, st[i].device_id, st[i].base, st[i].queue);
-		gma_json_u64_field(w, "num", st[i].num);
-		gma_json_u64_field(w, "desc", st[i].desc);
-		gma_json_u64_field(w, "driver", st[i].driver);
-		gma_json_u64_field(w, "device", st[i].device);
-		gma_json_u64_field(w, "avail_idx", st[i].last_avail);
-		gma_json_u64_field(w, "used_idx", st[i].last_used);
-		gma_json_u64_field(w, "in_flight", st[i].in_flight);
-		gma_json_u64_field(w, "notifies", st[i].notifies);
-		gma_json_u64_field(w, "chains", st[i].chains);
-		gma_json_u64_field(w, "completions", st[i].completions);
-		gma_json_u64_field(w, "anomalies", st[i].anomalies);
-		gma_json_u64_field(w, "skipped", st[i].skipped);
-		gma_json_u64_field(w, "silent", st[i].silent);
-		gma_json_u64_field(w, "in_flight_at_attach", st[i].in_flight_at_attach);
-		gma_json_bool_field(w, "indices_known", st[i].indices_known);
+		queue_fields(w, st->pid, st->device_id, st->base, st->queue);
+		gma_json_u64_field(w, "num", st->num);
+		gma_json_u64_field(w, "desc", st->desc);
+		gma_json_u64_field(w, "driver", st->driver);
+		gma_json_u64_field(w, "device", st->device);
+		gma_json_u64_field(w, "avail_idx", st->last_avail);
+		gma_json_u64_field(w, "used_idx", st->last_used);
+		gma_json_u64_field(w, "in_flight", st->in_flight);
+		gma_json_u64_field(w, "notifies", st->notifies);
+		gma_json_u64_field(w, "chains", st->chains);
+		gma_json_u64_field(w, "completions", st->completions);
+		gma_json_u64_field(w, "anomalies", st->anomalies);
+		gma_json_u64_field(w, "skipped", st->skipped);
+		gma_json_u64_field(w, "silent", st->silent);
+		gma_json_u64_field(w, "in_flight_at_attach", st->in_flight_at_attach);
+		gma_json_bool_field(w, "indices_known", st->indices_known);
 		gma_json_u64_field(w, "latency_avg_ns",
-				   st[i].latency_n ? st[i].latency_sum_ns / st[i].latency_n : 0);
-		gma_json_u64_field(w, "latency_max_ns", st[i].latency_max_ns);
+				   st->latency_n ? st->latency_sum_ns / st->latency_n : 0);
+		gma_json_u64_field(w, "latency_max_ns", st->latency_max_ns);
+		health_fields(w, &h[i]);
+		gma_json_end_object(w);
+	}
+}
+
+static void json_health(const struct gma_queue_health *h, size_t n, bool last)
+{
+	(void)last;
+	for (size_t i = 0; i < n; i++) {
+		const struct gma_queue_stats *st = &h[i].st;
+		struct gma_json *w = record("queue_health");
+
+		queue_fields(w, st->pid, st->device_id, st->base, st->queue);
+		gma_json_u64_field(w, "num", st->num);
+		gma_json_u64_field(w, "avail_idx", st->last_avail);
+		gma_json_u64_field(w, "used_idx", st->last_used);
+		gma_json_u64_field(w, "in_flight", st->in_flight);
+		gma_json_u64_field(w, "oldest_request_age_ns",
+				   h[i].oldest_request_ns && h[i].now_ns >= h[i].oldest_request_ns ?
+					   h[i].now_ns - h[i].oldest_request_ns :
+					   0);
+		health_fields(w, &h[i]);
+		gma_json_string_field(w, "reason", gma_health_reason(h[i].verdict));
 		gma_json_end_object(w);
 	}
 }
@@ -212,6 +264,20 @@ static void json_summary(const struct trace_summary *s)
 			gma_json_u64_field(w, gma_anomaly_name(1u << b) ?: "unknown",
 					   s->by_anomaly[b]);
 	gma_json_end_object(w);
+	gma_json_name(w, "verdicts");
+	gma_json_start_array(w);
+	for (size_t i = 0; i < s->nr_health; i++) {
+		char addr[32];
+
+		gma_json_start_object(w);
+		gma_json_string_field(w, "address",
+				      gma_device_address(s->health[i].st.base, addr, sizeof(addr)));
+		gma_json_u64_field(w, "queue", s->health[i].st.queue);
+		gma_json_string_field(w, "verdict", gma_health_name(s->health[i].verdict));
+		gma_json_bool_field(w, "stuck", s->health[i].stuck);
+		gma_json_end_object(w);
+	}
+	gma_json_end_array(w);
 	gma_json_end_object(w);
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* gma-trace's text output: every record of struct printer, for people. */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,24 +139,100 @@ static void text_anomaly(const struct gma_anomaly_event *a)
 	}
 }
 
-static void text_queue_stats(const struct gma_queue_stats *st, size_t n, bool last)
+static void text_queue_stats(const struct gma_queue_health *h, size_t n, bool last)
 {
 	char label[32], addr[32];
 
 	if (!last && isatty(1))
 		printf("\033[H\033[2J");
-	printf("%-16s %-12s %2s %5s %6s %6s %6s %8s %8s %8s %9s %9s %5s\n", "DEVICE", "ADDRESS",
+	printf("%-16s %-12s %2s %5s %6s %6s %6s %8s %8s %8s %9s %9s %5s %s\n", "DEVICE", "ADDRESS",
 	       "Q", "NUM", "AVAIL", "USED", "INFLT", "NOTIFY", "CHAINS", "DONE", "LAT-AVG",
-	       "LAT-MAX", "ANOM");
-	for (size_t i = 0; i < n; i++)
-		printf("%-16s %-12s %2u %5u %6u %6u %6u %8llu %8llu %8llu %7.3fms %7.3fms %5llu\n",
-		       gma_device_label(st[i].device_id, label, sizeof(label)),
-		       gma_device_address(st[i].base, addr, sizeof(addr)), st[i].queue, st[i].num,
-		       st[i].last_avail, st[i].last_used, st[i].in_flight,
-		       (unsigned long long)st[i].notifies, (unsigned long long)st[i].chains,
-		       (unsigned long long)st[i].completions,
-		       st[i].latency_n ? st[i].latency_sum_ns / 1e6 / st[i].latency_n : 0.0,
-		       st[i].latency_max_ns / 1e6, (unsigned long long)st[i].anomalies);
+	       "LAT-MAX", "ANOM", "VERDICT");
+	for (size_t i = 0; i < n; i++) {
+		const struct gma_queue_stats *st = &h[i].st;
+
+		printf("%-16s %-12s %2u %5u %6u %6u %6u %8llu %8llu %8llu %7.3fms %7.3fms %5llu "
+		       "%s\n",
+		       gma_device_label(st->device_id, label, sizeof(label)),
+		       gma_device_address(st->base, addr, sizeof(addr)), st->queue, st->num,
+		       st->last_avail, st->last_used, st->in_flight,
+		       (unsigned long long)st->notifies, (unsigned long long)st->chains,
+		       (unsigned long long)st->completions,
+		       st->latency_n ? st->latency_sum_ns / 1e6 / st->latency_n : 0.0,
+		       st->latency_max_ns / 1e6, (unsigned long long)st->anomalies,
+		       gma_health_name(h[i].verdict));
+	}
+	fflush(stdout);
+}
+
+/* "1.234s ago", or "never" for a time never seen. */
+static const char *ago(const struct gma_queue_health *h, __u64 ts, char *buf, size_t len)
+{
+	if (!ts)
+		return "never";
+	if (ts > h->now_ns)
+		return "just now";
+	snprintf(buf, len, "%.3fs ago", (h->now_ns - ts) / 1e9);
+	return buf;
+}
+
+char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
+{
+	char a[32], b[32], c[32], irq[64];
+	const char *ring;
+
+	if (!h->st.indices_known) {
+		snprintf(buf, len, "indices not read from the guest yet");
+		return buf;
+	}
+	if (h->irq == GMA_IRQ_OBSERVED)
+		snprintf(irq, sizeof(irq), "%llu interrupts, last %s",
+			 (unsigned long long)h->interrupts, ago(h, h->last_irq_ns, c, sizeof(c)));
+	else
+		snprintf(irq, sizeof(irq), "interrupts not observable on this kernel");
+	ring = h->ring_fields_known ? "" : " (ring flags not read)";
+	snprintf(buf, len,
+		 "avail %u (notified %u, moved %s), used %u (moved %s), last notify %s; avail "
+		 "flags %#x%s, used flags %#x%s%s; %s",
+		 h->st.last_avail, h->notified_avail, ago(h, h->avail_moved_ns, a, sizeof(a)),
+		 h->st.last_used, ago(h, h->used_moved_ns, b, sizeof(b)),
+		 ago(h, h->last_notify_ns, c, sizeof(c)), h->avail_flags,
+		 h->avail_flags & 1 ? " NO_INTERRUPT" : "", h->used_flags,
+		 h->used_flags & 1 ? " NO_NOTIFY" : "", ring, irq);
+	if (h->event_idx) {
+		size_t l = strlen(buf);
+
+		snprintf(buf + l, len - l, "; EVENT_IDX: used_event %u, avail_event %u",
+			 h->used_event, h->avail_event);
+	}
+	return buf;
+}
+
+/* One screen: a line per queue, then the evidence and what to look at for the stuck ones. */
+static void text_health(const struct gma_queue_health *h, size_t n, bool last)
+{
+	char label[32], addr[32], ev[512], age[32];
+
+	if (!last && isatty(1))
+		printf("\033[H\033[2J");
+	printf("%-16s %-12s %2s %-22s %10s %6s\n", "DEVICE", "ADDRESS", "Q", "VERDICT", "OLDEST",
+	       "INFLT");
+	for (size_t i = 0; i < n; i++) {
+		const struct gma_queue_stats *st = &h[i].st;
+
+		if (h[i].oldest_request_ns && h[i].now_ns >= h[i].oldest_request_ns)
+			snprintf(age, sizeof(age), "%.3fs",
+				 (h[i].now_ns - h[i].oldest_request_ns) / 1e9);
+		else
+			snprintf(age, sizeof(age), "-");
+		printf("%-16s %-12s %2u %-22s %10s %6u\n",
+		       gma_device_label(st->device_id, label, sizeof(label)),
+		       gma_device_address(st->base, addr, sizeof(addr)), st->queue,
+		       gma_health_name(h[i].verdict), age, st->in_flight);
+		printf("    %s\n", health_evidence(&h[i], ev, sizeof(ev)));
+		if (h[i].stuck)
+			printf("    => %s\n", gma_health_reason(h[i].verdict));
+	}
 	fflush(stdout);
 }
 
@@ -172,6 +249,15 @@ static void text_summary(const struct trace_summary *s)
 		if (s->by_anomaly[b])
 			fprintf(stderr, "  %-20s %llu\n", gma_anomaly_name(1u << b) ?: "unknown",
 				(unsigned long long)s->by_anomaly[b]);
+	for (size_t i = 0; i < s->nr_health; i++) {
+		char label[32], addr[32];
+
+		fprintf(stderr, "  %s@%s queue %u: %s%s\n",
+			gma_device_label(s->health[i].st.device_id, label, sizeof(label)),
+			gma_device_address(s->health[i].st.base, addr, sizeof(addr)),
+			s->health[i].st.queue, gma_health_name(s->health[i].verdict),
+			s->health[i].stuck ? " (stuck)" : "");
+	}
 	if (s->drops)
 		fprintf(stderr, "records were lost: raise --ringbuf-size or lower --snap-len\n");
 }

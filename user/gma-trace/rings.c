@@ -216,7 +216,7 @@ static error_t parse_rings(int key, char *arg, struct argp_state *state)
  * its driver set up every queue. Returns the child's pid; *go_fd releases it. With JSON
  * output the command's stdout goes to stderr, so stdout stays JSON lines.
  */
-static pid_t spawn_held(char **cmd, int *go_fd, bool json)
+pid_t spawn_held(char **cmd, int *go_fd, bool json)
 {
 	int go[2];
 	pid_t pid;
@@ -286,19 +286,26 @@ static void on_notify(void *ctx, const struct gma_rec_notify *n)
 	seen.notifies++;
 }
 
+/* The health verdicts' window: --stuck-ms, or with 0 (off) one no condition ever fills. */
+static __u64 health_window_ns(void)
+{
+	return args.stuck_ms ? args.stuck_ms * 1000000ULL : ~0ULL >> 1;
+}
+
 static void print_stats(struct gma_tracer *t, bool final)
 {
-	struct gma_queue_stats *st;
+	struct gma_queue_health *h;
 	size_t n;
 
-	if (gma_tracer_queue_stats(t, &st, &n))
+	if (gma_tracer_queue_health(t, health_window_ns(), &h, &n))
 		return;
-	out()->queue_stats(st, n, final);
-	free(st);
+	out()->queue_stats(h, n, final);
+	free(h);
 }
 
 static void print_summary(struct gma_tracer *t)
 {
+	struct gma_queue_health *h = NULL;
 	struct rusage ru = {};
 
 	getrusage(RUSAGE_SELF, &ru);
@@ -317,7 +324,10 @@ static void print_summary(struct gma_tracer *t)
 	seen.drops = gma_tracer_drops(t);
 	seen.bad_records = gma_tracer_bad_records(t);
 	seen.max_rss_kb = ru.ru_maxrss;
+	if (!gma_tracer_queue_health(t, health_window_ns(), &h, &seen.nr_health))
+		seen.health = h;
 	out()->summary(&seen);
+	free(h);
 }
 
 /*
@@ -325,13 +335,14 @@ static void print_summary(struct gma_tracer *t)
  * configures from now on through ECAM are learnt. Its absence is no error (a pc or microvm
  * machine has none); a window gma cannot follow is said and skipped.
  */
-static int import_qmp_ecam(struct gma_tracer *t, const struct gma_vm *vm, struct gma_qmp *qmp)
+static int import_qmp_ecam(struct gma_tracer *t, const struct gma_vm *vm, struct gma_qmp *qmp,
+			   const char *path, bool learn)
 {
 	__u64 base;
 	__u32 buses;
 	int err;
 
-	if (args.ecam_buses)
+	if (!learn)
 		return 0;
 	err = gma_qmp_pci_ecam(qmp, &base, &buses);
 	if (err == -ENOENT)
@@ -340,11 +351,11 @@ static int import_qmp_ecam(struct gma_tracer *t, const struct gma_vm *vm, struct
 		fprintf(stderr,
 			"gma-trace: QMP %s: info mtree: a PCI ECAM window gma cannot follow (not "
 			"1 MiB aligned, more than 256 buses, or past 2^52); give it with --ecam\n",
-			args.qmp);
+			path);
 		return 0;
 	}
 	if (err)
-		return report_qmp_error(err, args.qmp, "info mtree (the PCI ECAM window)", qmp);
+		return report_qmp_error(err, path, "info mtree (the PCI ECAM window)", qmp);
 	err = gma_tracer_set_ecam(t, vm->id, base, buses);
 	if (err)
 		return report_bpf_error(err, "setting the ECAM window from QMP");
@@ -355,21 +366,20 @@ static int import_qmp_ecam(struct gma_tracer *t, const struct gma_vm *vm, struct
 }
 
 /* Queue layouts from QMP, keyed to the VM by the virtio-mmio base QEMU reports. */
-static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm)
+int import_qmp(struct gma_tracer *t, const struct gma_vm *vm, const char *path, bool ecam)
 {
 	struct gma_qmp_queue *qs;
 	struct gma_qmp *qmp;
 	size_t n, used = 0;
 	int err;
 
-	err = gma_qmp_connect(args.qmp, &qmp);
+	err = gma_qmp_connect(path, &qmp);
 	if (err)
-		return report_qmp_error(err, args.qmp, "connecting (greeting, qmp_capabilities)",
-					NULL);
+		return report_qmp_error(err, path, "connecting (greeting, qmp_capabilities)", NULL);
 	err = gma_qmp_virtio_queues(qmp, &qs, &n);
 	if (err)
-		report_qmp_error(err, args.qmp, "x-query-virtio (listing the virtio queues)", qmp);
-	else if ((err = import_qmp_ecam(t, vm, qmp)))
+		report_qmp_error(err, path, "x-query-virtio (listing the virtio queues)", qmp);
+	else if ((err = import_qmp_ecam(t, vm, qmp, path, ecam)))
 		free(qs);
 	gma_qmp_close(qmp);
 	if (err)
@@ -469,7 +479,7 @@ int cmd_rings(int argc, char **argv)
 		report_bpf_error(err, "adding a --mmio, --queue or --ecam");
 		goto out_tracer;
 	}
-	if (args.qmp && (err = import_qmp(t, vm)))
+	if (args.qmp && (err = import_qmp(t, vm, args.qmp, !args.ecam_buses)))
 		goto out_tracer;
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	clock_gettime(CLOCK_REALTIME, &real);
