@@ -164,6 +164,23 @@ void expect_vmm_done(void)
 }
 
 /*
+ * Healthy traffic is never judged stuck: each queue's health verdict at the end of the trace
+ * (in its queue_stats) says so. (The hostile runs turn the window off with --stuck-ms 0; a
+ * device that drops malformed chains would rightly be judged not consuming them.)
+ */
+static void expect_no_stuck_verdict(void)
+{
+	for (size_t i = 0; i < trace.n; i++) {
+		struct json_object *st = trace.v[i], *v;
+
+		if (!is(st, "type", "queue_stats") || !json_object_object_get_ex(st, "stuck", &v))
+			continue;
+		cr_assert(!json_object_get_boolean(v), "healthy traffic judged %s: %s",
+			  str(st, "verdict"), json_object_to_json_string(st));
+	}
+}
+
+/*
  * gma-trace rings --json over the demo VM until the VMM's goals in vmm_extra (--requests N,
  * --until hostile-done) are met, --seconds SAFETY_SECONDS its safety limit; with
  * stop_reader, gma-trace is stopped (SIGSTOP) once the guest's traffic runs, until the guest
@@ -196,6 +213,7 @@ static void run_traced_cmd(const char *extra, const char *vmm_extra, bool stop_r
 	load_jsonl(trace_path, &trace, true);
 	load_jsonl(truth_path, &truth, false);
 	expect_vmm_done();
+	expect_no_stuck_verdict();
 }
 
 void run_traced_vmm(const char *extra, const char *vmm_extra)

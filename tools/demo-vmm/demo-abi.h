@@ -56,7 +56,30 @@
 #define DEMO_PIO_H_DONE (DEMO_PIO_BASE + 0x54) /* out: hostile rounds completed */
 #define DEMO_PIO_SUPPRESS (DEMO_PIO_BASE + 0x58) /* in: 1 with --suppress */
 #define DEMO_PIO_PCI_CONFIG (DEMO_PIO_BASE + 0x5c) /* in: DEMO_PCI_CONFIG_* (--pci-config) */
-#define DEMO_PIO_SIZE 0x60
+/*
+ * --fault of the driver side: the guest reads what to break (DEMO_FAULT_* | its device,
+ * DEMO_FAULT_DEV_*, << 8 | the queue << 16) and after how many chains of that queue, and
+ * reports once, on DEMO_PIO_FAULT_FIRED, that it broke it (the value: its avail index for a
+ * notify it left out, its last used index for a used entry it left unreaped).
+ */
+#define DEMO_PIO_FAULT (DEMO_PIO_BASE + 0x60) /* in: kind | dev << 8 | queue << 16, 0: none */
+#define DEMO_PIO_FAULT_AFTER (DEMO_PIO_BASE + 0x64) /* in: chains the queue takes normally */
+#define DEMO_PIO_FAULT_FIRED (DEMO_PIO_BASE + 0x68) /* out: the fault was done, with an index */
+#define DEMO_PIO_SIZE 0x6c
+
+/*
+ * --fault kinds: the device side is done by the VMM, the driver side by the guest (only on
+ * the first set of devices: the virtio-mmio ones with --transport both).
+ */
+#define DEMO_FAULT_NONE 0
+#define DEMO_FAULT_DEVICE_STALL 1 /* the device stops consuming the queue */
+#define DEMO_FAULT_DEVICE_SLOW 2 /* the device completes all but one request of a batch */
+#define DEMO_FAULT_DRIVER_NO_NOTIFY 3 /* the driver stops notifying the queue */
+#define DEMO_FAULT_DRIVER_NO_REAP 4 /* the driver stops reaping the queue's used entries */
+#define DEMO_FAULT_COUNT 5
+#define DEMO_FAULT_DEV_BLK 0
+#define DEMO_FAULT_DEV_CONSOLE 1
+#define DEMO_FAULT_DEV_NET 2
 
 /* Which virtio devices the VMM has (--transport): read from DEMO_PIO_TRANSPORT. */
 #define DEMO_TRANSPORT_MMIO 1 /* blk, console, net at DEMO_VIRTIO_*_BASE */

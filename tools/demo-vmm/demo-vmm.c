@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/virtio_ids.h>
+
 #include "bus.h"
 #include "demo-abi.h"
 #include "demo-log.h"
@@ -78,6 +80,7 @@ struct opts {
 	uint64_t requests; /* --requests */
 	bool until_hostile_done; /* --until hostile-done */
 	bool suppress; /* --suppress */
+	struct virtio_fault fault; /* --fault */
 };
 
 /*
@@ -88,6 +91,14 @@ struct opts {
  */
 #define SETTLE_BEATS 20
 #define SETTLE_MS 200
+
+/* --fault names, indexed by DEMO_FAULT_*. */
+static const char *const fault_names[DEMO_FAULT_COUNT] = {
+	[DEMO_FAULT_DEVICE_STALL] = "device-stall",
+	[DEMO_FAULT_DEVICE_SLOW] = "device-slow",
+	[DEMO_FAULT_DRIVER_NO_NOTIFY] = "driver-no-notify",
+	[DEMO_FAULT_DRIVER_NO_REAP] = "driver-no-reap",
+};
 
 /* --hostile names, indexed by DEMO_HOSTILE_*. */
 static const char *const hostile_names[DEMO_HOSTILE_COUNT] = {
@@ -388,6 +399,18 @@ static void hostile_commit(struct demo *d, uint32_t n)
 	memset(r, 0, sizeof(*r));
 }
 
+/* DEMO_PIO_FAULT's value: a driver-side --fault for the guest to do, else 0. */
+static uint32_t guest_fault(const struct virtio_fault *f)
+{
+	uint32_t dev = f->device_id == VIRTIO_ID_BLOCK	 ? DEMO_FAULT_DEV_BLK :
+		       f->device_id == VIRTIO_ID_CONSOLE ? DEMO_FAULT_DEV_CONSOLE :
+							   DEMO_FAULT_DEV_NET;
+
+	if (f->kind != DEMO_FAULT_DRIVER_NO_NOTIFY && f->kind != DEMO_FAULT_DRIVER_NO_REAP)
+		return 0;
+	return f->kind | dev << 8 | f->queue << 16;
+}
+
 /* Report ports: see DEMO_PIO_* in demo-abi.h. */
 static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
@@ -464,6 +487,19 @@ static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 	case DEMO_PIO_PCI_CONFIG:
 		if (!is_write)
 			put_le32(data, len, d->opts->pci_config);
+		break;
+	case DEMO_PIO_FAULT:
+		/* the guest's own faults only: the device's are the VMM's to do */
+		if (!is_write)
+			put_le32(data, len, guest_fault(&d->opts->fault));
+		break;
+	case DEMO_PIO_FAULT_AFTER:
+		if (!is_write)
+			put_le32(data, len, d->opts->fault.after);
+		break;
+	case DEMO_PIO_FAULT_FIRED:
+		if (is_write && d->opts->fault.kind < DEMO_FAULT_COUNT)
+			virtio_fault_fired(&d->virtio, fault_names[d->opts->fault.kind], v);
 		break;
 	case DEMO_PIO_QUIESCE:
 		if (is_write)
@@ -863,6 +899,7 @@ enum {
 	OPT_UNTIL,
 	OPT_SUPPRESS,
 	OPT_PCI_CONFIG,
+	OPT_FAULT,
 };
 
 static const struct argp_option options[] = {
@@ -937,6 +974,15 @@ static const struct argp_option options[] = {
 	  "step, and posts the net receive ring full with one kick. The VMM logs each queue's "
 	  "\"ring_state\" at exit either way",
 	  0 },
+	{ "fault", OPT_FAULT, "KIND[,dev=D,queue=N,after=N]", 0,
+	  "Break one queue on purpose, once it has taken N chains (after=, default 4): the "
+	  "device stops consuming it (device-stall), completes all but the first request of a "
+	  "batch of two or more, which it never completes (device-slow), or the guest stops "
+	  "notifying it (driver-no-notify) or reaping its used entries (driver-no-reap; only "
+	  "visible with --suppress, i.e. EVENT_IDX). D is blk (default), console or net, of the "
+	  "first set of devices; N a queue the guest sends on (blk 0, console 1, net 1: the "
+	  "default). Logged (\"fault\") when done",
+	  0 },
 	{ "memslot-churn", OPT_CHURN, "MS", 0,
 	  "Every MS ms add, move or delete memslot 15 (gpa 0x50000/0x58000, never used by the "
 	  "guest), each time with a fresh mapping filled with a new byte",
@@ -951,6 +997,62 @@ static bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
 	errno = 0;
 	*out = strtoul(s, &end, 0);
 	return !errno && end != s && !*end && *s != '-' && *out <= max;
+}
+
+/* --fault KIND[,dev=D,queue=N,after=N] */
+static void parse_fault(struct argp_state *state, struct opts *o, const char *arg)
+{
+	static const char *const devs[] = { [DEMO_FAULT_DEV_BLK] = "blk",
+					    [DEMO_FAULT_DEV_CONSOLE] = "console",
+					    [DEMO_FAULT_DEV_NET] = "net" };
+	static const uint32_t ids[] = { VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE, VIRTIO_ID_NET };
+	struct virtio_fault *f = &o->fault;
+	char buf[128], *save = NULL, *tok;
+	unsigned long v;
+	bool queue_set = false;
+
+	if (strlen(arg) >= sizeof(buf))
+		argp_error(state, "--fault: '%s' is too long", arg);
+	strcpy(buf, arg);
+	*f = (struct virtio_fault){ .device_id = VIRTIO_ID_BLOCK, .after = 4 };
+	tok = strtok_r(buf, ",", &save);
+	for (uint32_t k = 1; tok && k < DEMO_FAULT_COUNT; k++)
+		if (!strcmp(tok, fault_names[k]))
+			f->kind = k;
+	if (!f->kind)
+		argp_error(state,
+			   "--fault: '%s' is not device-stall, device-slow, driver-no-notify or "
+			   "driver-no-reap",
+			   tok ? tok : "");
+	while ((tok = strtok_r(NULL, ",", &save))) {
+		if (!strncmp(tok, "dev=", 4)) {
+			size_t i;
+
+			for (i = 0; i < 3 && strcmp(tok + 4, devs[i]); i++)
+				;
+			if (i == 3)
+				argp_error(state, "--fault: dev '%s' is not blk, console or net",
+					   tok + 4);
+			f->device_id = ids[i];
+		} else if (!strncmp(tok, "queue=", 6) && parse_ulong(tok + 6, 1, &v)) {
+			f->queue = (uint32_t)v;
+			queue_set = true;
+		} else if (!strncmp(tok, "after=", 6) && parse_ulong(tok + 6, 60000, &v)) {
+			f->after = (uint32_t)v;
+		} else {
+			argp_error(state,
+				   "--fault: '%s' is not dev=blk|console|net, queue=0|1 or "
+				   "after=0..60000",
+				   tok);
+		}
+	}
+	/* the queues the guest sends requests on; the receive queues only hold buffers */
+	if (!queue_set)
+		f->queue = f->device_id == VIRTIO_ID_BLOCK ? 0 : 1;
+	if (f->queue != (f->device_id == VIRTIO_ID_BLOCK ? 0u : 1u))
+		argp_error(state, "--fault: queue %u of %s is not one the guest sends on (%s)",
+			   f->queue, f->device_id == VIRTIO_ID_BLOCK ? "blk" : "console or net",
+			   f->device_id == VIRTIO_ID_BLOCK ? "0" : "1");
 }
 
 static void parse_hostile(struct argp_state *state, struct opts *o, const char *arg)
@@ -1062,6 +1164,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_SUPPRESS:
 		o->suppress = true;
 		break;
+	case OPT_FAULT:
+		parse_fault(state, o, arg);
+		break;
 	case OPT_CHURN:
 		if (!parse_ulong(arg, 100000, &v) || v == 0)
 			argp_error(state, "--memslot-churn: '%s' is not a number in 1..100000",
@@ -1153,6 +1258,7 @@ static int setup_virtio(struct demo *d)
 	if (e)
 		return e;
 	d->virtio.suppress = o->suppress;
+	d->virtio.fault = o->fault;
 	/* The hostile device is on PCI when there is PCI. */
 	for (size_t i = 0; i < sizeof(mmio_devs) / sizeof(mmio_devs[0]); i++) {
 		if (!(o->transport & DEMO_TRANSPORT_MMIO) ||

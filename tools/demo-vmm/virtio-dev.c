@@ -669,6 +669,45 @@ static void log_receive_buffers(struct virtio_dev *v, uint32_t qi, uint16_t avai
 	}
 }
 
+/* ---- --fault ---- */
+
+/* The device --fault is about: the first well-behaved one of its type (NULL: none yet). */
+static struct virtio_dev *fault_dev(struct virtio_host *h)
+{
+	for (unsigned int i = 0; h->fault.kind && i < h->nr_devs; i++)
+		if (!h->devs[i].hostile && h->devs[i].device_id == h->fault.device_id)
+			return &h->devs[i];
+	return NULL;
+}
+
+/* Whether the device's own --fault @kind applies to queue @qi of @v now. */
+static bool device_fault(struct virtio_dev *v, uint32_t qi, uint32_t kind)
+{
+	struct virtio_host *h = v->host;
+
+	return h->fault.kind == kind && qi == h->fault.queue && fault_dev(h) == v &&
+	       v->queues[qi].chains >= h->fault.after;
+}
+
+/* The ground truth of a fault: which queue, and the index where it happened. */
+static void log_fault(struct virtio_dev *v, const char *kind, uint32_t qi, const char *what,
+		      uint32_t idx)
+{
+	v->host->fault.fired = true;
+	jlog("{\"event\":\"fault\",\"kind\":\"%s\",%s,\"queue\":%u,\"%s\":%u}", kind, v->tag, qi,
+	     what, idx);
+}
+
+void virtio_fault_fired(struct virtio_host *h, const char *kind, uint32_t idx)
+{
+	struct virtio_dev *v = fault_dev(h);
+
+	if (!v || h->fault.fired)
+		return;
+	log_fault(v, kind, h->fault.queue,
+		  h->fault.kind == DEMO_FAULT_DRIVER_NO_REAP ? "used_idx" : "avail_idx", idx);
+}
+
 /* The chains from the device's last avail position to @avail_idx; @silent: no notify came. */
 static void process_avail(struct virtio_dev *v, uint32_t qi, uint16_t avail_idx, uint64_t t,
 			  bool silent)
@@ -681,6 +720,12 @@ static void process_avail(struct virtio_dev *v, uint32_t qi, uint16_t avail_idx,
 		const char *why;
 		uint32_t len;
 
+		/* --fault device-stall: the chains stay in the avail ring, unconsumed */
+		if (device_fault(v, qi, DEMO_FAULT_DEVICE_STALL)) {
+			if (!v->host->fault.fired)
+				log_fault(v, "device-stall", qi, "avail_idx", q->last_avail);
+			break;
+		}
 		if (vm_read(v->host->vm,
 			    q->driver + offsetof(struct vring_avail, ring) +
 				    (q->last_avail % q->num) * sizeof(head),
@@ -713,6 +758,21 @@ static void process_avail(struct virtio_dev *v, uint32_t qi, uint16_t avail_idx,
 		default:
 			len = net_request(v, qi, &c);
 			break;
+		}
+		/*
+		 * --fault device-slow: the first request of a batch (a notify that made two or more
+		 * chains available) is carried out and never completed; the rest of the batch is
+		 * completed after it, so the device is seen completing.
+		 */
+		if (device_fault(v, qi, DEMO_FAULT_DEVICE_SLOW) && !v->host->fault.fired &&
+		    (uint16_t)(avail_idx - q->last_avail) >= 2) {
+			log_fault(v, "device-slow", qi, "avail_idx", q->last_avail);
+			jlog("{\"event\":\"fault_held\",%s,\"queue\":%u,\"head\":%u}", v->tag, qi,
+			     head);
+			q->last_avail++;
+			q->chains++;
+			v->host->requests++;
+			continue;
 		}
 		q->last_avail++;
 		q->chains++;

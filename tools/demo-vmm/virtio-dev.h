@@ -100,6 +100,18 @@ struct virtio_pending {
 	uint64_t due_ns; /* when to write the used element */
 };
 
+/*
+ * --fault: one thing that goes wrong on purpose, on the queue of the first device of its
+ * type, after the queue has taken `after` chains; logged ("fault") when it is done.
+ */
+struct virtio_fault {
+	uint32_t kind; /* DEMO_FAULT_* */
+	uint32_t device_id; /* VIRTIO_ID_BLOCK, _CONSOLE, _NET */
+	uint32_t queue;
+	uint32_t after;
+	bool fired;
+};
+
 struct virtio_host {
 	struct vm *vm;
 	uint32_t delay_ms;
@@ -111,6 +123,7 @@ struct virtio_host {
 	uint64_t requests, completions, errors;
 	uint64_t normal_completions; /* of the devices that are not hostile (--requests) */
 	bool suppress; /* --suppress: set before the devices are created */
+	struct virtio_fault fault; /* --fault */
 };
 
 int virtio_host_init(struct virtio_host *h, struct vm *vm, uint32_t delay_ms);
@@ -155,6 +168,11 @@ int virtio_hostile_used_backwards(struct virtio_host *h, uint64_t base, unsigned
  * the ground truth of the rings at the end of a run, with the vCPU stopped.
  */
 void virtio_host_log_rings(struct virtio_host *h);
+/*
+ * The guest reports it did its --fault (DEMO_PIO_FAULT_FIRED, with an index): logged with the
+ * device's key, as the VMM's own faults are.
+ */
+void virtio_fault_fired(struct virtio_host *h, const char *kind, uint32_t idx);
 /* Writes the used elements whose delay has passed. Call after every exit. */
 void virtio_host_poll(struct virtio_host *h);
 /* Frees the disk; completions still held back are dropped. */

@@ -105,8 +105,46 @@ static bool hostile_turn; /* the next step slot goes to hostile mode, if it has 
 static bool suppress;
 static bool quiet; /* the VMM said to start no new request (DEMO_PIO_QUIESCE) */
 
+/*
+ * A driver-side --fault (DEMO_PIO_FAULT): the queue of the first set it breaks, once that
+ * queue has taken fault_after chains, and whether it has told the VMM it did.
+ */
+static uint32_t fault_kind;
+static struct virtq *fault_q;
+static uint32_t fault_after;
+static bool fault_told;
+
+static void fault_tell(uint32_t idx)
+{
+	if (!fault_told)
+		outl(DEMO_PIO_FAULT_FIRED, idx);
+	fault_told = true;
+}
+
+/* --fault driver-no-notify: chains past the first fault_after are made available silently. */
+static bool fault_no_notify(const struct virtq *q)
+{
+	if (fault_kind != DEMO_FAULT_DRIVER_NO_NOTIFY || q != fault_q ||
+	    q->avail_idx <= fault_after)
+		return false;
+	fault_tell(q->avail_idx);
+	return true;
+}
+
+/* --fault driver-no-reap: used entries past the first fault_after are left in the ring. */
+static bool reaping(struct virtq *q)
+{
+	if (fault_kind != DEMO_FAULT_DRIVER_NO_REAP || q != fault_q || q->last_used < fault_after)
+		return true;
+	if (*(volatile uint16_t *)&q->used->idx != q->last_used)
+		fault_tell(q->last_used);
+	return false;
+}
+
 static void notify(struct virtq *q)
 {
+	if (fault_no_notify(q))
+		return;
 	if (suppress)
 		virtq_kick_if_needed(q);
 	else
@@ -339,13 +377,13 @@ static void poll(struct io_set *s)
 	uint32_t len;
 	int head;
 
-	while ((head = virtq_get_used(&s->blkq, &len)) >= 0) {
+	while (reaping(&s->blkq) && (head = virtq_get_used(&s->blkq, &len)) >= 0) {
 		blk_complete(s, head, len);
 		s->in_flight--;
 	}
-	while (s->have_con && (head = virtq_get_used(&s->con_tx, &len)) >= 0)
+	while (s->have_con && reaping(&s->con_tx) && (head = virtq_get_used(&s->con_tx, &len)) >= 0)
 		s->in_flight--;
-	while (s->have_net && (head = virtq_get_used(&s->net_tx, &len)) >= 0)
+	while (s->have_net && reaping(&s->net_tx) && (head = virtq_get_used(&s->net_tx, &len)) >= 0)
 		s->in_flight--;
 }
 
@@ -512,6 +550,25 @@ static bool set_init(struct io_set *s)
 	return true;
 }
 
+/* The driver-side --fault, on the first set's queue it names (only queues the guest sends on). */
+static void fault_init(void)
+{
+	uint32_t f = inl(DEMO_PIO_FAULT), dev = f >> 8 & 0xff, queue = f >> 16;
+
+	fault_kind = f & 0xff;
+	fault_after = inl(DEMO_PIO_FAULT_AFTER);
+	if (fault_kind != DEMO_FAULT_DRIVER_NO_NOTIFY && fault_kind != DEMO_FAULT_DRIVER_NO_REAP)
+		fault_kind = DEMO_FAULT_NONE;
+	else if (dev == DEMO_FAULT_DEV_BLK && queue == 0)
+		fault_q = &sets[0].blkq;
+	else if (dev == DEMO_FAULT_DEV_CONSOLE && queue == 1 && sets[0].have_con)
+		fault_q = &sets[0].con_tx;
+	else if (dev == DEMO_FAULT_DEV_NET && queue == 1 && sets[0].have_net)
+		fault_q = &sets[0].net_tx;
+	if (fault_kind && !fault_q)
+		panic("--fault: the guest has no such queue");
+}
+
 void io_init(uint32_t req_pace)
 {
 	uint32_t transport;
@@ -540,6 +597,7 @@ void io_init(uint32_t req_pace)
 			return;
 		}
 	}
+	fault_init();
 	hostile_init(transport & DEMO_TRANSPORT_PCI);
 	pace = req_pace;
 }

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * gma-trace health against faults the demo VMM makes on purpose (--fault): each fault gives
+ * its verdict on exactly the queue the VMM's log says it broke, no other queue is ever judged
+ * stuck, and the exit status is 2; healthy runs on every transport, with and without
+ * notification suppression, are never judged stuck and exit 0.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "trace_run.h"
+
+TestSuite(health, .fini = trace_run_cleanup, .timeout = 2 * SAFETY_SECONDS + 60);
+
+/*
+ * The window a verdict needs: long enough that a healthy exchange on a loaded machine (two
+ * CPUs shared with other work) never fills it, short enough to keep the faults quick.
+ */
+#define STUCK_MS "2000"
+
+static void make_paths(void)
+{
+	int fd;
+
+	snprintf(trace_path, sizeof(trace_path), "/tmp/gma-health-trace.XXXXXX");
+	snprintf(truth_path, sizeof(truth_path), "/tmp/gma-health-truth.XXXXXX");
+	cr_assert((fd = mkstemp(trace_path)) >= 0);
+	close(fd);
+	cr_assert((fd = mkstemp(truth_path)) >= 0);
+	close(fd);
+}
+
+/* gma-trace health -j --watch over the demo VMM given vmm_extra; returns the running shell. */
+static pid_t start_health(const char *vmm_extra, char *cmd, size_t len)
+{
+	make_paths();
+	snprintf(cmd, len,
+		 "exec " GMA_OUTPUT "/gma-trace health --json --watch --interval-ms 200 "
+		 "--stuck-ms " STUCK_MS " --duration %d -- " GMA_OUTPUT "/demo-vmm --log %s "
+		 "--seconds %d %s >%s 2>/dev/null",
+		 SAFETY_SECONDS, truth_path, SAFETY_SECONDS + 30, vmm_extra, trace_path);
+	return spawn_shell(cmd);
+}
+
+/* The evidence's evaluation time of a queue_health record. */
+static __u64 screen_time(struct json_object *o)
+{
+	struct json_object *ev;
+
+	cr_assert(json_object_object_get_ex(o, "evidence", &ev));
+	return num(ev, "now_ns");
+}
+
+static bool stuck(struct json_object *o)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, "stuck", &v) && json_object_get_boolean(v);
+}
+
+/* Checks every screen: a queue judged stuck is (base, queue) with verdict; 0 when none. */
+static size_t check_screens(__u64 base, __u64 queue, const char *verdict)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < trace.n; i++) {
+		struct json_object *o = trace.v[i];
+
+		cr_assert(is(o, "type", "queue_health"), "not a queue_health record: %s",
+			  json_object_to_json_string(o));
+		if (!stuck(o))
+			continue;
+		cr_assert(verdict && num(o, "base") == base && num(o, "queue") == queue &&
+				  is(o, "verdict", verdict),
+			  "a stuck verdict where none is due (the fault is on %#llx q%llu): %s",
+			  (unsigned long long)base, (unsigned long long)queue,
+			  json_object_to_json_string(o));
+		n++;
+	}
+	return n;
+}
+
+/* The record of (base, queue) in the last screen. */
+static struct json_object *final_verdict(__u64 base, __u64 queue)
+{
+	__u64 last = 0;
+	struct json_object *found = NULL;
+
+	for (size_t i = 0; i < trace.n; i++)
+		if (screen_time(trace.v[i]) > last)
+			last = screen_time(trace.v[i]);
+	for (size_t i = 0; i < trace.n; i++)
+		if (screen_time(trace.v[i]) == last && num(trace.v[i], "base") == base &&
+		    num(trace.v[i], "queue") == queue)
+			found = trace.v[i];
+	cr_assert(found, "no verdict on %#llx q%llu in the last screen", (unsigned long long)base,
+		  (unsigned long long)queue);
+	return found;
+}
+
+/*
+ * The demo VMM with --fault `fault` (and vmm_extra) under gma-trace health: once the VMM has
+ * logged the fault and health has judged its queue stuck, Ctrl-C makes the last screen.
+ */
+static void fault_gives(const char *fault, const char *vmm_extra, const char *verdict)
+{
+	struct json_object *f = NULL, *last;
+	char cmd[1024], extra[256];
+	pid_t pid;
+	size_t faults = 0;
+
+	snprintf(extra, sizeof(extra), "--fault %s %s", fault, vmm_extra);
+	pid = start_health(extra, cmd, sizeof(cmd));
+	cr_assert(wait_lines(truth_path, "\"event\":\"fault\"", 1, pid),
+		  "the VMM never did its fault: %s", cmd);
+	cr_assert(wait_lines(trace_path, "\"stuck\":true", 1, pid), "no queue judged stuck: %s",
+		  cmd);
+	/* one more screen, whole, after the first stuck one */
+	cr_assert(wait_lines(trace_path, "\"stuck\":true", 2, pid), "%s", cmd);
+	kill(pid, SIGINT);
+	cr_assert_eq(wait_exit(pid), 2, "exit status 2 for a stuck queue: %s", cmd);
+	load_jsonl(trace_path, &trace, true);
+	load_jsonl(truth_path, &truth, false);
+	for (size_t i = 0; i < truth.n; i++)
+		if (is(truth.v[i], "event", "fault")) {
+			f = truth.v[i];
+			faults++;
+		}
+	cr_assert_eq(faults, 1, "one fault logged by the VMM");
+	cr_assert(check_screens(num(f, "base"), num(f, "queue"), verdict) >= 2);
+	last = final_verdict(num(f, "base"), num(f, "queue"));
+	cr_assert(is(last, "verdict", verdict), "%s on %s q%llu: %s, want %s", fault, str(f, "dev"),
+		  num(f, "queue"), str(last, "verdict"), verdict);
+	cr_assert(stuck(last));
+}
+
+Test(health, device_stall_is_device_not_consuming)
+{
+	fault_gives("device-stall", "", "device-not-consuming");
+}
+
+Test(health, console_stall_on_pci_is_device_not_consuming)
+{
+	fault_gives("device-stall,dev=console,after=2", "--transport pci", "device-not-consuming");
+}
+
+Test(health, a_request_held_while_others_complete_is_device_slow)
+{
+	fault_gives("device-slow", "--transport pci", "device-slow");
+}
+
+Test(health, kicks_left_out_are_driver_not_notifying)
+{
+	fault_gives("driver-no-notify", "", "driver-not-notifying");
+}
+
+Test(health, net_kicks_left_out_with_event_idx_are_driver_not_notifying)
+{
+	fault_gives("driver-no-notify,dev=net,after=3", "--suppress --transport both",
+		    "driver-not-notifying");
+}
+
+Test(health, used_entries_left_unreaped_are_completed_unreaped)
+{
+	fault_gives("driver-no-reap", "--suppress", "completed-unreaped");
+}
+
+/* Healthy traffic until the VMM stops on its own: never a stuck verdict, exit status 0. */
+static void healthy(const char *vmm_extra)
+{
+	char cmd[1024];
+	size_t judged = 0;
+	pid_t pid;
+
+	pid = start_health(vmm_extra, cmd, sizeof(cmd));
+	cr_assert_eq(wait_exit(pid), 0, "healthy traffic judged stuck, or a failure: %s", cmd);
+	load_jsonl(trace_path, &trace, true);
+	load_jsonl(truth_path, &truth, false);
+	expect_vmm_done();
+	cr_assert_eq(check_screens(0, 0, NULL), 0);
+	for (size_t i = 0; i < trace.n; i++)
+		judged += !is(trace.v[i], "verdict", "unknown");
+	cr_assert_gt(judged, 0, "no queue was ever judged: %s", cmd);
+}
+
+Test(health, healthy_virtio_mmio)
+{
+	healthy("--requests 40");
+}
+
+Test(health, healthy_virtio_pci_and_legacy)
+{
+	healthy("--transport pci --legacy --requests 40");
+}
+
+Test(health, healthy_both_transports_with_suppression)
+{
+	healthy("--transport both --suppress --requests 40");
+}
+
+Test(health, healthy_slow_completions_within_the_window)
+{
+	healthy("--complete-delay-ms 500 --requests 6");
+}
