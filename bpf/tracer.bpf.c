@@ -36,6 +36,14 @@ struct {
 	__type(value, __u64);
 } vcpu_vm SEC(".maps");
 
+/* VMM process (tgid) -> the last VM one of its vCPU threads ran: for its other threads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} tgid_vm SEC(".maps");
+
 /* Serves the pending requests for the current process, from a thread running VM kvm. */
 static __always_inline void serve_requests(__u64 kvm)
 {
@@ -76,8 +84,12 @@ static __always_inline int on_vcpu(struct kvm_vcpu *vcpu)
 	if (!kvm)
 		return 0;
 	known = bpf_map_lookup_elem(&vcpu_vm, &tid);
-	if (!known || *known != kvm)
+	if (!known || *known != kvm) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
 		bpf_map_update_elem(&vcpu_vm, &tid, &kvm, BPF_ANY);
+		bpf_map_update_elem(&tgid_vm, &tgid, &kvm, BPF_ANY);
+	}
 	serve_requests(kvm);
 	maybe_scan_vm(kvm);
 	return 0;
@@ -95,6 +107,8 @@ static __always_inline __u64 current_vm(void)
 
 	return kvm ? *kvm : 0;
 }
+
+#include "interrupts.bpf.h"
 
 /*
  * Userspace disables, before load, each of these the running kernel lacks (the vCPU-carrying
@@ -163,6 +177,10 @@ int BPF_PROG(kvm_mmio, int type, int len, __u64 gpa, void *valp)
 	    (type == KVM_TRACE_MMIO_READ || type == KVM_TRACE_MMIO_WRITE) &&
 	    !bpf_probe_read_kernel(&val, len & 7, valp)) {
 		int r = len == 4 ? mmio_access(vm, type == KVM_TRACE_MMIO_WRITE, gpa, val) : 0;
+
+		if (len == 4 && type == KVM_TRACE_MMIO_READ &&
+		    (gpa & (VIRTIO_MMIO_WINDOW - 1)) == VIRTIO_MMIO_INTERRUPT_STATUS_OFF)
+			irq_status_read(vm, gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1), val);
 
 		if ((r & 0xff) == MMIO_NOTIFY)
 			notify_queue(vm, gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1), (__u32)r >> 8, 0);

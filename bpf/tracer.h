@@ -150,4 +150,26 @@ struct vm_devs {
 	__u64 last_scan_ns;
 };
 
+/*
+ * Interrupt injection (interrupts.bpf.h): lines (GSIs) below IRQ_GSI_MAX raised into each VM,
+ * and which line each virtio-mmio device raises, learnt from the guest's InterruptStatus
+ * reads (a driver's handler reads it first).
+ */
+#define IRQ_GSI_MAX 64
+
+struct vm_irqs {
+	__u64 count[IRQ_GSI_MAX]; /* kvm_set_irq with level 1 */
+	__u64 last_ns[IRQ_GSI_MAX];
+	__u64 beyond; /* raises of lines >= IRQ_GSI_MAX: counted, not followed */
+};
+
+/* Keyed by struct dev_key: the line a virtio-mmio device raises. */
+struct dev_irq {
+	__u64 candidates; /* bit g: line g may be this device's (0: not started) */
+	__u64 last_read_ns; /* the guest's last read of its InterruptStatus */
+	__s32 gsi; /* the one candidate left, -1 while there are several */
+	__u32 reads;
+	__u64 raised; /* scratch of the read being handled */
+};
+
 #endif /* GMA_TRACER_H */

@@ -450,8 +450,9 @@ enum gma_health {
 
 /* What libgma knows of a queue's interrupts (struct gma_queue_health.irq). */
 enum gma_irq_evidence {
-	GMA_IRQ_NOT_OBSERVABLE = 0, /* no interrupt tracepoint mapped to this queue's device */
-	GMA_IRQ_OBSERVED, /* interrupts and last_irq_ns are the host kernel's injections */
+	GMA_IRQ_NOT_OBSERVABLE = 0, /* the kernel has no interrupt tracepoint gma uses */
+	GMA_IRQ_OBSERVED, /* interrupts and last_irq_ns: the host kernel's, on irq_line */
+	GMA_IRQ_UNMAPPED, /* traced, but the device's line is not learnt (or MSI: not mapped) */
 };
 
 struct gma_queue_health {
@@ -466,8 +467,11 @@ struct gma_queue_health {
 	__u64 used_moved_ns; /* when the used index last moved, 0: not seen move */
 	__u64 unnotified_since_ns; /* avail ahead of the last notify since, 0: it is not */
 	__u64 unreaped_since_ns; /* used ahead of used_event since, 0: it is not */
+	__u64 reaped_seen_ns; /* the last look that found used not ahead of used_event, 0: none */
 	__u64 interrupts; /* injections seen (GMA_IRQ_OBSERVED) */
 	__u64 last_irq_ns;
+	__s32 irq_line; /* the GSI the device raises (GMA_IRQ_OBSERVED), else -1 */
+	__u16 used_event_at_reaped; /* used_event at reaped_seen_ns */
 	__u16 notified_avail; /* avail index at the last notify */
 	/* the rings' own words, as the last look read them (ring_fields_known) */
 	__u16 avail_flags; /* VRING_AVAIL_F_NO_INTERRUPT */

@@ -3,7 +3,8 @@
  * The record reader over random bytes: the input is cut into records of random sizes, each
  * fed as the ring buffer would hand it over. Whatever they hold, the reader must neither
  * crash nor read or write outside a record or its own buffers, and every sample it delivers
- * stays within the request it answers.
+ * stays within the request it answers. The queues the records made are then judged: every
+ * verdict is one of enum gma_health, stuck exactly when gma_health_stuck() says.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,6 +53,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rr_feed(&r, rec, n);
 		data += n;
 		size -= n;
+	}
+	for (int w = 0; w < 2; w++) {
+		struct gma_queue_health *h;
+		size_t nq;
+
+		/* a window of 0 and of 1 s, at a time past every record's */
+		if (qm_health(&r.model, ~0ULL >> 1, w ? 1000000000ULL : 0, NULL, NULL, &h, &nq))
+			continue;
+		for (size_t i = 0; i < nq; i++)
+			if (h[i].verdict >= GMA_HEALTH_NR ||
+			    h[i].stuck != gma_health_stuck(h[i].verdict))
+				abort();
+		free(h);
 	}
 	rr_free(&r);
 	return 0;

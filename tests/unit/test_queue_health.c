@@ -175,19 +175,51 @@ Test(queue_health, completed_unreaped_without_interrupt_evidence)
 	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_UNREAPED);
 }
 
-Test(queue_health, completed_no_interrupt_and_driver_not_reaping)
+/* Interrupts observed on the device's line; a look found all reaped before the entries. */
+static struct gma_queue_health unreaped_irq(void)
 {
 	struct gma_queue_health h = unreaped();
 
 	h.irq = GMA_IRQ_OBSERVED;
+	h.irq_line = 5;
+	h.reaped_seen_ns = h.unreaped_since_ns - S / 10;
+	h.used_event_at_reaped = h.used_event;
+	return h;
+}
+
+Test(queue_health, completed_no_interrupt_and_driver_not_reaping)
+{
+	struct gma_queue_health h = unreaped_irq();
+
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_NO_INTERRUPT, "no interrupt ever");
 	h.interrupts = 1;
-	h.last_irq_ns = h.unreaped_since_ns - 2 * S; /* an old one, for earlier entries */
+	h.last_irq_ns = h.reaped_seen_ns - S; /* for entries reaped before the look */
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_NO_INTERRUPT);
-	h.last_irq_ns = h.unreaped_since_ns - S / 10; /* just before the poll saw them */
+	h.last_irq_ns = h.reaped_seen_ns; /* the same instant: not after it */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_NO_INTERRUPT);
+	/* after the look, before the poll saw the entries unreaped: it told the driver */
+	h.last_irq_ns = h.reaped_seen_ns + 1;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_NOT_REAPING);
 	h.last_irq_ns = h.unreaped_since_ns + S / 10;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_NOT_REAPING);
+}
+
+/* When the evidence cannot tell the two apart, neither is said. */
+Test(queue_health, interrupt_verdicts_are_not_guessed)
+{
+	struct gma_queue_health h = unreaped_irq();
+
+	h.last_irq_ns = h.reaped_seen_ns + 1;
+	h.used_event_at_reaped = h.used_event - 1; /* the driver reaped some since the look */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNREAPED);
+	h = unreaped_irq();
+	h.reaped_seen_ns = 0; /* no look ever found all reaped */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNREAPED);
+	h = unreaped_irq();
+	h.irq = GMA_IRQ_UNMAPPED; /* traced, the device's line unknown */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNREAPED);
+	h.irq = GMA_IRQ_NOT_OBSERVABLE;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNREAPED);
 }
 
 /* Rules earlier in the table win: a request stuck in the device beats the reaping rules. */
@@ -278,7 +310,7 @@ static enum gma_health verdict_at(__u64 now)
 	enum gma_health v;
 	size_t n;
 
-	cr_assert_eq(qm_health(&r.model, now, S, &h, &n), 0);
+	cr_assert_eq(qm_health(&r.model, now, S, NULL, NULL, &h, &n), 0);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(h[0].stuck, gma_health_stuck(h[0].verdict));
 	cr_assert_eq(h[0].irq, GMA_IRQ_NOT_OBSERVABLE, "no interrupt source is mapped");
@@ -355,6 +387,51 @@ Test(queue_health_model, used_past_used_event_not_reaped)
 	f.used_event = 1;
 	qm_on_ring_fields(&r.model, &key, &f, 12 * S);
 	cr_assert_eq(verdict_at(14 * S), GMA_HEALTH_IDLE);
+}
+
+/* The model's interrupt evidence: a line's injections, and the look that found all reaped. */
+static __u64 irq_at;
+
+static void irq_of(void *ctx, const struct gma_queue_key *k, struct gma_queue_health *h)
+{
+	(void)ctx;
+	(void)k;
+	h->irq = GMA_IRQ_OBSERVED;
+	h->irq_line = 5;
+	h->interrupts = irq_at ? 1 : 0;
+	h->last_irq_ns = irq_at;
+}
+
+static enum gma_health verdict_irq_at(__u64 now)
+{
+	struct gma_queue_health *h;
+	enum gma_health v;
+	size_t n;
+
+	cr_assert_eq(qm_health(&r.model, now, S, irq_of, NULL, &h, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(h[0].irq_line, 5);
+	v = h[0].verdict;
+	free(h);
+	return v;
+}
+
+Test(queue_health_model, interrupt_or_none_after_the_look_that_found_all_reaped)
+{
+	struct qm_ring_fields f = { .used_event = 0 };
+
+	feed_queue(GMA_QUEUE_EVENT_IDX);
+	qm_on_ring_fields(&r.model, &key, &f, 9 * S); /* all reaped (nothing used yet) */
+	feed_notify(0, 1, 10 * S);
+	feed_request(0, 10 * S);
+	feed_used(0, 0, 10 * S);
+	qm_on_ring_fields(&r.model, &key, &f, 10 * S + MS);
+	irq_at = 0;
+	cr_assert_eq(verdict_irq_at(12 * S), GMA_HEALTH_NO_INTERRUPT);
+	irq_at = 10 * S; /* raised with the completion, after the look at 9 s */
+	cr_assert_eq(verdict_irq_at(12 * S), GMA_HEALTH_NOT_REAPING);
+	irq_at = 8 * S; /* before the look: for something else */
+	cr_assert_eq(verdict_irq_at(12 * S), GMA_HEALTH_NO_INTERRUPT);
 }
 
 /* A queue set up again starts over: no evidence of its previous life. */

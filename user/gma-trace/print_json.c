@@ -187,7 +187,13 @@ static void health_fields(struct gma_json *w, const struct gma_queue_health *h)
 	gma_json_bool_field(w, "event_idx", h->event_idx);
 	gma_json_u64_field(w, "used_event", h->used_event);
 	gma_json_u64_field(w, "avail_event", h->avail_event);
-	gma_json_bool_field(w, "interrupts_observable", h->irq == GMA_IRQ_OBSERVED);
+	gma_json_u64_field(w, "reaped_seen_ns", h->reaped_seen_ns);
+	gma_json_u64_field(w, "used_event_at_reaped", h->used_event_at_reaped);
+	gma_json_string_field(w, "interrupts_evidence",
+			      h->irq == GMA_IRQ_OBSERVED ? "observed" :
+			      h->irq == GMA_IRQ_UNMAPPED ? "line_not_learnt" :
+							   "not_observable");
+	gma_json_s64_field(w, "irq_line", h->irq_line);
 	gma_json_u64_field(w, "interrupts", h->interrupts);
 	gma_json_u64_field(w, "last_irq_ns", h->last_irq_ns);
 	gma_json_end_object(w);

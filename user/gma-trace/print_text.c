@@ -186,8 +186,13 @@ char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
 		return buf;
 	}
 	if (h->irq == GMA_IRQ_OBSERVED)
-		snprintf(irq, sizeof(irq), "%llu interrupts, last %s",
+		snprintf(irq, sizeof(irq), "GSI %d: %llu interrupts, last %s", h->irq_line,
 			 (unsigned long long)h->interrupts, ago(h, h->last_irq_ns, c, sizeof(c)));
+	else if (h->irq == GMA_IRQ_UNMAPPED)
+		snprintf(irq, sizeof(irq), "%s",
+			 GMA_KEY_IS_PCI(h->st.base) ?
+				 "interrupts traced, MSI not mapped to devices yet" :
+				 "interrupts traced, the device's line not learnt yet");
 	else
 		snprintf(irq, sizeof(irq), "interrupts not observable on this kernel");
 	ring = h->ring_fields_known ? "" : " (ring flags not read)";
@@ -202,8 +207,9 @@ char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
 	if (h->event_idx) {
 		size_t l = strlen(buf);
 
-		snprintf(buf + l, len - l, "; EVENT_IDX: used_event %u, avail_event %u",
-			 h->used_event, h->avail_event);
+		snprintf(buf + l, len - l,
+			 "; EVENT_IDX: used_event %u, avail_event %u, all reaped seen %s",
+			 h->used_event, h->avail_event, ago(h, h->reaped_seen_ns, a, sizeof(a)));
 	}
 	return buf;
 }
@@ -211,7 +217,7 @@ char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
 /* One screen: a line per queue, then the evidence and what to look at for the stuck ones. */
 static void text_health(const struct gma_queue_health *h, size_t n, bool last)
 {
-	char label[32], addr[32], ev[512], age[32];
+	char label[32], addr[32], ev[640], age[32];
 
 	if (!last && isatty(1))
 		printf("\033[H\033[2J");

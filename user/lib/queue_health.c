@@ -18,11 +18,15 @@
  * |                         | completes others                                                |
  * | completed-no-interrupt  | EVENT_IDX: used ahead of used_event (the driver asked to hear   |
  * |                         | of it and has not reaped it) for the window, avail not moved in |
- * |                         | the window, interrupts observable and none injected since       |
- * | driver-not-reaping      | the same, with an interrupt injected since the window before    |
- * |                         | the entries were first seen unreaped (the poll sees them late)  |
- * | completed-unreaped      | the same, interrupts not observable on this kernel: which of the|
- * |                         | two is not guessed                                              |
+ * |                         | the window, the device's line known, and no interrupt injected  |
+ * |                         | since the last look that found all reaped (the entries came     |
+ * |                         | after it, so would their interrupt)                             |
+ * | driver-not-reaping      | the same, with an interrupt injected since that look, and       |
+ * |                         | used_event unchanged since: the driver reaped nothing after it  |
+ * | completed-unreaped      | the same otherwise: interrupts not observable (no tracepoint,   |
+ * |                         | the line not learnt, MSI), no look ever found all reaped, or    |
+ * |                         | an interrupt came and the driver reaped some since: which of    |
+ * |                         | the two is not guessed                                          |
  * | healthy                 | a walked request in flight, or a ring index moved in the window |
  * | idle                    | anything else (a NIC's receive buffers waiting for traffic)     |
  *
@@ -68,8 +72,9 @@ static const struct {
 				     "the guest's interrupt handler and its masked vectors",
 				     true },
 	[GMA_HEALTH_UNREAPED] = { "completed-unreaped",
-				  "used entries the driver asked to hear of, not reaped; interrupts not observable on "
-				  "this kernel, so the interrupt path and the guest's handler are both suspects",
+				  "used entries the driver asked to hear of, not reaped; whether an interrupt "
+				  "told it is not known (see the evidence), so the interrupt path and the "
+				  "guest's handler are both suspects",
 				  true },
 };
 
@@ -136,11 +141,13 @@ enum gma_health qh_verdict(const struct gma_queue_health *h)
 								 GMA_HEALTH_DEVICE_NOT_CONSUMING;
 	if (h->event_idx && h->ring_fields_known && ahead(st->last_used, h->used_event) &&
 	    held(h, h->unreaped_since_ns) && !within_window(h, h->avail_moved_ns)) {
-		if (h->irq != GMA_IRQ_OBSERVED)
+		if (h->irq != GMA_IRQ_OBSERVED || !h->reaped_seen_ns)
 			return GMA_HEALTH_UNREAPED;
-		return h->last_irq_ns && h->last_irq_ns + h->window_ns >= h->unreaped_since_ns ?
-			       GMA_HEALTH_NOT_REAPING :
-			       GMA_HEALTH_NO_INTERRUPT;
+		if (h->last_irq_ns <= h->reaped_seen_ns)
+			return GMA_HEALTH_NO_INTERRUPT;
+		if (h->used_event == h->used_event_at_reaped)
+			return GMA_HEALTH_NOT_REAPING;
+		return GMA_HEALTH_UNREAPED;
 	}
 	if (h->oldest_request_ns || within_window(h, h->avail_moved_ns) ||
 	    within_window(h, h->used_moved_ns))

@@ -149,7 +149,8 @@ static void set_layout(struct queue_model *m, struct qm_queue *q, __u64 desc, __
 	q->notified_avail = 0;
 	q->notified_known = q->avail_known;
 	q->last_notify_ns = q->avail_moved_ns = q->used_moved_ns = 0;
-	q->unnotified_since_ns = q->unreaped_since_ns = 0;
+	q->unnotified_since_ns = q->unreaped_since_ns = q->reaped_seen_ns = 0;
+	q->used_event_at_reaped = 0;
 	q->fields_known = false;
 	if (num && num <= GMA_QUEUE_NUM_MAX) {
 		q->in_flight_ts = calloc(num, sizeof(*q->in_flight_ts));
@@ -256,9 +257,14 @@ void qm_on_ring_fields(struct queue_model *m, const struct gma_queue_key *key,
 		q->fields = *f;
 		q->fields_known = true;
 		/* used entries past the one the driver asked to hear of, not reaped since */
-		if (!q->used_known || !idx_ahead(q->st.last_used, f->used_event))
+		if (!q->used_known) {
 			q->unreaped_since_ns = 0;
-		else if (!q->unreaped_since_ns)
+		} else if (!idx_ahead(q->st.last_used, f->used_event)) {
+			/* all reaped that the driver asked to hear of: interrupts owed start here */
+			q->unreaped_since_ns = 0;
+			q->reaped_seen_ns = ts_ns ? ts_ns : 1;
+			q->used_event_at_reaped = f->used_event;
+		} else if (!q->unreaped_since_ns)
 			q->unreaped_since_ns = ts_ns ? ts_ns : 1;
 	}
 }
@@ -471,8 +477,8 @@ int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n)
 	return 0;
 }
 
-int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, struct gma_queue_health **h,
-	      size_t *n)
+int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, qm_irq_fn irq_of, void *ctx,
+	      struct gma_queue_health **h, size_t *n)
 {
 	struct gma_queue_health *out;
 	struct gma_queue_stats *st;
@@ -500,6 +506,8 @@ int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, struct gma_q
 		e->used_moved_ns = q->used_moved_ns;
 		e->unnotified_since_ns = q->unnotified_since_ns;
 		e->unreaped_since_ns = q->unreaped_since_ns;
+		e->reaped_seen_ns = q->reaped_seen_ns;
+		e->used_event_at_reaped = q->used_event_at_reaped;
 		e->notified_avail = q->notified_avail;
 		e->ring_fields_known = q->fields_known;
 		e->avail_flags = q->fields.avail_flags;
@@ -508,8 +516,10 @@ int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, struct gma_q
 		e->avail_event = q->fields.avail_event;
 		e->event_idx = (q->st.flags & GMA_QUEUE_EVENT_IDX) ||
 			       (q->features & (1ULL << VIRTIO_RING_F_EVENT_IDX));
-		/* no interrupt tracepoint is mapped to a device yet: say so, never guess */
 		e->irq = GMA_IRQ_NOT_OBSERVABLE;
+		e->irq_line = -1;
+		if (irq_of)
+			irq_of(ctx, &q->key, e);
 		e->verdict = qh_verdict(e);
 		e->stuck = gma_health_stuck(e->verdict);
 	}

@@ -53,6 +53,8 @@ struct qm_queue {
 	__u64 used_moved_ns;
 	__u64 unnotified_since_ns;
 	__u64 unreaped_since_ns;
+	__u64 reaped_seen_ns;
+	__u16 used_event_at_reaped;
 	struct qm_ring_fields fields;
 	bool fields_known;
 };
@@ -121,8 +123,16 @@ const struct gma_queue_stats *qm_queue_at(struct queue_model *m, size_t i,
 
 int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns);
 int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n);
-/* Every queue's health verdict and evidence at now_ns, conditions held for window_ns. */
-int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, struct gma_queue_health **h,
-	      size_t *n);
+/*
+ * The interrupt evidence of a queue's device, filled in by irq_of (the tracer's maps): irq
+ * (enum gma_irq_evidence), interrupts, last_irq_ns, irq_line.
+ */
+typedef void (*qm_irq_fn)(void *ctx, const struct gma_queue_key *key, struct gma_queue_health *h);
+/*
+ * Every queue's health verdict and evidence at now_ns, conditions held for window_ns; irq_of
+ * NULL: interrupts not observable.
+ */
+int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, qm_irq_fn irq_of, void *ctx,
+	      struct gma_queue_health **h, size_t *n);
 
 #endif /* GMA_QUEUE_MODEL_H */

@@ -57,6 +57,7 @@ struct gma_tracer {
 	size_t nr_vm_readers;
 	struct ring_look *looks; /* one poll's reads, before they are applied */
 	size_t cap_looks;
+	bool irq_traced; /* kvm_set_irq attached: interrupt injection is observable */
 };
 
 /* The request's slot in the BPF map is free again. */
@@ -86,9 +87,9 @@ static const struct {
 	const char *name;
 	bool carries_vcpu;
 } tracepoints[] = {
-	{ "kvm_exit", true },	    { "kvm_entry", true }, { "kvm_emulate_insn", true },
-	{ "kvm_page_fault", true }, { "kvm_pio", false },  { "kvm_mmio", false },
-	{ "kvm_fast_mmio", false },
+	{ "kvm_exit", true },	    { "kvm_entry", true },    { "kvm_emulate_insn", true },
+	{ "kvm_page_fault", true }, { "kvm_pio", false },     { "kvm_mmio", false },
+	{ "kvm_fast_mmio", false }, { "kvm_set_irq", false },
 };
 
 static struct bpf_program *tracepoint_prog(struct tracer_bpf *skel, const char *name)
@@ -122,6 +123,8 @@ static int select_tracepoints(struct gma_tracer *t)
 		bpf_program__set_autoload(tracepoint_prog(t->skel, tracepoints[i].name), have);
 		if (!have)
 			continue;
+		if (!strcmp(tracepoints[i].name, "kvm_set_irq"))
+			t->irq_traced = true;
 		any_vcpu |= tracepoints[i].carries_vcpu;
 		pos += snprintf(t->tracepoints + pos, sizeof(t->tracepoints) - pos, "%s%s",
 				pos ? " " : "", tracepoints[i].name);
@@ -694,8 +697,39 @@ int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats,
 	return qm_stats(&t->reader.model, stats, n);
 }
 
+/*
+ * A queue's interrupt evidence from the maps of interrupts.bpf.h: the line its virtio-mmio
+ * device raises, once learnt, and that line's injections. MSI (virtio-pci) is not mapped.
+ */
+static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_queue_health *h)
+{
+	struct gma_tracer *t = ctx;
+	struct dev_key dk = { .vm_id = key->vm_id, .base = key->base };
+	struct dev_irq d;
+	struct vm_irqs *v;
+
+	if (!t->irq_traced)
+		return; /* GMA_IRQ_NOT_OBSERVABLE */
+	h->irq = GMA_IRQ_UNMAPPED;
+	if (GMA_KEY_IS_PCI(key->base) ||
+	    bpf_map__lookup_elem(t->skel->maps.dev_irqs, &dk, sizeof(dk), &d, sizeof(d), 0) ||
+	    d.gsi < 0 || d.gsi >= IRQ_GSI_MAX)
+		return;
+	v = malloc(sizeof(*v)); /* 1 KiB: off the stack */
+	if (!v)
+		return;
+	if (!bpf_map__lookup_elem(t->skel->maps.vm_irqs, &key->vm_id, sizeof(key->vm_id), v,
+				  sizeof(*v), 0)) {
+		h->irq = GMA_IRQ_OBSERVED;
+		h->irq_line = d.gsi;
+		h->interrupts = v->count[d.gsi];
+		h->last_irq_ns = v->last_ns[d.gsi];
+	}
+	free(v);
+}
+
 int gma_tracer_queue_health(struct gma_tracer *t, __u64 window_ns, struct gma_queue_health **health,
 			    size_t *n)
 {
-	return qm_health(&t->reader.model, now_ns(), window_ns, health, n);
+	return qm_health(&t->reader.model, now_ns(), window_ns, irq_evidence, t, health, n);
 }

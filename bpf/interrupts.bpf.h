@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Interrupts the host kernel injects into each VM, and which virtio-mmio device raises which
+ * line: the evidence of the health verdicts about interrupts (user/lib/queue_health.c).
+ *
+ * kvm_set_irq(gsi, level, irq_source_id) fires when a VMM raises a line (KVM_IRQ_LINE, from
+ * its own thread) or an irqfd routed to a line is signalled. The VM is the calling thread's,
+ * learnt on the vCPU tracepoints (its own vCPU thread, or another thread of the VMM); an
+ * injection from a kernel worker (a level-triggered irqfd) names no VM and is not counted.
+ *
+ * virtio-mmio has no vector register: the line of a device is learnt from its driver, whose
+ * handler reads InterruptStatus (0x60). A read that finds bits set keeps, of the device's
+ * candidate lines, those raised since its previous read; a read that finds none drops the
+ * lines raised since (they were another device's). One candidate left is the device's line.
+ * MSI and MSI-X (virtio-pci) are not mapped yet.
+ */
+#ifndef GMA_INTERRUPTS_BPF_H
+#define GMA_INTERRUPTS_BPF_H
+
+#include "virtqueue.bpf.h"
+
+#define VIRTIO_MMIO_INTERRUPT_STATUS_OFF 0x60
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u64);
+	__type(value, struct vm_irqs);
+} vm_irqs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct dev_key);
+	__type(value, struct dev_irq);
+} dev_irqs SEC(".maps");
+
+/* A VM's first record, copied from here (too large for the stack). */
+static const struct vm_irqs vm_irqs_zero;
+
+/* A line raised into VM vm_id. */
+__noinline int irq_raised(__u64 vm_id, __u32 gsi)
+{
+	struct vm_irqs *v = bpf_map_lookup_elem(&vm_irqs, &vm_id);
+
+	if (!v) {
+		bpf_map_update_elem(&vm_irqs, &vm_id, &vm_irqs_zero, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&vm_irqs, &vm_id);
+		if (!v)
+			return 0;
+	}
+	if (gsi >= IRQ_GSI_MAX) {
+		__sync_fetch_and_add(&v->beyond, 1);
+		return 0;
+	}
+	__sync_fetch_and_add(&v->count[gsi], 1);
+	v->last_ns[gsi] = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* The guest read InterruptStatus of the virtio-mmio device at base: narrow its lines down. */
+__noinline int irq_status_read(__u64 vm_id, __u64 base, __u32 status)
+{
+	struct dev_key key = { .vm_id = vm_id, .base = base };
+	struct dev_irq fresh = { .gsi = -1 }, *d;
+	struct vm_irqs *v;
+	__u64 raised = 0, now = bpf_ktime_get_ns();
+
+	if (!bpf_map_lookup_elem(&devices, &key))
+		return 0; /* not a virtio-mmio window the transport knows */
+	d = bpf_map_lookup_elem(&dev_irqs, &key);
+	if (!d) {
+		bpf_map_update_elem(&dev_irqs, &key, &fresh, BPF_NOEXIST);
+		d = bpf_map_lookup_elem(&dev_irqs, &key);
+		if (!d)
+			return 0;
+	}
+	/*
+	 * Accumulated in the map value, not a register: the verifier then sees an unknown
+	 * scalar at each loop head and merges the paths instead of following 2^64 of them.
+	 */
+	d->raised = 0;
+	v = bpf_map_lookup_elem(&vm_irqs, &vm_id);
+	for (__u32 g = 0; v && g < IRQ_GSI_MAX; g++)
+		if (v->last_ns[g] && v->last_ns[g] > d->last_read_ns)
+			d->raised |= 1ULL << g;
+	raised = d->raised;
+	if (status) {
+		/* its line is among those raised since its last read; none: start over */
+		__u64 c = (d->candidates ? d->candidates : ~0ULL) & raised;
+
+		d->candidates = c ? c : raised;
+	} else if (d->candidates) {
+		d->candidates &= ~raised;
+	}
+	/* exactly one candidate: that is its line (BPF has no count-trailing-zeros) */
+	if (d->candidates && !(d->candidates & (d->candidates - 1)))
+		for (__u32 g = 0; g < IRQ_GSI_MAX; g++)
+			if (d->candidates == 1ULL << g)
+				d->gsi = g;
+	d->last_read_ns = now;
+	d->reads++;
+	return 0;
+}
+
+/* The thread's VM: a vCPU thread's, else its process's (another thread of the VMM). */
+static __always_inline __u64 irq_vm(void)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
+	__u64 *kvm;
+
+	if (!traced_process())
+		return 0;
+	kvm = bpf_map_lookup_elem(&vcpu_vm, &tid);
+	if (!kvm)
+		kvm = bpf_map_lookup_elem(&tgid_vm, &tgid);
+	return kvm ? *kvm : 0;
+}
+
+/* Optional: userspace turns it off where the kernel lacks the tracepoint. */
+SEC("tp_btf/kvm_set_irq")
+int BPF_PROG(kvm_set_irq, unsigned int gsi, int level, int irq_source_id)
+{
+	__u64 vm = irq_vm();
+
+	if (vm && level == 1)
+		irq_raised(vm, gsi);
+	return 0;
+}
+
+#endif /* GMA_INTERRUPTS_BPF_H */
