@@ -171,6 +171,33 @@ Test(health, used_entries_left_unreaped_are_completed_unreaped)
 	fault_gives("driver-no-reap", "--suppress", "completed-unreaped");
 }
 
+/*
+ * Interrupts (--irq: KVM's irqchip, each virtio-mmio device raising its line): the device's
+ * line is learnt from the guest's InterruptStatus reads, and the interrupt verdicts need it.
+ */
+#define IRQ_RUN "--irq --delay 2000 "
+
+Test(health, completions_without_an_interrupt_are_completed_no_interrupt)
+{
+	fault_gives("device-no-interrupt", IRQ_RUN "--suppress", "completed-no-interrupt");
+}
+
+Test(health, net_completions_without_an_interrupt_are_completed_no_interrupt)
+{
+	fault_gives("device-no-interrupt,dev=net,after=2", IRQ_RUN "--suppress",
+		    "completed-no-interrupt");
+}
+
+Test(health, an_interrupt_the_driver_does_not_answer_is_driver_not_reaping)
+{
+	fault_gives("driver-no-reap", IRQ_RUN "--suppress", "driver-not-reaping");
+}
+
+Test(health, an_interrupt_without_a_completion_is_device_not_consuming)
+{
+	fault_gives("device-irq-no-used", IRQ_RUN, "device-not-consuming");
+}
+
 /* Healthy traffic until the VMM stops on its own: never a stuck verdict, exit status 0. */
 static void healthy(const char *vmm_extra)
 {
@@ -202,6 +229,35 @@ Test(health, healthy_virtio_pci_and_legacy)
 Test(health, healthy_both_transports_with_suppression)
 {
 	healthy("--transport both --suppress --requests 40");
+}
+
+/*
+ * Healthy traffic with interrupts: never stuck, and the line gma-trace learnt for each device
+ * is the one the VMM raised for it (its "irq" events).
+ */
+Test(health, healthy_with_interrupts_and_the_lines_learnt)
+{
+	size_t checked = 0;
+
+	healthy(IRQ_RUN "--suppress --requests 40");
+	for (size_t i = 0; i < trace.n; i++) {
+		struct json_object *o = trace.v[i], *ev;
+		__s64 line;
+
+		cr_assert(json_object_object_get_ex(o, "evidence", &ev));
+		if (!is(ev, "interrupts_evidence", "observed"))
+			continue;
+		line = (__s64)num(ev, "irq_line");
+		for (size_t k = 0; k < truth.n; k++)
+			if (is(truth.v[k], "event", "irq") &&
+			    num(truth.v[k], "base") == num(o, "base"))
+				cr_assert_eq(line, (__s64)num(truth.v[k], "gsi"),
+					     "%s: learnt GSI %lld, the VMM raised %llu",
+					     str(o, "address"), (long long)line,
+					     num(truth.v[k], "gsi"));
+		checked++;
+	}
+	cr_assert_gt(checked, 0, "no device's interrupt line was learnt");
 }
 
 Test(health, healthy_slow_completions_within_the_window)

@@ -65,7 +65,21 @@
 #define DEMO_PIO_FAULT (DEMO_PIO_BASE + 0x60) /* in: kind | dev << 8 | queue << 16, 0: none */
 #define DEMO_PIO_FAULT_AFTER (DEMO_PIO_BASE + 0x64) /* in: chains the queue takes normally */
 #define DEMO_PIO_FAULT_FIRED (DEMO_PIO_BASE + 0x68) /* out: the fault was done, with an index */
-#define DEMO_PIO_SIZE 0x6c
+/*
+ * --irq: the VM has KVM's in-kernel interrupt controllers and each virtio-mmio device raises
+ * its line (DEMO_VIRTIO_GSI_BASE + window number) when it wants to interrupt. The guest keeps
+ * interrupts off and, as a handler would, reads each device's InterruptStatus, acknowledges
+ * it, and reaps a device's used rings only when it says VIRTIO_MMIO_INT_VRING.
+ */
+#define DEMO_PIO_IRQ (DEMO_PIO_BASE + 0x6c) /* in: 1 with --irq */
+/*
+ * driver-no-reap: once the guest has reaped all it will, it writes here and starts no new
+ * request while a read returns 1 (DEMO_FAULT_QUIET_MS): an observer of the rings then sees
+ * them all reaped before the entries the driver leaves.
+ */
+#define DEMO_PIO_FAULT_HOLD (DEMO_PIO_BASE + 0x70)
+#define DEMO_FAULT_QUIET_MS 1000
+#define DEMO_PIO_SIZE 0x74
 
 /*
  * --fault kinds: the device side is done by the VMM, the driver side by the guest (only on
@@ -76,7 +90,9 @@
 #define DEMO_FAULT_DEVICE_SLOW 2 /* the device completes all but one request of a batch */
 #define DEMO_FAULT_DRIVER_NO_NOTIFY 3 /* the driver stops notifying the queue */
 #define DEMO_FAULT_DRIVER_NO_REAP 4 /* the driver stops reaping the queue's used entries */
-#define DEMO_FAULT_COUNT 5
+#define DEMO_FAULT_DEVICE_NO_IRQ 5 /* the device completes without interrupting (--irq) */
+#define DEMO_FAULT_DEVICE_IRQ_NO_USED 6 /* it interrupts for a request it never completes */
+#define DEMO_FAULT_COUNT 7
 #define DEMO_FAULT_DEV_BLK 0
 #define DEMO_FAULT_DEV_CONSOLE 1
 #define DEMO_FAULT_DEV_NET 2
@@ -102,6 +118,7 @@
 #define DEMO_VIRTIO_NET_BASE 0xd0003000
 #define DEMO_VIRTIO_HOSTILE_BASE 0xd0004000 /* only with --hostile: a blk that survives garbage */
 #define DEMO_VIRTIO_MMIO_SIZE 0x200
+#define DEMO_VIRTIO_GSI_BASE 5 /* --irq: blk 5, console 6, net 7, hostile 8 */
 #define DEMO_VIRTIO_QUEUE_NUM_MAX 16
 #define DEMO_BLK_DISK_SIZE 0x100000 /* 1 MiB in-memory disk */
 #define DEMO_NET_RX_BUF_LEN 0x80 /* --suppress: each receive buffer, up to 16 of them */

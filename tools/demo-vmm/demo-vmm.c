@@ -81,6 +81,7 @@ struct opts {
 	bool until_hostile_done; /* --until hostile-done */
 	bool suppress; /* --suppress */
 	struct virtio_fault fault; /* --fault */
+	bool irq; /* --irq */
 };
 
 /*
@@ -98,6 +99,8 @@ static const char *const fault_names[DEMO_FAULT_COUNT] = {
 	[DEMO_FAULT_DEVICE_SLOW] = "device-slow",
 	[DEMO_FAULT_DRIVER_NO_NOTIFY] = "driver-no-notify",
 	[DEMO_FAULT_DRIVER_NO_REAP] = "driver-no-reap",
+	[DEMO_FAULT_DEVICE_NO_IRQ] = "device-no-interrupt",
+	[DEMO_FAULT_DEVICE_IRQ_NO_USED] = "device-irq-no-used",
 };
 
 /* --hostile names, indexed by DEMO_HOSTILE_*. */
@@ -132,6 +135,7 @@ struct hostile_report {
 };
 
 struct demo {
+	uint64_t fault_hold_until_ms; /* DEMO_PIO_FAULT_HOLD */
 	struct vm vm;
 	struct bus pio;
 	struct bus mmio;
@@ -492,6 +496,16 @@ static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 		/* the guest's own faults only: the device's are the VMM's to do */
 		if (!is_write)
 			put_le32(data, len, guest_fault(&d->opts->fault));
+		break;
+	case DEMO_PIO_FAULT_HOLD:
+		if (is_write)
+			d->fault_hold_until_ms = elapsed_ms() + DEMO_FAULT_QUIET_MS;
+		else
+			put_le32(data, len, elapsed_ms() < d->fault_hold_until_ms);
+		break;
+	case DEMO_PIO_IRQ:
+		if (!is_write)
+			put_le32(data, len, d->opts->irq);
 		break;
 	case DEMO_PIO_FAULT_AFTER:
 		if (!is_write)
@@ -900,6 +914,7 @@ enum {
 	OPT_SUPPRESS,
 	OPT_PCI_CONFIG,
 	OPT_FAULT,
+	OPT_IRQ,
 };
 
 static const struct argp_option options[] = {
@@ -979,9 +994,17 @@ static const struct argp_option options[] = {
 	  "device stops consuming it (device-stall), completes all but the first request of a "
 	  "batch of two or more, which it never completes (device-slow), or the guest stops "
 	  "notifying it (driver-no-notify) or reaping its used entries (driver-no-reap; only "
-	  "visible with --suppress, i.e. EVENT_IDX). D is blk (default), console or net, of the "
+	  "visible with --suppress, i.e. EVENT_IDX), or the device completes without "
+	  "interrupting (device-no-interrupt) or interrupts for a request it never completes "
+	  "(device-irq-no-used), both for --irq. D is blk (default), console or net, of the "
 	  "first set of devices; N a queue the guest sends on (blk 0, console 1, net 1: the "
 	  "default). Logged (\"fault\") when done",
+	  0 },
+	{ "irq", OPT_IRQ, NULL, 0,
+	  "Interrupts: KVM's in-kernel irqchip, each virtio-mmio device raising its line (GSI 5 "
+	  "blk, 6 console, 7 net) when it interrupts, logged (\"irq\"); the guest, interrupts "
+	  "off, reads InterruptStatus as a handler would and reaps a device only when it says "
+	  "so. Needs --delay (a halt would wait in the kernel) and --transport mmio",
 	  0 },
 	{ "memslot-churn", OPT_CHURN, "MS", 0,
 	  "Every MS ms add, move or delete memslot 15 (gpa 0x50000/0x58000, never used by the "
@@ -1021,8 +1044,8 @@ static void parse_fault(struct argp_state *state, struct opts *o, const char *ar
 			f->kind = k;
 	if (!f->kind)
 		argp_error(state,
-			   "--fault: '%s' is not device-stall, device-slow, driver-no-notify or "
-			   "driver-no-reap",
+			   "--fault: '%s' is not device-stall, device-slow, driver-no-notify, "
+			   "driver-no-reap, device-no-interrupt or device-irq-no-used",
 			   tok ? tok : "");
 	while ((tok = strtok_r(NULL, ",", &save))) {
 		if (!strncmp(tok, "dev=", 4)) {
@@ -1167,6 +1190,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_FAULT:
 		parse_fault(state, o, arg);
 		break;
+	case OPT_IRQ:
+		o->irq = true;
+		break;
 	case OPT_CHURN:
 		if (!parse_ulong(arg, 100000, &v) || v == 0)
 			argp_error(state, "--memslot-churn: '%s' is not a number in 1..100000",
@@ -1192,6 +1218,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (o->until_hostile_done && (!o->hostile || o->hostile_repeat))
 			argp_error(state, "--until hostile-done needs --hostile, without "
 					  "--hostile-repeat");
+		if (o->irq && (!o->delay || o->transport != DEMO_TRANSPORT_MMIO))
+			argp_error(state,
+				   "--irq needs --delay N (a guest that spins: with KVM's "
+				   "irqchip a halt waits in the kernel) and --transport mmio");
+		if ((o->fault.kind == DEMO_FAULT_DEVICE_NO_IRQ ||
+		     o->fault.kind == DEMO_FAULT_DEVICE_IRQ_NO_USED) &&
+		    !o->irq)
+			argp_error(state, "--fault %s needs --irq", fault_names[o->fault.kind]);
 		if ((o->requests || o->until_hostile_done) && !o->req_hz)
 			argp_error(state,
 				   "--requests and --until need virtio traffic (--req-hz > 0)");
@@ -1259,6 +1293,7 @@ static int setup_virtio(struct demo *d)
 		return e;
 	d->virtio.suppress = o->suppress;
 	d->virtio.fault = o->fault;
+	d->virtio.irq = o->irq;
 	/* The hostile device is on PCI when there is PCI. */
 	for (size_t i = 0; i < sizeof(mmio_devs) / sizeof(mmio_devs[0]); i++) {
 		if (!(o->transport & DEMO_TRANSPORT_MMIO) ||
@@ -1310,6 +1345,11 @@ static int setup(struct demo *d, const char *guest)
 		jlog("{\"event\":\"slot\",\"slot\":%u,\"gpa\":%" PRIu64 ",\"size\":%" PRIu64
 		     ",\"hva\":%" PRIu64 "}",
 		     s->slot, s->gpa, s->size, (uint64_t)(uintptr_t)s->hva);
+	}
+	if (d->opts->irq) {
+		e = vm_create_irqchip(&d->vm);
+		if (e)
+			return e;
 	}
 	e = vm_create_vcpu(&d->vm);
 	if (e)

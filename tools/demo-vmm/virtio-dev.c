@@ -442,6 +442,47 @@ static uint32_t net_request(struct virtio_dev *v, unsigned int qi, const struct 
 	return 0;
 }
 
+/* ---- --fault ---- */
+
+#define FAULT_QUIET_NS 1000000000ULL
+
+/* The device --fault is about: the first well-behaved one of its type (NULL: none yet). */
+static struct virtio_dev *fault_dev(struct virtio_host *h)
+{
+	for (unsigned int i = 0; h->fault.kind && i < h->nr_devs; i++)
+		if (!h->devs[i].hostile && h->devs[i].device_id == h->fault.device_id)
+			return &h->devs[i];
+	return NULL;
+}
+
+/* Whether the device's own --fault @kind applies to queue @qi of @v now. */
+static bool device_fault(struct virtio_dev *v, uint32_t qi, uint32_t kind)
+{
+	struct virtio_host *h = v->host;
+
+	return h->fault.kind == kind && qi == h->fault.queue && fault_dev(h) == v &&
+	       v->queues[qi].chains >= h->fault.after;
+}
+
+/* The ground truth of a fault: which queue, and the index where it happened. */
+static void log_fault(struct virtio_dev *v, const char *kind, uint32_t qi, const char *what,
+		      uint32_t idx)
+{
+	v->host->fault.fired = true;
+	jlog("{\"event\":\"fault\",\"kind\":\"%s\",%s,\"queue\":%u,\"%s\":%u}", kind, v->tag, qi,
+	     what, idx);
+}
+
+void virtio_fault_fired(struct virtio_host *h, const char *kind, uint32_t idx)
+{
+	struct virtio_dev *v = fault_dev(h);
+
+	if (!v || h->fault.fired)
+		return;
+	log_fault(v, kind, h->fault.queue,
+		  h->fault.kind == DEMO_FAULT_DRIVER_NO_REAP ? "used_idx" : "avail_idx", idx);
+}
+
 /* ---- notification suppression (--suppress) ---- */
 
 /* used_event: the driver area's last field; avail_event: the device area's. */
@@ -530,6 +571,26 @@ static void resume_queues(struct virtio_host *h)
 
 /* ---- completions ---- */
 
+/*
+ * The device interrupts the driver: InterruptStatus says why, and with --irq its line is
+ * raised (one edge), logged ("irq") as the ground truth of what KVM was asked to inject.
+ */
+static void interrupt(struct virtio_dev *v, uint32_t qi)
+{
+	int e;
+
+	v->isr |= VIRTIO_ISR_VRING;
+	v->queues[qi].interrupts++;
+	if (!v->host->irq || !v->gsi)
+		return;
+	e = vm_irq_pulse(v->host->vm, v->gsi);
+	v->queues[qi].last_irq_ns = now_ns();
+	if (e)
+		verror(v, (int)qi, "KVM_IRQ_LINE %u: %s", v->gsi, strerror(-e));
+	else
+		jlog("{\"event\":\"irq\",%s,\"queue\":%u,\"gsi\":%u}", v->tag, qi, v->gsi);
+}
+
 static void complete(struct virtio_dev *v, const struct virtio_pending *p, uint64_t now)
 {
 	struct virtio_queue *q = &v->queues[p->queue];
@@ -555,9 +616,13 @@ static void complete(struct virtio_dev *v, const struct virtio_pending *p, uint6
 	}
 	q->used_idx = idx;
 	q->bytes_written += p->len;
-	if (want_interrupt(v, q, pos, idx)) {
-		v->isr |= VIRTIO_ISR_VRING;
-		q->interrupts++;
+	if (device_fault(v, p->queue, DEMO_FAULT_DEVICE_NO_IRQ)) {
+		/* --fault device-no-interrupt: completed, and the driver is never told */
+		if (!v->host->fault.fired)
+			log_fault(v, "device-no-interrupt", p->queue, "used_idx", pos);
+		q->interrupts_suppressed++;
+	} else if (want_interrupt(v, q, pos, idx)) {
+		interrupt(v, p->queue);
 	} else {
 		q->interrupts_suppressed++;
 	}
@@ -580,6 +645,15 @@ void virtio_host_poll(struct virtio_host *h)
 		struct virtio_pending *p = &h->pending[h->pending_head];
 
 		if (p->due_ns > now)
+			break;
+		/*
+		 * --fault device-no-interrupt: the completion left without an interrupt waits
+		 * until the queue has been quiet for FAULT_QUIET_NS (the driver, which reaps on
+		 * interrupts, has reaped all it was told of): an observer looking at the rings a
+		 * few times a second sees it all reaped before the entry nobody is told of.
+		 */
+		if (device_fault(p->dev, p->queue, DEMO_FAULT_DEVICE_NO_IRQ) && !h->fault.fired &&
+		    now - p->dev->queues[p->queue].last_irq_ns < FAULT_QUIET_NS)
 			break;
 		if (p->reset_count == p->dev->reset_count) {
 			complete(p->dev, p, now);
@@ -669,45 +743,6 @@ static void log_receive_buffers(struct virtio_dev *v, uint32_t qi, uint16_t avai
 	}
 }
 
-/* ---- --fault ---- */
-
-/* The device --fault is about: the first well-behaved one of its type (NULL: none yet). */
-static struct virtio_dev *fault_dev(struct virtio_host *h)
-{
-	for (unsigned int i = 0; h->fault.kind && i < h->nr_devs; i++)
-		if (!h->devs[i].hostile && h->devs[i].device_id == h->fault.device_id)
-			return &h->devs[i];
-	return NULL;
-}
-
-/* Whether the device's own --fault @kind applies to queue @qi of @v now. */
-static bool device_fault(struct virtio_dev *v, uint32_t qi, uint32_t kind)
-{
-	struct virtio_host *h = v->host;
-
-	return h->fault.kind == kind && qi == h->fault.queue && fault_dev(h) == v &&
-	       v->queues[qi].chains >= h->fault.after;
-}
-
-/* The ground truth of a fault: which queue, and the index where it happened. */
-static void log_fault(struct virtio_dev *v, const char *kind, uint32_t qi, const char *what,
-		      uint32_t idx)
-{
-	v->host->fault.fired = true;
-	jlog("{\"event\":\"fault\",\"kind\":\"%s\",%s,\"queue\":%u,\"%s\":%u}", kind, v->tag, qi,
-	     what, idx);
-}
-
-void virtio_fault_fired(struct virtio_host *h, const char *kind, uint32_t idx)
-{
-	struct virtio_dev *v = fault_dev(h);
-
-	if (!v || h->fault.fired)
-		return;
-	log_fault(v, kind, h->fault.queue,
-		  h->fault.kind == DEMO_FAULT_DRIVER_NO_REAP ? "used_idx" : "avail_idx", idx);
-}
-
 /* The chains from the device's last avail position to @avail_idx; @silent: no notify came. */
 static void process_avail(struct virtio_dev *v, uint32_t qi, uint16_t avail_idx, uint64_t t,
 			  bool silent)
@@ -764,6 +799,15 @@ static void process_avail(struct virtio_dev *v, uint32_t qi, uint16_t avail_idx,
 		 * chains available) is carried out and never completed; the rest of the batch is
 		 * completed after it, so the device is seen completing.
 		 */
+		/* --fault device-irq-no-used: an interrupt for a request never completed */
+		if (device_fault(v, qi, DEMO_FAULT_DEVICE_IRQ_NO_USED) && !v->host->fault.fired) {
+			log_fault(v, "device-irq-no-used", qi, "avail_idx", q->last_avail);
+			q->last_avail++;
+			q->chains++;
+			v->host->requests++;
+			interrupt(v, qi);
+			continue;
+		}
 		if (device_fault(v, qi, DEMO_FAULT_DEVICE_SLOW) && !v->host->fault.fired &&
 		    (uint16_t)(avail_idx - q->last_avail) >= 2) {
 			log_fault(v, "device-slow", qi, "avail_idx", q->last_avail);

@@ -52,6 +52,7 @@ struct virtio_queue {
 	uint16_t logged_avail; /* receive queues: avail positions logged so far */
 	uint64_t silent_chains; /* chains found with no notify, when notifications came back */
 	uint64_t interrupts, interrupts_suppressed; /* used_event / VRING_AVAIL_F_NO_INTERRUPT */
+	uint64_t last_irq_ns; /* --irq: when its device last raised its line for it */
 };
 
 struct virtio_dev {
@@ -86,6 +87,7 @@ struct virtio_dev {
 	uint8_t config[64];
 	uint32_t config_len;
 	uint32_t reset_count; /* completions queued before a reset are dropped */
+	uint32_t gsi; /* --irq: the interrupt line it raises, 0: none (PCI) */
 	char line[256]; /* console: bytes of the current output line */
 	uint32_t line_len;
 };
@@ -124,6 +126,7 @@ struct virtio_host {
 	uint64_t normal_completions; /* of the devices that are not hostile (--requests) */
 	bool suppress; /* --suppress: set before the devices are created */
 	struct virtio_fault fault; /* --fault */
+	bool irq; /* --irq: devices with a gsi raise it (in-kernel irqchip) */
 };
 
 int virtio_host_init(struct virtio_host *h, struct vm *vm, uint32_t delay_ms);

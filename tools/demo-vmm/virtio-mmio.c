@@ -158,6 +158,7 @@ int virtio_mmio_add(struct virtio_host *h, struct bus *mmio, enum virtio_model m
 	if (!v)
 		return -1;
 	virtio_dev_set_key(v, VIRTIO_TRANSPORT_MMIO, base, NULL);
+	v->gsi = DEMO_VIRTIO_GSI_BASE + (uint32_t)((base - DEMO_VIRTIO_BLK_BASE) / 0x1000);
 	jlog("{\"event\":\"virtio_dev\",%s,\"size\":%u,\"device_id\":%u,\"version\":%u,"
 	     "\"queues\":%u,\"queue_num_max\":%u,\"features\":%" PRIu64 "%s}",
 	     v->tag, DEMO_VIRTIO_MMIO_SIZE, v->device_id, legacy ? 1 : 2, v->nr_queues,

@@ -130,6 +130,25 @@ int vm_add_ram(struct vm *vm, uint64_t gpa, uint64_t size)
 	return 0;
 }
 
+int vm_create_irqchip(struct vm *vm)
+{
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return err("KVM_CREATE_IRQCHIP");
+	return 0;
+}
+
+int vm_irq_pulse(struct vm *vm, uint32_t gsi)
+{
+	struct kvm_irq_level l = { .irq = gsi, .level = 1 };
+
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		return -errno;
+	l.level = 0;
+	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0)
+		return -errno;
+	return 0;
+}
+
 int vm_create_vcpu(struct vm *vm)
 {
 	int size;

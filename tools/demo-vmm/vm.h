@@ -36,6 +36,10 @@ struct vm {
 int vm_create(struct vm *vm);
 int vm_add_ram(struct vm *vm, uint64_t gpa, uint64_t size);
 int vm_create_vcpu(struct vm *vm);
+/* KVM's in-kernel PIC, IOAPIC and local APIC: before vm_create_vcpu. */
+int vm_create_irqchip(struct vm *vm);
+/* Raises and lowers interrupt line gsi (KVM_IRQ_LINE): one edge. 0 or -errno. */
+int vm_irq_pulse(struct vm *vm, uint32_t gsi);
 int vm_start_protected(struct vm *vm, uint32_t entry, uint32_t stack);
 void vm_destroy(struct vm *vm);
 

@@ -113,6 +113,7 @@ static uint32_t fault_kind;
 static struct virtq *fault_q;
 static uint32_t fault_after;
 static bool fault_told;
+static bool fault_hold; /* driver-no-reap: the VMM holds new requests (DEMO_PIO_FAULT_HOLD) */
 
 static void fault_tell(uint32_t idx)
 {
@@ -136,9 +137,31 @@ static bool reaping(struct virtq *q)
 {
 	if (fault_kind != DEMO_FAULT_DRIVER_NO_REAP || q != fault_q || q->last_used < fault_after)
 		return true;
+	if (!fault_hold) {
+		outl(DEMO_PIO_FAULT_HOLD, 1); /* all reaped that will be: quiet for a while */
+		fault_hold = true;
+	}
 	if (*(volatile uint16_t *)&q->used->idx != q->last_used)
 		fault_tell(q->last_used);
 	return false;
+}
+
+/*
+ * --irq: a device's used rings are reaped only once its InterruptStatus says a ring was used
+ * (read and acknowledged as an interrupt handler does; interrupts stay off).
+ */
+static bool irq_mode;
+
+static bool interrupted(const struct io_set *s, const struct vdev *d)
+{
+	uint32_t isr;
+
+	if (!irq_mode || s->pci)
+		return true;
+	isr = vdev_isr(d);
+	if (isr)
+		vdev_isr_ack(d, isr);
+	return isr & 1; /* VIRTIO_MMIO_INT_VRING */
 }
 
 static void notify(struct virtq *q)
@@ -377,13 +400,16 @@ static void poll(struct io_set *s)
 	uint32_t len;
 	int head;
 
-	while (reaping(&s->blkq) && (head = virtq_get_used(&s->blkq, &len)) >= 0) {
+	bool blk = interrupted(s, &s->blk), con = s->have_con && interrupted(s, &s->con),
+	     net = s->have_net && interrupted(s, &s->net);
+
+	while (blk && reaping(&s->blkq) && (head = virtq_get_used(&s->blkq, &len)) >= 0) {
 		blk_complete(s, head, len);
 		s->in_flight--;
 	}
-	while (s->have_con && reaping(&s->con_tx) && (head = virtq_get_used(&s->con_tx, &len)) >= 0)
+	while (con && reaping(&s->con_tx) && (head = virtq_get_used(&s->con_tx, &len)) >= 0)
 		s->in_flight--;
-	while (s->have_net && reaping(&s->net_tx) && (head = virtq_get_used(&s->net_tx, &len)) >= 0)
+	while (net && reaping(&s->net_tx) && (head = virtq_get_used(&s->net_tx, &len)) >= 0)
 		s->in_flight--;
 }
 
@@ -473,6 +499,8 @@ void io_tick(uint32_t tick)
 		in_flight += sets[i].in_flight;
 	}
 	if (quiet || hostile_busy() || in_flight || tick - last_step_tick < pace)
+		return;
+	if (fault_hold && inl(DEMO_PIO_FAULT_HOLD))
 		return;
 	/* nothing in flight: the VMM may be waiting for that to stop */
 	if (inl(DEMO_PIO_QUIESCE)) {
@@ -577,6 +605,7 @@ void io_init(uint32_t req_pace)
 		return;
 	transport = inl(DEMO_PIO_TRANSPORT);
 	suppress = inl(DEMO_PIO_SUPPRESS);
+	irq_mode = inl(DEMO_PIO_IRQ);
 	if (transport & DEMO_TRANSPORT_PCI) {
 		puts("demo guest: PCI bus 0: ");
 		put_hex(pci_init());

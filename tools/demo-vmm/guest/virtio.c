@@ -22,6 +22,18 @@ static uint32_t rd(const struct vdev *d, uint32_t off)
 	return mmio_read32(d->base + off);
 }
 
+uint32_t vdev_isr(const struct vdev *d)
+{
+	return rd(d, VIRTIO_MMIO_INTERRUPT_STATUS);
+}
+
+static void wr(const struct vdev *d, uint32_t off, uint32_t v);
+
+void vdev_isr_ack(const struct vdev *d, uint32_t bits)
+{
+	wr(d, VIRTIO_MMIO_INTERRUPT_ACK, bits);
+}
+
 static void wr(const struct vdev *d, uint32_t off, uint32_t v)
 {
 	mmio_write32(d->base + off, v);

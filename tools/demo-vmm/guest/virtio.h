@@ -83,6 +83,9 @@ int virtq_setup_at(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num
 		   uint32_t driver, uint32_t device, bool ready);
 void vdev_driver_ok(struct vdev *d);
 bool vdev_has(const struct vdev *d, unsigned int bit);
+/* virtio-mmio: InterruptStatus, and InterruptACK of the bits given. */
+uint32_t vdev_isr(const struct vdev *d);
+void vdev_isr_ack(const struct vdev *d, uint32_t bits);
 uint32_t vdev_config32(const struct vdev *d, uint32_t off);
 uint8_t vdev_config8(const struct vdev *d, uint32_t off);
 
