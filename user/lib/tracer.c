@@ -107,6 +107,32 @@ static bool have_tracepoint(struct btf *vmlinux, struct btf *kvm, const char *na
 	       (kvm && btf__find_by_name_kind(kvm, tname, BTF_KIND_TYPEDEF) > 0);
 }
 
+/*
+ * The arguments of tracepoint `name` (its btf_trace_ typedef's prototype, less the context),
+ * -1 when not found. kvm_set_irq(gsi, level, irq_source_id) is read by position: a kernel
+ * that changed its arguments gets no program on it, rather than one that fails to load.
+ */
+static int tracepoint_nargs(struct btf *vmlinux, struct btf *kvm, const char *name)
+{
+	struct btf *btfs[] = { kvm, vmlinux };
+	char tname[64];
+
+	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
+	for (size_t i = 0; i < 2; i++) {
+		const struct btf_type *t;
+		int id;
+
+		if (!btfs[i] ||
+		    (id = btf__find_by_name_kind(btfs[i], tname, BTF_KIND_TYPEDEF)) <= 0)
+			continue;
+		t = btf__type_by_id(btfs[i], btf__resolve_type(btfs[i], id));
+		if (t && btf_is_ptr(t))
+			t = btf__type_by_id(btfs[i], t->type);
+		return t && btf_is_func_proto(t) ? (int)btf_vlen(t) - 1 : -1;
+	}
+	return -1;
+}
+
 /* Turns off the programs whose tracepoint the kernel lacks; -ENODEV when no vCPU one is left. */
 static int select_tracepoints(struct gma_tracer *t)
 {
@@ -119,6 +145,9 @@ static int select_tracepoints(struct gma_tracer *t)
 	kvm = btf__load_module_btf("kvm", vmlinux); /* NULL where KVM is built in */
 	for (i = 0; i < sizeof(tracepoints) / sizeof(tracepoints[0]); i++) {
 		bool have = have_tracepoint(vmlinux, kvm, tracepoints[i].name);
+
+		if (have && !strcmp(tracepoints[i].name, "kvm_set_irq"))
+			have = tracepoint_nargs(vmlinux, kvm, "kvm_set_irq") == 3;
 
 		bpf_program__set_autoload(tracepoint_prog(t->skel, tracepoints[i].name), have);
 		if (!have)
