@@ -57,6 +57,23 @@ Test(queue_health, unknown_until_the_indices_are_read_or_for_a_packed_ring)
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNKNOWN);
 }
 
+/* Chains in flight at import: of unknown age and kind, never said idle. */
+Test(queue_health, chains_from_before_the_trace_are_not_idle)
+{
+	struct gma_queue_health h = base();
+
+	h.st.last_avail = 5;
+	h.st.last_used = 4;
+	h.notified_avail = 5;
+	h.st.in_flight_at_attach = 1;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNKNOWN);
+	h.used_moved_ns = h.now_ns - S / 2; /* the device completes: it is working */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY);
+	h.used_moved_ns = 0;
+	h.oldest_request_ns = h.now_ns - 2 * S; /* a new request, walked, unanswered */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_NOT_CONSUMING);
+}
+
 Test(queue_health, idle_and_healthy)
 {
 	struct gma_queue_health h = base();

@@ -204,6 +204,12 @@ char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
 		 ago(h, h->last_notify_ns, c, sizeof(c)), h->avail_flags,
 		 h->avail_flags & 1 ? " NO_INTERRUPT" : "", h->used_flags,
 		 h->used_flags & 1 ? " NO_NOTIFY" : "", ring, irq);
+	if (h->st.in_flight_at_attach) {
+		size_t l = strlen(buf);
+
+		snprintf(buf + l, len - l, "; %u in flight since before the trace (age unknown)",
+			 h->st.in_flight_at_attach);
+	}
 	if (h->event_idx) {
 		size_t l = strlen(buf);
 

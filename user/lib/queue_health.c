@@ -28,12 +28,15 @@
  * |                         | an interrupt came and the driver reaped some since: which of    |
  * |                         | the two is not guessed                                          |
  * | healthy                 | a walked request in flight, or a ring index moved in the window |
+ * | unknown                 | chains in flight since before the trace (an imported queue),    |
+ * |                         | neither their age nor their kind known, and nothing walked      |
  * | idle                    | anything else (a NIC's receive buffers waiting for traffic)     |
  *
  * Without EVENT_IDX a driver's reaping leaves no trace in guest memory (its last used index is
  * private), so the last three verdicts need EVENT_IDX: such a queue is idle or healthy there.
- * Chains only ever seen in flight from before the trace (an imported queue) have no age: they
- * make no verdict until the driver makes a new request.
+ * Chains only ever seen in flight from before the trace (an imported queue) have no age, and
+ * may be requests or buffers waiting for traffic: such a queue is unknown, never idle, until
+ * the driver makes a new request.
  */
 #include <stddef.h>
 
@@ -47,7 +50,9 @@ static const struct {
 	bool stuck;
 } verdicts[GMA_HEALTH_NR] = {
 	[GMA_HEALTH_UNKNOWN] = { "unknown",
-				 "the rings were not read yet (or a packed ring): wait for the poll",
+				 "the rings were not read yet (a packed ring is not decoded), or chains "
+				 "in flight since before the trace have no known age: wait for the "
+				 "poll, or for a new request",
 				 false },
 	[GMA_HEALTH_IDLE] = { "idle", "nothing in flight, nothing moved", false },
 	[GMA_HEALTH_HEALTHY] = { "healthy", "requests complete, the rings move", false },
@@ -152,5 +157,7 @@ enum gma_health qh_verdict(const struct gma_queue_health *h)
 	if (h->oldest_request_ns || within_window(h, h->avail_moved_ns) ||
 	    within_window(h, h->used_moved_ns))
 		return GMA_HEALTH_HEALTHY;
+	if (st->in_flight_at_attach)
+		return GMA_HEALTH_UNKNOWN;
 	return GMA_HEALTH_IDLE;
 }
