@@ -445,6 +445,7 @@ enum gma_health {
 	GMA_HEALTH_NO_INTERRUPT, /* used past used_event, not reaped, no interrupt injected */
 	GMA_HEALTH_NOT_REAPING, /* an interrupt injected, used entries not reaped */
 	GMA_HEALTH_UNREAPED, /* used past used_event, not reaped; interrupts not observable */
+	GMA_HEALTH_GUEST_STOPPED, /* the driver would be judged, but no vCPU ran in the window */
 	GMA_HEALTH_NR,
 };
 
@@ -482,6 +483,7 @@ struct gma_queue_health {
 	__u8 event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	__u8 stuck; /* a verdict that says one side stopped */
 	__u8 pad;
+	__u64 guest_ran_ns; /* the last vCPU exit of the VM the tracer saw, 0: none seen */
 };
 
 /*

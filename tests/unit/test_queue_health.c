@@ -464,3 +464,28 @@ Test(queue_health_model, a_new_layout_forgets_the_evidence)
 	feed_queue(0);
 	cr_assert_eq(verdict_at(12 * S), GMA_HEALTH_IDLE);
 }
+
+/* A driver that does not run is not blamed: no vCPU exit in the window, or since the irq. */
+Test(queue_health, a_stopped_guest_is_not_blamed)
+{
+	struct gma_queue_health h = unreaped_irq();
+
+	h.interrupts = 1;
+	h.last_irq_ns = h.reaped_seen_ns + 1;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_NOT_REAPING,
+		     "no exit evidence: the verdict stands");
+	h.guest_ran_ns = h.now_ns - S / 10; /* ran lately, after the interrupt */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_NOT_REAPING);
+	h.guest_ran_ns = h.last_irq_ns; /* not after the interrupt: it was never handled */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_GUEST_STOPPED);
+	cr_assert(!gma_health_stuck(GMA_HEALTH_GUEST_STOPPED));
+	h = unreaped();
+	h.guest_ran_ns = h.now_ns - 2 * S; /* paused for longer than the window */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_GUEST_STOPPED);
+	h.guest_ran_ns = h.now_ns - S / 2;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNREAPED);
+	/* a device-side verdict stands whether the guest runs or not */
+	h = unreaped_irq();
+	h.guest_ran_ns = h.now_ns - 2 * S;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_NO_INTERRUPT);
+}

@@ -27,6 +27,11 @@
  * |                         | the line not learnt, MSI), no look ever found all reaped, or    |
  * |                         | an interrupt came and the driver reaped some since: which of    |
  * |                         | the two is not guessed                                          |
+ * | guest-stopped           | instead of driver-not-notifying, driver-not-reaping or          |
+ * |                         | completed-unreaped: no vCPU of the VM exited in the window (a   |
+ * |                         | paused VM, or one halted with nothing to wake it), or none      |
+ * |                         | since the interrupt it should have handled: a driver that does  |
+ * |                         | not run cannot be blamed                                        |
  * | healthy                 | a walked request in flight, or a ring index moved in the window |
  * | unknown                 | chains in flight since before the trace (an imported queue),    |
  * |                         | neither their age nor their kind known, and nothing walked      |
@@ -81,6 +86,10 @@ static const struct {
 				  "told it is not known (see the evidence), so the interrupt path and the "
 				  "guest's handler are both suspects",
 				  true },
+	[GMA_HEALTH_GUEST_STOPPED] = { "guest-stopped",
+				       "the driver has work waiting, but no vCPU of the VM ran in the window: "
+				       "the VM is paused (QMP query-status) or halted with nothing to wake it",
+				       false },
 };
 
 const char *gma_health_name(__u32 verdict)
@@ -132,6 +141,20 @@ static bool device_wants_notify(const struct gma_queue_health *h)
 	return !(h->used_flags & 1 /* VRING_USED_F_NO_NOTIFY */);
 }
 
+/*
+ * A verdict against the driver, unless its guest did not run in the window, or not since
+ * after_ns (the interrupt it should have handled): a vCPU that runs exits many times a second
+ * (timer ticks, interrupts, its own accesses) and one woken by an interrupt exits after it;
+ * none is a paused VM. Without the evidence (guest_ran_ns 0: no exit seen) the verdict stands.
+ */
+static enum gma_health against_driver(const struct gma_queue_health *h, enum gma_health v,
+				      __u64 after_ns)
+{
+	if (h->guest_ran_ns && (!within_window(h, h->guest_ran_ns) || h->guest_ran_ns <= after_ns))
+		return GMA_HEALTH_GUEST_STOPPED;
+	return v;
+}
+
 enum gma_health qh_verdict(const struct gma_queue_health *h)
 {
 	const struct gma_queue_stats *st = &h->st;
@@ -140,19 +163,19 @@ enum gma_health qh_verdict(const struct gma_queue_health *h)
 		return GMA_HEALTH_UNKNOWN;
 	if (ahead(st->last_avail, st->last_used) && ahead(st->last_avail, h->notified_avail) &&
 	    held(h, h->unnotified_since_ns) && device_wants_notify(h))
-		return GMA_HEALTH_DRIVER_NOT_NOTIFYING;
+		return against_driver(h, GMA_HEALTH_DRIVER_NOT_NOTIFYING, 0);
 	if (held(h, h->oldest_request_ns))
 		return h->used_moved_ns > h->oldest_request_ns ? GMA_HEALTH_DEVICE_SLOW :
 								 GMA_HEALTH_DEVICE_NOT_CONSUMING;
 	if (h->event_idx && h->ring_fields_known && ahead(st->last_used, h->used_event) &&
 	    held(h, h->unreaped_since_ns) && !within_window(h, h->avail_moved_ns)) {
 		if (h->irq != GMA_IRQ_OBSERVED || !h->reaped_seen_ns)
-			return GMA_HEALTH_UNREAPED;
+			return against_driver(h, GMA_HEALTH_UNREAPED, 0);
 		if (h->last_irq_ns <= h->reaped_seen_ns)
 			return GMA_HEALTH_NO_INTERRUPT;
 		if (h->used_event == h->used_event_at_reaped)
-			return GMA_HEALTH_NOT_REAPING;
-		return GMA_HEALTH_UNREAPED;
+			return against_driver(h, GMA_HEALTH_NOT_REAPING, h->last_irq_ns);
+		return against_driver(h, GMA_HEALTH_UNREAPED, 0);
 	}
 	if (h->oldest_request_ns || within_window(h, h->avail_moved_ns) ||
 	    within_window(h, h->used_moved_ns))

@@ -727,16 +727,22 @@ int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats,
 }
 
 /*
- * A queue's interrupt evidence from the maps of interrupts.bpf.h: the line its virtio-mmio
- * device raises, once learnt, and that line's injections. MSI (virtio-pci) is not mapped.
+ * A queue's evidence from the kernel's maps: when its VM's vCPUs last exited (vm_devs), and
+ * from interrupts.bpf.h the line its virtio-mmio device raises, once learnt, and that line's
+ * injections. MSI (virtio-pci) is not mapped.
  */
 static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_queue_health *h)
 {
 	struct gma_tracer *t = ctx;
 	struct dev_key dk = { .vm_id = key->vm_id, .base = key->base };
+	struct vm_devs vd;
 	struct dev_irq d;
 	struct vm_irqs *v;
 
+	/* whether the guest runs: its vCPUs' exits, as the periodic look at them records */
+	if (!bpf_map__lookup_elem(t->skel->maps.vm_devs, &key->vm_id, sizeof(key->vm_id), &vd,
+				  sizeof(vd), 0))
+		h->guest_ran_ns = vd.last_scan_ns;
 	if (!t->irq_traced)
 		return; /* GMA_IRQ_NOT_OBSERVABLE */
 	h->irq = GMA_IRQ_UNMAPPED;
