@@ -28,6 +28,14 @@
  * not lost. Under extreme LRU pressure (over GMA_VM_SEEN_MAX VMs alive in concurrent
  * iterations) a VM could be reported twice, never missed; readers may dedupe on vm_id.
  *
+ * ioeventfds: kvm->ioeventfds, the list of struct _ioeventfd KVM_IOEVENTFD adds to (under
+ * kvm->slots_lock, which a BPF program cannot take), follows the slots: the first
+ * GMA_VM_IOEVENTFDS_MAX are sent, the rest up to the walk's bound counted. KVM caps each bus
+ * at NR_IOBUS_DEVS (1000) devices, so a walk of GMA_VM_IOEVENTFD_WALK_MAX steps that does not
+ * lead back to the head met a list changing under it (a registration freed mid-walk: every
+ * read is a fault-tolerant bpf_probe_read_kernel) and says so (GMA_VM_IOEVENTFDS_INCOMPLETE).
+ * One VM's records must fit the 8 pages of a bpf_seq_read buffer (32 KiB): the caps see to it.
+ *
  * Memslot walk: the gfn rb-tree in order with an explicit stack (kernels >= 5.17), or the
  * sorted array from its end (< 5.17). The walk state lives in a per-CPU map value rather than
  * in registers: the verifier then sees unknown scalars, not constants, at each loop head, and
@@ -49,7 +57,17 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* VMs remembered per iteration for the dedupe. */
 #define GMA_VM_SEEN_MAX 4096
 
+/* ioeventfd records per VM (a power of 2), and list nodes visited at most. */
+#define GMA_VM_IOEVENTFDS_MAX 128
+#define GMA_VM_IOEVENTFD_WALK_MAX 4096
+
 _Static_assert((GMA_VM_SLOTS_MAX & (GMA_VM_SLOTS_MAX - 1)) == 0, "power of 2");
+_Static_assert((GMA_VM_IOEVENTFDS_MAX & (GMA_VM_IOEVENTFDS_MAX - 1)) == 0, "power of 2");
+/* what one VM sends must fit one bpf_seq_read buffer (8 pages) */
+_Static_assert(sizeof(struct gma_rec_vm) + GMA_VM_SLOTS_MAX * sizeof(struct gma_rec_slot) +
+			       GMA_VM_IOEVENTFDS_MAX * sizeof(struct gma_rec_ioeventfd) <=
+		       8 * 4096,
+	       "a VM's records fit the seq buffer");
 _Static_assert((GMA_VM_STACK_MAX & (GMA_VM_STACK_MAX - 1)) == 0, "power of 2");
 
 extern const void kvm_vm_fops __ksym __weak;
@@ -59,11 +77,15 @@ extern const void kvm_vm_ioctl __ksym __weak;
 struct vm_out {
 	struct gma_rec_vm vm;
 	struct gma_rec_slot slots[GMA_VM_SLOTS_MAX];
+	/* written with a second bpf_seq_write() */
+	struct gma_rec_ioeventfd ioeventfds[GMA_VM_IOEVENTFDS_MAX];
 	/* walk state, see the file comment */
 	__u64 stack[GMA_VM_STACK_MAX];
 	__u64 cur;
 	__u32 sp;
 	__u32 n;
+	__u32 nr_ioeventfds;
+	__u32 ioeventfds_more;
 };
 
 struct {
@@ -219,6 +241,73 @@ static __noinline __u32 walk_array(struct vm_out *o, struct kvm_memslots *slots_
 	return GMA_VM_LAYOUT_ARRAY | (used > GMA_VM_SLOTS_MAX ? GMA_VM_SLOTS_TRUNCATED : 0);
 }
 
+/* What a step of the ioeventfd list walk needs beside the walk state in the map value. */
+struct ioeventfd_walk {
+	__u64 vm_id;
+	__u64 head; /* &kvm->ioeventfds */
+	__u32 done;
+};
+
+/*
+ * One node of kvm->ioeventfds: sent while there is room, else counted. o->cur is the node's
+ * struct list_head. A bpf_loop() callback, like walk_tree_step(). Returns 1 to stop.
+ */
+static long walk_ioeventfd_step(__u32 i, void *arg)
+{
+	struct ioeventfd_walk *w = arg;
+	struct gma_rec_ioeventfd *r;
+	struct _ioeventfd *p;
+	struct vm_out *o;
+	__u32 zero = 0, n;
+
+	o = bpf_map_lookup_elem(&gma_kvm_vm_out, &zero);
+	if (!o)
+		return 1;
+	if (!o->cur || o->cur == w->head) {
+		w->done = 1;
+		return 1;
+	}
+	p = (void *)(o->cur - bpf_core_field_offset(struct _ioeventfd, list));
+	n = o->nr_ioeventfds;
+	if (n < GMA_VM_IOEVENTFDS_MAX) {
+		r = &o->ioeventfds[n & (GMA_VM_IOEVENTFDS_MAX - 1)];
+		r->hdr.type = GMA_REC_IOEVENTFD;
+		r->hdr.version = GMA_REC_VERSION;
+		r->hdr.size = sizeof(*r);
+		r->vm_id = w->vm_id;
+		r->addr = BPF_CORE_READ(p, addr);
+		r->length = BPF_CORE_READ(p, length);
+		r->bus = BPF_CORE_READ(p, bus_idx);
+		r->wildcard = BPF_CORE_READ(p, wildcard);
+		r->datamatch = r->wildcard ? 0 : BPF_CORE_READ(p, datamatch);
+		r->pad = 0;
+		o->nr_ioeventfds = n + 1;
+	} else {
+		o->ioeventfds_more++;
+	}
+	o->cur = (__u64)BPF_CORE_READ(p, list.next);
+	return 0;
+}
+
+/*
+ * The VM's KVM_IOEVENTFD registrations into o->ioeventfds. Returns GMA_VM_* flags. Kernels
+ * without struct _ioeventfd in their BTF (KVM without eventfd support) have none to list.
+ */
+static __noinline __u32 walk_ioeventfds(struct vm_out *o, struct kvm *kvm, __u64 vm_id)
+{
+	struct ioeventfd_walk w = { .vm_id = vm_id };
+
+	o->nr_ioeventfds = 0;
+	o->ioeventfds_more = 0;
+	if (!kvm || !bpf_core_type_exists(struct _ioeventfd) ||
+	    !bpf_core_field_exists(kvm->ioeventfds))
+		return 0;
+	w.head = (__u64)&kvm->ioeventfds;
+	o->cur = (__u64)BPF_CORE_READ(kvm, ioeventfds.next);
+	bpf_loop(GMA_VM_IOEVENTFD_WALK_MAX, walk_ioeventfd_step, &w, 0);
+	return w.done ? 0 : GMA_VM_IOEVENTFDS_INCOMPLETE;
+}
+
 SEC("iter/task_file")
 int gma_kvm_vms(struct bpf_iter__task_file *ctx)
 {
@@ -229,7 +318,7 @@ int gma_kvm_vms(struct bpf_iter__task_file *ctx)
 	struct seen_key key = {};
 	struct vm_out *o;
 	struct kvm *kvm;
-	__u32 zero = 0, n, flags = 0;
+	__u32 zero = 0, n, nio, flags = 0;
 	__u8 one = 1;
 	__u64 len;
 
@@ -257,6 +346,10 @@ int gma_kvm_vms(struct bpf_iter__task_file *ctx)
 	n = o->n;
 	if (n > GMA_VM_SLOTS_MAX)
 		n = GMA_VM_SLOTS_MAX;
+	flags |= walk_ioeventfds(o, kvm, key.kvm);
+	nio = o->nr_ioeventfds;
+	if (nio > GMA_VM_IOEVENTFDS_MAX)
+		nio = GMA_VM_IOEVENTFDS_MAX;
 
 	o->vm.hdr.type = GMA_REC_VM;
 	o->vm.hdr.version = GMA_REC_VERSION;
@@ -269,10 +362,17 @@ int gma_kvm_vms(struct bpf_iter__task_file *ctx)
 	o->vm.nr_slots = n;
 	o->vm.flags = flags;
 	o->vm.generation = slots ? BPF_CORE_READ(slots, generation) : 0;
+	o->vm.nr_ioeventfds = nio;
+	o->vm.ioeventfds_more = o->ioeventfds_more;
 
 	len = sizeof(o->vm) + (__u64)n * sizeof(o->slots[0]);
-	/* On a full seq buffer nothing is kept and this file is shown again on the next read. */
+	/*
+	 * On a full seq buffer nothing of this file is kept (the reader rolls back to where the
+	 * file started, both writes) and it is shown again on the next read.
+	 */
 	if (bpf_seq_write(seq, &o->vm, len))
+		return 0;
+	if (nio && bpf_seq_write(seq, o->ioeventfds, (__u64)nio * sizeof(o->ioeventfds[0])))
 		return 0;
 	bpf_map_update_elem(&gma_kvm_vm_seen, &key, &one, BPF_ANY);
 	return 0;

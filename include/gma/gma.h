@@ -130,6 +130,19 @@ struct gma_memslot {
 	__u16 as_id;
 };
 
+/*
+ * A KVM_IOEVENTFD registration of a VM: a guest write of len bytes (0: any width) at addr on
+ * bus GMA_BUS_* (<gma/record.h>) that KVM turns into an eventfd signal to the VMM, when the
+ * value is datamatch or wildcard is set. VMMs register their VirtIO notify addresses so.
+ */
+struct gma_ioeventfd {
+	__u64 addr;
+	__u64 datamatch;
+	__u32 len;
+	__u8 bus;
+	bool wildcard;
+};
+
 struct gma_vm {
 	__u64 id; /* the kernel's struct kvm address: stable for the VM's life */
 	pid_t pid; /* the process holding the VM fd (the VMM) */
@@ -140,6 +153,13 @@ struct gma_vm {
 	__u64 generation; /* KVM's memslot generation: differs once any slot changed */
 	size_t nr_slots;
 	struct gma_memslot *slots; /* ascending gpa */
+	/*
+	 * KVM's ioeventfd list, in registration order; ioeventfds_more past the lister's cap are
+	 * counted, not listed (flags GMA_VM_IOEVENTFDS_INCOMPLETE: the list changed mid-walk).
+	 */
+	size_t nr_ioeventfds;
+	struct gma_ioeventfd *ioeventfds;
+	__u32 ioeventfds_more;
 };
 
 /*
@@ -161,6 +181,9 @@ struct gma_vm_lister;
 GMA_API struct gma_vm_lister *gma_vm_lister_new(void);
 GMA_API int gma_vm_lister_list(struct gma_vm_lister *l, struct gma_vm **vms, size_t *n);
 GMA_API void gma_vm_lister_free(struct gma_vm_lister *l);
+
+/* "mmio", "pio", "virtio-ccw", "fast-mmio" for a GMA_BUS_*, "?" for another value. */
+GMA_API const char *gma_bus_name(__u32 bus);
 
 /* The VM of process pid in a list from gma_vms_list(), or NULL; points into vms. */
 GMA_API const struct gma_vm *gma_vms_find_pid(const struct gma_vm *vms, size_t n, pid_t pid);

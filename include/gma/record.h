@@ -27,6 +27,7 @@ enum gma_rec_type {
 	GMA_REC_CHAIN = 7, /* ring buffer: one descriptor chain made available */
 	GMA_REC_USED = 8, /* ring buffer: the device completed chains */
 	GMA_REC_DEVICE = 9, /* ring buffer: a virtio-mmio window found, or its status changed */
+	GMA_REC_IOEVENTFD = 10, /* iterator: one of a VM's KVM_IOEVENTFD registrations */
 };
 
 struct gma_rec_hdr {
@@ -39,6 +40,8 @@ struct gma_rec_hdr {
 #define GMA_VM_SLOTS_TRUNCATED (1u << 0) /* more slots than the iterator emits */
 #define GMA_VM_WALK_INCOMPLETE (1u << 1) /* tree deeper than the walk stack: a subset */
 #define GMA_VM_LAYOUT_ARRAY (1u << 2) /* kernel < 5.17: sorted memslots[] array */
+/* the ioeventfd list did not lead back to its head within the walk's bound: a subset */
+#define GMA_VM_IOEVENTFDS_INCOMPLETE (1u << 3)
 
 struct gma_rec_vm {
 	struct gma_rec_hdr hdr;
@@ -54,6 +57,8 @@ struct gma_rec_vm {
 	__u32 nr_slots; /* slot records that follow */
 	__u32 flags; /* GMA_VM_* */
 	__u64 generation; /* the memslots' generation: changes whenever a slot does */
+	__u32 nr_ioeventfds; /* ioeventfd records that follow the slot records */
+	__u32 ioeventfds_more; /* registrations past the iterator's cap: counted, not sent */
 };
 
 /* Slot flags beyond the uapi KVM_MEM_*: KVM is deleting or moving the slot. */
@@ -68,6 +73,30 @@ struct gma_rec_slot {
 	__u32 flags; /* KVM_MEM_* (uapi) and GMA_SLOT_INVALID */
 	__u16 slot_id; /* low 16 bits of KVM_SET_USER_MEMORY_REGION's slot */
 	__u16 as_id; /* its high 16 bits; always 0 in the records emitted today */
+};
+
+/* KVM's I/O buses (enum kvm_bus), as struct gma_rec_ioeventfd.bus gives them. */
+#define GMA_BUS_MMIO 0
+#define GMA_BUS_PIO 1
+#define GMA_BUS_VIRTIO_CCW 2
+#define GMA_BUS_FAST_MMIO 3 /* a length-0 MMIO registration's second entry (any width) */
+
+/*
+ * One KVM_IOEVENTFD registration of a VM, as the kernel keeps it (struct _ioeventfd): a write
+ * of `length` bytes (0: any) at addr on bus signals the VMM's eventfd without an exit to it,
+ * when the value written is datamatch (or any value when wildcard). VMMs register their
+ * VirtIO notify addresses this way, the datamatch being the queue index where the address is
+ * shared by a device's queues (virtio-mmio's QueueNotify, legacy virtio-pci's I/O port).
+ */
+struct gma_rec_ioeventfd {
+	struct gma_rec_hdr hdr;
+	__u64 vm_id;
+	__u64 addr;
+	__u64 datamatch; /* 0 when wildcard */
+	__u32 length;
+	__u8 bus; /* GMA_BUS_* */
+	__u8 wildcard;
+	__u16 pad;
 };
 
 /* What a fragment holds. */

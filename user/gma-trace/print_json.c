@@ -48,6 +48,26 @@ static void queue_fields(struct gma_json *w, pid_t pid, __u32 device_id, __u64 b
 	gma_json_u64_field(w, "queue", queue);
 }
 
+/* "ioeventfds": [{bus, addr, len (0: any), wildcard, datamatch}], "ioeventfds_more": N */
+static void json_ioeventfds(struct gma_json *w, const struct gma_vm *vm)
+{
+	gma_json_name(w, "ioeventfds");
+	gma_json_start_array(w);
+	for (size_t k = 0; k < vm->nr_ioeventfds; k++) {
+		const struct gma_ioeventfd *e = &vm->ioeventfds[k];
+
+		gma_json_start_object(w);
+		gma_json_string_field(w, "bus", gma_bus_name(e->bus));
+		gma_json_u64_field(w, "addr", e->addr);
+		gma_json_u64_field(w, "len", e->len);
+		gma_json_bool_field(w, "wildcard", e->wildcard);
+		gma_json_u64_field(w, "datamatch", e->datamatch);
+		gma_json_end_object(w);
+	}
+	gma_json_end_array(w);
+	gma_json_u64_field(w, "ioeventfds_more", vm->ioeventfds_more);
+}
+
 static void json_vms(const struct gma_vm *vms, size_t n)
 {
 	struct gma_json *w = jw();
@@ -79,6 +99,7 @@ static void json_vms(const struct gma_vm *vms, size_t n)
 			gma_json_end_object(w);
 		}
 		gma_json_end_array(w);
+		json_ioeventfds(w, &vms[i]);
 		gma_json_end_object(w);
 	}
 	gma_json_end_array(w);

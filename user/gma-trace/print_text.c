@@ -26,6 +26,32 @@ static void print_slot_flags(FILE *f, __u32 flags)
 		flags & GMA_SLOT_INVALID ? "invalid " : "");
 }
 
+/* The VM's KVM_IOEVENTFD registrations: where its VMM takes notifies without an exit. */
+static void text_ioeventfds(const struct gma_vm *vm)
+{
+	if (!vm->nr_ioeventfds && !vm->ioeventfds_more &&
+	    !(vm->flags & GMA_VM_IOEVENTFDS_INCOMPLETE))
+		return;
+	printf("  %-10s %-18s %-4s %s\n", "IOEVENTFD", "ADDR", "LEN", "DATAMATCH");
+	for (size_t k = 0; k < vm->nr_ioeventfds; k++) {
+		const struct gma_ioeventfd *e = &vm->ioeventfds[k];
+		char len[16] = "any";
+
+		if (e->len)
+			snprintf(len, sizeof(len), "%u", e->len);
+		printf("  %-10s 0x%016llx %-4s ", gma_bus_name(e->bus), (unsigned long long)e->addr,
+		       len);
+		if (e->wildcard)
+			printf("any\n");
+		else
+			printf("%llu\n", (unsigned long long)e->datamatch);
+	}
+	if (vm->ioeventfds_more)
+		printf("  (%u more ioeventfds not listed)\n", vm->ioeventfds_more);
+	if (vm->flags & GMA_VM_IOEVENTFDS_INCOMPLETE)
+		printf("  (the ioeventfd list changed while it was read: a subset; list again)\n");
+}
+
 static void text_vms(const struct gma_vm *vms, size_t n)
 {
 	if (!n)
@@ -46,6 +72,7 @@ static void text_vms(const struct gma_vm *vms, size_t n)
 			print_slot_flags(stdout, s->flags);
 			printf("\n");
 		}
+		text_ioeventfds(&vms[i]);
 	}
 }
 

@@ -20,6 +20,8 @@
 /* Bounds on what one listing may allocate, whatever the iterator says. */
 #define VMS_MAX 4096
 #define ITER_OUTPUT_MAX (64u << 20)
+/* ioeventfd records per VM (KVM allows 1000 per bus; the iterator sends at most 128) */
+#define IOEVENTFDS_MAX 4096
 
 static int read_all(int fd, char **out, size_t *len)
 {
@@ -60,8 +62,14 @@ static int read_all(int fd, char **out, size_t *len)
 	return 0;
 }
 
-/* Appends one VM from its record; its slot records follow and fill vm->slots. */
-static int add_vm(struct gma_vm **vms, size_t *n, const struct gma_rec_vm *r, size_t *slots_cap)
+/* What the VM record being filled announced. */
+struct vm_caps {
+	size_t slots;
+	size_t ioeventfds;
+};
+
+/* Appends one VM from its record; its slot and ioeventfd records follow and fill it. */
+static int add_vm(struct gma_vm **vms, size_t *n, const struct gma_rec_vm *r, struct vm_caps *cap)
 {
 	struct gma_vm *nv, *vm;
 
@@ -80,10 +88,17 @@ static int add_vm(struct gma_vm **vms, size_t *n, const struct gma_rec_vm *r, si
 	vm->nr_vcpus = r->online_vcpus;
 	vm->flags = r->flags;
 	vm->generation = r->generation;
-	*slots_cap = r->nr_slots < GMA_REGIONS_MAX ? r->nr_slots : GMA_REGIONS_MAX;
-	if (*slots_cap) {
-		vm->slots = calloc(*slots_cap, sizeof(*vm->slots));
+	vm->ioeventfds_more = r->ioeventfds_more;
+	cap->slots = r->nr_slots < GMA_REGIONS_MAX ? r->nr_slots : GMA_REGIONS_MAX;
+	cap->ioeventfds = r->nr_ioeventfds < IOEVENTFDS_MAX ? r->nr_ioeventfds : IOEVENTFDS_MAX;
+	if (cap->slots) {
+		vm->slots = calloc(cap->slots, sizeof(*vm->slots));
 		if (!vm->slots)
+			return -ENOMEM;
+	}
+	if (cap->ioeventfds) {
+		vm->ioeventfds = calloc(cap->ioeventfds, sizeof(*vm->ioeventfds));
+		if (!vm->ioeventfds)
 			return -ENOMEM;
 	}
 	return 0;
@@ -96,7 +111,8 @@ static int add_vm(struct gma_vm **vms, size_t *n, const struct gma_rec_vm *r, si
 static int parse_vms(const char *buf, size_t len, struct gma_vm **vms_out, size_t *n_out)
 {
 	struct gma_vm *vms = NULL, *vm = NULL;
-	size_t n = 0, off = 0, slots_cap = 0;
+	struct vm_caps cap = {};
+	size_t n = 0, off = 0;
 	int err = 0;
 
 	while (off < len && !err) {
@@ -108,13 +124,13 @@ static int parse_vms(const char *buf, size_t len, struct gma_vm **vms_out, size_
 			break;
 		}
 		if (h->type == GMA_REC_VM && h->size >= sizeof(struct gma_rec_vm)) {
-			err = add_vm(&vms, &n, (const void *)h, &slots_cap);
+			err = add_vm(&vms, &n, (const void *)h, &cap);
 			vm = err ? NULL : &vms[n - 1];
 		} else if (h->type == GMA_REC_SLOT && h->size >= sizeof(struct gma_rec_slot)) {
 			const struct gma_rec_slot *r = (const void *)h;
 			struct gma_memslot *s;
 
-			if (!vm || vm->id != r->vm_id || vm->nr_slots >= slots_cap) {
+			if (!vm || vm->id != r->vm_id || vm->nr_slots >= cap.slots) {
 				err = -EPROTO;
 				break;
 			}
@@ -125,6 +141,21 @@ static int parse_vms(const char *buf, size_t len, struct gma_vm **vms_out, size_
 			s->flags = r->flags;
 			s->id = r->slot_id;
 			s->as_id = r->as_id;
+		} else if (h->type == GMA_REC_IOEVENTFD &&
+			   h->size >= sizeof(struct gma_rec_ioeventfd)) {
+			const struct gma_rec_ioeventfd *r = (const void *)h;
+			struct gma_ioeventfd *e;
+
+			if (!vm || vm->id != r->vm_id || vm->nr_ioeventfds >= cap.ioeventfds) {
+				err = -EPROTO;
+				break;
+			}
+			e = &vm->ioeventfds[vm->nr_ioeventfds++];
+			e->addr = r->addr;
+			e->datamatch = r->datamatch;
+			e->len = r->length;
+			e->bus = r->bus;
+			e->wildcard = r->wildcard;
 		}
 		off += h->size;
 	}
@@ -222,9 +253,23 @@ int gma_vms_list(struct gma_vm **vms, size_t *n)
 
 void gma_vms_free(struct gma_vm *vms, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		free(vms[i].slots);
+		free(vms[i].ioeventfds);
+	}
 	free(vms);
+}
+
+const char *gma_bus_name(__u32 bus)
+{
+	static const char *const names[] = {
+		[GMA_BUS_MMIO] = "mmio",
+		[GMA_BUS_PIO] = "pio",
+		[GMA_BUS_VIRTIO_CCW] = "virtio-ccw",
+		[GMA_BUS_FAST_MMIO] = "fast-mmio",
+	};
+
+	return bus < sizeof(names) / sizeof(names[0]) ? names[bus] : "?";
 }
 
 const struct gma_vm *gma_vms_find_pid(const struct gma_vm *vms, size_t n, pid_t pid)
