@@ -135,8 +135,8 @@ Test(vms, ioeventfds_capped)
 	for (unsigned int i = 0; i < total; i++)
 		reg(&own, 0x1000 + 4 * i, 4, true, i);
 	vm = list_own(&vms, &n);
-	cr_assert_eq(vm->nr_ioeventfds, LISTED_MAX, "%zu listed, the cap is %d",
-		     vm->nr_ioeventfds, LISTED_MAX);
+	cr_assert_eq(vm->nr_ioeventfds, LISTED_MAX, "%zu listed, the cap is %d", vm->nr_ioeventfds,
+		     LISTED_MAX);
 	cr_expect_eq(vm->ioeventfds_more, total - LISTED_MAX, "%u counted past the cap, %u",
 		     vm->ioeventfds_more, total - LISTED_MAX);
 	cr_expect_eq(vm->flags & GMA_VM_IOEVENTFDS_INCOMPLETE, 0);

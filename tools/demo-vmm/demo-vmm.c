@@ -32,6 +32,7 @@
 #include "bus.h"
 #include "demo-abi.h"
 #include "demo-log.h"
+#include "ioeventfd.h"
 #include "pattern.h"
 #include "pci.h"
 #include "virtio-mmio.h"
@@ -82,7 +83,13 @@ struct opts {
 	bool suppress; /* --suppress */
 	struct virtio_fault fault; /* --fault */
 	bool irq; /* --irq */
+	bool ioeventfd; /* --ioeventfd */
+	uint32_t hold; /* --hold: HOLD_* bits, until SIGUSR1 */
 };
+
+/* --hold: what waits for SIGUSR1. */
+#define HOLD_REQUESTS 1u /* the guest's first virtio request: its vCPU waits in the VMM */
+#define HOLD_COMPLETIONS 2u /* every used element */
 
 /*
  * Once the goals are met the guest is told to start no new request (DEMO_PIO_QUIESCE); once
@@ -141,6 +148,7 @@ struct demo {
 	struct bus mmio;
 	struct virtio_host virtio;
 	struct pci_host pci;
+	struct ioeventfds io;
 	const struct opts *opts;
 
 	uint32_t pending_gpa;
@@ -191,6 +199,7 @@ struct demo {
 static struct timespec t_start;
 static struct kvm_run *volatile signal_run;
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t released; /* SIGUSR1: what --hold held goes on */
 
 static uint64_t elapsed_ms(void)
 {
@@ -415,6 +424,20 @@ static uint32_t guest_fault(const struct virtio_fault *f)
 	return f->kind | dev << 8 | f->queue << 16;
 }
 
+/*
+ * --hold requests: the guest asks for its request pace right before its first request; its
+ * vCPU waits here, in the VMM, until SIGUSR1 (or a stop): no exit, no notify meanwhile.
+ */
+static void hold_requests(void)
+{
+	const struct timespec step = { 0, 10 * 1000000L };
+
+	jlog("{\"event\":\"held\",\"what\":\"requests\",\"ms\":%" PRIu64 "}", elapsed_ms());
+	while (!released && !stop_signal)
+		nanosleep(&step, NULL);
+	jlog("{\"event\":\"released\",\"what\":\"requests\",\"ms\":%" PRIu64 "}", elapsed_ms());
+}
+
 /* Report ports: see DEMO_PIO_* in demo-abi.h. */
 static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
@@ -469,8 +492,11 @@ static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 			put_le32(data, len, d->opts->delay);
 		break;
 	case DEMO_PIO_REQ_PACE:
-		if (!is_write)
-			put_le32(data, len, req_pace(d->opts));
+		if (is_write)
+			break;
+		if (d->opts->hold & HOLD_REQUESTS)
+			hold_requests();
+		put_le32(data, len, req_pace(d->opts));
 		break;
 	case DEMO_PIO_HOSTILE:
 		if (!is_write)
@@ -610,6 +636,12 @@ static int load_guest(struct demo *d, const char *path)
 
 /* ---- run loop ---- */
 
+static void on_release(int sig)
+{
+	(void)sig;
+	released = 1;
+}
+
 static void on_signal(int sig)
 {
 	stop_signal = sig;
@@ -620,11 +652,12 @@ static void on_signal(int sig)
 
 static int setup_signals(double seconds)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = { .sa_handler = on_signal }, rel = { .sa_handler = on_release };
 
 	sigemptyset(&sa.sa_mask);
+	sigemptyset(&rel.sa_mask);
 	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
-	    sigaction(SIGALRM, &sa, NULL)) {
+	    sigaction(SIGALRM, &sa, NULL) || sigaction(SIGUSR1, &rel, NULL)) {
 		fprintf(stderr, "demo-vmm: sigaction: %s\n", strerror(errno));
 		return -errno;
 	}
@@ -871,6 +904,13 @@ static const char *run(struct demo *d, int *status)
 			vm_dump_regs(&d->vm, stderr);
 			return "unexpected-exit";
 		}
+		/* notifies KVM took for the VMM (--ioeventfd), then completions */
+		ioeventfd_poll(&d->io);
+		if (d->virtio.held && released) {
+			d->virtio.held = false;
+			jlog("{\"event\":\"released\",\"what\":\"completions\",\"ms\":%" PRIu64 "}",
+			     elapsed_ms());
+		}
 		/* Used elements whose --complete-delay-ms has passed, before the guest runs. */
 		virtio_host_poll(&d->virtio);
 		churn_step(d);
@@ -915,6 +955,8 @@ enum {
 	OPT_PCI_CONFIG,
 	OPT_FAULT,
 	OPT_IRQ,
+	OPT_IOEVENTFD,
+	OPT_HOLD,
 };
 
 static const struct argp_option options[] = {
@@ -1005,6 +1047,17 @@ static const struct argp_option options[] = {
 	  "blk, 6 console, 7 net) when it interrupts, logged (\"irq\"); the guest, interrupts "
 	  "off, reads InterruptStatus as a handler would and reaps a device only when it says "
 	  "so. Needs --delay (a halt would wait in the kernel) and --transport mmio",
+	  0 },
+	{ "ioeventfd", OPT_IOEVENTFD, NULL, 0,
+	  "Register each virtio-mmio queue's QueueNotify with KVM (KVM_IOEVENTFD, datamatch = "
+	  "queue index; not the hostile device's): KVM takes the notify without an exit, the VMM "
+	  "drains the eventfds after every exit. Each registration (\"ioeventfd_register\"), "
+	  "drain (\"ioeventfd\", with its count) and total (\"ioeventfd_total\") is logged",
+	  0 },
+	{ "hold", OPT_HOLD, "requests|completions", 0,
+	  "Until SIGUSR1: requests, the guest's first virtio request (its vCPU waits in the VMM, "
+	  "after \"ready\": no exit meanwhile); completions, every used element (requests stay "
+	  "in flight). Repeatable; logged (\"held\", \"released\")",
 	  0 },
 	{ "memslot-churn", OPT_CHURN, "MS", 0,
 	  "Every MS ms add, move or delete memslot 15 (gpa 0x50000/0x58000, never used by the "
@@ -1193,6 +1246,17 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_IRQ:
 		o->irq = true;
 		break;
+	case OPT_IOEVENTFD:
+		o->ioeventfd = true;
+		break;
+	case OPT_HOLD:
+		if (!strcmp(arg, "requests"))
+			o->hold |= HOLD_REQUESTS;
+		else if (!strcmp(arg, "completions"))
+			o->hold |= HOLD_COMPLETIONS;
+		else
+			argp_error(state, "--hold: '%s' is not requests or completions", arg);
+		break;
 	case OPT_CHURN:
 		if (!parse_ulong(arg, 100000, &v) || v == 0)
 			argp_error(state, "--memslot-churn: '%s' is not a number in 1..100000",
@@ -1226,6 +1290,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		     o->fault.kind == DEMO_FAULT_DEVICE_IRQ_NO_USED) &&
 		    !o->irq)
 			argp_error(state, "--fault %s needs --irq", fault_names[o->fault.kind]);
+		if (o->ioeventfd && !(o->transport & DEMO_TRANSPORT_MMIO))
+			argp_error(state, "--ioeventfd registers virtio-mmio notifies: it needs "
+					  "--transport mmio or both");
 		if ((o->requests || o->until_hostile_done) && !o->req_hz)
 			argp_error(state,
 				   "--requests and --until need virtio traffic (--req-hz > 0)");
@@ -1294,6 +1361,7 @@ static int setup_virtio(struct demo *d)
 	d->virtio.suppress = o->suppress;
 	d->virtio.fault = o->fault;
 	d->virtio.irq = o->irq;
+	d->virtio.held = o->hold & HOLD_COMPLETIONS;
 	/* The hostile device is on PCI when there is PCI. */
 	for (size_t i = 0; i < sizeof(mmio_devs) / sizeof(mmio_devs[0]); i++) {
 		if (!(o->transport & DEMO_TRANSPORT_MMIO) ||
@@ -1301,6 +1369,11 @@ static int setup_virtio(struct demo *d)
 			continue;
 		e = virtio_mmio_add(&d->virtio, &d->mmio, mmio_devs[i].model, mmio_devs[i].base,
 				    o->legacy);
+		if (e)
+			return e;
+	}
+	if (o->ioeventfd) {
+		e = ioeventfd_register_mmio(&d->io, d->vm.vm_fd, &d->virtio);
 		if (e)
 			return e;
 	}
@@ -1420,7 +1493,8 @@ int main(int argc, char **argv)
 	reason = run(&d, &status);
 	signal_run = NULL;
 	ms = elapsed_ms();
-	/* the vCPU is stopped: the rings as they are left, read from guest memory */
+	/* the vCPU is stopped: the last notifies KVM took, then the rings as they are left */
+	ioeventfd_destroy(&d.io);
 	virtio_host_log_rings(&d.virtio);
 	if (has_goals(&o) && !d.done) {
 		char why[256], esc[256 * 6 + 1];

@@ -638,7 +638,7 @@ void virtio_host_poll(struct virtio_host *h)
 {
 	uint64_t now;
 
-	if (!h->pending_count)
+	if (!h->pending_count || h->held)
 		return;
 	now = now_ns();
 	while (h->pending_count) {

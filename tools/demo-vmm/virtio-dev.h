@@ -127,6 +127,7 @@ struct virtio_host {
 	bool suppress; /* --suppress: set before the devices are created */
 	struct virtio_fault fault; /* --fault */
 	bool irq; /* --irq: devices with a gsi raise it (in-kernel irqchip) */
+	bool held; /* --hold completions: no used element is written while set */
 };
 
 int virtio_host_init(struct virtio_host *h, struct vm *vm, uint32_t delay_ms);
@@ -176,7 +177,7 @@ void virtio_host_log_rings(struct virtio_host *h);
  * device's key, as the VMM's own faults are.
  */
 void virtio_fault_fired(struct virtio_host *h, const char *kind, uint32_t idx);
-/* Writes the used elements whose delay has passed. Call after every exit. */
+/* Writes the used elements whose delay has passed (none while held). Call after every exit. */
 void virtio_host_poll(struct virtio_host *h);
 /* Frees the disk; completions still held back are dropped. */
 void virtio_host_destroy(struct virtio_host *h);
