@@ -12,6 +12,7 @@
 #include "sampler.bpf.h"
 #include "virtio_mmio.bpf.h"
 #include "virtio_pci.bpf.h"
+#include "ioeventfd.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -43,6 +44,17 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } tgid_vm SEC(".maps");
+
+/*
+ * Tracepoint hits of the traced vCPU threads (the vCPU-carrying ones: about one per exit),
+ * per CPU: userspace tells an idle or absent guest from one that exits but never notifies.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} vcpu_events SEC(".maps");
 
 /* Serves the pending requests for the current process, from a thread running VM kvm. */
 static __always_inline void serve_requests(__u64 kvm)
@@ -78,11 +90,17 @@ static __always_inline int on_vcpu(struct kvm_vcpu *vcpu)
 	__u64 kvm, *known;
 
 	/* kernels since 6.12 (and stable backports) type tp_btf pointer arguments maybe-NULL */
+	__u32 zero = 0;
+	__u64 *events;
+
 	if (!vcpu || !traced_process())
 		return 0;
 	kvm = (__u64)BPF_CORE_READ(vcpu, kvm);
 	if (!kvm)
 		return 0;
+	events = bpf_map_lookup_elem(&vcpu_events, &zero);
+	if (events)
+		(*events)++;
 	known = bpf_map_lookup_elem(&vcpu_vm, &tid);
 	if (!known || *known != kvm) {
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -155,8 +173,12 @@ int BPF_PROG(kvm_pio, unsigned int rw, unsigned int port, unsigned int size, uns
 	/* IN is traced once its data is there: reads carry their value too */
 	if (count == 1 && data && (size == 1 || size == 2 || size == 4) &&
 	    !bpf_probe_read_kernel(&val, size & 7, data)) {
+		if (rw == 1)
+			unexplained_begin();
 		pci_pio(vm, rw == 1, port, size, val);
 		sample_pending(vm, PENDING_NOTIFY);
+		if (rw == 1)
+			unexplained_check(vm, GMA_BUS_PIO, port, size, val);
 		scan_pending(vm);
 	}
 	serve_requests(vm);
@@ -176,8 +198,12 @@ int BPF_PROG(kvm_mmio, int type, int len, __u64 gpa, void *valp)
 	if ((len == 1 || len == 2 || len == 4) && valp &&
 	    (type == KVM_TRACE_MMIO_READ || type == KVM_TRACE_MMIO_WRITE) &&
 	    !bpf_probe_read_kernel(&val, len & 7, valp)) {
-		int r = len == 4 ? mmio_access(vm, type == KVM_TRACE_MMIO_WRITE, gpa, val) : 0;
+		bool write = type == KVM_TRACE_MMIO_WRITE;
+		int r;
 
+		if (write)
+			unexplained_begin();
+		r = len == 4 ? mmio_access(vm, write, gpa, val) : 0;
 		if (len == 4 && type == KVM_TRACE_MMIO_READ &&
 		    (gpa & (VIRTIO_MMIO_WINDOW - 1)) == VIRTIO_MMIO_INTERRUPT_STATUS_OFF)
 			irq_status_read(vm, gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1), val);
@@ -185,8 +211,10 @@ int BPF_PROG(kvm_mmio, int type, int len, __u64 gpa, void *valp)
 		if ((r & 0xff) == MMIO_NOTIFY)
 			notify_queue(vm, gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1), (__u32)r >> 8, 0);
 		else
-			pci_mmio(vm, type == KVM_TRACE_MMIO_WRITE, gpa, len, val);
+			pci_mmio(vm, write, gpa, len, val);
 		sample_pending(vm, PENDING_NOTIFY);
+		if (write)
+			unexplained_check(vm, GMA_BUS_MMIO, gpa, len, val);
 		scan_pending(vm);
 	}
 	serve_requests(vm);
@@ -202,8 +230,10 @@ int BPF_PROG(kvm_fast_mmio, __u64 gpa)
 
 	if (!vm)
 		return 0;
+	unexplained_begin();
 	pci_mmio(vm, 1, gpa, 0, 0);
 	sample_pending(vm, PENDING_NOTIFY);
+	unexplained_check(vm, GMA_BUS_FAST_MMIO, gpa, 0, 0);
 	scan_pending(vm);
 	serve_requests(vm);
 	maybe_scan_vm(vm);

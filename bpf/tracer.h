@@ -172,4 +172,49 @@ struct dev_irq {
 	__u64 raised; /* scratch of the read being handled */
 };
 
+/*
+ * KVM_IOEVENTFD registrations the loader copies from the VM lister (bpf/kvm_vms.bpf.c), keyed
+ * by where a guest write lands: (VM, bus GMA_BUS_*, address). Several registrations at one
+ * address (one per queue, datamatch = its index) are one entry marked IOEVENTFD_MULTI.
+ */
+#define IOEVENTFDS_MAX 4096
+#define IOEVENTFD_WILDCARD (1u << 0) /* any value (one registration) */
+#define IOEVENTFD_MULTI (1u << 1) /* several registrations, one per datamatch */
+
+struct ioeventfd_key {
+	__u64 vm_id;
+	__u64 addr;
+	__u32 bus;
+	__u32 pad;
+};
+
+struct ioeventfd_val {
+	__u64 datamatch; /* of the one registration (not WILDCARD, not MULTI) */
+	__u32 len; /* 0: any width */
+	__u32 flags; /* IOEVENTFD_* */
+};
+
+/*
+ * Guest writes to a registered notify address that no known queue explained, counted by
+ * (VM, bus, address, value written). A fast MMIO write carries no value: UNEXPLAINED_NO_DATA.
+ */
+#define UNEXPLAINED_MAX 1024
+#define UNEXPLAINED_NO_DATA (~0ULL)
+
+struct unexplained_key {
+	__u64 vm_id;
+	__u64 addr;
+	__u64 data;
+	__u32 bus;
+	__u32 pad;
+};
+
+struct unexplained_val {
+	__u64 count;
+	__u64 first_ns;
+	__u64 last_ns;
+	__u32 pid;
+	__u32 pad;
+};
+
 #endif /* GMA_TRACER_H */

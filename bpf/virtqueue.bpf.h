@@ -136,6 +136,9 @@ struct notify_scratch {
 	__u16 heads[CHAINS_PER_NOTIFY_CAP];
 	__u32 nr_heads;
 	__u32 delta;
+	/* notify_begin found the queue's layout: a known queue explains the notify (ioeventfd) */
+	__u32 queue_known;
+	__u32 pad;
 };
 
 struct {
@@ -509,6 +512,7 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 	__builtin_memset(a, 0, sizeof(*a));
 	ns->nr_heads = 0;
 	ns->delta = 0;
+	ns->queue_known = 0;
 	rec_hdr(&rec->hdr, GMA_REC_NOTIFY, sizeof(*rec));
 	rec->key.vm_id = vm_id;
 	rec->key.base = base;
@@ -530,6 +534,7 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 		rec->anomalies |= GMA_ANOM_UNKNOWN_LAYOUT;
 		return 0;
 	}
+	ns->queue_known = 1;
 	if (!(vq->flags & GMA_QUEUE_READY))
 		rec->anomalies |= GMA_ANOM_NOT_READY;
 	if (vq->flags & GMA_QUEUE_PACKED) {

@@ -525,6 +525,50 @@ GMA_API const char *gma_health_reason(__u32 verdict);
 /* Whether the verdict says a side of the queue stopped (what gma-trace health exits 2 for). */
 GMA_API bool gma_health_stuck(__u32 verdict);
 
+/*
+ * Guest writes to a notify address the VMM registered with KVM_IOEVENTFD (struct
+ * gma_ioeventfd) that no queue the tracer knows explained: the device was set up before the
+ * trace began and its layout was not given (gma_tracer_add_queue). Counted in the kernel by
+ * (VM, bus, address, value) since the tracer was made: a kvm_mmio or kvm_pio write, or a
+ * kvm_fast_mmio hit (no value: data is then the one registration's datamatch, or
+ * GMA_NOTIFY_NO_DATA). The registrations are read from the VM list when the tracer is made
+ * and again every second while gma_tracer_poll() runs.
+ */
+#define GMA_NOTIFY_NO_DATA (~0ULL)
+
+struct gma_unexplained_notify {
+	__u64 vm_id;
+	pid_t pid; /* the VMM */
+	__u32 bus; /* GMA_BUS_* */
+	__u64 addr;
+	__u64 data; /* the value written: the queue index for VirtIO notifies */
+	__u64 count;
+	__u64 first_ns, last_ns; /* CLOCK_MONOTONIC */
+	/* the registration hit, as last listed (all 0 if it is gone) */
+	__u64 reg_datamatch; /* when neither wildcard nor shared */
+	__u32 reg_len; /* 0: any width */
+	bool reg_wildcard; /* any value */
+	bool reg_shared; /* several registrations at addr, one per datamatch (queue) */
+};
+
+/*
+ * Every (VM, bus, address, value) counted, in a malloc'ed array the caller frees, and in
+ * *overflow (may be NULL) the notifies not counted because the kernel's table was full.
+ */
+GMA_API int gma_tracer_unexplained_notifies(struct gma_tracer *t,
+					    struct gma_unexplained_notify **out, size_t *n,
+					    __u64 *overflow);
+/*
+ * Why the ioeventfd registrations could not be read (the last time: -errno of the VM
+ * lister), 0 when they were: without them no notify is found unexplained.
+ */
+GMA_API int gma_tracer_ioeventfds_error(const struct gma_tracer *t);
+/*
+ * Tracepoint hits of the traced VM's vCPU threads that carry the vCPU (about one per exit)
+ * since the tracer was made: 0 for a guest that does not run, or not in the traced process.
+ */
+GMA_API __u64 gma_tracer_vcpu_events(const struct gma_tracer *t);
+
 /* Records the ring buffer refused (kernel side) and records userspace rejected as malformed. */
 GMA_API __u64 gma_tracer_drops(const struct gma_tracer *t);
 GMA_API __u64 gma_tracer_bad_records(const struct gma_tracer *t);

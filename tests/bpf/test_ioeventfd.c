@@ -4,11 +4,20 @@
  * ground truth is this test's own VM: it registers known addresses, lengths, data matches and
  * buses with KVM_IOEVENTFD itself (no vCPU is needed), and the listing must hold exactly them,
  * in registration order, with the lister's cap and its count of the rest.
+ *
+ * Then what the tracer does with them: the demo VMM with --ioeventfd registers its
+ * virtio-mmio notifies and holds its guest before the first request (--hold requests) until
+ * gma-trace rings --pid, attached late and given no queue, is running. Its notifies are then
+ * explained by no known queue: gma-trace must count them per address and queue exactly as
+ * the VMM's own eventfd counts (ioeventfd_total), and, while the guest was held, say that the
+ * VM did nothing at all.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -19,6 +28,9 @@
 
 #include <gma/gma.h>
 #include <gma/record.h>
+
+#include "demo_vm.h"
+#include "trace_run.h"
 
 /* The iterator's cap (bpf/kvm_vms.bpf.c GMA_VM_IOEVENTFDS_MAX). */
 #define LISTED_MAX 128
@@ -178,4 +190,170 @@ Test(vms, ioeventfd_deassigned)
 	gma_vms_free(vms, n);
 	gma_vm_lister_free(l);
 	own_vm_destroy(&own);
+}
+
+/* The VMM's registrations, from its log: {"event":"ioeventfd_register",...,"addr","len",...}. */
+static size_t truth_registrations(struct json_object **regs, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < truth.n && n < cap; i++)
+		if (is(truth.v[i], "event", "ioeventfd_register"))
+			regs[n++] = truth.v[i];
+	return n;
+}
+
+/* gma-trace vms -j lists the VMM's registrations exactly, in order. */
+static void expect_vms_lists(pid_t pid)
+{
+	struct json_object *all, *vm = NULL, *list, *regs[64];
+	size_t n;
+	char *out;
+	int status = run_capture(GMA_OUTPUT "/gma-trace vms -j", &out);
+
+	cr_assert_eq(status, 0, "gma-trace vms -j failed: %s", out);
+	all = json_tokener_parse(out);
+	cr_assert_not_null(all, "gma-trace vms -j: not JSON: %s", out);
+	for (size_t i = 0; i < json_object_array_length(all); i++)
+		if (num(json_object_array_get_idx(all, i), "pid") == (__u64)pid)
+			vm = json_object_array_get_idx(all, i);
+	cr_assert_not_null(vm, "VM pid %d not in gma-trace vms", pid);
+	cr_assert(json_object_object_get_ex(vm, "ioeventfds", &list));
+	n = truth_registrations(regs, 64);
+	cr_assert_gt(n, 0, "the VMM logged no ioeventfd_register");
+	cr_assert_eq(json_object_array_length(list), n, "%zu ioeventfds listed, %zu registered",
+		     json_object_array_length(list), n);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(list, i);
+
+		cr_expect(is(e, "bus", str(regs[i], "bus")), "ioeventfd %zu: bus %s", i,
+			  str(e, "bus"));
+		cr_expect_eq(num(e, "addr"), num(regs[i], "addr"), "ioeventfd %zu: addr", i);
+		cr_expect_eq(num(e, "len"), num(regs[i], "len"), "ioeventfd %zu: len", i);
+		cr_expect_eq(num(e, "datamatch"), num(regs[i], "datamatch"),
+			     "ioeventfd %zu: datamatch", i);
+	}
+	json_object_put(all);
+	free(out);
+}
+
+/* The unexplained notify of (addr, data) in the trace's summary, or NULL. */
+static struct json_object *summary_unexplained(struct json_object *summary, __u64 addr, __u64 data)
+{
+	struct json_object *list;
+
+	cr_assert(json_object_object_get_ex(summary, "unexplained_notifies", &list));
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object *u = json_object_array_get_idx(list, i);
+
+		if (num(u, "addr") == addr && num(u, "data") == data)
+			return u;
+	}
+	return NULL;
+}
+
+Test(trace, late_ioeventfd_unexplained, .timeout = 300)
+{
+	static const char *const args[] = { "--ioeventfd", "--hold", "requests",
+					    "--seconds",   "240",    NULL };
+	char cmd[512], text_path[64], err_path[64];
+	struct json_object *summary = NULL, *quiet = NULL;
+	struct demo_vm vm;
+	size_t compared = 0, records = 0;
+	pid_t json_trace, text_trace;
+
+	demo_vm_start(&vm, args);
+	cr_assert(wait_lines(vm.log_path, "\"event\":\"held\"", 1, vm.pid),
+		  "the guest was not held before its first request");
+	load_jsonl(vm.log_path, &truth, false);
+	expect_vms_lists(vm.pid);
+
+	/* one trace in JSON, one in text, both attached while the guest is held */
+	snprintf(trace_path, sizeof(trace_path), "/tmp/gma-ioev-trace.XXXXXX");
+	snprintf(text_path, sizeof(text_path), "/tmp/gma-ioev-text.XXXXXX");
+	snprintf(err_path, sizeof(err_path), "/tmp/gma-ioev-err.XXXXXX");
+	close(mkstemp(trace_path));
+	close(mkstemp(text_path));
+	close(mkstemp(err_path));
+	snprintf(cmd, sizeof(cmd), "exec %s/gma-trace rings --pid %d -j > %s 2>%s", GMA_OUTPUT,
+		 vm.pid, trace_path, err_path);
+	json_trace = spawn_shell(cmd);
+	snprintf(cmd, sizeof(cmd), "exec %s/gma-trace rings --pid %d > /dev/null 2>%s", GMA_OUTPUT,
+		 vm.pid, text_path);
+	text_trace = spawn_shell(cmd);
+	/* held: no exit, no notify; both say so once the quiet time has passed */
+	cr_assert(wait_lines(trace_path, "\"type\":\"quiet\"", 1, json_trace),
+		  "gma-trace -j said nothing of a VM that did nothing");
+	cr_assert(wait_lines(text_path, "no VirtIO notify in", 1, text_trace),
+		  "gma-trace said nothing of a VM that did nothing");
+	/* released: the guest notifies, both say so while they trace; then the VMM is stopped */
+	kill(vm.pid, SIGUSR1);
+	cr_assert(wait_lines(text_path, "that no known queue explains", 1, text_trace),
+		  "gma-trace did not say that notifies go unexplained");
+	cr_assert(wait_lines(trace_path, "\"type\":\"unexplained_notify\"", 1, json_trace),
+		  "gma-trace -j wrote no unexplained_notify record");
+	demo_vm_stop_keep_log(&vm);
+	cr_assert_eq(wait_exit(json_trace), 0);
+	cr_assert_eq(wait_exit(text_trace), 0);
+
+	for (size_t i = 0; i < truth.n; i++) /* loaded again: the whole run */
+		json_object_put(truth.v[i]);
+	load_jsonl(vm.log_path, &truth, false);
+	load_jsonl(trace_path, &trace, true);
+	for (size_t i = 0; i < trace.n; i++) {
+		if (is(trace.v[i], "type", "summary"))
+			summary = trace.v[i];
+		if (is(trace.v[i], "type", "quiet"))
+			quiet = trace.v[i];
+		if (is(trace.v[i], "type", "unexplained_notify"))
+			records++;
+	}
+	cr_assert_not_null(quiet);
+	cr_expect_eq(num(quiet, "vcpu_events"), 0,
+		     "%llu vCPU exits counted while the guest was held",
+		     (unsigned long long)num(quiet, "vcpu_events"));
+	cr_assert_not_null(summary, "no summary record");
+	cr_expect_gt(records, 0, "no unexplained_notify record");
+	/* every notify the VMM's eventfds counted, counted by gma per address and queue */
+	for (size_t i = 0; i < truth.n; i++) {
+		struct json_object *t = truth.v[i], *u;
+
+		if (!is(t, "event", "ioeventfd_total") || !num(t, "notifies"))
+			continue;
+		u = summary_unexplained(summary, num(t, "addr"), num(t, "queue"));
+		cr_expect_not_null(u, "notifies on 0x%llx queue %llu not counted",
+				   (unsigned long long)num(t, "addr"),
+				   (unsigned long long)num(t, "queue"));
+		if (!u)
+			continue;
+		cr_expect_eq(num(u, "count"), num(t, "notifies"),
+			     "0x%llx queue %llu: gma counted %llu notifies, the VMM's eventfd %llu",
+			     (unsigned long long)num(t, "addr"),
+			     (unsigned long long)num(t, "queue"),
+			     (unsigned long long)num(u, "count"),
+			     (unsigned long long)num(t, "notifies"));
+		cr_expect(is(u, "bus", "mmio"));
+		/* the text summary says the same */
+		snprintf(cmd, sizeof(cmd),
+			 "%llu notifies on address 0x%llx (ioeventfd, queue %llu) no known queue "
+			 "explains",
+			 (unsigned long long)num(t, "notifies"), (unsigned long long)num(t, "addr"),
+			 (unsigned long long)num(t, "queue"));
+		cr_expect_eq(count_lines(text_path, cmd), 1, "not in the text summary: %s", cmd);
+		compared++;
+	}
+	cr_assert_gt(compared, 0, "the VMM counted no notify");
+	cr_expect_eq(
+		json_object_array_length(json_object_object_get(summary, "unexplained_notifies")),
+		compared, "gma counted notifies the VMM did not");
+	/* and what to do, in the summary and in the messages while tracing */
+	cr_expect_eq(count_lines(text_path, "pass --qmp SOCKET or --queue for the queues"), 1);
+	cr_expect_geq(count_lines(text_path, "that no known queue explains: the device was set up "
+					     "before the trace started; pass --qmp SOCKET"),
+		      1);
+	cr_expect_eq(count_lines(text_path, "none of its vCPUs exited"), 1);
+	unlink(text_path);
+	unlink(err_path);
+	trace_run_cleanup();
+	demo_vm_stop(&vm);
 }

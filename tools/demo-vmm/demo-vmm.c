@@ -177,6 +177,7 @@ struct demo {
 	bool quiet; /* the guest saw it with nothing in flight */
 	uint64_t quiet_beats, quiet_ms; /* heartbeats and time when it did */
 	bool done;
+	bool held_requests; /* --hold requests: done once */
 
 	struct timespec next_tick; /* when to resume a halted guest */
 
@@ -425,8 +426,9 @@ static uint32_t guest_fault(const struct virtio_fault *f)
 }
 
 /*
- * --hold requests: the guest asks for its request pace right before its first request; its
- * vCPU waits here, in the VMM, until SIGUSR1 (or a stop): no exit, no notify meanwhile.
+ * --hold requests: the guest asks whether to quiesce before each step of requests, the first
+ * time once its devices are set up; its vCPU waits here, in the VMM, until SIGUSR1 (or a
+ * stop): no exit, no notify meanwhile.
  */
 static void hold_requests(void)
 {
@@ -492,11 +494,8 @@ static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 			put_le32(data, len, d->opts->delay);
 		break;
 	case DEMO_PIO_REQ_PACE:
-		if (is_write)
-			break;
-		if (d->opts->hold & HOLD_REQUESTS)
-			hold_requests();
-		put_le32(data, len, req_pace(d->opts));
+		if (!is_write)
+			put_le32(data, len, req_pace(d->opts));
 		break;
 	case DEMO_PIO_HOSTILE:
 		if (!is_write)
@@ -544,6 +543,10 @@ static void report_pio(void *opaque, uint64_t off, uint8_t *data, uint32_t len, 
 	case DEMO_PIO_QUIESCE:
 		if (is_write)
 			break;
+		if ((d->opts->hold & HOLD_REQUESTS) && !d->held_requests) {
+			d->held_requests = true;
+			hold_requests();
+		}
 		put_le32(data, len, d->quiesce);
 		if (d->quiesce && !d->quiet) {
 			d->quiet = true;
@@ -1055,8 +1058,8 @@ static const struct argp_option options[] = {
 	  "drain (\"ioeventfd\", with its count) and total (\"ioeventfd_total\") is logged",
 	  0 },
 	{ "hold", OPT_HOLD, "requests|completions", 0,
-	  "Until SIGUSR1: requests, the guest's first virtio request (its vCPU waits in the VMM, "
-	  "after \"ready\": no exit meanwhile); completions, every used element (requests stay "
+	  "Until SIGUSR1: requests, the guest's first virtio request, once its devices are set up "
+	  "(its vCPU waits in the VMM: no exit meanwhile); completions, every used element (requests stay "
 	  "in flight). Repeatable; logged (\"held\", \"released\")",
 	  0 },
 	{ "memslot-churn", OPT_CHURN, "MS", 0,

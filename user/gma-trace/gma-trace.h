@@ -175,6 +175,17 @@ struct trace_summary {
 	/* every queue's health verdict at the end */
 	const struct gma_queue_health *health;
 	size_t nr_health;
+	/* notifies on ioeventfd addresses no known queue explained (gma_tracer_unexplained_*) */
+	const struct gma_unexplained_notify *unexplained;
+	size_t nr_unexplained;
+	__u64 unexplained_overflow;
+};
+
+/* The traced VM did nothing for quiet_ms: no notify, and vcpu_events vCPU exits. */
+struct quiet_notice {
+	pid_t pid;
+	__u64 quiet_ms;
+	__u64 vcpu_events;
 };
 
 /* Guest memory read by gma-trace mem: bytes, and per byte an enum gma_byte_state. */
@@ -202,6 +213,9 @@ struct printer {
 	void (*health)(const struct gma_queue_health *h, size_t n, bool last);
 	void (*summary)(const struct trace_summary *s);
 	void (*ring)(const struct queue_spec *q, const struct gma_ring *ring, bool descs);
+	/* notifies no known queue explains, so far (text: on stderr, with what to do) */
+	void (*unexplained)(const struct gma_unexplained_notify *u);
+	void (*quiet)(const struct quiet_notice *q);
 };
 
 /*
@@ -222,9 +236,15 @@ void for_each_unread(const struct dump *d,
 		.chain = prefix##_chain, .completion = prefix##_completion,                    \
 		.anomaly = prefix##_anomaly, .queue_stats = prefix##_queue_stats,              \
 		.health = prefix##_health, .summary = prefix##_summary, .ring = prefix##_ring, \
+		.unexplained = prefix##_unexplained, .quiet = prefix##_quiet,                  \
 	}
 
 extern const struct printer text_printer, json_printer;
+
+/* "queue 1", "value 5", "any queue": what an unexplained notify's value says. */
+const char *unexplained_what(const struct gma_unexplained_notify *u, char *buf, size_t len);
+/* What a quiet VM means, for a person: a sentence. */
+const char *quiet_meaning(const struct quiet_notice *q);
 /* CLOCK_REALTIME - CLOCK_MONOTONIC, set by rings when the trace starts. */
 extern __s64 wall_minus_mono_ns;
 

@@ -687,3 +687,27 @@ void for_each_unread(const struct dump *d,
 		i = j;
 	}
 }
+
+const char *unexplained_what(const struct gma_unexplained_notify *u, char *buf, size_t len)
+{
+	if (u->data == GMA_NOTIFY_NO_DATA)
+		snprintf(buf, len, "fast MMIO, no value%s",
+			 u->reg_shared ? ": one of several queues" : "");
+	else if (u->reg_wildcard)
+		snprintf(buf, len, "value %llu", (unsigned long long)u->data);
+	else if (u->reg_shared || u->reg_datamatch == u->data)
+		snprintf(buf, len, "queue %llu", (unsigned long long)u->data);
+	else /* KVM signals no eventfd for it: the VMM saw an exit */
+		snprintf(buf, len, "value %llu, registered for %llu", (unsigned long long)u->data,
+			 (unsigned long long)u->reg_datamatch);
+	return buf;
+}
+
+const char *quiet_meaning(const struct quiet_notice *q)
+{
+	if (!q->vcpu_events)
+		return "none of its vCPUs exited: the guest is halted or paused, or the process "
+		       "given is not the one running its vCPUs (gma-trace vms lists each VM's)";
+	return "its guest is idle, or its devices are not VirtIO, or they are set up where "
+	       "gma does not look (PCI configured through ECAM)";
+}

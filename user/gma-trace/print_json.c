@@ -274,6 +274,49 @@ static void json_health(const struct gma_queue_health *h, size_t n, bool last)
 	}
 }
 
+/* An unexplained notify's members: where, what value, how many, which registration. */
+static void unexplained_fields(struct gma_json *w, const struct gma_unexplained_notify *u)
+{
+	char id[32];
+
+	snprintf(id, sizeof(id), "0x%llx", (unsigned long long)u->vm_id);
+	gma_json_string_field(w, "vm_id", id);
+	gma_json_s64_field(w, "pid", u->pid);
+	gma_json_string_field(w, "bus", gma_bus_name(u->bus));
+	gma_json_u64_field(w, "addr", u->addr);
+	gma_json_bool_field(w, "has_data", u->data != GMA_NOTIFY_NO_DATA);
+	gma_json_u64_field(w, "data", u->data != GMA_NOTIFY_NO_DATA ? u->data : 0);
+	gma_json_u64_field(w, "count", u->count);
+	gma_json_u64_field(w, "first_ns", u->first_ns);
+	gma_json_u64_field(w, "last_ns", u->last_ns);
+	gma_json_u64_field(w, "reg_len", u->reg_len);
+	gma_json_bool_field(w, "reg_wildcard", u->reg_wildcard);
+	gma_json_bool_field(w, "reg_shared", u->reg_shared);
+	gma_json_u64_field(w, "reg_datamatch", u->reg_datamatch);
+}
+
+static void json_unexplained(const struct gma_unexplained_notify *u)
+{
+	struct gma_json *w = record("unexplained_notify");
+
+	unexplained_fields(w, u);
+	gma_json_string_field(w, "hint",
+			      "the device was set up before the trace started; pass "
+			      "--qmp SOCKET or --queue");
+	gma_json_end_object(w);
+}
+
+static void json_quiet(const struct quiet_notice *q)
+{
+	struct gma_json *w = record("quiet");
+
+	gma_json_s64_field(w, "pid", q->pid);
+	gma_json_u64_field(w, "quiet_ms", q->quiet_ms);
+	gma_json_u64_field(w, "vcpu_events", q->vcpu_events);
+	gma_json_string_field(w, "meaning", quiet_meaning(q));
+	gma_json_end_object(w);
+}
+
 static void json_summary(const struct trace_summary *s)
 {
 	struct gma_json *w = record("summary");
@@ -285,6 +328,15 @@ static void json_summary(const struct trace_summary *s)
 	gma_json_u64_field(w, "drops", s->drops);
 	gma_json_u64_field(w, "bad_records", s->bad_records);
 	gma_json_s64_field(w, "max_rss_kb", s->max_rss_kb);
+	gma_json_name(w, "unexplained_notifies");
+	gma_json_start_array(w);
+	for (size_t i = 0; i < s->nr_unexplained; i++) {
+		gma_json_start_object(w);
+		unexplained_fields(w, &s->unexplained[i]);
+		gma_json_end_object(w);
+	}
+	gma_json_end_array(w);
+	gma_json_u64_field(w, "unexplained_overflow", s->unexplained_overflow);
 	gma_json_name(w, "by_anomaly");
 	gma_json_start_object(w);
 	for (int b = 0; b < 32; b++)

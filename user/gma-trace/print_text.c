@@ -299,6 +299,49 @@ static void text_summary(const struct trace_summary *s)
 	}
 	if (s->drops)
 		fprintf(stderr, "records were lost: raise --ringbuf-size or lower --snap-len\n");
+	for (size_t i = 0; i < s->nr_unexplained; i++) {
+		const struct gma_unexplained_notify *u = &s->unexplained[i];
+		char what[64];
+
+		fprintf(stderr,
+			"%llu notifies on %s 0x%llx (ioeventfd, %s) no known queue explains\n",
+			(unsigned long long)u->count, u->bus == GMA_BUS_PIO ? "port" : "address",
+			(unsigned long long)u->addr, unexplained_what(u, what, sizeof(what)));
+	}
+	if (s->unexplained_overflow)
+		fprintf(stderr,
+			"%llu more notifies no known queue explains, on addresses not counted "
+			"(the kernel's table of %d was full)\n",
+			(unsigned long long)s->unexplained_overflow, UNEXPLAINED_MAX);
+	if (s->nr_unexplained)
+		fprintf(stderr,
+			"pass --qmp SOCKET or --queue for the queues set up before the trace "
+			"started, or start the VMM under gma-trace rings -- COMMAND\n");
+}
+
+/*
+ * On stderr, as a warning: the trace misses a device's chains, and why, and what to do. The
+ * count is the total so far.
+ */
+static void text_unexplained(const struct gma_unexplained_notify *u)
+{
+	char what[64];
+
+	fprintf(stderr,
+		"gma-trace: %llu notifies on %s 0x%llx (ioeventfd, %s) that no known queue explains: "
+		"the device was set up before the trace started; pass --qmp SOCKET or --queue "
+		"%s,index=...\n",
+		(unsigned long long)u->count, u->bus == GMA_BUS_PIO ? "port" : "address",
+		(unsigned long long)u->addr, unexplained_what(u, what, sizeof(what)),
+		u->bus == GMA_BUS_MMIO && (u->addr & 0x1ff) == 0x50 ? "base=ADDR-0x50" : "...");
+}
+
+static void text_quiet(const struct quiet_notice *q)
+{
+	fprintf(stderr,
+		"gma-trace: VM pid %d: no VirtIO notify in %llu s and %llu vCPU exits: %s\n",
+		q->pid, (unsigned long long)(q->quiet_ms / 1000),
+		(unsigned long long)q->vcpu_events, quiet_meaning(q));
 }
 
 static void text_ring(const struct queue_spec *q, const struct gma_ring *ring, bool descs)

@@ -46,6 +46,23 @@ static struct rings_args {
 /* What the trace counted, for the summary. */
 static struct trace_summary seen;
 
+/*
+ * Notifies no known queue explains: looked for every UNEXPLAINED_CHECK_MS, each (VM, bus,
+ * address, value) reported when its count grew, at most every UNEXPLAINED_REPEAT_MS.
+ */
+#define UNEXPLAINED_CHECK_MS 1000
+#define UNEXPLAINED_REPEAT_MS 10000
+/* A VM with no notify at all this long is said to be quiet, once. */
+#define QUIET_MS 5000
+
+struct reported {
+	struct gma_unexplained_notify u; /* as last reported */
+	long at_ms;
+};
+
+static struct reported *reported;
+static size_t nr_reported;
+
 enum {
 	OPT_STATS = 0x200,
 	OPT_COMPLETIONS,
@@ -306,6 +323,7 @@ static void print_stats(struct gma_tracer *t, bool final)
 static void print_summary(struct gma_tracer *t)
 {
 	struct gma_queue_health *h = NULL;
+	struct gma_unexplained_notify *us = NULL;
 	struct rusage ru = {};
 
 	getrusage(RUSAGE_SELF, &ru);
@@ -326,8 +344,46 @@ static void print_summary(struct gma_tracer *t)
 	seen.max_rss_kb = ru.ru_maxrss;
 	if (!gma_tracer_queue_health(t, health_window_ns(), &h, &seen.nr_health))
 		seen.health = h;
+	gma_tracer_unexplained_notifies(t, &us, &seen.nr_unexplained, &seen.unexplained_overflow);
+	seen.unexplained = us;
 	out()->summary(&seen);
 	free(h);
+	free(us);
+}
+
+static bool same_place(const struct gma_unexplained_notify *a,
+		       const struct gma_unexplained_notify *b)
+{
+	return a->vm_id == b->vm_id && a->bus == b->bus && a->addr == b->addr && a->data == b->data;
+}
+
+/* Reports what grew since it was last reported, no sooner than UNEXPLAINED_REPEAT_MS after. */
+static void report_unexplained(struct gma_tracer *t, long now_ms)
+{
+	struct gma_unexplained_notify *us;
+	size_t n;
+
+	if (gma_tracer_unexplained_notifies(t, &us, &n, NULL))
+		return;
+	if (!reported && n)
+		reported = calloc(UNEXPLAINED_MAX, sizeof(*reported));
+	for (size_t i = 0; reported && i < n; i++) {
+		struct reported *r = NULL;
+
+		for (size_t k = 0; k < nr_reported && !r; k++)
+			if (same_place(&reported[k].u, &us[i]))
+				r = &reported[k];
+		if (!r && nr_reported < UNEXPLAINED_MAX) {
+			r = &reported[nr_reported++];
+			r->at_ms = -UNEXPLAINED_REPEAT_MS;
+		}
+		if (!r || us[i].count == r->u.count || now_ms - r->at_ms < UNEXPLAINED_REPEAT_MS)
+			continue;
+		r->u = us[i];
+		r->at_ms = now_ms;
+		out()->unexplained(&us[i]);
+	}
+	free(us);
 }
 
 /*
@@ -438,7 +494,8 @@ int cmd_rings(int argc, char **argv)
 	const struct gma_vm *vm = NULL;
 	struct gma_tracer *t;
 	struct gma_vm *vms = NULL;
-	long last_stats = 0;
+	long last_stats = 0, last_unexplained = 0;
+	bool quiet_checked = false;
 	size_t nvms = 0;
 	int err, go_fd = -1, status;
 	pid_t pid = args.pid;
@@ -488,6 +545,11 @@ int cmd_rings(int argc, char **argv)
 	if (!env.json)
 		fprintf(stderr, "gma-trace: tracing VM pid %d (%s) on %s; Ctrl-C to stop\n", pid,
 			args.cmd ? args.cmd[0] : comm_of(pid), gma_tracer_tracepoints(t));
+	if (!env.json && gma_tracer_ioeventfds_error(t))
+		fprintf(stderr,
+			"gma-trace: KVM's ioeventfd registrations could not be read (%s): notifies to "
+			"devices set up before the trace started pass uncounted\n",
+			strerror(-gma_tracer_ioeventfds_error(t)));
 	if (go_fd >= 0) {
 		if (write(go_fd, "g", 1) != 1)
 			err = -errno;
@@ -507,6 +569,19 @@ int cmd_rings(int argc, char **argv)
 		if (args.stuck_ms)
 			gma_tracer_check_stuck(t, args.stuck_ms * 1000000ULL);
 		now = elapsed_ms(&start);
+		if (now - last_unexplained >= UNEXPLAINED_CHECK_MS) {
+			report_unexplained(t, now);
+			last_unexplained = now;
+		}
+		if (!quiet_checked && now >= QUIET_MS) {
+			struct quiet_notice q = { .pid = pid,
+						  .quiet_ms = now,
+						  .vcpu_events = gma_tracer_vcpu_events(t) };
+
+			quiet_checked = true;
+			if (!seen.notifies && !seen.chains && !nr_reported)
+				out()->quiet(&q);
+		}
 		if (args.stats && now - last_stats >= (long)args.interval_ms) {
 			print_stats(t, false);
 			last_stats = now;
@@ -536,5 +611,6 @@ out:
 		waitpid(pid, &status, 0);
 	}
 	gma_vms_free(vms, nvms);
+	free(reported);
 	return err;
 }

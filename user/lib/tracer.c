@@ -58,6 +58,9 @@ struct gma_tracer {
 	struct ring_look *looks; /* one poll's reads, before they are applied */
 	size_t cap_looks;
 	bool irq_traced; /* kvm_set_irq attached: interrupt injection is observable */
+	pid_t pid; /* gma_tracer_opts.pid: only this VMM's VMs */
+	__u64 ioeventfds_listed_ns; /* when the ioeventfds map was last filled */
+	int ioeventfds_err; /* of the last fill: 0, or why it failed */
 };
 
 /* The request's slot in the BPF map is free again. */
@@ -70,6 +73,9 @@ static void release_slot(void *owner, __u32 slot)
 			     BPF_ANY);
 }
 
+static __u64 now_ns(void);
+static int sync_ioeventfds(struct gma_tracer *t);
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	rr_feed(ctx, data, size); /* malformed records are counted by the reader */
@@ -79,6 +85,8 @@ static int on_record(void *ctx, void *data, size_t size)
 /* The userspace ring poll's period (gma_tracer_opts.ring_poll_ms). */
 #define RING_POLL_MS_DEFAULT 100
 #define RING_POLL_MS_MIN 10
+/* How often the ioeventfds map is filled again from the VM list (registrations change). */
+#define IOEVENTFD_REFRESH_NS 1000000000ULL
 /* Used elements one poll reads per queue; past it they are counted, not read. */
 #define RING_POLL_ELEMS_MAX 256
 
@@ -213,6 +221,7 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 		return NULL;
 	}
 	t->ring_poll_ns = poll_ms == GMA_RING_POLL_OFF ? 0 : (__u64)poll_ms * 1000000;
+	t->pid = pid;
 	t->reader.release_slot = release_slot;
 	t->reader.owner = t;
 	t->sample_max = frag * frags;
@@ -251,6 +260,11 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 	 */
 	if (t->ring_poll_ns)
 		t->lister = gma_vm_lister_new();
+	/*
+	 * The ioeventfd registrations, through the same lister (loaded now if not yet); a
+	 * failure is kept for gma_tracer_ioeventfds_error(): the trace works without them.
+	 */
+	sync_ioeventfds(t);
 	return t;
 fail:
 	gma_tracer_free(t);
@@ -331,6 +345,170 @@ int gma_tracer_cancel_pid(struct gma_tracer *t, pid_t pid)
 		}
 	}
 	return n;
+}
+
+/* --- KVM's ioeventfd registrations, and the notifies no known queue explains --------------- */
+
+static int ioeventfd_key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct ioeventfd_key));
+}
+
+/* Adds vm's registrations to keys/vals (n of cap), merging those at one address. */
+static void collect_ioeventfds(const struct gma_vm *vm, struct ioeventfd_key *keys,
+			       struct ioeventfd_val *vals, size_t *n, size_t cap)
+{
+	for (size_t i = 0; i < vm->nr_ioeventfds; i++) {
+		const struct gma_ioeventfd *e = &vm->ioeventfds[i];
+		struct ioeventfd_key k = { .vm_id = vm->id, .addr = e->addr, .bus = e->bus };
+		size_t j;
+
+		for (j = 0; j < *n; j++)
+			if (!ioeventfd_key_cmp(&keys[j], &k))
+				break;
+		if (j < *n) {
+			vals[j].flags |= IOEVENTFD_MULTI;
+			continue;
+		}
+		if (*n == cap)
+			return;
+		keys[*n] = k;
+		vals[*n] = (struct ioeventfd_val){ .datamatch = e->datamatch,
+						   .len = e->len,
+						   .flags = e->wildcard ? IOEVENTFD_WILDCARD : 0 };
+		(*n)++;
+	}
+}
+
+/*
+ * The ioeventfds map made equal to the registrations KVM holds now, for the traced VM (or
+ * every VM): entries added or updated, the ones no longer registered deleted. 0 or -errno
+ * (the VM lister could not run), remembered for gma_tracer_ioeventfds_error().
+ */
+static int sync_ioeventfds(struct gma_tracer *t)
+{
+	struct bpf_map *map = t->skel->maps.ioeventfds;
+	struct ioeventfd_key *keys = NULL, k, next;
+	struct ioeventfd_val *vals = NULL;
+	struct gma_vm *vms = NULL;
+	size_t n = 0, nvms = 0;
+	int err;
+
+	t->ioeventfds_listed_ns = now_ns();
+	if (!t->lister && !(t->lister = gma_vm_lister_new())) {
+		err = -errno;
+		goto out;
+	}
+	err = gma_vm_lister_list(t->lister, &vms, &nvms);
+	if (err)
+		goto out;
+	keys = calloc(IOEVENTFDS_MAX, sizeof(*keys));
+	vals = calloc(IOEVENTFDS_MAX, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nvms; i++)
+		if (!t->pid || vms[i].pid == t->pid)
+			collect_ioeventfds(&vms[i], keys, vals, &n, IOEVENTFDS_MAX);
+	for (size_t i = 0; i < n && !err; i++)
+		err = bpf_map__update_elem(map, &keys[i], sizeof(keys[i]), &vals[i],
+					   sizeof(vals[i]), BPF_ANY);
+	/* the stale ones: a key is deleted after its successor was found */
+	if (!err && !bpf_map__get_next_key(map, NULL, &k, sizeof(k))) {
+		bool more;
+
+		do {
+			bool keep = false;
+
+			more = !bpf_map__get_next_key(map, &k, &next, sizeof(next));
+			for (size_t i = 0; i < n && !keep; i++)
+				keep = !ioeventfd_key_cmp(&keys[i], &k);
+			if (!keep)
+				bpf_map__delete_elem(map, &k, sizeof(k), 0);
+			k = next;
+		} while (more);
+	}
+out:
+	gma_vms_free(vms, nvms);
+	free(keys);
+	free(vals);
+	t->ioeventfds_err = err;
+	return err;
+}
+
+int gma_tracer_ioeventfds_error(const struct gma_tracer *t)
+{
+	return t->ioeventfds_err;
+}
+
+int gma_tracer_unexplained_notifies(struct gma_tracer *t, struct gma_unexplained_notify **out,
+				    size_t *n_out, __u64 *overflow)
+{
+	struct bpf_map *map = t->skel->maps.unexplained;
+	struct unexplained_key k, next;
+	struct gma_unexplained_notify *a;
+	struct unexplained_val v;
+	size_t n = 0;
+	bool more;
+
+	*out = NULL;
+	*n_out = 0;
+	if (overflow)
+		*overflow = t->skel->bss->unexplained_overflow;
+	a = calloc(UNEXPLAINED_MAX, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	more = !bpf_map__get_next_key(map, NULL, &next, sizeof(next));
+	while (more && n < UNEXPLAINED_MAX) {
+		struct ioeventfd_key rk;
+		struct ioeventfd_val rv;
+		struct gma_unexplained_notify *u = &a[n];
+
+		k = next;
+		more = !bpf_map__get_next_key(map, &k, &next, sizeof(next));
+		if (bpf_map__lookup_elem(map, &k, sizeof(k), &v, sizeof(v), 0))
+			continue; /* deleted meanwhile: there is no deleting here, never happens */
+		*u = (struct gma_unexplained_notify){ .vm_id = k.vm_id,
+						      .pid = v.pid,
+						      .bus = k.bus,
+						      .addr = k.addr,
+						      .data = k.data,
+						      .count = v.count,
+						      .first_ns = v.first_ns,
+						      .last_ns = v.last_ns };
+		rk = (struct ioeventfd_key){ .vm_id = k.vm_id, .addr = k.addr, .bus = k.bus };
+		if (!bpf_map__lookup_elem(t->skel->maps.ioeventfds, &rk, sizeof(rk), &rv,
+					  sizeof(rv), 0)) {
+			u->reg_len = rv.len;
+			u->reg_wildcard = rv.flags & IOEVENTFD_WILDCARD;
+			u->reg_shared = rv.flags & IOEVENTFD_MULTI;
+			u->reg_datamatch = rv.datamatch;
+		}
+		n++;
+	}
+	*out = a;
+	*n_out = n;
+	return 0;
+}
+
+__u64 gma_tracer_vcpu_events(const struct gma_tracer *t)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *per_cpu, sum = 0;
+	__u32 zero = 0;
+
+	if (ncpu <= 0)
+		return 0;
+	per_cpu = calloc(ncpu, sizeof(*per_cpu));
+	if (!per_cpu)
+		return 0;
+	if (bpf_map__lookup_elem(t->skel->maps.vcpu_events, &zero, sizeof(zero), per_cpu,
+				 ncpu * sizeof(*per_cpu), 0) == 0)
+		for (int i = 0; i < ncpu; i++)
+			sum += per_cpu[i];
+	free(per_cpu);
+	return sum;
 }
 
 /* --- userspace's look at the rings ------------------------------------------------------ */
@@ -572,6 +750,8 @@ int gma_tracer_poll(struct gma_tracer *t, int timeout_ms)
 		t->last_ring_poll_ns = now;
 		poll_rings(t);
 	}
+	if (now - t->ioeventfds_listed_ns >= IOEVENTFD_REFRESH_NS)
+		sync_ioeventfds(t);
 	return t->reader.handled;
 }
 
