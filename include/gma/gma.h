@@ -274,6 +274,31 @@ struct gma_completion {
 	__u32 len; /* bytes the device wrote, from the used element */
 	__u32 device_id;
 	pid_t pid;
+	/* in flight when its queue was imported (struct gma_attach_chains): no latency to tell */
+	bool age_unknown;
+};
+
+struct gma_ring_chain;
+
+/*
+ * The chains in flight when a queue was imported (gma_tracer_add_queue() with a layout):
+ * the heads from the used index to the avail index, each decoded once from userspace as
+ * gma_ring_read() (<gma/virtio.h>) decodes them, the first GMA_ATTACH_CHAINS_MAX of them.
+ * They were made available before the trace: their age is unknown, and their completions
+ * say so (struct gma_completion.age_unknown).
+ */
+#define GMA_ATTACH_CHAINS_MAX 32
+
+struct gma_attach_chains {
+	const struct gma_queue_key *key;
+	__u64 ts_ns; /* when the ring was read */
+	__u32 device_id;
+	pid_t pid;
+	__u32 in_flight; /* avail - used at import, at most the queue size */
+	__u32 nr_chains; /* in chains[] */
+	__u32 not_listed; /* in_flight - nr_chains: past the cap, or not readable */
+	__u32 anomalies; /* of the ring (struct gma_ring.anomalies) */
+	const struct gma_ring_chain *chains; /* in avail order */
 };
 
 /* An anomaly of a queue, with why. head is the chain's head, or ~0 when not about one chain. */
@@ -331,6 +356,8 @@ struct gma_ring_callbacks {
 	void (*on_chain)(void *ctx, const struct gma_chain *c);
 	void (*on_completion)(void *ctx, const struct gma_completion *c);
 	void (*on_anomaly)(void *ctx, const struct gma_anomaly_event *a);
+	/* from gma_tracer_add_queue(), on its caller's thread, when chains were in flight */
+	void (*on_attach)(void *ctx, const struct gma_attach_chains *a);
 	size_t : 0;
 };
 
@@ -424,8 +451,10 @@ GMA_API int gma_tracer_poll(struct gma_tracer *t, int timeout_ms);
  * magic value read was missed): with layout NULL, only the window (queue is not used); else
  * queue `queue`'s layout, as from --queue or QEMU's QMP (layout->flags is not used: the queue
  * is marked GMA_QUEUE_READY | GMA_QUEUE_FROM_USER). vm_id is struct gma_vm.id; device_id a
- * VIRTIO_ID_*, 0 when unknown. -E2BIG for a queue index the tracer does not follow (>= 8),
- * -EINVAL for a base not 0x200-aligned, a negative queue with a layout, or a bad size.
+ * VIRTIO_ID_*, 0 when unknown. The queue's ring is read as it is now: the model starts from
+ * it, and the chains in flight go once to the on_attach callback (struct gma_attach_chains).
+ * -E2BIG for a queue index the tracer does not follow (>= 8), -EINVAL for a base not
+ * 0x200-aligned, a negative queue with a layout, or a bad size.
  */
 GMA_API int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue,
 				 const struct gma_queue_layout *layout, __u32 device_id);

@@ -216,6 +216,8 @@ struct printer {
 	/* notifies no known queue explains, so far (text: on stderr, with what to do) */
 	void (*unexplained)(const struct gma_unexplained_notify *u);
 	void (*quiet)(const struct quiet_notice *q);
+	/* the chains in flight when a queue was imported, decoded once; age unknown */
+	void (*attach)(const struct gma_attach_chains *a, bool descs);
 };
 
 /*
@@ -237,6 +239,7 @@ void for_each_unread(const struct dump *d,
 		.anomaly = prefix##_anomaly, .queue_stats = prefix##_queue_stats,              \
 		.health = prefix##_health, .summary = prefix##_summary, .ring = prefix##_ring, \
 		.unexplained = prefix##_unexplained, .quiet = prefix##_quiet,                  \
+		.attach = prefix##_attach,                                                     \
 	}
 
 extern const struct printer text_printer, json_printer;

@@ -170,6 +170,46 @@ static void json_completion(const struct gma_completion *c)
 	gma_json_u64_field(w, "head", c->head);
 	gma_json_u64_field(w, "len", c->len);
 	gma_json_u64_field(w, "latency_ns", c->latency_ns);
+	gma_json_bool_field(w, "age_unknown", c->age_unknown);
+	gma_json_end_object(w);
+}
+
+/*
+ * An attach_chain record per chain listed (the members of a chain record, but notify_seq and
+ * sample times: it was read from userspace at import), then one attach record for the queue.
+ */
+static void json_attach(const struct gma_attach_chains *a, bool descs)
+{
+	struct gma_json *w;
+	char summary[256];
+
+	(void)descs; /* JSON chains always hold their descriptors */
+	for (__u32 i = 0; i < a->nr_chains; i++) {
+		const struct gma_ring_chain *c = &a->chains[i];
+		struct gma_chain_view v;
+
+		gma_chain_view_ring(&v, c, a->device_id, a->key->queue);
+		gma_chain_summary(&v, summary, sizeof(summary));
+		w = record("attach_chain");
+		gma_json_u64_field(w, "ts_ns", a->ts_ns);
+		queue_fields(w, a->pid, a->device_id, a->key->base, a->key->queue);
+		gma_json_u64_field(w, "avail_idx", c->avail_pos);
+		gma_json_u64_field(w, "head", c->head);
+		gma_json_u64_field(w, "nr_descs", c->nr_descs);
+		gma_json_u64_field(w, "total_len", c->total_len);
+		gma_json_bool_field(w, "indirect", c->indirect_addr != 0);
+		gma_json_bool_field(w, "age_unknown", true);
+		gma_chain_json_members(w, summary, &v);
+		gma_json_end_object(w);
+	}
+	w = record("attach");
+	gma_json_u64_field(w, "ts_ns", a->ts_ns);
+	queue_fields(w, a->pid, a->device_id, a->key->base, a->key->queue);
+	gma_json_u64_field(w, "in_flight", a->in_flight);
+	gma_json_u64_field(w, "listed", a->nr_chains);
+	gma_json_u64_field(w, "not_listed", a->not_listed);
+	gma_json_name(w, "anomalies");
+	gma_json_anomalies(w, a->anomalies);
 	gma_json_end_object(w);
 }
 

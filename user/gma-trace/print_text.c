@@ -146,9 +146,45 @@ static void text_completion(const struct gma_completion *c)
 	printf(" %d ", c->pid);
 	gma_print_queue_label(stdout, c->device_id, c->key->base, c->key->queue);
 	printf(" used head %u len %u", c->head, c->len);
-	if (c->latency_ns)
+	if (c->age_unknown)
+		printf(" age unknown (in flight at attach)");
+	else if (c->latency_ns)
 		printf(" latency %.3f ms", c->latency_ns / 1e6);
 	printf("\n");
+}
+
+/* Each chain as a live one prints (gma_chain_print), marked; then what was not listed. */
+static void text_attach(const struct gma_attach_chains *a, bool descs)
+{
+	char summary[256], an[256];
+
+	for (__u32 i = 0; i < a->nr_chains; i++) {
+		const struct gma_ring_chain *c = &a->chains[i];
+		struct gma_chain_view v;
+
+		gma_chain_view_ring(&v, c, a->device_id, a->key->queue);
+		gma_chain_summary(&v, summary, sizeof(summary));
+		print_time(stdout, a->ts_ns);
+		printf(" %d ", a->pid);
+		gma_print_queue_label(stdout, a->device_id, a->key->base, a->key->queue);
+		printf(" avail %u head %u: %s (%u desc%s%s)", c->avail_pos, c->head, summary,
+		       c->nr_descs, c->nr_descs == 1 ? "" : "s",
+		       c->indirect_addr ? ", indirect" : "");
+		if (c->anomalies & ~GMA_ANOM_CHAIN_TRUNCATED) {
+			gma_anomaly_format(c->anomalies, an, sizeof(an));
+			printf(" !! %s", an);
+		}
+		printf(" -- in flight at attach, age unknown\n");
+		if (descs)
+			gma_chain_print_descs(stdout, &v);
+	}
+	if (a->not_listed) {
+		print_time(stdout, a->ts_ns);
+		printf(" %d ", a->pid);
+		gma_print_queue_label(stdout, a->device_id, a->key->base, a->key->queue);
+		printf(" %u more in flight at attach not listed (%u in all)\n", a->not_listed,
+		       a->in_flight);
+	}
 }
 
 static void text_anomaly(const struct gma_anomaly_event *a)

@@ -296,6 +296,13 @@ static void on_queue(void *ctx, const struct gma_rec_queue *q)
 		out()->queue(q);
 }
 
+static void on_attach(void *ctx, const struct gma_attach_chains *a)
+{
+	(void)ctx;
+	if (!args.stats)
+		out()->attach(a, args.descs);
+}
+
 static void on_notify(void *ctx, const struct gma_rec_notify *n)
 {
 	(void)ctx;
@@ -488,7 +495,8 @@ int cmd_rings(int argc, char **argv)
 					 .on_notify = on_notify,
 					 .on_chain = on_chain,
 					 .on_completion = on_completion,
-					 .on_anomaly = on_anomaly };
+					 .on_anomaly = on_anomaly,
+					 .on_attach = on_attach };
 	GMA_OPTS(gma_tracer_opts, opts, .ring = &cb);
 	struct timespec start, mono, real;
 	const struct gma_vm *vm = NULL;
@@ -512,6 +520,11 @@ int cmd_rings(int argc, char **argv)
 		if (err)
 			return err;
 	}
+	/* before the imports: the chains in flight at attach are printed with their time */
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	wall_minus_mono_ns =
+		(real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
 	opts.pid = pid;
 	opts.snap_len = args.snap_len;
 	opts.indices_only = args.indices_only;
@@ -538,10 +551,6 @@ int cmd_rings(int argc, char **argv)
 	}
 	if (args.qmp && (err = import_qmp(t, vm, args.qmp, !args.ecam_buses)))
 		goto out_tracer;
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &real);
-	wall_minus_mono_ns =
-		(real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
 	if (!env.json)
 		fprintf(stderr, "gma-trace: tracing VM pid %d (%s) on %s; Ctrl-C to stop\n", pid,
 			args.cmd ? args.cmd[0] : comm_of(pid), gma_tracer_tracepoints(t));

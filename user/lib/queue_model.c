@@ -19,6 +19,7 @@ void qm_init(struct queue_model *m, const struct gma_ring_callbacks *cb, void *c
 	m->cb.on_chain = OPTS_GET(cb, on_chain, NULL);
 	m->cb.on_completion = OPTS_GET(cb, on_completion, NULL);
 	m->cb.on_anomaly = OPTS_GET(cb, on_anomaly, NULL);
+	m->cb.on_attach = OPTS_GET(cb, on_attach, NULL);
 	m->ctx = ctx;
 }
 
@@ -377,6 +378,7 @@ void qm_on_used(struct queue_model *m, const struct gma_rec_used *r)
 
 		if (q->in_flight_ts && id < q->st.num && q->in_flight_ts[id] == QM_AGE_UNKNOWN) {
 			q->in_flight_ts[id] = 0; /* in flight at import: no latency to tell */
+			c.age_unknown = true;
 		} else if (q->in_flight_ts && id < q->st.num && q->in_flight_ts[id]) {
 			c.latency_ns =
 				r->ts_ns > q->in_flight_ts[id] ? r->ts_ns - q->in_flight_ts[id] : 0;

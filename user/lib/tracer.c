@@ -779,41 +779,89 @@ __u64 gma_tracer_bad_records(const struct gma_tracer *t)
 	return t->reader.bad_records;
 }
 
+/* A queue's state at import: the model's start, and the chains then in flight. */
+struct import_state {
+	struct qm_ring_state ring;
+	struct gma_ring *decoded; /* gma_ring_read(): chains from its own used index on */
+	__u32 first; /* decoded->chains[first] is at ring.used_idx */
+	__u32 nr_chains; /* from first: those below ring.avail_idx, in order */
+	pid_t pid;
+};
+
 /*
- * A queue's current state read from the guest at import: its indices and the heads in flight
- * (avail ring entries from used to avail, at most num). 0, or -errno when it cannot be read
+ * A queue's current state read from the guest at import: its indices, and the chains in
+ * flight (avail ring entries from used to avail, at most num) decoded once as gma_ring_read()
+ * decodes them (the model takes their heads, the caller lists them). The decode reads the
+ * indices again: of its chains, those between the indices read first are kept (a device or
+ * driver that moved in between changes which). 0, or -errno when the indices cannot be read
  * (a driver that has not set the queue up: the first look learns it instead).
  */
 static int read_ring_state(struct gma_tracer *t, __u64 vm_id, const struct gma_queue_layout *l,
-			   struct qm_ring_state *ring)
+			   struct import_state *st)
 {
+	GMA_OPTS(gma_ring_read_opts, opts, .snap_len = t->skel->rodata->snap_len);
+	struct qm_ring_state *ring = &st->ring;
+	struct gma_ring *r;
 	struct gma_mem *mem;
 	__u16 *heads;
-	__u32 n;
+	__u32 n, skip;
+	int err;
 
 	vm_memory_stale(t, vm_id, true); /* the memslots as they are now */
 	mem = vm_memory(t, vm_id);
 	if (!mem || !l->driver || !l->device || l->flags & GMA_QUEUE_PACKED)
 		return -ENOENT;
+	for (size_t i = 0; i < t->nr_vm_readers; i++)
+		if (t->vm_readers[i].vm_id == vm_id)
+			st->pid = t->vm_readers[i].pid;
 	if (read_idx(mem, l->driver + GMA_VRING_AVAIL_IDX_OFF, &ring->avail_idx) ||
 	    read_idx(mem, l->device + GMA_VRING_USED_IDX_OFF, &ring->used_idx))
 		return -EFAULT;
 	n = (__u16)(ring->avail_idx - ring->used_idx);
 	if (n > l->num)
 		n = l->num; /* a hostile index: the model flags nothing here, the ring shows it */
-	heads = calloc(n ? n : 1, sizeof(*heads));
+	err = gma_ring_read(mem, l, &opts, &r);
+	if (err)
+		return err;
+	st->decoded = r;
+	/* the decode's chains that lie in [used_idx, avail_idx) as read above: a contiguous run */
+	skip = (__u16)(ring->used_idx - r->used_idx);
+	if ((__s16)skip < 0 || skip > r->nr_chains)
+		skip = r->nr_chains; /* the device went back: the ring shows it, nothing listed */
+	st->first = skip;
+	while (st->nr_chains < r->nr_chains - skip && st->nr_chains < n &&
+	       (__u16)(r->chains[skip + st->nr_chains].avail_pos - ring->used_idx) < n)
+		st->nr_chains++;
+	heads = calloc(st->nr_chains ? st->nr_chains : 1, sizeof(*heads));
 	if (!heads)
 		return -ENOMEM;
-	for (__u32 i = 0; i < n; i++)
-		if (read_idx(mem,
-			     l->driver + gma_vring_avail_entry_off((__u16)(ring->used_idx + i) %
-								   l->num),
-			     &heads[i]))
-			break;
-		else
-			ring->nr_heads++;
+	for (__u32 i = 0; i < st->nr_chains; i++)
+		heads[i] = r->chains[skip + i].head;
 	ring->heads = heads;
+	ring->nr_heads = st->nr_chains;
 	return 0;
+}
+
+/* The chains in flight at import, to the caller's on_attach (the first GMA_ATTACH_CHAINS_MAX). */
+static void report_attach(struct gma_tracer *t, const struct gma_queue_key *key, __u32 device_id,
+			  const struct gma_queue_layout *l, const struct import_state *st)
+{
+	const struct gma_ring_callbacks *cb = &t->reader.model.cb;
+	struct gma_attach_chains a = { .key = key, .device_id = device_id, .pid = st->pid };
+
+	if (!cb->on_attach)
+		return;
+	a.in_flight = (__u16)(st->ring.avail_idx - st->ring.used_idx);
+	if (a.in_flight > l->num)
+		a.in_flight = l->num;
+	if (!a.in_flight)
+		return;
+	a.ts_ns = now_ns();
+	a.anomalies = st->decoded ? st->decoded->anomalies : 0;
+	a.nr_chains = st->nr_chains < GMA_ATTACH_CHAINS_MAX ? st->nr_chains : GMA_ATTACH_CHAINS_MAX;
+	a.not_listed = a.in_flight - a.nr_chains;
+	a.chains = st->decoded && a.nr_chains ? &st->decoded->chains[st->first] : NULL;
+	cb->on_attach(t->reader.model.ctx, &a);
 }
 
 int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue,
@@ -824,7 +872,7 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 	struct vm_devs vd = {};
 	struct virtio_dev dev = {};
 	struct gma_queue_key qkey = { .vm_id = vm_id, .base = base };
-	struct qm_ring_state ring = {};
+	struct import_state st = {};
 	bool have_ring = false;
 	int err;
 
@@ -846,16 +894,16 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 						  .num = layout->num,
 						  .flags = GMA_QUEUE_READY | GMA_QUEUE_FROM_USER };
 		/* the ring as it is now: the kernel walks only what comes after */
-		have_ring = !read_ring_state(t, vm_id, layout, &ring);
+		have_ring = !read_ring_state(t, vm_id, layout, &st);
 		if (have_ring) {
-			dev.q[queue].last_avail = ring.avail_idx;
-			dev.q[queue].last_used = ring.used_idx;
+			dev.q[queue].last_avail = st.ring.avail_idx;
+			dev.q[queue].last_used = st.ring.used_idx;
 			dev.q[queue].avail_known = dev.q[queue].used_known = 1;
 		}
 	}
 	err = bpf_map__update_elem(devs, &key, sizeof(key), &dev, sizeof(dev), BPF_ANY);
 	if (err)
-		return err;
+		goto out;
 	/* so vCPU exits look at its used rings */
 	bpf_map__lookup_elem(t->skel->maps.vm_devs, &vm_id, sizeof(vm_id), &vd, sizeof(vd), 0);
 	for (__u32 i = 0; i < vd.n && i < VM_DEVS_MAX; i++)
@@ -866,14 +914,24 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 	err = bpf_map__update_elem(t->skel->maps.vm_devs, &vm_id, sizeof(vm_id), &vd, sizeof(vd),
 				   BPF_ANY);
 	if (err)
-		return err;
+		goto out;
 known:
 	if (layout) {
+		const struct gma_queue_key *mkey;
+		const struct gma_queue_stats *qs;
+
 		qkey.queue = queue;
-		qm_add_queue(&t->reader.model, &qkey, layout, device_id, have_ring ? &ring : NULL);
+		qm_add_queue(&t->reader.model, &qkey, layout, device_id,
+			     have_ring ? &st.ring : NULL);
+		/* the model's own key and device: what the completions will carry */
+		for (size_t i = 0; have_ring && (qs = qm_queue_at(&t->reader.model, i, &mkey)); i++)
+			if (!memcmp(mkey, &qkey, sizeof(qkey)))
+				report_attach(t, mkey, qs->device_id, layout, &st);
 	}
-	free((void *)ring.heads);
-	return 0;
+out:
+	free((void *)st.ring.heads);
+	gma_ring_free(st.decoded);
+	return err;
 }
 
 int gma_tracer_set_ecam(struct gma_tracer *t, __u64 vm_id, __u64 base, __u32 buses)
