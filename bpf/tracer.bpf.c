@@ -46,8 +46,8 @@ struct {
 } tgid_vm SEC(".maps");
 
 /*
- * Tracepoint hits of the traced vCPU threads (the vCPU-carrying ones: about one per exit),
- * per CPU: userspace tells an idle or absent guest from one that exits but never notifies.
+ * Hits of the vCPU-carrying tracepoints on the traced vCPU threads (a few per exit), per CPU:
+ * userspace tells an idle or absent guest from one that exits but never notifies.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

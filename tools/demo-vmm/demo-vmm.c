@@ -1052,9 +1052,11 @@ static const struct argp_option options[] = {
 	  "so. Needs --delay (a halt would wait in the kernel) and --transport mmio",
 	  0 },
 	{ "ioeventfd", OPT_IOEVENTFD, NULL, 0,
-	  "Register each virtio-mmio queue's QueueNotify with KVM (KVM_IOEVENTFD, datamatch = "
-	  "queue index; not the hostile device's): KVM takes the notify without an exit, the VMM "
-	  "drains the eventfds after every exit. Each registration (\"ioeventfd_register\"), "
+	  "Register the devices' notify addresses with KVM (KVM_IOEVENTFD) as QEMU does, not the "
+	  "hostile device's: virtio-mmio QueueNotify and legacy virtio-pci's I/O port with "
+	  "datamatch = queue index, modern virtio-pci notify addresses with any width and value "
+	  "(at DRIVER_OK). KVM takes the notify without an exit, the VMM drains the eventfds "
+	  "after every exit. Each registration (\"ioeventfd_register\"), "
 	  "drain (\"ioeventfd\", with its count) and total (\"ioeventfd_total\") is logged",
 	  0 },
 	{ "hold", OPT_HOLD, "requests|completions", 0,
@@ -1293,9 +1295,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		     o->fault.kind == DEMO_FAULT_DEVICE_IRQ_NO_USED) &&
 		    !o->irq)
 			argp_error(state, "--fault %s needs --irq", fault_names[o->fault.kind]);
-		if (o->ioeventfd && !(o->transport & DEMO_TRANSPORT_MMIO))
-			argp_error(state, "--ioeventfd registers virtio-mmio notifies: it needs "
-					  "--transport mmio or both");
 		if ((o->requests || o->until_hostile_done) && !o->req_hz)
 			argp_error(state,
 				   "--requests and --until need virtio traffic (--req-hz > 0)");
@@ -1376,7 +1375,9 @@ static int setup_virtio(struct demo *d)
 			return e;
 	}
 	if (o->ioeventfd) {
-		e = ioeventfd_register_mmio(&d->io, d->vm.vm_fd, &d->virtio);
+		ioeventfd_init(&d->io, d->vm.vm_fd);
+		d->virtio.ioeventfds = &d->io;
+		e = ioeventfd_register_mmio(&d->io, &d->virtio);
 		if (e)
 			return e;
 	}

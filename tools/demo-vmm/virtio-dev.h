@@ -21,6 +21,7 @@
 #define VIRTIO_DEMO_MAX_PENDING 256
 
 struct virtio_host;
+struct ioeventfds;
 
 enum virtio_model {
 	VIRTIO_MODEL_BLK,
@@ -128,6 +129,7 @@ struct virtio_host {
 	struct virtio_fault fault; /* --fault */
 	bool irq; /* --irq: devices with a gsi raise it (in-kernel irqchip) */
 	bool held; /* --hold completions: no used element is written while set */
+	struct ioeventfds *ioeventfds; /* --ioeventfd: where virtio-pci registers at DRIVER_OK */
 };
 
 int virtio_host_init(struct virtio_host *h, struct vm *vm, uint32_t delay_ms);

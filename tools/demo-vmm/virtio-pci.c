@@ -26,6 +26,7 @@
 
 #include "demo-abi.h"
 #include "demo-log.h"
+#include "ioeventfd.h"
 #include "virtio-pci.h"
 
 #define VIRTIO_PCI_VENDOR 0x1af4
@@ -102,14 +103,40 @@ static void log_device(struct virtio_pci *vp)
 	     vp->f.cfg_reads, vp->f.cfg_writes, vp->f.bar_sizings, vp->f.cap_reads);
 }
 
+/*
+ * --ioeventfd: the notify addresses once the driver is ready and the BARs placed, as QEMU
+ * starts its ioeventfds at DRIVER_OK: legacy, the I/O port with datamatch = queue; modern,
+ * each queue's notify address, any width and value.
+ */
+static void register_ioeventfds(struct virtio_pci *vp)
+{
+	struct virtio_dev *v = vp->v;
+	uint64_t base = vp->f.bars[vp->bar].mapped;
+
+	if (!v->host->ioeventfds || v->hostile || !base)
+		return;
+	for (unsigned int i = 0; i < v->nr_queues; i++) {
+		if (v->legacy)
+			ioeventfd_add(v->host->ioeventfds, v, i, true,
+				      base + VIRTIO_PCI_QUEUE_NOTIFY, 2, false);
+		else
+			ioeventfd_add(v->host->ioeventfds, v, i, false,
+				      base + R_NOTIFY +
+					      (uint64_t)vp->notify_off[i] * vp->notify_mult,
+				      0, true);
+	}
+}
+
 /* A status write; the device's PCI setup is logged each time the driver sets DRIVER_OK. */
 static void set_status(struct virtio_pci *vp, uint32_t s)
 {
 	bool was = vp->v->status & VIRTIO_CONFIG_S_DRIVER_OK;
 
 	virtio_dev_set_status(vp->v, s);
-	if (!was && (vp->v->status & VIRTIO_CONFIG_S_DRIVER_OK))
+	if (!was && (vp->v->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		log_device(vp);
+		register_ioeventfds(vp);
+	}
 }
 
 /* ---- modern: the structures in the memory BAR ---- */

@@ -361,21 +361,26 @@ static void text_summary(const struct trace_summary *s)
  */
 static void text_unexplained(const struct gma_unexplained_notify *u)
 {
-	char what[64];
+	char what[64], mmio[128] = "";
 
+	/* QueueNotify is at 0x50 of a virtio-mmio window, and the value is the queue's index */
+	if (u->bus == GMA_BUS_MMIO && (u->addr & 0x1ff) == 0x50 && u->data != GMA_NOTIFY_NO_DATA)
+		snprintf(
+			mmio, sizeof(mmio),
+			" (if it is a virtio-mmio window's QueueNotify: --queue base=0x%llx,index=%llu,"
+			"...)",
+			(unsigned long long)(u->addr - 0x50), (unsigned long long)u->data);
 	fprintf(stderr,
 		"gma-trace: %llu notifies on %s 0x%llx (ioeventfd, %s) that no known queue explains: "
-		"the device was set up before the trace started; pass --qmp SOCKET or --queue "
-		"%s,index=...\n",
+		"the device was set up before the trace started; pass --qmp SOCKET or --queue with "
+		"the queue's layout%s\n",
 		(unsigned long long)u->count, u->bus == GMA_BUS_PIO ? "port" : "address",
-		(unsigned long long)u->addr, unexplained_what(u, what, sizeof(what)),
-		u->bus == GMA_BUS_MMIO && (u->addr & 0x1ff) == 0x50 ? "base=ADDR-0x50" : "...");
+		(unsigned long long)u->addr, unexplained_what(u, what, sizeof(what)), mmio);
 }
 
 static void text_quiet(const struct quiet_notice *q)
 {
-	fprintf(stderr,
-		"gma-trace: VM pid %d: no VirtIO notify in %llu s and %llu vCPU exits: %s\n",
+	fprintf(stderr, "gma-trace: VM pid %d: no VirtIO notify in %llu s (%llu vCPU events): %s\n",
 		q->pid, (unsigned long long)(q->quiet_ms / 1000),
 		(unsigned long long)q->vcpu_events, quiet_meaning(q));
 }

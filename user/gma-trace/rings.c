@@ -52,8 +52,12 @@ static struct trace_summary seen;
  */
 #define UNEXPLAINED_CHECK_MS 1000
 #define UNEXPLAINED_REPEAT_MS 10000
-/* A VM with no notify at all this long is said to be quiet, once. */
+/*
+ * A VM with no notify at all this long is said to be quiet, once: a running VM (--pid), or a
+ * VMM started under the trace, whose guest may take a while to boot.
+ */
 #define QUIET_MS 5000
+#define QUIET_BOOT_MS 30000
 
 struct reported {
 	struct gma_unexplained_notify u; /* as last reported */
@@ -582,7 +586,7 @@ int cmd_rings(int argc, char **argv)
 			report_unexplained(t, now);
 			last_unexplained = now;
 		}
-		if (!quiet_checked && now >= QUIET_MS) {
+		if (!quiet_checked && now >= (args.cmd ? QUIET_BOOT_MS : QUIET_MS)) {
 			struct quiet_notice q = { .pid = pid,
 						  .quiet_ms = now,
 						  .vcpu_events = gma_tracer_vcpu_events(t) };
