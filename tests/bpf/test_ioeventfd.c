@@ -393,9 +393,10 @@ Test(trace, late_ioeventfd_unexplained, .timeout = 300)
 		cr_expect(is(u, "bus", pio ? "pio" : "mmio"));
 		/* the text summary says the same */
 		snprintf(cmd, sizeof(cmd),
-			 "%llu notifies on %s 0x%llx (ioeventfd, queue %llu) no known queue "
+			 "%llu %s on %s 0x%llx (ioeventfd, queue %llu) no known queue "
 			 "explains",
-			 (unsigned long long)num(t, "notifies"), pio ? "port" : "address",
+			 (unsigned long long)num(t, "notifies"),
+			 num(t, "notifies") == 1 ? "notify" : "notifies", pio ? "port" : "address",
 			 (unsigned long long)addr, (unsigned long long)num(t, "queue"));
 		cr_expect_eq(count_lines(text_path, cmd), 1, "not in the text summary: %s", cmd);
 	}

@@ -339,10 +339,10 @@ static void text_summary(const struct trace_summary *s)
 		const struct gma_unexplained_notify *u = &s->unexplained[i];
 		char what[64];
 
-		fprintf(stderr,
-			"%llu notifies on %s 0x%llx (ioeventfd, %s) no known queue explains\n",
-			(unsigned long long)u->count, u->bus == GMA_BUS_PIO ? "port" : "address",
-			(unsigned long long)u->addr, unexplained_what(u, what, sizeof(what)));
+		fprintf(stderr, "%llu %s on %s 0x%llx (ioeventfd, %s) no known queue explains\n",
+			(unsigned long long)u->count, u->count == 1 ? "notify" : "notifies",
+			u->bus == GMA_BUS_PIO ? "port" : "address", (unsigned long long)u->addr,
+			unexplained_what(u, what, sizeof(what)));
 	}
 	if (s->unexplained_overflow)
 		fprintf(stderr,
@@ -371,11 +371,12 @@ static void text_unexplained(const struct gma_unexplained_notify *u)
 			"...)",
 			(unsigned long long)(u->addr - 0x50), (unsigned long long)u->data);
 	fprintf(stderr,
-		"gma-trace: %llu notifies on %s 0x%llx (ioeventfd, %s) that no known queue explains: "
+		"gma-trace: %llu %s on %s 0x%llx (ioeventfd, %s) that no known queue explains: "
 		"the device was set up before the trace started; pass --qmp SOCKET or --queue with "
 		"the queue's layout%s\n",
-		(unsigned long long)u->count, u->bus == GMA_BUS_PIO ? "port" : "address",
-		(unsigned long long)u->addr, unexplained_what(u, what, sizeof(what)), mmio);
+		(unsigned long long)u->count, u->count == 1 ? "notify" : "notifies",
+		u->bus == GMA_BUS_PIO ? "port" : "address", (unsigned long long)u->addr,
+		unexplained_what(u, what, sizeof(what)), mmio);
 }
 
 static void text_quiet(const struct quiet_notice *q)
