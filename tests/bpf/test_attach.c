@@ -9,8 +9,12 @@
  * --suppress, the net receive buffers it posts at once stay in flight, and the guest queues
  * nothing more while its request is outstanding. The VMM's log of those chains is the ground
  * truth the listing is compared with, descriptor by descriptor.
+ *
+ * The cap on the listing is checked on a VM of the test's own (no vCPU needed): a memslot
+ * holding a ring it wrote with more chains in flight than are listed.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,14 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <linux/virtio_ring.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <gma/gma.h>
+#include <gma/virtio.h>
 
 #include "demo_vm.h"
 #include "trace_run.h"
@@ -186,4 +198,127 @@ Test(attach, in_flight_chains_listed_once, .timeout = 300)
 	unlink(text_path);
 	trace_run_cleanup();
 	demo_vm_stop(&vm);
+}
+
+/* What on_attach saw. */
+struct attach_seen {
+	int calls;
+	__u32 in_flight, nr_chains, not_listed;
+	__u16 heads[GMA_ATTACH_CHAINS_MAX];
+	__u16 pos[GMA_ATTACH_CHAINS_MAX];
+	__u64 addr[GMA_ATTACH_CHAINS_MAX];
+};
+
+static void on_attach(void *ctx, const struct gma_attach_chains *a)
+{
+	struct attach_seen *s = ctx;
+
+	s->calls++;
+	s->in_flight = a->in_flight;
+	s->nr_chains = a->nr_chains;
+	s->not_listed = a->not_listed;
+	for (__u32 i = 0; i < a->nr_chains && i < GMA_ATTACH_CHAINS_MAX; i++) {
+		s->heads[i] = a->chains[i].head;
+		s->pos[i] = a->chains[i].avail_pos;
+		s->addr[i] = a->chains[i].nr_descs ? a->chains[i].descs[0].addr : 0;
+	}
+}
+
+#define RAM_GPA 0x100000ULL
+#define RAM_SIZE 0x10000ULL
+#define NUM 64
+#define DESC_OFF 0x0
+#define AVAIL_OFF 0x400
+#define USED_OFF 0x1000
+#define BUF_OFF 0x2000
+
+/*
+ * A ring with `pending` chains from used index `used` on, head h = (7 * k + 3) % NUM for the
+ * k-th, one 16-byte buffer each at BUF_OFF + 16 * h.
+ */
+static void write_ring(__u8 *ram, __u16 used, __u32 pending)
+{
+	struct vring_desc *d = (void *)(ram + DESC_OFF);
+	__u16 *avail = (void *)(ram + AVAIL_OFF), *used_idx = (void *)(ram + USED_OFF + 2);
+
+	for (__u32 h = 0; h < NUM; h++)
+		d[h] = (struct vring_desc){ .addr = RAM_GPA + BUF_OFF + 16 * h, .len = 16 };
+	for (__u32 k = 0; k < NUM; k++)
+		avail[2 + (__u16)(used + k) % NUM] = (7 * k + 3) % NUM;
+	avail[1] = (__u16)(used + pending);
+	*used_idx = used;
+}
+
+/*
+ * More chains in flight than GMA_ATTACH_CHAINS_MAX: the first are listed in avail order,
+ * decoded from the test's ring, the rest counted; a ring whose avail index is more than the
+ * queue size ahead (hostile) counts the queue size in flight, no more.
+ */
+Test(attach, listing_capped)
+{
+	struct attach_seen seen = {};
+	struct gma_ring_callbacks cb = { .sz = sizeof(cb), .on_attach = on_attach };
+	GMA_OPTS(gma_tracer_opts, opts, .pid = getpid(), .ring = &cb, .ctx = &seen,
+		 .ring_poll_ms = GMA_RING_POLL_OFF);
+	struct gma_queue_layout l = { .desc = RAM_GPA + DESC_OFF,
+				      .driver = RAM_GPA + AVAIL_OFF,
+				      .device = RAM_GPA + USED_OFF,
+				      .num = NUM };
+	struct kvm_userspace_memory_region region = { .slot = 0,
+						      .guest_phys_addr = RAM_GPA,
+						      .memory_size = RAM_SIZE };
+	const __u32 pending = GMA_ATTACH_CHAINS_MAX + 9;
+	const struct gma_vm *vm;
+	struct gma_tracer *t;
+	struct gma_vm *vms;
+	int kvm, vmfd, err;
+	size_t n;
+	__u8 *ram;
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	cr_assert_geq(kvm, 0);
+	vmfd = ioctl(kvm, KVM_CREATE_VM, 0);
+	cr_assert_geq(vmfd, 0);
+	ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert(ram != MAP_FAILED);
+	region.userspace_addr = (__u64)(unsigned long)ram;
+	cr_assert_eq(ioctl(vmfd, KVM_SET_USER_MEMORY_REGION, &region), 0);
+	write_ring(ram, 65530, pending); /* the indices wrap past 65535 while in flight */
+	cr_assert_eq(gma_vms_list(&vms, &n), 0);
+	vm = gma_vms_find_pid(vms, n, getpid());
+	cr_assert_not_null(vm);
+	t = gma_tracer_new(&opts);
+	cr_assert_not_null(t, "gma_tracer_new: %s", strerror(errno));
+
+	err = gma_tracer_add_queue(t, vm->id, 0xd0000000, 0, &l, 2);
+	cr_assert_eq(err, 0, "gma_tracer_add_queue: %s", strerror(-err));
+	cr_assert_eq(seen.calls, 1);
+	cr_expect_eq(seen.in_flight, pending);
+	cr_expect_eq(seen.nr_chains, GMA_ATTACH_CHAINS_MAX);
+	cr_expect_eq(seen.not_listed, pending - GMA_ATTACH_CHAINS_MAX);
+	for (__u32 k = 0; k < seen.nr_chains; k++) {
+		__u16 h = (7 * k + 3) % NUM;
+
+		cr_expect_eq(seen.pos[k], (__u16)(65530 + k), "chain %u at avail %u", k,
+			     seen.pos[k]);
+		cr_expect_eq(seen.heads[k], h, "chain %u: head %u, the ring has %u", k,
+			     seen.heads[k], h);
+		cr_expect_eq(seen.addr[k], RAM_GPA + BUF_OFF + 16 * h);
+	}
+
+	/* hostile: avail 1000 ahead of used */
+	memset(&seen, 0, sizeof(seen));
+	write_ring(ram, 0, 1000);
+	err = gma_tracer_add_queue(t, vm->id, 0xd0000000, 1, &l, 2);
+	cr_assert_eq(err, 0);
+	cr_assert_eq(seen.calls, 1);
+	cr_expect_eq(seen.in_flight, NUM, "%u in flight for a queue of %d", seen.in_flight, NUM);
+	cr_expect_eq(seen.nr_chains, GMA_ATTACH_CHAINS_MAX);
+	cr_expect_eq(seen.not_listed, NUM - GMA_ATTACH_CHAINS_MAX);
+
+	gma_tracer_free(t);
+	gma_vms_free(vms, n);
+	close(vmfd);
+	close(kvm);
+	munmap(ram, RAM_SIZE);
 }
