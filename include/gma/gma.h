@@ -588,8 +588,10 @@ GMA_API int gma_tracer_unexplained_notifies(struct gma_tracer *t,
 					    struct gma_unexplained_notify **out, size_t *n,
 					    __u64 *overflow);
 /*
- * Why the ioeventfd registrations could not be read (the last time: -errno of the VM
- * lister), 0 when they were: without them no notify is found unexplained.
+ * Why the ioeventfd registrations could not be followed, the last time they were read: 0,
+ * -E2BIG when some were left out (more than the tracer's table of 4096, or than the VM
+ * lister lists of a VM: notifies there are not counted), else -errno of the VM lister
+ * (without the registrations no notify is found unexplained).
  */
 GMA_API int gma_tracer_ioeventfds_error(const struct gma_tracer *t);
 /*

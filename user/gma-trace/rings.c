@@ -558,7 +558,11 @@ int cmd_rings(int argc, char **argv)
 	if (!env.json)
 		fprintf(stderr, "gma-trace: tracing VM pid %d (%s) on %s; Ctrl-C to stop\n", pid,
 			args.cmd ? args.cmd[0] : comm_of(pid), gma_tracer_tracepoints(t));
-	if (!env.json && gma_tracer_ioeventfds_error(t))
+	if (!env.json && gma_tracer_ioeventfds_error(t) == -E2BIG)
+		fprintf(stderr,
+			"gma-trace: more KVM ioeventfd registrations than gma-trace follows (the "
+			"first 128 of a VM): notifies on the others pass uncounted\n");
+	else if (!env.json && gma_tracer_ioeventfds_error(t))
 		fprintf(stderr,
 			"gma-trace: KVM's ioeventfd registrations could not be read (%s): notifies to "
 			"devices set up before the trace started pass uncounted\n",

@@ -349,50 +349,75 @@ int gma_tracer_cancel_pid(struct gma_tracer *t, pid_t pid)
 
 /* --- KVM's ioeventfd registrations, and the notifies no known queue explains --------------- */
 
+/* A registration as the ioeventfds map holds it. */
+struct ioeventfd_entry {
+	struct ioeventfd_key key;
+	struct ioeventfd_val val;
+};
+
 static int ioeventfd_key_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, sizeof(struct ioeventfd_key));
 }
 
-/* Adds vm's registrations to keys/vals (n of cap), merging those at one address. */
-static void collect_ioeventfds(const struct gma_vm *vm, struct ioeventfd_key *keys,
-			       struct ioeventfd_val *vals, size_t *n, size_t cap)
+/*
+ * The registrations of the traced VM (or every VM) as the map's entries, sorted by key, those
+ * at one address merged (IOEVENTFD_MULTI). -E2BIG when some are left out: past the map's
+ * size, or past what the VM lister lists of a VM (its ioeventfds_more).
+ */
+static int collect_ioeventfds(const struct gma_tracer *t, const struct gma_vm *vms, size_t nvms,
+			      struct ioeventfd_entry *e, size_t *n_out)
 {
-	for (size_t i = 0; i < vm->nr_ioeventfds; i++) {
-		const struct gma_ioeventfd *e = &vm->ioeventfds[i];
-		struct ioeventfd_key k = { .vm_id = vm->id, .addr = e->addr, .bus = e->bus };
-		size_t j;
+	size_t n = 0, k = 0;
+	int err = 0;
 
-		for (j = 0; j < *n; j++)
-			if (!ioeventfd_key_cmp(&keys[j], &k))
+	for (size_t i = 0; i < nvms; i++) {
+		if (t->pid && vms[i].pid != t->pid)
+			continue;
+		if (vms[i].ioeventfds_more || (vms[i].flags & GMA_VM_IOEVENTFDS_INCOMPLETE))
+			err = -E2BIG;
+		for (size_t r = 0; r < vms[i].nr_ioeventfds; r++) {
+			const struct gma_ioeventfd *io = &vms[i].ioeventfds[r];
+
+			if (n == IOEVENTFDS_MAX) {
+				err = -E2BIG;
 				break;
-		if (j < *n) {
-			vals[j].flags |= IOEVENTFD_MULTI;
+			}
+			e[n++] = (struct ioeventfd_entry){
+				.key = { .vm_id = vms[i].id, .addr = io->addr, .bus = io->bus },
+				.val = { .datamatch = io->datamatch,
+					 .len = io->len,
+					 .flags = io->wildcard ? IOEVENTFD_WILDCARD : 0 },
+			};
+		}
+	}
+	qsort(e, n, sizeof(*e), ioeventfd_key_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (k && !ioeventfd_key_cmp(&e[k - 1].key, &e[i].key)) {
+			e[k - 1].val.flags |= IOEVENTFD_MULTI;
 			continue;
 		}
-		if (*n == cap)
-			return;
-		keys[*n] = k;
-		vals[*n] = (struct ioeventfd_val){ .datamatch = e->datamatch,
-						   .len = e->len,
-						   .flags = e->wildcard ? IOEVENTFD_WILDCARD : 0 };
-		(*n)++;
+		e[k++] = e[i];
 	}
+	*n_out = k;
+	return err;
 }
 
 /*
  * The ioeventfds map made equal to the registrations KVM holds now, for the traced VM (or
- * every VM): entries added or updated, the ones no longer registered deleted. 0 or -errno
- * (the VM lister could not run), remembered for gma_tracer_ioeventfds_error().
+ * every VM): the ones no longer registered deleted, then the others added or updated. 0 or
+ * -errno: the VM lister could not run, or -E2BIG when some registrations are not followed;
+ * remembered for gma_tracer_ioeventfds_error().
  */
 static int sync_ioeventfds(struct gma_tracer *t)
 {
 	struct bpf_map *map = t->skel->maps.ioeventfds;
-	struct ioeventfd_key *keys = NULL, k, next;
-	struct ioeventfd_val *vals = NULL;
+	struct ioeventfd_entry *e = NULL;
+	struct ioeventfd_key k, next;
 	struct gma_vm *vms = NULL;
 	size_t n = 0, nvms = 0;
-	int err;
+	int err, uerr = 0;
+	bool more;
 
 	t->ioeventfds_listed_ns = now_ns();
 	if (!t->lister && !(t->lister = gma_vm_lister_new())) {
@@ -402,37 +427,27 @@ static int sync_ioeventfds(struct gma_tracer *t)
 	err = gma_vm_lister_list(t->lister, &vms, &nvms);
 	if (err)
 		goto out;
-	keys = calloc(IOEVENTFDS_MAX, sizeof(*keys));
-	vals = calloc(IOEVENTFDS_MAX, sizeof(*vals));
-	if (!keys || !vals) {
+	e = calloc(IOEVENTFDS_MAX, sizeof(*e));
+	if (!e) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < nvms; i++)
-		if (!t->pid || vms[i].pid == t->pid)
-			collect_ioeventfds(&vms[i], keys, vals, &n, IOEVENTFDS_MAX);
-	for (size_t i = 0; i < n && !err; i++)
-		err = bpf_map__update_elem(map, &keys[i], sizeof(keys[i]), &vals[i],
-					   sizeof(vals[i]), BPF_ANY);
-	/* the stale ones: a key is deleted after its successor was found */
-	if (!err && !bpf_map__get_next_key(map, NULL, &k, sizeof(k))) {
-		bool more;
-
-		do {
-			bool keep = false;
-
-			more = !bpf_map__get_next_key(map, &k, &next, sizeof(next));
-			for (size_t i = 0; i < n && !keep; i++)
-				keep = !ioeventfd_key_cmp(&keys[i], &k);
-			if (!keep)
-				bpf_map__delete_elem(map, &k, sizeof(k), 0);
-			k = next;
-		} while (more);
+	err = collect_ioeventfds(t, vms, nvms, e, &n);
+	/* the stale ones first, so the map has room: a key is deleted once its successor is known */
+	more = !bpf_map__get_next_key(map, NULL, &k, sizeof(k));
+	while (more) {
+		more = !bpf_map__get_next_key(map, &k, &next, sizeof(next));
+		if (!bsearch(&k, e, n, sizeof(*e), ioeventfd_key_cmp))
+			bpf_map__delete_elem(map, &k, sizeof(k), 0);
+		k = next;
 	}
+	for (size_t i = 0; i < n && !uerr; i++)
+		uerr = bpf_map__update_elem(map, &e[i].key, sizeof(e[i].key), &e[i].val,
+					    sizeof(e[i].val), BPF_ANY);
+	err = uerr ?: err;
 out:
 	gma_vms_free(vms, nvms);
-	free(keys);
-	free(vals);
+	free(e);
 	t->ioeventfds_err = err;
 	return err;
 }
