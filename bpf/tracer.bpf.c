@@ -178,7 +178,7 @@ int BPF_PROG(kvm_pio, unsigned int rw, unsigned int port, unsigned int size, uns
 		pci_pio(vm, rw == 1, port, size, val);
 		sample_pending(vm, PENDING_NOTIFY);
 		if (rw == 1)
-			unexplained_check(vm, GMA_BUS_PIO, port, size, val);
+			unexplained_notify(vm, GMA_BUS_PIO, port, size, val);
 		scan_pending(vm);
 	}
 	serve_requests(vm);
@@ -214,7 +214,7 @@ int BPF_PROG(kvm_mmio, int type, int len, __u64 gpa, void *valp)
 			pci_mmio(vm, write, gpa, len, val);
 		sample_pending(vm, PENDING_NOTIFY);
 		if (write)
-			unexplained_check(vm, GMA_BUS_MMIO, gpa, len, val);
+			unexplained_notify(vm, GMA_BUS_MMIO, gpa, len, val);
 		scan_pending(vm);
 	}
 	serve_requests(vm);
@@ -233,7 +233,7 @@ int BPF_PROG(kvm_fast_mmio, __u64 gpa)
 	unexplained_begin();
 	pci_mmio(vm, 1, gpa, 0, 0);
 	sample_pending(vm, PENDING_NOTIFY);
-	unexplained_check(vm, GMA_BUS_FAST_MMIO, gpa, 0, 0);
+	unexplained_notify(vm, GMA_BUS_FAST_MMIO, gpa, 0, 0);
 	scan_pending(vm);
 	serve_requests(vm);
 	maybe_scan_vm(vm);

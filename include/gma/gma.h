@@ -557,7 +557,9 @@ GMA_API bool gma_health_stuck(__u32 verdict);
 /*
  * Guest writes to a notify address the VMM registered with KVM_IOEVENTFD (struct
  * gma_ioeventfd) that no queue the tracer knows explained: the device was set up before the
- * trace began and its layout was not given (gma_tracer_add_queue). Counted in the kernel by
+ * trace began and its layout was not given (gma_tracer_add_queue; the tracer does not know
+ * where a given virtio-pci queue is notified, so a write it cannot attribute is taken as a
+ * given virtio-pci queue's when one has the index written). Counted in the kernel by
  * (VM, bus, address, value) since the tracer was made: a kvm_mmio or kvm_pio write, or a
  * kvm_fast_mmio hit (no value: data is then the one registration's datamatch, or
  * GMA_NOTIFY_NO_DATA). The registrations are read from the VM list when the tracer is made

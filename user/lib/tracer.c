@@ -931,6 +931,18 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 	if (err)
 		goto out;
 known:
+	if (layout && GMA_KEY_IS_PCI(base)) {
+		/* its notifies cannot be decoded: the BARs were not seen (bpf/ioeventfd.bpf.h) */
+		__u64 bits = 0;
+
+		bpf_map__lookup_elem(t->skel->maps.given_pci_queues, &vm_id, sizeof(vm_id), &bits,
+				     sizeof(bits), 0);
+		bits |= 1ULL << queue;
+		err = bpf_map__update_elem(t->skel->maps.given_pci_queues, &vm_id, sizeof(vm_id),
+					   &bits, sizeof(bits), BPF_ANY);
+		if (err)
+			goto out;
+	}
 	if (layout) {
 		const struct gma_queue_key *mkey;
 		const struct gma_queue_stats *qs;
