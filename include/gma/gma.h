@@ -534,7 +534,7 @@ struct gma_queue_health {
 	__u8 ring_fields_known;
 	__u8 event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	__u8 stuck; /* a verdict that says one side stopped */
-	__u8 pad;
+	__u8 used_event_moved; /* the driver maintains used_event (seen non-zero or to change) */
 	__u64 guest_ran_ns; /* the last vCPU exit of the VM the tracer saw, 0: none seen */
 };
 

@@ -164,6 +164,7 @@ static struct gma_queue_health unreaped(void)
 	struct gma_queue_health h = base();
 
 	h.event_idx = 1;
+	h.used_event_moved = 1;
 	h.st.last_avail = 4;
 	h.st.last_used = 4;
 	h.notified_avail = 4;
@@ -321,6 +322,24 @@ static void feed_used(__u16 old, __u32 id, __u64 ts)
 	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
 }
 
+/*
+ * A driver that maintains used_event (as one with interrupts does at each reap): seen
+ * non-zero once, early, and all reaped at 6 s. A queue whose used_event stays 0 as set up
+ * is polled and never judged unreaped.
+ */
+static void driver_maintains_used_event(void)
+{
+	struct qm_ring_fields f = { .used_event = 0 };
+
+	qm_on_ring_fields(&r.model, &key, &f, 5 * S);
+	cr_assert_eq(r.model.queues[0].used_event_moved, false, "0 as set up: maybe polled");
+	f.used_event = 0xffff;
+	qm_on_ring_fields(&r.model, &key, &f, 5 * S);
+	f.used_event = 0;
+	qm_on_ring_fields(&r.model, &key, &f, 6 * S);
+	cr_assert(r.model.queues[0].used_event_moved);
+}
+
 static enum gma_health verdict_at(__u64 now)
 {
 	struct gma_queue_health *h;
@@ -394,6 +413,7 @@ Test(queue_health_model, used_past_used_event_not_reaped)
 	struct qm_ring_fields f = { .used_event = 0 };
 
 	feed_queue(GMA_QUEUE_EVENT_IDX);
+	driver_maintains_used_event();
 	feed_notify(0, 1, 10 * S);
 	feed_request(0, 10 * S);
 	feed_used(0, 0, 10 * S);
@@ -438,6 +458,7 @@ Test(queue_health_model, interrupt_or_none_after_the_look_that_found_all_reaped)
 	struct qm_ring_fields f = { .used_event = 0 };
 
 	feed_queue(GMA_QUEUE_EVENT_IDX);
+	driver_maintains_used_event();
 	qm_on_ring_fields(&r.model, &key, &f, 9 * S); /* all reaped (nothing used yet) */
 	feed_notify(0, 1, 10 * S);
 	feed_request(0, 10 * S);
@@ -488,4 +509,17 @@ Test(queue_health, a_stopped_guest_is_not_blamed)
 	h = unreaped_irq();
 	h.guest_ran_ns = h.now_ns - 2 * S;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_NO_INTERRUPT);
+}
+
+/* A queue the driver polls (Linux's control queues) never has its used_event written. */
+Test(queue_health, a_polled_queue_is_not_judged_unreaped)
+{
+	struct gma_queue_health h = unreaped_irq();
+
+	h.used_event_moved = 0;
+	h.used_event = 0;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+	h.interrupts = 1;
+	h.last_irq_ns = h.reaped_seen_ns + 1;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
 }

@@ -17,8 +17,11 @@
  * | device-slow             | the same request, and the used index moved since: the device    |
  * |                         | completes others                                                |
  * | completed-no-interrupt  | EVENT_IDX: used ahead of used_event (the driver asked to hear   |
- * |                         | of it and has not reaped it) for the window, avail not moved in |
- * |                         | the window, the device's line known, and no interrupt injected  |
+ * |                         | of it and has not reaped it) for the window, used_event seen    |
+ * |                         | non-zero or to change (a driver that polls a queue, as Linux    |
+ * |                         | its control queues, never writes it: it stays 0), avail not     |
+ * |                         | moved in the window, the device's line known, and no interrupt  |
+ * |                         | injected                                                        |
  * |                         | since the last look that found all reaped (the entries came     |
  * |                         | after it, so would their interrupt)                             |
  * | driver-not-reaping      | the same, with an interrupt injected since that look, and       |
@@ -167,8 +170,9 @@ enum gma_health qh_verdict(const struct gma_queue_health *h)
 	if (held(h, h->oldest_request_ns))
 		return h->used_moved_ns > h->oldest_request_ns ? GMA_HEALTH_DEVICE_SLOW :
 								 GMA_HEALTH_DEVICE_NOT_CONSUMING;
-	if (h->event_idx && h->ring_fields_known && ahead(st->last_used, h->used_event) &&
-	    held(h, h->unreaped_since_ns) && !within_window(h, h->avail_moved_ns)) {
+	if (h->event_idx && h->ring_fields_known && h->used_event_moved &&
+	    ahead(st->last_used, h->used_event) && held(h, h->unreaped_since_ns) &&
+	    !within_window(h, h->avail_moved_ns)) {
 		if (h->irq != GMA_IRQ_OBSERVED || !h->reaped_seen_ns)
 			return against_driver(h, GMA_HEALTH_UNREAPED, 0);
 		if (h->last_irq_ns <= h->reaped_seen_ns)

@@ -153,6 +153,7 @@ static void set_layout(struct queue_model *m, struct qm_queue *q, __u64 desc, __
 	q->unnotified_since_ns = q->unreaped_since_ns = q->reaped_seen_ns = 0;
 	q->used_event_at_reaped = 0;
 	q->fields_known = false;
+	q->used_event_moved = false;
 	if (num && num <= GMA_QUEUE_NUM_MAX) {
 		q->in_flight_ts = calloc(num, sizeof(*q->in_flight_ts));
 		q->is_request = calloc(num, sizeof(*q->is_request));
@@ -255,6 +256,9 @@ void qm_on_ring_fields(struct queue_model *m, const struct gma_queue_key *key,
 
 		if (!same_key(&q->key, key))
 			continue;
+		/* a driver that polls the queue never writes used_event: it stays as set up, 0 */
+		if (f->used_event || (q->fields_known && f->used_event != q->fields.used_event))
+			q->used_event_moved = true;
 		q->fields = *f;
 		q->fields_known = true;
 		/* used entries past the one the driver asked to hear of, not reaped since */
@@ -515,6 +519,7 @@ int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, qm_irq_fn ir
 		e->avail_flags = q->fields.avail_flags;
 		e->used_flags = q->fields.used_flags;
 		e->used_event = q->fields.used_event;
+		e->used_event_moved = q->used_event_moved;
 		e->avail_event = q->fields.avail_event;
 		e->event_idx = (q->st.flags & GMA_QUEUE_EVENT_IDX) ||
 			       (q->features & (1ULL << VIRTIO_RING_F_EVENT_IDX));

@@ -57,6 +57,7 @@ struct qm_queue {
 	__u16 used_event_at_reaped;
 	struct qm_ring_fields fields;
 	bool fields_known;
+	bool used_event_moved; /* the driver writes used_event: seen non-zero, or to change */
 };
 
 struct qm_device {
