@@ -535,6 +535,7 @@ struct gma_queue_health {
 	__u8 event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	__u8 stuck; /* a verdict that says one side stopped */
 	__u8 used_event_moved; /* the driver maintains used_event (seen non-zero or to change) */
+	__u8 notify_observable; /* the tracer knows where the queue's notifies land */
 	__u64 guest_ran_ns; /* the last vCPU exit of the VM the tracer saw, 0: none seen */
 };
 

@@ -27,6 +27,7 @@ static struct gma_queue_health base(void)
 	h.st.num = 8;
 	h.st.flags = GMA_QUEUE_READY;
 	h.ring_fields_known = 1;
+	h.notify_observable = 1;
 	return h;
 }
 
@@ -522,4 +523,22 @@ Test(queue_health, a_polled_queue_is_not_judged_unreaped)
 	h.interrupts = 1;
 	h.last_irq_ns = h.reaped_seen_ns + 1;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+}
+
+/* Notifies the tracer cannot see (a virtio-pci function imported late) are not missing. */
+Test(queue_health, unseen_notifies_are_not_missing)
+{
+	struct gma_queue_health h = base();
+
+	h.st.last_avail = 3;
+	h.st.last_used = 1;
+	h.notified_avail = 1;
+	h.unnotified_since_ns = h.now_ns - 2 * S;
+	h.ring_fields_known = 1;
+	h.notify_observable = 1;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+	h.notify_observable = 0;
+	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+	h.last_notify_ns = h.now_ns - 3 * S; /* one seen: they are visible after all */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
 }

@@ -11,7 +11,9 @@
  * | unknown                 | the indices were never read from the guest, or a packed ring    |
  * | driver-not-notifying    | avail ahead of used and of the last notify, for the window, and |
  * |                         | the device asked to hear of it: no VRING_USED_F_NO_NOTIFY, or   |
- * |                         | with EVENT_IDX avail_event within (notified avail, avail]       |
+ * |                         | with EVENT_IDX avail_event within (notified avail, avail]; and  |
+ * |                         | the tracer can see its notifies (a virtio-pci function imported |
+ * |                         | late has its notify area unknown) or has seen one               |
  * | device-not-consuming    | the oldest walked request in flight is older than the window    |
  * |                         | and the used index has not moved since it was made available    |
  * | device-slow             | the same request, and the used index moved since: the device    |
@@ -165,7 +167,8 @@ enum gma_health qh_verdict(const struct gma_queue_health *h)
 	if (!st->indices_known || (st->flags & GMA_QUEUE_PACKED))
 		return GMA_HEALTH_UNKNOWN;
 	if (ahead(st->last_avail, st->last_used) && ahead(st->last_avail, h->notified_avail) &&
-	    held(h, h->unnotified_since_ns) && device_wants_notify(h))
+	    held(h, h->unnotified_since_ns) && device_wants_notify(h) &&
+	    (h->notify_observable || h->last_notify_ns))
 		return against_driver(h, GMA_HEALTH_DRIVER_NOT_NOTIFYING, 0);
 	if (held(h, h->oldest_request_ns))
 		return h->used_moved_ns > h->oldest_request_ns ? GMA_HEALTH_DEVICE_SLOW :

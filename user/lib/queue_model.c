@@ -523,6 +523,7 @@ int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, qm_irq_fn ir
 		e->avail_event = q->fields.avail_event;
 		e->event_idx = (q->st.flags & GMA_QUEUE_EVENT_IDX) ||
 			       (q->features & (1ULL << VIRTIO_RING_F_EVENT_IDX));
+		e->notify_observable = 1; /* unless the evidence callback knows better */
 		e->irq = GMA_IRQ_NOT_OBSERVABLE;
 		e->irq_line = -1;
 		if (irq_of)

@@ -1008,6 +1008,21 @@ static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_
 	if (!bpf_map__lookup_elem(t->skel->maps.vm_devs, &key->vm_id, sizeof(key->vm_id), &vd,
 				  sizeof(vd), 0))
 		h->guest_ran_ns = vd.last_scan_ns;
+	/*
+	 * A PCI function's notifies are decoded only once the transport saw its notify
+	 * capability and BAR (configuration accesses); one imported late (--qmp, --queue) has
+	 * neither: its driver's notifies are unseen, not missing.
+	 */
+	if (GMA_KEY_IS_PCI(key->base)) {
+		struct pci_fn *f = malloc(sizeof(*f));
+
+		h->notify_observable = f &&
+				       !bpf_map__lookup_elem(t->skel->maps.pci_fns, &dk, sizeof(dk),
+							     f, sizeof(*f), 0) &&
+				       f->notify.valid && f->notify.bar < PCI_BARS &&
+				       f->bar_addr[f->notify.bar];
+		free(f);
+	}
 	if (!t->irq_traced)
 		return; /* GMA_IRQ_NOT_OBSERVABLE */
 	h->irq = GMA_IRQ_UNMAPPED;
