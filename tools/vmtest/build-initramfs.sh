@@ -163,6 +163,7 @@ if [ "$VMTEST_GUEST_E2E" = 1 ]; then
 	install -m 0755 "$HERE/guest-e2e.sh" "$STAGE/gma/tools/vmtest/guest-e2e.sh"
 	install -m 0644 "$HERE/check-blk.awk" "$STAGE/gma/tools/vmtest/check-blk.awk"
 	install -m 0644 "$HERE/check-rings.awk" "$STAGE/gma/tools/vmtest/check-rings.awk"
+	install -m 0644 "$HERE/check-health.awk" "$STAGE/gma/tools/vmtest/check-health.awk"
 	[ -x "$OUTPUT/qmp-rings" ] || { echo "build-initramfs: $OUTPUT/qmp-rings missing (make $OUTPUT/qmp-rings)" >&2; exit 1; }
 	copy_with_libs "$STAGE" "$OUTPUT/qmp-rings" "$VM_OUT/qmp-rings"
 	printf 'e2e guest-e2e-microvm\ne2e guest-e2e-q35\n' >>"$STAGE/etc/vmtest/tests"

@@ -5,7 +5,8 @@
 # virtio-serial device of ten queues. gma-trace starts QEMU, so it sees every queue from its
 # set-up (check-blk.awk compares its blk chains with the guest's workload); a second one
 # attaches late with --qmp; both models are then compared with guest memory, queue by queue
-# (qmp-rings, check-rings.awk). With vmtest.e2e_baseline=1, first an untraced boot measures
+# (qmp-rings, check-rings.awk) once the disk stalls (blkdebug), and both tracers must judge
+# the blk queue stuck and nothing else (check-health.awk). With vmtest.e2e_baseline=1, first an untraced boot measures
 # the nested boot time and whether kvm_exit and kvm_mmio fire in this VM (ftrace events).
 #
 # Usage: sh tools/vmtest/guest-e2e.sh [OUTPUT [microvm|q35]]
@@ -37,7 +38,7 @@ qemu_cmd() { # CONSOLE-LOG QMP-SOCKET [EXTRA-CMDLINE]
 		-serial "file:$1" \
 		-kernel /vmtest/vmlinuz -initrd /vmtest/guest-initramfs.cpio \
 		-append "'console=ttyS0 panic=-1 loglevel=4 gma.write_count=$write_count gma.read_count=$read_count $3'" \
-		-drive "id=d,file=$work/disk.img,format=raw,if=none" -netdev user,id=n $devices \
+		-drive "id=d,file=blkdebug::$work/disk.img,format=raw,if=none" -netdev user,id=n $devices \
 		-qmp "unix:$2,server=on,wait=off"
 }
 
@@ -117,22 +118,38 @@ if [ -n "$qemu" ]; then
 	$out/gma-trace rings --json --completions --pid "$qemu" --qmp "$work/qmp.sock" \
 		>"$work/late.jsonl" 2>"$work/late.err" &
 	late=$!
-	# until tracer B has seen a few chains of the trickle (or 60 s)
+	# until tracer B has imported the queues (its "attach" records; loading takes a while
+	# on a loaded machine), then has seen a few chains of the trickle (or 20 s)
 	i=0
-	while [ "$(grep -c '"type":"chain"' "$work/late.jsonl" 2>/dev/null)" -lt 4 ] && [ $i -lt 60 ] &&
+	while ! grep -q '"type":"attach"' "$work/late.jsonl" 2>/dev/null && [ $i -lt 300 ] &&
 		kill -0 $late 2>/dev/null; do
 		sleep 1
 		i=$((i + 1))
 	done
-	$out/qmp-rings "$work/qmp.sock" stop || echo "E2E-RINGS qmp-rings stop failed"
-	sleep 2 # both tracers' periodic look at the rings (100 ms) sees them at rest
+	echo "E2E-LATE attached after ${i}s"
+	i=0
+	while [ "$(grep -c '"type":"chain"' "$work/late.jsonl" 2>/dev/null)" -lt 4 ] && [ $i -lt 20 ] &&
+		kill -0 $late 2>/dev/null; do
+		sleep 1
+		i=$((i + 1))
+	done
+	# The disk stalls: blkdebug suspends the next read (QEMU's qemu-io "break"; throttling
+	# with block_set_io_throttle let a read through after 4 to 13 s), the guest's reader
+	# blocks on it and the guest falls quiet: its rings are at rest. (Not paused with QMP
+	# "stop": pausing drains I/O, which waits for the suspended read forever.) Then QEMU reads
+	# every queue from guest memory, the ground truth of both tracers' models, and in both the
+	# blk queue's health has turned device-not-consuming (--stuck-ms 1 s), nothing else stuck.
+	$out/qmp-rings "$work/qmp.sock" hmp 'qemu-io d "break read_aio stall"' ||
+		echo "E2E-HEALTH qmp-rings: qemu-io break failed"
+	sleep 5
 	$out/qmp-rings "$work/qmp.sock" rings >"$work/rings.txt" 2>"$work/rings.err" ||
 		echo "E2E-RINGS qmp-rings failed: $(cat "$work/rings.err")"
 	kill -INT $late
 	wait $late
 	echo "E2E-LATE gma_trace_rc=$? lines=$(wc -l <"$work/late.jsonl")"
 	[ -s "$work/late.err" ] && head -n 5 "$work/late.err" | sed 's/^/E2E-LATE stderr: /'
-	kill -TERM "$qemu"
+	# KILL: a QEMU told to quit waits for its in-flight I/O, and the stalled read never ends
+	kill -KILL "$qemu"
 fi
 wait $tracer
 rc=$?
@@ -152,8 +169,10 @@ fi
 sed 's/^/E2E-RINGS /' "$work/rings.txt"
 awk -v who="from boot" -f "$here/check-rings.awk" "$work/rings.txt" "$work/trace.jsonl"
 boot_check=$?
+awk -v who="from boot" -f "$here/check-health.awk" "$work/trace.jsonl" || boot_check=1
 awk -v who="attached late" -f "$here/check-rings.awk" "$work/rings.txt" "$work/late.jsonl"
 late_check=$?
+awk -v who="attached late" -f "$here/check-health.awk" "$work/late.jsonl" || late_check=1
 echo "VMTEST-FILE-BEGIN guest-e2e-$machine-late.jsonl"
 cat "$work/late.jsonl"
 echo "VMTEST-FILE-END guest-e2e-$machine-late.jsonl"

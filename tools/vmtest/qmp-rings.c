@@ -10,8 +10,7 @@
  *
  * Usage: qmp-rings SOCKET stop     pause the vCPUs (the rings stop moving)
  *        qmp-rings SOCKET cont     resume them
- *        qmp-rings SOCKET throttle DRIVE BPS
- *                                  limit a drive to BPS bytes a second (block_set_io_throttle)
+ *        qmp-rings SOCKET hmp LINE  a monitor command (human-monitor-command), its output
  *        qmp-rings SOCKET rings    one line per queue the driver set up:
  *   QMP-RING device=virtio-blk path=/machine/... queue=0 num=256 desc=0x... driver=0x...
  *            device_area=0x... avail_idx=N used_idx=N
@@ -135,18 +134,16 @@ static long guest_u16(unsigned long long gpa)
 	return v;
 }
 
-static void throttle(const char *drive, unsigned long long bps)
+/* A monitor command through human-monitor-command; its output on stdout. */
+static void hmp(const char *line)
 {
-	static const char *const zero[] = { "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr" };
 	json_object *args = json_object_new_object(), *ret;
 
-	json_object_object_add(args, "device", json_object_new_string(drive));
-	json_object_object_add(args, "bps", json_object_new_uint64(bps));
-	for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++)
-		json_object_object_add(args, zero[i], json_object_new_int(0));
-	ret = run("block_set_io_throttle", args);
+	json_object_object_add(args, "command-line", json_object_new_string(line));
+	ret = run("human-monitor-command", args);
 	if (!ret)
-		die("block_set_io_throttle", last_error);
+		die(line, last_error);
+	fputs(json_object_get_string(ret), stdout);
 	json_object_put(ret);
 }
 
@@ -198,8 +195,8 @@ int main(int argc, char **argv)
 
 	if (!(argc == 3 && (!strcmp(argv[2], "stop") || !strcmp(argv[2], "cont") ||
 			    !strcmp(argv[2], "rings"))) &&
-	    !(argc == 5 && !strcmp(argv[2], "throttle"))) {
-		fprintf(stderr, "usage: qmp-rings SOCKET stop|cont|rings|throttle DRIVE BPS\n");
+	    !(argc == 4 && !strcmp(argv[2], "hmp"))) {
+		fprintf(stderr, "usage: qmp-rings SOCKET stop|cont|rings|hmp LINE\n");
 		return 64;
 	}
 	if (strlen(argv[1]) >= sizeof(sa.sun_path))
@@ -213,8 +210,8 @@ int main(int argc, char **argv)
 	json_object_put(run("qmp_capabilities", NULL));
 	if (!strcmp(argv[2], "rings"))
 		print_rings();
-	else if (!strcmp(argv[2], "throttle"))
-		throttle(argv[3], strtoull(argv[4], NULL, 0));
+	else if (!strcmp(argv[2], "hmp"))
+		hmp(argv[3]);
 	else if (!(ret = run(argv[2], NULL)))
 		die(argv[2], last_error);
 	json_object_put(ret);

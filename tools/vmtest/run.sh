@@ -494,7 +494,7 @@ for KL in $VMTEST_KERNELS; do
 	echo
 	echo "vmtest: $KL: $(grep -m1 '^VMTEST-KERNEL' "$LOG" | cut -d' ' -f2- || echo '?') ($PKG)," \
 		"initramfs $(du -h "$KDIR/initramfs.cpio" | cut -f1), ${ELAPSED}s"
-	grep -E '^bare-host: (bad|vmlinux|gma-trace)|^E2E-(BASELINE|TRACED|LATE) [a-z]|^E2E-CHECK (ok|FAIL|chains|blk)|^E2E-RINGS [a-z ]+: (ok|FAIL|bad)|^E2E-TRACED error' "$LOG" |
+	grep -E '^bare-host: (bad|vmlinux|gma-trace)|^E2E-(BASELINE|TRACED|LATE) [a-z]|^E2E-CHECK (ok|FAIL|chains|blk)|^E2E-(RINGS|HEALTH) [a-z ]+: (ok|FAIL|bad)|^E2E-TRACED error' "$LOG" |
 		sed 's/^/  /' || true
 	grep '^VMTEST-DMESG-LINE' "$LOG" | sed 's/^VMTEST-DMESG-LINE /  dmesg: /' || true
 	# How a VM that stopped on its own ended (a panic, an oops): the end of its console.
