@@ -233,12 +233,14 @@ static __u64 vmm_elapsed_ms(void)
 
 Test(rings, console_text_and_completions_with_latency)
 {
-	static bool taken[MAX_LINES];
+	bool *taken;
 	struct json_object *g;
 	size_t used = 0, matched = 0, timed = 0, k;
 	__u64 run_ms;
 
 	run_traced(12, "");
+	taken = calloc(trace.n + 1, sizeof(*taken));
+	cr_assert(taken);
 	run_ms = vmm_elapsed_ms();
 	for (size_t i = 0; i < truth.n; i++) {
 		struct json_object *t = truth.v[i];
@@ -295,6 +297,7 @@ Test(rings, console_text_and_completions_with_latency)
 		cr_assert(taken[k] || !is(trace.v[k], "type", "completion"),
 			  "completion %s not in the ground truth",
 			  json_object_to_json_string(trace.v[k]));
+	free(taken);
 }
 
 Test(rings, summary_counts_without_drops)

@@ -37,8 +37,13 @@ void load_jsonl(const char *path, struct jlines *out, bool strict)
 		o = json_tokener_parse(line);
 		cr_assert(o && json_object_is_type(o, json_type_object), "%s:%zu: bad JSON: %s",
 			  path, lineno, line);
-		if (out->n < MAX_LINES)
-			out->v[out->n++] = o;
+		cr_assert_lt(out->n, MAX_LINES, "%s: more than %d lines", path, MAX_LINES);
+		if (out->n == out->cap) {
+			out->cap = out->cap ? 2 * out->cap : 4096;
+			out->v = realloc(out->v, out->cap * sizeof(*out->v));
+			cr_assert(out->v, "%s: %zu lines: out of memory", path, out->n);
+		}
+		out->v[out->n++] = o;
 	}
 	free(line);
 	fclose(f);

@@ -12,11 +12,16 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define MAX_LINES 20000
+/*
+ * Lines a JSON file may have. A demo VM traced late has run on while the tracer loaded: a
+ * loaded machine's took over 20 000 lines of log first (the cap was 20 000, and the lines
+ * past it were dropped in silence: no traced chain was "in the ground truth").
+ */
+#define MAX_LINES 4000000
 
 struct jlines {
-	struct json_object *v[MAX_LINES];
-	size_t n;
+	struct json_object **v;
+	size_t n, cap;
 };
 
 extern struct jlines trace, truth;
