@@ -409,6 +409,7 @@ boot_vm() {
 declare -A CELL=()
 ROWS=()
 FAILED=()
+CRITERION_FAILS=()
 KERNELS=()
 add_row() {
 	local r
@@ -502,11 +503,14 @@ for KL in $VMTEST_KERNELS; do
 		echo "  ---- the VM stopped before its end; last 80 lines of $LOG:"
 		tail -n 80 "$LOG" | sed 's/^/  | /'
 	fi
-	# Criterion's failures, where a binary failed
-	if grep -q '^VMTEST-RESULT .* [1-9][0-9]*$' "$LOG" && [ "${V:-0}" != 1 ]; then
+	# Criterion's failures, where a binary failed: here, and again under the table (the end of
+	# a CI log is often all that is kept)
+	if grep -q '^VMTEST-RESULT .* [1-9][0-9]*$' "$LOG"; then
 		# (none when the failing test is not Criterion's: no failure under set -e, pipefail)
-		grep -E '^\[(FAIL|----)\]' "$LOG" | grep -vE '^\[----\] +(Criterion v.*)?$' |
-			head -n 40 | sed 's/^/  /' || true
+		crit=$(grep -E '^\[(FAIL|----)\]' "$LOG" | grep -vE '^\[----\] +(Criterion v.*)?$' |
+			head -n 40 | sed "s/^/  [$KL] /") || true
+		[ "${V:-0}" != 1 ] && [ -n "$crit" ] && echo "$crit"
+		[ -n "$crit" ] && CRITERION_FAILS+=("$crit")
 	fi
 	echo
 done
@@ -528,6 +532,7 @@ for KL in "${KERNELS[@]}"; do printf ' %-22s' "${CELL["wall|$KL"]:--}"; done
 echo
 if [ ${#FAILED[@]} -gt 0 ]; then
 	echo
+	[ ${#CRITERION_FAILS[@]} -gt 0 ] && printf '%s\n' "${CRITERION_FAILS[@]}"
 	printf 'vmtest: FAILED: %s\n' "${FAILED[@]}"
 	exit 1
 fi
