@@ -99,7 +99,7 @@ _gma_trace()
 		;;
 	ring) opts="--pid --dump --map --queue --qmp --snap-len --descs --json --verbose" ;;
 	health)
-		opts="--pid --json --stuck-ms --duration --watch --interval-ms --mmio --queue --qmp"
+		opts="--pid --json --stuck-ms --duration --watch --interval-ms --mmio --queue --qmp --ecam"
 		opts+=" --btf --verbose --"
 		;;
 	esac

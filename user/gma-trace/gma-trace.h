@@ -148,15 +148,41 @@ int report_load_error(int err);
 int find_vm(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm **vm);
 
 /*
- * rings.c, shared with health.c. spawn_held forks the VMM command cmd, held before exec until
- * a byte is written to *go_fd (closing it unwritten makes the child exit): the trace attaches
- * first and sees its driver set up every queue. With json, the command's stdout goes to
- * stderr. The child's pid, or -errno. import_qmp adds every queue layout QEMU's QMP socket at
- * path reports to t for vm, and with ecam the PCI ECAM window QEMU maps; 0 or -errno,
- * reported.
+ * target.c: the VM rings and health trace, from target_argp (an argp child: --pid, --mmio,
+ * --queue, --qmp, --ecam, or -- COMMAND). target_start starts the command held, or finds the
+ * VM of --pid: the pid to trace, or -errno (reported). target_add_given adds to t what the VM
+ * set up before the trace began (the options, QMP's layouts and ECAM window): 0 or -errno,
+ * reported. target_release lets a held command run; target_end stops it (a command is the
+ * trace's: it does not outlive it) and frees the VM list.
  */
-pid_t spawn_held(char **cmd, int *go_fd, bool json);
-int import_qmp(struct gma_tracer *t, const struct gma_vm *vm, const char *path, bool ecam);
+#define MMIO_BASES_MAX 16
+
+struct trace_target {
+	pid_t pid;
+	char **cmd; /* -- COMMAND: the VMM started under the trace */
+	const char *qmp;
+	__u64 ecam_base; /* --ecam: the VM's ECAM window, ecam_buses 0: none given */
+	__u32 ecam_buses;
+	__u64 mmio[MMIO_BASES_MAX];
+	size_t nr_mmio;
+	struct queue_spec queues[QUEUE_SPECS_MAX];
+	size_t nr_queues;
+	/* set by target_start */
+	struct gma_vm *vms;
+	size_t nr_vms;
+	const struct gma_vm *vm; /* --pid's; NULL for a command (its VM is not made yet) */
+	int go_fd; /* releases a held command, -1: none */
+};
+
+extern struct trace_target target;
+extern const struct argp target_argp;
+
+pid_t target_start(void);
+int target_add_given(struct gma_tracer *t);
+int target_release(void);
+/* The traced VMM's name: the command's, or --pid's comm. */
+const char *target_name(void);
+void target_end(void);
 
 /* True once pid is gone or a zombie: a VMM that exited runs no more vCPUs. */
 bool process_exited(pid_t pid);

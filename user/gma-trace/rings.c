@@ -18,10 +18,7 @@
 
 #include "gma-trace.h"
 
-#define MMIO_BASES_MAX 16
-
 static struct rings_args {
-	pid_t pid;
 	bool stats;
 	bool completions;
 	bool descs;
@@ -32,15 +29,6 @@ static struct rings_args {
 	__u32 duration_s;
 	__u32 ringbuf_size;
 	__u32 ring_poll_ms; /* 0: the library's default */
-	const char *qmp;
-	__u64 ecam_base; /* --ecam: the VM's ECAM window, ecam_buses 0: none given */
-	__u32 ecam_buses;
-	__u64 mmio[MMIO_BASES_MAX];
-	size_t nr_mmio;
-	struct queue_spec queues[QUEUE_SPECS_MAX];
-	size_t nr_queues;
-	/* rings -- COMMAND: start the VMM under the trace */
-	char **cmd;
 } args = { .stuck_ms = 1000, .interval_ms = 1000 };
 
 /* What the trace counted, for the summary. */
@@ -71,20 +59,15 @@ enum {
 	OPT_STATS = 0x200,
 	OPT_COMPLETIONS,
 	OPT_STUCK,
-	OPT_MMIO,
-	OPT_QUEUE,
-	OPT_QMP,
 	OPT_SNAP,
 	OPT_DURATION,
 	OPT_INTERVAL,
 	OPT_RINGBUF,
 	OPT_RING_POLL,
-	OPT_ECAM,
 	OPT_INDICES_ONLY,
 };
 
 static const struct argp_option rings_options[] = {
-	{ "pid", 'p', "PID", 0, "The VMM process to trace (see gma-trace vms)", 0 },
 	JSON_OPTION("JSON lines instead of text"),
 	{ "stats", OPT_STATS, NULL, 0, "A refreshing per-queue table instead of events", 0 },
 	{ "interval-ms", OPT_INTERVAL, "MS", 0, "Refresh period of --stats (1000)", 0 },
@@ -92,17 +75,6 @@ static const struct argp_option rings_options[] = {
 	{ "descs", 'd', NULL, 0, "Also each chain's descriptors and first bytes", 0 },
 	{ "stuck-ms", OPT_STUCK, "MS", 0,
 	  "Flag queues with requests in flight and no completion for MS (1000; 0: off)", 0 },
-	{ "mmio", OPT_MMIO, "BASE", 0, "A virtio-mmio window set up before the trace began", 0 },
-	{ "queue", OPT_QUEUE, "SPEC", 0,
-	  "A queue set up before the trace began: " QUEUE_SPEC_SYNTAX, 0 },
-	{ "qmp", OPT_QMP, "SOCKET", 0,
-	  "Import every queue's layout, and the PCI ECAM window, from QEMU's QMP socket", 0 },
-	{ "ecam", OPT_ECAM, "BASE[,BUSES]", 0,
-	  "The VM's PCI ECAM (MMCONFIG) window: bus 0 at guest physical BASE, BUSES buses "
-	  "(1 to 256, default 256); for a VM traced late or a VMM other than QEMU q35",
-	  0 },
-	{ "snap-len", OPT_SNAP, "BYTES", 0, "Bytes sampled from each buffer (64; 1 to 4096)", 0 },
-	{ "qmp", OPT_QMP, "SOCKET", 0, "Import every queue's layout from QEMU's QMP socket", 0 },
 	{ "snap-len", OPT_SNAP, "BYTES", 0,
 	  "Bytes sampled from each buffer (64; 0 to 4096, 0: descriptors only)", 0 },
 	{ "indices-only", OPT_INDICES_ONLY, NULL, 0,
@@ -123,43 +95,9 @@ static const struct argp_option rings_options[] = {
 
 static const char rings_args_doc[] = "[-- COMMAND [ARG...]]";
 
-/* --ecam BASE[,BUSES] */
-static error_t parse_ecam(const char *arg, struct argp_state *state)
-{
-	unsigned long long base, buses = 256;
-	char *end;
-
-	errno = 0;
-	base = strtoull(arg, &end, 0);
-	if (errno || end == arg || *arg == '-' || (*end && *end != ','))
-		argp_error(state, "--ecam '%s': not BASE[,BUSES] (a guest physical address)", arg);
-	if (*end == ',') {
-		const char *b = end + 1;
-
-		errno = 0;
-		buses = strtoull(b, &end, 0);
-		if (errno || end == b || *b == '-' || *end)
-			argp_error(state, "--ecam '%s': BUSES is not a number", arg);
-	}
-	if (buses < 1 || buses > 256)
-		argp_error(state, "--ecam '%s': %llu buses; a window has 1 to 256", arg, buses);
-	if (base & 0xfffff)
-		argp_error(state, "--ecam '%s': the base is not 1 MiB aligned", arg);
-	if (base >= 1ULL << 52 || (1ULL << 52) - base < buses << 20)
-		argp_error(state,
-			   "--ecam '%s': the window does not fit below 2^52 (guest physical "
-			   "addresses)",
-			   arg);
-	args.ecam_base = base;
-	args.ecam_buses = (__u32)buses;
-	return 0;
-}
-
 static error_t parse_rings(int key, char *arg, struct argp_state *state)
 {
 	switch (key) {
-	case 'p':
-		return parse_pid(arg, &args.pid, state);
 	case OPT_STATS:
 		args.stats = true;
 		return 0;
@@ -192,78 +130,16 @@ static error_t parse_rings(int key, char *arg, struct argp_state *state)
 			return 0;
 		}
 		return parse_u32_range(arg, &args.ring_poll_ms, "--ring-poll-ms", 10, 60000, state);
-	case OPT_MMIO:
-		if (args.nr_mmio == MMIO_BASES_MAX)
-			argp_error(state, "at most %d --mmio", MMIO_BASES_MAX);
-		parse_u64(arg, &args.mmio[args.nr_mmio], "--mmio", state);
-		if (args.mmio[args.nr_mmio++] & 0x1ff)
-			argp_error(state,
-				   "--mmio '%s': a virtio-mmio window's base, a multiple of "
-				   "0x200",
-				   arg);
-		return 0;
-	case OPT_QUEUE:
-		return parse_queue_opt(arg, args.queues, &args.nr_queues, true, state);
-	case OPT_QMP:
-		args.qmp = arg;
-		return 0;
-	case OPT_ECAM:
-		return parse_ecam(arg, state);
-	case ARGP_KEY_ARG:
-		return ARGP_ERR_UNKNOWN; /* all of them at once, as ARGP_KEY_ARGS */
-	case ARGP_KEY_ARGS:
-		args.cmd = state->argv + state->next;
-		return 0;
 	case ARGP_KEY_END:
-		if (!args.pid && !args.cmd)
-			argp_error(state, "--pid (or a command to run) is required");
 		if (args.indices_only && !args.stats)
 			argp_error(state, "--indices-only walks no chain, so it has no events to "
 					  "print: use it with --stats");
-		if (args.pid && args.cmd)
-			argp_error(state, "--pid and a command exclude each other");
-		if (args.cmd && (args.nr_mmio || args.nr_queues || args.qmp))
-			argp_error(state,
-				   "--mmio, --queue and --qmp need --pid: a command's queues "
-				   "are learnt as its guest sets them up");
 		return 0;
+	case ARGP_KEY_ARG:
+		return ARGP_ERR_UNKNOWN; /* -- COMMAND: target_argp's */
 	default:
 		return parse_common(key, arg, state);
 	}
-}
-
-/*
- * Forks the VMM command, held before exec until the tracer is attached, so the trace sees
- * its driver set up every queue. Returns the child's pid; *go_fd releases it. With JSON
- * output the command's stdout goes to stderr, so stdout stays JSON lines.
- */
-pid_t spawn_held(char **cmd, int *go_fd, bool json)
-{
-	int go[2];
-	pid_t pid;
-	char c;
-
-	if (pipe2(go, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		close(go[1]);
-		if (read(go[0], &c, 1) != 1)
-			_exit(127); /* the tracer failed: do not run untraced */
-		/* a VMM left running untraced after gma-trace dies would mislead: stop with it */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		/* JSON lines on stdout stay parseable: the command writes to stderr */
-		if (json)
-			dup2(2, 1);
-		execvp(cmd[0], cmd);
-		fprintf(stderr, "gma-trace: %s: %s\n", cmd[0], strerror(errno));
-		_exit(127);
-	}
-	close(go[0]);
-	*go_fd = go[1];
-	return pid;
 }
 
 static void on_chain(void *ctx, const struct gma_chain *c)
@@ -397,94 +273,12 @@ static void report_unexplained(struct gma_tracer *t, long now_ms)
 	free(us);
 }
 
-/*
- * The PCI ECAM window QEMU maps (info mtree), unless --ecam gave one: so functions the guest
- * configures from now on through ECAM are learnt. Its absence is no error (a pc or microvm
- * machine has none); a window gma cannot follow is said and skipped.
- */
-static int import_qmp_ecam(struct gma_tracer *t, const struct gma_vm *vm, struct gma_qmp *qmp,
-			   const char *path, bool learn)
-{
-	__u64 base;
-	__u32 buses;
-	int err;
-
-	if (!learn)
-		return 0;
-	err = gma_qmp_pci_ecam(qmp, &base, &buses);
-	if (err == -ENOENT)
-		return 0;
-	if (err == -EPROTO) {
-		fprintf(stderr,
-			"gma-trace: QMP %s: info mtree: a PCI ECAM window gma cannot follow (not "
-			"1 MiB aligned, more than 256 buses, or past 2^52); give it with --ecam\n",
-			path);
-		return 0;
-	}
-	if (err)
-		return report_qmp_error(err, path, "info mtree (the PCI ECAM window)", qmp);
-	err = gma_tracer_set_ecam(t, vm->id, base, buses);
-	if (err)
-		return report_bpf_error(err, "setting the ECAM window from QMP");
-	if (!env.json)
-		fprintf(stderr, "gma-trace: PCI ECAM window from QMP: 0x%llx, %u buses\n",
-			(unsigned long long)base, buses);
-	return 0;
-}
-
-/* Queue layouts from QMP, keyed to the VM by the virtio-mmio base QEMU reports. */
-int import_qmp(struct gma_tracer *t, const struct gma_vm *vm, const char *path, bool ecam)
-{
-	struct gma_qmp_queue *qs;
-	struct gma_qmp *qmp;
-	size_t n, used = 0;
-	int err;
-
-	err = gma_qmp_connect(path, &qmp);
-	if (err)
-		return report_qmp_error(err, path, "connecting (greeting, qmp_capabilities)", NULL);
-	err = gma_qmp_virtio_queues(qmp, &qs, &n);
-	if (err)
-		report_qmp_error(err, path, "x-query-virtio (listing the virtio queues)", qmp);
-	else if ((err = import_qmp_ecam(t, vm, qmp, path, ecam)))
-		free(qs);
-	gma_qmp_close(qmp);
-	if (err)
-		return err;
-	for (size_t i = 0; i < n; i++) {
-		if (!qs[i].mmio_base) {
-			fprintf(stderr,
-				"gma-trace: QMP: %s (bus %s) queue %u: neither a virtio-mmio window nor "
-				"a PCI function on the root bus; skipped (give it with --queue "
-				"pci=BB:DD.F,...)\n",
-				qs[i].path, qs[i].bus[0] ? qs[i].bus : "?", qs[i].queue);
-			continue;
-		}
-		if (!qs[i].layout.num || !qs[i].layout.desc)
-			continue; /* a queue the driver never set up */
-		err = gma_tracer_add_queue(t, vm->id, qs[i].mmio_base, qs[i].queue, &qs[i].layout,
-					   qs[i].device_id);
-		if (err == -E2BIG) {
-			fprintf(stderr,
-				"gma-trace: QMP: %s queue %u: past the %u queues a device can have "
-				"traced; not traced\n",
-				qs[i].path, qs[i].queue, QUEUES_MAX);
-			continue;
-		}
-		if (err) {
-			free(qs);
-			return report_bpf_error(err, "importing a QMP queue");
-		}
-		used++;
-	}
-	if (!env.json)
-		fprintf(stderr, "gma-trace: imported %zu queue layouts from QMP\n", used);
-	free(qs);
-	return 0;
-}
-
 int cmd_rings(int argc, char **argv)
 {
+	static const struct argp_child children[] = {
+		{ &target_argp, 0, "The VM:", 0 },
+		{},
+	};
 	static const struct argp argp = {
 		.options = rings_options,
 		.parser = parse_rings,
@@ -493,6 +287,7 @@ int cmd_rings(int argc, char **argv)
 		       "the kernel when the guest notifies the device. Either a running VM "
 		       "(--pid), or a VMM command started under the trace, so every queue the "
 		       "driver sets up is learnt.",
+		.children = children,
 	};
 	struct gma_ring_callbacks cb = { .sz = sizeof(cb),
 					 .on_queue = on_queue,
@@ -503,27 +298,17 @@ int cmd_rings(int argc, char **argv)
 					 .on_attach = on_attach };
 	GMA_OPTS(gma_tracer_opts, opts, .ring = &cb);
 	struct timespec start, mono, real;
-	const struct gma_vm *vm = NULL;
 	struct gma_tracer *t;
-	struct gma_vm *vms = NULL;
 	long last_stats = 0, last_unexplained = 0;
 	bool quiet_checked = false;
-	size_t nvms = 0;
-	int err, go_fd = -1, status;
-	pid_t pid = args.pid;
+	int err;
+	pid_t pid;
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EX_USAGE;
-	pid = args.pid;
-	if (args.cmd) {
-		pid = spawn_held(args.cmd, &go_fd, env.json);
-		if (pid < 0)
-			return report_error(pid, "starting the command");
-	} else {
-		err = find_vm(pid, &vms, &nvms, &vm);
-		if (err)
-			return err;
-	}
+	pid = target_start();
+	if (pid < 0)
+		return pid;
 	/* before the imports: the chains in flight at attach are printed with their time */
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	clock_gettime(CLOCK_REALTIME, &real);
@@ -540,24 +325,12 @@ int cmd_rings(int argc, char **argv)
 		err = report_load_error(-errno);
 		goto out;
 	}
-	for (size_t i = 0; vm && i < args.nr_mmio && !err; i++)
-		err = gma_tracer_add_queue(t, vm->id, args.mmio[i], -1, NULL, 0);
-	for (size_t i = 0; vm && i < args.nr_queues && !err; i++) {
-		const struct queue_spec *q = &args.queues[i];
-
-		err = gma_tracer_add_queue(t, vm->id, q->base, q->index, &q->layout, q->device_id);
-	}
-	if (!err && args.ecam_buses)
-		err = gma_tracer_set_ecam(t, vm ? vm->id : 0, args.ecam_base, args.ecam_buses);
-	if (err) {
-		report_bpf_error(err, "adding a --mmio, --queue or --ecam");
-		goto out_tracer;
-	}
-	if (args.qmp && (err = import_qmp(t, vm, args.qmp, !args.ecam_buses)))
+	err = target_add_given(t);
+	if (err)
 		goto out_tracer;
 	if (!env.json)
 		fprintf(stderr, "gma-trace: tracing VM pid %d (%s) on %s; Ctrl-C to stop\n", pid,
-			args.cmd ? args.cmd[0] : comm_of(pid), gma_tracer_tracepoints(t));
+			target_name(), gma_tracer_tracepoints(t));
 	if (!env.json && gma_tracer_ioeventfds_error(t) == -E2BIG)
 		fprintf(stderr,
 			"gma-trace: more KVM ioeventfd registrations than gma-trace follows (the "
@@ -567,12 +340,9 @@ int cmd_rings(int argc, char **argv)
 			"gma-trace: KVM's ioeventfd registrations could not be read (%s): notifies to "
 			"devices set up before the trace started pass uncounted\n",
 			strerror(-gma_tracer_ioeventfds_error(t)));
-	if (go_fd >= 0) {
-		if (write(go_fd, "g", 1) != 1)
-			err = -errno;
-		close(go_fd);
-		go_fd = -1;
-	}
+	err = target_release();
+	if (err)
+		goto out_tracer;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!exiting) {
 		long now;
@@ -590,7 +360,7 @@ int cmd_rings(int argc, char **argv)
 			report_unexplained(t, now);
 			last_unexplained = now;
 		}
-		if (!quiet_checked && now >= (args.cmd ? QUIET_BOOT_MS : QUIET_MS)) {
+		if (!quiet_checked && now >= (target.cmd ? QUIET_BOOT_MS : QUIET_MS)) {
 			struct quiet_notice q = { .pid = pid,
 						  .quiet_ms = now,
 						  .vcpu_events = gma_tracer_vcpu_events(t) };
@@ -620,14 +390,7 @@ int cmd_rings(int argc, char **argv)
 out_tracer:
 	gma_tracer_free(t);
 out:
-	if (go_fd >= 0)
-		close(go_fd); /* the held child exits without running */
-	if (args.cmd && pid > 0) {
-		if (!process_exited(pid))
-			kill(pid, SIGTERM);
-		waitpid(pid, &status, 0);
-	}
-	gma_vms_free(vms, nvms);
+	target_end();
 	free(reported);
 	return err;
 }

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The VM a trace starts on, shared by rings and health: a running VMM (--pid), with what it
+ * set up before the trace began (--mmio, --queue, --qmp, --ecam), or a VMM command started
+ * under the trace (-- COMMAND), held before exec until the tracer is attached so the trace
+ * sees its driver set up every queue. target_argp is an argp child: its options are parsed,
+ * checked and listed in --help alike in every command that traces.
+ */
+#define _GNU_SOURCE
+#include <argp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gma-trace.h"
+
+struct trace_target target = { .go_fd = -1 };
+
+enum {
+	OPT_MMIO = 0x800,
+	OPT_QUEUE,
+	OPT_QMP,
+	OPT_ECAM,
+};
+
+static const struct argp_option target_options[] = {
+	{ "pid", 'p', "PID", 0, "The VMM process to trace (see gma-trace vms)", 0 },
+	{ "mmio", OPT_MMIO, "BASE", 0, "A virtio-mmio window set up before the trace began", 0 },
+	{ "queue", OPT_QUEUE, "SPEC", 0,
+	  "A queue set up before the trace began: " QUEUE_SPEC_SYNTAX, 0 },
+	{ "qmp", OPT_QMP, "SOCKET", 0,
+	  "Import every queue's layout, and the PCI ECAM window, from QEMU's QMP socket", 0 },
+	{ "ecam", OPT_ECAM, "BASE[,BUSES]", 0,
+	  "The VM's PCI ECAM (MMCONFIG) window: bus 0 at guest physical BASE, BUSES buses "
+	  "(1 to 256, default 256); for a VM traced late or a VMM other than QEMU q35",
+	  0 },
+	{},
+};
+
+/* --ecam BASE[,BUSES] */
+static error_t parse_ecam(const char *arg, struct argp_state *state)
+{
+	unsigned long long base, buses = 256;
+	char *end;
+
+	errno = 0;
+	base = strtoull(arg, &end, 0);
+	if (errno || end == arg || *arg == '-' || (*end && *end != ','))
+		argp_error(state, "--ecam '%s': not BASE[,BUSES] (a guest physical address)", arg);
+	if (*end == ',') {
+		const char *b = end + 1;
+
+		errno = 0;
+		buses = strtoull(b, &end, 0);
+		if (errno || end == b || *b == '-' || *end)
+			argp_error(state, "--ecam '%s': BUSES is not a number", arg);
+	}
+	if (buses < 1 || buses > 256)
+		argp_error(state, "--ecam '%s': %llu buses; a window has 1 to 256", arg, buses);
+	if (base & 0xfffff)
+		argp_error(state, "--ecam '%s': the base is not 1 MiB aligned", arg);
+	if (base >= 1ULL << 52 || (1ULL << 52) - base < buses << 20)
+		argp_error(state,
+			   "--ecam '%s': the window does not fit below 2^52 (guest physical "
+			   "addresses)",
+			   arg);
+	target.ecam_base = base;
+	target.ecam_buses = (__u32)buses;
+	return 0;
+}
+
+static error_t parse_target(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'p':
+		return parse_pid(arg, &target.pid, state);
+	case OPT_MMIO:
+		if (target.nr_mmio == MMIO_BASES_MAX)
+			argp_error(state, "at most %d --mmio", MMIO_BASES_MAX);
+		parse_u64(arg, &target.mmio[target.nr_mmio], "--mmio", state);
+		if (target.mmio[target.nr_mmio++] & 0x1ff)
+			argp_error(state,
+				   "--mmio '%s': a virtio-mmio window's base, a multiple of "
+				   "0x200",
+				   arg);
+		return 0;
+	case OPT_QUEUE:
+		return parse_queue_opt(arg, target.queues, &target.nr_queues, true, state);
+	case OPT_QMP:
+		target.qmp = arg;
+		return 0;
+	case OPT_ECAM:
+		return parse_ecam(arg, state);
+	case ARGP_KEY_ARG:
+		return ARGP_ERR_UNKNOWN; /* all of them at once, as ARGP_KEY_ARGS */
+	case ARGP_KEY_ARGS:
+		target.cmd = state->argv + state->next;
+		return 0;
+	case ARGP_KEY_END:
+		if (!target.pid && !target.cmd)
+			argp_error(state, "--pid (or a command to run) is required");
+		if (target.pid && target.cmd)
+			argp_error(state, "--pid and a command exclude each other");
+		if (target.cmd && (target.nr_mmio || target.nr_queues || target.qmp))
+			argp_error(state,
+				   "--mmio, --queue and --qmp need --pid: a command's queues "
+				   "are learnt as its guest sets them up");
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+const struct argp target_argp = {
+	.options = target_options,
+	.parser = parse_target,
+};
+
+/*
+ * Forks the VMM command, held before exec until a byte is written to go_fd (closing it
+ * unwritten makes the child exit). With JSON output the command's stdout goes to stderr, so
+ * stdout stays JSON lines. The child's pid, or -errno.
+ */
+static pid_t spawn_held(char **cmd, int *go_fd, bool json)
+{
+	int go[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(go, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(127); /* the tracer failed: do not run untraced */
+		/* a VMM left running untraced after gma-trace dies would mislead: stop with it */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (json)
+			dup2(2, 1);
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "gma-trace: %s: %s\n", cmd[0], strerror(errno));
+		_exit(127);
+	}
+	close(go[0]);
+	*go_fd = go[1];
+	return pid;
+}
+
+pid_t target_start(void)
+{
+	int err;
+
+	if (target.cmd) {
+		target.pid = spawn_held(target.cmd, &target.go_fd, env.json);
+		if (target.pid < 0)
+			return report_error(target.pid, "starting the command");
+		return target.pid;
+	}
+	err = find_vm(target.pid, &target.vms, &target.nr_vms, &target.vm);
+	return err ? err : target.pid;
+}
+
+/*
+ * The PCI ECAM window QEMU maps (info mtree), unless --ecam gave one: so functions the guest
+ * configures from now on through ECAM are learnt. Its absence is no error (a pc or microvm
+ * machine has none); a window gma cannot follow is said and skipped.
+ */
+static int import_qmp_ecam(struct gma_tracer *t, const struct gma_vm *vm, struct gma_qmp *qmp,
+			   const char *path)
+{
+	__u64 base;
+	__u32 buses;
+	int err;
+
+	err = gma_qmp_pci_ecam(qmp, &base, &buses);
+	if (err == -ENOENT)
+		return 0;
+	if (err == -EPROTO) {
+		fprintf(stderr,
+			"gma-trace: QMP %s: info mtree: a PCI ECAM window gma cannot follow (not "
+			"1 MiB aligned, more than 256 buses, or past 2^52); give it with --ecam\n",
+			path);
+		return 0;
+	}
+	if (err)
+		return report_qmp_error(err, path, "info mtree (the PCI ECAM window)", qmp);
+	err = gma_tracer_set_ecam(t, vm->id, base, buses);
+	if (err)
+		return report_bpf_error(err, "setting the ECAM window from QMP");
+	if (!env.json)
+		fprintf(stderr, "gma-trace: PCI ECAM window from QMP: 0x%llx, %u buses\n",
+			(unsigned long long)base, buses);
+	return 0;
+}
+
+/* Every queue layout QEMU's QMP socket at path reports, and its ECAM window unless given. */
+static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm, const char *path, bool ecam)
+{
+	struct gma_qmp_queue *qs;
+	struct gma_qmp *qmp;
+	size_t n, used = 0;
+	int err;
+
+	err = gma_qmp_connect(path, &qmp);
+	if (err)
+		return report_qmp_error(err, path, "connecting (greeting, qmp_capabilities)", NULL);
+	err = gma_qmp_virtio_queues(qmp, &qs, &n);
+	if (err)
+		report_qmp_error(err, path, "x-query-virtio (listing the virtio queues)", qmp);
+	else if (ecam && (err = import_qmp_ecam(t, vm, qmp, path)))
+		free(qs);
+	gma_qmp_close(qmp);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		if (!qs[i].mmio_base) {
+			fprintf(stderr,
+				"gma-trace: QMP: %s (bus %s) queue %u: neither a virtio-mmio window nor "
+				"a PCI function on the root bus; skipped (give it with --queue "
+				"pci=BB:DD.F,...)\n",
+				qs[i].path, qs[i].bus[0] ? qs[i].bus : "?", qs[i].queue);
+			continue;
+		}
+		if (!qs[i].layout.num || !qs[i].layout.desc)
+			continue; /* a queue the driver never set up */
+		err = gma_tracer_add_queue(t, vm->id, qs[i].mmio_base, qs[i].queue, &qs[i].layout,
+					   qs[i].device_id);
+		if (err == -E2BIG) {
+			fprintf(stderr,
+				"gma-trace: QMP: %s queue %u: past the %u queues a device can have "
+				"traced; not traced\n",
+				qs[i].path, qs[i].queue, QUEUES_MAX);
+			continue;
+		}
+		if (err) {
+			free(qs);
+			return report_bpf_error(err, "importing a QMP queue");
+		}
+		used++;
+	}
+	if (!env.json)
+		fprintf(stderr, "gma-trace: imported %zu queue layouts from QMP\n", used);
+	free(qs);
+	return 0;
+}
+
+int target_add_given(struct gma_tracer *t)
+{
+	const struct gma_vm *vm = target.vm;
+	int err = 0;
+
+	for (size_t i = 0; vm && i < target.nr_mmio && !err; i++)
+		err = gma_tracer_add_queue(t, vm->id, target.mmio[i], -1, NULL, 0);
+	for (size_t i = 0; vm && i < target.nr_queues && !err; i++) {
+		const struct queue_spec *q = &target.queues[i];
+
+		err = gma_tracer_add_queue(t, vm->id, q->base, q->index, &q->layout, q->device_id);
+	}
+	/* a command's VM is not known yet: its window is every VM's of the process */
+	if (!err && target.ecam_buses)
+		err = gma_tracer_set_ecam(t, vm ? vm->id : 0, target.ecam_base, target.ecam_buses);
+	if (err)
+		return report_bpf_error(err, "adding a --mmio, --queue or --ecam");
+	if (target.qmp)
+		return import_qmp(t, vm, target.qmp, !target.ecam_buses);
+	return 0;
+}
+
+int target_release(void)
+{
+	int err = 0;
+
+	if (target.go_fd < 0)
+		return 0;
+	if (write(target.go_fd, "g", 1) != 1)
+		err = report_error(-errno, "starting the command");
+	close(target.go_fd);
+	target.go_fd = -1;
+	return err;
+}
+
+const char *target_name(void)
+{
+	return target.cmd ? target.cmd[0] : comm_of(target.pid);
+}
+
+void target_end(void)
+{
+	int status;
+
+	if (target.go_fd >= 0)
+		close(target.go_fd); /* the held child exits without running */
+	target.go_fd = -1;
+	if (target.cmd && target.pid > 0) {
+		if (!process_exited(target.pid))
+			kill(target.pid, SIGTERM);
+		waitpid(target.pid, &status, 0);
+	}
+	gma_vms_free(target.vms, target.nr_vms);
+	target.vms = NULL;
+	target.nr_vms = 0;
+	target.vm = NULL;
+}
