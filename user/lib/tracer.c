@@ -507,7 +507,8 @@ int gma_tracer_unexplained_notifies(struct gma_tracer *t, struct gma_unexplained
 	return 0;
 }
 
-__u64 gma_tracer_vcpu_events(const struct gma_tracer *t)
+/* The sum over CPUs of a one-slot per-CPU counter map (vcpu_events, drops); 0 if unreadable. */
+static __u64 percpu_counter_sum(const struct bpf_map *map)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	__u64 *per_cpu, sum = 0;
@@ -518,12 +519,17 @@ __u64 gma_tracer_vcpu_events(const struct gma_tracer *t)
 	per_cpu = calloc(ncpu, sizeof(*per_cpu));
 	if (!per_cpu)
 		return 0;
-	if (bpf_map__lookup_elem(t->skel->maps.vcpu_events, &zero, sizeof(zero), per_cpu,
-				 ncpu * sizeof(*per_cpu), 0) == 0)
+	if (bpf_map__lookup_elem(map, &zero, sizeof(zero), per_cpu, ncpu * sizeof(*per_cpu), 0) ==
+	    0)
 		for (int i = 0; i < ncpu; i++)
 			sum += per_cpu[i];
 	free(per_cpu);
 	return sum;
+}
+
+__u64 gma_tracer_vcpu_events(const struct gma_tracer *t)
+{
+	return percpu_counter_sum(t->skel->maps.vcpu_events);
 }
 
 /* --- userspace's look at the rings ------------------------------------------------------ */
@@ -772,21 +778,7 @@ int gma_tracer_poll(struct gma_tracer *t, int timeout_ms)
 
 __u64 gma_tracer_drops(const struct gma_tracer *t)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *per_cpu, sum = 0;
-	__u32 zero = 0;
-
-	if (ncpu <= 0)
-		return 0;
-	per_cpu = calloc(ncpu, sizeof(*per_cpu));
-	if (!per_cpu)
-		return 0;
-	if (bpf_map__lookup_elem(t->skel->maps.drops, &zero, sizeof(zero), per_cpu,
-				 ncpu * sizeof(*per_cpu), 0) == 0)
-		for (int i = 0; i < ncpu; i++)
-			sum += per_cpu[i];
-	free(per_cpu);
-	return sum;
+	return percpu_counter_sum(t->skel->maps.drops);
 }
 
 __u64 gma_tracer_bad_records(const struct gma_tracer *t)
