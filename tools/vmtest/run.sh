@@ -317,8 +317,9 @@ show() {
 # ended by itself), HUNG_TEST, QEMU_RC and ELAPSED.
 boot_vm() {
 	local line pending="" cur="" cur_start=0 now last_act last_check=0 hb=0 s tail_pid mon_cat
+	local last_hb last_nudge=0 nudged=0
 	LOG=$KDIR/console.log
-	HUNG='' HUNG_TEST='' QEMU_RC=0
+	HUNG='' HUNG_TEST='' QEMU_RC=0 NUDGES=0 WOKEN=0
 	rm -f "$KDIR/monitor.in" "$KDIR/monitor.out" "$KDIR/hang-report.txt"
 	mkfifo "$KDIR/monitor.in" "$KDIR/monitor.out"
 	: >"$LOG"
@@ -348,7 +349,7 @@ boot_vm() {
 	mon_cat=$!
 	exec {con_fd}< <(exec tail -n +1 -f --pid="$QPID" "$LOG" 2>/dev/null)
 	tail_pid=$!
-	last_act=$start
+	last_act=$start last_hb=$start
 	while :; do
 		if IFS= read -r -t 1 -u "$con_fd" line; then
 			line=$pending$line
@@ -370,7 +371,19 @@ boot_vm() {
 		[ "$now" = "$last_check" ] && continue
 		last_check=$now
 		s=$(stat -c %s "$KDIR/heartbeat.log")
-		[ "$s" != "$hb" ] && hb=$s last_act=$now
+		if [ "$s" != "$hb" ]; then
+			hb=$s last_act=$now last_hb=$now
+			if [ "$nudged" = 1 ]; then
+				WOKEN=$((WOKEN + 1)) nudged=0
+				echo "  VMTEST   the VM woke up after the key press${cur:+ (test $cur)}"
+			fi
+		fi
+		# The guest's timer interrupt lost (config: VMTEST_NUDGE): a key press wakes it.
+		if ((hb > 0 && now - last_hb >= VMTEST_NUDGE && now - last_nudge >= VMTEST_NUDGE)); then
+			echo "  VMTEST   no heartbeat for $((now - last_hb))s${cur:+ (test $cur running)}: a key press to wake the VM"
+			monitor "sendkey shift" >/dev/null || true
+			NUDGES=$((NUDGES + 1)) nudged=1 last_nudge=$now
+		fi
 		limit=$VMTEST_TEST_TIMEOUT
 		case "$cur" in guest-e2e*) limit=$VMTEST_E2E_TIMEOUT ;; esac
 		if [ -n "$cur" ] && ((now - cur_start > limit + VMTEST_TEST_MARGIN)); then
@@ -495,6 +508,8 @@ for KL in $VMTEST_KERNELS; do
 	echo
 	echo "vmtest: $KL: $(grep -m1 '^VMTEST-KERNEL' "$LOG" | cut -d' ' -f2- || echo '?') ($PKG)," \
 		"initramfs $(du -h "$KDIR/initramfs.cpio" | cut -f1), ${ELAPSED}s"
+	[ "$NUDGES" = 0 ] || echo "  VM silent $NUDGES times for ${VMTEST_NUDGE}s: woken by a key press $WOKEN times"
+	CELL["nudges|$KL"]="$NUDGES (woke $WOKEN)"
 	grep -E '^bare-host: (bad|vmlinux|gma-trace)|^E2E-(BASELINE|TRACED|LATE) [a-z]|^E2E-CHECK (ok|FAIL|chains|blk)|^E2E-(RINGS|HEALTH) [a-z ]+: (ok|FAIL|bad)|^E2E-TRACED error' "$LOG" |
 		sed 's/^/  /' || true
 	grep '^VMTEST-DMESG-LINE' "$LOG" | sed 's/^VMTEST-DMESG-LINE /  dmesg: /' || true
@@ -527,6 +542,9 @@ for r in "${ROWS[@]}"; do
 	for KL in "${KERNELS[@]}"; do printf ' %-22s' "${CELL["$r|$KL"]:-${CELL["*|$KL"]:-MISSING}}"; done
 	echo
 done
+printf '  %-22s' "(key presses)"
+for KL in "${KERNELS[@]}"; do printf ' %-22s' "${CELL["nudges|$KL"]:--}"; done
+echo
 printf '  %-22s' "(VM wall time)"
 for KL in "${KERNELS[@]}"; do printf ' %-22s' "${CELL["wall|$KL"]:--}"; done
 echo
