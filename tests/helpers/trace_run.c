@@ -12,6 +12,8 @@
 
 #include "demo_vm.h"
 #include "trace_run.h"
+#include "../../tools/demo-vmm/demo-abi.h"
+#include "../../tools/demo-vmm/pattern.h"
 
 struct jlines trace, truth;
 char trace_path[64], truth_path[64];
@@ -73,6 +75,49 @@ const char *str(struct json_object *o, const char *key)
 bool is(struct json_object *o, const char *key, const char *value)
 {
 	return !strcmp(str(o, key), value);
+}
+
+size_t desc_bytes(struct json_object *d, __u8 *buf, size_t size)
+{
+	const char *hex = str(d, "bytes");
+	size_t n = 0;
+
+	for (; hex[0] && hex[1] && n < size; hex += 2)
+		sscanf(hex, "%2hhx", &buf[n++]);
+	return n;
+}
+
+size_t assert_same_descs(struct json_object *t, struct json_object *g, size_t snap_len)
+{
+	struct json_object *tdescs, *gdescs;
+	size_t crossing = 0;
+
+	cr_assert(json_object_object_get_ex(t, "descs", &tdescs));
+	cr_assert(json_object_object_get_ex(g, "descs", &gdescs));
+	cr_assert_eq(json_object_array_length(gdescs), json_object_array_length(tdescs),
+		     "descriptor count of %s", json_object_to_json_string(t));
+	for (size_t k = 0; k < json_object_array_length(tdescs); k++) {
+		struct json_object *td = json_object_array_get_idx(tdescs, k);
+		struct json_object *gd = json_object_array_get_idx(gdescs, k);
+		__u64 addr = num(td, "addr"), len = num(td, "len");
+		__u8 bytes[4096];
+		size_t n;
+
+		cr_assert_eq(num(gd, "addr"), addr);
+		cr_assert_eq(num(gd, "len"), len);
+		cr_assert_eq(num(gd, "flags"), num(td, "flags"));
+		n = desc_bytes(gd, bytes, sizeof(bytes));
+		if (snap_len)
+			cr_assert_eq(n, len < snap_len ? len : snap_len,
+				     "sampled %zu of desc at 0x%llx", n, addr);
+		if (addr >= DEMO_BLK_BIG_BUF &&
+		    addr + len <= DEMO_BLK_BIG_BUF + DEMO_BLK_BIG_SECTORS * 512) {
+			cr_assert_eq(gma_demo_pattern_check(addr, bytes, n), n,
+				     "bytes of desc at 0x%llx", addr);
+			crossing += addr < 0x14000 && addr + len > 0x14000;
+		}
+	}
+	return crossing;
 }
 
 pid_t spawn_shell(const char *cmd)

@@ -33,6 +33,16 @@ const char *str(struct json_object *o, const char *key);
 bool is(struct json_object *o, const char *key, const char *value);
 /* Whether a JSON array member "anomalies" of o names `name`. */
 bool has_anomaly(struct json_object *o, const char *name);
+/* The hex bytes gma-trace sampled of one descriptor record, decoded; returns how many. */
+size_t desc_bytes(struct json_object *d, __u8 *buf, size_t size);
+/*
+ * The descriptors gma-trace gave of a chain (g: a "chain" or "attach_chain" record) against
+ * the VMM's log of the same chain (t), asserted one by one: address, length, flags, and the
+ * bytes sampled of the guest's data buffers, which hold its pattern (demo-abi.h); with
+ * snap_len, also that each one's first snap_len bytes (at most) were sampled. Returns how many
+ * of the pattern buffers cross guest physical 0x14000, the demo's memory region boundary.
+ */
+size_t assert_same_descs(struct json_object *t, struct json_object *g, size_t snap_len);
 
 /*
  * No run waits for a time: the demo VMM stops on what a test needs (--requests, --until);
