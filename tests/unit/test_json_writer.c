@@ -100,6 +100,12 @@ Test(json_writer, values_at_their_edges_parse_back)
 	free(text);
 }
 
+/* The value of a lowercase hex digit, -1 for anything else. */
+static int hex_nibble(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 /* A value longer than the writer's buffer goes out whole, in order, on one line. */
 Test(json_writer, a_line_longer_than_the_buffer_is_whole)
 {
@@ -123,14 +129,16 @@ Test(json_writer, a_line_longer_than_the_buffer_is_whole)
 	cr_assert_eq(parse_lines(text, o), 1);
 	cr_assert_eq(json_object_array_length(o[0]), 3);
 	for (int k = 0; k < 3; k++) {
+		size_t i = 0;
+
 		hex = json_object_get_string(json_object_array_get_idx(o[0], k));
 		cr_assert_eq(strlen(hex), 2 * len);
-		for (size_t i = 0; i < len; i++) {
-			unsigned int b;
-
-			sscanf(hex + 2 * i, "%2x", &b);
-			cr_assert_eq(b, bytes[i], "byte %zu of value %d", i, k);
-		}
+		/* one assertion per value, not per byte: 900 000 of them take minutes under TCG */
+		while (i < len && hex_nibble(hex[2 * i]) << 4 == (bytes[i] & 0xf0) &&
+		       hex_nibble(hex[2 * i + 1]) == (bytes[i] & 0x0f))
+			i++;
+		cr_assert_eq(i, len, "byte %zu of value %d: %.2s, want %02x", i, k, hex + 2 * i,
+			     i < len ? bytes[i] : 0);
 	}
 	json_object_put(o[0]);
 	free(text);
