@@ -11,7 +11,15 @@
  * virtio-mmio has no vector register: the line of a device is learnt from its driver, whose
  * handler reads InterruptStatus (0x60). A read that finds bits set keeps, of the device's
  * candidate lines, those raised since its previous read; a read that finds none drops the
- * lines raised since (they were another device's). One candidate left is the device's line.
+ * lines raised since (they were another device's). One candidate left is the device's line;
+ * while several are left, userspace drops those other devices are known to raise (tracer.c).
+ *
+ * "Since" is exact about when the VMM made its answer, which lies between the read's exit
+ * (kvm_mmio READ_UNSATISFIED) and the answer's return (READ, with the value): a line raised
+ * in between, after the answer was made (a VMM completes requests while it handles any exit),
+ * is in the next read's status, not this one's. So a read with bits set keeps the lines raised
+ * since the previous read's exit, and a read with none drops only those raised between the
+ * previous answer and its own exit.
  * MSI and MSI-X (virtio-pci) are not mapped yet.
  */
 #ifndef GMA_INTERRUPTS_BPF_H
@@ -58,32 +66,58 @@ __noinline int irq_raised(__u64 vm_id, __u32 gsi)
 	return 0;
 }
 
-/* The guest read InterruptStatus of the virtio-mmio device at base: narrow its lines down. */
-__noinline int irq_status_read(__u64 vm_id, __u64 base, __u32 status)
+/* The interrupt state of the virtio-mmio device at base, made on first use; NULL if none. */
+static __always_inline struct dev_irq *dev_irq_get(__u64 vm_id, __u64 base)
 {
 	struct dev_key key = { .vm_id = vm_id, .base = base };
 	struct dev_irq fresh = { .gsi = -1 }, *d;
-	struct vm_irqs *v;
-	__u64 raised = 0, now = bpf_ktime_get_ns();
 
 	if (!bpf_map_lookup_elem(&devices, &key))
-		return 0; /* not a virtio-mmio window the transport knows */
+		return NULL; /* not a virtio-mmio window the transport knows */
 	d = bpf_map_lookup_elem(&dev_irqs, &key);
 	if (!d) {
 		bpf_map_update_elem(&dev_irqs, &key, &fresh, BPF_NOEXIST);
 		d = bpf_map_lookup_elem(&dev_irqs, &key);
-		if (!d)
-			return 0;
 	}
+	return d;
+}
+
+/* The guest's read of InterruptStatus exits to the VMM: when the read was made. */
+__noinline int irq_status_exit(__u64 vm_id, __u64 base)
+{
+	struct dev_irq *d = dev_irq_get(vm_id, base);
+
+	if (d)
+		d->exit_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* The VMM answered the guest's read of InterruptStatus with status: narrow its lines down. */
+__noinline int irq_status_read(__u64 vm_id, __u64 base, __u32 status)
+{
+	struct dev_irq *d = dev_irq_get(vm_id, base);
+	struct vm_irqs *v;
+	__u64 raised, exit_ns, now = bpf_ktime_get_ns();
+
+	if (!d)
+		return 0;
+	/* the exit not seen (the trace began in between): the answer's time */
+	exit_ns = d->exit_ns > d->last_read_ns ? d->exit_ns : now;
 	/*
 	 * Accumulated in the map value, not a register: the verifier then sees an unknown
 	 * scalar at each loop head and merges the paths instead of following 2^64 of them.
 	 */
 	d->raised = 0;
+	d->unset = 0;
 	v = bpf_map_lookup_elem(&vm_irqs, &vm_id);
-	for (__u32 g = 0; v && g < IRQ_GSI_MAX; g++)
-		if (v->last_ns[g] && v->last_ns[g] > d->last_read_ns)
+	for (__u32 g = 0; v && g < IRQ_GSI_MAX; g++) {
+		__u64 t = v->last_ns[g];
+
+		if (t && t > d->read_exit_ns)
 			d->raised |= 1ULL << g;
+		if (t && t > d->last_read_ns && t <= exit_ns)
+			d->unset |= 1ULL << g;
+	}
 	raised = d->raised;
 	if (status) {
 		/* its line is among those raised since its last read; none: start over */
@@ -91,13 +125,14 @@ __noinline int irq_status_read(__u64 vm_id, __u64 base, __u32 status)
 
 		d->candidates = c ? c : raised;
 	} else if (d->candidates) {
-		d->candidates &= ~raised;
+		d->candidates &= ~d->unset;
 	}
 	/* exactly one candidate: that is its line (BPF has no count-trailing-zeros) */
 	if (d->candidates && !(d->candidates & (d->candidates - 1)))
 		for (__u32 g = 0; g < IRQ_GSI_MAX; g++)
 			if (d->candidates == 1ULL << g)
 				d->gsi = g;
+	d->read_exit_ns = exit_ns;
 	d->last_read_ns = now;
 	d->reads++;
 	return 0;

@@ -194,6 +194,9 @@ int BPF_PROG(kvm_mmio, int type, int len, __u64 gpa, void *valp)
 
 	if (!vm)
 		return 0;
+	if (len == 4 && type == KVM_TRACE_MMIO_READ_UNSATISFIED &&
+	    (gpa & (VIRTIO_MMIO_WINDOW - 1)) == VIRTIO_MMIO_INTERRUPT_STATUS_OFF)
+		irq_status_exit(vm, gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1));
 	/* register accesses with a value: writes, and reads once satisfied */
 	if ((len == 1 || len == 2 || len == 4) && valp &&
 	    (type == KVM_TRACE_MMIO_READ || type == KVM_TRACE_MMIO_WRITE) &&

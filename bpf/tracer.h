@@ -166,10 +166,13 @@ struct vm_irqs {
 /* Keyed by struct dev_key: the line a virtio-mmio device raises. */
 struct dev_irq {
 	__u64 candidates; /* bit g: line g may be this device's (0: not started) */
-	__u64 last_read_ns; /* the guest's last read of its InterruptStatus */
+	__u64 last_read_ns; /* the VMM's answer to the guest's last read of InterruptStatus */
+	__u64 read_exit_ns; /* that read's exit to the VMM (0: not seen) */
+	__u64 exit_ns; /* the exit of the read being answered */
 	__s32 gsi; /* the one candidate left, -1 while there are several */
 	__u32 reads;
-	__u64 raised; /* scratch of the read being handled */
+	__u64 raised; /* scratch of the read being handled: lines its value may show */
+	__u64 unset; /* scratch: lines its value would show, were they the device's */
 };
 
 /*

@@ -14,6 +14,7 @@
 #include "virtqueue.bpf.h"
 #include "virtio_mmio_regs.h"
 
+#define KVM_TRACE_MMIO_READ_UNSATISFIED 0
 #define KVM_TRACE_MMIO_READ 1
 #define KVM_TRACE_MMIO_WRITE 2
 

@@ -984,6 +984,36 @@ int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats,
 }
 
 /*
+ * The line of the virtio-mmio device at dk while its driver's reads left several candidates:
+ * the one left once the lines other devices of its VM are known to raise are dropped (each
+ * virtio-mmio window has a line of its own in QEMU microvm, Firecracker and the demo VMM). A
+ * device whose interrupts always came with another's (both completed between two looks of
+ * its driver) is told apart only this way. -1 when none or several are left.
+ */
+static int line_by_elimination(struct gma_tracer *t, const struct dev_key *dk, __u64 candidates)
+{
+	struct bpf_map *map = t->skel->maps.dev_irqs;
+	struct dev_key k, next;
+	struct dev_irq other;
+	const void *prev = NULL;
+	unsigned int n = 0;
+
+	while (candidates && n++ < bpf_map__max_entries(map) &&
+	       !bpf_map__get_next_key(map, prev, &next, sizeof(next))) {
+		k = next;
+		prev = &k;
+		if (k.vm_id != dk->vm_id || k.base == dk->base ||
+		    bpf_map__lookup_elem(map, &k, sizeof(k), &other, sizeof(other), 0))
+			continue;
+		if (other.gsi >= 0 && other.gsi < IRQ_GSI_MAX)
+			candidates &= ~(1ULL << other.gsi);
+	}
+	if (!candidates || (candidates & (candidates - 1)))
+		return -1;
+	return __builtin_ctzll(candidates);
+}
+
+/*
  * A queue's evidence from the kernel's maps: when its VM's vCPUs last exited (vm_devs), and
  * from interrupts.bpf.h the line its virtio-mmio device raises, once learnt, and that line's
  * injections. MSI (virtio-pci) is not mapped.
@@ -1019,8 +1049,11 @@ static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_
 		return; /* GMA_IRQ_NOT_OBSERVABLE */
 	h->irq = GMA_IRQ_UNMAPPED;
 	if (GMA_KEY_IS_PCI(key->base) ||
-	    bpf_map__lookup_elem(t->skel->maps.dev_irqs, &dk, sizeof(dk), &d, sizeof(d), 0) ||
-	    d.gsi < 0 || d.gsi >= IRQ_GSI_MAX)
+	    bpf_map__lookup_elem(t->skel->maps.dev_irqs, &dk, sizeof(dk), &d, sizeof(d), 0))
+		return;
+	if (d.gsi < 0)
+		d.gsi = line_by_elimination(t, &dk, d.candidates);
+	if (d.gsi < 0 || d.gsi >= IRQ_GSI_MAX)
 		return;
 	v = malloc(sizeof(*v)); /* 1 KiB: off the stack */
 	if (!v)
