@@ -20,7 +20,15 @@
  * is in the next read's status, not this one's. So a read with bits set keeps the lines raised
  * since the previous read's exit, and a read with none drops only those raised between the
  * previous answer and its own exit.
- * MSI and MSI-X (virtio-pci) are not mapped yet.
+ *
+ * MSI and MSI-X: kvm_msi_set_irq(address, data) fires in kvm_set_msi_irq(), for KVM_SIGNAL_MSI
+ * and for irqfds routed to an MSI (both the atomic and the workqueue path), from the thread
+ * that signals: the VMM's (a vCPU or I/O thread, or on 6.4+ a vhost worker of its process);
+ * vhost kthreads before 6.4 name no VM and are not counted, as above. Injections are counted
+ * per (VM, address, data) in msi_irqs; a virtio-pci queue's vector and the message its MSI-X
+ * table entry holds (virtio_pci.bpf.h) lead userspace from the queue to its injections.
+ * x86 traces the high half of the address only in KVM's x2APIC format (address_hi carries
+ * destination bits there): userspace looks the message up both ways.
  */
 #ifndef GMA_INTERRUPTS_BPF_H
 #define GMA_INTERRUPTS_BPF_H
@@ -42,6 +50,16 @@ struct {
 	__type(key, struct dev_key);
 	__type(value, struct dev_irq);
 } dev_irqs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MSI_IRQS_MAX);
+	__type(key, struct msi_irq_key);
+	__type(value, struct msi_irq);
+} msi_irqs SEC(".maps");
+
+/* Messages a full msi_irqs could not count. */
+__u64 msi_irqs_full;
 
 /* A VM's first record, copied from here (too large for the stack). */
 static const struct vm_irqs vm_irqs_zero;
@@ -161,6 +179,36 @@ int BPF_PROG(kvm_set_irq, unsigned int gsi, int level, int irq_source_id)
 
 	if (vm && level == 1)
 		irq_raised(vm, gsi);
+	return 0;
+}
+
+/* An MSI (address, data) injected into VM vm_id. */
+__noinline int msi_raised(__u64 vm_id, __u64 address, __u64 data)
+{
+	struct msi_irq_key k = { .vm_id = vm_id, .address = address, .data = (__u32)data };
+	static const struct msi_irq fresh;
+	struct msi_irq *m = bpf_map_lookup_elem(&msi_irqs, &k);
+
+	if (!m) {
+		if (bpf_map_update_elem(&msi_irqs, &k, &fresh, BPF_NOEXIST) == -E2BIG)
+			__sync_fetch_and_add(&msi_irqs_full, 1);
+		m = bpf_map_lookup_elem(&msi_irqs, &k);
+		if (!m)
+			return 0;
+	}
+	__sync_fetch_and_add(&m->count, 1);
+	m->last_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* Optional too: userspace turns it off where the kernel lacks it or its arguments differ. */
+SEC("tp_btf/kvm_msi_set_irq")
+int BPF_PROG(kvm_msi_set_irq, __u64 address, __u64 data)
+{
+	__u64 vm = irq_vm();
+
+	if (vm)
+		msi_raised(vm, address, data);
 	return 0;
 }
 

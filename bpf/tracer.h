@@ -95,7 +95,13 @@ struct pci_fn {
 	struct pci_cap_loc notify;
 	__u64 bar_registered[PCI_BARS]; /* the pci_bars entries made for it, to undo on a move */
 	__u8 bar_registered_io[PCI_BARS];
-	__u8 pad[2];
+	__u8 msix_cap; /* where the MSI-X capability is in cfg, 0: none read */
+	__u8 config_vector_known;
+	struct pci_cap_loc msix_table; /* the MSI-X table: BAR, offset, 16 bytes per vector */
+	__u16 config_vector; /* the configuration change vector, as written or read back */
+	__u16 pad2;
+	__u64 vector_known; /* bit q: queue_vector[q] was written or read back */
+	__u16 queue_vector[QUEUES_MAX]; /* the MSI-X vector of each queue */
 };
 
 /* A BAR of a virtio-pci function mapped at (vm_id, addr): memory or I/O. */
@@ -173,6 +179,50 @@ struct dev_irq {
 	__u32 reads;
 	__u64 raised; /* scratch of the read being handled: lines its value may show */
 	__u64 unset; /* scratch: lines its value would show, were they the device's */
+};
+
+/*
+ * MSI-X (interrupts.bpf.h, virtio_pci.bpf.h): the messages the guest programs into each
+ * virtio-pci function's MSI-X table, keyed by (VM, function, vector), and the messages the
+ * host kernel injects into each VM (kvm_msi_set_irq), keyed by (VM, address, data). A queue's
+ * vector (pci_fn.queue_vector) leads to its message, the message to its injections.
+ */
+#define MSIX_VECTORS_MAX 2048 /* the largest table Message Control can describe */
+#define MSIX_ENTRIES_MAX 4096
+#define MSI_IRQS_MAX 1024
+
+struct msix_msg_key {
+	__u64 vm_id;
+	__u64 base; /* the function's key, GMA_PCI_BASE */
+	__u32 vector;
+	__u32 pad;
+};
+
+/* An MSI-X table entry as the guest last wrote it (only what the guest wrote is known). */
+struct msix_msg {
+	__u32 addr_lo;
+	__u32 addr_hi;
+	__u32 data;
+	__u32 ctrl; /* Vector Control: bit 0 masks the vector */
+	__u32 written; /* MSIX_ENTRY_* bits: which of the four words the guest wrote */
+	__u32 pad;
+};
+
+#define MSIX_ENTRY_ADDR_LO (1u << 0)
+#define MSIX_ENTRY_ADDR_HI (1u << 1)
+#define MSIX_ENTRY_DATA (1u << 2)
+#define MSIX_ENTRY_CTRL (1u << 3)
+
+struct msi_irq_key {
+	__u64 vm_id;
+	__u64 address; /* as the tracepoint gives it: the high half only in x2APIC format */
+	__u32 data;
+	__u32 pad;
+};
+
+struct msi_irq {
+	__u64 count;
+	__u64 last_ns;
 };
 
 /*

@@ -13,6 +13,10 @@
  * is learnt from the q35 host bridge's PCIEXBAR when the firmware programs it (traced from
  * boot), or given by userspace for a VM traced late or another VMM (gma-trace --ecam, QMP):
  * per VM in pci_vms, or for every VM of the traced process in ecam_default.
+ *
+ * MSI-X: the table entries the guest writes into a function's BAR are kept in msix_entries
+ * (its queues' vectors are in pci_fn), for userspace to map a queue to the message the host
+ * kernel injects for it (interrupts.bpf.h).
  */
 #ifndef GMA_VIRTIO_PCI_BPF_H
 #define GMA_VIRTIO_PCI_BPF_H
@@ -48,6 +52,17 @@ struct {
 	__type(key, __u64);
 	__type(value, struct pci_vm);
 } pci_vms SEC(".maps");
+
+/* MSI-X table entries as the guest wrote them, by (VM, function, vector). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MSIX_ENTRIES_MAX);
+	__type(key, struct msix_msg_key);
+	__type(value, struct msix_msg);
+} msix_entries SEC(".maps");
+
+/* Entries a full msix_entries could not take: a guest programming vectors beyond its cap. */
+__u64 msix_entries_full;
 
 /* The ECAM window of every VM of the traced process without one of its own (buses 0: none). */
 struct pci_ecam ecam_default;
@@ -199,6 +214,24 @@ static __always_inline struct pci_bar_val *pci_bar_at(__u64 vm_id, __u64 addr, b
 	return NULL;
 }
 
+/* A guest write of word (PCI_MSIX_ENTRY_*) of vector's entry in function key's MSI-X table. */
+static __noinline int pci_msix_write(__u64 vm_id, __u64 key, __u32 vector, __u32 word, __u32 val)
+{
+	struct msix_msg_key k = { .vm_id = vm_id, .base = key, .vector = vector };
+	static const struct msix_msg fresh;
+	struct msix_msg *e = bpf_map_lookup_elem(&msix_entries, &k);
+
+	if (!e) {
+		if (bpf_map_update_elem(&msix_entries, &k, &fresh, BPF_NOEXIST) == -E2BIG)
+			__sync_fetch_and_add(&msix_entries_full, 1);
+		e = bpf_map_lookup_elem(&msix_entries, &k);
+		if (!e)
+			return 0;
+	}
+	pci_msix_entry_write(e, word, val);
+	return 0;
+}
+
 /*
  * A port access of a VM with PCI: 0xCF8/0xCFC configuration, or a legacy I/O BAR's
  * registers. A notify is left in the PENDING_NOTIFY slot for the caller.
@@ -212,6 +245,7 @@ __noinline int pci_pio(__u64 vm_id, __u32 write, __u32 port, __u32 size, __u32 v
 	__u32 q = 0;
 
 	struct pci_vm *pv;
+	struct pci_fn *f;
 	__u32 reg;
 
 	if (port == PCI_CONFIG_ADDRESS && size == 4) {
@@ -236,6 +270,9 @@ __noinline int pci_pio(__u64 vm_id, __u32 write, __u32 port, __u32 size, __u32 v
 	dev = bpf_map_lookup_elem(&devices, &dk);
 	if (!dev)
 		return 0;
+	f = bpf_map_lookup_elem(&pci_fns, &dk);
+	if (f)
+		virtio_pci_legacy_msix_access(f, dev, port - bar_base, size, val, write);
 	pci_act(vm_id, dk.base, dev, virtio_pci_legacy_access(dev, port - bar_base, val, write, &q),
 		q);
 	return 0;
@@ -258,7 +295,7 @@ __noinline int pci_mmio(__u64 vm_id, __u32 write, __u64 gpa, __u32 len, __u32 va
 	struct pci_fn *f;
 	struct pci_vm *pv;
 	__u64 bar_base = 0, off;
-	__u32 q = 0, reg;
+	__u32 q = 0, reg, vector, word;
 	int nq;
 
 	pv = pci_vm_get(vm_id, ecam_default.buses != 0);
@@ -285,6 +322,11 @@ __noinline int pci_mmio(__u64 vm_id, __u32 write, __u64 gpa, __u32 len, __u32 va
 			nq = val & 0xffff;
 		if (nq >= 0)
 			set_pending(PENDING_NOTIFY, dk.base, nq);
+		return 0;
+	}
+	if (pci_msix_table_decode(f, bar->bar, off, len, &vector, &word)) {
+		if (write)
+			pci_msix_write(vm_id, dk.base, vector, word, val);
 		return 0;
 	}
 	if (f->common.valid && f->common.bar == bar->bar && off >= f->common.off &&

@@ -20,8 +20,19 @@
  *     notifies are writes to the notify area (the queue index as data), or on Intel's
  *     ioeventfd fast path an address with no data (virtio_pci_notify_queue());
  *   - legacy and transitional devices: the I/O BAR's registers (QUEUE_SEL, QUEUE_NUM,
- *     QUEUE_PFN, QUEUE_NOTIFY, STATUS, GUEST_FEATURES).
- * Offsets are the spec's (VirtIO 1.x 4.1), fixed: never CO-RE.
+ *     QUEUE_PFN, QUEUE_NOTIFY, STATUS, GUEST_FEATURES);
+ *   - MSI-X: the capability (cap ID 0x11: the table's BAR, offset and size, Message Control's
+ *     enable and mask-all) as the guest reads and writes it, the table entries as the guest
+ *     writes them into the BAR (pci_msix_table_decode), and each queue's vector: modern
+ *     devices' queue_msix_vector and config_msix_vector in the common configuration, legacy
+ *     ones' VIRTIO_MSI_QUEUE_VECTOR / VIRTIO_MSI_CONFIG_VECTOR, which exist only while MSI-X is
+ *     enabled (they push the device configuration from 20 to 24). A vector is what the driver
+ *     wrote, or what it read back: a device that cannot give the vector answers
+ *     VIRTIO_MSI_NO_VECTOR, and drivers check.
+ * Offsets are the spec's (VirtIO 1.x 4.1, PCI 3.0 6.8.2), fixed: never CO-RE. The PCI ones come
+ * from the kernel's uapi <linux/pci_regs.h> (plain #defines, safe beside vmlinux.h); the
+ * VirtIO ones are spelt here, as <linux/virtio_pci.h> pulls in <linux/types.h>, which
+ * vmlinux.h conflicts with.
  */
 #ifndef GMA_VIRTIO_PCI_REGS_H
 #define GMA_VIRTIO_PCI_REGS_H
@@ -30,18 +41,13 @@
 #include <gma/vring_walk.h>
 #include "tracer.h"
 #include "virtio_mmio_regs.h" /* enum mmio_action, set_lo/set_hi, the feature bits */
+#include <linux/pci_regs.h>
 
 #define PCI_CONFIG_ADDRESS 0xcf8
 #define PCI_CONFIG_DATA 0xcfc
 #define PCI_VENDOR_VIRTIO 0x1af4
-#define PCI_COMMAND 0x04
-#define PCI_COMMAND_IO 0x1
-#define PCI_COMMAND_MEMORY 0x2
-#define PCI_STATUS 0x06
-#define PCI_STATUS_CAP_LIST 0x10
-#define PCI_BAR0 0x10
-#define PCI_CAP_PTR 0x34
-#define PCI_CAP_ID_VNDR 0x09
+#define PCI_BAR0 PCI_BASE_ADDRESS_0
+#define PCI_CAP_PTR PCI_CAPABILITY_LIST
 #define PCI_CAPS_MAX 16 /* capabilities followed per function */
 
 /* struct virtio_pci_cap: cap_vndr, cap_next, cap_len, cfg_type, bar, id, pad, offset, length */
@@ -59,9 +65,11 @@
 #define VIRTIO_PCI_COMMON_DFSELECT 0x00
 #define VIRTIO_PCI_COMMON_GFSELECT 0x08
 #define VIRTIO_PCI_COMMON_GF 0x0c
+#define VIRTIO_PCI_COMMON_MSIX 0x10
 #define VIRTIO_PCI_COMMON_STATUS 0x14
 #define VIRTIO_PCI_COMMON_Q_SELECT 0x16
 #define VIRTIO_PCI_COMMON_Q_SIZE 0x18
+#define VIRTIO_PCI_COMMON_Q_MSIX 0x1a
 #define VIRTIO_PCI_COMMON_Q_ENABLE 0x1c
 #define VIRTIO_PCI_COMMON_Q_NOFF 0x1e
 #define VIRTIO_PCI_COMMON_Q_DESCLO 0x20
@@ -79,6 +87,9 @@
 #define VIRTIO_PCI_LEGACY_QUEUE_NOTIFY 16
 #define VIRTIO_PCI_LEGACY_STATUS 18
 #define VIRTIO_PCI_LEGACY_ISR 19
+#define VIRTIO_MSI_CONFIG_VECTOR 20 /* only while MSI-X is enabled */
+#define VIRTIO_MSI_QUEUE_VECTOR 22
+#define VIRTIO_MSI_NO_VECTOR 0xffff
 #define VIRTIO_PCI_LEGACY_ALIGN 4096
 #define VIRTIO_PCI_LEGACY_PFN_SHIFT 12
 
@@ -267,16 +278,61 @@ static __always_inline void pci_cap_loc(const struct pci_fn *f, __u32 at, struct
 	l->valid = l->bar < PCI_BARS;
 }
 
-/* The VirtIO capabilities as the guest read them, from the capability list of the shadow. */
+static __always_inline __u16 pci_cfg_u16(const struct pci_fn *f, __u32 off)
+{
+	off &= PCI_CFG_SIZE - 2;
+	return f->cfg[off] | f->cfg[off + 1] << 8;
+}
+
+/* The MSI-X capability's Message Control as the guest last read or wrote it, 0: none. */
+static __always_inline __u16 pci_msix_ctrl(const struct pci_fn *f)
+{
+	return f->msix_cap ? pci_cfg_u16(f, f->msix_cap + PCI_MSIX_FLAGS) : 0;
+}
+
+/* Whether the function sends MSI-X messages (else INTx), and whether all are masked. */
+static __always_inline bool pci_msix_enabled(const struct pci_fn *f)
+{
+	return pci_msix_ctrl(f) & PCI_MSIX_FLAGS_ENABLE;
+}
+
+static __always_inline bool pci_msix_masked(const struct pci_fn *f)
+{
+	return pci_msix_ctrl(f) & PCI_MSIX_FLAGS_MASKALL;
+}
+
+/*
+ * The MSI-X table from the capability at `at`: its BAR (BIR) and offset, and its size from
+ * Message Control's table size field (N - 1). A BIR of 6 or 7 is reserved: no table.
+ */
+static __always_inline void pci_msix_cap(struct pci_fn *f, __u32 at)
+{
+	__u32 table = pci_cfg_u32(f, at + PCI_MSIX_TABLE);
+
+	f->msix_cap = at;
+	f->msix_table.bar = table & PCI_MSIX_TABLE_BIR;
+	f->msix_table.off = table & PCI_MSIX_TABLE_OFFSET;
+	f->msix_table.len = ((pci_cfg_u16(f, at + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_QSIZE) + 1) *
+			    PCI_MSIX_ENTRY_SIZE;
+	f->msix_table.valid = f->msix_table.bar < PCI_BARS;
+}
+
+/*
+ * The VirtIO and MSI-X capabilities as the guest read them, from the capability list of the
+ * shadow. The first MSI-X capability counts (a function has at most one).
+ */
 static __always_inline void pci_decode_caps(struct pci_fn *f)
 {
 	__u32 at = f->cfg[PCI_CAP_PTR] & 0xfc;
 
-	f->common.valid = f->notify.valid = 0;
+	f->common.valid = f->notify.valid = f->msix_table.valid = 0;
+	f->msix_cap = 0;
 	if (!(f->cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST))
 		return;
 	for (__u32 i = 0; i < PCI_CAPS_MAX && at >= 0x40; i++) {
 		at &= PCI_CFG_SIZE - 4;
+		if (f->cfg[at] == PCI_CAP_ID_MSIX && !f->msix_cap)
+			pci_msix_cap(f, at);
 		if (f->cfg[at] == PCI_CAP_ID_VNDR) {
 			switch (f->cfg[(at + VIRTIO_PCI_CAP_CFG_TYPE) & (PCI_CFG_SIZE - 1)]) {
 			case VIRTIO_PCI_CAP_COMMON_CFG:
@@ -395,6 +451,20 @@ static __always_inline int virtio_pci_notify_queue(const struct pci_fn *f, __u64
 	return -1;
 }
 
+/* The vectors the driver gave its queues, forgotten at a device reset. */
+static __always_inline void pci_vectors_forget(struct pci_fn *f)
+{
+	f->vector_known = 0;
+	f->config_vector_known = 0;
+}
+
+/* Queue qi's vector, as the driver wrote it or read it back. */
+static __always_inline void pci_queue_vector(struct pci_fn *f, __u32 qi, __u32 val)
+{
+	f->queue_vector[qi & (QUEUES_MAX - 1)] = val & 0xffff;
+	f->vector_known |= 1ull << (qi & (QUEUES_MAX - 1));
+}
+
 /*
  * An access to the common configuration structure at off (width 1, 2 or 4; a 64-bit field
  * is written as two halves). *q receives the queue an action is about.
@@ -416,8 +486,17 @@ static __always_inline enum mmio_action virtio_pci_common_access(struct pci_fn *
 	}
 	if (off == VIRTIO_PCI_COMMON_GF && write)
 		return virtio_dev_set_features(dev, val);
-	if (off == VIRTIO_PCI_COMMON_STATUS && write)
+	if (off == VIRTIO_PCI_COMMON_STATUS && write) {
+		if (!(val & 0xff)) /* a reset gives every vector back: the driver sets them again */
+			pci_vectors_forget(f);
 		return virtio_dev_set_status(dev, val & 0xff);
+	}
+	if (off == VIRTIO_PCI_COMMON_MSIX && width == 2) {
+		/* written, then read back: the read is the device's answer */
+		f->config_vector = val;
+		f->config_vector_known = 1;
+		return MMIO_NONE;
+	}
 	if (off == VIRTIO_PCI_COMMON_Q_SELECT && write) {
 		dev->queue_sel = val & 0xffff;
 		return MMIO_NONE;
@@ -429,6 +508,11 @@ static __always_inline enum mmio_action virtio_pci_common_access(struct pci_fn *
 	qi = dev->queue_sel & (QUEUES_MAX - 1);
 	vq = &dev->q[qi];
 	*q = qi;
+	if (off == VIRTIO_PCI_COMMON_Q_MSIX) {
+		if (width == 2)
+			pci_queue_vector(f, qi, val);
+		return MMIO_NONE;
+	}
 	if (!write) {
 		if (off == VIRTIO_PCI_COMMON_Q_NOFF) {
 			f->queue_notify_off[qi] = val & 0xffff;
@@ -510,6 +594,70 @@ static __always_inline enum mmio_action virtio_pci_legacy_access(struct virtio_d
 		return virtio_mmio_queue_ready(dev, vq);
 	}
 	return MMIO_NONE;
+}
+
+/*
+ * An access of width bytes to the legacy I/O BAR at off, for its MSI-X vectors: the vector
+ * registers exist only while MSI-X is enabled (else 20 is the device configuration); a status
+ * write of 0 (reset) gives the vectors back. Goes beside virtio_pci_legacy_access().
+ */
+static __always_inline void virtio_pci_legacy_msix_access(struct pci_fn *f,
+							  const struct virtio_dev *dev, __u32 off,
+							  __u32 width, __u32 val, bool write)
+{
+	if (write && off == VIRTIO_PCI_LEGACY_STATUS && !(val & 0xff))
+		pci_vectors_forget(f);
+	if (width != 2 || !pci_msix_enabled(f))
+		return;
+	if (off == VIRTIO_MSI_CONFIG_VECTOR) {
+		f->config_vector = val & 0xffff;
+		f->config_vector_known = 1;
+	} else if (off == VIRTIO_MSI_QUEUE_VECTOR && dev->queue_sel < QUEUES_MAX) {
+		pci_queue_vector(f, dev->queue_sel, val);
+	}
+}
+
+/*
+ * A memory access of len bytes at offset off of BAR bar: whether it is a word of the MSI-X
+ * table, and which (*vector, *word: PCI_MSIX_ENTRY_*). Only aligned 32-bit accesses are
+ * decoded, as Linux makes them (a 64-bit write of the address is not followed).
+ */
+static __always_inline bool pci_msix_table_decode(const struct pci_fn *f, __u32 bar, __u64 off,
+						  __u32 len, __u32 *vector, __u32 *word)
+{
+	__u64 rel;
+
+	if (!f->msix_table.valid || f->msix_table.bar != bar || len != 4 || off < f->msix_table.off)
+		return false;
+	rel = off - f->msix_table.off;
+	if (rel >= f->msix_table.len || (rel & 3))
+		return false;
+	*vector = rel / PCI_MSIX_ENTRY_SIZE;
+	*word = rel % PCI_MSIX_ENTRY_SIZE;
+	return *vector < MSIX_VECTORS_MAX;
+}
+
+/* A guest write of word (PCI_MSIX_ENTRY_*) of a table entry. */
+static __always_inline void pci_msix_entry_write(struct msix_msg *e, __u32 word, __u32 val)
+{
+	switch (word) {
+	case PCI_MSIX_ENTRY_LOWER_ADDR:
+		e->addr_lo = val;
+		e->written |= MSIX_ENTRY_ADDR_LO;
+		break;
+	case PCI_MSIX_ENTRY_UPPER_ADDR:
+		e->addr_hi = val;
+		e->written |= MSIX_ENTRY_ADDR_HI;
+		break;
+	case PCI_MSIX_ENTRY_DATA:
+		e->data = val;
+		e->written |= MSIX_ENTRY_DATA;
+		break;
+	case PCI_MSIX_ENTRY_VECTOR_CTRL:
+		e->ctrl = val;
+		e->written |= MSIX_ENTRY_CTRL;
+		break;
+	}
 }
 
 #endif /* GMA_VIRTIO_PCI_REGS_H */

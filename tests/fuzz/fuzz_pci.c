@@ -3,7 +3,7 @@
  * The virtio-pci transport's pure rules (bpf/virtio_pci_regs.h, the code the tracer runs in
  * BPF) over random access sequences: configuration accesses, the q35 host bridge's PCIEXBAR,
  * ECAM decodes of any address in or out of any window, common configuration and legacy
- * registers. Nothing may reach outside the models, a decoded ECAM access must be one the
+ * registers, MSI-X table accesses. Nothing may reach outside the models, a decoded ECAM access must be one the
  * window really holds, and a learnt window must be one the tracer can follow.
  *
  * Input: 16 bytes per access: u8 op, u8 width, u16 offset, u32 value, u64 address (LE).
@@ -69,7 +69,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (__u32 b = 0; b < PCI_BARS; b++)
 				pci_bar_size(&f, b);
 			if ((f.common.valid && f.common.bar >= PCI_BARS) ||
-			    (f.notify.valid && f.notify.bar >= PCI_BARS))
+			    (f.notify.valid && f.notify.bar >= PCI_BARS) ||
+			    (f.msix_table.valid && f.msix_table.bar >= PCI_BARS) ||
+			    f.msix_table.len > MSIX_VECTORS_MAX * PCI_MSIX_ENTRY_SIZE)
 				abort();
 			pci_virtio_type(&f);
 			break;
@@ -96,10 +98,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			break;
 		case 5:
+			virtio_pci_legacy_msix_access(&f, &dev, off & 0x1f, width & 7, val, write);
 			act = virtio_pci_legacy_access(&dev, off & 0x1f, val, write, &q);
 			if (act == MMIO_QUEUE_READY && q >= QUEUES_MAX)
 				abort();
 			break;
+		case 6: { /* an MSI-X table access: a vector the table holds, one of its words */
+			struct msix_msg e = {};
+			__u32 v, word;
+
+			if (pci_msix_table_decode(&f, width & 7, gpa, val & 7, &v, &word)) {
+				if (v >= MSIX_VECTORS_MAX ||
+				    (__u64)v * PCI_MSIX_ENTRY_SIZE >= f.msix_table.len ||
+				    f.msix_table.off + (__u64)v * PCI_MSIX_ENTRY_SIZE + word != gpa)
+					abort();
+				pci_msix_entry_write(&e, word, val);
+			}
+			break;
+		}
 		default:
 			nq = virtio_pci_notify_queue(&f, gpa);
 			if (nq < -1 || nq >= QUEUES_MAX)

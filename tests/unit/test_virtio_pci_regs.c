@@ -305,3 +305,141 @@ Test(virtio_pci_regs, q35_pciexbar_maps_the_ecam_window)
 	cr_assert_not(pci_host_bridge_access(&pv, 0x68, 4, 0xffffffff, true));
 	cr_assert_eq(pv.ecam.buses, 0);
 }
+
+/*
+ * An MSI-X capability at `at` as Linux reads it: ID and next, Message Control (table size
+ * N - 1), then the table's BIR and offset.
+ */
+static void msix_cap(__u32 at, __u32 next, __u32 qsize, __u32 table)
+{
+	rd(at, 2, PCI_CAP_ID_MSIX | next << 8);
+	rd(at + PCI_MSIX_FLAGS, 2, qsize);
+	rd(at + PCI_MSIX_TABLE, 4, table);
+}
+
+/* modern_blk with an MSI-X capability after the vendor ones: 4 vectors in BAR 1 at 0x800. */
+static void modern_blk_msix(void)
+{
+	modern_blk();
+	rd(0x68 + 1, 1, 0x80); /* the notify capability's next: the list goes on */
+	msix_cap(0x80, 0, 3, 0x800 | 1);
+}
+
+Test(virtio_pci_regs, msix_capability_table_and_enable)
+{
+	modern_blk_msix();
+	cr_assert(f.notify.valid, "the vendor capabilities still found");
+	cr_assert_eq(f.msix_cap, 0x80);
+	cr_assert(f.msix_table.valid);
+	cr_assert_eq(f.msix_table.bar, 1);
+	cr_assert_eq(f.msix_table.off, 0x800);
+	cr_assert_eq(f.msix_table.len, 4 * PCI_MSIX_ENTRY_SIZE);
+	cr_assert_not(pci_msix_enabled(&f));
+	/* the driver enables it with everything masked, then unmasks (as Linux does) */
+	wr(0x80 + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL | 3);
+	cr_assert(pci_msix_enabled(&f));
+	cr_assert(pci_msix_masked(&f));
+	wr(0x80 + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | 3);
+	cr_assert_not(pci_msix_masked(&f));
+	/* a reserved BIR: no table */
+	rd(0x80 + PCI_MSIX_TABLE, 4, 0x800 | 6);
+	cr_assert_not(f.msix_table.valid);
+	/* the capability unlinked from the list: gone */
+	rd(0x68 + 1, 1, 0);
+	cr_assert_eq(f.msix_cap, 0);
+	cr_assert_not(f.msix_table.valid);
+	cr_assert_not(pci_msix_enabled(&f));
+}
+
+Test(virtio_pci_regs, msix_table_writes_in_the_bar)
+{
+	struct msix_msg e = {};
+	__u32 v = 99, w = 99;
+
+	modern_blk_msix();
+	cr_assert(pci_msix_table_decode(&f, 1, 0x800 + 2 * 16 + PCI_MSIX_ENTRY_DATA, 4, &v, &w));
+	cr_assert_eq(v, 2);
+	cr_assert_eq(w, PCI_MSIX_ENTRY_DATA);
+	cr_assert(pci_msix_table_decode(&f, 1, 0x800 + 3 * 16 + 12, 4, &v, &w));
+	cr_assert_eq(v, 3);
+	cr_assert_eq(w, PCI_MSIX_ENTRY_VECTOR_CTRL);
+	cr_assert_not(pci_msix_table_decode(&f, 1, 0x800 + 4 * 16, 4, &v, &w), "past the table");
+	cr_assert_not(pci_msix_table_decode(&f, 1, 0x7fc, 4, &v, &w), "before it");
+	cr_assert_not(pci_msix_table_decode(&f, 4, 0x800, 4, &v, &w), "another BAR");
+	cr_assert_not(pci_msix_table_decode(&f, 1, 0x800, 2, &v, &w), "not a dword");
+	cr_assert_not(pci_msix_table_decode(&f, 1, 0x802, 4, &v, &w), "unaligned");
+	/* the largest table Message Control can give, and an offset near 4 GiB: no overflow */
+	rd(0x80 + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_QSIZE);
+	rd(0x80 + PCI_MSIX_TABLE, 4, 0xfffffff8u | 1);
+	cr_assert_eq(f.msix_table.len, MSIX_VECTORS_MAX * PCI_MSIX_ENTRY_SIZE);
+	cr_assert(pci_msix_table_decode(&f, 1, 0xfffffff8ULL + 2047 * 16, 4, &v, &w));
+	cr_assert_eq(v, 2047);
+	cr_assert_not(pci_msix_table_decode(&f, 1, 0xfffffff8ULL + 2048 * 16, 4, &v, &w));
+
+	pci_msix_entry_write(&e, PCI_MSIX_ENTRY_VECTOR_CTRL, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+	pci_msix_entry_write(&e, PCI_MSIX_ENTRY_LOWER_ADDR, 0xfee00000);
+	pci_msix_entry_write(&e, PCI_MSIX_ENTRY_UPPER_ADDR, 0);
+	pci_msix_entry_write(&e, PCI_MSIX_ENTRY_DATA, 0x4031);
+	pci_msix_entry_write(&e, PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+	cr_assert_eq(e.addr_lo, 0xfee00000);
+	cr_assert_eq(e.data, 0x4031);
+	cr_assert_eq(e.ctrl, 0, "unmasked last");
+	cr_assert_eq(e.written,
+		     MSIX_ENTRY_ADDR_LO | MSIX_ENTRY_ADDR_HI | MSIX_ENTRY_DATA | MSIX_ENTRY_CTRL);
+}
+
+Test(virtio_pci_regs, modern_queue_vectors_from_the_common_configuration)
+{
+	__u32 q = 99;
+
+	modern_blk_msix();
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_MSIX, 2, 0, true, &q);
+	cr_assert(f.config_vector_known);
+	cr_assert_eq(f.config_vector, 0);
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_SELECT, 2, 2, true, &q);
+	cr_assert_eq(virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_MSIX, 2, 3, true, &q),
+		     MMIO_NONE);
+	cr_assert_eq(f.vector_known, 1u << 2);
+	cr_assert_eq(f.queue_vector[2], 3);
+	/* the device refused it: the read back is what counts */
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_MSIX, 2, VIRTIO_MSI_NO_VECTOR, false,
+				 &q);
+	cr_assert_eq(f.queue_vector[2], VIRTIO_MSI_NO_VECTOR);
+	/* not a 16-bit access: not the register */
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_MSIX, 1, 1, true, &q);
+	cr_assert_eq(f.queue_vector[2], VIRTIO_MSI_NO_VECTOR);
+	/* a queue past what the tracer follows */
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_SELECT, 2, QUEUES_MAX, true, &q);
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_MSIX, 2, 1, true, &q);
+	cr_assert_eq(f.vector_known, 1u << 2);
+	/* a reset gives the vectors back */
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_STATUS, 1, 0, true, &q);
+	cr_assert_eq(f.vector_known, 0);
+	cr_assert_not(f.config_vector_known);
+}
+
+Test(virtio_pci_regs, legacy_vectors_only_while_msix_is_enabled)
+{
+	rd(0, 2, PCI_VENDOR_VIRTIO);
+	rd(2, 2, 0x1000);
+	rd(PCI_STATUS, 2, PCI_STATUS_CAP_LIST);
+	rd(PCI_CAP_PTR, 1, 0x40);
+	msix_cap(0x40, 0, 2, 0x0 | 1);
+	dev.queue_sel = 1;
+	/* MSI-X off: offset 22 is the device configuration, not a vector */
+	virtio_pci_legacy_msix_access(&f, &dev, VIRTIO_MSI_QUEUE_VECTOR, 2, 1, true);
+	cr_assert_eq(f.vector_known, 0);
+	wr(0x40 + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | 2);
+	virtio_pci_legacy_msix_access(&f, &dev, VIRTIO_MSI_CONFIG_VECTOR, 2, 0, true);
+	virtio_pci_legacy_msix_access(&f, &dev, VIRTIO_MSI_QUEUE_VECTOR, 2, 1, true);
+	cr_assert(f.config_vector_known);
+	cr_assert_eq(f.vector_known, 1u << 1);
+	cr_assert_eq(f.queue_vector[1], 1);
+	virtio_pci_legacy_msix_access(&f, &dev, VIRTIO_MSI_QUEUE_VECTOR, 1, 0, true);
+	cr_assert_eq(f.queue_vector[1], 1, "a byte is not the register");
+	dev.queue_sel = QUEUES_MAX;
+	virtio_pci_legacy_msix_access(&f, &dev, VIRTIO_MSI_QUEUE_VECTOR, 2, 0, true);
+	cr_assert_eq(f.vector_known, 1u << 1, "a queue past the cap is not written anywhere");
+	virtio_pci_legacy_msix_access(&f, &dev, VIRTIO_PCI_LEGACY_STATUS, 1, 0, true);
+	cr_assert_eq(f.vector_known, 0, "reset");
+}
