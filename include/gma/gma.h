@@ -504,8 +504,10 @@ enum gma_health {
 /* What libgma knows of a queue's interrupts (struct gma_queue_health.irq). */
 enum gma_irq_evidence {
 	GMA_IRQ_NOT_OBSERVABLE = 0, /* the kernel has no interrupt tracepoint gma uses */
-	GMA_IRQ_OBSERVED, /* interrupts and last_irq_ns: the host kernel's, on irq_line */
-	GMA_IRQ_UNMAPPED, /* traced, but the device's line is not learnt (or MSI: not mapped) */
+	GMA_IRQ_OBSERVED, /* interrupts and last_irq_ns: the host kernel's, on irq_line or msix_vector */
+	GMA_IRQ_UNMAPPED, /* traced, but the line or the MSI-X vector and message not learnt */
+	GMA_IRQ_NO_VECTOR, /* MSI-X: the queue's vector is VIRTIO_MSI_NO_VECTOR, no interrupts */
+	GMA_IRQ_MASKED, /* MSI-X: the queue's vector (or the whole function) is masked */
 };
 
 struct gma_queue_health {
@@ -537,6 +539,14 @@ struct gma_queue_health {
 	__u8 used_event_moved; /* the driver maintains used_event (seen non-zero or to change) */
 	__u8 notify_observable; /* the tracer knows where the queue's notifies land */
 	__u64 guest_ran_ns; /* the last vCPU exit of the VM the tracer saw, 0: none seen */
+	/*
+	 * MSI-X (virtio-pci; added at the end): the queue's vector as its driver set it (0xffff:
+	 * VIRTIO_MSI_NO_VECTOR), -1 when not known; and the message its table entry holds, whose
+	 * injections interrupts and last_irq_ns count (GMA_IRQ_OBSERVED, GMA_IRQ_MASKED).
+	 */
+	__s32 msix_vector;
+	__u32 msi_data;
+	__u64 msi_address;
 };
 
 /*

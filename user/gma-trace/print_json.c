@@ -253,10 +253,15 @@ static void health_fields(struct gma_json *w, const struct gma_queue_health *h)
 	gma_json_u64_field(w, "guest_ran_ns", h->guest_ran_ns);
 	gma_json_bool_field(w, "notify_observable", h->notify_observable);
 	gma_json_string_field(w, "interrupts_evidence",
-			      h->irq == GMA_IRQ_OBSERVED ? "observed" :
-			      h->irq == GMA_IRQ_UNMAPPED ? "line_not_learnt" :
-							   "not_observable");
+			      h->irq == GMA_IRQ_OBSERVED  ? "observed" :
+			      h->irq == GMA_IRQ_UNMAPPED  ? "line_not_learnt" :
+			      h->irq == GMA_IRQ_NO_VECTOR ? "no_vector" :
+			      h->irq == GMA_IRQ_MASKED	  ? "masked" :
+							    "not_observable");
 	gma_json_s64_field(w, "irq_line", h->irq_line);
+	gma_json_s64_field(w, "msix_vector", h->msix_vector);
+	gma_json_u64_field(w, "msi_address", h->msi_address);
+	gma_json_u64_field(w, "msi_data", h->msi_data);
 	gma_json_u64_field(w, "interrupts", h->interrupts);
 	gma_json_u64_field(w, "last_irq_ns", h->last_irq_ns);
 	gma_json_end_object(w);

@@ -241,20 +241,31 @@ static const char *ago(const struct gma_queue_health *h, __u64 ts, char *buf, si
 
 char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
 {
-	char a[32], b[32], c[32], irq[64];
+	char a[32], b[32], c[32], irq[128];
 	const char *ring;
 
 	if (!h->st.indices_known) {
 		snprintf(buf, len, "indices not read from the guest yet");
 		return buf;
 	}
-	if (h->irq == GMA_IRQ_OBSERVED)
+	if (h->irq == GMA_IRQ_OBSERVED && h->msix_vector >= 0)
+		snprintf(irq, sizeof(irq),
+			 "MSI-X vector %d (address %#llx data %#x): %llu "
+			 "interrupts, last %s",
+			 h->msix_vector, (unsigned long long)h->msi_address, h->msi_data,
+			 (unsigned long long)h->interrupts, ago(h, h->last_irq_ns, c, sizeof(c)));
+	else if (h->irq == GMA_IRQ_OBSERVED)
 		snprintf(irq, sizeof(irq), "GSI %d: %llu interrupts, last %s", h->irq_line,
 			 (unsigned long long)h->interrupts, ago(h, h->last_irq_ns, c, sizeof(c)));
+	else if (h->irq == GMA_IRQ_NO_VECTOR)
+		snprintf(irq, sizeof(irq), "no MSI-X vector for this queue: no interrupts");
+	else if (h->irq == GMA_IRQ_MASKED)
+		snprintf(irq, sizeof(irq), "MSI-X vector %d masked: no interrupts (%llu injected)",
+			 h->msix_vector, (unsigned long long)h->interrupts);
 	else if (h->irq == GMA_IRQ_UNMAPPED)
 		snprintf(irq, sizeof(irq), "%s",
 			 GMA_KEY_IS_PCI(h->st.base) ?
-				 "interrupts traced, MSI not mapped to devices yet" :
+				 "interrupts traced, the queue's MSI-X vector or message not seen" :
 				 "interrupts traced, the device's line not learnt yet");
 	else
 		snprintf(irq, sizeof(irq), "interrupts not observable on this kernel");

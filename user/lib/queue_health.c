@@ -29,7 +29,8 @@
  * | driver-not-reaping      | the same, with an interrupt injected since that look, and       |
  * |                         | used_event unchanged since: the driver reaped nothing after it  |
  * | completed-unreaped      | the same otherwise: interrupts not observable (no tracepoint,   |
- * |                         | the line not learnt, MSI), no look ever found all reaped, or    |
+ * |                         | the line or MSI-X vector not learnt, no vector or masked), no   |
+ * |                         | look ever found all reaped, or                                  |
  * |                         | an interrupt came and the driver reaped some since: which of    |
  * |                         | the two is not guessed                                          |
  * | guest-stopped           | instead of driver-not-notifying, driver-not-reaping or          |

@@ -526,6 +526,7 @@ int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, qm_irq_fn ir
 		e->notify_observable = 1; /* unless the evidence callback knows better */
 		e->irq = GMA_IRQ_NOT_OBSERVABLE;
 		e->irq_line = -1;
+		e->msix_vector = -1;
 		if (irq_of)
 			irq_of(ctx, &q->key, e);
 		e->verdict = qh_verdict(e);

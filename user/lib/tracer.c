@@ -24,7 +24,7 @@
 #include "record_reader.h"
 #include "tracer.h"
 #include "tracer.skel.h"
-#include "virtio_pci_regs.h" /* pci_ecam_valid */
+#include "virtio_pci_regs.h" /* pci_ecam_valid, pci_msix_ctrl */
 
 /*
  * Guest memory of one traced VM as userspace reads it (process_vm_readv through the
@@ -58,6 +58,7 @@ struct gma_tracer {
 	struct ring_look *looks; /* one poll's reads, before they are applied */
 	size_t cap_looks;
 	bool irq_traced; /* kvm_set_irq attached: interrupt injection is observable */
+	bool msi_traced; /* kvm_msi_set_irq attached: MSI injection is observable */
 	pid_t pid; /* gma_tracer_opts.pid: only this VMM's VMs */
 	__u64 ioeventfds_listed_ns; /* when the ioeventfds map was last filled */
 	int ioeventfds_err; /* of the last fill: 0, or why it failed */
@@ -97,7 +98,7 @@ static const struct {
 } tracepoints[] = {
 	{ "kvm_exit", true },	    { "kvm_entry", true },    { "kvm_emulate_insn", true },
 	{ "kvm_page_fault", true }, { "kvm_pio", false },     { "kvm_mmio", false },
-	{ "kvm_fast_mmio", false }, { "kvm_set_irq", false },
+	{ "kvm_fast_mmio", false }, { "kvm_set_irq", false }, { "kvm_msi_set_irq", false },
 };
 
 static struct bpf_program *tracepoint_prog(struct tracer_bpf *skel, const char *name)
@@ -117,8 +118,9 @@ static bool have_tracepoint(struct btf *vmlinux, struct btf *kvm, const char *na
 
 /*
  * The arguments of tracepoint `name` (its btf_trace_ typedef's prototype, less the context),
- * -1 when not found. kvm_set_irq(gsi, level, irq_source_id) is read by position: a kernel
- * that changed its arguments gets no program on it, rather than one that fails to load.
+ * -1 when not found. kvm_set_irq(gsi, level, irq_source_id) and kvm_msi_set_irq(address,
+ * data) are read by position: a kernel that changed their arguments gets no program on them,
+ * rather than one that fails to load.
  */
 static int tracepoint_nargs(struct btf *vmlinux, struct btf *kvm, const char *name)
 {
@@ -156,12 +158,16 @@ static int select_tracepoints(struct gma_tracer *t)
 
 		if (have && !strcmp(tracepoints[i].name, "kvm_set_irq"))
 			have = tracepoint_nargs(vmlinux, kvm, "kvm_set_irq") == 3;
+		if (have && !strcmp(tracepoints[i].name, "kvm_msi_set_irq"))
+			have = tracepoint_nargs(vmlinux, kvm, "kvm_msi_set_irq") == 2;
 
 		bpf_program__set_autoload(tracepoint_prog(t->skel, tracepoints[i].name), have);
 		if (!have)
 			continue;
 		if (!strcmp(tracepoints[i].name, "kvm_set_irq"))
 			t->irq_traced = true;
+		if (!strcmp(tracepoints[i].name, "kvm_msi_set_irq"))
+			t->msi_traced = true;
 		any_vcpu |= tracepoints[i].carries_vcpu;
 		pos += snprintf(t->tracepoints + pos, sizeof(t->tracepoints) - pos, "%s%s",
 				pos ? " " : "", tracepoints[i].name);
@@ -1014,9 +1020,57 @@ static int line_by_elimination(struct gma_tracer *t, const struct dev_key *dk, _
 }
 
 /*
+ * A virtio-pci queue's MSI-X evidence: its vector (pci_fn), the message the guest wrote into
+ * that vector's table entry (msix_entries), and that message's injections (msi_irqs, looked
+ * up as x86 traces it: the high address half only in KVM's x2APIC format). A vector the
+ * driver gave as VIRTIO_MSI_NO_VECTOR, or a masked one, is said as such: no interrupt is due.
+ * MSI-X disabled (INTx), the vector or its message not seen: GMA_IRQ_UNMAPPED.
+ */
+static void msix_evidence(struct gma_tracer *t, const struct gma_queue_key *key,
+			  const struct pci_fn *f, struct gma_queue_health *h)
+{
+	struct msix_msg_key mk = { .vm_id = key->vm_id, .base = key->base };
+	struct msi_irq_key ik = { .vm_id = key->vm_id };
+	struct msix_msg m;
+	struct msi_irq irq;
+	__u16 ctrl;
+
+	h->irq = GMA_IRQ_UNMAPPED;
+	if (!f || key->queue >= QUEUES_MAX || !(f->vector_known & (1ULL << key->queue)))
+		return;
+	ctrl = pci_msix_ctrl(f);
+	if (!(ctrl & PCI_MSIX_FLAGS_ENABLE))
+		return; /* INTx: its line is not learnt for PCI */
+	h->msix_vector = f->queue_vector[key->queue];
+	if (h->msix_vector == VIRTIO_MSI_NO_VECTOR) {
+		h->irq = GMA_IRQ_NO_VECTOR;
+		return;
+	}
+	mk.vector = h->msix_vector;
+	if (bpf_map__lookup_elem(t->skel->maps.msix_entries, &mk, sizeof(mk), &m, sizeof(m), 0) ||
+	    !(m.written & MSIX_ENTRY_ADDR_LO) || !(m.written & MSIX_ENTRY_DATA))
+		return; /* its message not written while traced */
+	h->msi_address = (__u64)m.addr_hi << 32 | m.addr_lo;
+	h->msi_data = m.data;
+	h->irq = (ctrl & PCI_MSIX_FLAGS_MASKALL) || (m.ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT) ?
+			 GMA_IRQ_MASKED :
+			 GMA_IRQ_OBSERVED;
+	ik.data = m.data;
+	ik.address = h->msi_address;
+	if (bpf_map__lookup_elem(t->skel->maps.msi_irqs, &ik, sizeof(ik), &irq, sizeof(irq), 0)) {
+		ik.address = m.addr_lo;
+		if (bpf_map__lookup_elem(t->skel->maps.msi_irqs, &ik, sizeof(ik), &irq, sizeof(irq),
+					 0))
+			return; /* none injected yet */
+	}
+	h->interrupts = irq.count;
+	h->last_irq_ns = irq.last_ns;
+}
+
+/*
  * A queue's evidence from the kernel's maps: when its VM's vCPUs last exited (vm_devs), and
  * from interrupts.bpf.h the line its virtio-mmio device raises, once learnt, and that line's
- * injections. MSI (virtio-pci) is not mapped.
+ * injections, or a virtio-pci queue's MSI-X vector, message and injections (msix_evidence).
  */
 static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_queue_health *h)
 {
@@ -1038,18 +1092,22 @@ static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_
 	if (GMA_KEY_IS_PCI(key->base)) {
 		struct pci_fn *f = malloc(sizeof(*f));
 
-		h->notify_observable = f &&
-				       !bpf_map__lookup_elem(t->skel->maps.pci_fns, &dk, sizeof(dk),
-							     f, sizeof(*f), 0) &&
-				       f->notify.valid && f->notify.bar < PCI_BARS &&
+		if (f && bpf_map__lookup_elem(t->skel->maps.pci_fns, &dk, sizeof(dk), f, sizeof(*f),
+					      0)) {
+			free(f);
+			f = NULL;
+		}
+		h->notify_observable = f && f->notify.valid && f->notify.bar < PCI_BARS &&
 				       f->bar_addr[f->notify.bar];
+		if (t->msi_traced)
+			msix_evidence(t, key, f, h);
 		free(f);
+		return;
 	}
 	if (!t->irq_traced)
 		return; /* GMA_IRQ_NOT_OBSERVABLE */
 	h->irq = GMA_IRQ_UNMAPPED;
-	if (GMA_KEY_IS_PCI(key->base) ||
-	    bpf_map__lookup_elem(t->skel->maps.dev_irqs, &dk, sizeof(dk), &d, sizeof(d), 0))
+	if (bpf_map__lookup_elem(t->skel->maps.dev_irqs, &dk, sizeof(dk), &d, sizeof(d), 0))
 		return;
 	if (d.gsi < 0)
 		d.gsi = line_by_elimination(t, &dk, d.candidates);
