@@ -69,8 +69,13 @@
  * --irq: the VM has KVM's in-kernel interrupt controllers and each virtio-mmio device raises
  * its line (DEMO_VIRTIO_GSI_BASE + window number) when it wants to interrupt. The guest keeps
  * interrupts off and, as a handler would, reads each device's InterruptStatus, acknowledges
- * it, and reaps a device's used rings only when it says VIRTIO_MMIO_INT_VRING.
+ * it, and reaps a device's used rings only when it says VIRTIO_MMIO_INT_VRING. On virtio-pci
+ * the guest enables MSI-X, programs a vector per queue (DEMO_MSI_ADDRESS, data
+ * DEMO_MSI_DATA(slot, vector): unique in the VM) and reads the ISR instead, which the
+ * device sets once the queue's message is sent.
  */
+#define DEMO_MSI_ADDRESS 0xfee00000u /* local APIC 0, fixed delivery */
+#define DEMO_MSI_DATA(slot, vector) (0x40 + (slot)*8 + (vector)) /* an x86 vector, < 0x100 */
 #define DEMO_PIO_IRQ (DEMO_PIO_BASE + 0x6c) /* in: 1 with --irq */
 /*
  * driver-no-reap: once the guest has reaped all it will, it writes here and starts no new

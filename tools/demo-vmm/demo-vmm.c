@@ -1047,9 +1047,11 @@ static const struct argp_option options[] = {
 	  0 },
 	{ "irq", OPT_IRQ, NULL, 0,
 	  "Interrupts: KVM's in-kernel irqchip, each virtio-mmio device raising its line (GSI 5 "
-	  "blk, 6 console, 7 net) when it interrupts, logged (\"irq\"); the guest, interrupts "
-	  "off, reads InterruptStatus as a handler would and reaps a device only when it says "
-	  "so. Needs --delay (a halt would wait in the kernel) and --transport mmio",
+	  "blk, 6 console, 7 net) when it interrupts, each virtio-pci device sending its queue's "
+	  "MSI-X message (KVM_SIGNAL_MSI), logged (\"irq\": gsi, or vector, address and data); "
+	  "the guest, interrupts off, programs MSI-X, reads InterruptStatus or the ISR as a "
+	  "handler would and reaps a device only when it says so. Needs --delay (a halt would "
+	  "wait in the kernel)",
 	  0 },
 	{ "ioeventfd", OPT_IOEVENTFD, NULL, 0,
 	  "Register the devices' notify addresses with KVM (KVM_IOEVENTFD) as QEMU does, not the "
@@ -1287,10 +1289,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (o->until_hostile_done && (!o->hostile || o->hostile_repeat))
 			argp_error(state, "--until hostile-done needs --hostile, without "
 					  "--hostile-repeat");
-		if (o->irq && (!o->delay || o->transport != DEMO_TRANSPORT_MMIO))
-			argp_error(state,
-				   "--irq needs --delay N (a guest that spins: with KVM's "
-				   "irqchip a halt waits in the kernel) and --transport mmio");
+		if (o->irq && !o->delay)
+			argp_error(state, "--irq needs --delay N (a guest that spins: with KVM's "
+					  "irqchip a halt waits in the kernel)");
 		if ((o->fault.kind == DEMO_FAULT_DEVICE_NO_IRQ ||
 		     o->fault.kind == DEMO_FAULT_DEVICE_IRQ_NO_USED) &&
 		    !o->irq)

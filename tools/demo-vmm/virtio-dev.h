@@ -89,6 +89,13 @@ struct virtio_dev {
 	uint32_t config_len;
 	uint32_t reset_count; /* completions queued before a reset are dropped */
 	uint32_t gsi; /* --irq: the interrupt line it raises, 0: none (PCI) */
+	/*
+	 * --irq on virtio-pci: sends queue qi's MSI-X message (the transport's), and logs it;
+	 * nothing when the driver gave the queue no vector, MSI-X is off, or the vector is
+	 * masked (then its pending bit is set). NULL: none.
+	 */
+	void (*msix_signal)(struct virtio_dev *v, uint32_t qi);
+	void *transport_opaque; /* the transport's state of this device */
 	char line[256]; /* console: bytes of the current output line */
 	uint32_t line_len;
 };
@@ -127,7 +134,7 @@ struct virtio_host {
 	uint64_t normal_completions; /* of the devices that are not hostile (--requests) */
 	bool suppress; /* --suppress: set before the devices are created */
 	struct virtio_fault fault; /* --fault */
-	bool irq; /* --irq: devices with a gsi raise it (in-kernel irqchip) */
+	bool irq; /* --irq: devices with a gsi raise it, PCI ones send MSI-X (in-kernel irqchip) */
 	bool held; /* --hold completions: no used element is written while set */
 	struct ioeventfds *ioeventfds; /* --ioeventfd: where virtio-pci registers at DRIVER_OK */
 };

@@ -13,6 +13,15 @@
  * notification of the queue whose queue_notify_off is off (the value is the queue index).
  * Modern devices also have the VIRTIO_PCI_CAP_PCI_CFG capability the spec requires (a
  * window into the BAR through config space); the demo guest never uses it.
+ *
+ * MSI-X: every device but the hostile one has an MSI-X capability, its table (a vector per
+ * queue and one for configuration changes) at 0 and its pending bits at 0x800 of a 4 KiB
+ * 32-bit memory BAR 1, as QEMU's. The driver gives each queue a vector (queue_msix_vector;
+ * legacy: VIRTIO_MSI_QUEUE_VECTOR, which exists only while MSI-X is enabled and moves the
+ * device configuration from 20 to 24); a vector beyond the table reads back
+ * VIRTIO_MSI_NO_VECTOR. With --irq a queue's interrupt is its vector's message, sent with
+ * KVM_SIGNAL_MSI and logged ("irq": vector, address, data); a masked vector gets its pending
+ * bit instead, and the message when unmasked.
  */
 #include <inttypes.h>
 #include <stddef.h>
@@ -28,6 +37,7 @@
 #include "demo-log.h"
 #include "ioeventfd.h"
 #include "virtio-pci.h"
+#include "vm.h"
 
 #define VIRTIO_PCI_VENDOR 0x1af4
 #define VIRTIO_PCI_MODERN_ID 0x1040 /* + virtio device type */
@@ -37,6 +47,11 @@
 #define R_DEVICE 0x2000
 #define R_NOTIFY 0x3000
 #define LEGACY_IO_SIZE 0x40 /* registers (20 bytes) and the device config, a power of 2 */
+#define MSIX_BAR 1
+#define MSIX_BAR_SIZE 0x1000
+#define MSIX_TABLE 0x000
+#define MSIX_PBA 0x800
+#define MSIX_VECTORS (VIRTIO_DEMO_MAX_QUEUES + 1) /* a vector per queue, one for config */
 
 struct virtio_pci {
 	struct pci_func f;
@@ -45,6 +60,11 @@ struct virtio_pci {
 	uint8_t cfg_cap; /* modern: offset of the VIRTIO_PCI_CAP_PCI_CFG capability */
 	uint32_t notify_mult;
 	uint16_t notify_off[VIRTIO_DEMO_MAX_QUEUES];
+	uint8_t msix_cap; /* offset of the MSI-X capability, 0: none (hostile) */
+	uint32_t msix_table[MSIX_VECTORS][PCI_MSIX_ENTRY_SIZE / 4]; /* as the guest wrote it */
+	uint64_t msix_pba; /* bit i: vector i was signalled while masked */
+	uint16_t config_vector;
+	uint16_t queue_vector[VIRTIO_DEMO_MAX_QUEUES];
 };
 
 static struct virtio_pci devs[VIRTIO_DEMO_MAX_DEVS];
@@ -63,6 +83,112 @@ static void put_le(uint8_t *d, uint32_t len, uint32_t v)
 {
 	for (uint32_t i = 0; i < len; i++, v >>= 8)
 		d[i] = v & 0xff;
+}
+
+/* ---- MSI-X ---- */
+
+static uint16_t msix_ctrl(const struct virtio_pci *vp)
+{
+	return vp->msix_cap ? get_le(&vp->f.cfg[vp->msix_cap + PCI_MSIX_FLAGS], 2) : 0;
+}
+
+static bool msix_enabled(const struct virtio_pci *vp)
+{
+	return msix_ctrl(vp) & PCI_MSIX_FLAGS_ENABLE;
+}
+
+static bool msix_masked(const struct virtio_pci *vp, uint16_t vec)
+{
+	return (msix_ctrl(vp) & PCI_MSIX_FLAGS_MASKALL) ||
+	       (vp->msix_table[vec][PCI_MSIX_ENTRY_VECTOR_CTRL / 4] & PCI_MSIX_ENTRY_CTRL_MASKBIT);
+}
+
+/* The vector a driver may set: one the table has, else VIRTIO_MSI_NO_VECTOR (it reads back). */
+static uint16_t msix_vector_ok(const struct virtio_pci *vp, uint32_t val)
+{
+	return vp->msix_cap && val < MSIX_VECTORS ? val : VIRTIO_MSI_NO_VECTOR;
+}
+
+static void msix_vectors_reset(struct virtio_pci *vp)
+{
+	vp->config_vector = VIRTIO_MSI_NO_VECTOR;
+	for (unsigned int i = 0; i < VIRTIO_DEMO_MAX_QUEUES; i++)
+		vp->queue_vector[i] = VIRTIO_MSI_NO_VECTOR;
+}
+
+/* Sends vector vec's message for queue @queue (-1: a pending one, on its unmasking). */
+static void msix_send(struct virtio_pci *vp, uint16_t vec, int queue)
+{
+	const uint32_t *e = vp->msix_table[vec];
+	uint64_t address = e[PCI_MSIX_ENTRY_LOWER_ADDR / 4] |
+			   (uint64_t)e[PCI_MSIX_ENTRY_UPPER_ADDR / 4] << 32;
+	uint32_t data = e[PCI_MSIX_ENTRY_DATA / 4];
+	int r = vm_signal_msi(vp->v->host->vm, address, data);
+
+	if (r < 0) {
+		vp->v->host->errors++;
+		jlog("{\"event\":\"virtio_error\",%s,\"queue\":%d,\"reason\":\"KVM_SIGNAL_MSI "
+		     "vector %u: %s\"}",
+		     vp->v->tag, queue, vec, strerror(-r));
+		return;
+	}
+	jlog("{\"event\":\"irq\",%s,\"queue\":%d,\"vector\":%u,\"address\":%" PRIu64
+	     ",\"data\":%u,\"delivered\":%d}",
+	     vp->v->tag, queue, vec, address, data, r);
+}
+
+/* virtio_dev.msix_signal: queue qi's vector, if the driver gave it one and MSI-X is on. */
+static void msix_signal(struct virtio_dev *v, uint32_t qi)
+{
+	struct virtio_pci *vp = v->transport_opaque;
+	uint16_t vec = qi < VIRTIO_DEMO_MAX_QUEUES ? vp->queue_vector[qi] : VIRTIO_MSI_NO_VECTOR;
+
+	if (!msix_enabled(vp) || vec >= MSIX_VECTORS)
+		return; /* no vector: the driver asked for no interrupt (INTx is never raised) */
+	if (msix_masked(vp, vec)) {
+		vp->msix_pba |= 1ULL << vec;
+		return;
+	}
+	msix_send(vp, vec, (int)qi);
+}
+
+/* Pending messages of vectors no longer masked go now (PCI 3.0 6.8.3.5). */
+static void msix_unmasked(struct virtio_pci *vp)
+{
+	for (uint16_t vec = 0; vec < MSIX_VECTORS; vec++) {
+		if (!(vp->msix_pba & 1ULL << vec) || !msix_enabled(vp) || msix_masked(vp, vec))
+			continue;
+		vp->msix_pba &= ~(1ULL << vec);
+		msix_send(vp, vec, -1);
+	}
+}
+
+/* BAR 1: the table (dword accesses) and the pending bits (read-only). */
+static void msix_bar(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+	struct virtio_pci *vp = opaque;
+	uint32_t *w;
+
+	if (!is_write)
+		memset(data, 0, len);
+	if (len != 4 || off % 4)
+		return;
+	if (off >= MSIX_PBA && off < MSIX_PBA + 8) {
+		if (!is_write)
+			put_le(data, 4, (uint32_t)(vp->msix_pba >> (8 * (off - MSIX_PBA))));
+		return;
+	}
+	if (off - MSIX_TABLE >= sizeof(vp->msix_table))
+		return;
+	w = &vp->msix_table[(off - MSIX_TABLE) / PCI_MSIX_ENTRY_SIZE]
+			   [(off - MSIX_TABLE) % PCI_MSIX_ENTRY_SIZE / 4];
+	if (!is_write) {
+		put_le(data, 4, *w);
+		return;
+	}
+	*w = get_le(data, 4);
+	if ((off - MSIX_TABLE) % PCI_MSIX_ENTRY_SIZE == PCI_MSIX_ENTRY_VECTOR_CTRL)
+		msix_unmasked(vp);
 }
 
 /* ---- the log ---- */
@@ -132,6 +258,8 @@ static void set_status(struct virtio_pci *vp, uint32_t s)
 {
 	bool was = vp->v->status & VIRTIO_CONFIG_S_DRIVER_OK;
 
+	if (!s)
+		msix_vectors_reset(vp);
 	virtio_dev_set_status(vp->v, s);
 	if (!was && (vp->v->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		log_device(vp);
@@ -199,8 +327,14 @@ static void common_access(struct virtio_pci *vp, uint64_t off, uint8_t *data, ui
 			    (uint32_t)(v->drv_features >> (32 * v->drv_features_sel));
 		break;
 	case VIRTIO_PCI_COMMON_MSIX:
+		if (is_write)
+			vp->config_vector = msix_vector_ok(vp, val);
+		r = vp->config_vector;
+		break;
 	case VIRTIO_PCI_COMMON_Q_MSIX:
-		r = VIRTIO_MSI_NO_VECTOR; /* no MSI-X capability: no vectors */
+		if (is_write && q)
+			vp->queue_vector[v->queue_sel] = msix_vector_ok(vp, val);
+		r = q ? vp->queue_vector[v->queue_sel] : VIRTIO_MSI_NO_VECTOR;
 		break;
 	case VIRTIO_PCI_COMMON_NUMQ:
 		r = v->nr_queues;
@@ -327,10 +461,12 @@ static void legacy_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 	struct virtio_dev *v = vp->v;
 	struct virtio_queue *q = virtio_dev_queue(v);
 	uint32_t val = is_write ? get_le(data, len) : 0, r = 0;
+	/* the vector registers exist only while MSI-X is on: they push the config to 24 */
+	uint32_t config = VIRTIO_PCI_CONFIG_OFF(msix_enabled(vp));
 
-	if (off >= VIRTIO_PCI_CONFIG_OFF(false)) {
+	if (off >= config) {
 		if (!is_write)
-			virtio_dev_config_read(v, off - VIRTIO_PCI_CONFIG_OFF(false), data, len);
+			virtio_dev_config_read(v, off - config, data, len);
 		return;
 	}
 	switch (off) {
@@ -372,12 +508,51 @@ static void legacy_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 			v->isr = 0;
 		}
 		break;
+	case VIRTIO_MSI_CONFIG_VECTOR:
+		if (is_write)
+			vp->config_vector = msix_vector_ok(vp, val);
+		r = vp->config_vector;
+		break;
+	case VIRTIO_MSI_QUEUE_VECTOR:
+		if (is_write && q)
+			vp->queue_vector[v->queue_sel] = msix_vector_ok(vp, val);
+		r = q ? vp->queue_vector[v->queue_sel] : VIRTIO_MSI_NO_VECTOR;
+		break;
 	}
 	if (!is_write)
 		put_le(data, len, r);
 }
 
 /* ---- setup ---- */
+
+/* Config hook: the PCI_CFG window (modern), and pending messages once the function unmasks. */
+static void cfg_hook(struct pci_func *f, uint32_t reg, uint32_t len, bool is_write)
+{
+	struct virtio_pci *vp = (struct virtio_pci *)f; /* f is its first member */
+
+	if (vp->cfg_cap)
+		cfg_window(f, reg, len, is_write);
+	if (is_write && vp->msix_cap && reg < vp->msix_cap + PCI_MSIX_FLAGS + 2u &&
+	    reg + len > vp->msix_cap + PCI_MSIX_FLAGS + 0u)
+		msix_unmasked(vp);
+}
+
+/* The MSI-X capability and BAR 1 (table and pending bits), enable and mask-all writable. */
+static void add_msix(struct virtio_pci *vp)
+{
+	uint8_t cap[PCI_CAP_MSIX_SIZEOF] = { PCI_CAP_ID_MSIX };
+
+	put_le(&cap[PCI_MSIX_FLAGS], 2, MSIX_VECTORS - 1);
+	put_le(&cap[PCI_MSIX_TABLE], 4, MSIX_TABLE | MSIX_BAR);
+	put_le(&cap[PCI_MSIX_PBA], 4, MSIX_PBA | MSIX_BAR);
+	pci_func_set_bar(&vp->f, MSIX_BAR, MSIX_BAR_SIZE, false, false, false, msix_bar, vp);
+	vp->msix_cap = pci_func_add_cap(&vp->f, cap, sizeof(cap));
+	vp->f.wmask[vp->msix_cap + PCI_MSIX_FLAGS + 1] =
+		(PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8;
+	vp->v->msix_signal = msix_signal;
+	for (unsigned int i = 0; i < MSIX_VECTORS; i++) /* masked at reset */
+		vp->msix_table[i][PCI_MSIX_ENTRY_VECTOR_CTRL / 4] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
+}
 
 /* Returns the capability's offset in config space. */
 static uint8_t add_vendor_cap(struct virtio_pci *vp, uint8_t type, uint32_t offset, uint32_t length)
@@ -429,6 +604,8 @@ int virtio_pci_add(struct pci_host *p, struct virtio_host *h, unsigned int slot,
 	vp = &devs[nr_devs++];
 	memset(vp, 0, sizeof(*vp));
 	vp->v = v;
+	v->transport_opaque = vp;
+	msix_vectors_reset(vp);
 	snprintf(bdf, sizeof(bdf), "0000:00:%02x.0", slot);
 	virtio_dev_set_key(v, VIRTIO_TRANSPORT_PCI, DEMO_PCI_BASE(0ULL, slot, 0), bdf);
 
@@ -462,8 +639,10 @@ int virtio_pci_add(struct pci_host *p, struct virtio_host *h, unsigned int slot,
 		/* bar, offset, length and the data are the driver's to write */
 		memset(&vp->f.wmask[vp->cfg_cap + VIRTIO_PCI_CAP_BAR], 0xff, 1);
 		memset(&vp->f.wmask[vp->cfg_cap + VIRTIO_PCI_CAP_OFFSET], 0xff, 12);
-		vp->f.cfg_hook = cfg_window;
 	}
+	if (m != VIRTIO_MODEL_HOSTILE)
+		add_msix(vp);
+	vp->f.cfg_hook = cfg_hook;
 	vp->f.cfg[PCI_INTERRUPT_PIN] = 1; /* INTA#, never raised: the guest polls */
 	if (pci_host_attach(p, &vp->f, slot))
 		return -1;

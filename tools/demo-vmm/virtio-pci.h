@@ -4,7 +4,8 @@
  * either modern (device ID 0x1040 + type, revision 1, the common, notify, ISR and device
  * structures in one memory BAR, found through vendor-specific capabilities) or legacy
  * (transitional device ID 0x1000-0x103f, revision 0, the legacy registers in I/O BAR 0).
- * Devices are in virtio-dev.c; no interrupts, as with virtio-mmio.
+ * Devices are in virtio-dev.c. Every device but the hostile one has MSI-X (BAR 1), used
+ * with --irq: each queue's interrupt is its vector's message, sent with KVM_SIGNAL_MSI.
  */
 #ifndef GMA_DEMO_VIRTIO_PCI_H
 #define GMA_DEMO_VIRTIO_PCI_H

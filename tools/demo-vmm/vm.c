@@ -137,6 +137,16 @@ int vm_create_irqchip(struct vm *vm)
 	return 0;
 }
 
+int vm_signal_msi(struct vm *vm, uint64_t address, uint32_t data)
+{
+	struct kvm_msi m = { .address_lo = (uint32_t)address,
+			     .address_hi = (uint32_t)(address >> 32),
+			     .data = data };
+	int r = ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &m);
+
+	return r < 0 ? -errno : r;
+}
+
 int vm_irq_pulse(struct vm *vm, uint32_t gsi)
 {
 	struct kvm_irq_level l = { .irq = gsi, .level = 1 };

@@ -40,6 +40,11 @@ int vm_create_vcpu(struct vm *vm);
 int vm_create_irqchip(struct vm *vm);
 /* Raises and lowers interrupt line gsi (KVM_IRQ_LINE): one edge. 0 or -errno. */
 int vm_irq_pulse(struct vm *vm, uint32_t gsi);
+/*
+ * Sends an MSI (KVM_SIGNAL_MSI) through the in-kernel irqchip: > 0 delivered, 0 the guest
+ * blocked it (its local APIC off, say), or -errno.
+ */
+int vm_signal_msi(struct vm *vm, uint64_t address, uint32_t data);
 int vm_start_protected(struct vm *vm, uint32_t entry, uint32_t stack);
 void vm_destroy(struct vm *vm);
 

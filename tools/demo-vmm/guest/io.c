@@ -147,21 +147,22 @@ static bool reaping(struct virtq *q)
 }
 
 /*
- * --irq: a device's used rings are reaped only once its InterruptStatus says a ring was used
- * (read and acknowledged as an interrupt handler does; interrupts stay off).
+ * --irq: a device's used rings are reaped only once its InterruptStatus (virtio-pci: its ISR,
+ * which the device sets after sending the queue's MSI-X message) says a ring was used, read
+ * and acknowledged as an interrupt handler does; interrupts stay off.
  */
 static bool irq_mode;
 
-static bool interrupted(const struct io_set *s, const struct vdev *d)
+static bool interrupted(const struct vdev *d)
 {
 	uint32_t isr;
 
-	if (!irq_mode || s->pci)
+	if (!irq_mode)
 		return true;
 	isr = vdev_isr(d);
 	if (isr)
 		vdev_isr_ack(d, isr);
-	return isr & 1; /* VIRTIO_MMIO_INT_VRING */
+	return isr & 1; /* VIRTIO_MMIO_INT_VRING, VIRTIO_PCI_ISR_QUEUE */
 }
 
 static void notify(struct virtq *q)
@@ -400,8 +401,8 @@ static void poll(struct io_set *s)
 	uint32_t len;
 	int head;
 
-	bool blk = interrupted(s, &s->blk), con = s->have_con && interrupted(s, &s->con),
-	     net = s->have_net && interrupted(s, &s->net);
+	bool blk = interrupted(&s->blk), con = s->have_con && interrupted(&s->con),
+	     net = s->have_net && interrupted(&s->net);
 
 	while (blk && reaping(&s->blkq) && (head = virtq_get_used(&s->blkq, &len)) >= 0) {
 		blk_complete(s, head, len);
@@ -530,9 +531,17 @@ static int dev_init(struct io_set *s, struct vdev *d, unsigned int which, uint32
 	static const uint8_t slot[] = { DEMO_PCI_SLOT_BLK, DEMO_PCI_SLOT_CONSOLE,
 					DEMO_PCI_SLOT_NET };
 
-	if (s->pci)
-		return vdev_init_pci(d, pci_find(slot[which]), id, wanted);
-	return vdev_init(d, mmio[which], id, wanted);
+	const struct pci_dev *p;
+
+	if (!s->pci)
+		return vdev_init(d, mmio[which], id, wanted);
+	p = pci_find(slot[which]);
+	if (vdev_init_pci(d, p, id, wanted))
+		return -1;
+	/* --irq: MSI-X before the queues, which each get a vector */
+	if (irq_mode && vdev_msix_enable(d, p))
+		panic("virtio-pci: MSI-X could not be set up");
+	return 0;
 }
 
 static bool set_init(struct io_set *s)

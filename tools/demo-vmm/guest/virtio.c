@@ -24,6 +24,8 @@ static uint32_t rd(const struct vdev *d, uint32_t off)
 
 uint32_t vdev_isr(const struct vdev *d)
 {
+	if (d->transport == VDEV_PCI)
+		return d->version == 2 ? mmio_read8(d->isr) : inb(d->io + VIRTIO_PCI_ISR);
 	return rd(d, VIRTIO_MMIO_INTERRUPT_STATUS);
 }
 
@@ -31,7 +33,8 @@ static void wr(const struct vdev *d, uint32_t off, uint32_t v);
 
 void vdev_isr_ack(const struct vdev *d, uint32_t bits)
 {
-	wr(d, VIRTIO_MMIO_INTERRUPT_ACK, bits);
+	if (d->transport == VDEV_MMIO)
+		wr(d, VIRTIO_MMIO_INTERRUPT_ACK, bits);
 }
 
 static void wr(const struct vdev *d, uint32_t off, uint32_t v)
@@ -137,7 +140,7 @@ uint32_t vdev_config32(const struct vdev *d, uint32_t off)
 	if (pci_modern(d))
 		return mmio_read32(d->devcfg + off);
 	if (pci_legacy(d))
-		return inl(d->io + VIRTIO_PCI_CONFIG_OFF(0) + off);
+		return inl(d->io + VIRTIO_PCI_CONFIG_OFF(d->msix) + off);
 	return rd(d, VIRTIO_MMIO_CONFIG + off);
 }
 
@@ -146,7 +149,7 @@ uint8_t vdev_config8(const struct vdev *d, uint32_t off)
 	if (pci_modern(d))
 		return mmio_read8(d->devcfg + off);
 	if (pci_legacy(d))
-		return inb(d->io + VIRTIO_PCI_CONFIG_OFF(0) + off);
+		return inb(d->io + VIRTIO_PCI_CONFIG_OFF(d->msix) + off);
 	return mmio_read8(d->base + VIRTIO_MMIO_CONFIG + off);
 }
 
@@ -262,6 +265,52 @@ int vdev_init_pci(struct vdev *d, const struct pci_dev *p, uint32_t device_id, u
 	return negotiate(d, wanted);
 }
 
+/* Sets the configuration vector (queue 0xffff) or queue @index's: what the device kept. */
+static uint16_t set_vector(const struct vdev *d, uint32_t index, uint16_t vector)
+{
+	bool cfg = index == 0xffff;
+
+	if (pci_modern(d)) {
+		cc_w16(d, cfg ? VIRTIO_PCI_COMMON_MSIX : VIRTIO_PCI_COMMON_Q_MSIX, vector);
+		return cc16(d, cfg ? VIRTIO_PCI_COMMON_MSIX : VIRTIO_PCI_COMMON_Q_MSIX);
+	}
+	outw(d->io + (cfg ? VIRTIO_MSI_CONFIG_VECTOR : VIRTIO_MSI_QUEUE_VECTOR), vector);
+	return inw(d->io + (cfg ? VIRTIO_MSI_CONFIG_VECTOR : VIRTIO_MSI_QUEUE_VECTOR));
+}
+
+int vdev_msix_enable(struct vdev *d, const struct pci_dev *p)
+{
+	uint8_t off = pci_cap_first(p);
+	uint32_t table, bar, base;
+	uint16_t ctrl, n;
+
+	for (unsigned int i = 0; off && pci_read8(p, off) != PCI_CAP_ID_MSIX; i++)
+		off = i < 48 ? pci_cap_next(p, off) : 0;
+	if (!off)
+		return -1;
+	ctrl = pci_read16(p, off + PCI_MSIX_FLAGS);
+	table = pci_read32(p, off + PCI_MSIX_TABLE);
+	bar = table & PCI_MSIX_TABLE_BIR;
+	n = (ctrl & PCI_MSIX_FLAGS_QSIZE) + 1;
+	if (bar >= PCI_GUEST_BARS || !p->bar[bar] || (p->bar_io & 1u << bar) ||
+	    (table & PCI_MSIX_TABLE_OFFSET) + n * PCI_MSIX_ENTRY_SIZE > p->bar_size[bar])
+		return -1;
+	base = p->bar[bar] + (table & PCI_MSIX_TABLE_OFFSET);
+	pci_write16(p, off + PCI_MSIX_FLAGS, ctrl | PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	for (uint16_t v = 0; v < n && v < 8; v++) {
+		uint32_t e = base + v * PCI_MSIX_ENTRY_SIZE;
+
+		mmio_write32(e + PCI_MSIX_ENTRY_LOWER_ADDR, DEMO_MSI_ADDRESS);
+		mmio_write32(e + PCI_MSIX_ENTRY_UPPER_ADDR, 0);
+		mmio_write32(e + PCI_MSIX_ENTRY_DATA, DEMO_MSI_DATA(p->dev, v));
+		mmio_write32(e + PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+	}
+	pci_write16(p, off + PCI_MSIX_FLAGS,
+		    (ctrl | PCI_MSIX_FLAGS_ENABLE) & ~PCI_MSIX_FLAGS_MASKALL);
+	d->msix = true;
+	return set_vector(d, 0xffff, 0) == 0 ? 0 : -1;
+}
+
 void vdev_driver_ok(struct vdev *d)
 {
 	uint32_t s = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
@@ -336,6 +385,9 @@ int virtq_setup(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, u
 	uint32_t max = queue_select(d, index);
 
 	if (!max)
+		return -1;
+	/* its vector before it goes live, checked as Linux does: the device may refuse it */
+	if (d->msix && set_vector(d, index, index + 1) != index + 1)
 		return -1;
 	if (pci_legacy(d)) /* its QUEUE_NUM is the size: the driver cannot choose */
 		num = max;

@@ -33,6 +33,7 @@ struct vdev {
 	/* virtio-pci modern: the structures, as the capabilities place them */
 	uint32_t common, isr, devcfg, notify, notify_len, notify_mult;
 	uint16_t io; /* virtio-pci legacy: I/O BAR 0 */
+	bool msix; /* virtio-pci with MSI-X on: queue i has vector i + 1, config changes 0 */
 };
 
 struct virtq {
@@ -83,7 +84,17 @@ int virtq_setup_at(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num
 		   uint32_t driver, uint32_t device, bool ready);
 void vdev_driver_ok(struct vdev *d);
 bool vdev_has(const struct vdev *d, unsigned int bit);
-/* virtio-mmio: InterruptStatus, and InterruptACK of the bits given. */
+/*
+ * virtio-pci, --irq: enables MSI-X of @p as Linux does (all masked, the table programmed
+ * with DEMO_MSI_ADDRESS and DEMO_MSI_DATA, unmasked), after negotiation and before the
+ * queues are set up, which then each get a vector. 0, or -1 if the device has no usable
+ * MSI-X or refuses the configuration vector.
+ */
+int vdev_msix_enable(struct vdev *d, const struct pci_dev *p);
+/*
+ * virtio-mmio: InterruptStatus, and InterruptACK of the bits given; virtio-pci: the ISR,
+ * which its read acknowledges (the ack does nothing).
+ */
 uint32_t vdev_isr(const struct vdev *d);
 void vdev_isr_ack(const struct vdev *d, uint32_t bits);
 uint32_t vdev_config32(const struct vdev *d, uint32_t off);
