@@ -193,6 +193,22 @@ Test(health, an_interrupt_the_driver_does_not_answer_is_driver_not_reaping)
 	fault_gives("driver-no-reap", IRQ_RUN "--suppress", "driver-not-reaping");
 }
 
+/*
+ * virtio-pci with MSI-X: the queue's vector is learnt from its driver's queue_msix_vector
+ * write, the vector's message from its MSI-X table writes, and the message's injections from
+ * kvm_msi_set_irq (KVM_SIGNAL_MSI here).
+ */
+Test(health, completions_without_an_msix_interrupt_are_completed_no_interrupt)
+{
+	fault_gives("device-no-interrupt", IRQ_RUN "--suppress --transport pci",
+		    "completed-no-interrupt");
+}
+
+Test(health, an_msix_interrupt_the_driver_does_not_answer_is_driver_not_reaping)
+{
+	fault_gives("driver-no-reap", IRQ_RUN "--suppress --transport pci", "driver-not-reaping");
+}
+
 Test(health, an_interrupt_without_a_completion_is_device_not_consuming)
 {
 	fault_gives("device-irq-no-used", IRQ_RUN, "device-not-consuming");
@@ -263,4 +279,63 @@ Test(health, healthy_with_interrupts_and_the_lines_learnt)
 Test(health, healthy_slow_completions_within_the_window)
 {
 	healthy("--complete-delay-ms 500 --requests 6");
+}
+
+/*
+ * Healthy traffic on virtio-pci with MSI-X (legacy too: its vector registers and moved device
+ * configuration): never stuck, and for each queue whose interrupts gma-trace observed, the
+ * vector, address and data it learnt are those of every message the VMM sent for that queue
+ * (its "irq" events).
+ */
+static void healthy_msix(const char *vmm_extra)
+{
+	size_t checked = 0, matched = 0;
+
+	healthy(vmm_extra);
+	for (size_t i = 0; i < trace.n; i++) {
+		struct json_object *o = trace.v[i], *ev;
+		__s64 vector;
+
+		cr_assert(json_object_object_get_ex(o, "evidence", &ev));
+		if (!is(ev, "interrupts_evidence", "observed"))
+			continue;
+		cr_assert(is(o, "transport", "pci"), "%s", json_object_to_json_string(o));
+		vector = (__s64)num(ev, "msix_vector");
+		cr_assert_geq(vector, 0, "observed without a vector: %s",
+			      json_object_to_json_string(o));
+		for (size_t k = 0; k < truth.n; k++) {
+			struct json_object *t = truth.v[k];
+
+			if (!is(t, "event", "irq") || num(t, "base") != num(o, "base") ||
+			    num(t, "queue") != num(o, "queue"))
+				continue;
+			cr_assert_eq(vector, (__s64)num(t, "vector"),
+				     "%s q%llu: learnt vector %lld, the VMM sent %llu",
+				     str(o, "address"), num(o, "queue"), (long long)vector,
+				     num(t, "vector"));
+			cr_assert_eq(num(ev, "msi_address"), num(t, "address"),
+				     "%s q%llu: learnt address %#llx, the VMM sent %#llx",
+				     str(o, "address"), num(o, "queue"), num(ev, "msi_address"),
+				     num(t, "address"));
+			cr_assert_eq(num(ev, "msi_data"), num(t, "data"),
+				     "%s q%llu: learnt data %#llx, the VMM sent %#llx",
+				     str(o, "address"), num(o, "queue"), num(ev, "msi_data"),
+				     num(t, "data"));
+			matched++;
+		}
+		if (num(ev, "interrupts"))
+			checked++;
+	}
+	cr_assert_gt(checked, 0, "no queue's MSI-X injections were observed");
+	cr_assert_gt(matched, 0, "no observed queue had a message the VMM logged");
+}
+
+Test(health, healthy_with_msix_and_the_messages_learnt)
+{
+	healthy_msix(IRQ_RUN "--suppress --transport pci --requests 40");
+}
+
+Test(health, healthy_with_legacy_msix_and_the_messages_learnt)
+{
+	healthy_msix(IRQ_RUN "--suppress --transport pci --legacy --requests 40");
 }
