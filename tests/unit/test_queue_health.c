@@ -239,6 +239,20 @@ Test(queue_health, interrupt_verdicts_are_not_guessed)
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNREAPED);
 	h.irq = GMA_IRQ_NOT_OBSERVABLE;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNREAPED);
+	/*
+	 * MSI-X: a queue the driver gave no vector, or whose vector is masked, gets no interrupt
+	 * by design: neither "no interrupt" nor "not reaping" is said, with or without injections.
+	 */
+	for (__u32 irq = GMA_IRQ_NO_VECTOR; irq <= GMA_IRQ_MASKED; irq++) {
+		h = unreaped_irq();
+		h.irq = irq;
+		h.irq_line = -1;
+		h.msix_vector = irq == GMA_IRQ_NO_VECTOR ? 0xffff : 1;
+		cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNREAPED, "irq evidence %u", irq);
+		h.interrupts = 1;
+		h.last_irq_ns = h.reaped_seen_ns + 1;
+		cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNREAPED, "irq evidence %u", irq);
+	}
 }
 
 /* Rules earlier in the table win: a request stuck in the device beats the reaping rules. */

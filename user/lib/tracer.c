@@ -1047,9 +1047,14 @@ static void msix_evidence(struct gma_tracer *t, const struct gma_queue_key *key,
 		return;
 	}
 	mk.vector = h->msix_vector;
+	/*
+	 * Its message, and its Vector Control: an entry resets masked, and a driver writes the
+	 * control word whenever it (un)masks, so one never written is not known to be unmasked.
+	 */
 	if (bpf_map__lookup_elem(t->skel->maps.msix_entries, &mk, sizeof(mk), &m, sizeof(m), 0) ||
-	    !(m.written & MSIX_ENTRY_ADDR_LO) || !(m.written & MSIX_ENTRY_DATA))
-		return; /* its message not written while traced */
+	    (m.written & (MSIX_ENTRY_ADDR_LO | MSIX_ENTRY_DATA | MSIX_ENTRY_CTRL)) !=
+		    (MSIX_ENTRY_ADDR_LO | MSIX_ENTRY_DATA | MSIX_ENTRY_CTRL))
+		return; /* not written while traced */
 	h->msi_address = (__u64)m.addr_hi << 32 | m.addr_lo;
 	h->msi_data = m.data;
 	h->irq = (ctrl & PCI_MSIX_FLAGS_MASKALL) || (m.ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT) ?
