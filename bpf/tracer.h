@@ -99,7 +99,8 @@ struct pci_fn {
 	__u8 config_vector_known;
 	struct pci_cap_loc msix_table; /* the MSI-X table: BAR, offset, 16 bytes per vector */
 	__u16 config_vector; /* the configuration change vector, as written or read back */
-	__u16 pad2;
+	__u8 vectors_reset; /* a device reset seen: a vector not written since is NO_VECTOR */
+	__u8 pad2;
 	__u64 vector_known; /* bit q: queue_vector[q] was written or read back */
 	__u16 queue_vector[QUEUES_MAX]; /* the MSI-X vector of each queue */
 };

@@ -451,11 +451,16 @@ static __always_inline int virtio_pci_notify_queue(const struct pci_fn *f, __u64
 	return -1;
 }
 
-/* The vectors the driver gave its queues, forgotten at a device reset. */
+/*
+ * A device reset gives every vector back: each reads VIRTIO_MSI_NO_VECTOR until the driver
+ * sets it (QEMU resets them so, and Linux relies on it: it never writes NO_VECTOR for a
+ * queue without a callback, it writes nothing).
+ */
 static __always_inline void pci_vectors_forget(struct pci_fn *f)
 {
 	f->vector_known = 0;
 	f->config_vector_known = 0;
+	f->vectors_reset = 1;
 }
 
 /* Queue qi's vector, as the driver wrote it or read it back. */

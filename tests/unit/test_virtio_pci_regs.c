@@ -412,10 +412,12 @@ Test(virtio_pci_regs, modern_queue_vectors_from_the_common_configuration)
 	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_SELECT, 2, QUEUES_MAX, true, &q);
 	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_MSIX, 2, 1, true, &q);
 	cr_assert_eq(f.vector_known, 1u << 2);
-	/* a reset gives the vectors back */
+	/* a reset gives the vectors back: none written since is NO_VECTOR */
+	cr_assert_not(f.vectors_reset);
 	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_STATUS, 1, 0, true, &q);
 	cr_assert_eq(f.vector_known, 0);
 	cr_assert_not(f.config_vector_known);
+	cr_assert(f.vectors_reset);
 }
 
 Test(virtio_pci_regs, legacy_vectors_only_while_msix_is_enabled)
@@ -442,4 +444,5 @@ Test(virtio_pci_regs, legacy_vectors_only_while_msix_is_enabled)
 	cr_assert_eq(f.vector_known, 1u << 1, "a queue past the cap is not written anywhere");
 	virtio_pci_legacy_msix_access(&f, &dev, VIRTIO_PCI_LEGACY_STATUS, 1, 0, true);
 	cr_assert_eq(f.vector_known, 0, "reset");
+	cr_assert(f.vectors_reset);
 }

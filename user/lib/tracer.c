@@ -1036,12 +1036,17 @@ static void msix_evidence(struct gma_tracer *t, const struct gma_queue_key *key,
 	__u16 ctrl;
 
 	h->irq = GMA_IRQ_UNMAPPED;
-	if (!f || key->queue >= QUEUES_MAX || !(f->vector_known & (1ULL << key->queue)))
+	if (!f || key->queue >= QUEUES_MAX)
 		return;
 	ctrl = pci_msix_ctrl(f);
 	if (!(ctrl & PCI_MSIX_FLAGS_ENABLE))
 		return; /* INTx: its line is not learnt for PCI */
-	h->msix_vector = f->queue_vector[key->queue];
+	if (f->vector_known & (1ULL << key->queue))
+		h->msix_vector = f->queue_vector[key->queue];
+	else if (f->vectors_reset) /* none set since the reset: Linux's callback-less queues */
+		h->msix_vector = VIRTIO_MSI_NO_VECTOR;
+	else
+		return; /* set before the trace */
 	if (h->msix_vector == VIRTIO_MSI_NO_VECTOR) {
 		h->irq = GMA_IRQ_NO_VECTOR;
 		return;
