@@ -109,6 +109,18 @@ static uint16_t msix_vector_ok(const struct virtio_pci *vp, uint32_t val)
 	return vp->msix_cap && val < MSIX_VECTORS ? val : VIRTIO_MSI_NO_VECTOR;
 }
 
+/*
+ * A vector register (config, or the selected queue's: slot NULL when none is selected), the
+ * same in common config and the legacy header: a write sets what the table has, a read
+ * returns it.
+ */
+static uint32_t vector_reg(const struct virtio_pci *vp, uint16_t *slot, bool is_write, uint32_t val)
+{
+	if (is_write && slot)
+		*slot = msix_vector_ok(vp, val);
+	return slot ? *slot : VIRTIO_MSI_NO_VECTOR;
+}
+
 static void msix_vectors_reset(struct virtio_pci *vp)
 {
 	vp->config_vector = VIRTIO_MSI_NO_VECTOR;
@@ -327,14 +339,10 @@ static void common_access(struct virtio_pci *vp, uint64_t off, uint8_t *data, ui
 			    (uint32_t)(v->drv_features >> (32 * v->drv_features_sel));
 		break;
 	case VIRTIO_PCI_COMMON_MSIX:
-		if (is_write)
-			vp->config_vector = msix_vector_ok(vp, val);
-		r = vp->config_vector;
+		r = vector_reg(vp, &vp->config_vector, is_write, val);
 		break;
 	case VIRTIO_PCI_COMMON_Q_MSIX:
-		if (is_write && q)
-			vp->queue_vector[v->queue_sel] = msix_vector_ok(vp, val);
-		r = q ? vp->queue_vector[v->queue_sel] : VIRTIO_MSI_NO_VECTOR;
+		r = vector_reg(vp, q ? &vp->queue_vector[v->queue_sel] : NULL, is_write, val);
 		break;
 	case VIRTIO_PCI_COMMON_NUMQ:
 		r = v->nr_queues;
@@ -509,14 +517,10 @@ static void legacy_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 		}
 		break;
 	case VIRTIO_MSI_CONFIG_VECTOR:
-		if (is_write)
-			vp->config_vector = msix_vector_ok(vp, val);
-		r = vp->config_vector;
+		r = vector_reg(vp, &vp->config_vector, is_write, val);
 		break;
 	case VIRTIO_MSI_QUEUE_VECTOR:
-		if (is_write && q)
-			vp->queue_vector[v->queue_sel] = msix_vector_ok(vp, val);
-		r = q ? vp->queue_vector[v->queue_sel] : VIRTIO_MSI_NO_VECTOR;
+		r = vector_reg(vp, q ? &vp->queue_vector[v->queue_sel] : NULL, is_write, val);
 		break;
 	}
 	if (!is_write)
