@@ -100,6 +100,20 @@ static __always_inline struct dev_irq *dev_irq_get(__u64 vm_id, __u64 base)
 	return d;
 }
 
+/* 1 when v is not 0, without a branch (each would double the paths the verifier follows). */
+static __always_inline __u64 nonzero(__u64 v)
+{
+	return (v | -v) >> 63;
+}
+
+/* The index of the one bit set in x: BPF has no count-trailing-zeros, and a loop costs 64 rounds. */
+static __always_inline __u32 bit_index(__u64 x)
+{
+	return nonzero(x & 0xffffffff00000000ULL) << 5 | nonzero(x & 0xffff0000ffff0000ULL) << 4 |
+	       nonzero(x & 0xff00ff00ff00ff00ULL) << 3 | nonzero(x & 0xf0f0f0f0f0f0f0f0ULL) << 2 |
+	       nonzero(x & 0xccccccccccccccccULL) << 1 | nonzero(x & 0xaaaaaaaaaaaaaaaaULL);
+}
+
 /* The guest's read of InterruptStatus exits to the VMM: when the read was made. */
 __noinline int irq_status_exit(__u64 vm_id, __u64 base)
 {
@@ -145,11 +159,9 @@ __noinline int irq_status_read(__u64 vm_id, __u64 base, __u32 status)
 	} else if (d->candidates) {
 		d->candidates &= ~d->unset;
 	}
-	/* exactly one candidate: that is its line (BPF has no count-trailing-zeros) */
+	/* exactly one candidate: that is its line */
 	if (d->candidates && !(d->candidates & (d->candidates - 1)))
-		for (__u32 g = 0; g < IRQ_GSI_MAX; g++)
-			if (d->candidates == 1ULL << g)
-				d->gsi = g;
+		d->gsi = bit_index(d->candidates);
 	d->read_exit_ns = exit_ns;
 	d->last_read_ns = now;
 	d->reads++;

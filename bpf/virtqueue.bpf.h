@@ -651,10 +651,44 @@ static __always_inline void sample_pending(__u64 vm_id, __u32 slot)
 }
 
 /*
- * Looks at both rings of every queue of a device with a layout: completions since the last
- * look (a USED record), and whether the driver made chains available without notifying,
- * which the model must not miss (the first such queue is left in silent_scratch).
+ * Looks at both rings of one queue, if it has a layout: completions since the last look (a
+ * USED record), and whether the driver made chains available without notifying, which the
+ * model must not miss (the first such queue of a scan is left in the PENDING_SILENT slot sq).
+ * a holds the device and the queue's index. Global so the verifier checks it once, not once
+ * for each of scan_device()'s QUEUES_MAX rounds (that was half of every program's load time).
  */
+__noinline int scan_queue(struct gma_backend *be, struct chain_args *a, struct vq_state *vq,
+			  struct pending_notify *sq)
+{
+	__u16 avail;
+	int r;
+
+	if (!be || !a || !vq || !sq)
+		return 0;
+	if (!vq->num || !vq->desc || !vq->driver || !vq->device || !(vq->flags & GMA_QUEUE_READY) ||
+	    (vq->flags & GMA_QUEUE_PACKED))
+		return 0;
+	a->num = vq->num;
+	a->desc = vq->device;
+	r = scan_used(be, a, vq->last_used, vq->used_known, -1);
+	if (r >= 0) {
+		vq->last_used = r;
+		vq->used_known = 1;
+	}
+	if (sq->set || guest_read_u16(be, vq->driver + GMA_VRING_AVAIL_IDX_OFF, &avail))
+		return 0;
+	if (!vq->avail_known) {
+		vq->last_avail = avail; /* learnt now: what came before is not new */
+		vq->avail_known = 1;
+	} else if (avail != vq->last_avail) {
+		sq->base = a->base;
+		sq->queue = a->queue;
+		sq->set = 1;
+	}
+	return 0;
+}
+
+/* Looks at every queue of a device (scan_queue()). */
 __noinline int scan_device(__u64 vm_id, __u64 base)
 {
 	struct dev_key key = { .vm_id = vm_id, .base = base };
@@ -663,8 +697,6 @@ __noinline int scan_device(__u64 vm_id, __u64 base)
 	struct pending_notify *sq;
 	struct virtio_dev *dev;
 	__u32 slot = PENDING_SILENT;
-	__u16 avail;
-	int r;
 
 	dev = bpf_map_lookup_elem(&devices, &key);
 	sq = bpf_map_lookup_elem(&pending_notify, &slot);
@@ -675,29 +707,8 @@ __noinline int scan_device(__u64 vm_id, __u64 base)
 	a.base = base;
 	a.ts_ns = bpf_ktime_get_ns();
 	for (__u32 q = 0; q < QUEUES_MAX; q++) {
-		struct vq_state *vq = &dev->q[q];
-
-		if (!vq->num || !vq->desc || !vq->driver || !vq->device ||
-		    !(vq->flags & GMA_QUEUE_READY) || (vq->flags & GMA_QUEUE_PACKED))
-			continue;
 		a.queue = q;
-		a.num = vq->num;
-		a.desc = vq->device;
-		r = scan_used(&be, &a, vq->last_used, vq->used_known, -1);
-		if (r >= 0) {
-			vq->last_used = r;
-			vq->used_known = 1;
-		}
-		if (sq->set || guest_read_u16(&be, vq->driver + GMA_VRING_AVAIL_IDX_OFF, &avail))
-			continue;
-		if (!vq->avail_known) {
-			vq->last_avail = avail; /* learnt now: what came before is not new */
-			vq->avail_known = 1;
-		} else if (avail != vq->last_avail) {
-			sq->base = base;
-			sq->queue = q;
-			sq->set = 1;
-		}
+		scan_queue(&be, &a, &dev->q[q], sq);
 	}
 	return 0;
 }

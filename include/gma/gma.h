@@ -608,9 +608,9 @@ GMA_API int gma_tracer_unexplained_notifies(struct gma_tracer *t,
  */
 GMA_API int gma_tracer_ioeventfds_error(const struct gma_tracer *t);
 /*
- * Hits of the tracepoints that carry the vCPU (kvm_exit, kvm_entry, ...: a few per exit) on
- * the traced VM's vCPU threads since the tracer was made: 0 for a guest that does not run, or
- * not in the traced process.
+ * Hits of the tracepoints that carry the vCPU (kvm_exit, kvm_emulate_insn: one or two per
+ * exit) on the traced VM's vCPU threads since the tracer was made: 0 for a guest that does
+ * not run, or not in the traced process.
  */
 GMA_API __u64 gma_tracer_vcpu_events(const struct gma_tracer *t);
 

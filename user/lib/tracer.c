@@ -91,14 +91,27 @@ static int on_record(void *ctx, void *data, size_t size)
 /* Used elements one poll reads per queue; past it they are counted, not read. */
 #define RING_POLL_ELEMS_MAX 256
 
-/* Tracepoints the tracer can use; the vCPU-carrying ones tell which VM a thread runs. */
+/*
+ * Tracepoints the tracer can use; the vCPU-carrying ones tell which VM a thread runs and
+ * serve sample requests. With hardware virtualization kvm_exit fires on every exit, and
+ * kvm_entry and kvm_page_fault only around one: they are loaded only on a kernel without
+ * kvm_exit (each vCPU program is a verification of its own at load, and a run at each hit).
+ * kvm_emulate_insn is kept beside kvm_exit: KVM emulating in software never exits.
+ */
 static const struct {
 	const char *name;
 	bool carries_vcpu;
+	bool unless_kvm_exit;
 } tracepoints[] = {
-	{ "kvm_exit", true },	    { "kvm_entry", true },    { "kvm_emulate_insn", true },
-	{ "kvm_page_fault", true }, { "kvm_pio", false },     { "kvm_mmio", false },
-	{ "kvm_fast_mmio", false }, { "kvm_set_irq", false }, { "kvm_msi_set_irq", false },
+	{ .name = "kvm_exit", .carries_vcpu = true },
+	{ .name = "kvm_entry", .carries_vcpu = true, .unless_kvm_exit = true },
+	{ .name = "kvm_emulate_insn", .carries_vcpu = true },
+	{ .name = "kvm_page_fault", .carries_vcpu = true, .unless_kvm_exit = true },
+	{ .name = "kvm_pio" },
+	{ .name = "kvm_mmio" },
+	{ .name = "kvm_fast_mmio" },
+	{ .name = "kvm_set_irq" },
+	{ .name = "kvm_msi_set_irq" },
 };
 
 static struct bpf_program *tracepoint_prog(struct tracer_bpf *skel, const char *name)
@@ -147,14 +160,16 @@ static int tracepoint_nargs(struct btf *vmlinux, struct btf *kvm, const char *na
 static int select_tracepoints(struct gma_tracer *t)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf(), *kvm = NULL;
-	bool any_vcpu = false;
+	bool any_vcpu = false, have_exit;
 	size_t i, pos = 0;
 
 	if (!vmlinux)
 		return -ENOENT;
 	kvm = btf__load_module_btf("kvm", vmlinux); /* NULL where KVM is built in */
+	have_exit = have_tracepoint(vmlinux, kvm, "kvm_exit");
 	for (i = 0; i < sizeof(tracepoints) / sizeof(tracepoints[0]); i++) {
-		bool have = have_tracepoint(vmlinux, kvm, tracepoints[i].name);
+		bool have = have_tracepoint(vmlinux, kvm, tracepoints[i].name) &&
+			    !(tracepoints[i].unless_kvm_exit && have_exit);
 
 		if (have && !strcmp(tracepoints[i].name, "kvm_set_irq"))
 			have = tracepoint_nargs(vmlinux, kvm, "kvm_set_irq") == 3;
