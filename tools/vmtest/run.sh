@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `make vmtest`: the tests inside VMs running other kernels than the host's, one VM per kernel of
 # VMTEST_KERNELS (Debian 12's 6.1 and Debian 12 backports' 6.12, KVM as modules, no VirtIO
-# module: a bare-metal KVM host). For each: fetches (and caches) the kernel package, builds its
-# initramfs (build-initramfs.sh), boots it in QEMU with TCG and follows the console live; the
-# VM's /init (tools/vmtest/init) prints a start and a result line per test. At the end, a table
-# of tests x kernels.
+# module: a bare-metal KVM host), VMTEST_JOBS of them at once. For each: fetches (and caches)
+# the kernel package, builds its initramfs (build-initramfs.sh), boots it in QEMU with TCG and
+# follows the console live; the VM's /init (tools/vmtest/init) prints a start and a result line
+# per test. At the end, a table of tests x kernels.
 #
 # A VM that stops responding (a test past its limit with no result line, nothing on the console
 # nor the heartbeat port for VMTEST_SILENCE seconds, or the whole-run watchdog) is examined from
@@ -418,7 +418,11 @@ boot_vm() {
 	return 0
 }
 
-# --- the kernels, one after the other -------------------------------------------------------
+# --- the kernels: fetched one after the other, their VMs run side by side -----------------
+# Each kernel's VM runs in a subshell (VMTEST_JOBS at once), its output prefixed with the
+# kernel where they run side by side; its verdict (CELL, ROWS, FAILED, CRITERION_FAILS) comes
+# back through KDIR/verdict.sh. A TCG VM is one busy host thread: on 2 CPUs the two kernels
+# take the time of the slower one instead of the sum.
 declare -A CELL=()
 ROWS=()
 FAILED=()
@@ -430,20 +434,14 @@ add_row() {
 	ROWS+=("$1")
 }
 
-for KL in $VMTEST_KERNELS; do
-	KERNELS+=("$KL")
-	echo "  VMTEST   ---- kernel $KL"
-	if ! fetch_kernel "$KL"; then
-		CELL["*|$KL"]="MISSING"
-		FAILED+=("[$KL] $FETCH_ERR")
-		continue
-	fi
-	unpack_kernel
+# Boots kernel KL (its package fetched and unpacked: KROOT, KVER, PKG, DEB) and judges its run.
+run_kernel() {
+	KL=$1
 	VMLINUZ=$KROOT/boot/vmlinuz-$KVER
 	if [ ! -f "$VMLINUZ" ]; then
 		CELL["*|$KL"]="MISSING"
 		FAILED+=("[$KL] $DEB has no /boot/vmlinuz-$KVER")
-		continue
+		return
 	fi
 	CELL["kernel|$KL"]=$KVER
 	echo "  VMTEST   kernel $PKG ($(basename "$DEB" | cut -d_ -f2)), $KVER"
@@ -528,6 +526,81 @@ for KL in $VMTEST_KERNELS; do
 		[ -n "$crit" ] && CRITERION_FAILS+=("$crit")
 	fi
 	echo
+}
+
+# Runs run_kernel KL in a subshell, its output prefixed with "[KL] " when prefix is set; its
+# verdict in KDIR/verdict.sh.
+run_kernel_job() { # KL PREFIX
+	local out=$VMDIR/$1/verdict.sh
+	mkdir -p "$VMDIR/$1"
+	rm -f "$out"
+	(
+		CELL=() ROWS=() FAILED=() CRITERION_FAILS=()
+		run_kernel "$1"
+		declare -p CELL ROWS FAILED CRITERION_FAILS >"$out"
+	) 2>&1 | if [ -n "$2" ]; then sed -u "s/^/[$1] /"; else cat; fi
+}
+
+# Adds the verdict of kernel KL's run to this shell's.
+merge_verdict() { # KL
+	local -A cell=()
+	local -a rows=() failed=() crit=()
+	local k r f c
+	if [ ! -s "$VMDIR/$1/verdict.sh" ]; then
+		CELL["*|$1"]="MISSING"
+		FAILED+=("[$1] its VM's run ended without a verdict (run.sh's subshell died)")
+		return
+	fi
+	# shellcheck disable=SC1090 # CELL, ROWS, FAILED, CRITERION_FAILS of the subshell
+	eval "$(sed -e 's/^declare -A CELL=/cell=/' -e 's/^declare -a ROWS=/rows=/' \
+		-e 's/^declare -a FAILED=/failed=/' -e 's/^declare -a CRITERION_FAILS=/crit=/' \
+		"$VMDIR/$1/verdict.sh")"
+	for k in "${!cell[@]}"; do CELL["$k"]=${cell[$k]}; done
+	for r in "${rows[@]}"; do add_row "$r"; done
+	for f in "${failed[@]}"; do FAILED+=("$f"); done
+	for c in "${crit[@]}"; do CRITERION_FAILS+=("$c"); done
+}
+
+declare -A K_KROOT=() K_KVER=() K_PKG=() K_DEB=()
+for KL in $VMTEST_KERNELS; do
+	KERNELS+=("$KL")
+	echo "  VMTEST   ---- kernel $KL"
+	if ! fetch_kernel "$KL"; then
+		CELL["*|$KL"]="MISSING"
+		FAILED+=("[$KL] $FETCH_ERR")
+		continue
+	fi
+	unpack_kernel
+	K_KROOT[$KL]=$KROOT K_KVER[$KL]=$KVER K_PKG[$KL]=$PKG K_DEB[$KL]=$DEB
+done
+jobs_max=$VMTEST_JOBS
+((jobs_max >= 1)) || jobs_max=1
+prefix=
+((jobs_max > 1 && ${#K_KROOT[@]} > 1)) && prefix=1
+[ -n "$prefix" ] && echo "  VMTEST   ${#K_KROOT[@]} VMs, $jobs_max at once (VMTEST_JOBS): their lines prefixed with the kernel"
+# run.sh interrupted or failing: no VM is left running (a background job ignores SIGINT).
+kill_tree() {
+	local p c
+	for p; do
+		for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do kill_tree "$c"; done
+		kill -TERM "$p" 2>/dev/null || true
+	done
+}
+trap 'kill_tree $(jobs -p)' EXIT
+running=0
+for KL in "${KERNELS[@]}"; do
+	[ -n "${K_KROOT[$KL]:-}" ] || continue
+	KROOT=${K_KROOT[$KL]} KVER=${K_KVER[$KL]} PKG=${K_PKG[$KL]} DEB=${K_DEB[$KL]}
+	if ((running >= jobs_max)); then
+		wait -n || true
+		running=$((running - 1))
+	fi
+	run_kernel_job "$KL" "$prefix" &
+	running=$((running + 1))
+done
+wait || true
+for KL in "${KERNELS[@]}"; do
+	[ -n "${K_KROOT[$KL]:-}" ] && merge_verdict "$KL"
 done
 
 # --- the table ------------------------------------------------------------------------------
