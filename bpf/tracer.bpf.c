@@ -235,7 +235,7 @@ int BPF_PROG(kvm_fast_mmio, __u64 gpa)
 	if (!vm)
 		return 0;
 	unexplained_begin();
-	pci_mmio(vm, 1, gpa, 0, 0);
+	pci_mmio_fast(vm, gpa);
 	sample_pending(vm, PENDING_NOTIFY);
 	unexplained_notify(vm, GMA_BUS_FAST_MMIO, gpa, 0, 0);
 	scan_pending(vm);

@@ -278,9 +278,56 @@ __noinline int pci_pio(__u64 vm_id, __u32 write, __u32 port, __u32 size, __u32 v
 	return 0;
 }
 
+/* Whether offset off of BAR bar is in the function's notify area. */
+static __always_inline bool pci_in_notify_area(const struct pci_fn *f, __u32 bar, __u64 off)
+{
+	return f->notify.valid && f->notify.bar == bar && off >= f->notify.off &&
+	       off - f->notify.off < f->notify.len;
+}
+
 /*
- * A memory access of a VM with PCI, of len bytes (0: Intel's fast path, a notify with no
- * data): a configuration access through the VM's ECAM window, or a modern function's common
+ * A write at offset off of a notify area (len bytes of val; 0: Intel's fast path, no data):
+ * the queue is left in the PENDING_NOTIFY slot for the caller.
+ */
+static __always_inline void pci_notify(const struct pci_fn *f, __u64 key, __u64 off, __u32 len,
+				       __u32 val)
+{
+	/* drivers write the queue index; the fast path has only the address */
+	int nq = virtio_pci_notify_queue(f, off - f->notify.off);
+
+	if (len >= 2 && (val & 0xffff) < QUEUES_MAX)
+		nq = val & 0xffff;
+	if (nq >= 0)
+		set_pending(PENDING_NOTIFY, key, nq);
+}
+
+/*
+ * Intel's ioeventfd fast path: a write with no data at gpa, an address KVM has as an
+ * ioeventfd's, so only a notify area (not a configuration access: pci_mmio() would have
+ * kvm_fast_mmio verify its configuration paths again, for nothing).
+ */
+__noinline int pci_mmio_fast(__u64 vm_id, __u64 gpa)
+{
+	struct dev_key dk = { .vm_id = vm_id };
+	struct pci_bar_val *bar;
+	__u64 bar_base = 0;
+	struct pci_fn *f;
+
+	if (!pci_vm_get(vm_id, false))
+		return 0; /* no PCI seen in this VM */
+	bar = pci_bar_at(vm_id, gpa, false, &bar_base);
+	if (!bar)
+		return 0;
+	dk.base = bar->base;
+	f = bpf_map_lookup_elem(&pci_fns, &dk);
+	if (f && bpf_map_lookup_elem(&devices, &dk) &&
+	    pci_in_notify_area(f, bar->bar, gpa - bar_base))
+		pci_notify(f, dk.base, gpa - bar_base, 0, 0);
+	return 0;
+}
+
+/*
+ * A memory access of a VM with PCI, of len bytes (1, 2 or 4): a configuration access through the VM's ECAM window, or a modern function's common
  * configuration or notify area. ECAM reads come with their value: x86 KVM traces a read
  * twice, KVM_TRACE_MMIO_READ_UNSATISFIED with no value when it exits to the VMM, then
  * KVM_TRACE_MMIO_READ with the VMM's answer when the vCPU runs again and the emulator
@@ -296,7 +343,6 @@ __noinline int pci_mmio(__u64 vm_id, __u32 write, __u64 gpa, __u32 len, __u32 va
 	struct pci_vm *pv;
 	__u64 bar_base = 0, off;
 	__u32 q = 0, reg, vector, word;
-	int nq;
 
 	pv = pci_vm_get(vm_id, ecam_default.buses != 0);
 	if (!pv)
@@ -312,16 +358,9 @@ __noinline int pci_mmio(__u64 vm_id, __u32 write, __u64 gpa, __u32 len, __u32 va
 	if (!f || !dev)
 		return 0;
 	off = gpa - bar_base;
-	if (f->notify.valid && f->notify.bar == bar->bar && off >= f->notify.off &&
-	    off - f->notify.off < f->notify.len) {
-		if (!write)
-			return 0;
-		/* drivers write the queue index; the fast path has only the address */
-		nq = virtio_pci_notify_queue(f, off - f->notify.off);
-		if (len >= 2 && (val & 0xffff) < QUEUES_MAX)
-			nq = val & 0xffff;
-		if (nq >= 0)
-			set_pending(PENDING_NOTIFY, dk.base, nq);
+	if (pci_in_notify_area(f, bar->bar, off)) {
+		if (write)
+			pci_notify(f, dk.base, off, len, val);
 		return 0;
 	}
 	if (pci_msix_table_decode(f, bar->bar, off, len, &vector, &word)) {
