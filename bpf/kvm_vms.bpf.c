@@ -7,17 +7,14 @@
  * KVM keeps its VMs on vm_list, a static symbol BPF cannot reach. Every VM is held open by an
  * fd though (KVM_CREATE_VM returns it; vCPU fds pin the VM but the VMM keeps the VM fd to
  * issue VM ioctls), so this is an iter/task_file program: it looks at every open file and
- * keeps the VM files, whose private_data is the struct kvm. A VM file is recognised by, in
- * order of preference, whichever the running kernel offers:
- *   1. f_op == &kvm_vm_fops, when kallsyms lists data symbols (CONFIG_KALLSYMS_ALL, e.g.
- *      Debian; also in module kallsyms when KVM is a module, as on Debian 6.1);
- *   2. f_op->unlocked_ioctl == kvm_vm_ioctl, a text symbol, always in kallsyms;
- *   3. the anon inode's dentry name "kvm-vm", given by anon_inode_getfile() in
- *      kvm_dev_ioctl_create_vm() on every kernel version.
- * 1 and 2 are weak typeless ksyms: libbpf resolves them from /proc/kallsyms at load time
- * (module symbols included) and leaves 0 when absent. kvm_vm_fops is not a BTF variable (BTF
- * carries per-CPU variables only), so a typed ksym would not load anywhere. This host (6.18,
- * no KALLSYMS_ALL) uses 2.
+ * keeps the VM files, whose private_data is the struct kvm. A VM file is recognised as an anon
+ * inode (ANON_INODE_FS_MAGIC) whose dentry is named "kvm-vm": the name anon_inode_getfile()
+ * gets in kvm_dev_ioctl_create_vm() on every kernel version, and only kernel code names an
+ * anon inode (a file on disk may be called kvm-vm, it is no anon inode). The file's f_op
+ * (&kvm_vm_fops, or its ioctl kvm_vm_ioctl) would say it too, but only as typeless ksyms,
+ * which libbpf resolves by reading all of /proc/kallsyms at each load: 0.13 s on this host,
+ * seconds in a TCG VM, at every gma-trace start (kvm_vm_fops is no BTF variable, so a typed
+ * ksym would not load anywhere).
  *
  * Dedupe: the kernel's task_file iterator already skips threads that share their leader's
  * file table, so each process is visited once. A VM fd can still be open in several
@@ -42,6 +39,7 @@
  * the paths of one iteration merge instead of multiplying.
  */
 #include "vmlinux.h"
+#include <linux/magic.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 
@@ -69,9 +67,6 @@ _Static_assert(sizeof(struct gma_rec_vm) + GMA_VM_SLOTS_MAX * sizeof(struct gma_
 		       8 * 4096,
 	       "a VM's records fit the seq buffer");
 _Static_assert((GMA_VM_STACK_MAX & (GMA_VM_STACK_MAX - 1)) == 0, "power of 2");
-
-extern const void kvm_vm_fops __ksym __weak;
-extern const void kvm_vm_ioctl __ksym __weak;
 
 /* The VM record directly followed by its slot records: written with one bpf_seq_write(). */
 struct vm_out {
@@ -112,16 +107,11 @@ struct {
 
 static __always_inline bool is_kvm_vm_file(struct file *f)
 {
-	const struct file_operations *fop = BPF_CORE_READ(f, f_op);
 	const unsigned char *name;
 	__u64 word = 0;
 
-	if (!fop)
+	if (BPF_CORE_READ(f, f_inode, i_sb, s_magic) != ANON_INODE_FS_MAGIC)
 		return false;
-	if (&kvm_vm_fops)
-		return fop == (const void *)&kvm_vm_fops;
-	if (&kvm_vm_ioctl)
-		return (const void *)BPF_CORE_READ(fop, unlocked_ioctl) == &kvm_vm_ioctl;
 	name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
 	if (bpf_probe_read_kernel_str(&word, sizeof(word), name) < 0)
 		return false;

@@ -7,10 +7,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,6 +59,37 @@ Test(tracer, iterator_lists_the_vmm_memslots)
 		cr_expect_eq(v->slots[i].hva, vm.slots[i].hva, "slot %zu hva", i);
 	}
 	gma_vms_free(vms, n);
+}
+
+/*
+ * A VM file is an anon inode named kvm-vm: not a file on disk of that name (a FIFO: its
+ * private_data, the pipe, is not NULL as a regular file's is), nor another anon inode (an
+ * eventfd), nor the VMM's other KVM files (/dev/kvm, the vCPU's kvm-vcpu:0).
+ */
+Test(tracer, only_kvm_vm_files_are_vms)
+{
+	char dir[] = "/tmp/gma-kvm-vm.XXXXXX", path[64];
+	struct gma_vm *vms;
+	size_t n, listed = 0;
+	int fd, efd;
+
+	cr_assert(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/kvm-vm", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	fd = open(path, O_RDWR); /* a FIFO opened for both ends does not wait */
+	efd = eventfd(0, 0);
+	cr_assert(fd >= 0 && efd >= 0);
+	cr_assert_eq(gma_vms_list(&vms, &n), 0);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_neq(vms[i].pid, getpid(), "the test's file %s listed as a VM", path);
+		listed += vms[i].pid == vm.pid;
+	}
+	cr_assert_eq(listed, 1, "the demo VM listed %zu times", listed);
+	gma_vms_free(vms, n);
+	close(efd);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
 }
 
 struct got {
