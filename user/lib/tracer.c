@@ -497,14 +497,13 @@ int gma_tracer_unexplained_notifies(struct gma_tracer *t, struct gma_unexplained
 		return -ENOMEM;
 	more = !bpf_map__get_next_key(map, NULL, &next, sizeof(next));
 	while (more && n < UNEXPLAINED_MAX) {
-		struct ioeventfd_key rk;
-		struct ioeventfd_val rv;
 		struct gma_unexplained_notify *u = &a[n];
 
 		k = next;
 		more = !bpf_map__get_next_key(map, &k, &next, sizeof(next));
 		if (bpf_map__lookup_elem(map, &k, sizeof(k), &v, sizeof(v), 0))
 			continue; /* deleted meanwhile: there is no deleting here, never happens */
+		/* the registration as the kernel found it (the VM may have exited since) */
 		*u = (struct gma_unexplained_notify){ .vm_id = k.vm_id,
 						      .pid = v.pid,
 						      .bus = k.bus,
@@ -512,15 +511,12 @@ int gma_tracer_unexplained_notifies(struct gma_tracer *t, struct gma_unexplained
 						      .data = k.data,
 						      .count = v.count,
 						      .first_ns = v.first_ns,
-						      .last_ns = v.last_ns };
-		rk = (struct ioeventfd_key){ .vm_id = k.vm_id, .addr = k.addr, .bus = k.bus };
-		if (!bpf_map__lookup_elem(t->skel->maps.ioeventfds, &rk, sizeof(rk), &rv,
-					  sizeof(rv), 0)) {
-			u->reg_len = rv.len;
-			u->reg_wildcard = rv.flags & IOEVENTFD_WILDCARD;
-			u->reg_shared = rv.flags & IOEVENTFD_MULTI;
-			u->reg_datamatch = rv.datamatch;
-		}
+						      .last_ns = v.last_ns,
+						      .reg_len = v.reg.len,
+						      .reg_wildcard = v.reg.flags &
+								      IOEVENTFD_WILDCARD,
+						      .reg_shared = v.reg.flags & IOEVENTFD_MULTI,
+						      .reg_datamatch = v.reg.datamatch };
 		n++;
 	}
 	*out = a;
