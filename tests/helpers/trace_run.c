@@ -18,7 +18,11 @@
 struct jlines trace, truth;
 char trace_path[64], truth_path[64];
 
-/* Parses a file of JSON lines; every non-empty line must parse as one JSON object. */
+/*
+ * Parses a file of JSON lines; every non-empty line must parse as one JSON object. Not strict
+ * (a log its writer may still be writing, the demo VMM's): the last line without its newline
+ * is being written, and is left out.
+ */
 void load_jsonl(const char *path, struct jlines *out, bool strict)
 {
 	FILE *f = fopen(path, "r");
@@ -32,6 +36,8 @@ void load_jsonl(const char *path, struct jlines *out, bool strict)
 		struct json_object *o;
 
 		lineno++;
+		if (!strict && line[len - 1] != '\n')
+			break; /* the writer is in its middle */
 		if (line[0] != '{') {
 			cr_assert(!strict, "%s:%zu is not a JSON object: %s", path, lineno, line);
 			continue;
