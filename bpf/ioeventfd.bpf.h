@@ -110,7 +110,6 @@ __noinline int unexplained_check(__u64 vm_id, __u32 bus, __u64 addr, __u32 len, 
 	nv.count = 1;
 	nv.first_ns = nv.last_ns;
 	nv.pid = bpf_get_current_pid_tgid() >> 32;
-	nv.reg = *reg;
 	if (!bpf_map_update_elem(&unexplained, &uk, &nv, BPF_NOEXIST))
 		return 1;
 	/* another CPU made it first, or the map is full */

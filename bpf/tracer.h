@@ -269,11 +269,6 @@ struct unexplained_val {
 	__u64 last_ns;
 	__u32 pid;
 	__u32 pad;
-	/*
-	 * The registration the first write hit, kept here: the loader's copy of the VM's
-	 * registrations is gone once the VM exits, and the summary made then still names it.
-	 */
-	struct ioeventfd_val reg;
 };
 
 #endif /* GMA_TRACER_H */

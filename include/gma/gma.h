@@ -586,7 +586,7 @@ struct gma_unexplained_notify {
 	__u64 data; /* the value written: the queue index for VirtIO notifies */
 	__u64 count;
 	__u64 first_ns, last_ns; /* CLOCK_MONOTONIC */
-	/* the registration the first write hit, as the kernel found it then */
+	/* the registration hit, as last listed (kept once its VM exits; all 0: never listed) */
 	__u64 reg_datamatch; /* when neither wildcard nor shared */
 	__u32 reg_len; /* 0: any width */
 	bool reg_wildcard; /* any value */

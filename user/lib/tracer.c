@@ -42,6 +42,12 @@ struct ring_look;
 
 #define VM_READERS_MAX 16
 
+/* A registration as the ioeventfds map holds it. */
+struct ioeventfd_entry {
+	struct ioeventfd_key key;
+	struct ioeventfd_val val;
+};
+
 struct gma_tracer {
 	struct tracer_bpf *skel;
 	struct ring_buffer *rb;
@@ -62,6 +68,12 @@ struct gma_tracer {
 	pid_t pid; /* gma_tracer_opts.pid: only this VMM's VMs */
 	__u64 ioeventfds_listed_ns; /* when the ioeventfds map was last filled */
 	int ioeventfds_err; /* of the last fill: 0, or why it failed */
+	/*
+	 * The last registrations of VMs no longer listed (exited): their unexplained notifies
+	 * still name the registration they hit. Up to IOEVENTFDS_MAX, the oldest replaced.
+	 */
+	struct ioeventfd_entry *gone;
+	size_t nr_gone, next_gone;
 };
 
 /* The request's slot in the BPF map is free again. */
@@ -300,6 +312,7 @@ void gma_tracer_free(struct gma_tracer *t)
 	for (size_t i = 0; i < t->nr_vm_readers; i++)
 		gma_mem_free(t->vm_readers[i].mem);
 	gma_vm_lister_free(t->lister);
+	free(t->gone);
 	free(t->looks);
 	ring_buffer__free(t->rb);
 	tracer_bpf__destroy(t->skel);
@@ -370,12 +383,6 @@ int gma_tracer_cancel_pid(struct gma_tracer *t, pid_t pid)
 
 /* --- KVM's ioeventfd registrations, and the notifies no known queue explains --------------- */
 
-/* A registration as the ioeventfds map holds it. */
-struct ioeventfd_entry {
-	struct ioeventfd_key key;
-	struct ioeventfd_val val;
-};
-
 static int ioeventfd_key_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, sizeof(struct ioeventfd_key));
@@ -424,6 +431,43 @@ static int collect_ioeventfds(const struct gma_tracer *t, const struct gma_vm *v
 	return err;
 }
 
+static bool vm_listed(const struct gma_vm *vms, size_t n, __u64 vm_id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (vms[i].id == vm_id)
+			return true;
+	return false;
+}
+
+/* Keeps the registration at k of a VM that exited (t->gone), before the map forgets it. */
+static void remember_gone(struct gma_tracer *t, const struct ioeventfd_key *k)
+{
+	struct ioeventfd_entry g = { .key = *k };
+
+	if (bpf_map__lookup_elem(t->skel->maps.ioeventfds, k, sizeof(*k), &g.val, sizeof(g.val), 0))
+		return;
+	if (!t->gone && !(t->gone = calloc(IOEVENTFDS_MAX, sizeof(*t->gone))))
+		return;
+	t->gone[t->next_gone] = g;
+	t->next_gone = (t->next_gone + 1) % IOEVENTFDS_MAX;
+	if (t->nr_gone < IOEVENTFDS_MAX)
+		t->nr_gone++;
+}
+
+/* The registration at rk: the VM's as KVM holds it now, or as it was when the VM exited. */
+static int registration_of(const struct gma_tracer *t, const struct ioeventfd_key *rk,
+			   struct ioeventfd_val *rv)
+{
+	if (!bpf_map__lookup_elem(t->skel->maps.ioeventfds, rk, sizeof(*rk), rv, sizeof(*rv), 0))
+		return 0;
+	for (size_t i = 0; i < t->nr_gone; i++)
+		if (!ioeventfd_key_cmp(&t->gone[i].key, rk)) {
+			*rv = t->gone[i].val;
+			return 0;
+		}
+	return -ENOENT;
+}
+
 /*
  * The ioeventfds map made equal to the registrations KVM holds now, for the traced VM (or
  * every VM): the ones no longer registered deleted, then the others added or updated. 0 or
@@ -458,8 +502,11 @@ static int sync_ioeventfds(struct gma_tracer *t)
 	more = !bpf_map__get_next_key(map, NULL, &k, sizeof(k));
 	while (more) {
 		more = !bpf_map__get_next_key(map, &k, &next, sizeof(next));
-		if (!bsearch(&k, e, n, sizeof(*e), ioeventfd_key_cmp))
+		if (!bsearch(&k, e, n, sizeof(*e), ioeventfd_key_cmp)) {
+			if (!vm_listed(vms, nvms, k.vm_id))
+				remember_gone(t, &k);
 			bpf_map__delete_elem(map, &k, sizeof(k), 0);
+		}
 		k = next;
 	}
 	for (size_t i = 0; i < n && !uerr; i++)
@@ -497,13 +544,14 @@ int gma_tracer_unexplained_notifies(struct gma_tracer *t, struct gma_unexplained
 		return -ENOMEM;
 	more = !bpf_map__get_next_key(map, NULL, &next, sizeof(next));
 	while (more && n < UNEXPLAINED_MAX) {
+		struct ioeventfd_key rk;
+		struct ioeventfd_val rv;
 		struct gma_unexplained_notify *u = &a[n];
 
 		k = next;
 		more = !bpf_map__get_next_key(map, &k, &next, sizeof(next));
 		if (bpf_map__lookup_elem(map, &k, sizeof(k), &v, sizeof(v), 0))
 			continue; /* deleted meanwhile: there is no deleting here, never happens */
-		/* the registration as the kernel found it (the VM may have exited since) */
 		*u = (struct gma_unexplained_notify){ .vm_id = k.vm_id,
 						      .pid = v.pid,
 						      .bus = k.bus,
@@ -511,12 +559,14 @@ int gma_tracer_unexplained_notifies(struct gma_tracer *t, struct gma_unexplained
 						      .data = k.data,
 						      .count = v.count,
 						      .first_ns = v.first_ns,
-						      .last_ns = v.last_ns,
-						      .reg_len = v.reg.len,
-						      .reg_wildcard = v.reg.flags &
-								      IOEVENTFD_WILDCARD,
-						      .reg_shared = v.reg.flags & IOEVENTFD_MULTI,
-						      .reg_datamatch = v.reg.datamatch };
+						      .last_ns = v.last_ns };
+		rk = (struct ioeventfd_key){ .vm_id = k.vm_id, .addr = k.addr, .bus = k.bus };
+		if (!registration_of(t, &rk, &rv)) {
+			u->reg_len = rv.len;
+			u->reg_wildcard = rv.flags & IOEVENTFD_WILDCARD;
+			u->reg_shared = rv.flags & IOEVENTFD_MULTI;
+			u->reg_datamatch = rv.datamatch;
+		}
 		n++;
 	}
 	*out = a;
