@@ -460,11 +460,16 @@ static int registration_of(const struct gma_tracer *t, const struct ioeventfd_ke
 {
 	if (!bpf_map__lookup_elem(t->skel->maps.ioeventfds, rk, sizeof(*rk), rv, sizeof(*rv), 0))
 		return 0;
-	for (size_t i = 0; i < t->nr_gone; i++)
-		if (!ioeventfd_key_cmp(&t->gone[i].key, rk)) {
-			*rv = t->gone[i].val;
+	/* newest first: a struct kvm address an exited VM had may have been another's since */
+	for (size_t j = 1; j <= t->nr_gone; j++) {
+		const struct ioeventfd_entry *g =
+			&t->gone[(t->next_gone + IOEVENTFDS_MAX - j) % IOEVENTFDS_MAX];
+
+		if (!ioeventfd_key_cmp(&g->key, rk)) {
+			*rv = g->val;
 			return 0;
 		}
+	}
 	return -ENOENT;
 }
 
