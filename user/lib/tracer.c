@@ -1162,8 +1162,9 @@ static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_
 		h->guest_ran_ns = vd.last_scan_ns;
 	/*
 	 * A PCI function's notifies are decoded only once the transport saw its notify
-	 * capability and BAR (configuration accesses); one imported late (--qmp, --queue) has
-	 * neither: its driver's notifies are unseen, not missing.
+	 * capability and BAR (modern) or its I/O BAR (legacy: QUEUE_NOTIFY in BAR0), from
+	 * configuration accesses; one imported late (--qmp, --queue) has neither: its
+	 * driver's notifies are unseen, not missing.
 	 */
 	if (GMA_KEY_IS_PCI(key->base)) {
 		struct pci_fn *f = malloc(sizeof(*f));
@@ -1173,8 +1174,9 @@ static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_
 			free(f);
 			f = NULL;
 		}
-		h->notify_observable = f && f->notify.valid && f->notify.bar < PCI_BARS &&
-				       f->bar_addr[f->notify.bar];
+		h->notify_observable = f && ((f->notify.valid && f->notify.bar < PCI_BARS &&
+					      f->bar_addr[f->notify.bar]) ||
+					     (f->bar_io[0] && f->bar_addr[0]));
 		if (t->msi_traced)
 			msix_evidence(t, key, f, h);
 		free(f);
