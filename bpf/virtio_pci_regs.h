@@ -436,6 +436,43 @@ static __always_inline __u32 pci_virtio_type(const struct pci_fn *f)
 }
 
 /*
+ * A function set up before the trace began, learnt from its configuration space as it is
+ * now (cfg: PCI_CFG_SIZE bytes) and each BAR's size (the VMM's; 0: none, or the upper half
+ * of a 64-bit BAR): the accesses a driver makes are replayed through pci_config_access(),
+ * every dword read, then each BAR sized (all-ones written, the mask read back, the address
+ * written again), so the function is what the guest's own enumeration would have made it.
+ * Userspace only (gma_tracer_add_pci_function()). False for a size that is no BAR's: not a
+ * power of two, an I/O BAR over 64 KiB. A memory BAR of 4 GiB or more is left unsized: the
+ * tracer looks up BARs of at most 16 MiB (PCI_MEM_BAR_ORDER_MAX).
+ */
+static __always_inline bool pci_fn_from_snapshot(struct pci_fn *f, const __u8 *cfg,
+						 const __u64 *bar_size)
+{
+	for (__u32 off = 0; off < PCI_CFG_SIZE; off += 4)
+		pci_config_access(f, off, 4,
+				  cfg[off] | cfg[off + 1] << 8 | cfg[off + 2] << 16 |
+					  (__u32)cfg[off + 3] << 24,
+				  false);
+	for (__u32 i = 0; i < PCI_BARS; i++) {
+		__u32 lo = pci_cfg_u32(f, PCI_BAR0 + 4 * i), mask;
+		__u64 size = bar_size[i];
+
+		if (size & (size - 1) || ((lo & 1) && size > 0x10000))
+			return false;
+		if (!size || size > 0x80000000ULL)
+			continue; /* none, or too large for its low half to say (and to be looked up) */
+		if (lo & 1)
+			mask = (~((__u32)size - 1) & ~3u) | 1;
+		else
+			mask = (~((__u32)size - 1) & ~0xfu) | (lo & 0xf);
+		pci_config_access(f, PCI_BAR0 + 4 * i, 4, 0xffffffffu, true);
+		pci_config_access(f, PCI_BAR0 + 4 * i, 4, mask, false);
+		pci_config_access(f, PCI_BAR0 + 4 * i, 4, lo, true);
+	}
+	return true;
+}
+
+/*
  * The queue a notify at offset off of the notify structure is for, from the addresses the
  * driver learnt (queue_notify_off * notify_off_multiplier), or -1. With a multiplier of 0
  * every queue shares one address: only the data can tell (Intel's fast path has none).

@@ -472,6 +472,33 @@ GMA_API int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, 
 GMA_API int gma_tracer_set_ecam(struct gma_tracer *t, __u64 vm_id, __u64 base, __u32 buses);
 
 /*
+ * A PCI function as it is now, for a tracer attached after the guest set it up: its
+ * standard configuration space (the 256 bytes a driver reads through 0xCF8/0xCFC or ECAM)
+ * and each BAR's size, which the guest learnt by writing all-ones, a write the tracer cannot
+ * make (0: no such BAR, or the upper half of a 64-bit one). gma_qmp_pci_function() reads
+ * one from QEMU.
+ */
+struct gma_pci_function {
+	__u8 config[256];
+	__u64 bar_size[6];
+};
+
+/*
+ * Tells the tracer about a virtio-pci function of VM vm_id the guest set up before tracing
+ * began (key: GMA_PCI_BASE(bus, dev, fn)), as if it had seen the driver enumerate it: its
+ * BARs where the configuration space puts them (where the command register enables them),
+ * its common configuration, notify area and MSI-X table from its capabilities. Then its
+ * notifies are decoded (whose queue, as the driver writes the queue index; Intel's fast path,
+ * with no data, still needs the queue's notify offset, which only the guest's read tells),
+ * and the queues given with gma_tracer_add_queue() for the same key are sampled at them.
+ * -EINVAL for a bad argument or a BAR size that no BAR has, -ENODEV for a function that is
+ * not VirtIO, -EEXIST when the tracer saw the guest set it up (it knows more than a
+ * snapshot: notify offsets, vectors), -ENOMEM, or a map update's error.
+ */
+GMA_API int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
+					const struct gma_pci_function *fn);
+
+/*
  * Raises GMA_ANOM_STUCK (through on_anomaly, once per episode) for each queue with chains in
  * flight and no completion for longer than stuck_ns. Returns the number of stuck queues.
  */

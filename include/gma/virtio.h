@@ -305,6 +305,19 @@ GMA_API int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out,
  */
 GMA_API int gma_qmp_pci_ecam(struct gma_qmp *q, __u64 *base, __u32 *buses);
 
+/*
+ * PCI function key (GMA_PCI_BASE()) as it is now, for gma_tracer_add_pci_function(): its
+ * configuration space read through the ECAM window at ecam_base (ecam_buses buses, as
+ * gma_qmp_pci_ecam() gives them) with the monitor's xp, and its BAR sizes from query-pci.
+ * The space is read as a driver reads it, never whole: the header and each capability, and
+ * never the data window of a VIRTIO_PCI_CAP_PCI_CFG capability, whose read would be a read
+ * of the BAR the guest pointed it at; other bytes are left 0. -EINVAL for a bad argument or a
+ * bus outside the window, -ENODEV when no function answers there or query-pci does not list
+ * it, -EPROTO for an xp answer gma cannot read; other errors as for gma_qmp_command.
+ */
+GMA_API int gma_qmp_pci_function(struct gma_qmp *q, __u64 ecam_base, __u32 ecam_buses, __u64 key,
+				 struct gma_pci_function *out);
+
 #ifdef __cplusplus
 }
 #endif

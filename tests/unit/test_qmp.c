@@ -20,6 +20,9 @@
 #include <json-c/json.h>
 
 #include <gma/virtio.h>
+#include <linux/pci_regs.h>
+
+#include "q35_virtio_pci.h"
 
 /*
  * "info mtree" of a QEMU q35 machine once SeaBIOS enabled PCIEXBAR, cut short: address
@@ -288,6 +291,85 @@ static json_object *queue_status(const struct fake_dev *d, int q)
 	return o;
 }
 
+/*
+ * query-pci of that q35 machine as QEMU 7.2 answers it, cut to the host bridge, the
+ * virtio-blk (00:01.0) and virtio-net (00:02.0) functions, plus a hostile function at
+ * 00:04.0 (see ecam_word).
+ */
+static const char query_pci_q35[] =
+	"[{\"bus\":0,\"devices\":["
+	"{\"irq_pin\":0,\"bus\":0,\"qdev_id\":\"\",\"slot\":0,\"class_info\":{\"class\":1536,"
+	"\"desc\":\"Host bridge\"},\"id\":{\"device\":10688,\"subsystem-vendor\":6900,"
+	"\"vendor\":32902,\"subsystem\":4352},\"function\":0,\"regions\":[]},"
+	"{\"irq_pin\":1,\"bus\":0,\"qdev_id\":\"\",\"irq\":10,\"slot\":1,\"class_info\":"
+	"{\"class\":256,\"desc\":\"SCSI controller\"},\"id\":{\"device\":4097,"
+	"\"subsystem-vendor\":6900,\"vendor\":6900,\"subsystem\":2},\"function\":0,"
+	"\"regions\":[{\"bar\":0,\"size\":128,\"address\":49152,\"type\":\"io\"},"
+	"{\"prefetch\":false,\"mem_type_64\":false,\"bar\":1,\"size\":4096,"
+	"\"address\":4273983488,\"type\":\"memory\"},{\"prefetch\":true,\"mem_type_64\":true,"
+	"\"bar\":4,\"size\":16384,\"address\":4273946624,\"type\":\"memory\"}]},"
+	"{\"irq_pin\":1,\"bus\":0,\"qdev_id\":\"\",\"irq\":11,\"slot\":2,\"class_info\":"
+	"{\"class\":512,\"desc\":\"Ethernet controller\"},\"id\":{\"device\":4096,"
+	"\"subsystem-vendor\":6900,\"vendor\":6900,\"subsystem\":1},\"function\":0,"
+	"\"regions\":[{\"bar\":0,\"size\":32,\"address\":49344,\"type\":\"io\"},"
+	"{\"prefetch\":false,\"mem_type_64\":false,\"bar\":1,\"size\":4096,"
+	"\"address\":4273987584,\"type\":\"memory\"},{\"prefetch\":true,\"mem_type_64\":true,"
+	"\"bar\":4,\"size\":16384,\"address\":4273963008,\"type\":\"memory\"}]},"
+	"{\"bus\":0,\"slot\":4,\"function\":0,\"id\":{\"device\":4162,\"vendor\":6900},"
+	"\"regions\":[]}]}]";
+
+/*
+ * A 4-byte ECAM read at gpa, as q35 answers it: virtio-blk at 00:01.0 (its data window at
+ * 0x94 holds a value nobody should see: reading it is a BAR read, so the fake hangs up); at
+ * 00:04.0 a function whose only capability, at 0xfc, names itself next and claims 255 bytes;
+ * all-ones where no function is.
+ */
+static __u32 ecam_word(__u64 gpa)
+{
+	__u64 off = gpa - Q35_ECAM_BASE;
+	__u32 reg = off & 0xffc;
+
+	if (gpa < Q35_ECAM_BASE || off >= 256 << 20)
+		return 0;
+	if (off >> 12 == (1 << 3)) { /* 00:01.0 */
+		if (reg == Q35_BLK_CFG_DATA)
+			_exit(3);
+		return reg < 256 ? q35_blk_config[reg / 4] : 0;
+	}
+	if (off >> 12 == (4 << 3)) { /* 00:04.0 */
+		if (reg == 0)
+			return 0x10421af4;
+		if (reg == PCI_COMMAND)
+			return 0x00100000; /* status: a capability list */
+		if (reg == PCI_CAPABILITY_LIST)
+			return 0xfc;
+		return reg == 0xfc ? 0x00fffc09 : 0;
+	}
+	return 0xffffffff;
+}
+
+/* "xp /Nwx ADDR" over the ECAM window, in QEMU's format: four words a line. */
+static void serve_xp(int fd, json_object *id, const char *line)
+{
+	unsigned long long addr;
+	char out[4096];
+	size_t len = 0;
+	unsigned int n;
+
+	if (sscanf(line, "xp /%uwx %llx", &n, &addr) != 2 || n > 64) {
+		reply(fd, id, json_object_new_string("Invalid parameter\r\n"));
+		return;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		if (i % 4 == 0)
+			len += snprintf(out + len, sizeof(out) - len, "%016llx:", addr + 4 * i);
+		len += snprintf(out + len, sizeof(out) - len, " 0x%08x", ecam_word(addr + 4 * i));
+		if (i % 4 == 3 || i + 1 == n)
+			len += snprintf(out + len, sizeof(out) - len, "\r\n");
+	}
+	reply(fd, id, json_object_new_string(out));
+}
+
 static void serve_command(int fd, json_object *req, enum fake_mode mode)
 {
 	json_object *exe = NULL, *args = NULL, *id = NULL, *v;
@@ -338,8 +420,14 @@ static void serve_command(int fd, json_object *req, enum fake_mode mode)
 		   json_object_object_get_ex(args, "command-line", &v) &&
 		   !strcmp(json_object_get_string(v), "info mtree")) {
 		reply(fd, id, json_object_new_string(fake_mtree));
+	} else if (!strcmp(cmd, "human-monitor-command") &&
+		   json_object_object_get_ex(args, "command-line", &v) &&
+		   !strncmp(json_object_get_string(v), "xp ", 3)) {
+		serve_xp(fd, id, json_object_get_string(v));
 	} else if (!strcmp(cmd, "human-monitor-command")) {
 		reply(fd, id, json_object_new_string(qtree));
+	} else if (!strcmp(cmd, "query-pci")) {
+		reply(fd, id, json_tokener_parse(query_pci_q35));
 	} else if (!strcmp(cmd, "qom-get") && (d = find_dev(args))) {
 		reply(fd, id, json_object_new_string(d->parent_bus));
 	} else if (!strcmp(cmd, "qom-get") && is_pci_proxy(args, "parent_bus")) {
@@ -717,4 +805,53 @@ Test(qmp, pci_ecam_absent_or_malformed)
 		-EPROTO, "the whole address space (its size wraps to 0)");
 	cr_assert_eq(base, 0x5a, "a failure leaves the outputs alone");
 	cr_assert_eq(buses, 0x5a);
+}
+
+/* gma_qmp_pci_function against the fake q35: the function read as a driver reads it. */
+static int pci_function_of(__u64 key, struct gma_pci_function *fn)
+{
+	struct fake f = fake_start(FAKE_QEMU);
+	struct gma_qmp *q = NULL;
+	int err;
+
+	cr_assert_eq(gma_qmp_connect(f.path, &q), 0);
+	err = gma_qmp_pci_function(q, Q35_ECAM_BASE, 256, key, fn);
+	gma_qmp_close(q);
+	fake_stop(&f);
+	return err;
+}
+
+Test(qmp, pci_function_configuration_and_bar_sizes)
+{
+	struct gma_pci_function fn;
+	__u8 want[256] = { 0 };
+
+	for (__u32 i = 0; i < 64; i++)
+		for (__u32 b = 0; b < 4; b++)
+			want[4 * i + b] = q35_blk_config[i] >> (8 * b);
+	cr_assert_eq(pci_function_of(GMA_PCI_BASE(0, 1, 0), &fn), 0,
+		     "the VirtIO PCI configuration access window was read (the fake hung up)");
+	for (__u32 i = 0; i < 256; i++)
+		cr_expect_eq(fn.config[i], want[i], "config byte 0x%x: 0x%02x, QEMU has 0x%02x", i,
+			     fn.config[i], want[i]);
+	for (__u32 i = 0; i < 6; i++)
+		cr_expect_eq(fn.bar_size[i], q35_blk_bar_size[i], "BAR%u", i);
+}
+
+Test(qmp, pci_function_absent_hostile_or_out_of_the_window)
+{
+	struct gma_pci_function fn;
+	struct gma_qmp *q = (struct gma_qmp *)1; /* never used: the arguments are refused */
+
+	cr_assert_eq(pci_function_of(GMA_PCI_BASE(0, 5, 0), &fn), -ENODEV, "no function there");
+	/* a capability that names itself next, claiming bytes past the space: read once */
+	cr_assert_eq(pci_function_of(GMA_PCI_BASE(0, 4, 0), &fn), 0);
+	cr_assert_eq(fn.config[0xfc], PCI_CAP_ID_VNDR);
+	cr_assert_eq(fn.config[0xfe], 0xff);
+	cr_assert_eq(gma_qmp_pci_function(q, Q35_ECAM_BASE, 1, GMA_PCI_BASE(1, 0, 0), &fn), -EINVAL,
+		     "bus 1 is outside a 1-bus window");
+	cr_assert_eq(gma_qmp_pci_function(q, Q35_ECAM_BASE, 256, 0xfebf4000, &fn), -EINVAL,
+		     "not a PCI key");
+	cr_assert_eq(gma_qmp_pci_function(q, Q35_ECAM_BASE + 4096, 256, GMA_PCI_BASE(0, 1, 0), &fn),
+		     -EINVAL, "a window not 1 MiB aligned");
 }

@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 #include <linux/types.h>
 
+#include "q35_virtio_pci.h"
 #include "virtio_pci_regs.h"
 
 static struct pci_fn f;
@@ -445,4 +446,72 @@ Test(virtio_pci_regs, legacy_vectors_only_while_msix_is_enabled)
 	virtio_pci_legacy_msix_access(&f, &dev, VIRTIO_PCI_LEGACY_STATUS, 1, 0, true);
 	cr_assert_eq(f.vector_known, 0, "reset");
 	cr_assert(f.vectors_reset);
+}
+
+/*
+ * A function set up before the trace began, from its snapshot (QEMU's configuration space and
+ * BAR sizes): what the guest's enumeration would have taught, checked against QEMU's own
+ * layout of a virtio-blk-pci function ("info pci", hw/virtio/virtio-pci.c).
+ */
+Test(virtio_pci_regs, a_function_learnt_from_its_snapshot)
+{
+	__u8 cfg[PCI_CFG_SIZE] = { 0 };
+
+	for (__u32 i = 0; i < 64; i++)
+		for (__u32 b = 0; b < 4; b++)
+			cfg[4 * i + b] = q35_blk_config[i] >> (8 * b);
+	cr_assert(pci_fn_from_snapshot(&f, cfg, q35_blk_bar_size));
+	cr_assert(pci_is_virtio(&f));
+	cr_assert_eq(pci_virtio_type(&f), 2, "blk, from the subsystem id");
+	cr_assert_eq(f.bar_addr[0], 0xc000);
+	cr_assert(f.bar_io[0]);
+	cr_assert_eq(pci_bar_size(&f, 0), 128);
+	cr_assert_eq(f.bar_addr[1], 0xfebfd000);
+	cr_assert_eq(pci_bar_size(&f, 1), 4096);
+	cr_assert_eq(f.bar_addr[4], 0xfebf4000);
+	cr_assert_eq(pci_bar_size(&f, 4), 16384);
+	cr_assert_eq(f.bar_addr[5], 0, "the upper half of BAR4");
+	cr_assert(f.common.valid);
+	cr_assert_eq(f.common.bar, 4);
+	cr_assert_eq(f.common.off, 0);
+	cr_assert(f.notify.valid);
+	cr_assert_eq(f.notify.bar, 4);
+	cr_assert_eq(f.notify.off, 0x3000);
+	cr_assert_eq(f.notify.len, 0x1000);
+	cr_assert_eq(f.notify_mult, 4);
+	cr_assert(f.msix_table.valid);
+	cr_assert_eq(f.msix_table.bar, 1);
+	cr_assert_eq(f.msix_table.len, 2 * PCI_MSIX_ENTRY_SIZE);
+	cr_assert(pci_msix_enabled(&f));
+	cr_assert_eq(pci_cfg_u32(&f, PCI_BAR0 + 16), 0xfebf400c, "the BAR as read, type bits kept");
+
+	/* memory decoding off: the BARs are not where the guest reaches them */
+	memset(&f, 0, sizeof(f));
+	cfg[PCI_COMMAND] &= ~PCI_COMMAND_MEMORY;
+	cr_assert(pci_fn_from_snapshot(&f, cfg, q35_blk_bar_size));
+	cr_assert_eq(f.bar_addr[4], 0);
+	cr_assert_eq(f.bar_addr[0], 0xc000);
+}
+
+/* Sizes no BAR can have are refused, not turned into a mask. */
+Test(virtio_pci_regs, snapshot_bar_sizes_that_cannot_be)
+{
+	static const __u64 bad[][6] = {
+		{ 96, 4096, 0, 0, 16384, 0 }, /* not a power of two */
+		{ 0x20000, 4096, 0, 0, 16384, 0 }, /* I/O past 64 KiB */
+	};
+	__u8 cfg[PCI_CFG_SIZE] = { 0 };
+
+	for (__u32 i = 0; i < 64; i++)
+		for (__u32 b = 0; b < 4; b++)
+			cfg[4 * i + b] = q35_blk_config[i] >> (8 * b);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&f, 0, sizeof(f));
+		cr_assert_not(pci_fn_from_snapshot(&f, cfg, bad[i]), "sizes %zu", i);
+	}
+	/* a 64-bit BAR of 4 GiB is real hardware, too large to follow: left unsized */
+	memset(&f, 0, sizeof(f));
+	cr_assert(pci_fn_from_snapshot(&f, cfg, (const __u64[6]){ 128, 4096, 0, 0, 1ULL << 32 }));
+	cr_assert_eq(pci_bar_size(&f, 4), 0);
+	cr_assert_eq(pci_bar_size(&f, 1), 4096);
 }

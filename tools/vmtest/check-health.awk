@@ -3,7 +3,10 @@
 # guest kept reading it: the blk queue must be judged device-not-consuming,
 # every other queue idle or healthy, and nothing else stuck. A queue imported with chains in
 # flight (attached late: rx buffers posted before the trace) may be unknown: their age and
-# kind are not known.
+# kind are not known. And the tracer knows where each queue's notifies land (a late attach
+# reads each virtio-pci function through QMP): the blk queue's chains came with notifies
+# (QEMU's virtio-blk, idle between the trickle's reads, asks for each: the notify count of the
+# same run on microvm equals its chains).
 #
 # awk -v who=NAME -f check-health.awk TRACE.jsonl
 # Prints "E2E-HEALTH ..." lines; exits 0 when all hold.
@@ -33,6 +36,16 @@ function num(line, key) {
 	printf "E2E-HEALTH %s: %s: %s%s\n", who, q, v, ok ? "" : "  <- not expected"
 	if (!ok)
 		bad++
+	if (index($0, "\"notify_observable\":false")) {
+		printf "E2E-HEALTH %s: %s: where its notifies land is not known  <- not expected\n",
+		       who, q
+		bad++
+	}
+	if (num($0, "device_id") == 2 && num($0, "chains") > 0 && num($0, "notifies") <= 0) {
+		printf "E2E-HEALTH %s: %s: %d chains and no notify seen  <- not expected\n", who, q,
+		       num($0, "chains")
+		bad++
+	}
 }
 END {
 	if (!blk) {

@@ -195,18 +195,77 @@ static int import_qmp_ecam(struct gma_tracer *t, const struct gma_vm *vm, struct
 	err = gma_tracer_set_ecam(t, vm->id, base, buses);
 	if (err)
 		return report_bpf_error(err, "setting the ECAM window from QMP");
+	target.ecam_base = base; /* where the functions are read (import_qmp_pci) */
+	target.ecam_buses = buses;
 	if (!env.json)
 		fprintf(stderr, "gma-trace: PCI ECAM window from QMP: 0x%llx, %u buses\n",
 			(unsigned long long)base, buses);
 	return 0;
 }
 
+/*
+ * The virtio-pci functions of the queues QMP listed, as they are now: their configuration
+ * space read through the ECAM window, their BAR sizes from query-pci. Then their notifies
+ * are decoded as for a function the tracer saw set up. Without a window (a pc machine) the
+ * space cannot be read without moving the guest's 0xCF8 latch under it: the notifies are
+ * then told apart by the queue index they carry only (bpf/ioeventfd.bpf.h), which is said.
+ * A function that cannot be read is said and traced so; a broken QMP stream ends the import.
+ */
+static int import_qmp_pci(struct gma_tracer *t, const struct gma_vm *vm, struct gma_qmp *qmp,
+			  const char *path, const struct gma_qmp_queue *qs, size_t n,
+			  size_t *imported)
+{
+	struct gma_pci_function fn;
+	char addr[32];
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		__u64 key = qs[i].mmio_base;
+
+		if (!GMA_KEY_IS_PCI(key) || (i && qs[i - 1].mmio_base == key))
+			continue; /* a device's queues come together */
+		if (!target.ecam_buses) {
+			fprintf(stderr,
+				"gma-trace: QMP %s: no PCI ECAM window (a pc machine?): the virtio-pci "
+				"functions' configuration cannot be read without disturbing the "
+				"guest, so their notifies are told apart by queue index only; give "
+				"the window with --ecam if the VM has one\n",
+				path);
+			return 0;
+		}
+		gma_device_address(key, addr, sizeof(addr));
+		err = gma_qmp_pci_function(qmp, target.ecam_base, target.ecam_buses, key, &fn);
+		if (err == -ETIMEDOUT || err == -ECONNRESET || err == -ENOTCONN ||
+		    err == -EMSGSIZE || err == -ENOMEM)
+			return report_qmp_error(err, path, "reading a PCI function (xp, query-pci)",
+						qmp);
+		if (!err)
+			err = gma_tracer_add_pci_function(t, vm->id, key, &fn);
+		if (err == -EEXIST)
+			continue; /* the tracer saw the guest set it up */
+		if (err == -ENOMEM || err == -E2BIG)
+			return report_bpf_error(err, "adding a PCI function read through QMP");
+		if (err) {
+			fprintf(stderr,
+				"gma-trace: QMP %s: %s (%s): %s: %s; its notifies are told apart by "
+				"queue index only\n",
+				path, addr, qs[i].device, "reading its configuration space",
+				err == -ENODEV	  ? "no VirtIO function answers there" :
+				err == -EREMOTEIO ? gma_qmp_last_error(qmp) :
+						    strerror(-err));
+			continue;
+		}
+		(*imported)++;
+	}
+	return 0;
+}
+
 /* Every queue layout QEMU's QMP socket at path reports, and its ECAM window unless given. */
 static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm, const char *path, bool ecam)
 {
-	struct gma_qmp_queue *qs;
+	struct gma_qmp_queue *qs = NULL;
+	size_t n = 0, used = 0, fns = 0;
 	struct gma_qmp *qmp;
-	size_t n, used = 0;
 	int err;
 
 	err = gma_qmp_connect(path, &qmp);
@@ -215,12 +274,12 @@ static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm, const char 
 	err = gma_qmp_virtio_queues(qmp, &qs, &n);
 	if (err)
 		report_qmp_error(err, path, "x-query-virtio (listing the virtio queues)", qmp);
-	else if (ecam && (err = import_qmp_ecam(t, vm, qmp, path)))
-		free(qs);
+	if (!err && ecam)
+		err = import_qmp_ecam(t, vm, qmp, path);
+	if (!err)
+		err = import_qmp_pci(t, vm, qmp, path, qs, n, &fns);
 	gma_qmp_close(qmp);
-	if (err)
-		return err;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; !err && i < n; i++) {
 		if (!qs[i].mmio_base) {
 			fprintf(stderr,
 				"gma-trace: QMP: %s (bus %s) queue %u: neither a virtio-mmio window nor "
@@ -238,18 +297,20 @@ static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm, const char 
 				"gma-trace: QMP: %s queue %u: past the %u queues a device can have "
 				"traced; not traced\n",
 				qs[i].path, qs[i].queue, QUEUES_MAX);
+			err = 0;
 			continue;
 		}
-		if (err) {
-			free(qs);
-			return report_bpf_error(err, "importing a QMP queue");
-		}
-		used++;
+		if (err)
+			report_bpf_error(err, "importing a QMP queue");
+		else
+			used++;
 	}
-	if (!env.json)
-		fprintf(stderr, "gma-trace: imported %zu queue layouts from QMP\n", used);
 	free(qs);
-	return 0;
+	if (!err && !env.json)
+		fprintf(stderr,
+			"gma-trace: imported %zu queue layouts and %zu PCI functions from QMP\n",
+			used, fns);
+	return err;
 }
 
 int target_add_given(struct gma_tracer *t)

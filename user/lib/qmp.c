@@ -38,6 +38,8 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <linux/pci_regs.h>
+#include <linux/virtio_pci.h>
 
 #include <gma/virtio.h>
 
@@ -921,4 +923,188 @@ int gma_qmp_pci_ecam(struct gma_qmp *q, __u64 *base, __u32 *buses)
 	*base = b;
 	*buses = (__u32)(size >> 20);
 	return 0;
+}
+
+/* --- a PCI function as it is now: configuration space and BAR sizes ----------------------- */
+
+#define PCI_CFG_BYTES 256
+#define PCI_CFG_WORDS (PCI_CFG_BYTES / 4)
+#define QUERY_PCI_DEPTH_MAX 8 /* bridges followed in query-pci's answer */
+
+/*
+ * words 32-bit words of guest physical memory at gpa as QEMU reads them, 4 bytes an access:
+ * "xp /Nwx GPA", answered four words a line, "00000000b0008000: 0x10011af4 0x00100107 ...".
+ * -EPROTO for an answer that is not that (an error text, a line for another address).
+ */
+static int read_phys_words(struct gma_qmp *q, __u64 gpa, __u32 words, __u32 *out)
+{
+	json_object *args = json_object_new_object(), *ret = NULL;
+	const char *s;
+	char line[64];
+	__u32 n = 0;
+	int err;
+
+	if (!args)
+		return -ENOMEM;
+	snprintf(line, sizeof(line), "xp /%uwx 0x%llx", words, (unsigned long long)gpa);
+	json_object_object_add(args, "command-line", json_object_new_string(line));
+	err = command(q, "human-monitor-command", args, &ret);
+	if (err)
+		return err;
+	s = json_object_is_type(ret, json_type_string) ? json_object_get_string(ret) : "";
+	while (*s && n < words) {
+		const char *eol = s + strcspn(s, "\r\n"), *colon = memchr(s, ':', eol - s);
+		__u64 addr;
+
+		if (!colon || colon - s != 16 || !hex16(s, &addr) || addr != gpa + 4ULL * n)
+			break;
+		for (s = colon + 1; n < words && s < eol;) {
+			unsigned long long v;
+			char *e;
+
+			if (eol - s < 11 || memcmp(s, " 0x", 3))
+				break;
+			v = strtoull(s + 3, &e, 16);
+			if (e != s + 11)
+				break;
+			out[n++] = (__u32)v;
+			s = e;
+		}
+		if (s != eol)
+			break;
+		s = eol + strspn(eol, "\r\n");
+	}
+	json_object_put(ret);
+	return n == words ? 0 : -EPROTO;
+}
+
+/* Words [from, from + words) of the function's configuration space at ecam into cfg. */
+static int read_config(struct gma_qmp *q, __u64 ecam, __u32 from, __u32 words, __u8 *cfg,
+		       __u64 *read)
+{
+	__u32 w[PCI_CFG_WORDS];
+	int err;
+
+	if (from >= PCI_CFG_WORDS || words > PCI_CFG_WORDS - from)
+		return 0; /* a capability claiming bytes past the space: not read */
+	err = read_phys_words(q, ecam + 4 * from, words, w);
+	for (__u32 i = 0; !err && i < words; i++) {
+		for (__u32 b = 0; b < 4; b++)
+			cfg[4 * (from + i) + b] = w[i] >> (8 * b);
+		read[(from + i) / 64] |= 1ULL << ((from + i) % 64);
+	}
+	return err;
+}
+
+/*
+ * The configuration space, read as a driver reads it, never whole: the header, then each
+ * capability of the list, and of a VirtIO PCI configuration access capability
+ * (VIRTIO_PCI_CAP_PCI_CFG) never its data window, whose read is a read of the BAR the guest
+ * last pointed it at (the ISR, say, which a read clears). Other configuration reads have no
+ * side effect.
+ */
+static int read_function_config(struct gma_qmp *q, __u64 ecam, __u8 *cfg)
+{
+	__u64 read[PCI_CFG_WORDS / 64] = { 0 };
+	__u32 at, len;
+	int err;
+
+	err = read_config(q, ecam, 0, PCI_STD_HEADER_SIZEOF / 4, cfg, read);
+	if (err)
+		return err;
+	if ((cfg[PCI_VENDOR_ID] | cfg[PCI_VENDOR_ID + 1] << 8) == 0xffff)
+		return -ENODEV; /* nothing there: the bus answers all-ones */
+	if (!(cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST))
+		return 0;
+	at = cfg[PCI_CAPABILITY_LIST] & 0xfc;
+	for (__u32 i = 0; i < PCI_CFG_WORDS && at >= PCI_STD_HEADER_SIZEOF; i++) {
+		if (read[at / 4 / 64] & 1ULL << (at / 4 % 64))
+			break; /* a loop in the list */
+		err = read_config(q, ecam, at / 4, 1, cfg, read);
+		if (err)
+			return err;
+		len = 0;
+		if (cfg[at] == PCI_CAP_ID_VNDR) {
+			len = cfg[at + offsetof(struct virtio_pci_cap, cap_len)];
+			if (cfg[at + offsetof(struct virtio_pci_cap, cfg_type)] ==
+				    VIRTIO_PCI_CAP_PCI_CFG &&
+			    len > offsetof(struct virtio_pci_cfg_cap, pci_cfg_data))
+				len = offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+		} else if (cfg[at] == PCI_CAP_ID_MSIX) {
+			len = PCI_CAP_MSIX_SIZEOF;
+		}
+		if (len > 4)
+			err = read_config(q, ecam, at / 4 + 1, (len + 3) / 4 - 1, cfg, read);
+		if (err)
+			return err;
+		at = cfg[at + PCI_CAP_LIST_NEXT] & 0xfc;
+	}
+	return 0;
+}
+
+static size_t array_len(json_object *o)
+{
+	return json_object_is_type(o, json_type_array) ? json_object_array_length(o) : 0;
+}
+
+/* The device at (bus, devfn) on bus b of query-pci's answer, or behind one of its bridges. */
+static json_object *query_pci_find(json_object *b, __u32 bus, __u32 devfn, int depth)
+{
+	json_object *devs = get(b, "devices");
+
+	for (size_t k = 0; k < array_len(devs); k++) {
+		json_object *d = json_object_array_get_idx(devs, k), *br, *found;
+		__u64 nr, slot, fn;
+
+		if (get_u64(d, "bus", &nr) && get_u64(d, "slot", &slot) &&
+		    get_u64(d, "function", &fn) && nr == bus && slot < 32 && fn < 8 &&
+		    (slot << 3 | fn) == devfn)
+			return d;
+		br = get(get(d, "pci_bridge"), "bus");
+		if (br && depth < QUERY_PCI_DEPTH_MAX &&
+		    (found = query_pci_find(br, bus, devfn, depth + 1)))
+			return found;
+	}
+	return NULL;
+}
+
+/* Each BAR's size from query-pci's "regions" of the function at (bus, devfn). */
+static int read_bar_sizes(struct gma_qmp *q, __u32 bus, __u32 devfn, __u64 *bar_size)
+{
+	json_object *ret = NULL, *d = NULL, *regions;
+	int err;
+
+	err = command(q, "query-pci", NULL, &ret);
+	if (err)
+		return err;
+	for (size_t i = 0; !d && i < array_len(ret); i++)
+		d = query_pci_find(json_object_array_get_idx(ret, i), bus, devfn, 0);
+	regions = get(d, "regions");
+	for (size_t i = 0; i < array_len(regions); i++) {
+		json_object *r = json_object_array_get_idx(regions, i);
+		__u64 bar, size;
+
+		if (get_u64(r, "bar", &bar) && get_u64(r, "size", &size) && bar < 6)
+			bar_size[bar] = size;
+	}
+	json_object_put(ret);
+	return d ? 0 : -ENODEV;
+}
+
+int gma_qmp_pci_function(struct gma_qmp *q, __u64 ecam_base, __u32 ecam_buses, __u64 key,
+			 struct gma_pci_function *out)
+{
+	__u32 bus = (key >> 8) & 0xff, devfn = key & 0xff;
+	int err;
+
+	if (!q || !out || !GMA_KEY_IS_PCI(key) || key >> 16 != GMA_PCI_KEY >> 16 ||
+	    bus >= ecam_buses || ecam_buses > 256 || (ecam_base & 0xfffff) ||
+	    ecam_base >= 1ULL << 52)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	err = read_function_config(q, ecam_base + ((__u64)bus << 20 | (__u64)devfn << 12),
+				   out->config);
+	if (!err)
+		err = read_bar_sizes(q, bus, devfn, out->bar_size);
+	return err;
 }

@@ -943,12 +943,26 @@ static void report_attach(struct gma_tracer *t, const struct gma_queue_key *key,
 	cb->on_attach(t->reader.model.ctx, &a);
 }
 
+/* Device base of VM vm_id in its vm_devs entry, so vCPU exits look at its used rings. */
+static int remember_vm_device(struct gma_tracer *t, __u64 vm_id, __u64 base)
+{
+	struct vm_devs vd = {};
+
+	bpf_map__lookup_elem(t->skel->maps.vm_devs, &vm_id, sizeof(vm_id), &vd, sizeof(vd), 0);
+	for (__u32 i = 0; i < vd.n && i < VM_DEVS_MAX; i++)
+		if (vd.bases[i] == base)
+			return 0;
+	if (vd.n < VM_DEVS_MAX)
+		vd.bases[vd.n++] = base;
+	return bpf_map__update_elem(t->skel->maps.vm_devs, &vm_id, sizeof(vm_id), &vd, sizeof(vd),
+				    BPF_ANY);
+}
+
 int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue,
 			 const struct gma_queue_layout *layout, __u32 device_id)
 {
 	struct dev_key key = { .vm_id = vm_id, .base = base };
 	struct bpf_map *devs = t->skel->maps.devices;
-	struct vm_devs vd = {};
 	struct virtio_dev dev = {};
 	struct gma_queue_key qkey = { .vm_id = vm_id, .base = base };
 	struct import_state st = {};
@@ -981,20 +995,10 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 		}
 	}
 	err = bpf_map__update_elem(devs, &key, sizeof(key), &dev, sizeof(dev), BPF_ANY);
+	if (!err)
+		err = remember_vm_device(t, vm_id, base);
 	if (err)
 		goto out;
-	/* so vCPU exits look at its used rings */
-	bpf_map__lookup_elem(t->skel->maps.vm_devs, &vm_id, sizeof(vm_id), &vd, sizeof(vd), 0);
-	for (__u32 i = 0; i < vd.n && i < VM_DEVS_MAX; i++)
-		if (vd.bases[i] == base)
-			goto known;
-	if (vd.n < VM_DEVS_MAX)
-		vd.bases[vd.n++] = base;
-	err = bpf_map__update_elem(t->skel->maps.vm_devs, &vm_id, sizeof(vm_id), &vd, sizeof(vd),
-				   BPF_ANY);
-	if (err)
-		goto out;
-known:
 	if (layout && GMA_KEY_IS_PCI(base)) {
 		/* its notifies cannot be decoded: the BARs were not seen (bpf/ioeventfd.bpf.h) */
 		__u64 bits = 0;
@@ -1040,6 +1044,88 @@ int gma_tracer_set_ecam(struct gma_tracer *t, __u64 vm_id, __u64 base, __u32 bus
 	pv.ecam = (struct pci_ecam){ .base = base, .buses = buses };
 	return bpf_map__update_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv, sizeof(pv),
 				    BPF_ANY);
+}
+
+/*
+ * The maps the transport fills when it sees a function set up (pci_config() in
+ * bpf/virtio_pci.bpf.h), filled from a snapshot: the VM's PCI state, the device, the
+ * function, and last its BARs, through which the transport finds the rest.
+ */
+int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
+				const struct gma_pci_function *fn)
+{
+	struct dev_key dk = { .vm_id = vm_id, .base = key };
+	struct pci_bar_key bk = { .vm_id = vm_id };
+	struct pci_bar_val bv = { .base = key };
+	struct virtio_dev dev = {};
+	struct pci_fn *f, *known;
+	struct pci_vm pv = {};
+	__u32 type;
+	int err;
+
+	if (!t || !vm_id || !fn || !GMA_KEY_IS_PCI(key))
+		return -EINVAL;
+	f = calloc(1, sizeof(*f));
+	known = malloc(sizeof(*known));
+	if (!f || !known) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (!pci_fn_from_snapshot(f, fn->config, fn->bar_size)) {
+		err = -EINVAL;
+		goto out;
+	}
+	if (!pci_is_virtio(f)) {
+		err = -ENODEV;
+		goto out;
+	}
+	/* one the tracer saw set up knows more: notify offsets, vectors */
+	if (!bpf_map__lookup_elem(t->skel->maps.pci_fns, &dk, sizeof(dk), known, sizeof(*known),
+				  0)) {
+		err = -EEXIST;
+		goto out;
+	}
+	if (bpf_map__lookup_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv, sizeof(pv),
+				 0)) {
+		pv = (struct pci_vm){ .ecam = t->skel->bss->ecam_default };
+		err = bpf_map__update_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv,
+					   sizeof(pv), BPF_NOEXIST);
+		if (err && err != -EEXIST)
+			goto out;
+	}
+	bpf_map__lookup_elem(t->skel->maps.devices, &dk, sizeof(dk), &dev, sizeof(dev), 0);
+	type = pci_virtio_type(f);
+	if (dev.device_id != type || !dev.version) {
+		dev.device_id = type;
+		dev.version = f->device >= 0x1040 ? 2 : 1;
+	}
+	err = bpf_map__update_elem(t->skel->maps.devices, &dk, sizeof(dk), &dev, sizeof(dev),
+				   BPF_ANY);
+	if (!err)
+		err = remember_vm_device(t, vm_id, key);
+	for (__u32 i = 0; !err && i < PCI_BARS; i++) {
+		if (f->bar_addr[i] && pci_bar_size(f, i)) {
+			f->bar_registered[i] = f->bar_addr[i];
+			f->bar_registered_io[i] = f->bar_io[i];
+		}
+	}
+	if (!err)
+		err = bpf_map__update_elem(t->skel->maps.pci_fns, &dk, sizeof(dk), f, sizeof(*f),
+					   BPF_ANY);
+	for (__u32 i = 0; !err && i < PCI_BARS; i++) {
+		if (!f->bar_registered[i])
+			continue;
+		bk.addr = f->bar_addr[i];
+		bk.io = f->bar_io[i];
+		bv.size = pci_bar_size(f, i);
+		bv.bar = i;
+		err = bpf_map__update_elem(t->skel->maps.pci_bars, &bk, sizeof(bk), &bv, sizeof(bv),
+					   BPF_ANY);
+	}
+out:
+	free(known);
+	free(f);
+	return err;
 }
 
 int gma_tracer_check_stuck(struct gma_tracer *t, __u64 stuck_ns)
@@ -1161,10 +1247,11 @@ static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_
 				  sizeof(vd), 0))
 		h->guest_ran_ns = vd.last_scan_ns;
 	/*
-	 * A PCI function's notifies are decoded only once the transport saw its notify
-	 * capability and BAR (modern) or its I/O BAR (legacy: QUEUE_NOTIFY in BAR0), from
-	 * configuration accesses; one imported late (--qmp, --queue) has neither: its
-	 * driver's notifies are unseen, not missing.
+	 * A PCI function's notifies are decoded only once the transport knows its notify
+	 * capability and BAR (modern) or its I/O BAR (legacy: QUEUE_NOTIFY in BAR0), from the
+	 * configuration accesses it saw or a snapshot (gma_tracer_add_pci_function()); one
+	 * imported late with only its queues (--queue) has neither: its driver's notifies are
+	 * unseen, not missing.
 	 */
 	if (GMA_KEY_IS_PCI(key->base)) {
 		struct pci_fn *f = malloc(sizeof(*f));
