@@ -11,6 +11,7 @@ out=${1:-build}
 make=${2:-make}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
+version=$(sed -n 's/^LIBGMA_VERSION := //p' Makefile)
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-test: the examples load BPF programs: run as root" >&2
@@ -41,7 +42,7 @@ is_static() { grep -q 'not a dynamic executable' <<<"$(LC_ALL=C ldd "$1" 2>&1)";
 mkdir -p "$dest"
 $make -s --no-print-directory OUTPUT="$out" DESTDIR="$dest" PREFIX=/usr install >"$tmp/install.log" ||
 	{ cat "$tmp/install.log" >&2; fail "make install failed"; }
-for f in usr/sbin/gma-trace usr/lib/libgma.a usr/lib/libgma.so.0.1.0 usr/lib/pkgconfig/gma.pc \
+for f in usr/sbin/gma-trace usr/lib/libgma.a usr/lib/libgma.so.$version usr/lib/pkgconfig/gma.pc \
 	usr/include/gma/gma.h usr/include/gma/virtio.h usr/include/gma/record.h \
 	usr/include/gma/accessor.h usr/include/gma/tracer.skel.h usr/include/gma/tracer.h \
 	usr/share/gma/tracer.bpf.o usr/share/man/man8/gma-trace.8 usr/share/man/man3/libgma.3 \
@@ -49,18 +50,28 @@ for f in usr/sbin/gma-trace usr/lib/libgma.a usr/lib/libgma.so.0.1.0 usr/lib/pkg
 	[ -f "$dest/$f" ] || fail "make install did not install /$f"
 done
 [ -x "$dest/usr/sbin/gma-trace" ] || fail "/usr/sbin/gma-trace is not executable"
-[ "$(readlink "$dest/usr/lib/libgma.so.0")" = libgma.so.0.1.0 ] || fail "libgma.so.0 link"
+[ "$(readlink "$dest/usr/lib/libgma.so.0")" = "libgma.so.$version" ] || fail "libgma.so.0 link"
 [ "$(readlink "$dest/usr/lib/libgma.so")" = libgma.so.0 ] || fail "libgma.so link"
-readelf -d "$dest/usr/lib/libgma.so.0.1.0" | grep -q 'SONAME.*\[libgma.so.0\]' ||
-	fail "libgma.so.0.1.0 has no soname libgma.so.0"
+readelf -d "$dest/usr/lib/libgma.so.$version" | grep -q 'SONAME.*\[libgma.so.0\]' ||
+	fail "libgma.so.$version has no soname libgma.so.0"
 grep -qx 'prefix=/usr' "$dest/usr/lib/pkgconfig/gma.pc" || fail "gma.pc: prefix is not /usr"
 step "$(find "$dest" ! -type d | wc -l) files and links in a DESTDIR, PREFIX=/usr"
 
 # --- the ABI: only gma_* exported, only gma_ / GMA_ names in the installed headers -------
-syms=$(nm -D --defined-only "$dest/usr/lib/libgma.so.0.1.0" | awk '$2 != "A" { print $3 }')
+syms=$(nm -D --defined-only "$dest/usr/lib/libgma.so.$version" | awk '$2 != "A" { print $3 }')
 other=$(grep -v '^gma_' <<<"$syms" || true)
 [ -z "$other" ] || fail "libgma.so exports symbols outside gma_*: $(echo $other)"
 step "libgma.so exports $(wc -l <<<"$syms") symbols, all gma_*"
+# each in the version node of the release that added it (user/lib/libgma.map)
+nodes=$(objdump -T "$dest/usr/lib/libgma.so.$version" | awk '$NF ~ /^gma_/ { print $(NF - 1) }' |
+	sort | uniq -c | awk '{ printf "%s%s: %s", sep, $2, $1; sep = ", " }')
+objdump -T "$dest/usr/lib/libgma.so.$version" | awk '$NF ~ /^gma_/ && $(NF - 1) !~ /^GMA_0\.[0-9]+$/' |
+	grep . && fail "libgma.so exports gma_* symbols without a GMA_0.x version"
+for s in gma_qmp_pci_function gma_tracer_add_pci_function; do
+	objdump -T "$dest/usr/lib/libgma.so.$version" | grep -q "GMA_0\.2 *$s\$" ||
+		fail "$s is not in version node GMA_0.2"
+done
+step "symbol versions: $nodes"
 # file-scope struct/enum/union tags and macros (the accessor's errno and __always_inline
 # fallbacks for BPF, and the skeleton's _Static_assert for C++, are standard names defined
 # only where missing)
@@ -74,7 +85,7 @@ step "installed headers define only gma_ / GMA_ names"
 # --- build the examples from the installed copy ----------------------------------------
 export PKG_CONFIG_PATH=$dest/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest
 pkg-config --exists gma || fail "pkg-config does not find gma in $PKG_CONFIG_PATH"
-[ "$(pkg-config --modversion gma)" = 0.1.0 ] || fail "gma.pc version"
+[ "$(pkg-config --modversion gma)" = "$version" ] || fail "gma.pc version"
 cflags=$(pkg-config --cflags gma)
 libs=$(pkg-config --libs gma)
 slibs=$(pkg-config --static --libs gma)
