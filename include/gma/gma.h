@@ -565,6 +565,13 @@ struct gma_queue_health {
 	__u8 stuck; /* a verdict that says one side stopped */
 	__u8 used_event_moved; /* the driver maintains used_event (seen non-zero or to change) */
 	__u8 notify_observable; /* the tracer knows where the queue's notifies land */
+	/*
+	 * The device's request to be notified (avail_event with EVENT_IDX, else used_flags'
+	 * VRING_USED_F_NO_NOTIFY) was not seen to change since avail moved past notified_avail:
+	 * the driver read it as it reads now when it decided not to notify (else the device
+	 * asked afterwards, and had to look at avail itself)
+	 */
+	__u8 notify_asked_before;
 	__u64 guest_ran_ns; /* the last vCPU exit of the VM the tracer saw, 0: none seen */
 	/*
 	 * MSI-X (virtio-pci; added at the end): the queue's vector as its driver set it (0xffff:

@@ -28,6 +28,7 @@ static struct gma_queue_health base(void)
 	h.st.flags = GMA_QUEUE_READY;
 	h.ring_fields_known = 1;
 	h.notify_observable = 1;
+	h.notify_asked_before = 1;
 	return h;
 }
 
@@ -140,6 +141,27 @@ Test(queue_health, driver_not_notifying_with_event_idx)
 	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
 	h.avail_event = 2; /* behind the last notify: that notify answered it */
 	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+}
+
+/*
+ * The device asked to be notified only after the driver made the entries available (seen in
+ * a loaded vmtest run: the demo device, done with its held requests, re-enabled notifications
+ * with avail_event 2 after the driver had gone 2 -> 4 without a kick, rightly, as notifications
+ * were off then). The spec makes such a device re-read avail: the driver is not blamed.
+ */
+Test(queue_health, a_notify_asked_for_after_the_entries_is_not_the_drivers)
+{
+	struct gma_queue_health h = unnotified();
+
+	h.event_idx = 1;
+	h.avail_event = 3;
+	h.notify_asked_before = 0;
+	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+	h.event_idx = 0;
+	h.used_flags = 0; /* VRING_USED_F_NO_NOTIFY cleared after the entries */
+	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+	h.notify_asked_before = 1;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
 }
 
 Test(queue_health, device_not_consuming_and_device_slow)
@@ -407,6 +429,7 @@ Test(queue_health_model, avail_moved_without_the_notify_the_device_asked_for)
 	feed_notify(0, 1, 10 * S);
 	feed_request(0, 10 * S);
 	feed_used(0, 0, 10 * S);
+	qm_on_ring_fields(&r.model, &key, &f, 10 * S); /* the device asks for notifies */
 	/* the poll finds two more entries, no notify follows */
 	qm_on_avail_idx(&r.model, &key, 3, 11 * S);
 	qm_on_ring_fields(&r.model, &key, &f, 11 * S);

@@ -288,3 +288,69 @@ Test(queue_model, head_made_available_again_while_in_flight)
 	cr_assert_eq(chains_seen.anomalies, 0, "used, then made available again: healthy");
 	cr_assert_eq(chains_seen.chains, 3);
 }
+
+/* The health evidence of queue q at now_ns (1 s window). */
+static struct gma_queue_health health_of(__u32 q, __u64 now_ns)
+{
+	struct gma_queue_health *h, out = {};
+	size_t n;
+
+	cr_assert_eq(qm_health(&r.model, now_ns, 1000000000ULL, NULL, NULL, &h, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (h[i].st.queue == q)
+			out = h[i];
+	free(h);
+	return out;
+}
+
+/*
+ * Whether the device's request to be notified (avail_event here) was in place when the
+ * driver made entries available without a kick: not seen to change since, yes; changed after
+ * it, no (the driver may have read the value before).
+ */
+Test(queue_model, a_notify_request_is_dated_by_the_look_that_saw_it)
+{
+	const struct gma_queue_key k = { 1, 0xd0000000, 0, 0 };
+	struct qm_ring_fields f = { .avail_event = 2 };
+	struct gma_rec_queue rec = { .hdr = { GMA_REC_QUEUE, GMA_REC_VERSION, sizeof(rec) } };
+
+	rec.key = k;
+	rec.desc = 0x1000;
+	rec.driver = 0x1100;
+	rec.device = 0x1200;
+	rec.num = 8;
+	rec.flags = GMA_QUEUE_READY | GMA_QUEUE_EVENT_IDX;
+	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
+	feed_notify(0, 0, 2, 0, 0);
+	qm_on_ring_fields(&r.model, &k, &f, 100);
+	qm_on_avail_idx(&r.model, &k, 4, 200); /* 2 -> 4, no kick */
+	cr_assert(health_of(0, 300).notify_asked_before,
+		  "avail_event 2 seen at 100, avail moved at 200");
+	f.avail_event = 3; /* the device moved it afterwards */
+	qm_on_ring_fields(&r.model, &k, &f, 250);
+	cr_assert_not(health_of(0, 300).notify_asked_before);
+	qm_on_ring_fields(&r.model, &k, &f, 260); /* the same value again: still dated 250 */
+	cr_assert_not(health_of(0, 300).notify_asked_before);
+	feed_notify(0, 2, 4, 0, 0); /* the kick: nothing owed */
+	cr_assert_not(health_of(0, 300).notify_asked_before);
+}
+
+/* Without EVENT_IDX the request is VRING_USED_F_NO_NOTIFY; avail_event's place is not read. */
+Test(queue_model, without_event_idx_the_used_flags_ask)
+{
+	const struct gma_queue_key k = { 1, 0xd0000000, 0, 0 };
+	struct qm_ring_fields f = { .avail_event = 7 };
+
+	feed_queue(0);
+	feed_notify(0, 0, 2, 0, 0);
+	qm_on_ring_fields(&r.model, &k, &f, 100);
+	qm_on_avail_idx(&r.model, &k, 4, 200);
+	f.avail_event = 9; /* whatever lies past the used ring */
+	qm_on_ring_fields(&r.model, &k, &f, 250);
+	cr_assert(health_of(0, 300).notify_asked_before);
+	f.used_flags = VRING_USED_F_NO_NOTIFY;
+	qm_on_ring_fields(&r.model, &k, &f, 260);
+	f.used_flags = 0; /* notifications back on after the entries */
+	qm_on_ring_fields(&r.model, &k, &f, 270);
+	cr_assert_not(health_of(0, 300).notify_asked_before);
+}

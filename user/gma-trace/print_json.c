@@ -252,6 +252,7 @@ static void health_fields(struct gma_json *w, const struct gma_queue_health *h)
 	gma_json_u64_field(w, "used_event_at_reaped", h->used_event_at_reaped);
 	gma_json_u64_field(w, "guest_ran_ns", h->guest_ran_ns);
 	gma_json_bool_field(w, "notify_observable", h->notify_observable);
+	gma_json_bool_field(w, "notify_asked_before", h->notify_asked_before);
 	gma_json_string_field(w, "interrupts_evidence",
 			      h->irq == GMA_IRQ_OBSERVED  ? "observed" :
 			      h->irq == GMA_IRQ_UNMAPPED  ? "line_not_learnt" :

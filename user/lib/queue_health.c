@@ -11,7 +11,9 @@
  * | unknown                 | the indices were never read from the guest, or a packed ring    |
  * | driver-not-notifying    | avail ahead of used and of the last notify, for the window, and |
  * |                         | the device asked to hear of it: no VRING_USED_F_NO_NOTIFY, or   |
- * |                         | with EVENT_IDX avail_event within (notified avail, avail]; and  |
+ * |                         | with EVENT_IDX avail_event within (notified avail, avail], not  |
+ * |                         | seen to change since avail moved (a device that asks only       |
+ * |                         | afterwards must look at avail itself: the spec's re-check); and |
  * |                         | the tracer can see its notifies (a virtio-pci function imported |
  * |                         | late has its notify area unknown) or has seen one               |
  * | device-not-consuming    | the oldest walked request in flight is older than the window    |
@@ -132,15 +134,17 @@ static bool within_window(const struct gma_queue_health *h, __u64 ts)
 }
 
 /*
- * The device asked to hear of the entries in (notified avail, avail]: the spec's
- * vring_need_event() with EVENT_IDX, else the used ring's VRING_USED_F_NO_NOTIFY. Unread
- * fields say nothing: no verdict against the driver.
+ * The device asked to hear of the entries in (notified avail, avail], before they were made
+ * available: the spec's vring_need_event() with EVENT_IDX, else the used ring's
+ * VRING_USED_F_NO_NOTIFY. Unread fields say nothing, nor a request seen to change after avail
+ * moved (the driver may have read the one before: a device that re-enables notifications
+ * must then re-read avail itself): no verdict against the driver.
  */
 static bool device_wants_notify(const struct gma_queue_health *h)
 {
 	__u16 avail = h->st.last_avail;
 
-	if (!h->ring_fields_known)
+	if (!h->ring_fields_known || !h->notify_asked_before)
 		return false;
 	if (h->event_idx)
 		return (__u16)(avail - h->avail_event - 1) < (__u16)(avail - h->notified_avail);

@@ -154,6 +154,7 @@ static void set_layout(struct queue_model *m, struct qm_queue *q, __u64 desc, __
 	q->used_event_at_reaped = 0;
 	q->fields_known = false;
 	q->used_event_moved = false;
+	q->notify_asked_ns = 0;
 	if (num && num <= GMA_QUEUE_NUM_MAX) {
 		q->in_flight_ts = calloc(num, sizeof(*q->in_flight_ts));
 		q->is_request = calloc(num, sizeof(*q->is_request));
@@ -212,6 +213,13 @@ void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
 			q->in_flight_ts[ring->heads[i]] = QM_AGE_UNKNOWN;
 }
 
+/* Whether the queue's driver and device use VIRTIO_RING_F_EVENT_IDX. */
+static bool qm_event_idx(const struct qm_queue *q)
+{
+	return (q->st.flags & GMA_QUEUE_EVENT_IDX) ||
+	       (q->features & (1ULL << VIRTIO_RING_F_EVENT_IDX));
+}
+
 /* Whether index b is ahead of a (free-running 16-bit ring indices). */
 static bool idx_ahead(__u16 b, __u16 a)
 {
@@ -259,6 +267,11 @@ void qm_on_ring_fields(struct queue_model *m, const struct gma_queue_key *key,
 		/* a driver that polls the queue never writes used_event: it stays as set up, 0 */
 		if (f->used_event || (q->fields_known && f->used_event != q->fields.used_event))
 			q->used_event_moved = true;
+		/* the word that asks: without EVENT_IDX avail_event's place may hold anything */
+		if (q->fields_known && (qm_event_idx(q) ? f->avail_event != q->fields.avail_event :
+							  (f->used_flags ^ q->fields.used_flags) &
+								  1 /* VRING_USED_F_NO_NOTIFY */))
+			q->notify_asked_ns = ts_ns ? ts_ns : 1;
 		q->fields = *f;
 		q->fields_known = true;
 		/* used entries past the one the driver asked to hear of, not reaped since */
@@ -521,8 +534,9 @@ int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, qm_irq_fn ir
 		e->used_event = q->fields.used_event;
 		e->used_event_moved = q->used_event_moved;
 		e->avail_event = q->fields.avail_event;
-		e->event_idx = (q->st.flags & GMA_QUEUE_EVENT_IDX) ||
-			       (q->features & (1ULL << VIRTIO_RING_F_EVENT_IDX));
+		e->notify_asked_before = q->fields_known && q->unnotified_since_ns &&
+					 q->notify_asked_ns < q->unnotified_since_ns;
+		e->event_idx = qm_event_idx(q);
 		e->notify_observable = 1; /* unless the evidence callback knows better */
 		e->irq = GMA_IRQ_NOT_OBSERVABLE;
 		e->irq_line = -1;

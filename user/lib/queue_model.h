@@ -58,6 +58,13 @@ struct qm_queue {
 	struct qm_ring_fields fields;
 	bool fields_known;
 	bool used_event_moved; /* the driver writes used_event: seen non-zero, or to change */
+	/*
+	 * When a look last saw the device's request to be notified change (avail_event with
+	 * EVENT_IDX, else VRING_USED_F_NO_NOTIFY), 0: never. A driver is blamed for a missing
+	 * notify only when the request was not seen to change after it made the buffers
+	 * available (it may have read the one before).
+	 */
+	__u64 notify_asked_ns;
 };
 
 struct qm_device {
