@@ -64,24 +64,52 @@ static bool stuck(struct json_object *o)
 	return json_object_object_get_ex(o, "stuck", &v) && json_object_get_boolean(v);
 }
 
-/* Checks every screen: a queue judged stuck is (base, queue) with verdict; 0 when none. */
+/*
+ * Whether the VMM's log (truth) shows the device itself held a request of (base, queue) for
+ * about the window: a "used" event whose delay, from the VMM's taking the request to its
+ * completion, is within 250 ms of it (the tracer counts from the request's publication, a
+ * little earlier). The device-no-interrupt fault holds its completion 1 s on purpose, and a
+ * loaded machine can starve the VMM: a device-side verdict is then the truth.
+ */
+static bool device_held_a_request(__u64 base, __u64 queue)
+{
+	for (size_t i = 0; i < truth.n; i++) {
+		struct json_object *t = truth.v[i], *d;
+
+		if (is(t, "event", "used") && num(t, "base") == base && num(t, "queue") == queue &&
+		    json_object_object_get_ex(t, "delay_ms", &d) &&
+		    json_object_get_double(d) >= atoi(STUCK_MS) - 250)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Checks every screen: a queue judged stuck is (base, queue) with verdict, or judged on the
+ * device's side where the VMM's log shows the device held a request that long; returns how
+ * many were (base, queue) with verdict.
+ */
 static size_t check_screens(__u64 base, __u64 queue, const char *verdict)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < trace.n; i++) {
 		struct json_object *o = trace.v[i];
+		bool due;
 
 		cr_assert(is(o, "type", "queue_health"), "not a queue_health record: %s",
 			  json_object_to_json_string(o));
 		if (!stuck(o))
 			continue;
-		cr_assert(verdict && num(o, "base") == base && num(o, "queue") == queue &&
-				  is(o, "verdict", verdict),
+		due = verdict && num(o, "base") == base && num(o, "queue") == queue &&
+		      is(o, "verdict", verdict);
+		cr_assert(due || ((is(o, "verdict", "device-slow") ||
+				   is(o, "verdict", "device-not-consuming")) &&
+				  device_held_a_request(num(o, "base"), num(o, "queue"))),
 			  "a stuck verdict where none is due (the fault is on %#llx q%llu): %s",
 			  (unsigned long long)base, (unsigned long long)queue,
 			  json_object_to_json_string(o));
-		n++;
+		n += due;
 	}
 	return n;
 }
@@ -214,21 +242,30 @@ Test(health, an_interrupt_without_a_completion_is_device_not_consuming)
 	fault_gives("device-irq-no-used", IRQ_RUN, "device-not-consuming");
 }
 
-/* Healthy traffic until the VMM stops on its own: never a stuck verdict, exit status 0. */
+/*
+ * Healthy traffic until the VMM stops on its own: never a stuck verdict, exit status 0; but
+ * for a device the VMM's own log shows holding a request for the window (a starved VMM on a
+ * loaded machine), whose verdict is then the truth, and the exit status 2.
+ */
 static void healthy(const char *vmm_extra)
 {
 	char cmd[1024];
-	size_t judged = 0;
+	size_t judged = 0, stuck_screens = 0;
 	pid_t pid;
+	int rc;
 
 	pid = start_health(vmm_extra, cmd, sizeof(cmd));
-	cr_assert_eq(wait_exit(pid), 0, "healthy traffic judged stuck, or a failure: %s", cmd);
+	rc = wait_exit(pid);
 	load_jsonl(trace_path, &trace, true);
 	load_jsonl(truth_path, &truth, false);
 	expect_vmm_done();
 	cr_assert_eq(check_screens(0, 0, NULL), 0);
-	for (size_t i = 0; i < trace.n; i++)
+	for (size_t i = 0; i < trace.n; i++) {
 		judged += !is(trace.v[i], "verdict", "unknown");
+		stuck_screens += stuck(trace.v[i]);
+	}
+	cr_assert(rc == 0 || (rc == 2 && stuck_screens),
+		  "exit status %d: healthy traffic judged stuck, or a failure: %s", rc, cmd);
 	cr_assert_gt(judged, 0, "no queue was ever judged: %s", cmd);
 }
 
