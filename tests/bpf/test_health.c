@@ -65,20 +65,33 @@ static bool stuck(struct json_object *o)
 }
 
 /*
- * Whether the VMM's log (truth) shows the device itself held a request of (base, queue) for
- * about the window: a "used" event whose delay, from the VMM's taking the request to its
- * completion, is within 250 ms of it (the tracer counts from the request's publication, a
- * little earlier). The device-no-interrupt fault holds its completion 1 s on purpose, and a
- * loaded machine can starve the VMM: a device-side verdict is then the truth.
+ * Whether the VMM's log (truth) shows the device itself held a request of (base, queue)
+ * through the window of screen o: a "used" event completed after the screen was made, the
+ * VMM having taken the request (done_ns less its delay) at the window's start or before,
+ * give or take 250 ms (the tracer counts from the request's publication, a little earlier
+ * than the VMM's taking it). The device-no-interrupt fault holds its completion 1 s on
+ * purpose, and a loaded machine can starve the VMM: a device-side verdict is then the truth.
+ * Both clocks are the host's CLOCK_MONOTONIC.
  */
-static bool device_held_a_request(__u64 base, __u64 queue)
+static bool device_held_a_request(struct json_object *o)
 {
+	struct json_object *ev;
+	__u64 now, window;
+
+	cr_assert(json_object_object_get_ex(o, "evidence", &ev));
+	now = num(ev, "now_ns");
+	window = num(ev, "window_ns");
 	for (size_t i = 0; i < truth.n; i++) {
 		struct json_object *t = truth.v[i], *d;
+		__u64 done, taken;
 
-		if (is(t, "event", "used") && num(t, "base") == base && num(t, "queue") == queue &&
-		    json_object_object_get_ex(t, "delay_ms", &d) &&
-		    json_object_get_double(d) >= atoi(STUCK_MS) - 250)
+		if (!is(t, "event", "used") || num(t, "base") != num(o, "base") ||
+		    num(t, "queue") != num(o, "queue") ||
+		    !json_object_object_get_ex(t, "delay_ms", &d))
+			continue;
+		done = num(t, "done_ns");
+		taken = done - (__u64)(json_object_get_double(d) * 1e6);
+		if (done >= now && taken <= now - window + 250000000ULL)
 			return true;
 	}
 	return false;
@@ -105,7 +118,7 @@ static size_t check_screens(__u64 base, __u64 queue, const char *verdict)
 		      is(o, "verdict", verdict);
 		cr_assert(due || ((is(o, "verdict", "device-slow") ||
 				   is(o, "verdict", "device-not-consuming")) &&
-				  device_held_a_request(num(o, "base"), num(o, "queue"))),
+				  device_held_a_request(o)),
 			  "a stuck verdict where none is due (the fault is on %#llx q%llu): %s",
 			  (unsigned long long)base, (unsigned long long)queue,
 			  json_object_to_json_string(o));

@@ -639,8 +639,8 @@ static void complete(struct virtio_dev *v, const struct virtio_pending *p, uint6
 	if (!v->hostile)
 		v->host->normal_completions++;
 	jlog("{\"event\":\"used\",%s,\"queue\":%u,\"head\":%u,\"len\":%u,\"used_idx\":%u,"
-	     "\"delay_ms\":%" PRIu64 ".%03" PRIu64 "}",
-	     v->tag, p->queue, p->head, p->len, pos, delay_us / 1000, delay_us % 1000);
+	     "\"delay_ms\":%" PRIu64 ".%03" PRIu64 ",\"done_ns\":%" PRIu64 "}",
+	     v->tag, p->queue, p->head, p->len, pos, delay_us / 1000, delay_us % 1000, now);
 }
 
 void virtio_host_poll(struct virtio_host *h)
