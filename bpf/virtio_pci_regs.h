@@ -441,12 +441,16 @@ static __always_inline __u32 pci_virtio_type(const struct pci_fn *f)
  * of a 64-bit BAR): the accesses a driver makes are replayed through pci_config_access(),
  * every dword read, then each BAR sized (all-ones written, the mask read back, the address
  * written again), so the function is what the guest's own enumeration would have made it.
+ * The queues' notify offsets (noff[q] where bit q of noff_known is set) are taken as the
+ * driver's reads of queue_notify_off would have left them.
  * Userspace only (gma_tracer_add_pci_function()). False for a size that is no BAR's: not a
- * power of two, an I/O BAR over 64 KiB. A memory BAR of 4 GiB or more is left unsized: the
- * tracer looks up BARs of at most 16 MiB (PCI_MEM_BAR_ORDER_MAX).
+ * power of two, an I/O BAR of 64 KiB or more (pci_bar_size() keeps 16 bits). A memory BAR of
+ * 4 GiB or more is left unsized: the tracer looks up BARs of at most 16 MiB
+ * (PCI_MEM_BAR_ORDER_MAX).
  */
 static __always_inline bool pci_fn_from_snapshot(struct pci_fn *f, const __u8 *cfg,
-						 const __u64 *bar_size)
+						 const __u64 *bar_size, __u64 noff_known,
+						 const __u16 *noff)
 {
 	for (__u32 off = 0; off < PCI_CFG_SIZE; off += 4)
 		pci_config_access(f, off, 4,
@@ -457,7 +461,7 @@ static __always_inline bool pci_fn_from_snapshot(struct pci_fn *f, const __u8 *c
 		__u32 lo = pci_cfg_u32(f, PCI_BAR0 + 4 * i), mask;
 		__u64 size = bar_size[i];
 
-		if (size & (size - 1) || ((lo & 1) && size > 0x10000))
+		if (size & (size - 1) || ((lo & 1) && size >= 0x10000))
 			return false;
 		if (!size || size > 0x80000000ULL)
 			continue; /* none, or too large for its low half to say (and to be looked up) */
@@ -468,6 +472,12 @@ static __always_inline bool pci_fn_from_snapshot(struct pci_fn *f, const __u8 *c
 		pci_config_access(f, PCI_BAR0 + 4 * i, 4, 0xffffffffu, true);
 		pci_config_access(f, PCI_BAR0 + 4 * i, 4, mask, false);
 		pci_config_access(f, PCI_BAR0 + 4 * i, 4, lo, true);
+	}
+	for (__u32 q = 0; q < QUEUES_MAX; q++) {
+		if (noff_known & (1ULL << q)) {
+			f->queue_notify_off[q] = noff[q];
+			f->noff_known |= 1ULL << q;
+		}
 	}
 	return true;
 }
@@ -486,6 +496,17 @@ static __always_inline int virtio_pci_notify_queue(const struct pci_fn *f, __u64
 		    (__u64)f->queue_notify_off[q] * f->notify_mult == off)
 			return q;
 	return -1;
+}
+
+/*
+ * Whether queue q's notifies through the modern notify area are decoded: the area's BAR
+ * registered, and where they may take Intel's fast path (fast_path: a VMX host), which
+ * carries the address only, the queue's notify offset known.
+ */
+static __always_inline bool pci_notify_observable(const struct pci_fn *f, __u32 q, bool fast_path)
+{
+	return f->notify.valid && f->notify.bar < PCI_BARS && f->bar_registered[f->notify.bar] &&
+	       (!fast_path || (q < QUEUES_MAX && (f->noff_known & (1ULL << q))));
 }
 
 /*

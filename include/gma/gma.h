@@ -473,14 +473,24 @@ GMA_API int gma_tracer_set_ecam(struct gma_tracer *t, __u64 vm_id, __u64 base, _
 
 /*
  * A PCI function as it is now, for a tracer attached after the guest set it up: its
- * standard configuration space (the 256 bytes a driver reads through 0xCF8/0xCFC or ECAM)
- * and each BAR's size, which the guest learnt by writing all-ones, a write the tracer cannot
- * make (0: no such BAR, or the upper half of a 64-bit one). gma_qmp_pci_function() reads
- * one from QEMU.
+ * standard configuration space (the 256 bytes a driver reads through 0xCF8/0xCFC or ECAM),
+ * each BAR's size, which the guest learnt by writing all-ones, a write the tracer cannot
+ * make (0: no such BAR, or the upper half of a 64-bit one), and its queues' notify offsets.
+ * gma_qmp_pci_function() reads one from QEMU.
  */
+#define GMA_PCI_NOTIFY_QUEUES 64
+
 struct gma_pci_function {
 	__u8 config[256];
 	__u64 bar_size[6];
+	/*
+	 * Each queue's queue_notify_off (bit q of notify_off_known: queue q's is given), as
+	 * the driver read it from the common configuration: where Intel's ioeventfd fast path,
+	 * which carries no data, says a notify landed. A read the tracer cannot make (it needs a
+	 * queue_select write); QEMU's rule is the queue index.
+	 */
+	__u64 notify_off_known;
+	__u16 queue_notify_off[GMA_PCI_NOTIFY_QUEUES];
 };
 
 /*
@@ -488,12 +498,13 @@ struct gma_pci_function {
  * began (key: GMA_PCI_BASE(bus, dev, fn)), as if it had seen the driver enumerate it: its
  * BARs where the configuration space puts them (where the command register enables them),
  * its common configuration, notify area and MSI-X table from its capabilities. Then its
- * notifies are decoded (whose queue, as the driver writes the queue index; Intel's fast path,
- * with no data, still needs the queue's notify offset, which only the guest's read tells),
- * and the queues given with gma_tracer_add_queue() for the same key are sampled at them.
- * -EINVAL for a bad argument or a BAR size that no BAR has, -ENODEV for a function that is
- * not VirtIO, -EEXIST when the tracer saw the guest set it up (it knows more than a
- * snapshot: notify offsets, vectors), -ENOMEM, or a map update's error.
+ * notifies are decoded (whose queue: the index the driver writes, or on Intel's fast path,
+ * with no data, the address of the queue's notify offset in fn; a queue whose offset is not
+ * given has its notifies there unseen, and is said so: notify_observable), and the queues
+ * given with gma_tracer_add_queue() for the same key are sampled at them. -EINVAL for a bad
+ * argument or a BAR size that no BAR has, -ENODEV for a function that is not VirtIO,
+ * -EEXIST when the tracer saw the guest set the function's BARs up (it knows more than a
+ * snapshot: vectors), -ENOMEM, or a map update's error.
  */
 GMA_API int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
 					const struct gma_pci_function *fn);
@@ -568,8 +579,10 @@ struct gma_queue_health {
 	/*
 	 * The device's request to be notified (avail_event with EVENT_IDX, else used_flags'
 	 * VRING_USED_F_NO_NOTIFY) was not seen to change since avail moved past notified_avail:
-	 * the driver read it as it reads now when it decided not to notify (else the device
-	 * asked afterwards, and had to look at avail itself)
+	 * as far as the looks can tell (a flag set and cleared between two looks is not seen),
+	 * the driver read it as it reads now when it decided not to notify; else the device
+	 * asked afterwards and had to look at avail itself, and the driver is not judged until
+	 * its next notify
 	 */
 	__u8 notify_asked_before;
 	__u64 guest_ran_ns; /* the last vCPU exit of the VM the tracer saw, 0: none seen */

@@ -311,7 +311,8 @@ GMA_API int gma_qmp_pci_ecam(struct gma_qmp *q, __u64 *base, __u32 *buses);
  * gma_qmp_pci_ecam() gives them) with the monitor's xp, and its BAR sizes from query-pci.
  * The space is read as a driver reads it, never whole: the header and each capability, and
  * never the data window of a VIRTIO_PCI_CAP_PCI_CFG capability, whose read would be a read
- * of the BAR the guest pointed it at; other bytes are left 0. -EINVAL for a bad argument or a
+ * of the BAR the guest pointed it at; other bytes are left 0. The queues' notify offsets are
+ * QEMU's: the queue index (hw/virtio/virtio-pci.c). -EINVAL for a bad argument or a
  * bus outside the window, -ENODEV when no function answers there or query-pci does not list
  * it, -EPROTO for an xp answer gma cannot read; other errors as for gma_qmp_command.
  */

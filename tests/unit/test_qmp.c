@@ -294,7 +294,8 @@ static json_object *queue_status(const struct fake_dev *d, int q)
 /*
  * query-pci of that q35 machine as QEMU 7.2 answers it, cut to the host bridge, the
  * virtio-blk (00:01.0) and virtio-net (00:02.0) functions, plus a hostile function at
- * 00:04.0 (see ecam_word).
+ * 00:04.0 (see ecam_word) and a PCIe root port at 00:05.0 with a virtio function behind it,
+ * 01:00.0 (a PciBridgeInfo lists the devices behind it beside its bus).
  */
 static const char query_pci_q35[] =
 	"[{\"bus\":0,\"devices\":["
@@ -316,16 +317,25 @@ static const char query_pci_q35[] =
 	"\"address\":4273987584,\"type\":\"memory\"},{\"prefetch\":true,\"mem_type_64\":true,"
 	"\"bar\":4,\"size\":16384,\"address\":4273963008,\"type\":\"memory\"}]},"
 	"{\"bus\":0,\"slot\":4,\"function\":0,\"id\":{\"device\":4162,\"vendor\":6900},"
-	"\"regions\":[]}]}]";
+	"\"regions\":[]},"
+	"{\"bus\":0,\"slot\":5,\"function\":0,\"class_info\":{\"class\":1540,"
+	"\"desc\":\"PCI bridge\"},\"id\":{\"device\":12,\"vendor\":6966},\"regions\":[],"
+	"\"pci_bridge\":{\"bus\":{\"number\":1,\"secondary\":1,\"subordinate\":1,"
+	"\"io_range\":{\"base\":61440,\"limit\":4095}},\"devices\":["
+	"{\"bus\":1,\"slot\":0,\"function\":0,\"id\":{\"device\":4162,\"vendor\":6900},"
+	"\"regions\":[{\"prefetch\":true,\"mem_type_64\":true,\"bar\":4,\"size\":16384,"
+	"\"address\":4273946624,\"type\":\"memory\"}]}]}}]}]";
 
 /*
  * A 4-byte ECAM read at gpa, as q35 answers it: virtio-blk at 00:01.0 (its data window at
  * 0x94 holds a value nobody should see: reading it is a BAR read, so the fake hangs up); at
- * 00:04.0 a function whose only capability, at 0xfc, names itself next and claims 255 bytes;
- * all-ones where no function is.
+ * 00:04.0 a function whose only capability, at 0xfc, names itself next and claims 255 bytes
+ * (read twice, the fake hangs up: the loop was not seen); at 01:00.0 behind the root port a
+ * modern virtio-blk function without capabilities; all-ones where no function is.
  */
 static __u32 ecam_word(__u64 gpa)
 {
+	static unsigned int looped_cap_reads;
 	__u64 off = gpa - Q35_ECAM_BASE;
 	__u32 reg = off & 0xffc;
 
@@ -343,8 +353,12 @@ static __u32 ecam_word(__u64 gpa)
 			return 0x00100000; /* status: a capability list */
 		if (reg == PCI_CAPABILITY_LIST)
 			return 0xfc;
+		if (reg == 0xfc && ++looped_cap_reads > 1)
+			_exit(4);
 		return reg == 0xfc ? 0x00fffc09 : 0;
 	}
+	if (off >> 12 == 1 << 8) /* 01:00.0 */
+		return reg == 0 ? 0x10421af4 : 0;
 	return 0xffffffff;
 }
 
@@ -836,6 +850,19 @@ Test(qmp, pci_function_configuration_and_bar_sizes)
 			     fn.config[i], want[i]);
 	for (__u32 i = 0; i < 6; i++)
 		cr_expect_eq(fn.bar_size[i], q35_blk_bar_size[i], "BAR%u", i);
+	/* QEMU's notify offsets: the queue index */
+	cr_expect_eq(fn.notify_off_known, ~0ULL);
+	cr_expect_eq(fn.queue_notify_off[5], 5);
+}
+
+/* A function behind a PCIe root port: query-pci lists it in the bridge's "devices". */
+Test(qmp, pci_function_behind_a_bridge)
+{
+	struct gma_pci_function fn;
+
+	cr_assert_eq(pci_function_of(GMA_PCI_BASE(1, 0, 0), &fn), 0);
+	cr_assert_eq(fn.config[0], 0xf4);
+	cr_assert_eq(fn.bar_size[4], 16384);
 }
 
 Test(qmp, pci_function_absent_hostile_or_out_of_the_window)
@@ -845,7 +872,8 @@ Test(qmp, pci_function_absent_hostile_or_out_of_the_window)
 
 	cr_assert_eq(pci_function_of(GMA_PCI_BASE(0, 5, 0), &fn), -ENODEV, "no function there");
 	/* a capability that names itself next, claiming bytes past the space: read once */
-	cr_assert_eq(pci_function_of(GMA_PCI_BASE(0, 4, 0), &fn), 0);
+	cr_assert_eq(pci_function_of(GMA_PCI_BASE(0, 4, 0), &fn), 0,
+		     "the capability loop was followed (the fake hung up)");
 	cr_assert_eq(fn.config[0xfc], PCI_CAP_ID_VNDR);
 	cr_assert_eq(fn.config[0xfe], 0xff);
 	cr_assert_eq(gma_qmp_pci_function(q, Q35_ECAM_BASE, 1, GMA_PCI_BASE(1, 0, 0), &fn), -EINVAL,

@@ -335,7 +335,7 @@ Test(queue_model, a_notify_request_is_dated_by_the_look_that_saw_it)
 	cr_assert_not(health_of(0, 300).notify_asked_before);
 }
 
-/* Without EVENT_IDX the request is VRING_USED_F_NO_NOTIFY; avail_event's place is not read. */
+/* Without EVENT_IDX the request is VRING_USED_F_NO_NOTIFY; avail_event's place counts for nothing. */
 Test(queue_model, without_event_idx_the_used_flags_ask)
 {
 	const struct gma_queue_key k = { 1, 0xd0000000, 0, 0 };

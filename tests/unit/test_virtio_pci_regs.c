@@ -460,7 +460,7 @@ Test(virtio_pci_regs, a_function_learnt_from_its_snapshot)
 	for (__u32 i = 0; i < 64; i++)
 		for (__u32 b = 0; b < 4; b++)
 			cfg[4 * i + b] = q35_blk_config[i] >> (8 * b);
-	cr_assert(pci_fn_from_snapshot(&f, cfg, q35_blk_bar_size));
+	cr_assert(pci_fn_from_snapshot(&f, cfg, q35_blk_bar_size, 0, NULL));
 	cr_assert(pci_is_virtio(&f));
 	cr_assert_eq(pci_virtio_type(&f), 2, "blk, from the subsystem id");
 	cr_assert_eq(f.bar_addr[0], 0xc000);
@@ -484,11 +484,32 @@ Test(virtio_pci_regs, a_function_learnt_from_its_snapshot)
 	cr_assert_eq(f.msix_table.len, 2 * PCI_MSIX_ENTRY_SIZE);
 	cr_assert(pci_msix_enabled(&f));
 	cr_assert_eq(pci_cfg_u32(&f, PCI_BAR0 + 16), 0xfebf400c, "the BAR as read, type bits kept");
+	/* without the queues' notify offsets Intel's fast path (no data) cannot be decoded */
+	cr_assert_eq(virtio_pci_notify_queue(&f, 3 * 4), -1);
+	cr_assert_not(pci_notify_observable(&f, 3, false), "BAR4 not looked up yet");
+	f.bar_registered[4] = f.bar_addr[4]; /* as the tracer's pci_bars entry says */
+	cr_assert(pci_notify_observable(&f, 3, false), "notifies carry the queue index");
+	cr_assert_not(pci_notify_observable(&f, 3, true), "on a VMX host they may not");
+
+	/* QEMU's notify offsets (the queue index): the fast path's address names the queue */
+	memset(&f, 0, sizeof(f));
+	{
+		__u16 noff[QUEUES_MAX];
+
+		for (__u32 q = 0; q < QUEUES_MAX; q++)
+			noff[q] = q;
+		cr_assert(pci_fn_from_snapshot(&f, cfg, q35_blk_bar_size, 0xf, noff));
+	}
+	cr_assert_eq(virtio_pci_notify_queue(&f, 3 * 4), 3);
+	cr_assert_eq(virtio_pci_notify_queue(&f, 4 * 4), -1, "queue 4's offset not given");
+	f.bar_registered[4] = f.bar_addr[4];
+	cr_assert(pci_notify_observable(&f, 3, true));
+	cr_assert_not(pci_notify_observable(&f, 4, true));
 
 	/* memory decoding off: the BARs are not where the guest reaches them */
 	memset(&f, 0, sizeof(f));
 	cfg[PCI_COMMAND] &= ~PCI_COMMAND_MEMORY;
-	cr_assert(pci_fn_from_snapshot(&f, cfg, q35_blk_bar_size));
+	cr_assert(pci_fn_from_snapshot(&f, cfg, q35_blk_bar_size, 0, NULL));
 	cr_assert_eq(f.bar_addr[4], 0);
 	cr_assert_eq(f.bar_addr[0], 0xc000);
 }
@@ -498,7 +519,7 @@ Test(virtio_pci_regs, snapshot_bar_sizes_that_cannot_be)
 {
 	static const __u64 bad[][6] = {
 		{ 96, 4096, 0, 0, 16384, 0 }, /* not a power of two */
-		{ 0x20000, 4096, 0, 0, 16384, 0 }, /* I/O past 64 KiB */
+		{ 0x10000, 4096, 0, 0, 16384, 0 }, /* I/O of 64 KiB: past what 16 bits say */
 	};
 	__u8 cfg[PCI_CFG_SIZE] = { 0 };
 
@@ -507,11 +528,12 @@ Test(virtio_pci_regs, snapshot_bar_sizes_that_cannot_be)
 			cfg[4 * i + b] = q35_blk_config[i] >> (8 * b);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&f, 0, sizeof(f));
-		cr_assert_not(pci_fn_from_snapshot(&f, cfg, bad[i]), "sizes %zu", i);
+		cr_assert_not(pci_fn_from_snapshot(&f, cfg, bad[i], 0, NULL), "sizes %zu", i);
 	}
 	/* a 64-bit BAR of 4 GiB is real hardware, too large to follow: left unsized */
 	memset(&f, 0, sizeof(f));
-	cr_assert(pci_fn_from_snapshot(&f, cfg, (const __u64[6]){ 128, 4096, 0, 0, 1ULL << 32 }));
+	cr_assert(pci_fn_from_snapshot(&f, cfg, (const __u64[6]){ 128, 4096, 0, 0, 1ULL << 32 }, 0,
+				       NULL));
 	cr_assert_eq(pci_bar_size(&f, 4), 0);
 	cr_assert_eq(pci_bar_size(&f, 1), 4096);
 }

@@ -216,6 +216,7 @@ static int import_qmp_pci(struct gma_tracer *t, const struct gma_vm *vm, struct 
 			  size_t *imported)
 {
 	struct gma_pci_function fn;
+	const char *step;
 	char addr[32];
 	int err;
 
@@ -234,13 +235,16 @@ static int import_qmp_pci(struct gma_tracer *t, const struct gma_vm *vm, struct 
 			return 0;
 		}
 		gma_device_address(key, addr, sizeof(addr));
+		step = "reading its configuration space (xp) and BAR sizes (query-pci)";
 		err = gma_qmp_pci_function(qmp, target.ecam_base, target.ecam_buses, key, &fn);
 		if (err == -ETIMEDOUT || err == -ECONNRESET || err == -ENOTCONN ||
 		    err == -EMSGSIZE || err == -ENOMEM)
 			return report_qmp_error(err, path, "reading a PCI function (xp, query-pci)",
 						qmp);
-		if (!err)
+		if (!err) {
+			step = "giving it to the tracer";
 			err = gma_tracer_add_pci_function(t, vm->id, key, &fn);
+		}
 		if (err == -EEXIST)
 			continue; /* the tracer saw the guest set it up */
 		if (err == -ENOMEM || err == -E2BIG)
@@ -249,9 +253,10 @@ static int import_qmp_pci(struct gma_tracer *t, const struct gma_vm *vm, struct 
 			fprintf(stderr,
 				"gma-trace: QMP %s: %s (%s): %s: %s; its notifies are told apart by "
 				"queue index only\n",
-				path, addr, qs[i].device, "reading its configuration space",
+				path, addr, qs[i].device, step,
 				err == -ENODEV	  ? "no VirtIO function answers there" :
 				err == -EREMOTEIO ? gma_qmp_last_error(qmp) :
+				err == -EINVAL	  ? "a BAR size no BAR can have" :
 						    strerror(-err));
 			continue;
 		}

@@ -1047,7 +1047,10 @@ static size_t array_len(json_object *o)
 	return json_object_is_type(o, json_type_array) ? json_object_array_length(o) : 0;
 }
 
-/* The device at (bus, devfn) on bus b of query-pci's answer, or behind one of its bridges. */
+/*
+ * The device at (bus, devfn) among b's "devices" (a PciBusInfo of query-pci's answer, or a
+ * bridge's PciBridgeInfo, which lists the devices behind it), or behind one of its bridges.
+ */
 static json_object *query_pci_find(json_object *b, __u32 bus, __u32 devfn, int depth)
 {
 	json_object *devs = get(b, "devices");
@@ -1060,7 +1063,7 @@ static json_object *query_pci_find(json_object *b, __u32 bus, __u32 devfn, int d
 		    get_u64(d, "function", &fn) && nr == bus && slot < 32 && fn < 8 &&
 		    (slot << 3 | fn) == devfn)
 			return d;
-		br = get(get(d, "pci_bridge"), "bus");
+		br = get(d, "pci_bridge");
 		if (br && depth < QUERY_PCI_DEPTH_MAX &&
 		    (found = query_pci_find(br, bus, devfn, depth + 1)))
 			return found;
@@ -1106,5 +1109,9 @@ int gma_qmp_pci_function(struct gma_qmp *q, __u64 ecam_base, __u32 ecam_buses, _
 				   out->config);
 	if (!err)
 		err = read_bar_sizes(q, bus, devfn, out->bar_size);
+	/* QEMU maps queues in order: its queue_notify_off reads the queue index */
+	for (__u32 i = 0; i < GMA_PCI_NOTIFY_QUEUES; i++)
+		out->queue_notify_off[i] = i;
+	out->notify_off_known = ~0ULL;
 	return err;
 }

@@ -65,6 +65,7 @@ struct gma_tracer {
 	size_t cap_looks;
 	bool irq_traced; /* kvm_set_irq attached: interrupt injection is observable */
 	bool msi_traced; /* kvm_msi_set_irq attached: MSI injection is observable */
+	bool fast_mmio; /* a VMX host: ioeventfd writes may come as kvm_fast_mmio, without data */
 	pid_t pid; /* gma_tracer_opts.pid: only this VMM's VMs */
 	__u64 ioeventfds_listed_ns; /* when the ioeventfds map was last filled */
 	int ioeventfds_err; /* of the last fill: 0, or why it failed */
@@ -199,6 +200,11 @@ static int select_tracepoints(struct gma_tracer *t)
 		pos += snprintf(t->tracepoints + pos, sizeof(t->tracepoints) - pos, "%s%s",
 				pos ? " " : "", tracepoints[i].name);
 	}
+	/*
+	 * Only VMX hands an ioeventfd write to the fast path (handle_ept_misconfig), which
+	 * carries no data: /sys/module/kvm_intel exists where kvm_intel is loaded or built in.
+	 */
+	t->fast_mmio = !access("/sys/module/kvm_intel", F_OK);
 	btf__free(kvm);
 	btf__free(vmlinux);
 	return any_vcpu ? 0 : -ENODEV;
@@ -1063,7 +1069,8 @@ int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
 	__u32 type;
 	int err;
 
-	if (!t || !vm_id || !fn || !GMA_KEY_IS_PCI(key))
+	_Static_assert(GMA_PCI_NOTIFY_QUEUES == QUEUES_MAX, "a notify offset per queue followed");
+	if (!t || !vm_id || !fn || !GMA_KEY_IS_PCI(key) || key >> 16 != GMA_PCI_KEY >> 16)
 		return -EINVAL;
 	f = calloc(1, sizeof(*f));
 	known = malloc(sizeof(*known));
@@ -1071,7 +1078,8 @@ int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
 		err = -ENOMEM;
 		goto out;
 	}
-	if (!pci_fn_from_snapshot(f, fn->config, fn->bar_size)) {
+	if (!pci_fn_from_snapshot(f, fn->config, fn->bar_size, fn->notify_off_known,
+				  fn->queue_notify_off)) {
 		err = -EINVAL;
 		goto out;
 	}
@@ -1079,11 +1087,18 @@ int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
 		err = -ENODEV;
 		goto out;
 	}
-	/* one the tracer saw set up knows more: notify offsets, vectors */
+	/*
+	 * One whose BARs the tracer saw set up knows more (vectors); one the guest only
+	 * enumerated since the trace began (a vendor id read: lspci) is replaced.
+	 */
 	if (!bpf_map__lookup_elem(t->skel->maps.pci_fns, &dk, sizeof(dk), known, sizeof(*known),
 				  0)) {
-		err = -EEXIST;
-		goto out;
+		for (__u32 i = 0; i < PCI_BARS; i++) {
+			if (known->bar_registered[i]) {
+				err = -EEXIST;
+				goto out;
+			}
+		}
 	}
 	if (bpf_map__lookup_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv, sizeof(pv),
 				 0)) {
@@ -1248,10 +1263,10 @@ static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_
 		h->guest_ran_ns = vd.last_scan_ns;
 	/*
 	 * A PCI function's notifies are decoded only once the transport knows its notify
-	 * capability and BAR (modern) or its I/O BAR (legacy: QUEUE_NOTIFY in BAR0), from the
-	 * configuration accesses it saw or a snapshot (gma_tracer_add_pci_function()); one
-	 * imported late with only its queues (--queue) has neither: its driver's notifies are
-	 * unseen, not missing.
+	 * capability, BAR and the queue's notify offset (modern: Intel's fast path has only the
+	 * address) or its I/O BAR (legacy: QUEUE_NOTIFY in BAR0), from the configuration
+	 * accesses it saw or a snapshot (gma_tracer_add_pci_function()); one imported late with
+	 * only its queues (--queue) has neither: its driver's notifies are unseen, not missing.
 	 */
 	if (GMA_KEY_IS_PCI(key->base)) {
 		struct pci_fn *f = malloc(sizeof(*f));
@@ -1261,9 +1276,8 @@ static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_
 			free(f);
 			f = NULL;
 		}
-		h->notify_observable = f && ((f->notify.valid && f->notify.bar < PCI_BARS &&
-					      f->bar_addr[f->notify.bar]) ||
-					     (f->bar_io[0] && f->bar_addr[0]));
+		h->notify_observable = f && (pci_notify_observable(f, key->queue, t->fast_mmio) ||
+					     (f->bar_registered[0] && f->bar_registered_io[0]));
 		if (t->msi_traced)
 			msix_evidence(t, key, f, h);
 		free(f);
