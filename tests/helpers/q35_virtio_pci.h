@@ -30,6 +30,14 @@ static const __u32 q35_blk_config[64] = {
 /* The BARs' sizes (query-pci "regions"): 128 ports, 4 KiB, and 16 KiB 64-bit. */
 static const __u64 q35_blk_bar_size[6] = { 128, 4096, 0, 0, 16384, 0 };
 
+/* q35_blk_config as the bytes of configuration space (little-endian). */
+static inline void q35_blk_config_bytes(__u8 cfg[256])
+{
+	for (unsigned int i = 0; i < 64; i++)
+		for (unsigned int b = 0; b < 4; b++)
+			cfg[4 * i + b] = q35_blk_config[i] >> (8 * b);
+}
+
 #define Q35_ECAM_BASE 0xb0000000ULL
 #define Q35_BLK_CFG_DATA 0x94 /* the VirtIO PCI configuration access window */
 

@@ -840,9 +840,7 @@ Test(qmp, pci_function_configuration_and_bar_sizes)
 	struct gma_pci_function fn;
 	__u8 want[256] = { 0 };
 
-	for (__u32 i = 0; i < 64; i++)
-		for (__u32 b = 0; b < 4; b++)
-			want[4 * i + b] = q35_blk_config[i] >> (8 * b);
+	q35_blk_config_bytes(want);
 	cr_assert_eq(pci_function_of(GMA_PCI_BASE(0, 1, 0), &fn), 0,
 		     "the VirtIO PCI configuration access window was read (the fake hung up)");
 	for (__u32 i = 0; i < 256; i++)

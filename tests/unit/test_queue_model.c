@@ -55,7 +55,8 @@ static void teardown(void)
 
 TestSuite(queue_model, .init = setup, .fini = teardown);
 
-static void feed_queue(__u32 q)
+/* Queue q set up by the guest, with flags beside GMA_QUEUE_READY. */
+static void feed_queue_flags(__u32 q, __u32 flags)
 {
 	struct gma_rec_queue rec = { .hdr = { GMA_REC_QUEUE, GMA_REC_VERSION, sizeof(rec) } };
 
@@ -64,8 +65,13 @@ static void feed_queue(__u32 q)
 	rec.driver = rec.desc + 0x100;
 	rec.device = rec.desc + 0x200;
 	rec.num = 8;
-	rec.flags = GMA_QUEUE_READY;
+	rec.flags = GMA_QUEUE_READY | flags;
 	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
+}
+
+static void feed_queue(__u32 q)
+{
+	feed_queue_flags(q, 0);
 }
 
 /* A chain of one buffer at head, device-writable or readable. */
@@ -312,15 +318,8 @@ Test(queue_model, a_notify_request_is_dated_by_the_look_that_saw_it)
 {
 	const struct gma_queue_key k = { 1, 0xd0000000, 0, 0 };
 	struct qm_ring_fields f = { .avail_event = 2 };
-	struct gma_rec_queue rec = { .hdr = { GMA_REC_QUEUE, GMA_REC_VERSION, sizeof(rec) } };
 
-	rec.key = k;
-	rec.desc = 0x1000;
-	rec.driver = 0x1100;
-	rec.device = 0x1200;
-	rec.num = 8;
-	rec.flags = GMA_QUEUE_READY | GMA_QUEUE_EVENT_IDX;
-	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
+	feed_queue_flags(0, GMA_QUEUE_EVENT_IDX);
 	feed_notify(0, 0, 2, 0, 0);
 	qm_on_ring_fields(&r.model, &k, &f, 100);
 	qm_on_avail_idx(&r.model, &k, 4, 200); /* 2 -> 4, no kick */

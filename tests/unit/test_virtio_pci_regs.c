@@ -457,9 +457,7 @@ Test(virtio_pci_regs, a_function_learnt_from_its_snapshot)
 {
 	__u8 cfg[PCI_CFG_SIZE] = { 0 };
 
-	for (__u32 i = 0; i < 64; i++)
-		for (__u32 b = 0; b < 4; b++)
-			cfg[4 * i + b] = q35_blk_config[i] >> (8 * b);
+	q35_blk_config_bytes(cfg);
 	cr_assert(pci_fn_from_snapshot(&f, cfg, q35_blk_bar_size, 0, NULL));
 	cr_assert(pci_is_virtio(&f));
 	cr_assert_eq(pci_virtio_type(&f), 2, "blk, from the subsystem id");
@@ -523,9 +521,7 @@ Test(virtio_pci_regs, snapshot_bar_sizes_that_cannot_be)
 	};
 	__u8 cfg[PCI_CFG_SIZE] = { 0 };
 
-	for (__u32 i = 0; i < 64; i++)
-		for (__u32 b = 0; b < 4; b++)
-			cfg[4 * i + b] = q35_blk_config[i] >> (8 * b);
+	q35_blk_config_bytes(cfg);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&f, 0, sizeof(f));
 		cr_assert_not(pci_fn_from_snapshot(&f, cfg, bad[i], 0, NULL), "sizes %zu", i);
