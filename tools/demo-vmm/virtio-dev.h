@@ -134,6 +134,9 @@ struct virtio_host {
 	uint64_t normal_completions; /* of the devices that are not hostile (--requests) */
 	bool suppress; /* --suppress: set before the devices are created */
 	struct virtio_fault fault; /* --fault */
+	/* --fault device-no-interrupt: the last poll that found the kernel's tick stalled */
+	uint64_t tick_stall_ns;
+	bool tick_stalled; /* at the last poll (a stall is logged once, "tick-stall") */
 	bool irq; /* --irq: devices with a gsi raise it, PCI ones send MSI-X (in-kernel irqchip) */
 	bool held; /* --hold completions: no used element is written while set */
 	struct ioeventfds *ioeventfds; /* --ioeventfd: where virtio-pci registers at DRIVER_OK */
