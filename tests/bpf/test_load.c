@@ -28,6 +28,10 @@
 #include "tracer.h" /* the types of the skeleton's globals */
 #include "tracer.skel.h"
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
 /* Appends every type of src (ids from..to) to dst: ids stay the same as dst fills in order. */
 static void copy_types(struct btf *dst, const struct btf *src, __u32 from, __u32 to)
 {
@@ -158,8 +162,10 @@ Test(load, an_unreadable_btf_file_is_refused_with_its_name)
  * queues did so: 38813 instructions per vCPU program, now 16201 on 6.18) shows here on every
  * kernel, as a count and not as a time. Each budget is about 1.5 times the largest count seen
  * on 6.1, 6.12 and 6.18: the vCPU programs 20999 (6.1), kvm_pio 36859 (6.18), kvm_mmio 48394
- * (6.1), kvm_fast_mmio 25904 (6.1), the interrupt programs 89. A program whose tracepoint the kernel lacks is left out, as libgma
- * does; the others are verified one by one, even those libgma leaves out beside kvm_exit.
+ * (6.1), kvm_fast_mmio 25904 (6.1), the interrupt programs 89. Each is verified on its own,
+ * even those libgma leaves out beside kvm_exit. Every kernel gma supports has all nine
+ * tracepoints (each is older than 5.10): one the kernel lacks is named, and fails the test,
+ * instead of being left out in silence as a smaller check.
  */
 static const struct {
 	const char *name;
@@ -185,10 +191,11 @@ Test(load, each_program_verifies_within_its_budget)
 	size_t elf_size, loaded = 0;
 	const void *elf = tracer_bpf__elf_bytes(&elf_size);
 	static char log[1 << 16];
+	char missing[256] = "";
 
 	cr_assert(vmlinux, "loading the kernel's BTF: %s", strerror(errno));
 	kvm = btf__load_module_btf("kvm", vmlinux); /* NULL where KVM is built in */
-	for (size_t i = 0; i < sizeof(verified_budget) / sizeof(verified_budget[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(verified_budget); i++) {
 		struct bpf_object *obj = bpf_object__open_mem(elf, elf_size, NULL);
 		struct bpf_program *p;
 		const char *processed;
@@ -197,6 +204,10 @@ Test(load, each_program_verifies_within_its_budget)
 
 		cr_assert(obj, "opening the tracer's object: %s", strerror(errno));
 		if (!kernel_has_tracepoint(vmlinux, kvm, verified_budget[i].name)) {
+			size_t len = strlen(missing);
+
+			snprintf(missing + len, sizeof(missing) - len, " %s",
+				 verified_budget[i].name);
 			bpf_object__close(obj);
 			continue;
 		}
@@ -230,5 +241,7 @@ Test(load, each_program_verifies_within_its_budget)
 	}
 	btf__free(kvm);
 	btf__free(vmlinux);
-	cr_assert_gt(loaded, 0, "no KVM tracepoint in the kernel's BTF");
+	cr_log_info("%zu of %zu programs verified; left out (no tracepoint in the kernel's BTF):%s",
+		    loaded, ARRAY_SIZE(verified_budget), missing[0] ? missing : " none");
+	cr_assert_str_empty(missing, "the kernel's BTF has no tracepoint for:%s", missing);
 }
