@@ -6,7 +6,8 @@
  * The only required operation is translate-and-get-limit: a guest physical address becomes a
  * host address plus the number of bytes accessible there without crossing into another
  * region. Everything else (one object, a buffer over many regions, volatile access) is built
- * on it here, with the rules of DESIGN.md's contract table:
+ * on it here, by these rules (every backend keeps them; tests/unit/test_core.c and
+ * test_backends.c check each):
  *
  *   untranslatable address             -EINVAL, nothing copied
  *   translation with 0 bytes left      -EINVAL (never a loop that makes no progress)

@@ -47,7 +47,7 @@
  *
  * max_descs counts every descriptor read, table pointers included: BPF walks at most
  * GMA_VRING_WALK_BPF_MAX; userspace's cap is a budget per ring. With equal caps both give the
- * same descriptors and the same bits (tests/unit/test_vring_walk.c, tests/fuzz/fuzz_walk.c).
+ * same descriptors and the same bits (tests/unit/test_vring_walk.c, tests/fuzz/fuzz_ring.c).
  *
  * The layouts are an ABI of the spec, not kernel internals, so they are plain structs with
  * plain offsets in both compilers. BPF must never read them through CO-RE: a bare-metal KVM
