@@ -11,9 +11,13 @@ ARCH := x86_64
 BPF_ARCH := x86
 VMLINUX_DIR := vmlinux/$(ARCH)
 
+# CFLAGS is the caller's (optimisation, debug info: make CFLAGS=-O0); what the project needs
+# (include paths, the language, its warnings as errors) is added whatever CFLAGS says.
 CFLAGS ?= -g -O2
-# Warnings are errors in the project's own builds (tests, bench, examples and fuzz too).
-CFLAGS += -Wall -Wextra -Werror -fPIC -std=gnu11 -Iinclude -I$(OUTPUT) -Ibpf
+WARNFLAGS := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow
+ALL_CFLAGS = $(CFLAGS) $(WARNFLAGS) -fPIC -std=gnu11 -Iinclude -I$(OUTPUT) -Ibpf
+# Each object's header dependencies, written by the compiler as it builds it (X.d beside X.o).
+DEPFLAGS = -MMD -MP
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -mcpu=v3 \
 	-I$(VMLINUX_DIR) -Iinclude -Ibpf
 LDLIBS_BPF := -lbpf -lelf -lz -ljson-c
@@ -72,24 +76,24 @@ deps-test:
 $(OUTPUT) $(OUTPUT)/user/lib $(OUTPUT)/user/gma-trace $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/gma/*.h) | deps $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c | deps $(OUTPUT)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o | deps
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-$(OUTPUT)/user/lib/%.o: user/lib/%.c $(wildcard include/gma/*.h user/lib/*.h) $(SKELS) \
-		| deps $(OUTPUT)/user/lib
+# The skeletons are generated headers: they exist before the first compile (order-only);
+# after it, each object's .d says which of them, and of every other header, it includes.
+$(OUTPUT)/user/lib/%.o: user/lib/%.c | $(SKELS) deps $(OUTPUT)/user/lib
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(LIBGMA_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LIBGMA_CFLAGS) -c $< -o $@
 
 # gma-trace checks options against the tracer's caps (bpf/tracer.h) when it parses them.
-$(OUTPUT)/user/gma-trace/%.o: user/gma-trace/%.c $(wildcard include/gma/*.h user/gma-trace/*.h) \
-		bpf/tracer.h | deps $(OUTPUT)/user/gma-trace
+$(OUTPUT)/user/gma-trace/%.o: user/gma-trace/%.c | $(SKELS) deps $(OUTPUT)/user/gma-trace
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser/gma-trace -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Iuser/gma-trace -c $< -o $@
 
 $(OUTPUT)/libgma.a: $(LIBGMA_OBJS)
 	$(call msg,AR,$@)
@@ -106,25 +110,46 @@ $(OUTPUT)/libgma.so: $(OUTPUT)/libgma.so.$(LIBGMA_VERSION)
 
 $(OUTPUT)/gma-trace: $(GMA_TRACE_OBJS) $(OUTPUT)/libgma.a
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS_BPF)
 
 $(OUTPUT)/gma-demo: tools/gma-demo.c $(OUTPUT)/libgma.a | deps
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $< -o $@ $(OUTPUT)/libgma.a $(LDLIBS_BPF)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $< -o $@ $(OUTPUT)/libgma.a $(LDLIBS_BPF)
 
 # --- tests ------------------------------------------------------------------------------
 
-$(OUTPUT)/tests/%: tests/unit/%.c $(TEST_HELPERS) $(OUTPUT)/libgma.a tests/helpers/*.h \
-		| deps-test $(OUTPUT)/tests
-	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/helpers -Iuser/lib $< $(TEST_HELPERS) -o $@ $(OUTPUT)/libgma.a -lcriterion \
-		$(LDLIBS_BPF)
+# Each test's object and the helpers' are compiled apart (their .d files say which headers
+# each includes), then linked with libgma.a (tests reach its internal headers, user/lib/).
+# GMA_OUTPUT: where the BPF selftests find gma-trace and the demo VMM.
+TEST_CFLAGS = $(ALL_CFLAGS) $(DEPFLAGS) -DGMA_OUTPUT='"$(OUTPUT)"' -Itests/helpers -Iuser/lib
+TEST_HELPER_OBJS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/helpers/%.o,$(TEST_HELPERS))
+UNIT_TEST_OBJS := $(patsubst $(OUTPUT)/tests/%,$(OUTPUT)/tests/obj/%.o,$(UNIT_TESTS))
+BPF_TEST_OBJS := $(patsubst $(OUTPUT)/tests/%,$(OUTPUT)/tests/obj/%.o,$(BPF_TESTS))
 
-$(OUTPUT)/tests/%: tests/bpf/%.c $(SKELS) $(TEST_HELPERS) $(OUTPUT)/libgma.a \
-		tests/helpers/*.h | deps-test $(OUTPUT)/tests $(OUTPUT)/gma-trace $(DEMO_VMM_TARGETS)
+$(OUTPUT)/tests/helpers $(OUTPUT)/tests/obj:
+	$(Q)mkdir -p $@
+
+$(TEST_HELPER_OBJS): $(OUTPUT)/tests/helpers/%.o: tests/helpers/%.c \
+		| $(SKELS) deps-test $(OUTPUT)/tests/helpers
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) -c $< -o $@
+
+$(UNIT_TEST_OBJS): $(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(SKELS) deps-test $(OUTPUT)/tests/obj
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) -c $< -o $@
+
+$(BPF_TEST_OBJS): $(OUTPUT)/tests/obj/%.o: tests/bpf/%.c | $(SKELS) deps-test $(OUTPUT)/tests/obj
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) -c $< -o $@
+
+$(UNIT_TESTS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/obj/%.o $(TEST_HELPER_OBJS) $(OUTPUT)/libgma.a
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -DGMA_OUTPUT='"$(OUTPUT)"' -Itests/helpers $< $(TEST_HELPERS) -o $@ \
-		$(OUTPUT)/libgma.a -lcriterion $(LDLIBS_BPF)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ -lcriterion $(LDLIBS_BPF)
+
+$(BPF_TESTS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/obj/%.o $(TEST_HELPER_OBJS) $(OUTPUT)/libgma.a \
+		| $(OUTPUT)/gma-trace $(DEMO_VMM_TARGETS)
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ -lcriterion $(LDLIBS_BPF)
 
 # Each Criterion binary runs through tests/run-criterion.sh: a failing binary, or one that
 # skipped a test, fails `make test`; its counts go to the ledger that `make test` sums up.
@@ -202,7 +227,7 @@ vmtest: all $(UNIT_TESTS) $(BPF_TESTS) $(OUTPUT)/qmp-rings
 $(OUTPUT)/qmp-rings: tools/vmtest/qmp-rings.c
 	$(call msg,BINARY,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< -o $@ -ljson-c
+	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ -ljson-c
 
 # --- fuzzing (libFuzzer, clang) ---------------------------------------------------------
 #
@@ -376,7 +401,7 @@ static: $(OUTPUT)/gma-trace-static
 
 $(OUTPUT)/gma-trace-static: $(GMA_TRACE_OBJS) $(OUTPUT)/libgma.a
 	$(call msg,STATIC,$@)
-	$(Q)$(CC) $(CFLAGS) -static $^ -o $@ $(STATIC_LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -static $^ -o $@ $(STATIC_LDLIBS)
 
 # Installs into a temporary DESTDIR, builds examples/ from the installed copy through
 # pkg-config, runs them and the static gma-trace against the demo VM, uninstalls (root).
@@ -403,17 +428,23 @@ $(OUTPUT)/bench:
 
 $(OUTPUT)/bench/bench-vm: bench/bench-vm.c | deps $(OUTPUT)/bench
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@
 
 $(OUTPUT)/bench/bench-accessor: bench/bench-accessor.c $(OUTPUT)/libgma.a | $(OUTPUT)/bench
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS_BPF)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS_BPF)
 
 # The record reader is internal to libgma: bench-decode drives it through libgma.a (hidden
 # symbols link statically); what it prints goes through the public <gma/print.h>.
 $(OUTPUT)/bench/bench-decode: bench/bench-decode.c $(OUTPUT)/libgma.a | $(OUTPUT)/bench
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) -Iuser/lib $^ -o $@ $(LDLIBS_BPF)
+	$(Q)$(CC) $(ALL_CFLAGS) -Iuser/lib $^ -o $@ $(LDLIBS_BPF)
 
 bench: all $(BENCH_BINS) | deps-bench
 	$(Q)python3 bench/run.py $(OUTPUT)
+
+# The header dependencies the compiler wrote beside each object (none before the first build,
+# when everything is built anyway).
+DEP_FILES := $(patsubst %.o,%.d,$(BPF_OBJS) $(LIBGMA_OBJS) $(GMA_TRACE_OBJS) $(TEST_HELPER_OBJS) \
+	$(UNIT_TEST_OBJS) $(BPF_TEST_OBJS)) $(OUTPUT)/gma-demo.d
+-include $(wildcard $(DEP_FILES))
