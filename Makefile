@@ -22,8 +22,10 @@ BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -mcpu
 	-I$(VMLINUX_DIR) -Iinclude -Ibpf
 LDLIBS_BPF := -lbpf -lelf -lz -ljson-c
 
-LIBGMA_SOVERSION := 0
-LIBGMA_VERSION := 0.2.0
+# The version is written once, in include/gma/version.h.
+LIBGMA_VERSION := $(shell awk '/^\#define GMA_VERSION_(MAJOR|MINOR|PATCH) / { \
+	printf "%s%s", sep, $$3; sep = "." }' include/gma/version.h)
+LIBGMA_SOVERSION := $(firstword $(subst ., ,$(LIBGMA_VERSION)))
 
 # libgma is user/lib/ (each X.c one module; the internal headers there too); gma-trace, the
 # CLI built on it, is user/gma-trace/. The library exports only what its public headers mark
@@ -99,7 +101,8 @@ $(OUTPUT)/libgma.a: $(LIBGMA_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(OUTPUT)/libgma.so.$(LIBGMA_VERSION): $(LIBGMA_OBJS) $(LIBGMA_MAP)
+$(OUTPUT)/libgma.so.$(LIBGMA_VERSION): $(LIBGMA_OBJS) $(LIBGMA_MAP) include/gma/version.h
+	$(Q)tools/check-libgma-version.sh include/gma/version.h $(LIBGMA_MAP)
 	$(call msg,LD,$@)
 	$(Q)$(CC) -shared -Wl,-soname,libgma.so.$(LIBGMA_SOVERSION) \
 		-Wl,--version-script=$(LIBGMA_MAP) -o $@ $(LIBGMA_OBJS) $(LDLIBS_BPF)
@@ -174,13 +177,35 @@ bpf-test: $(BPF_TESTS)
 # summary of what ran and what was skipped (tools/test-summary.sh): a skip the caller named
 # (VMTEST=skip, VMTEST=partial) is listed, and under CI=true it fails the run.
 .PHONY: test-steps
-test-steps: format-check all unit-test cli-test bpf-test fuzz-replay fuzz-short install-test \
-	doc-test vmtest
+test-steps: format-check all abi-check unit-test cli-test bpf-test fuzz-replay fuzz-short \
+	install-test doc-test vmtest
 
 test: | $(OUTPUT)
 	$(Q)rm -f $(TEST_LEDGER)
 	$(Q)$(MAKE) --no-print-directory test-steps
 	$(Q)tools/test-summary.sh $(TEST_LEDGER)
+
+# --- the ABI ----------------------------------------------------------------------------
+
+# libgma's ABI as released (abigail's abidw of libgma.so, the types of its public headers
+# only), committed; abi-check compares the library just built with it (abidiff): any change
+# to an exported function or a public type fails until it is deliberate, with its version
+# (include/gma/version.h, a node in libgma.map) and a new baseline (make abi-baseline).
+LIBGMA_ABI := user/lib/libgma.abi
+ABI_HEADERS := --headers-dir1 include/gma --headers-dir2 include/gma
+.PHONY: abi-check abi-baseline
+abi-check: $(OUTPUT)/libgma.so | deps-test
+	$(Q)abidiff $(ABI_HEADERS) $(LIBGMA_ABI) $(OUTPUT)/libgma.so.$(LIBGMA_VERSION) \
+		>$(OUTPUT)/abidiff.txt 2>&1 || { cat $(OUTPUT)/abidiff.txt; \
+		echo "abi-check: libgma's ABI differs from $(LIBGMA_ABI) (above). If that is" \
+			"meant: give it a version (include/gma/version.h, libgma.map) and run" \
+			"make abi-baseline"; exit 1; }
+	$(Q)echo "  ABI      libgma.so.$(LIBGMA_VERSION) as $(LIBGMA_ABI)"
+
+abi-baseline: $(OUTPUT)/libgma.so | deps-test
+	$(call msg,ABIDW,$(LIBGMA_ABI))
+	$(Q)abidw --headers-dir include/gma --drop-private-types --no-corpus-path \
+		--out-file $(LIBGMA_ABI) $(OUTPUT)/libgma.so.$(LIBGMA_VERSION)
 
 # --- demo -------------------------------------------------------------------------------
 
@@ -310,7 +335,7 @@ DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
-GMA_HEADERS := include/gma/gma.h include/gma/virtio.h include/gma/record.h \
+GMA_HEADERS := include/gma/gma.h include/gma/version.h include/gma/virtio.h include/gma/record.h \
 	include/gma/accessor.h include/gma/print.h
 
 # destination:source:mode, one per installed file (symlinks are listed apart).

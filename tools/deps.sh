@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool linux-libc-dev
 	pkg-config clang-format libjson-c-dev)
-test_pkgs=(libcriterion-dev)
+test_pkgs=(libcriterion-dev abigail-tools)
 vmtest_pkgs=(qemu-system-x86 seabios busybox-static cpio kmod xz-utils)
 fuzz_pkgs=(libclang-rt-14-dev)
 bench_pkgs=(valgrind bpftrace)

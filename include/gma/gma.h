@@ -16,8 +16,8 @@
  * its comment says. Pointers handed to a callback are valid only until it returns.
  * gma_mem_free() and gma_tracer_free() accept NULL.
  *
- * Versions: GMA_VERSION_MAJOR/MINOR are the API a program is built against, the
- * gma_version_*() functions that of the library it runs with; the major version is the
+ * Versions (<gma/version.h>): GMA_VERSION_MAJOR/MINOR are the API a program is built against,
+ * the gma_version_*() functions that of the library it runs with; the major version is the
  * shared library's soname (libgma.so.0). Records from the kernel carry GMA_REC_VERSION
  * (<gma/record.h>) and libgma rejects other versions.
  *
@@ -32,12 +32,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <gma/version.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define GMA_VERSION_MAJOR 0
-#define GMA_VERSION_MINOR 1
 
 /*
  * Marks what libgma exports: the library is built with -fvisibility=hidden and a version

@@ -11,7 +11,10 @@ out=${1:-build}
 make=${2:-make}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
-version=$(sed -n 's/^LIBGMA_VERSION := //p' Makefile)
+# the version, written once (include/gma/version.h): the file names, the soname, gma.pc and
+# gma-trace --version must all say it
+version=$(awk '/^#define GMA_VERSION_(MAJOR|MINOR|PATCH) / { printf "%s%s", sep, $3; sep = "." }' \
+	include/gma/version.h)
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-test: the examples load BPF programs: run as root" >&2
@@ -50,6 +53,12 @@ for f in usr/sbin/gma-trace usr/lib/libgma.a usr/lib/libgma.so.$version usr/lib/
 	[ -f "$dest/$f" ] || fail "make install did not install /$f"
 done
 [ -x "$dest/usr/sbin/gma-trace" ] || fail "/usr/sbin/gma-trace is not executable"
+v=$("$dest/usr/sbin/gma-trace" --version)
+# "gma-trace X.Y.Z (libgma X.Y)": the program's version and the library's it runs with
+case "$v" in
+"gma-trace $version (libgma ${version%.*})") ;;
+*) fail "gma-trace --version says '$v', include/gma/version.h $version" ;;
+esac
 [ "$(readlink "$dest/usr/lib/libgma.so.0")" = "libgma.so.$version" ] || fail "libgma.so.0 link"
 [ "$(readlink "$dest/usr/lib/libgma.so")" = libgma.so.0 ] || fail "libgma.so link"
 readelf -d "$dest/usr/lib/libgma.so.$version" | grep -q 'SONAME.*\[libgma.so.0\]' ||
@@ -118,7 +127,7 @@ vmm="$src/$out/demo-vmm --requests 12 --seconds 110"
 	cat "$tmp/list.out" >&2
 	fail "list-vms-and-trace failed"
 }
-grep -q '^libgma 0\.1$' "$tmp/list.out" || fail "list-vms-and-trace: no version line"
+grep -qxF "libgma ${version%.*}" "$tmp/list.out" || fail "list-vms-and-trace: no version line"
 grep -q '^[0-9]* VM(s)$' "$tmp/list.out" || fail "list-vms-and-trace: no VM list"
 # a decoded virtio-blk request: "chain pid N virtio-blk@d0001000 q0 head H: OUT sector S ..."
 if ! grep -Eq '^chain pid [0-9]+ virtio-blk@d0001000 q0 head [0-9]+: (IN|OUT|FLUSH|GET_ID) sector' \

@@ -20,7 +20,7 @@
 
 #include "gma-trace.h"
 
-const char *argp_program_version = "gma-trace 0.1";
+const char *argp_program_version = "gma-trace " GMA_VERSION_STRING;
 
 struct env env;
 
