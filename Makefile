@@ -37,6 +37,11 @@ LIBGMA_CFLAGS := -fvisibility=hidden -Iuser/lib
 # The skeleton and the tracer's map types as installed: skeleton gma_tracer_bpf, every private
 # name of bpf/tracer.h renamed into gma's namespace (tools/public-tracer-names.sh).
 PUBLIC_TRACER_HEADERS := $(OUTPUT)/include/gma/tracer.skel.h $(OUTPUT)/include/gma/tracer.h
+# gma-trace's printers (chains, one-line formats, the JSON writer): an internal static library
+# of the CLI, its tests and bench-decode; not installed, not in libgma's ABI.
+PRINT_SRCS := $(wildcard user/print/*.c)
+PRINT_OBJS := $(patsubst user/print/%.c,$(OUTPUT)/user/print/%.o,$(PRINT_SRCS))
+PRINT_LIB := $(OUTPUT)/libgma-print.a
 GMA_TRACE_SRCS := $(wildcard user/gma-trace/*.c)
 GMA_TRACE_OBJS := $(patsubst user/gma-trace/%.c,$(OUTPUT)/user/gma-trace/%.o,$(GMA_TRACE_SRCS))
 
@@ -75,7 +80,7 @@ deps:
 deps-test:
 	$(Q)tools/deps.sh test
 
-$(OUTPUT) $(OUTPUT)/user/lib $(OUTPUT)/user/gma-trace $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/user/lib $(OUTPUT)/user/print $(OUTPUT)/user/gma-trace $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c | deps $(OUTPUT)
@@ -92,10 +97,18 @@ $(OUTPUT)/user/lib/%.o: user/lib/%.c | $(SKELS) deps $(OUTPUT)/user/lib
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LIBGMA_CFLAGS) -c $< -o $@
 
+$(OUTPUT)/user/print/%.o: user/print/%.c | $(SKELS) deps $(OUTPUT)/user/print
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Iuser/print -c $< -o $@
+
+$(PRINT_LIB): $(PRINT_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
 # gma-trace checks options against the tracer's caps (bpf/tracer.h) when it parses them.
 $(OUTPUT)/user/gma-trace/%.o: user/gma-trace/%.c | $(SKELS) deps $(OUTPUT)/user/gma-trace
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Iuser/gma-trace -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Iuser/gma-trace -Iuser/print -c $< -o $@
 
 $(OUTPUT)/libgma.a: $(LIBGMA_OBJS)
 	$(call msg,AR,$@)
@@ -111,7 +124,7 @@ $(OUTPUT)/libgma.so: $(OUTPUT)/libgma.so.$(LIBGMA_VERSION)
 	$(Q)ln -sf libgma.so.$(LIBGMA_VERSION) $(OUTPUT)/libgma.so.$(LIBGMA_SOVERSION)
 	$(Q)ln -sf libgma.so.$(LIBGMA_VERSION) $@
 
-$(OUTPUT)/gma-trace: $(GMA_TRACE_OBJS) $(OUTPUT)/libgma.a
+$(OUTPUT)/gma-trace: $(GMA_TRACE_OBJS) $(PRINT_LIB) $(OUTPUT)/libgma.a
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS_BPF)
 
@@ -124,7 +137,8 @@ $(OUTPUT)/gma-demo: tools/gma-demo.c $(OUTPUT)/libgma.a | deps
 # Each test's object and the helpers' are compiled apart (their .d files say which headers
 # each includes), then linked with libgma.a (tests reach its internal headers, user/lib/).
 # GMA_OUTPUT: where the BPF selftests find gma-trace and the demo VMM.
-TEST_CFLAGS = $(ALL_CFLAGS) $(DEPFLAGS) -DGMA_OUTPUT='"$(OUTPUT)"' -Itests/helpers -Iuser/lib
+TEST_CFLAGS = $(ALL_CFLAGS) $(DEPFLAGS) -DGMA_OUTPUT='"$(OUTPUT)"' -Itests/helpers -Iuser/lib \
+	-Iuser/print
 TEST_HELPER_OBJS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/helpers/%.o,$(TEST_HELPERS))
 UNIT_TEST_OBJS := $(patsubst $(OUTPUT)/tests/%,$(OUTPUT)/tests/obj/%.o,$(UNIT_TESTS))
 BPF_TEST_OBJS := $(patsubst $(OUTPUT)/tests/%,$(OUTPUT)/tests/obj/%.o,$(BPF_TESTS))
@@ -145,11 +159,13 @@ $(BPF_TEST_OBJS): $(OUTPUT)/tests/obj/%.o: tests/bpf/%.c | $(SKELS) deps-test $(
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) -c $< -o $@
 
-$(UNIT_TESTS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/obj/%.o $(TEST_HELPER_OBJS) $(OUTPUT)/libgma.a
+$(UNIT_TESTS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/obj/%.o $(TEST_HELPER_OBJS) $(PRINT_LIB) \
+		$(OUTPUT)/libgma.a
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ -lcriterion $(LDLIBS_BPF)
 
-$(BPF_TESTS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/obj/%.o $(TEST_HELPER_OBJS) $(OUTPUT)/libgma.a \
+$(BPF_TESTS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/obj/%.o $(TEST_HELPER_OBJS) $(PRINT_LIB) \
+		$(OUTPUT)/libgma.a \
 		| $(OUTPUT)/gma-trace $(DEMO_VMM_TARGETS)
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ -lcriterion $(LDLIBS_BPF)
@@ -336,7 +352,7 @@ MANDIR ?= $(DATADIR)/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 GMA_HEADERS := include/gma/gma.h include/gma/version.h include/gma/virtio.h include/gma/record.h \
-	include/gma/accessor.h include/gma/print.h
+	include/gma/accessor.h
 
 # destination:source:mode, one per installed file (symlinks are listed apart).
 INSTALL_FILES := \
@@ -424,7 +440,7 @@ STATIC_LDLIBS := $(shell pkg-config --static --libs libbpf json-c 2>/dev/null ||
 
 static: $(OUTPUT)/gma-trace-static
 
-$(OUTPUT)/gma-trace-static: $(GMA_TRACE_OBJS) $(OUTPUT)/libgma.a
+$(OUTPUT)/gma-trace-static: $(GMA_TRACE_OBJS) $(PRINT_LIB) $(OUTPUT)/libgma.a
 	$(call msg,STATIC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -static $^ -o $@ $(STATIC_LDLIBS)
 
@@ -461,15 +477,16 @@ $(OUTPUT)/bench/bench-accessor: bench/bench-accessor.c $(OUTPUT)/libgma.a | $(OU
 
 # The record reader is internal to libgma: bench-decode drives it through libgma.a (hidden
 # symbols link statically); what it prints goes through the public <gma/print.h>.
-$(OUTPUT)/bench/bench-decode: bench/bench-decode.c $(OUTPUT)/libgma.a | $(OUTPUT)/bench
+$(OUTPUT)/bench/bench-decode: bench/bench-decode.c $(PRINT_LIB) $(OUTPUT)/libgma.a | $(OUTPUT)/bench
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Iuser/lib $^ -o $@ $(LDLIBS_BPF)
+	$(Q)$(CC) $(ALL_CFLAGS) -Iuser/lib -Iuser/print $^ -o $@ $(LDLIBS_BPF)
 
 bench: all $(BENCH_BINS) | deps-bench
 	$(Q)python3 bench/run.py $(OUTPUT)
 
 # The header dependencies the compiler wrote beside each object (none before the first build,
 # when everything is built anyway).
-DEP_FILES := $(patsubst %.o,%.d,$(BPF_OBJS) $(LIBGMA_OBJS) $(GMA_TRACE_OBJS) $(TEST_HELPER_OBJS) \
+DEP_FILES := $(patsubst %.o,%.d,$(BPF_OBJS) $(LIBGMA_OBJS) $(PRINT_OBJS) $(GMA_TRACE_OBJS) \
+	$(TEST_HELPER_OBJS) \
 	$(UNIT_TEST_OBJS) $(BPF_TEST_OBJS)) $(OUTPUT)/gma-demo.d
 -include $(wildcard $(DEP_FILES))

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * bench-decode: records/s through libgma's record reader (reassembly of chain fragments,
- * queue model, completions) and gma-trace's chain printers (libgma's <gma/print.h>, the very
+ * queue model, completions) and gma-trace's chain printers (user/print/gma_print.h, the very
  * functions gma-trace rings prints with) to /dev/null.
  *
  *   bench-decode [--chain N] [--notifies M]
@@ -20,7 +20,7 @@
 #include <time.h>
 
 #include <gma/gma.h>
-#include <gma/print.h>
+#include "gma_print.h"
 #include <gma/record.h>
 #include <gma/virtio.h>
 

@@ -49,8 +49,13 @@ static void on_chain(void *ctx, const struct gma_chain *c)
 		/* libgma hands out const bytes; the decoder only reads them */
 		if (!gma_blk_decode(r->descs, (__u8 *const *)c->bytes, (__u8 *const *)c->state, n,
 				    &req)) {
-			req.has_status = false; /* at notify time the device has not answered */
-			gma_blk_format(&req, what, sizeof(what));
+			const char *type = gma_blk_type_name(req.type);
+
+			/* at notify time the device has not answered: no status yet */
+			if (type)
+				snprintf(what, sizeof(what), "%s sector %llu len %llu", type,
+					 (unsigned long long)req.sector,
+					 (unsigned long long)req.data_len);
 		}
 	}
 	if (!what[0])
@@ -63,12 +68,13 @@ static void on_chain(void *ctx, const struct gma_chain *c)
 
 static void on_anomaly(void *ctx, const struct gma_anomaly_event *a)
 {
-	char why[256];
-
 	(void)ctx;
-	gma_anomaly_format(a->anomalies, why, sizeof(why));
-	printf("anomaly pid %d base 0x%llx q%u: %s\n", a->pid, (unsigned long long)a->key->base,
-	       a->key->queue, why);
+	printf("anomaly pid %d base 0x%llx q%u:", a->pid, (unsigned long long)a->key->base,
+	       a->key->queue);
+	for (int b = 0; b < 32; b++)
+		if (a->anomalies & (1u << b))
+			printf(" %s", gma_anomaly_name(1u << b) ?: "unknown");
+	printf("\n");
 }
 
 static int list_vms(void)

@@ -30,6 +30,7 @@
 #include <linux/types.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h> /* GMA_OPTS */
 #include <sys/types.h>
 
 #include <gma/version.h>
@@ -46,8 +47,16 @@ extern "C" {
 #define GMA_API __attribute__((visibility("default")))
 #endif
 
-/* Declares and zero-fills an options struct with its size set, like LIBBPF_OPTS. */
-#define GMA_OPTS(type, name, ...) struct type name = { .sz = sizeof(struct type), __VA_ARGS__ }
+/*
+ * Declares an options struct with its size set and every other byte zero, padding included,
+ * as LIBBPF_OPTS does: the library refuses a struct whose bytes past what it knows are not
+ * zero (a caller built against a newer gma), so padding must not hold stack garbage.
+ */
+#define GMA_OPTS(type, name, ...)                                        \
+	struct type name = ({                                            \
+		memset(&name, 0, sizeof(struct type));                   \
+		(struct type){ .sz = sizeof(struct type), __VA_ARGS__ }; \
+	})
 
 /* The largest region table libgma accepts (KVM allows 32764 memslots per address space). */
 #define GMA_REGIONS_MAX 32768

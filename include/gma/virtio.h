@@ -160,8 +160,6 @@ GMA_API int gma_blk_decode(const struct gma_desc_rec *descs, __u8 *const *data, 
 GMA_API const char *gma_blk_type_name(__u32 type);
 /* "OK", "IOERR", "UNSUPP", ...; NULL for unknown values. */
 GMA_API const char *gma_blk_status_name(__u8 status);
-/* "OUT sector 2048 len 4096 status OK"; snprintf semantics (returns the untruncated length). */
-GMA_API int gma_blk_format(const struct gma_blk_req *req, char *buf, size_t size);
 
 /* A virtio-net header (struct virtio_net_hdr_v1), host byte order. */
 struct gma_net_hdr {
@@ -185,24 +183,6 @@ GMA_API size_t gma_net_hdr_len(bool version_1, bool mrg_rxbuf);
  * hdr_len, -ENODATA when len < hdr_len.
  */
 GMA_API int gma_net_hdr_parse(const __u8 *p, size_t len, size_t hdr_len, struct gma_net_hdr *out);
-/* "flags NEEDS_CSUM gso TCPV4 hdr_len 54 gso_size 1448 csum 34+16 num_buffers 1". */
-GMA_API int gma_net_hdr_format(const struct gma_net_hdr *h, char *buf, size_t size);
-
-/*
- * One line summarising the Ethernet frame in frame[0, len): addresses, VLAN tags, ARP, IPv4
- * (options, fragments), IPv6 (extension headers), UDP, TCP (flags), ICMP, ICMPv6, e.g.
- * "52:54:00:12:34:56 > ff:ff:ff:ff:ff:ff IPv4 10.0.0.2 > 10.0.0.1 UDP 1234 > 5678 len 19".
- * A header cut short by len reads "truncated" rather than being guessed at; inconsistent
- * lengths read "bad-len". snprintf semantics: returns the length of the whole summary, stores
- * at most size - 1 characters and a NUL (when size > 0).
- */
-GMA_API int gma_frame_summary(const __u8 *frame, size_t len, char *buf, size_t size);
-
-/*
- * virtio-console bytes as printable text: printable ASCII as is, "\n", "\r", "\t", "\\" and
- * "\xNN" for the rest; an escape is never cut in half. snprintf semantics.
- */
-GMA_API int gma_console_text(const __u8 *in, size_t len, char *out, size_t size);
 
 /* "virtio-net", "virtio-blk", "virtio-console", ... for a VIRTIO_ID_*; NULL when unknown. */
 GMA_API const char *gma_virtio_device_name(__u32 device_id);
@@ -213,12 +193,6 @@ GMA_API const char *gma_virtio_device_name(__u32 device_id);
  */
 GMA_API const char *gma_anomaly_name(__u32 bit);
 GMA_API const char *gma_anomaly_reason(__u32 bit);
-
-/*
- * A mask as comma-separated names, lowest bit first, an unknown bit as its hex value
- * ("chain_loop,zero_len,0x80000000"); "" for 0. snprintf semantics.
- */
-GMA_API int gma_anomaly_format(__u32 mask, char *buf, size_t size);
 
 /* --- QMP: queue layouts of a running QEMU ----------------------------------------------- */
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The JSON writer (<gma/print.h>) against json-c's parser: every line it writes parses, and
+ * The JSON writer (user/print/gma_print.h) against json-c's parser: every line it writes parses, and
  * holds the values written, at the edges of each type and of its line buffer.
  */
 #include <limits.h>
@@ -11,7 +11,7 @@
 #include <criterion/criterion.h>
 #include <json-c/json.h>
 
-#include <gma/print.h>
+#include "gma_print.h"
 
 /* The lines written, parsed one by one (at most 8). */
 static size_t parse_lines(char *text, struct json_object **out)

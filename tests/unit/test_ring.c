@@ -13,6 +13,7 @@
 
 #include <gma/virtio.h>
 
+#include "gma_print.h" /* gma_blk_format */
 #include "test_guest.h"
 
 /*

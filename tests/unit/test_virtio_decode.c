@@ -13,6 +13,8 @@
 
 #include <gma/virtio.h>
 
+#include "gma_print.h" /* gma-trace's formats of what the decoders give */
+
 /* --- frames ------------------------------------------------------------------------------- */
 
 struct frame {

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include <gma/gma.h>
-#include <gma/print.h>
+#include "gma_print.h"
 #include <gma/virtio.h>
 
 /*

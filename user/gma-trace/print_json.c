@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * gma-trace's JSON output: every record of struct printer as one line, all through libgma's
- * JSON writer (<gma/print.h>). The records are documented in doc/json.md; each carries
+ * JSON writer (user/print/gma_print.h). The records are documented in doc/json.md; each carries
  * "version" (GMA_JSON_VERSION) and, in rings' event stream, "type".
  */
 #include <stdlib.h>

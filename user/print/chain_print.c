@@ -9,7 +9,7 @@
 #include <linux/virtio_ring.h>
 #include <string.h>
 
-#include <gma/print.h>
+#include "gma_print.h"
 
 /* Bytes of each buffer a text line shows. */
 #define SHOW_BYTES 16

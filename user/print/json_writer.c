@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The one JSON writer of libgma and gma-trace: compact output, one line per top-level value,
+ * The one JSON writer of gma-trace (as bpftool has its own): compact output, one line per top-level value,
  * string escaping in one place and a table-driven hex encoder for buffer bytes, through a line
  * buffer of its own.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <gma/print.h>
-
-#include "gma_internal.h"
+#include "gma_print.h"
 
 /* Nesting deeper than this is a caller's bug: the writer stops adding separators there. */
 #define JSON_DEPTH_MAX 64
