@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Which of the tracer's programs load on this kernel. One BPF object serves every supported
+ * kernel: a program whose tracepoint the kernel (or the kvm module) lacks, or whose arguments
+ * changed, is turned off before the load rather than failing it, and what was attached is
+ * said (gma_tracer_tracepoints()).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "tracer_internal.h"
+
+/*
+ * Tracepoints the tracer can use; the vCPU-carrying ones tell which VM a thread runs and
+ * serve sample requests. With hardware virtualization kvm_exit fires on every exit, and
+ * kvm_entry and kvm_page_fault only around one: they are loaded only on a kernel without
+ * kvm_exit (each vCPU program is a verification of its own at load, and a run at each hit).
+ * kvm_emulate_insn is kept beside kvm_exit: KVM emulating in software never exits.
+ */
+static const struct {
+	const char *name;
+	bool carries_vcpu;
+	bool unless_kvm_exit;
+} tracepoints[] = {
+	{ .name = "kvm_exit", .carries_vcpu = true },
+	{ .name = "kvm_entry", .carries_vcpu = true, .unless_kvm_exit = true },
+	{ .name = "kvm_emulate_insn", .carries_vcpu = true },
+	{ .name = "kvm_page_fault", .carries_vcpu = true, .unless_kvm_exit = true },
+	{ .name = "kvm_pio" },
+	{ .name = "kvm_mmio" },
+	{ .name = "kvm_fast_mmio" },
+	{ .name = "kvm_set_irq" },
+	{ .name = "kvm_msi_set_irq" },
+};
+
+static struct bpf_program *tracepoint_prog(struct tracer_bpf *skel, const char *name)
+{
+	return bpf_object__find_program_by_name(skel->obj, name);
+}
+
+/* True when the kernel (or the kvm module) has a BTF-typed tracepoint `name`. */
+static bool have_tracepoint(struct btf *vmlinux, struct btf *kvm, const char *name)
+{
+	char tname[64];
+
+	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
+	return (vmlinux && btf__find_by_name_kind(vmlinux, tname, BTF_KIND_TYPEDEF) > 0) ||
+	       (kvm && btf__find_by_name_kind(kvm, tname, BTF_KIND_TYPEDEF) > 0);
+}
+
+/*
+ * The arguments of tracepoint `name` (its btf_trace_ typedef's prototype, less the context),
+ * -1 when not found. kvm_set_irq(gsi, level, irq_source_id) and kvm_msi_set_irq(address,
+ * data) are read by position: a kernel that changed their arguments gets no program on them,
+ * rather than one that fails to load.
+ */
+static int tracepoint_nargs(struct btf *vmlinux, struct btf *kvm, const char *name)
+{
+	struct btf *btfs[] = { kvm, vmlinux };
+	char tname[64];
+
+	snprintf(tname, sizeof(tname), "btf_trace_%s", name);
+	for (size_t i = 0; i < 2; i++) {
+		const struct btf_type *t;
+		int id;
+
+		if (!btfs[i] ||
+		    (id = btf__find_by_name_kind(btfs[i], tname, BTF_KIND_TYPEDEF)) <= 0)
+			continue;
+		t = btf__type_by_id(btfs[i], btf__resolve_type(btfs[i], id));
+		if (t && btf_is_ptr(t))
+			t = btf__type_by_id(btfs[i], t->type);
+		return t && btf_is_func_proto(t) ? (int)btf_vlen(t) - 1 : -1;
+	}
+	return -1;
+}
+
+/* Turns off the programs whose tracepoint the kernel lacks (tracer_internal.h). */
+int tracer_select_tracepoints(struct gma_tracer *t)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf(), *kvm = NULL;
+	bool any_vcpu = false, have_exit;
+	size_t i, pos = 0;
+
+	if (!vmlinux)
+		return -ENOENT;
+	kvm = btf__load_module_btf("kvm", vmlinux); /* NULL where KVM is built in */
+	have_exit = have_tracepoint(vmlinux, kvm, "kvm_exit");
+	for (i = 0; i < sizeof(tracepoints) / sizeof(tracepoints[0]); i++) {
+		bool have = have_tracepoint(vmlinux, kvm, tracepoints[i].name) &&
+			    !(tracepoints[i].unless_kvm_exit && have_exit);
+
+		if (have && !strcmp(tracepoints[i].name, "kvm_set_irq"))
+			have = tracepoint_nargs(vmlinux, kvm, "kvm_set_irq") == 3;
+		if (have && !strcmp(tracepoints[i].name, "kvm_msi_set_irq"))
+			have = tracepoint_nargs(vmlinux, kvm, "kvm_msi_set_irq") == 2;
+
+		bpf_program__set_autoload(tracepoint_prog(t->skel, tracepoints[i].name), have);
+		if (!have)
+			continue;
+		if (!strcmp(tracepoints[i].name, "kvm_set_irq"))
+			t->irq_traced = true;
+		if (!strcmp(tracepoints[i].name, "kvm_msi_set_irq"))
+			t->msi_traced = true;
+		any_vcpu |= tracepoints[i].carries_vcpu;
+		pos += snprintf(t->tracepoints + pos, sizeof(t->tracepoints) - pos, "%s%s",
+				pos ? " " : "", tracepoints[i].name);
+	}
+	/*
+	 * Only VMX hands an ioeventfd write to the fast path (handle_ept_misconfig), which
+	 * carries no data: /sys/module/kvm_intel exists where kvm_intel is loaded or built in.
+	 */
+	t->fast_mmio = !access("/sys/module/kvm_intel", F_OK);
+	btf__free(kvm);
+	btf__free(vmlinux);
+	return any_vcpu ? 0 : -ENODEV;
+}
