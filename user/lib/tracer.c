@@ -49,80 +49,69 @@ static bool valid_ringbuf_size(__u32 sz)
 	return sz >= (__u32)page && !(sz & (sz - 1)) && !(sz % page);
 }
 
-struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
+/* The options with their defaults filled in; -EINVAL for one past the tracer's caps. */
+static int read_config(const struct gma_tracer_opts *opts, struct tracer_config *cfg)
 {
-	struct gma_tracer *t;
-	__u32 rb_size = RINGBUF_SIZE_DEFAULT, frag = FRAG_CAP, frags = SAMPLE_FRAGS_CAP;
-	__u32 snap = SNAP_LEN_DEFAULT, chains = CHAINS_PER_NOTIFY_DEFAULT;
-	__u32 scan_us = USED_SCAN_US_DEFAULT, poll_ms;
-	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
-	const char *btf_path = NULL;
-	pid_t pid = 0;
+/* a field left 0, or past the caller's struct (built against an older gma.h): its default */
+#define OPT(field, dflt) (OPTS_GET(opts, field, 0) ?: (dflt))
+	*cfg = (struct tracer_config){
+		.ringbuf_size = OPT(ringbuf_size, RINGBUF_SIZE_DEFAULT),
+		.frag_max = OPT(frag_max, FRAG_CAP),
+		.sample_frags_max = OPT(sample_frags_max, SAMPLE_FRAGS_CAP),
+		.snap_len = OPT(snap_len, SNAP_LEN_DEFAULT),
+		.chains_per_notify = OPT(chains_per_notify, CHAINS_PER_NOTIFY_DEFAULT),
+		.used_scan_us = OPT(used_scan_us, USED_SCAN_US_DEFAULT),
+		.ring_poll_ms = OPT(ring_poll_ms, RING_POLL_MS_DEFAULT),
+		.pid = OPTS_GET(opts, pid, 0),
+		.indices_only = OPTS_GET(opts, indices_only, false),
+		.btf_path = OPTS_GET(opts, btf_path, NULL),
+	};
+#undef OPT
+	if (cfg->snap_len == GMA_SNAP_NONE)
+		cfg->snap_len = 0;
+	if (!valid_ringbuf_size(cfg->ringbuf_size) || cfg->frag_max > FRAG_CAP ||
+	    cfg->sample_frags_max > SAMPLE_FRAGS_CAP || cfg->snap_len > SNAP_CAP ||
+	    cfg->chains_per_notify > CHAINS_PER_NOTIFY_CAP || cfg->pid < 0 ||
+	    (cfg->ring_poll_ms < RING_POLL_MS_MIN && cfg->ring_poll_ms != GMA_RING_POLL_OFF))
+		return -EINVAL;
+	return 0;
+}
+
+/* The tracer and its record reader, nothing loaded yet; NULL with errno. */
+static struct gma_tracer *tracer_alloc(const struct gma_tracer_opts *opts,
+				       const struct tracer_config *cfg)
+{
+	struct gma_tracer *t = calloc(1, sizeof(*t));
 	int err;
 
-	if (!OPTS_VALID(opts, gma_tracer_opts) ||
-	    !OPTS_VALID(OPTS_GET(opts, ring, NULL), gma_ring_callbacks)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	rb_size = OPTS_GET(opts, ringbuf_size, 0) ?: rb_size;
-	frag = OPTS_GET(opts, frag_max, 0) ?: frag;
-	frags = OPTS_GET(opts, sample_frags_max, 0) ?: frags;
-	snap = OPTS_GET(opts, snap_len, 0) ?: snap;
-	if (snap == GMA_SNAP_NONE)
-		snap = 0;
-	chains = OPTS_GET(opts, chains_per_notify, 0) ?: chains;
-	scan_us = OPTS_GET(opts, used_scan_us, 0) ?: scan_us;
-	poll_ms = OPTS_GET(opts, ring_poll_ms, 0) ?: RING_POLL_MS_DEFAULT;
-	pid = OPTS_GET(opts, pid, 0);
-	btf_path = OPTS_GET(opts, btf_path, NULL);
-	if (!valid_ringbuf_size(rb_size) || frag > FRAG_CAP || frags > SAMPLE_FRAGS_CAP ||
-	    snap > SNAP_CAP || chains > CHAINS_PER_NOTIFY_CAP || pid < 0 ||
-	    (poll_ms < RING_POLL_MS_MIN && poll_ms != GMA_RING_POLL_OFF)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	if (rr_init(&t->reader, OPTS_GET(opts, on_sample, NULL), OPTS_GET(opts, ctx, NULL),
-		    OPTS_GET(opts, ring, NULL))) {
+	err = rr_init(&t->reader, OPTS_GET(opts, on_sample, NULL), OPTS_GET(opts, ctx, NULL),
+		      OPTS_GET(opts, ring, NULL));
+	if (err) {
 		rr_free(&t->reader);
 		free(t);
+		errno = -err;
 		return NULL;
 	}
-	t->ring_poll_ns = poll_ms == GMA_RING_POLL_OFF ? 0 : (__u64)poll_ms * 1000000;
-	t->pid = pid;
 	t->reader.release_slot = release_slot;
 	t->reader.owner = t;
-	t->sample_max = frag * frags;
-	open_opts.btf_custom_path = btf_path;
-	t->skel = tracer_bpf__open_opts(&open_opts);
-	if (!t->skel) {
-		err = -errno;
-		goto fail;
-	}
-	t->skel->rodata->frag_max = frag;
-	t->skel->rodata->sample_frags_max = frags;
-	t->skel->rodata->snap_len = snap;
-	t->skel->rodata->chains_per_notify = chains;
-	t->skel->rodata->indices_only = OPTS_GET(opts, indices_only, false);
-	t->skel->rodata->used_scan_ns = (__u64)scan_us * 1000;
-	t->skel->rodata->target_tgid = pid;
-	err = bpf_map__set_max_entries(t->skel->maps.events, rb_size);
-	if (!err)
-		err = tracer_select_tracepoints(t);
-	if (!err)
-		err = tracer_bpf__load(t->skel);
-	if (!err)
-		err = tracer_bpf__attach(t->skel);
-	if (err)
-		goto fail;
+	t->ring_poll_ns =
+		cfg->ring_poll_ms == GMA_RING_POLL_OFF ? 0 : (__u64)cfg->ring_poll_ms * 1000000;
+	t->pid = cfg->pid;
+	t->sample_max = cfg->frag_max * cfg->sample_frags_max;
+	return t;
+}
+
+/*
+ * Once the programs are attached: the ring buffer opened for gma_tracer_poll(), and what the
+ * periodic work needs from the start. 0, or -errno when the ring buffer cannot be read.
+ */
+static int start_reading(struct gma_tracer *t)
+{
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, &t->reader, NULL);
-	if (!t->rb) {
-		err = -errno;
-		goto fail;
-	}
+	if (!t->rb)
+		return -errno;
 	/*
 	 * The ring poll's VM lister loads a BPF iterator (BTF, verification: 0.6 s on a loaded
 	 * host): done now, before the caller starts reading, rather than at the first queue,
@@ -136,11 +125,33 @@ struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
 	 * failure is kept for gma_tracer_ioeventfds_error(): the trace works without them.
 	 */
 	tracer_sync_ioeventfds(t);
+	return 0;
+}
+
+struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
+{
+	struct tracer_config cfg;
+	struct gma_tracer *t;
+	int err;
+
+	if (!OPTS_VALID(opts, gma_tracer_opts) ||
+	    !OPTS_VALID(OPTS_GET(opts, ring, NULL), gma_ring_callbacks) ||
+	    read_config(opts, &cfg)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = tracer_alloc(opts, &cfg);
+	if (!t)
+		return NULL;
+	err = tracer_load(t, &cfg);
+	if (!err)
+		err = start_reading(t);
+	if (err) {
+		gma_tracer_free(t);
+		errno = -err;
+		return NULL;
+	}
 	return t;
-fail:
-	gma_tracer_free(t);
-	errno = -err;
-	return NULL;
 }
 
 void gma_tracer_free(struct gma_tracer *t)

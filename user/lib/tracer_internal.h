@@ -6,14 +6,15 @@
  *
  *   tracer.c            create and free; the record stream (ring buffer, sample requests)
  *                       and gma_tracer_poll(), which drives the periodic work below
- *   tracer_load.c       which of the tracer's programs load: the tracepoints this kernel has
+ *   tracer_load.c       the BPF skeleton opened, configured, loaded and attached, on the
+ *                       tracepoints this kernel has
  *   tracer_ioeventfd.c  KVM's ioeventfd registrations mirrored into BPF, and the notifies no
  *                       known queue explains
  *   tracer_ring_poll.c  userspace's periodic look at every known queue's rings
  *   tracer_import.c     what a VM traced late set up before: queues, PCI functions, ECAM
  *   tracer_health.c     the interrupt evidence behind each queue's health verdict
  *
- * Every part reads and writes the BPF maps through t->skel.
+ * Every part reads and writes the BPF maps through t->skel; only tracer_load.c opens it.
  */
 #ifndef GMA_TRACER_INTERNAL_H
 #define GMA_TRACER_INTERNAL_H
@@ -89,8 +90,27 @@ static inline __u64 now_ns(void)
 
 /* tracer_load.c */
 
-/* Turns off the programs whose tracepoint the kernel lacks; -ENODEV when no vCPU one is left. */
-int tracer_select_tracepoints(struct gma_tracer *t);
+/* What gma_tracer_opts asks of the BPF side, defaults filled in and checked (tracer.c). */
+struct tracer_config {
+	__u32 ringbuf_size;
+	__u32 frag_max;
+	__u32 sample_frags_max;
+	__u32 snap_len;
+	__u32 chains_per_notify;
+	__u32 used_scan_us;
+	__u32 ring_poll_ms;
+	pid_t pid;
+	bool indices_only;
+	const char *btf_path;
+};
+
+/*
+ * Opens the skeleton into t->skel (relocated against cfg->btf_path, or the running kernel's
+ * BTF), configures it, turns off the programs whose tracepoint this kernel lacks, loads and
+ * attaches. 0 or -errno (-ENODEV: no vCPU tracepoint, -ENOENT: no kernel BTF); on failure
+ * gma_tracer_free() cleans up.
+ */
+int tracer_load(struct gma_tracer *t, const struct tracer_config *cfg);
 
 /* tracer_ioeventfd.c */
 

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Which of the tracer's programs load on this kernel. One BPF object serves every supported
- * kernel: a program whose tracepoint the kernel (or the kvm module) lacks, or whose arguments
- * changed, is turned off before the load rather than failing it, and what was attached is
- * said (gma_tracer_tracepoints()).
+ * The tracer's BPF side loaded: the skeleton opened (relocated against the kernel's BTF, or a
+ * BTF file for a kernel without), configured from gma_tracer_opts, loaded and attached. One
+ * BPF object serves every supported kernel: a program whose tracepoint the kernel (or the kvm
+ * module) lacks, or whose arguments changed, is turned off before the load rather than
+ * failing it, and what was attached is said (gma_tracer_tracepoints()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -80,8 +81,8 @@ static int tracepoint_nargs(struct btf *vmlinux, struct btf *kvm, const char *na
 	return -1;
 }
 
-/* Turns off the programs whose tracepoint the kernel lacks (tracer_internal.h). */
-int tracer_select_tracepoints(struct gma_tracer *t)
+/* Turns off the programs whose tracepoint the kernel lacks; -ENODEV when no vCPU one is left. */
+static int select_tracepoints(struct gma_tracer *t)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf(), *kvm = NULL;
 	bool any_vcpu = false, have_exit;
@@ -119,4 +120,31 @@ int tracer_select_tracepoints(struct gma_tracer *t)
 	btf__free(kvm);
 	btf__free(vmlinux);
 	return any_vcpu ? 0 : -ENODEV;
+}
+
+int tracer_load(struct gma_tracer *t, const struct tracer_config *cfg)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = cfg->btf_path);
+	struct tracer_bpf *skel;
+	int err;
+
+	skel = t->skel = tracer_bpf__open_opts(&open_opts);
+	if (!skel)
+		return -errno;
+	/* read-only data: the verifier sees these as constants, dead branches pruned */
+	skel->rodata->frag_max = cfg->frag_max;
+	skel->rodata->sample_frags_max = cfg->sample_frags_max;
+	skel->rodata->snap_len = cfg->snap_len;
+	skel->rodata->chains_per_notify = cfg->chains_per_notify;
+	skel->rodata->indices_only = cfg->indices_only;
+	skel->rodata->used_scan_ns = (__u64)cfg->used_scan_us * 1000;
+	skel->rodata->target_tgid = cfg->pid;
+	err = bpf_map__set_max_entries(skel->maps.events, cfg->ringbuf_size);
+	if (!err)
+		err = select_tracepoints(t);
+	if (!err)
+		err = tracer_bpf__load(skel);
+	if (!err)
+		err = tracer_bpf__attach(skel);
+	return err;
 }
