@@ -19,7 +19,7 @@ BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -mcpu
 LDLIBS_BPF := -lbpf -lelf -lz -ljson-c
 
 LIBGMA_SOVERSION := 0
-LIBGMA_VERSION := 0.2.0
+LIBGMA_VERSION := 0.3.0
 
 # libgma is user/lib/ (each X.c one module; the internal headers there too); gma-trace, the
 # CLI built on it, is user/gma-trace/. The library exports only what its public headers mark

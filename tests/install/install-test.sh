@@ -71,6 +71,8 @@ for s in gma_qmp_pci_function gma_tracer_add_pci_function; do
 	objdump -T "$dest/usr/lib/libgma.so.$version" | grep -q "GMA_0\.2 *$s\$" ||
 		fail "$s is not in version node GMA_0.2"
 done
+objdump -T "$dest/usr/lib/libgma.so.$version" | grep -q "GMA_0\.3 *gma_load_error_kind_name\$" ||
+	fail "gma_load_error_kind_name is not in version node GMA_0.3"
 step "symbol versions: $nodes"
 # file-scope struct/enum/union tags and macros (the accessor's errno and __always_inline
 # fallbacks for BPF, and the skeleton's _Static_assert for C++, are standard names defined

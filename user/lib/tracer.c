@@ -77,22 +77,21 @@ static int read_config(const struct gma_tracer_opts *opts, struct tracer_config 
 	return 0;
 }
 
-/* The tracer and its record reader, nothing loaded yet; NULL with errno. */
-static struct gma_tracer *tracer_alloc(const struct gma_tracer_opts *opts,
-				       const struct tracer_config *cfg)
+/* The tracer and its record reader, nothing loaded yet, in *out. 0 or -ENOMEM. */
+static int tracer_alloc(const struct gma_tracer_opts *opts, const struct tracer_config *cfg,
+			struct gma_tracer **out)
 {
 	struct gma_tracer *t = calloc(1, sizeof(*t));
 	int err;
 
 	if (!t)
-		return NULL;
+		return -ENOMEM;
 	err = rr_init(&t->reader, OPTS_GET(opts, on_sample, NULL), OPTS_GET(opts, ctx, NULL),
 		      OPTS_GET(opts, ring, NULL));
 	if (err) {
 		rr_free(&t->reader);
 		free(t);
-		errno = -err;
-		return NULL;
+		return err;
 	}
 	t->reader.release_slot = release_slot;
 	t->reader.owner = t;
@@ -100,7 +99,8 @@ static struct gma_tracer *tracer_alloc(const struct gma_tracer_opts *opts,
 		cfg->ring_poll_ms == GMA_RING_POLL_OFF ? 0 : (__u64)cfg->ring_poll_ms * 1000000;
 	t->pid = cfg->pid;
 	t->sample_max = cfg->frag_max * cfg->sample_frags_max;
-	return t;
+	*out = t;
+	return 0;
 }
 
 /*
@@ -128,24 +128,40 @@ static int start_reading(struct gma_tracer *t)
 	return 0;
 }
 
-struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
+/* Structs this libgma can read (their sz checked), and a load_error it can write. */
+static bool valid_opts(const struct gma_tracer_opts *opts)
 {
-	struct tracer_config cfg;
-	struct gma_tracer *t;
-	int err;
+	const struct gma_load_error *why;
 
 	if (!OPTS_VALID(opts, gma_tracer_opts) ||
-	    !OPTS_VALID(OPTS_GET(opts, ring, NULL), gma_ring_callbacks) ||
-	    read_config(opts, &cfg)) {
+	    !OPTS_VALID(OPTS_GET(opts, ring, NULL), gma_ring_callbacks))
+		return false;
+	why = OPTS_GET(opts, load_error, NULL);
+	return !why || why->sz >= sizeof(why->sz);
+}
+
+struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts)
+{
+	struct gma_load_error why = { .sz = sizeof(why) };
+	struct gma_tracer *t = NULL;
+	struct tracer_config cfg;
+	int err;
+
+	if (!valid_opts(opts)) {
 		errno = EINVAL;
 		return NULL;
 	}
-	t = tracer_alloc(opts, &cfg);
-	if (!t)
-		return NULL;
-	err = tracer_load(t, &cfg);
+	err = read_config(opts, &cfg);
+	if (err)
+		why.kind = GMA_LOAD_INVALID_OPTS;
+	else
+		err = tracer_alloc(opts, &cfg, &t);
+	if (!err)
+		err = tracer_load(t, &cfg, &why);
 	if (!err)
 		err = start_reading(t);
+	tracer_load_error_conclude(&why, err);
+	tracer_load_error_copy(OPTS_GET(opts, load_error, NULL), &why);
 	if (err) {
 		gma_tracer_free(t);
 		errno = -err;

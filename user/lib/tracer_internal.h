@@ -8,6 +8,7 @@
  *                       and gma_tracer_poll(), which drives the periodic work below
  *   tracer_load.c       the BPF skeleton opened, configured, loaded and attached, on the
  *                       tracepoints this kernel has
+ *   tracer_load_error.c why a load failed, named, from libbpf's messages (gma_load_error)
  *   tracer_ioeventfd.c  KVM's ioeventfd registrations mirrored into BPF, and the notifies no
  *                       known queue explains
  *   tracer_ring_poll.c  userspace's periodic look at every known queue's rings
@@ -108,9 +109,24 @@ struct tracer_config {
  * Opens the skeleton into t->skel (relocated against cfg->btf_path, or the running kernel's
  * BTF), configures it, turns off the programs whose tracepoint this kernel lacks, loads and
  * attaches. 0 or -errno (-ENODEV: no vCPU tracepoint, -ENOENT: no kernel BTF); on failure
- * gma_tracer_free() cleans up.
+ * gma_tracer_free() cleans up. What libbpf said failed is noted into why.
  */
-int tracer_load(struct gma_tracer *t, const struct tracer_config *cfg);
+int tracer_load(struct gma_tracer *t, const struct tracer_config *cfg, struct gma_load_error *why);
+
+/* tracer_load_error.c */
+
+/*
+ * While a load runs, libbpf's warnings from this thread are noted into why (and passed on to
+ * the print function the caller set, restored at the stop). One load at a time.
+ */
+void tracer_capture_start(struct gma_load_error *why);
+void tracer_capture_stop(void);
+/* One libbpf warning: why notes the first line that names a cause (the type, ...). */
+void tracer_load_error_note(struct gma_load_error *why, const char *msg);
+/* The load ended with err: why's kind from what was noted, else from err (0: all cleared). */
+void tracer_load_error_conclude(struct gma_load_error *why, int err);
+/* why into the caller's struct, as much as its sz holds; the rest of it zeroed. */
+void tracer_load_error_copy(struct gma_load_error *out, const struct gma_load_error *why);
 
 /* tracer_ioeventfd.c */
 

@@ -122,7 +122,8 @@ static int select_tracepoints(struct gma_tracer *t)
 	return any_vcpu ? 0 : -ENODEV;
 }
 
-int tracer_load(struct gma_tracer *t, const struct tracer_config *cfg)
+/* The skeleton configured from the options, its programs chosen, loaded and attached. */
+static int load_and_attach(struct gma_tracer *t, const struct tracer_config *cfg)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = cfg->btf_path);
 	struct tracer_bpf *skel;
@@ -146,5 +147,15 @@ int tracer_load(struct gma_tracer *t, const struct tracer_config *cfg)
 		err = tracer_bpf__load(skel);
 	if (!err)
 		err = tracer_bpf__attach(skel);
+	return err;
+}
+
+int tracer_load(struct gma_tracer *t, const struct tracer_config *cfg, struct gma_load_error *why)
+{
+	int err;
+
+	tracer_capture_start(why);
+	err = load_and_attach(t, cfg);
+	tracer_capture_stop();
 	return err;
 }
