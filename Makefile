@@ -25,7 +25,9 @@ LDLIBS_BPF := -lbpf -lelf -lz -ljson-c
 # The version is written once, in include/gma/version.h.
 LIBGMA_VERSION := $(shell awk '/^\#define GMA_VERSION_(MAJOR|MINOR|PATCH) / { \
 	printf "%s%s", sep, $$3; sep = "." }' include/gma/version.h)
-LIBGMA_SOVERSION := $(firstword $(subst ., ,$(LIBGMA_VERSION)))
+# before 1.0 every minor release is an ABI of its own (include/gma/version.h)
+LIBGMA_MAJOR := $(word 1,$(subst ., ,$(LIBGMA_VERSION)))
+LIBGMA_SOVERSION := $(if $(filter 0,$(LIBGMA_MAJOR)),0.$(word 2,$(subst ., ,$(LIBGMA_VERSION))),$(LIBGMA_MAJOR))
 
 # libgma is user/lib/ (each X.c one module; the internal headers there too); gma-trace, the
 # CLI built on it, is user/gma-trace/. The library exports only what its public headers mark
@@ -451,6 +453,7 @@ install-test: all static
 
 # The man page against every subcommand's --help, and the bash completion.
 doc-test: $(OUTPUT)/gma-trace
+	$(Q)tools/check-libgma-version.sh include/gma/version.h $(LIBGMA_MAP) man/gma-trace.8 man/libgma.3
 	$(Q)tests/install/check-man.sh $(OUTPUT)/gma-trace man/gma-trace.8
 	$(Q)tests/install/check-completion.sh $(OUTPUT)/gma-trace completion/gma-trace.bash
 

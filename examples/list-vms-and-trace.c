@@ -157,10 +157,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	/* The library this program runs with must be the one it was built for. */
-	if (gma_version_major() != GMA_VERSION_MAJOR) {
-		fprintf(stderr, "built for libgma %d.x, running with %u.%u\n", GMA_VERSION_MAJOR,
-			gma_version_major(), gma_version_minor());
+	/*
+	 * The library this program runs with must have the ABI it was built for: the same
+	 * major version, and before 1.0 the same minor one (the soname says as much).
+	 */
+	if (gma_version_major() != GMA_VERSION_MAJOR ||
+	    (GMA_VERSION_MAJOR == 0 && gma_version_minor() != GMA_VERSION_MINOR)) {
+		fprintf(stderr, "built for libgma %d.%d, running with %u.%u\n", GMA_VERSION_MAJOR,
+			GMA_VERSION_MINOR, gma_version_major(), gma_version_minor());
 		return 1;
 	}
 	printf("libgma %u.%u\n", gma_version_major(), gma_version_minor());

@@ -411,11 +411,64 @@ struct gma_tracer_opts {
 	 * (gma_tracer_queue_stats()) stay the guest's, latency is unknown. The cheapest trace.
 	 */
 	bool indices_only;
+	/*
+	 * Where gma_tracer_new() says why it failed (struct gma_load_error, declared with
+	 * GMA_OPTS so its sz is set), or NULL. Since libgma 0.3.
+	 */
+	struct gma_load_error *load_error;
 	size_t : 0;
 };
 
 #define GMA_RING_POLL_OFF 0xffffffffu
 #define GMA_SNAP_NONE 0xffffffffu
+
+/*
+ * Why the tracer did not load, as libgma understood it from errno and from libbpf's messages
+ * during the load: what is missing, by name, so that a caller can say what to do without
+ * reading libbpf's log. The kinds, and the fields each one fills:
+ */
+enum gma_load_error_kind {
+	GMA_LOAD_OK = 0, /* it loaded */
+	GMA_LOAD_OTHER, /* none of the below: err says, and libbpf's log (libbpf_set_print) */
+	GMA_LOAD_INVALID_OPTS, /* an option out of its range (err -EINVAL) */
+	GMA_LOAD_PERMISSION, /* needs root, or CAP_BPF and CAP_PERFMON */
+	GMA_LOAD_NO_KVM, /* no KVM tracepoint in the kernel: kvm (and kvm_amd or kvm_intel) not loaded */
+	GMA_LOAD_NO_KERNEL_BTF, /* no kernel BTF (CONFIG_DEBUG_INFO_BTF): btf_path gives one */
+	/*
+	 * KVM is a module without BTF (/sys/kernel/btf/kvm; CONFIG_DEBUG_INFO_BTF_MODULES):
+	 * type (and field) or tracepoint names what was looked for; btf_path gives a BTF file
+	 * holding KVM's types.
+	 */
+	GMA_LOAD_NO_KVM_BTF,
+	GMA_LOAD_MISSING_TYPE, /* the BTF has no type (or field in it), which the tracer reads */
+	GMA_LOAD_MISSING_TRACEPOINT, /* the kernel has no tracepoint, which program attaches to */
+	GMA_LOAD_VERIFIER, /* the kernel's verifier refused program: libbpf's log says why */
+	GMA_LOAD_KIND_NR,
+};
+
+struct gma_load_error {
+	size_t sz;
+	int err; /* what gma_tracer_new() set errno to, negated; 0 when it loaded */
+	__u32 kind; /* enum gma_load_error_kind */
+	/*
+	 * The kernel type the tracer reads, as the kernel spells it ("struct kvm_memslots", the
+	 * tracer's CO-RE flavor suffix dropped), and the field path in it that was not found
+	 * ("used_slots"; "" when the type itself is missing).
+	 */
+	char type[128];
+	char field[128];
+	char tracepoint[64]; /* "kvm_exit" */
+	char program[64]; /* the BPF program libbpf was loading, when it named one */
+	/*
+	 * libbpf's own line that told the kind ("failed to resolve CO-RE relocation ..."): for
+	 * a report. "" for the kinds errno alone tells.
+	 */
+	char libbpf_line[512];
+	size_t : 0;
+};
+
+/* "missing-type", "no-kvm-btf", ... for a GMA_LOAD_*; NULL for a value outside the enum. */
+GMA_API const char *gma_load_error_kind_name(__u32 kind);
 
 struct gma_tracer;
 
@@ -423,9 +476,14 @@ struct gma_tracer;
  * Loads the embedded tracer and attaches it to each KVM tracepoint the kernel has. Returns
  * NULL with errno: EPERM (needs CAP_BPF + CAP_PERFMON, or root), ENODEV (no KVM tracepoints:
  * KVM not loaded), ENOENT (no kernel BTF), EINVAL (bad options), or libbpf's error (a kernel
- * type the tracer reads missing from the BTF: libbpf's warning names it). Only KVM's own
- * types are relocated: VirtIO layouts are read at the spec's offsets, so a host without
- * VirtIO modules loads it.
+ * type the tracer reads missing from the BTF). Only KVM's own types are relocated: VirtIO
+ * layouts are read at the spec's offsets, so a host without VirtIO modules loads it.
+ *
+ * With opts->load_error set, what failed is said there, named (GMA_LOAD_OK on success). To
+ * learn it libgma puts its own libbpf print function in place during the load, passing every
+ * message on to the one it found (so a caller's libbpf_set_print() log still gets them all),
+ * and restores that one after: loads are serialised, and a libbpf_set_print() made by another
+ * thread while one runs is undone at its end.
  */
 GMA_API struct gma_tracer *gma_tracer_new(const struct gma_tracer_opts *opts);
 /* Detaches and unloads the programs; pending sample requests are dropped. NULL is allowed. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include <criterion/criterion.h>
 #include <linux/btf.h>
 
@@ -108,15 +109,19 @@ TestSuite(load, .init = setup, .fini = teardown, .timeout = 120);
 Test(load, tracer_loads_without_any_virtio_type_in_the_kernel_btf)
 {
 	static const char *const virtio[] = { "vring", "virtio", "virtqueue", NULL };
-	GMA_OPTS(gma_tracer_opts, opts, .btf_path = btf_path);
+	struct gma_load_error why = { .sz = sizeof(why), .kind = GMA_LOAD_KIND_NR };
+	GMA_OPTS(gma_tracer_opts, opts, .btf_path = btf_path, .load_error = &why);
 	struct gma_tracer *t;
 
 	write_kernel_btf_without(btf_path, virtio);
 	t = gma_tracer_new(&opts);
 	cr_assert(t,
-		  "the tracer needs a VirtIO type from the kernel's BTF: %s ('gma-trace rings "
-		  "-v --btf FILE' shows libbpf's relocation)",
-		  strerror(errno));
+		  "the tracer needs a VirtIO type from the kernel's BTF: %s (%s '%s%s%s'; "
+		  "libbpf: %s)",
+		  strerror(errno), gma_load_error_kind_name(why.kind), why.type,
+		  why.field[0] ? "." : "", why.field, why.libbpf_line);
+	cr_assert_eq(why.kind, GMA_LOAD_OK, "a tracer that loaded, but load_error says %s",
+		     gma_load_error_kind_name(why.kind));
 	gma_tracer_free(t);
 }
 
@@ -141,6 +146,52 @@ Test(load, a_missing_kvm_type_is_named_with_what_to_do)
 	cr_expect(strstr(out, "has no 'struct kvm_memslots"), "no type named: %s", out);
 	cr_expect(strstr(out, "libbpf: failed to resolve CO-RE relocation"), "got: %s", out);
 	free(out);
+}
+
+static int warnings_passed_on;
+
+static int count_warnings(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	(void)fmt;
+	(void)args;
+	warnings_passed_on += level == LIBBPF_WARN;
+	return 0;
+}
+
+/*
+ * What gma-trace's message above is made from: libgma names the type in the load error
+ * (gma_tracer_opts.load_error), as the kernel spells it, and libbpf's line that said so;
+ * libbpf's messages still reach the print function the caller set, which is its again after.
+ */
+Test(load, a_missing_kvm_type_is_named_in_the_load_error)
+{
+	static const char *const memslots[] = { "kvm_memslots", NULL };
+	GMA_OPTS(gma_load_error, why);
+	GMA_OPTS(gma_tracer_opts, opts, .btf_path = btf_path, .load_error = &why);
+	libbpf_print_fn_t prev;
+	struct gma_tracer *t;
+	int err;
+
+	cr_assert_gt(write_kernel_btf_without(btf_path, memslots), 0,
+		     "the kernel's BTF has no struct kvm_memslots");
+	prev = libbpf_set_print(count_warnings);
+	t = gma_tracer_new(&opts);
+	err = -errno;
+	cr_expect_eq(libbpf_set_print(prev), count_warnings, "the caller's print function is lost");
+	cr_expect_gt(warnings_passed_on, 0,
+		     "libbpf's warnings did not reach the caller's function");
+	cr_assert_null(t, "the tracer loaded without struct kvm_memslots");
+	cr_log_info("load error: %s, err %d, type '%s' field '%s' program '%s', libbpf: %s",
+		    gma_load_error_kind_name(why.kind), why.err, why.type, why.field, why.program,
+		    why.libbpf_line);
+	cr_expect_eq(why.err, err, "load_error says %d, errno %d", why.err, err);
+	cr_assert_eq(why.kind, GMA_LOAD_MISSING_TYPE, "kind %s",
+		     gma_load_error_kind_name(why.kind));
+	cr_expect_str_eq(why.type, "struct kvm_memslots");
+	cr_expect_str_not_empty(why.field, "the field the tracer reads first is named");
+	cr_expect_str_not_empty(why.program, "the program libbpf was loading is named");
+	cr_expect(strstr(why.libbpf_line, "failed to resolve CO-RE relocation") == why.libbpf_line,
+		  "libbpf: %s", why.libbpf_line);
 }
 
 Test(load, an_unreadable_btf_file_is_refused_with_its_name)

@@ -12,9 +12,14 @@ make=${2:-make}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$src"
 # the version, written once (include/gma/version.h): the file names, the soname, gma.pc and
-# gma-trace --version must all say it
+# gma-trace --version must all say it; the soname is libgma.so.0.MINOR before 1.0, then
+# libgma.so.MAJOR
 version=$(awk '/^#define GMA_VERSION_(MAJOR|MINOR|PATCH) / { printf "%s%s", sep, $3; sep = "." }' \
 	include/gma/version.h)
+case "$version" in
+0.*) soname=libgma.so.${version%.*} ;;
+*) soname=libgma.so.${version%%.*} ;;
+esac
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-test: the examples load BPF programs: run as root" >&2
@@ -59,10 +64,10 @@ case "$v" in
 "gma-trace $version (libgma ${version%.*})") ;;
 *) fail "gma-trace --version says '$v', include/gma/version.h $version" ;;
 esac
-[ "$(readlink "$dest/usr/lib/libgma.so.0")" = "libgma.so.$version" ] || fail "libgma.so.0 link"
-[ "$(readlink "$dest/usr/lib/libgma.so")" = libgma.so.0 ] || fail "libgma.so link"
-readelf -d "$dest/usr/lib/libgma.so.$version" | grep -q 'SONAME.*\[libgma.so.0\]' ||
-	fail "libgma.so.$version has no soname libgma.so.0"
+[ "$(readlink "$dest/usr/lib/$soname")" = "libgma.so.$version" ] || fail "$soname link"
+[ "$(readlink "$dest/usr/lib/libgma.so")" = "$soname" ] || fail "libgma.so link"
+readelf -d "$dest/usr/lib/libgma.so.$version" | grep -qF "Library soname: [$soname]" ||
+	fail "libgma.so.$version has no soname $soname: $(readelf -d "$dest/usr/lib/libgma.so.$version" | grep SONAME)"
 grep -qx 'prefix=/usr' "$dest/usr/lib/pkgconfig/gma.pc" || fail "gma.pc: prefix is not /usr"
 step "$(find "$dest" ! -type d | wc -l) files and links in a DESTDIR, PREFIX=/usr"
 
@@ -80,6 +85,8 @@ for s in gma_qmp_pci_function gma_tracer_add_pci_function; do
 	objdump -T "$dest/usr/lib/libgma.so.$version" | grep -q "GMA_0\.2 *$s\$" ||
 		fail "$s is not in version node GMA_0.2"
 done
+objdump -T "$dest/usr/lib/libgma.so.$version" | grep -q "GMA_0\.3 *gma_load_error_kind_name\$" ||
+	fail "gma_load_error_kind_name is not in version node GMA_0.3"
 step "symbol versions: $nodes"
 # file-scope struct/enum/union tags and macros (the accessor's errno and __always_inline
 # fallbacks for BPF, and the skeleton's _Static_assert for C++, are standard names defined
@@ -104,11 +111,11 @@ step "pkg-config --libs gma: $libs"
 step "pkg-config --static --libs gma: $slibs"
 cc=${CC:-cc}
 warn="-Wall -Wextra -Werror"
-# shared: libgma.so.0 found through the rpath into DESTDIR
+# shared: the soname found through the rpath into DESTDIR
 $cc $warn -O2 $cflags examples/list-vms-and-trace.c $libs -Wl,-rpath,"$dest/usr/lib" \
 	-o "$tmp/list-vms-and-trace"
-ldd "$tmp/list-vms-and-trace" | grep -q "libgma.so.0 => $dest/usr/lib/libgma.so.0" ||
-	fail "list-vms-and-trace does not run with the installed libgma.so.0: $(ldd "$tmp/list-vms-and-trace")"
+ldd "$tmp/list-vms-and-trace" | grep -qF "$soname => $dest/usr/lib/$soname" ||
+	fail "list-vms-and-trace does not run with the installed $soname: $(ldd "$tmp/list-vms-and-trace")"
 # static: the whole program, libgma.a and its Requires.private
 $cc $warn -O2 -static $cflags examples/list-vms-and-trace.c $slibs \
 	-o "$tmp/list-vms-and-trace-static" 2>"$tmp/static.log" ||

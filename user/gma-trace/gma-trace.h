@@ -139,10 +139,11 @@ int report_qmp_error(int err, const char *path, const char *step, const struct g
 int open_input(const char *path, bool blk, __u64 *size);
 
 /*
- * The tracer did not load: the reason, with libbpf's own words on what was missing (a kernel
- * type, a tracepoint) and what to do; returns err.
+ * The tracer did not load (gma_tracer_new() failed with errno -err): the reason, from why
+ * (gma_tracer_opts.load_error) what was missing by name (a kernel type, a tracepoint) with
+ * libbpf's own line, and what to do; returns err.
  */
-int report_load_error(int err);
+int report_load_error(int err, const struct gma_load_error *why);
 
 /* Lists the VMs and finds pid's; prints why not (no such process, not a VM) on failure. */
 int find_vm(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm **vm);

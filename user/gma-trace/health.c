@@ -111,7 +111,8 @@ int cmd_health(int argc, char **argv)
 		       "oldest request. Exit status 2 when a queue is stuck.",
 		.children = children,
 	};
-	GMA_OPTS(gma_tracer_opts, opts);
+	GMA_OPTS(gma_load_error, why);
+	GMA_OPTS(gma_tracer_opts, opts, .load_error = &why);
 	struct timespec start, mono, real;
 	struct gma_tracer *t;
 	long last_screen = 0, duration;
@@ -130,7 +131,7 @@ int cmd_health(int argc, char **argv)
 	opts.btf_path = env.btf_path;
 	t = gma_tracer_new(&opts);
 	if (!t) {
-		err = report_load_error(-errno);
+		err = report_load_error(-errno, &why);
 		goto out;
 	}
 	err = target_add_given(t);

@@ -21,38 +21,9 @@
 volatile sig_atomic_t exiting;
 static bool verbose;
 
-/*
- * libbpf's first warning that names why a load failed (a CO-RE relocation against a type the
- * kernel lacks, a tracepoint it does not have), kept for report_load_error() when -v is off.
- */
-static char load_why[512];
-
-static void keep_load_why(const char *fmt, va_list args)
-{
-	static const char *const needles[] = { "failed to resolve CO-RE relocation",
-					       "failed to find kernel BTF type ID",
-					       "failed to find valid kernel BTF" };
-	char *msg, *p = NULL;
-
-	/* a verifier log comes as one message: look for the telling line inside it */
-	if (load_why[0] || vasprintf(&msg, fmt, args) < 0)
-		return;
-	for (size_t i = 0; i < sizeof(needles) / sizeof(needles[0]) && !p; i++)
-		p = strstr(msg, needles[i]);
-	if (p)
-		snprintf(load_why, sizeof(load_why), "%.*s", (int)strcspn(p, "\n"), p);
-	free(msg);
-}
-
+/* libbpf's log with -v; without, why a load failed comes from libgma (report_load_error). */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	va_list copy;
-
-	if (level == LIBBPF_WARN) {
-		va_copy(copy, args);
-		keep_load_why(fmt, copy);
-		va_end(copy);
-	}
 	if (level == LIBBPF_DEBUG || (level == LIBBPF_INFO && !verbose))
 		return 0;
 	if (!verbose && level == LIBBPF_WARN)
@@ -519,52 +490,44 @@ fail:
 	return -1;
 }
 
-/*
- * The type libbpf's warning names ("... [12] struct kvm_memslots___old.used_slots (0:0 ...")
- * as the kernel spells it, without the CO-RE flavor suffix.
- */
-static void print_missing_type(const char *why)
-{
-	const char *p = strstr(why, "] "), *end;
-	char name[128], *flavor;
-
-	if (!strstr(why, "CO-RE") || !p) {
-		fprintf(stderr, "gma-trace: %s\n", why);
-		return;
-	}
-	p += 2;
-	end = strstr(p, " (");
-	snprintf(name, sizeof(name), "%.*s", end ? (int)(end - p) : (int)strlen(p), p);
-	flavor = strstr(name, "___");
-	if (flavor) /* "kvm_memslots___old.used_slots" -> "kvm_memslots.used_slots" */
-		memmove(flavor, flavor + strcspn(flavor, "."),
-			strlen(flavor + strcspn(flavor, ".")) + 1);
-	fprintf(stderr, "gma-trace: the kernel's BTF has no '%s', which the tracer reads\n", name);
-}
-
-int report_load_error(int err)
+int report_load_error(int err, const struct gma_load_error *why)
 {
 	report_bpf_error(err, "loading the tracer");
-	if (!load_why[0]) {
+	switch (why->kind) {
+	case GMA_LOAD_MISSING_TYPE:
+	case GMA_LOAD_MISSING_TRACEPOINT:
+	case GMA_LOAD_NO_KVM_BTF:
+	case GMA_LOAD_NO_KERNEL_BTF:
+		break; /* named below, with libbpf's line */
+	default:
+		/* errno's hint said it (permission, no KVM), or only libbpf's log can */
 		if (!verbose && err != -EPERM && err != -EACCES && err != -ENODEV)
 			fprintf(stderr, "gma-trace: run with -v to see libbpf's log\n");
 		return err;
 	}
-	print_missing_type(load_why);
-	fprintf(stderr, "gma-trace: libbpf: %s\n", load_why);
-	if (strstr(load_why, "kvm") && !access("/sys/module/kvm", F_OK) &&
-	    access("/sys/kernel/btf/kvm", F_OK) && !access("/sys/module/kvm/initstate", F_OK))
+	if (why->type[0])
+		fprintf(stderr,
+			"gma-trace: the kernel's BTF has no '%s%s%s', which the tracer reads\n",
+			why->type, why->field[0] ? "." : "", why->field);
+	else if (why->tracepoint[0])
+		fprintf(stderr,
+			"gma-trace: the kernel has no tracepoint '%s', which the tracer "
+			"attaches to\n",
+			why->tracepoint);
+	fprintf(stderr, "gma-trace: libbpf: %s\n", why->libbpf_line);
+	if (why->kind == GMA_LOAD_NO_KVM_BTF)
 		fprintf(stderr, "gma-trace: KVM is a module here and has no BTF "
 				"(/sys/kernel/btf/kvm): the kernel needs "
 				"CONFIG_DEBUG_INFO_BTF_MODULES=y, or pass --btf with a BTF file "
 				"holding KVM's types\n");
-	else if (strstr(load_why, "kernel BTF type ID"))
+	else if (why->kind == GMA_LOAD_MISSING_TRACEPOINT)
 		fprintf(stderr, "gma-trace: this kernel lacks a KVM tracepoint the tracer needs; "
 				"load kvm and kvm_amd or kvm_intel\n");
-	else
+	else if (why->kind == GMA_LOAD_MISSING_TYPE)
 		fprintf(stderr,
 			"gma-trace: this kernel lacks a type the tracer was built "
 			"against; please report it with the output of 'gma-trace ... -v'\n");
+	/* GMA_LOAD_NO_KERNEL_BTF: report_bpf_error's hint (ENOENT) said what to do */
 	return err;
 }
 

@@ -204,15 +204,16 @@ static void on_sample(void *ctx, const struct gma_sample *s)
 static int dump_via_bpf(const struct gma_vm *vm, struct dump *d)
 {
 	struct bpf_wait w = { .d = d };
-	GMA_OPTS(gma_tracer_opts, opts, .on_sample = on_sample, .ctx = &w,
-		 .btf_path = env.btf_path);
+	GMA_OPTS(gma_load_error, why);
+	GMA_OPTS(gma_tracer_opts, opts, .on_sample = on_sample, .ctx = &w, .btf_path = env.btf_path,
+		 .load_error = &why);
 	struct gma_tracer *t;
 	struct timespec start;
 	int err;
 
 	t = gma_tracer_new(&opts);
 	if (!t)
-		return report_load_error(-errno);
+		return report_load_error(-errno, &why);
 	err = gma_tracer_request_sample(t, vm->pid, d->gpa, d->len, NULL);
 	if (err) {
 		gma_tracer_free(t);

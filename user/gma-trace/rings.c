@@ -296,7 +296,8 @@ int cmd_rings(int argc, char **argv)
 					 .on_completion = on_completion,
 					 .on_anomaly = on_anomaly,
 					 .on_attach = on_attach };
-	GMA_OPTS(gma_tracer_opts, opts, .ring = &cb);
+	GMA_OPTS(gma_load_error, why);
+	GMA_OPTS(gma_tracer_opts, opts, .ring = &cb, .load_error = &why);
 	struct timespec start, mono, real;
 	struct gma_tracer *t;
 	long last_stats = 0, last_unexplained = 0;
@@ -322,7 +323,7 @@ int cmd_rings(int argc, char **argv)
 	opts.btf_path = env.btf_path;
 	t = gma_tracer_new(&opts);
 	if (!t) {
-		err = report_load_error(-errno);
+		err = report_load_error(-errno, &why);
 		goto out;
 	}
 	err = target_add_given(t);

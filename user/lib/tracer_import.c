@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * What a VM traced late set up before the trace began, given to the tracer: its queues
+ * (gma_tracer_add_queue(), from --queue or QMP), its PCI ECAM window (gma_tracer_set_ecam())
+ * and its virtio-pci functions (gma_tracer_add_pci_function(), from QMP). Each is written into
+ * the BPF maps as the transports would have filled them had they seen the guest set it up,
+ * and an imported queue starts from its ring as it is now: the chains then in flight are
+ * listed once (on_attach), not mistaken for new ones.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <gma/gma.h>
+#include <gma/virtio.h>
+#include <gma/vring_walk.h>
+
+#include "tracer_internal.h"
+#include "virtio_pci_regs.h" /* pci_ecam_valid, pci_fn_from_snapshot, pci_bar_size */
+
+/* A queue's state at import: the model's start, and the chains then in flight. */
+struct import_state {
+	struct qm_ring_state ring;
+	struct gma_ring *decoded; /* gma_ring_read(): chains from its own used index on */
+	__u32 first; /* decoded->chains[first] is at ring.used_idx */
+	__u32 nr_chains; /* from first: those below ring.avail_idx, in order */
+	pid_t pid;
+};
+
+/*
+ * A queue's current state read from the guest at import: its indices, and the chains in
+ * flight (avail ring entries from used to avail, at most num) decoded once as gma_ring_read()
+ * decodes them (the model takes their heads, the caller lists them). The decode reads the
+ * indices again: of its chains, those between the indices read first are kept (a device or
+ * driver that moved in between changes which). 0, or -errno when the indices cannot be read
+ * (a driver that has not set the queue up: the first look learns it instead).
+ */
+static int read_ring_state(struct gma_tracer *t, __u64 vm_id, const struct gma_queue_layout *l,
+			   struct import_state *st)
+{
+	GMA_OPTS(gma_ring_read_opts, opts, .snap_len = t->skel->rodata->snap_len);
+	struct qm_ring_state *ring = &st->ring;
+	struct gma_ring *r;
+	struct gma_mem *mem;
+	__u16 *heads;
+	__u32 n, skip;
+	int err;
+
+	tracer_vm_memory_stale(t, vm_id, true); /* the memslots as they are now */
+	mem = tracer_vm_memory(t, vm_id);
+	if (!mem || !l->driver || !l->device || l->flags & GMA_QUEUE_PACKED)
+		return -ENOENT;
+	for (size_t i = 0; i < t->nr_vm_readers; i++)
+		if (t->vm_readers[i].vm_id == vm_id)
+			st->pid = t->vm_readers[i].pid;
+	if (tracer_read_idx(mem, l->driver + GMA_VRING_AVAIL_IDX_OFF, &ring->avail_idx) ||
+	    tracer_read_idx(mem, l->device + GMA_VRING_USED_IDX_OFF, &ring->used_idx))
+		return -EFAULT;
+	n = (__u16)(ring->avail_idx - ring->used_idx);
+	if (n > l->num)
+		n = l->num; /* a hostile index: the model flags nothing here, the ring shows it */
+	err = gma_ring_read(mem, l, &opts, &r);
+	if (err)
+		return err;
+	st->decoded = r;
+	/* the decode's chains that lie in [used_idx, avail_idx) as read above: a contiguous run */
+	skip = (__u16)(ring->used_idx - r->used_idx);
+	if ((__s16)skip < 0 || skip > r->nr_chains)
+		skip = r->nr_chains; /* the device went back: the ring shows it, nothing listed */
+	st->first = skip;
+	while (st->nr_chains < r->nr_chains - skip && st->nr_chains < n &&
+	       (__u16)(r->chains[skip + st->nr_chains].avail_pos - ring->used_idx) < n)
+		st->nr_chains++;
+	heads = calloc(st->nr_chains ? st->nr_chains : 1, sizeof(*heads));
+	if (!heads)
+		return -ENOMEM;
+	for (__u32 i = 0; i < st->nr_chains; i++)
+		heads[i] = r->chains[skip + i].head;
+	ring->heads = heads;
+	ring->nr_heads = st->nr_chains;
+	return 0;
+}
+
+/* The chains in flight at import, to the caller's on_attach (the first GMA_ATTACH_CHAINS_MAX). */
+static void report_attach(struct gma_tracer *t, const struct gma_queue_key *key, __u32 device_id,
+			  const struct gma_queue_layout *l, const struct import_state *st)
+{
+	const struct gma_ring_callbacks *cb = &t->reader.model.cb;
+	struct gma_attach_chains a = { .key = key, .device_id = device_id, .pid = st->pid };
+
+	if (!cb->on_attach)
+		return;
+	a.in_flight = (__u16)(st->ring.avail_idx - st->ring.used_idx);
+	if (a.in_flight > l->num)
+		a.in_flight = l->num;
+	if (!a.in_flight)
+		return;
+	a.ts_ns = now_ns();
+	a.anomalies = st->decoded ? st->decoded->anomalies : 0;
+	a.nr_chains = st->nr_chains < GMA_ATTACH_CHAINS_MAX ? st->nr_chains : GMA_ATTACH_CHAINS_MAX;
+	a.not_listed = a.in_flight - a.nr_chains;
+	a.chains = st->decoded && a.nr_chains ? &st->decoded->chains[st->first] : NULL;
+	cb->on_attach(t->reader.model.ctx, &a);
+}
+
+/* Device base of VM vm_id in its vm_devs entry, so vCPU exits look at its used rings. */
+static int remember_vm_device(struct gma_tracer *t, __u64 vm_id, __u64 base)
+{
+	struct vm_devs vd = {};
+
+	bpf_map__lookup_elem(t->skel->maps.vm_devs, &vm_id, sizeof(vm_id), &vd, sizeof(vd), 0);
+	for (__u32 i = 0; i < vd.n && i < VM_DEVS_MAX; i++)
+		if (vd.bases[i] == base)
+			return 0;
+	if (vd.n < VM_DEVS_MAX)
+		vd.bases[vd.n++] = base;
+	return bpf_map__update_elem(t->skel->maps.vm_devs, &vm_id, sizeof(vm_id), &vd, sizeof(vd),
+				    BPF_ANY);
+}
+
+int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue,
+			 const struct gma_queue_layout *layout, __u32 device_id)
+{
+	struct dev_key key = { .vm_id = vm_id, .base = base };
+	struct bpf_map *devs = t->skel->maps.devices;
+	struct virtio_dev dev = {};
+	struct gma_queue_key qkey = { .vm_id = vm_id, .base = base };
+	struct import_state st = {};
+	bool have_ring = false;
+	int err;
+
+	if (!GMA_KEY_IS_PCI(base) && (base & (0x200 - 1)))
+		return -EINVAL;
+	if (layout && queue < 0)
+		return -EINVAL;
+	if (queue >= QUEUES_MAX)
+		return -E2BIG;
+	if (layout && (!layout->num || layout->num > GMA_QUEUE_NUM_MAX || !layout->desc))
+		return -EINVAL;
+	bpf_map__lookup_elem(devs, &key, sizeof(key), &dev, sizeof(dev), 0);
+	if (device_id)
+		dev.device_id = device_id;
+	if (layout) {
+		dev.q[queue] = (struct vq_state){ .desc = layout->desc,
+						  .driver = layout->driver,
+						  .device = layout->device,
+						  .num = layout->num,
+						  .flags = GMA_QUEUE_READY | GMA_QUEUE_FROM_USER };
+		/* the ring as it is now: the kernel walks only what comes after */
+		have_ring = !read_ring_state(t, vm_id, layout, &st);
+		if (have_ring) {
+			dev.q[queue].last_avail = st.ring.avail_idx;
+			dev.q[queue].last_used = st.ring.used_idx;
+			dev.q[queue].avail_known = dev.q[queue].used_known = 1;
+		}
+	}
+	err = bpf_map__update_elem(devs, &key, sizeof(key), &dev, sizeof(dev), BPF_ANY);
+	if (!err)
+		err = remember_vm_device(t, vm_id, base);
+	if (err)
+		goto out;
+	if (layout && GMA_KEY_IS_PCI(base)) {
+		/* its notifies cannot be decoded: the BARs were not seen (bpf/ioeventfd.bpf.h) */
+		__u64 bits = 0;
+
+		bpf_map__lookup_elem(t->skel->maps.given_pci_queues, &vm_id, sizeof(vm_id), &bits,
+				     sizeof(bits), 0);
+		bits |= 1ULL << queue;
+		err = bpf_map__update_elem(t->skel->maps.given_pci_queues, &vm_id, sizeof(vm_id),
+					   &bits, sizeof(bits), BPF_ANY);
+		if (err)
+			goto out;
+	}
+	if (layout) {
+		const struct gma_queue_key *mkey;
+		const struct gma_queue_stats *qs;
+
+		qkey.queue = queue;
+		qm_add_queue(&t->reader.model, &qkey, layout, device_id,
+			     have_ring ? &st.ring : NULL);
+		/* the model's own key and device: what the completions will carry */
+		for (size_t i = 0; have_ring && (qs = qm_queue_at(&t->reader.model, i, &mkey)); i++)
+			if (!memcmp(mkey, &qkey, sizeof(qkey)))
+				report_attach(t, mkey, qs->device_id, layout, &st);
+	}
+out:
+	free((void *)st.ring.heads);
+	gma_ring_free(st.decoded);
+	return err;
+}
+
+int gma_tracer_set_ecam(struct gma_tracer *t, __u64 vm_id, __u64 base, __u32 buses)
+{
+	struct pci_vm pv = {};
+
+	if (!pci_ecam_valid(base, buses))
+		return -EINVAL;
+	if (!vm_id) {
+		t->skel->bss->ecam_default = (struct pci_ecam){ .base = base, .buses = buses };
+		return 0;
+	}
+	/* keep what the tracer learnt of the VM's 0xCF8 and host bridge */
+	bpf_map__lookup_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv, sizeof(pv), 0);
+	pv.ecam = (struct pci_ecam){ .base = base, .buses = buses };
+	return bpf_map__update_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv, sizeof(pv),
+				    BPF_ANY);
+}
+
+/*
+ * The maps the transport fills when it sees a function set up (pci_config() in
+ * bpf/virtio_pci.bpf.h), filled from a snapshot: the VM's PCI state, the device, the
+ * function, and last its BARs, through which the transport finds the rest.
+ */
+int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
+				const struct gma_pci_function *fn)
+{
+	struct dev_key dk = { .vm_id = vm_id, .base = key };
+	struct pci_bar_key bk = { .vm_id = vm_id };
+	struct pci_bar_val bv = { .base = key };
+	struct virtio_dev dev = {};
+	struct pci_fn *f, *known;
+	struct pci_vm pv = {};
+	__u32 type;
+	int err;
+
+	_Static_assert(GMA_PCI_NOTIFY_QUEUES == QUEUES_MAX, "a notify offset per queue followed");
+	if (!t || !vm_id || !fn || !GMA_KEY_IS_PCI(key) || key >> 16 != GMA_PCI_KEY >> 16)
+		return -EINVAL;
+	f = calloc(1, sizeof(*f));
+	known = malloc(sizeof(*known));
+	if (!f || !known) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (!pci_fn_from_snapshot(f, fn->config, fn->bar_size, fn->notify_off_known,
+				  fn->queue_notify_off)) {
+		err = -EINVAL;
+		goto out;
+	}
+	if (!pci_is_virtio(f)) {
+		err = -ENODEV;
+		goto out;
+	}
+	/*
+	 * One whose BARs the tracer saw set up knows more (vectors); one the guest only
+	 * enumerated since the trace began (a vendor id read: lspci) is replaced.
+	 */
+	if (!bpf_map__lookup_elem(t->skel->maps.pci_fns, &dk, sizeof(dk), known, sizeof(*known),
+				  0)) {
+		for (__u32 i = 0; i < PCI_BARS; i++) {
+			if (known->bar_registered[i]) {
+				err = -EEXIST;
+				goto out;
+			}
+		}
+	}
+	if (bpf_map__lookup_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv, sizeof(pv),
+				 0)) {
+		pv = (struct pci_vm){ .ecam = t->skel->bss->ecam_default };
+		err = bpf_map__update_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv,
+					   sizeof(pv), BPF_NOEXIST);
+		if (err && err != -EEXIST)
+			goto out;
+	}
+	bpf_map__lookup_elem(t->skel->maps.devices, &dk, sizeof(dk), &dev, sizeof(dev), 0);
+	type = pci_virtio_type(f);
+	if (dev.device_id != type || !dev.version) {
+		dev.device_id = type;
+		dev.version = f->device >= 0x1040 ? 2 : 1;
+	}
+	err = bpf_map__update_elem(t->skel->maps.devices, &dk, sizeof(dk), &dev, sizeof(dev),
+				   BPF_ANY);
+	if (!err)
+		err = remember_vm_device(t, vm_id, key);
+	for (__u32 i = 0; !err && i < PCI_BARS; i++) {
+		if (f->bar_addr[i] && pci_bar_size(f, i)) {
+			f->bar_registered[i] = f->bar_addr[i];
+			f->bar_registered_io[i] = f->bar_io[i];
+		}
+	}
+	if (!err)
+		err = bpf_map__update_elem(t->skel->maps.pci_fns, &dk, sizeof(dk), f, sizeof(*f),
+					   BPF_ANY);
+	for (__u32 i = 0; !err && i < PCI_BARS; i++) {
+		if (!f->bar_registered[i])
+			continue;
+		bk.addr = f->bar_addr[i];
+		bk.io = f->bar_io[i];
+		bv.size = pci_bar_size(f, i);
+		bv.bar = i;
+		err = bpf_map__update_elem(t->skel->maps.pci_bars, &bk, sizeof(bk), &bv, sizeof(bv),
+					   BPF_ANY);
+	}
+out:
+	free(known);
+	free(f);
+	return err;
+}
