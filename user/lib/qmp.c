@@ -94,67 +94,96 @@ static int send_all(struct gma_qmp *q, const char *s, size_t len, __u64 deadline
 	return 0;
 }
 
+/* The len bytes at s as one JSON object, strictly: 0 and *obj, -EPROTO, or -ENOMEM. */
+static int parse_object(const char *s, size_t len, json_object **obj)
+{
+	struct json_tokener *tok = json_tokener_new_ex(QMP_JSON_DEPTH);
+	json_object *o;
+	bool ok;
+
+	if (!tok)
+		return -ENOMEM;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	o = json_tokener_parse_ex(tok, s, (int)len);
+	ok = o && json_tokener_get_error(tok) == json_tokener_success &&
+	     json_tokener_get_parse_end(tok) == len && json_object_is_type(o, json_type_object);
+	json_tokener_free(tok);
+	if (!ok) {
+		json_object_put(o);
+		return -EPROTO;
+	}
+	*obj = o;
+	return 0;
+}
+
+/* Drops the first used bytes of the buffer. */
+static void consume(struct gma_qmp *q, size_t used)
+{
+	memmove(q->buf, q->buf + used, q->len - used);
+	q->len -= used;
+}
+
 /*
- * One message: QMP sends each as one line of JSON. A line longer than max_msg is refused
- * before more of it is read. Returns 0 with *msg (a JSON object), or a negative errno.
+ * The first whole line in the buffer, taken out of it: 1 and *msg (a JSON object), 0 when
+ * no whole line is buffered yet, or -EPROTO (the line is dropped), -ENOMEM (it is kept).
+ * Blank lines are skipped.
  */
-static int read_msg(struct gma_qmp *q, __u64 deadline, json_object **msg)
+static int take_line(struct gma_qmp *q, json_object **msg)
 {
 	for (;;) {
 		char *nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
+		size_t line, used;
+		int err;
 
-		if (nl) {
-			size_t line = nl - q->buf, used = line + 1;
-			struct json_tokener *tok;
-			json_object *obj;
-			bool ok;
-
-			while (line && (q->buf[line - 1] == '\r' || q->buf[line - 1] == ' '))
-				line--;
-			if (!line) {
-				memmove(q->buf, q->buf + used, q->len - used);
-				q->len -= used;
-				continue;
-			}
-			tok = json_tokener_new_ex(QMP_JSON_DEPTH);
-			if (!tok)
-				return -ENOMEM;
-			json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-			obj = json_tokener_parse_ex(tok, q->buf, (int)line);
-			ok = obj && json_tokener_get_error(tok) == json_tokener_success &&
-			     json_tokener_get_parse_end(tok) == line &&
-			     json_object_is_type(obj, json_type_object);
-			json_tokener_free(tok);
-			memmove(q->buf, q->buf + used, q->len - used);
-			q->len -= used;
-			if (!ok) {
-				json_object_put(obj);
-				return -EPROTO;
-			}
-			*msg = obj;
+		if (!nl)
 			return 0;
+		line = nl - q->buf;
+		used = line + 1;
+		while (line && (q->buf[line - 1] == '\r' || q->buf[line - 1] == ' '))
+			line--;
+		if (!line) {
+			consume(q, used);
+			continue;
 		}
-		if (q->len > q->max_msg) {
-			q->broken = true;
-			return -EMSGSIZE;
-		}
-		if (q->len == q->cap) {
-			size_t ncap = q->cap * 2;
-			char *p;
+		err = parse_object(q->buf, line, msg);
+		if (err == -ENOMEM)
+			return err;
+		consume(q, used);
+		return err ? err : 1;
+	}
+}
 
-			if (ncap > q->max_msg + 2)
-				ncap = q->max_msg + 2;
-			p = realloc(q->buf, ncap);
-			if (!p)
-				return -ENOMEM;
-			q->buf = p;
-			q->cap = ncap;
-		}
+/*
+ * More bytes from the socket into the buffer, waiting for them until the deadline: 0, or
+ * -EMSGSIZE when the buffered line is already longer than max_msg (the stream is then out
+ * of step: nothing more is read), -ECONNRESET at the end of the stream, -ETIMEDOUT, or
+ * another negative errno.
+ */
+static int fill(struct gma_qmp *q, __u64 deadline)
+{
+	if (q->len > q->max_msg) {
+		q->broken = true;
+		return -EMSGSIZE;
+	}
+	if (q->len == q->cap) {
+		size_t ncap = q->cap * 2;
+		char *p;
+
+		if (ncap > q->max_msg + 2)
+			ncap = q->max_msg + 2;
+		p = realloc(q->buf, ncap);
+		if (!p)
+			return -ENOMEM;
+		q->buf = p;
+		q->cap = ncap;
+	}
+	for (;;) {
 		ssize_t n = recv(q->fd, q->buf + q->len, q->cap - q->len, MSG_DONTWAIT);
+		int err;
 
 		if (n > 0) {
 			q->len += n;
-			continue;
+			return 0;
 		}
 		if (n == 0)
 			return -ECONNRESET;
@@ -162,9 +191,26 @@ static int read_msg(struct gma_qmp *q, __u64 deadline, json_object **msg)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		n = wait_fd(q, POLLIN, deadline);
-		if (n)
-			return (int)n;
+		err = wait_fd(q, POLLIN, deadline);
+		if (err)
+			return err;
+	}
+}
+
+/*
+ * One message: QMP sends each as one line of JSON. A line longer than max_msg is refused
+ * before more of it is read. Returns 0 with *msg (a JSON object), or a negative errno.
+ */
+static int read_msg(struct gma_qmp *q, __u64 deadline, json_object **msg)
+{
+	for (;;) {
+		int err = take_line(q, msg);
+
+		if (err)
+			return err < 0 ? err : 0;
+		err = fill(q, deadline);
+		if (err)
+			return err;
 	}
 }
 
@@ -201,19 +247,17 @@ void qmp_copy_str(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src ? src : "");
 }
 
-/* Declared in qmp_internal.h: -EREMOTEIO leaves QEMU's error in q->error. */
-int qmp_command(struct gma_qmp *q, const char *execute, json_object *args, json_object **ret)
+/* {"execute": execute, "arguments": args, "id": id} as one line. args is consumed. */
+static int send_command(struct gma_qmp *q, const char *execute, json_object *args, __u64 id,
+			__u64 deadline)
 {
-	__u64 deadline = now_ms() + (__u64)q->timeout_ms, id = ++q->next_id;
 	json_object *req = json_object_new_object();
 	const char *text;
 	int err;
 
-	q->error[0] = '\0';
-	if (q->broken || !req) {
-		json_object_put(req);
+	if (!req) {
 		json_object_put(args);
-		return q->broken ? -ENOTCONN : -ENOMEM;
+		return -ENOMEM;
 	}
 	json_object_object_add(req, "execute", json_object_new_string(execute));
 	if (args)
@@ -225,10 +269,45 @@ int qmp_command(struct gma_qmp *q, const char *execute, json_object *args, json_
 	if (!err)
 		err = send_all(q, "\n", 1, deadline);
 	json_object_put(req);
+	return err;
+}
+
+/* The outcome a reply carries: its "return" (into *ret), or its "error" (into q->error). */
+static int reply_result(struct gma_qmp *q, json_object *msg, json_object **ret)
+{
+	json_object *r = qmp_get(msg, "return"), *e = qmp_get(msg, "error");
+	const char *cls, *desc;
+
+	if (r) {
+		if (ret)
+			*ret = json_object_get(r);
+		return 0;
+	}
+	if (!e)
+		return -EPROTO;
+	cls = qmp_get_str(e, "class");
+	desc = qmp_get_str(e, "desc");
+	snprintf(q->error, sizeof(q->error), "%s: %s", cls ? cls : "?", desc ? desc : "?");
+	return -EREMOTEIO;
+}
+
+/* Declared in qmp_internal.h: -EREMOTEIO leaves QEMU's error in q->error. */
+int qmp_command(struct gma_qmp *q, const char *execute, json_object *args, json_object **ret)
+{
+	__u64 deadline = now_ms() + (__u64)q->timeout_ms, id = ++q->next_id;
+	int err;
+
+	q->error[0] = '\0';
+	if (q->broken) {
+		json_object_put(args);
+		return -ENOTCONN;
+	}
+	err = send_command(q, execute, args, id, deadline);
 	if (err)
 		return err;
+	/* QMP may send events, and replies to commands abandoned at their deadline, first */
 	for (int skipped = 0; skipped < QMP_SKIP_MAX; skipped++) {
-		json_object *msg, *r, *e, *rid;
+		json_object *msg, *rid;
 		__u64 got;
 
 		err = read_msg(q, deadline, &msg);
@@ -237,28 +316,24 @@ int qmp_command(struct gma_qmp *q, const char *execute, json_object *args, json_
 		rid = qmp_get(msg, "id");
 		if (qmp_get(msg, "event") ||
 		    (rid && (!qmp_get_u64(msg, "id", &got) || got != id))) {
-			json_object_put(msg); /* an event, or the reply to an abandoned command */
+			json_object_put(msg);
 			continue;
 		}
-		r = qmp_get(msg, "return");
-		e = qmp_get(msg, "error");
-		if (r) {
-			if (ret)
-				*ret = json_object_get(r);
-			err = 0;
-		} else if (e) {
-			const char *cls = qmp_get_str(e, "class"), *desc = qmp_get_str(e, "desc");
-
-			snprintf(q->error, sizeof(q->error), "%s: %s", cls ? cls : "?",
-				 desc ? desc : "?");
-			err = -EREMOTEIO;
-		} else {
-			err = -EPROTO;
-		}
+		err = reply_result(q, msg, ret);
 		json_object_put(msg);
 		return err;
 	}
 	return -EPROTO;
+}
+
+int qmp_hmp(struct gma_qmp *q, const char *command_line, json_object **ret)
+{
+	json_object *args = json_object_new_object();
+
+	if (!args)
+		return -ENOMEM;
+	json_object_object_add(args, "command-line", json_object_new_string(command_line));
+	return qmp_command(q, "human-monitor-command", args, ret);
 }
 
 int gma_qmp_command(struct gma_qmp *q, const char *execute, const char *args_json, char **ret_json)

@@ -24,6 +24,8 @@
  * gma_qmp_last_error(), or another negative errno.
  */
 int qmp_command(struct gma_qmp *q, const char *execute, json_object *args, json_object **ret);
+/* A human monitor command ("info qtree") through qmp_command: *ret is its output, a string. */
+int qmp_hmp(struct gma_qmp *q, const char *command_line, json_object **ret);
 
 /* o's member key, typed: NULL or false when o is no object, lacks it, or has another type. */
 json_object *qmp_get(json_object *o, const char *key);
@@ -49,6 +51,27 @@ static inline bool hmp_starts(const char *s, size_t len, const char *prefix)
 	size_t n = strlen(prefix);
 
 	return len >= n && !memcmp(s, prefix, n);
+}
+
+/*
+ * The next line of the text at *p that is not blank, without its indentation and line end:
+ * its first character (*len of them, *ind spaces in), *p moved past it; NULL at the end.
+ */
+static inline const char *hmp_next_line(const char **p, size_t *ind, size_t *len)
+{
+	while (*p && **p) {
+		const char *line = *p, *eol = strchr(line, '\n');
+		size_t n = eol ? (size_t)(eol - line) : strlen(line);
+
+		while (n && line[n - 1] == '\r')
+			n--;
+		*ind = hmp_indent(line, n);
+		*len = n - *ind;
+		*p = eol ? eol + 1 : NULL;
+		if (*len)
+			return line + *ind;
+	}
+	return NULL;
 }
 
 #endif /* GMA_QMP_INTERNAL_H */

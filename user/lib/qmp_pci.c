@@ -68,6 +68,26 @@ static bool is_region(const char *s, size_t len, const char *name, bool *disable
 }
 
 /*
+ * Whether what follows an mtree line's range (len bytes at what) maps the window: the
+ * region itself, or an alias of it from its start, not disabled.
+ */
+static bool maps_ecam(const char *what, size_t len)
+{
+	const char *at;
+	bool disabled;
+	__u64 off;
+
+	if (is_region(what, len, ECAM_REGION, &disabled))
+		return !disabled;
+	if (!hmp_starts(what, len, "alias "))
+		return false;
+	/* alias NAME @pcie-mmcfg-mmio OFFSET-END: only from the window's start */
+	at = memmem(what, len, " @" ECAM_REGION " ", 18);
+	return at && (size_t)(what + len - (at + 18)) >= 16 && hex16(at + 18, &off) && !off &&
+	       !memmem(what, len, "[disabled]", 10);
+}
+
+/*
  * The window in "info mtree": in the system memory address space ("address-space: memory",
  * possibly listed with others sharing its tree), a region named pcie-mmcfg-mmio (q35), or an
  * alias of it from its start (arm virt's pcie-ecam), not disabled. The "memory-region:"
@@ -76,22 +96,12 @@ static bool is_region(const char *s, size_t len, const char *name, bool *disable
  */
 static bool parse_mtree_ecam(const char *text, __u64 *base, __u64 *size)
 {
-	bool in_memory = false, in_tree = false, disabled;
-	const char *p = text;
+	bool in_memory = false, in_tree = false;
+	const char *p = text, *s, *what;
+	size_t ind, len;
+	__u64 start, end;
 
-	while (p && *p) {
-		const char *eol = strchr(p, '\n'), *s, *what;
-		size_t len = eol ? (size_t)(eol - p) : strlen(p), ind;
-		__u64 start, end;
-
-		while (len && p[len - 1] == '\r')
-			len--;
-		ind = hmp_indent(p, len);
-		s = p + ind;
-		len -= ind;
-		p = eol ? eol + 1 : NULL;
-		if (!len)
-			continue;
+	while ((s = hmp_next_line(&p, &ind, &len))) {
 		if (!ind) {
 			/* a header: a group of address spaces sharing the tree that follows */
 			if (in_tree)
@@ -105,23 +115,8 @@ static bool parse_mtree_ecam(const char *text, __u64 *base, __u64 *size)
 		if (!in_memory)
 			continue;
 		what = mtree_range(s, len, &start, &end);
-		if (!what)
+		if (!what || !maps_ecam(what, len - (what - s)))
 			continue;
-		len -= what - s;
-		if (is_region(what, len, ECAM_REGION, &disabled)) {
-			if (disabled)
-				continue;
-		} else if (hmp_starts(what, len, "alias ")) {
-			/* alias NAME @pcie-mmcfg-mmio OFFSET-END: only from the window's start */
-			const char *at = memmem(what, len, " @" ECAM_REGION " ", 18);
-			__u64 off;
-
-			if (!at || (size_t)(what + len - (at + 18)) < 16 || !hex16(at + 18, &off) ||
-			    off || memmem(what, len, "[disabled]", 10))
-				continue;
-		} else {
-			continue;
-		}
 		*base = start;
 		*size = end - start + 1;
 		return true;
@@ -131,18 +126,14 @@ static bool parse_mtree_ecam(const char *text, __u64 *base, __u64 *size)
 
 int gma_qmp_pci_ecam(struct gma_qmp *q, __u64 *base, __u32 *buses)
 {
-	json_object *args, *ret = NULL;
+	json_object *ret = NULL;
 	__u64 b = 0, size = 0;
 	bool found = false;
 	int err;
 
 	if (!q || !base || !buses)
 		return -EINVAL;
-	args = json_object_new_object();
-	if (!args)
-		return -ENOMEM;
-	json_object_object_add(args, "command-line", json_object_new_string("info mtree"));
-	err = qmp_command(q, "human-monitor-command", args, &ret);
+	err = qmp_hmp(q, "info mtree", &ret);
 	if (err)
 		return err;
 	if (!json_object_is_type(ret, json_type_string)) {
@@ -175,17 +166,14 @@ int gma_qmp_pci_ecam(struct gma_qmp *q, __u64 *base, __u32 *buses)
  */
 static int read_phys_words(struct gma_qmp *q, __u64 gpa, __u32 words, __u32 *out)
 {
-	json_object *args = json_object_new_object(), *ret = NULL;
+	json_object *ret = NULL;
 	const char *s;
 	char line[64];
 	__u32 n = 0;
 	int err;
 
-	if (!args)
-		return -ENOMEM;
 	snprintf(line, sizeof(line), "xp /%uwx 0x%llx", words, (unsigned long long)gpa);
-	json_object_object_add(args, "command-line", json_object_new_string(line));
-	err = qmp_command(q, "human-monitor-command", args, &ret);
+	err = qmp_hmp(q, line, &ret);
 	if (err)
 		return err;
 	s = json_object_is_type(ret, json_type_string) ? json_object_get_string(ret) : "";

@@ -43,6 +43,49 @@ struct mmio_bus {
 	bool legacy;
 };
 
+/* The virtio-mmio device being read in "info qtree", and the buses it holds. */
+struct qtree_dev {
+	size_t indent; /* of its "dev:" line */
+	size_t prop_indent; /* of its own lines, one level in; 0 before the first */
+	size_t first; /* its first bus in the table */
+	bool have_base;
+	bool legacy;
+	__u64 base;
+};
+
+/* The device's window and force-legacy given to the buses it holds, buses[first, n). */
+static void qtree_dev_end(const struct qtree_dev *d, struct mmio_bus *buses, size_t n)
+{
+	for (size_t i = d->first; i < n; i++) {
+		buses[i].base = d->have_base ? d->base : 0;
+		buses[i].legacy = d->legacy;
+	}
+}
+
+/* One of the device's own lines: its first "mmio BASE/SIZE", force-legacy, or a bus. */
+static void qtree_dev_line(struct qtree_dev *d, const char *s, size_t len, struct mmio_bus *buses,
+			   size_t *n, size_t max)
+{
+	if (hmp_starts(s, len, "mmio ") && !d->have_base) {
+		char num[20];
+		char *end;
+
+		if (len - 5 < 16)
+			return;
+		memcpy(num, s + 5, 16);
+		num[16] = '\0';
+		errno = 0;
+		d->base = strtoull(num, &end, 16);
+		d->have_base = !errno && *end == '\0' && d->base != ~0ULL;
+	} else if (hmp_starts(s, len, "force-legacy = ")) {
+		d->legacy = hmp_starts(s + 15, len - 15, "true");
+	} else if (hmp_starts(s, len, "bus: ") && *n < max && len - 5 < sizeof(buses[*n].name)) {
+		memcpy(buses[*n].name, s + 5, len - 5);
+		buses[*n].name[len - 5] = '\0';
+		(*n)++;
+	}
+}
+
 /*
  * The buses of every virtio-mmio device in "info qtree" with the device's window base (the
  * first "mmio BASE/SIZE" line) and force-legacy property. Only lines one level inside the
@@ -50,71 +93,30 @@ struct mmio_bus {
  */
 static size_t parse_qtree(const char *text, struct mmio_bus *buses, size_t max)
 {
-	size_t n = 0, first = 0, dev_indent = 0, prop_indent = 0;
-	bool in_dev = false, have_base = false, legacy = false;
-	__u64 base = 0;
-	const char *p = text;
+	struct qtree_dev d = { 0 };
+	bool in_dev = false;
+	size_t n = 0, ind, len;
+	const char *p = text, *s;
 
-	while (p && *p) {
-		const char *eol = strchr(p, '\n');
-		size_t len = eol ? (size_t)(eol - p) : strlen(p), ind;
-		const char *s;
-
-		while (len && (p[len - 1] == '\r'))
-			len--;
-		ind = hmp_indent(p, len);
-		s = p + ind;
-		len -= ind;
-		p = eol ? eol + 1 : NULL;
-		if (!len)
-			continue;
-		if (in_dev && ind <= dev_indent) {
-			for (size_t i = first; i < n; i++) {
-				buses[i].base = have_base ? base : 0;
-				buses[i].legacy = legacy;
-			}
+	while ((s = hmp_next_line(&p, &ind, &len))) {
+		if (in_dev && ind <= d.indent) {
+			qtree_dev_end(&d, buses, n);
 			in_dev = false;
 		}
 		if (!in_dev) {
 			if (hmp_starts(s, len, "dev: virtio-mmio,")) {
+				d = (struct qtree_dev){ .indent = ind, .first = n };
 				in_dev = true;
-				dev_indent = ind;
-				prop_indent = 0;
-				have_base = legacy = false;
-				base = 0;
-				first = n;
 			}
 			continue;
 		}
-		if (!prop_indent)
-			prop_indent = ind;
-		if (ind != prop_indent)
-			continue;
-		if (hmp_starts(s, len, "mmio ") && !have_base) {
-			char num[20];
-			char *end;
-
-			if (len - 5 < 16)
-				continue;
-			memcpy(num, s + 5, 16);
-			num[16] = '\0';
-			errno = 0;
-			base = strtoull(num, &end, 16);
-			have_base = !errno && *end == '\0' && base != ~0ULL;
-		} else if (hmp_starts(s, len, "force-legacy = ")) {
-			legacy = hmp_starts(s + 15, len - 15, "true");
-		} else if (hmp_starts(s, len, "bus: ") && n < max &&
-			   len - 5 < sizeof(buses[n].name)) {
-			memcpy(buses[n].name, s + 5, len - 5);
-			buses[n].name[len - 5] = '\0';
-			n++;
-		}
+		if (!d.prop_indent)
+			d.prop_indent = ind;
+		if (ind == d.prop_indent)
+			qtree_dev_line(&d, s, len, buses, &n, max);
 	}
 	if (in_dev)
-		for (size_t i = first; i < n; i++) {
-			buses[i].base = have_base ? base : 0;
-			buses[i].legacy = legacy;
-		}
+		qtree_dev_end(&d, buses, n);
 	return n;
 }
 
@@ -306,17 +308,11 @@ static int queue_status(struct gma_qmp *q, const struct dev_info *d, __u32 index
 
 static struct mmio_bus *read_qtree(struct gma_qmp *q, size_t *n, int *err)
 {
-	json_object *args = json_object_new_object(), *ret = NULL;
+	json_object *ret = NULL;
 	struct mmio_bus *buses;
 
 	*n = 0;
-	*err = 0;
-	if (!args) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	json_object_object_add(args, "command-line", json_object_new_string("info qtree"));
-	*err = qmp_command(q, "human-monitor-command", args, &ret);
+	*err = qmp_hmp(q, "info qtree", &ret);
 	if (*err) {
 		if (*err == -EREMOTEIO)
 			*err = 0;
@@ -331,12 +327,52 @@ static struct mmio_bus *read_qtree(struct gma_qmp *q, size_t *n, int *err)
 	return buses;
 }
 
+struct queue_list {
+	struct gma_qmp_queue *v;
+	size_t n;
+	size_t cap;
+};
+
+/*
+ * Queue 0, 1, ... of the device at x-query-virtio's entry dev, appended to l, until QEMU
+ * says there is no such queue. An entry without a path is skipped.
+ */
+static int add_device(struct gma_qmp *q, json_object *dev, const struct mmio_bus *buses,
+		      size_t nr_buses, struct queue_list *l)
+{
+	struct dev_info d = { .name = qmp_get_str(dev, "name"), .path = qmp_get_str(dev, "path") };
+	int err;
+
+	if (!d.path)
+		return 0;
+	err = map_device(q, &d, buses, nr_buses);
+	if (!err)
+		err = device_status(q, &d);
+	for (__u32 k = 0; !err && k < QMP_QUEUES_PER_DEVICE_MAX; k++) {
+		if (l->n == l->cap) {
+			size_t ncap = l->cap ? l->cap * 2 : 16;
+			void *p = realloc(l->v, ncap * sizeof(*l->v));
+
+			if (!p)
+				return -ENOMEM;
+			l->v = p;
+			l->cap = ncap;
+		}
+		err = queue_status(q, &d, k, &l->v[l->n]);
+		if (err == -EREMOTEIO)
+			return 0; /* past the device's last queue */
+		if (!err)
+			l->n++;
+	}
+	return err;
+}
+
 int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t *n)
 {
+	struct queue_list l = { 0 };
 	json_object *list = NULL;
-	struct gma_qmp_queue *res = NULL;
 	struct mmio_bus *buses = NULL;
-	size_t nr = 0, cap = 0, nr_buses = 0, nr_devs;
+	size_t nr_buses = 0, nr_devs;
 	int err;
 
 	if (!q || !out || !n)
@@ -351,53 +387,19 @@ int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t 
 		goto out;
 	}
 	buses = read_qtree(q, &nr_buses, &err);
-	if (err)
-		goto out;
 	nr_devs = json_object_array_length(list);
 	if (nr_devs > QMP_DEVICES_MAX)
 		nr_devs = QMP_DEVICES_MAX;
-	for (size_t i = 0; i < nr_devs; i++) {
-		json_object *dev = json_object_array_get_idx(list, i);
-		struct dev_info d = { .name = qmp_get_str(dev, "name"),
-				      .path = qmp_get_str(dev, "path") };
-
-		if (!d.path)
-			continue;
-		err = map_device(q, &d, buses, nr_buses);
-		if (!err)
-			err = device_status(q, &d);
-		if (err)
-			goto out;
-		for (__u32 k = 0; k < QMP_QUEUES_PER_DEVICE_MAX; k++) {
-			if (nr == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				void *p = realloc(res, ncap * sizeof(*res));
-
-				if (!p) {
-					err = -ENOMEM;
-					goto out;
-				}
-				res = p;
-				cap = ncap;
-			}
-			err = queue_status(q, &d, k, &res[nr]);
-			if (err == -EREMOTEIO) {
-				err = 0; /* past the device's last queue */
-				break;
-			}
-			if (err)
-				goto out;
-			nr++;
-		}
-	}
+	for (size_t i = 0; !err && i < nr_devs; i++)
+		err = add_device(q, json_object_array_get_idx(list, i), buses, nr_buses, &l);
 out:
 	json_object_put(list);
 	free(buses);
 	if (err) {
-		free(res);
+		free(l.v);
 		return err;
 	}
-	*out = res;
-	*n = nr;
+	*out = l.v;
+	*n = l.n;
 	return 0;
 }
