@@ -410,50 +410,56 @@ static int greeting(struct gma_qmp *q)
 	return qmp_command(q, "qmp_capabilities", NULL, NULL);
 }
 
-int gma_qmp_connect_opts(const char *socket_path, const struct gma_qmp_opts *opts,
-			 struct gma_qmp **out)
+/* A client with opts' limits, its buffer allocated, not connected; NULL with errno ENOMEM. */
+static struct gma_qmp *qmp_alloc(const struct gma_qmp_opts *opts)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct gma_qmp *q;
-	int err;
+	struct gma_qmp *q = calloc(1, sizeof(*q));
 
-	if (!socket_path || !out || !OPTS_VALID(opts, gma_qmp_opts))
-		return -EINVAL;
-	*out = NULL;
-	if (strlen(socket_path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
-	q = calloc(1, sizeof(*q));
-	if (!q)
-		return -ENOMEM;
+	if (q)
+		q->buf = malloc(4096);
+	if (!q || !q->buf) {
+		free(q);
+		errno = ENOMEM;
+		return NULL;
+	}
+	q->cap = 4096;
+	q->fd = -1;
 	q->timeout_ms = QMP_TIMEOUT_MS_DEFAULT;
 	q->max_msg = QMP_MAX_MSG_DEFAULT;
 	if (OPTS_GET(opts, timeout_ms, 0) > 0)
 		q->timeout_ms = opts->timeout_ms;
 	if (OPTS_GET(opts, max_msg, 0))
 		q->max_msg = opts->max_msg < QMP_MAX_MSG_MIN ? QMP_MAX_MSG_MIN : opts->max_msg;
-	q->cap = 4096;
-	q->buf = malloc(q->cap);
-	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (!q->buf || q->fd < 0) {
-		err = q->buf ? -errno : -ENOMEM;
-		goto fail;
-	}
-	if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		err = -errno;
-		goto fail;
-	}
-	err = greeting(q);
-	if (err)
-		goto fail;
-	*out = q;
-	return 0;
-fail:
-	gma_qmp_close(q);
-	return err;
+	return q;
 }
 
-int gma_qmp_connect(const char *socket_path, struct gma_qmp **out)
+struct gma_qmp *gma_qmp_new(const char *socket_path, const struct gma_qmp_opts *opts)
 {
-	return gma_qmp_connect_opts(socket_path, NULL, out);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct gma_qmp *q;
+	int err;
+
+	if (!socket_path || !OPTS_VALID(opts, gma_qmp_opts)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
+	q = qmp_alloc(opts);
+	if (!q)
+		return NULL;
+	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (q->fd < 0 || connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)))
+		err = -errno;
+	else
+		err = greeting(q);
+	if (err) {
+		gma_qmp_close(q);
+		errno = -err; /* after close(), which may change it */
+		return NULL;
+	}
+	return q;
 }
