@@ -218,6 +218,12 @@ abi-check: $(OUTPUT)/libgma.so | deps-test
 		echo "abi-check: libgma's ABI differs from $(LIBGMA_ABI) (above). If that is" \
 			"meant: give it a version (include/gma/version.h, libgma.map) and run" \
 			"make abi-baseline"; exit 1; }
+	$(Q)nm -D --defined-only $(OUTPUT)/libgma.so.$(LIBGMA_VERSION) | \
+		awk '{ sub(/@.*/, "", $$3); print $$3 }' | sort >$(OUTPUT)/libgma.defined
+	$(Q)missing=$$(sed -n 's/^[[:space:]]*\(gma_[a-z0-9_]*\);$$/\1/p' $(LIBGMA_MAP) | sort | \
+		comm -23 - $(OUTPUT)/libgma.defined); \
+		[ -z "$$missing" ] || { echo "abi-check: $(LIBGMA_MAP) names symbols libgma.so" \
+			"does not define:" $$missing; exit 1; }
 	$(Q)echo "  ABI      libgma.so.$(LIBGMA_VERSION) as $(LIBGMA_ABI)"
 
 abi-baseline: $(OUTPUT)/libgma.so | deps-test

@@ -198,33 +198,35 @@ GMA_API const char *gma_anomaly_reason(__u32 bit);
 
 struct gma_qmp;
 
+/* Options of gma_qmp_new(), declared with GMA_OPTS(); every field may be left 0. */
 struct gma_qmp_opts {
 	size_t sz;
-	/* Time allowed for the greeting and for each command's reply (default 5000 ms). */
+	/* Time allowed for the greeting and for each command's reply (0: the default, 5000 ms). */
 	int timeout_ms;
-	/* Longest message accepted from QEMU, in bytes (default 4 MiB, at least 4 KiB). */
+	/* Longest message accepted from QEMU, in bytes (0: the default, 4 MiB; at least 4 KiB). */
 	size_t max_msg;
 	size_t : 0;
 };
 
 /*
- * Connects to a QMP unix socket, reads the greeting and negotiates capabilities. Returns 0
- * and *out (close with gma_qmp_close), or -ENAMETOOLONG, connect(2)'s errno, -ETIMEDOUT (the
- * peer stays silent), -EMSGSIZE (a message over max_msg), -EPROTO (not QMP),
- * -ECONNRESET (peer closed), -EREMOTEIO (QEMU refused qmp_capabilities), -ENOMEM. After
- * -EMSGSIZE the stream is out of step: later commands fail with -ENOTCONN.
+ * Connects to QEMU's QMP unix socket at socket_path, reads the greeting and negotiates
+ * capabilities; opts may be NULL. Returns the client (close it with gma_qmp_close()), or NULL
+ * with errno: EINVAL (no path, or opts with a field this library does not know set),
+ * ENAMETOOLONG, socket(2)'s or connect(2)'s errno, ETIMEDOUT (the peer stays silent),
+ * EMSGSIZE (a message over max_msg), EPROTO (not QMP), ECONNRESET (peer closed), EREMOTEIO
+ * (QEMU refused qmp_capabilities), ENOMEM.
  */
-GMA_API int gma_qmp_connect(const char *socket_path, struct gma_qmp **out);
-GMA_API int gma_qmp_connect_opts(const char *socket_path, const struct gma_qmp_opts *opts,
-				 struct gma_qmp **out);
+GMA_API struct gma_qmp *gma_qmp_new(const char *socket_path, const struct gma_qmp_opts *opts);
 GMA_API void gma_qmp_close(struct gma_qmp *q);
 
 /*
  * Runs one command. args_json is the JSON object of its arguments, or NULL. Asynchronous
  * events that arrive first are skipped. On success *ret_json (when ret_json is not NULL) is
- * the reply's "return" value as JSON text, malloc'ed, owned by the caller. Errors as for
- * gma_qmp_connect; -EREMOTEIO when QEMU answered with an error, whose class and description
- * gma_qmp_last_error() gives until the next command.
+ * the reply's "return" value as JSON text, malloc'ed, owned by the caller. Errors: -EINVAL
+ * (no command, arguments that are not a JSON object), -ETIMEDOUT, -EMSGSIZE, -EPROTO,
+ * -ECONNRESET and -ENOMEM as for gma_qmp_new(), send(2)'s errno, and -EREMOTEIO when QEMU
+ * answered with an error, whose class and description gma_qmp_last_error() gives until the
+ * next command. After -EMSGSIZE the stream is out of step: later commands fail with -ENOTCONN.
  */
 GMA_API int gma_qmp_command(struct gma_qmp *q, const char *execute, const char *args_json,
 			    char **ret_json);

@@ -81,9 +81,11 @@ nodes=$(objdump -T "$dest/usr/lib/libgma.so.$version" | awk '$NF ~ /^gma_/ { pri
 	sort | uniq -c | awk '{ printf "%s%s: %s", sep, $2, $1; sep = ", " }')
 objdump -T "$dest/usr/lib/libgma.so.$version" | awk '$NF ~ /^gma_/ && $(NF - 1) !~ /^GMA_0\.[0-9]+$/' |
 	grep . && fail "libgma.so exports gma_* symbols without a GMA_0.x version"
-for s in gma_qmp_pci_function gma_tracer_add_pci_function; do
-	objdump -T "$dest/usr/lib/libgma.so.$version" | grep -q "GMA_0\.2 *$s\$" ||
-		fail "$s is not in version node GMA_0.2"
+for s in GMA_0.2:gma_qmp_pci_function GMA_0.2:gma_tracer_add_pci_function GMA_0.3:gma_qmp_new; do
+	node=${s%%:*} sym=${s#*:}
+	objdump -T "$dest/usr/lib/libgma.so.$version" |
+		awk -v n="$node" -v s="$sym" '$NF == s && $(NF - 1) == n { ok = 1 } END { exit !ok }' ||
+		fail "$sym is not in version node $node"
 done
 objdump -T "$dest/usr/lib/libgma.so.$version" | grep -q "GMA_0\.3 *gma_load_error_kind_name\$" ||
 	fail "gma_load_error_kind_name is not in version node GMA_0.3"

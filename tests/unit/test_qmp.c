@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -559,6 +560,17 @@ static __u64 ms_now(void)
 	return (__u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* gma_qmp_new() as 0 and *q, or its errno negated (and *q NULL). */
+static int qmp_new(const char *path, const struct gma_qmp_opts *opts, struct gma_qmp **q)
+{
+	errno = 0;
+	*q = gma_qmp_new(path, opts);
+	if (*q)
+		return 0;
+	cr_assert_neq(errno, 0, "NULL without errno");
+	return -errno;
+}
+
 Test(qmp, greeting_capabilities_commands_and_errors)
 {
 	struct fake f = fake_start(FAKE_QEMU);
@@ -566,7 +578,7 @@ Test(qmp, greeting_capabilities_commands_and_errors)
 	int major, minor, micro;
 	char *ret = NULL;
 
-	cr_assert_eq(gma_qmp_connect(f.path, &q), 0);
+	cr_assert_eq(qmp_new(f.path, NULL, &q), 0);
 	gma_qmp_version(q, &major, &minor, &micro);
 	cr_assert_eq(major, 7);
 	cr_assert_eq(minor, 2);
@@ -611,7 +623,7 @@ Test(qmp, virtio_queues_with_mmio_bases)
 	struct gma_qmp *q = NULL;
 	size_t n = 0;
 
-	cr_assert_eq(gma_qmp_connect(f.path, &q), 0);
+	cr_assert_eq(qmp_new(f.path, NULL, &q), 0);
 	cr_assert_eq(gma_qmp_virtio_queues(q, &qs, &n), 0);
 	cr_assert_eq(n, 64 + 3 + 1 + 1);
 
@@ -663,7 +675,7 @@ Test(qmp, silent_server_times_out)
 	struct gma_qmp *q = (void *)1;
 	__u64 t0 = ms_now(), dt;
 
-	cr_assert_eq(gma_qmp_connect_opts(f.path, &opts, &q), -ETIMEDOUT);
+	cr_assert_eq(qmp_new(f.path, &opts, &q), -ETIMEDOUT);
 	dt = ms_now() - t0;
 	cr_assert_null(q);
 	cr_assert(dt >= 290 && dt < 2000, "took %llu ms", (unsigned long long)dt);
@@ -675,13 +687,13 @@ Test(qmp, ten_megabyte_line_is_refused)
 	struct fake f = fake_start(FAKE_HUGE_GREETING);
 	struct gma_qmp *q = NULL;
 
-	cr_assert_eq(gma_qmp_connect(f.path, &q), -EMSGSIZE);
+	cr_assert_eq(qmp_new(f.path, NULL, &q), -EMSGSIZE);
 	cr_assert_null(q);
 	fake_stop(&f);
 
 	f = fake_start(FAKE_HUGE_REPLY);
 	GMA_OPTS(gma_qmp_opts, opts, .max_msg = 1 << 20);
-	cr_assert_eq(gma_qmp_connect_opts(f.path, &opts, &q), 0);
+	cr_assert_eq(qmp_new(f.path, &opts, &q), 0);
 	cr_assert_eq(gma_qmp_command(q, "x-query-virtio", NULL, NULL), -EMSGSIZE);
 	cr_assert_eq(gma_qmp_command(q, "x-query-virtio", NULL, NULL), -ENOTCONN);
 	gma_qmp_close(q);
@@ -694,23 +706,62 @@ Test(qmp, misbehaving_peers)
 	GMA_OPTS(gma_qmp_opts, opts, .timeout_ms = 2000);
 	struct gma_qmp *q = NULL;
 
-	cr_assert_eq(gma_qmp_connect_opts(f.path, &opts, &q), -EPROTO);
+	cr_assert_eq(qmp_new(f.path, &opts, &q), -EPROTO);
 	fake_stop(&f);
 
 	f = fake_start(FAKE_HANGUP);
-	cr_assert_eq(gma_qmp_connect_opts(f.path, &opts, &q), -ECONNRESET);
+	cr_assert_eq(qmp_new(f.path, &opts, &q), -ECONNRESET);
 	fake_stop(&f);
 
 	f = fake_start(FAKE_CAPS_ERROR);
-	cr_assert_eq(gma_qmp_connect_opts(f.path, &opts, &q), -EREMOTEIO);
+	cr_assert_eq(qmp_new(f.path, &opts, &q), -EREMOTEIO);
 	fake_stop(&f);
 
-	cr_assert_eq(gma_qmp_connect("/tmp/gma-test-qmp-no-such.sock", &q), -ENOENT);
-	cr_assert_eq(gma_qmp_connect("/tmp/"
-				     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-				     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-				     &q),
+	cr_assert_eq(qmp_new("/tmp/gma-test-qmp-no-such.sock", NULL, &q), -ENOENT);
+	cr_assert_eq(qmp_new("/tmp/"
+			     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+			     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+			     NULL, &q),
 		     -ENAMETOOLONG);
+}
+
+/*
+ * The options are read as libbpf reads its own: a shorter struct (a caller built against an
+ * older libgma) gets the defaults for the fields it lacks, a longer one is refused when a
+ * field this library does not know is set, before anything is connected.
+ */
+Test(qmp, options_checked_by_their_size)
+{
+	struct {
+		struct gma_qmp_opts opts;
+		__u64 newer_field;
+	} newer = { .opts = { .sz = sizeof(newer) }, .newer_field = 1 };
+	struct gma_qmp_opts older = {
+		.sz = offsetof(struct gma_qmp_opts, timeout_ms) + sizeof(older.timeout_ms),
+		.timeout_ms = 2000,
+		.max_msg = 16 << 20, /* past older's size: not read */
+	};
+	struct gma_qmp_opts no_size = { .timeout_ms = 2000 };
+	struct gma_qmp *q = NULL;
+	struct fake f;
+
+	cr_assert_eq(qmp_new("/tmp/gma-test-qmp-no-such.sock", &newer.opts, &q), -EINVAL,
+		     "an unknown field set: refused before connecting");
+	cr_assert_eq(qmp_new("/tmp/gma-test-qmp-no-such.sock", &no_size, &q), -EINVAL);
+	cr_assert_eq(qmp_new(NULL, NULL, &q), -EINVAL);
+
+	newer.newer_field = 0;
+	f = fake_start(FAKE_QEMU);
+	cr_assert_eq(qmp_new(f.path, &newer.opts, &q), 0, "an unknown field left 0: accepted");
+	gma_qmp_close(q);
+	fake_stop(&f);
+
+	f = fake_start(FAKE_HUGE_REPLY);
+	cr_assert_eq(qmp_new(f.path, &older, &q), 0);
+	cr_assert_eq(gma_qmp_command(q, "x-query-virtio", NULL, NULL), -EMSGSIZE,
+		     "the default max_msg (4 MiB), not the 16 MiB past the caller's struct");
+	gma_qmp_close(q);
+	fake_stop(&f);
 }
 
 /* gma_qmp_pci_ecam against a fake QEMU answering "info mtree" with mtree. */
@@ -722,7 +773,7 @@ static int ecam_from(const char *mtree, __u64 *base, __u32 *buses)
 
 	fake_mtree = mtree;
 	f = fake_start(FAKE_QEMU);
-	cr_assert_eq(gma_qmp_connect(f.path, &q), 0);
+	cr_assert_eq(qmp_new(f.path, NULL, &q), 0);
 	err = gma_qmp_pci_ecam(q, base, buses);
 	gma_qmp_close(q);
 	fake_stop(&f);
@@ -828,7 +879,7 @@ static int pci_function_of(__u64 key, struct gma_pci_function *fn)
 	struct gma_qmp *q = NULL;
 	int err;
 
-	cr_assert_eq(gma_qmp_connect(f.path, &q), 0);
+	cr_assert_eq(qmp_new(f.path, NULL, &q), 0);
 	err = gma_qmp_pci_function(q, Q35_ECAM_BASE, 256, key, fn);
 	gma_qmp_close(q);
 	fake_stop(&f);

@@ -349,10 +349,10 @@ int cmd_ring(int argc, char **argv)
 		struct gma_qmp *qmp;
 		size_t n;
 
-		err = gma_qmp_connect(args.qmp, &qmp);
-		if (err) {
-			report_qmp_error(err, args.qmp, "connecting (greeting, qmp_capabilities)",
-					 NULL);
+		qmp = gma_qmp_new(args.qmp, NULL);
+		if (!qmp) {
+			err = report_qmp_error(-errno, args.qmp,
+					       "connecting (greeting, qmp_capabilities)", NULL);
 			goto out;
 		}
 		err = gma_qmp_virtio_queues(qmp, &qs, &n);

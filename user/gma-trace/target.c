@@ -273,9 +273,10 @@ static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm, const char 
 	struct gma_qmp *qmp;
 	int err;
 
-	err = gma_qmp_connect(path, &qmp);
-	if (err)
-		return report_qmp_error(err, path, "connecting (greeting, qmp_capabilities)", NULL);
+	qmp = gma_qmp_new(path, NULL);
+	if (!qmp)
+		return report_qmp_error(-errno, path, "connecting (greeting, qmp_capabilities)",
+					NULL);
 	err = gma_qmp_virtio_queues(qmp, &qs, &n);
 	if (err)
 		report_qmp_error(err, path, "x-query-virtio (listing the virtio queues)", qmp);
