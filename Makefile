@@ -87,7 +87,7 @@ $(OUTPUT)/user/lib/%.o: user/lib/%.c $(wildcard include/gma/*.h user/lib/*.h) $(
 
 # gma-trace checks options against the tracer's caps (bpf/tracer.h) when it parses them.
 $(OUTPUT)/user/gma-trace/%.o: user/gma-trace/%.c $(wildcard include/gma/*.h user/gma-trace/*.h) \
-		bpf/tracer.h | deps $(OUTPUT)/user/gma-trace
+		bpf/tracer.h bpf/compiler.h | deps $(OUTPUT)/user/gma-trace
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Iuser/gma-trace -c $< -o $@
 

@@ -25,6 +25,7 @@
  * follows). bpf/tracer.h, installed renamed as <gma/tracer.h>: one definition.
  */
 #include "tracer.h"
+#include "compiler.h" /* ARRAY_SIZE, the one the bpf/ headers use */
 
 /*
  * Exit statuses, as gma-trace(8) EXIT STATUS lists them: 0 a result (a decoded ring with its

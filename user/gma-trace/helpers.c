@@ -37,7 +37,7 @@ static void keep_load_why(const char *fmt, va_list args)
 	/* a verifier log comes as one message: look for the telling line inside it */
 	if (load_why[0] || vasprintf(&msg, fmt, args) < 0)
 		return;
-	for (size_t i = 0; i < sizeof(needles) / sizeof(needles[0]) && !p; i++)
+	for (size_t i = 0; i < ARRAY_SIZE(needles) && !p; i++)
 		p = strstr(msg, needles[i]);
 	if (p)
 		snprintf(load_why, sizeof(load_why), "%.*s", (int)strcspn(p, "\n"), p);

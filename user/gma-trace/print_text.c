@@ -80,7 +80,7 @@ static const char *byte_mark(__u8 state)
 {
 	static const char *marks[] = { "", "--", "!!", "##", "??", ".." };
 
-	return state < sizeof(marks) / sizeof(marks[0]) ? marks[state] : "**";
+	return state < ARRAY_SIZE(marks) ? marks[state] : "**";
 }
 
 static void print_range(void *ctx, __u64 gpa, size_t len, __u8 state, bool first)
