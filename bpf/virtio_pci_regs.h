@@ -40,7 +40,7 @@
 #include <gma/record.h>
 #include <gma/vring_walk.h>
 #include "tracer.h"
-#include "virtio_mmio_regs.h" /* enum mmio_action, set_lo/set_hi, the feature bits */
+#include "transport_regs.h" /* enum mmio_action, set_lo/set_hi, the device status */
 #include <linux/pci_regs.h>
 
 #define PCI_CONFIG_ADDRESS 0xcf8
@@ -610,7 +610,7 @@ static __always_inline enum mmio_action virtio_pci_common_access(struct pci_fn *
 			vq->flags &= ~GMA_QUEUE_READY;
 			break;
 		}
-		return virtio_mmio_queue_ready(dev, vq);
+		return virtio_dev_queue_ready(dev, vq);
 	}
 	return MMIO_NONE;
 }
@@ -654,7 +654,7 @@ static __always_inline enum mmio_action virtio_pci_legacy_access(struct virtio_d
 		gma_vring_legacy_layout(vq->desc, vq->num, VIRTIO_PCI_LEGACY_ALIGN, &vq->driver,
 					&vq->device);
 		vq->flags |= GMA_QUEUE_LEGACY;
-		return virtio_mmio_queue_ready(dev, vq);
+		return virtio_dev_queue_ready(dev, vq);
 	}
 	return MMIO_NONE;
 }
