@@ -2,11 +2,11 @@
 /*
  * The virtio-pci transport: follows the guest's configuration space accesses (ports
  * 0xCF8/0xCFC, kvm_pio; an ECAM window, kvm_mmio) to learn each VirtIO PCI function, its
- * BARs and capabilities; then
- * its common configuration and notify area (kvm_mmio, kvm_fast_mmio) or, for legacy and
- * transitional devices, its I/O BAR (kvm_pio). Devices are keyed GMA_PCI_BASE(bus, dev, fn)
- * in the devices map, so the rest of the tracer (virtqueue.bpf.h) samples them as it samples
- * virtio-mmio ones. The register rules are pure code in virtio_pci_regs.h.
+ * BARs and capabilities; then its common configuration and notify area (kvm_mmio,
+ * kvm_fast_mmio) or, for legacy and transitional devices, its I/O BAR (kvm_pio). Devices are
+ * keyed GMA_PCI_BASE(bus, dev, fn) in the devices map, so the rest of the tracer
+ * (virtqueue.bpf.h) samples them as it samples virtio-mmio ones. The register rules are pure
+ * code in virtio_pci_regs.h and the headers it lists; this file holds the maps and lookups.
  *
  * A function is found when the guest reads its vendor id (0x1af4), as every driver does at
  * enumeration, through 0xCF8/0xCFC or ECAM: both go to pci_config(). The ECAM window of a VM
