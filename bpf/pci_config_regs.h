@@ -248,12 +248,12 @@ static __always_inline void pci_config_shadow(struct pci_fn *f, __u32 off, __u32
 			break;
 		f->cfg[(off + i) & (PCI_CFG_SIZE - 1)] = shadow >> (8 * i);
 	}
-	if (!write && off == 0) {
+	if (!write && off == PCI_VENDOR_ID) {
 		f->vendor = val & 0xffff;
 		if (width == 4)
 			f->device = val >> 16;
 	}
-	if (!write && off == 2)
+	if (!write && off == PCI_DEVICE_ID)
 		f->device = val & 0xffff;
 	/* a BAR being sized: all-ones written, the mask read back; the address follows */
 	if (off >= PCI_BAR0 && off < PCI_BAR0 + 4 * PCI_BARS && width == 4) {

@@ -31,7 +31,11 @@
 #include "pci_config_regs.h"
 #include "pci_msix_regs.h"
 
+/* Device IDs (4.1.2): a function is VirtIO's by its vendor and a device ID in this range. */
 #define PCI_VENDOR_VIRTIO 0x1af4
+#define VIRTIO_PCI_DEVICE_ID_FIRST 0x1000 /* transitional: 0x1000 + n */
+#define VIRTIO_PCI_DEVICE_ID_MODERN 0x1040 /* modern: 0x1040 + the device type */
+#define VIRTIO_PCI_DEVICE_ID_LAST 0x107f
 
 /*
  * struct virtio_pci_cap (4.1.4), a vendor-specific capability: cap_vndr, cap_next, cap_len,
@@ -65,18 +69,28 @@
 #define VIRTIO_PCI_COMMON_Q_USEDLO 0x30
 #define VIRTIO_PCI_COMMON_Q_USEDHI 0x34
 
-/* Whether the device is a VirtIO one, and whether it speaks the legacy interface. */
+/* Whether the function is a VirtIO one (modern or transitional), and its device type. */
 static __always_inline bool pci_is_virtio(const struct pci_fn *f)
 {
-	return f->vendor == PCI_VENDOR_VIRTIO && f->device >= 0x1000 && f->device <= 0x107f;
+	return f->vendor == PCI_VENDOR_VIRTIO && f->device >= VIRTIO_PCI_DEVICE_ID_FIRST &&
+	       f->device <= VIRTIO_PCI_DEVICE_ID_LAST;
 }
 
 static __always_inline __u32 pci_virtio_type(const struct pci_fn *f)
 {
-	/* modern 0x1040 + type; transitional 0x1000 + n: the subsystem id holds the type */
-	if (f->device >= 0x1040)
-		return f->device - 0x1040;
-	return pci_cfg_u32(f, 0x2c) >> 16;
+	/* a transitional device's ID (0x1000 + n) is not its type: its subsystem ID is */
+	if (f->device >= VIRTIO_PCI_DEVICE_ID_MODERN)
+		return f->device - VIRTIO_PCI_DEVICE_ID_MODERN;
+	return pci_cfg_u16(f, PCI_SUBSYSTEM_ID);
+}
+
+/*
+ * The version a function speaks, as virtio-mmio's Version register gives it: 2 for a modern
+ * one; 1 for a transitional one, which a driver may drive through its legacy interface.
+ */
+static __always_inline __u32 pci_virtio_version(const struct pci_fn *f)
+{
+	return f->device >= VIRTIO_PCI_DEVICE_ID_MODERN ? 2 : 1;
 }
 
 /* Where a VirtIO structure capability at `at` says its structure is: BAR, offset, length. */
@@ -100,7 +114,7 @@ static __always_inline void pci_decode_caps(struct pci_fn *f)
 	f->msix_cap = 0;
 	if (!(f->cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST))
 		return;
-	for (__u32 i = 0; i < PCI_CAPS_MAX && at >= 0x40; i++) {
+	for (__u32 i = 0; i < PCI_CAPS_MAX && at >= PCI_STD_HEADER_SIZEOF; i++) {
 		at &= PCI_CFG_SIZE - 4;
 		if (f->cfg[at] == PCI_CAP_ID_MSIX && !f->msix_cap)
 			pci_msix_cap(f, at);
@@ -115,7 +129,7 @@ static __always_inline void pci_decode_caps(struct pci_fn *f)
 				break;
 			}
 		}
-		at = f->cfg[(at + 1) & (PCI_CFG_SIZE - 1)] & 0xfc;
+		at = f->cfg[(at + PCI_CAP_LIST_NEXT) & (PCI_CFG_SIZE - 1)] & 0xfc;
 	}
 }
 
