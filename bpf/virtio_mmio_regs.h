@@ -15,32 +15,25 @@
 #include "transport_regs.h" /* enum mmio_action, the device status and features */
 
 /*
- * Register offsets of the VirtIO 1.x spec (4.2.2): fixed by the spec, macros of the uapi
- * header that BPF cannot include next to vmlinux.h, never CO-RE.
+ * The register offsets (VirtIO 1.x 4.2.2, 4.2.4 for the legacy ones) from the kernel's uapi
+ * header: plain #defines that need no <linux/types.h>, so BPF includes it beside vmlinux.h as
+ * userspace does. They are the spec's ABI, never CO-RE. The window's size, which the header
+ * does not give, is GMA_VIRTIO_MMIO_WINDOW (<gma/record.h>: a device's key is its base).
  */
-#define VIRTIO_MMIO_MAGIC_VALUE 0x000
-#define VIRTIO_MMIO_VERSION 0x004
-#define VIRTIO_MMIO_DEVICE_ID 0x008
-#define VIRTIO_MMIO_DRIVER_FEATURES 0x020
-#define VIRTIO_MMIO_DRIVER_FEATURES_SEL 0x024
-#define VIRTIO_MMIO_GUEST_PAGE_SIZE 0x028
-#define VIRTIO_MMIO_QUEUE_SEL 0x030
-#define VIRTIO_MMIO_QUEUE_NUM 0x038
-#define VIRTIO_MMIO_QUEUE_ALIGN 0x03c
-#define VIRTIO_MMIO_QUEUE_PFN 0x040
-#define VIRTIO_MMIO_QUEUE_READY 0x044
-#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050
-#define VIRTIO_MMIO_INTERRUPT_STATUS 0x060
-#define VIRTIO_MMIO_INTERRUPT_ACK 0x064
-#define VIRTIO_MMIO_STATUS 0x070
-#define VIRTIO_MMIO_QUEUE_DESC_LOW 0x080
-#define VIRTIO_MMIO_QUEUE_DESC_HIGH 0x084
-#define VIRTIO_MMIO_QUEUE_AVAIL_LOW 0x090
-#define VIRTIO_MMIO_QUEUE_AVAIL_HIGH 0x094
-#define VIRTIO_MMIO_QUEUE_USED_LOW 0x0a0
-#define VIRTIO_MMIO_QUEUE_USED_HIGH 0x0a4
-#define VIRTIO_MMIO_WINDOW 0x200
-#define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt" */
+#include <linux/virtio_mmio.h>
+
+#define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt", the value at VIRTIO_MMIO_MAGIC_VALUE */
+
+/* The window a guest physical address falls in (its device's key), and the offset in it. */
+static __always_inline __u64 virtio_mmio_base(__u64 gpa)
+{
+	return gpa & ~(__u64)(GMA_VIRTIO_MMIO_WINDOW - 1);
+}
+
+static __always_inline __u32 virtio_mmio_off(__u64 gpa)
+{
+	return gpa & (GMA_VIRTIO_MMIO_WINDOW - 1);
+}
 
 /* Whether a first access to an unknown window shows a virtio-mmio device: its magic read. */
 static __always_inline bool virtio_mmio_is_probe(__u32 off, __u32 val, bool write)
