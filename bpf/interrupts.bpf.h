@@ -9,10 +9,11 @@
  * injection from a kernel worker (a level-triggered irqfd) names no VM and is not counted.
  *
  * virtio-mmio has no vector register: the line of a device is learnt from its driver, whose
- * handler reads InterruptStatus (0x60). A read that finds bits set keeps, of the device's
- * candidate lines, those raised since its previous read; a read that finds none drops the
- * lines raised since (they were another device's). One candidate left is the device's line;
- * while several are left, userspace drops those other devices are known to raise (tracer.c).
+ * handler reads InterruptStatus (VIRTIO_MMIO_INTERRUPT_STATUS). A read that finds bits set
+ * keeps, of the device's candidate lines, those raised since its previous read; a read that
+ * finds none drops the lines raised since (they were another device's). One candidate left
+ * is the device's line; while several are left, userspace drops those other devices are
+ * known to raise (tracer.c).
  *
  * "Since" is exact about when the VMM made its answer, which lies between the read's exit
  * (kvm_mmio READ_UNSATISFIED) and the answer's return (READ, with the value): a line raised
@@ -34,8 +35,6 @@
 #define GMA_INTERRUPTS_BPF_H
 
 #include "virtqueue.bpf.h"
-
-#define VIRTIO_MMIO_INTERRUPT_STATUS_OFF 0x60
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -196,8 +196,8 @@ int BPF_PROG(kvm_mmio, int type, int len, __u64 gpa, void *valp)
 	if (!vm)
 		return 0;
 	if (len == 4 && type == KVM_TRACE_MMIO_READ_UNSATISFIED &&
-	    (gpa & (VIRTIO_MMIO_WINDOW - 1)) == VIRTIO_MMIO_INTERRUPT_STATUS_OFF)
-		irq_status_exit(vm, gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1));
+	    virtio_mmio_off(gpa) == VIRTIO_MMIO_INTERRUPT_STATUS)
+		irq_status_exit(vm, virtio_mmio_base(gpa));
 	/* register accesses with a value: writes, and reads once satisfied */
 	if ((len == 1 || len == 2 || len == 4) && valp &&
 	    (type == KVM_TRACE_MMIO_READ || type == KVM_TRACE_MMIO_WRITE) &&
@@ -209,11 +209,11 @@ int BPF_PROG(kvm_mmio, int type, int len, __u64 gpa, void *valp)
 			unexplained_begin();
 		r = len == 4 ? mmio_access(vm, write, gpa, val) : 0;
 		if (len == 4 && type == KVM_TRACE_MMIO_READ &&
-		    (gpa & (VIRTIO_MMIO_WINDOW - 1)) == VIRTIO_MMIO_INTERRUPT_STATUS_OFF)
-			irq_status_read(vm, gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1), val);
+		    virtio_mmio_off(gpa) == VIRTIO_MMIO_INTERRUPT_STATUS)
+			irq_status_read(vm, virtio_mmio_base(gpa), val);
 
 		if ((r & 0xff) == MMIO_NOTIFY)
-			notify_queue(vm, gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1), (__u32)r >> 8, 0);
+			notify_queue(vm, virtio_mmio_base(gpa), (__u32)r >> 8, 0);
 		else
 			pci_mmio(vm, write, gpa, len, val);
 		sample_pending(vm, PENDING_NOTIFY);

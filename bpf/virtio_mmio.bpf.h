@@ -6,7 +6,7 @@
  *
  * A window is found when the guest reads the magic value at its offset 0, or is given by
  * userspace (--mmio, or a whole queue layout with --queue / QMP) through the devices map.
- * Windows are assumed 0x200-aligned, as QEMU, Firecracker and crosvm place them.
+ * Windows are assumed GMA_VIRTIO_MMIO_WINDOW-aligned (<gma/record.h>), as VMMs place them.
  */
 #ifndef GMA_VIRTIO_MMIO_BPF_H
 #define GMA_VIRTIO_MMIO_BPF_H
@@ -24,8 +24,8 @@
  */
 __noinline int mmio_access(__u64 vm_id, __u32 write, __u64 gpa, __u32 val)
 {
-	struct dev_key key = { .vm_id = vm_id, .base = gpa & ~(__u64)(VIRTIO_MMIO_WINDOW - 1) };
-	__u32 off = gpa & (VIRTIO_MMIO_WINDOW - 1), q = 0;
+	struct dev_key key = { .vm_id = vm_id, .base = virtio_mmio_base(gpa) };
+	__u32 off = virtio_mmio_off(gpa), q = 0;
 	struct virtio_dev *dev;
 
 	dev = bpf_map_lookup_elem(&devices, &key);

@@ -8,58 +8,31 @@
 #ifndef GMA_VIRTIO_MMIO_REGS_H
 #define GMA_VIRTIO_MMIO_REGS_H
 
+#include "compiler.h"
 #include <gma/record.h>
 #include <gma/vring_walk.h>
 #include "tracer.h"
+#include "transport_regs.h" /* enum mmio_action, the device status and features */
 
 /*
- * Register offsets and feature bits of the VirtIO 1.x spec (4.2.2 and 6): fixed by the spec,
- * macros of the uapi headers that BPF cannot include next to vmlinux.h, never CO-RE.
+ * The register offsets (VirtIO 1.x 4.2.2, 4.2.4 for the legacy ones) from the kernel's uapi
+ * header: plain #defines that need no <linux/types.h>, so BPF includes it beside vmlinux.h as
+ * userspace does. They are the spec's ABI, never CO-RE. The window's size, which the header
+ * does not give, is GMA_VIRTIO_MMIO_WINDOW (<gma/record.h>: a device's key is its base).
  */
-#define VIRTIO_MMIO_MAGIC_VALUE 0x000
-#define VIRTIO_MMIO_VERSION 0x004
-#define VIRTIO_MMIO_DEVICE_ID 0x008
-#define VIRTIO_MMIO_DRIVER_FEATURES 0x020
-#define VIRTIO_MMIO_DRIVER_FEATURES_SEL 0x024
-#define VIRTIO_MMIO_GUEST_PAGE_SIZE 0x028
-#define VIRTIO_MMIO_QUEUE_SEL 0x030
-#define VIRTIO_MMIO_QUEUE_NUM 0x038
-#define VIRTIO_MMIO_QUEUE_ALIGN 0x03c
-#define VIRTIO_MMIO_QUEUE_PFN 0x040
-#define VIRTIO_MMIO_QUEUE_READY 0x044
-#define VIRTIO_MMIO_QUEUE_NOTIFY 0x050
-#define VIRTIO_MMIO_INTERRUPT_STATUS 0x060
-#define VIRTIO_MMIO_INTERRUPT_ACK 0x064
-#define VIRTIO_MMIO_STATUS 0x070
-#define VIRTIO_MMIO_QUEUE_DESC_LOW 0x080
-#define VIRTIO_MMIO_QUEUE_DESC_HIGH 0x084
-#define VIRTIO_MMIO_QUEUE_AVAIL_LOW 0x090
-#define VIRTIO_MMIO_QUEUE_AVAIL_HIGH 0x094
-#define VIRTIO_MMIO_QUEUE_USED_LOW 0x0a0
-#define VIRTIO_MMIO_QUEUE_USED_HIGH 0x0a4
-#define VIRTIO_MMIO_WINDOW 0x200
-#define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt" */
+#include <linux/virtio_mmio.h>
 
-#define VIRTIO_RING_F_EVENT_IDX 29
-#define VIRTIO_F_RING_PACKED 34
+#define VIRTIO_MMIO_MAGIC 0x74726976 /* "virt", the value at VIRTIO_MMIO_MAGIC_VALUE */
 
-/* What an access asks the caller to do. */
-enum mmio_action {
-	MMIO_NONE,
-	MMIO_NOTIFY, /* sample queue *q */
-	MMIO_SCAN_USED, /* look at the device's used rings (interrupt handling) */
-	MMIO_DEVICE_CHANGED, /* device id or status changed: report it */
-	MMIO_QUEUE_READY, /* queue *q became ready: report its layout */
-};
-
-static __always_inline void set_lo(__u64 *v, __u32 lo)
+/* The window a guest physical address falls in (its device's key), and the offset in it. */
+static __always_inline __u64 virtio_mmio_base(__u64 gpa)
 {
-	*v = (*v & ~0xffffffffULL) | lo;
+	return gpa & ~(__u64)(GMA_VIRTIO_MMIO_WINDOW - 1);
 }
 
-static __always_inline void set_hi(__u64 *v, __u32 hi)
+static __always_inline __u32 virtio_mmio_off(__u64 gpa)
 {
-	*v = (*v & 0xffffffffULL) | ((__u64)hi << 32);
+	return gpa & (GMA_VIRTIO_MMIO_WINDOW - 1);
 }
 
 /* Whether a first access to an unknown window shows a virtio-mmio device: its magic read. */
@@ -75,46 +48,6 @@ static __always_inline void legacy_layout(struct vq_state *vq, __u64 pfn, __u32 
 		page = 4096;
 	vq->desc = pfn * page;
 	gma_vring_legacy_layout(vq->desc, vq->num, align, &vq->driver, &vq->device);
-}
-
-/*
- * The device status register, as every transport has it: 0 resets the device, its queues
- * are gone.
- */
-static __always_inline enum mmio_action virtio_dev_set_status(struct virtio_dev *dev, __u32 val)
-{
-	dev->status = val;
-	if (!val)
-		for (__u32 i = 0; i < QUEUES_MAX; i++) {
-			/* opaque to clang: it would make the loop a memset, which BPF has not */
-			__asm__ __volatile__("" : "+r"(i));
-			dev->q[i & (QUEUES_MAX - 1)] = (struct vq_state){};
-		}
-	return MMIO_DEVICE_CHANGED;
-}
-
-/* 32 bits of the driver features, the half dfeatures_sel selects. */
-static __always_inline enum mmio_action virtio_dev_set_features(struct virtio_dev *dev, __u32 val)
-{
-	if (dev->dfeatures_sel == 0)
-		set_lo(&dev->driver_features, val);
-	else if (dev->dfeatures_sel == 1)
-		set_hi(&dev->driver_features, val);
-	return MMIO_NONE;
-}
-
-/* A queue made ready starts empty: both indices at 0, as the spec requires of the driver. */
-static __always_inline enum mmio_action virtio_mmio_queue_ready(struct virtio_dev *dev,
-								struct vq_state *vq)
-{
-	vq->flags |= GMA_QUEUE_READY;
-	if (dev->driver_features & (1ULL << VIRTIO_F_RING_PACKED))
-		vq->flags |= GMA_QUEUE_PACKED;
-	if (dev->driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX))
-		vq->flags |= GMA_QUEUE_EVENT_IDX;
-	vq->last_avail = vq->last_used = 0;
-	vq->avail_known = vq->used_known = 1;
-	return MMIO_QUEUE_READY;
 }
 
 /*
@@ -200,13 +133,13 @@ static __always_inline enum mmio_action virtio_mmio_access(struct virtio_dev *de
 		}
 		legacy_layout(vq, val, dev->guest_page_size, dev->queue_align);
 		vq->flags |= GMA_QUEUE_LEGACY;
-		return virtio_mmio_queue_ready(dev, vq);
+		return virtio_dev_queue_ready(dev, vq);
 	case VIRTIO_MMIO_QUEUE_READY:
 		if (!val) {
 			vq->flags &= ~GMA_QUEUE_READY;
 			break;
 		}
-		return virtio_mmio_queue_ready(dev, vq);
+		return virtio_dev_queue_ready(dev, vq);
 	}
 	return MMIO_NONE;
 }

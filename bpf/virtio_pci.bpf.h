@@ -2,17 +2,17 @@
 /*
  * The virtio-pci transport: follows the guest's configuration space accesses (ports
  * 0xCF8/0xCFC, kvm_pio; an ECAM window, kvm_mmio) to learn each VirtIO PCI function, its
- * BARs and capabilities; then
- * its common configuration and notify area (kvm_mmio, kvm_fast_mmio) or, for legacy and
- * transitional devices, its I/O BAR (kvm_pio). Devices are keyed GMA_PCI_BASE(bus, dev, fn)
- * in the devices map, so the rest of the tracer (virtqueue.bpf.h) samples them as it samples
- * virtio-mmio ones. The register rules are pure code in virtio_pci_regs.h.
+ * BARs and capabilities; then its common configuration and notify area (kvm_mmio,
+ * kvm_fast_mmio) or, for legacy and transitional devices, its I/O BAR (kvm_pio). Devices are
+ * keyed GMA_PCI_BASE(bus, dev, fn) in the devices map, so the rest of the tracer
+ * (virtqueue.bpf.h) samples them as it samples virtio-mmio ones. The register rules are pure
+ * code in virtio_pci_regs.h and the headers it lists; this file holds the maps and lookups.
  *
- * A function is found when the guest reads its vendor id (0x1af4), as every driver does at
- * enumeration, through 0xCF8/0xCFC or ECAM: both go to pci_config(). The ECAM window of a VM
- * is learnt from the q35 host bridge's PCIEXBAR when the firmware programs it (traced from
- * boot), or given by userspace for a VM traced late or another VMM (gma-trace --ecam, QMP):
- * per VM in pci_vms, or for every VM of the traced process in ecam_default.
+ * A function is found when the guest reads its vendor id (PCI_VENDOR_VIRTIO), as every
+ * driver does at enumeration, through 0xCF8/0xCFC or ECAM: both go to pci_config(). The ECAM
+ * window of a VM is learnt from the q35 host bridge's PCIEXBAR when the firmware programs it
+ * (traced from boot), or given by userspace for a VM traced late or another VMM (gma-trace
+ * --ecam, QMP): per VM in pci_vms, or for every VM of the traced process in ecam_default.
  *
  * MSI-X: the table entries the guest writes into a function's BAR are kept in msix_entries
  * (its queues' vectors are in pci_fn), for userspace to map a queue to the message the host
@@ -126,7 +126,7 @@ static __always_inline struct virtio_dev *pci_device(__u64 vm_id, __u64 key, str
 	}
 	if (dev->device_id != type || !dev->version) {
 		dev->device_id = type;
-		dev->version = f->device >= 0x1040 ? 2 : 1;
+		dev->version = pci_virtio_version(f);
 		emit_device(vm_id, key, dev);
 	}
 	return dev;

@@ -519,8 +519,9 @@ GMA_API int gma_tracer_poll(struct gma_tracer *t, int timeout_ms);
  * is marked GMA_QUEUE_READY | GMA_QUEUE_FROM_USER). vm_id is struct gma_vm.id; device_id a
  * VIRTIO_ID_*, 0 when unknown. The queue's ring is read as it is now: the model starts from
  * it, and the chains in flight go once to the on_attach callback (struct gma_attach_chains).
- * -E2BIG for a queue index the tracer does not follow (>= 8), -EINVAL for a base not
- * 0x200-aligned, a negative queue with a layout, or a bad size.
+ * -E2BIG for a queue index the tracer does not follow (GMA_TRACER_QUEUES_MAX of
+ * <gma/tracer.h>, 64, or more), -EINVAL for a base not a multiple of GMA_VIRTIO_MMIO_WINDOW
+ * (<gma/record.h>), a negative queue with a layout, or a bad size.
  */
 GMA_API int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue,
 				 const struct gma_queue_layout *layout, __u32 device_id);

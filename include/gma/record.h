@@ -219,6 +219,15 @@ struct gma_queue_key {
 	(GMA_PCI_KEY | (__u64)(bus) << 8 | (__u64)(dev) << 3 | (__u64)(fn))
 #define GMA_KEY_IS_PCI(base) (((base)&GMA_PCI_KEY) != 0)
 
+/*
+ * A virtio-mmio window as the tracer divides guest physical memory: an access belongs to the
+ * window at its address rounded down to a multiple of this, registers at 0x000-0x0ff and the
+ * device configuration after them (VirtIO 1.x 4.2.2). The spec fixes no window size; VMMs
+ * place windows 0x200-aligned (QEMU, Firecracker, crosvm), so a window's base, the device's
+ * key, is a multiple of it.
+ */
+#define GMA_VIRTIO_MMIO_WINDOW 0x200
+
 /* The largest split-ring queue size the VirtIO spec allows (2.7: Queue Size <= 32768). */
 #define GMA_QUEUE_NUM_MAX 32768
 

@@ -25,13 +25,10 @@
 
 #include <gma/gma.h>
 
+#include "compiler.h" /* ARRAY_SIZE */
 #include "demo_vm.h"
 #include "tracer.h" /* the types of the skeleton's globals */
 #include "tracer.skel.h"
-
-#ifndef ARRAY_SIZE
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#endif
 
 /* Appends every type of src (ids from..to) to dst: ids stay the same as dst fills in order. */
 static void copy_types(struct btf *dst, const struct btf *src, __u32 from, __u32 to)

@@ -19,13 +19,10 @@
 #include <gma/gma.h>
 
 #include "accessor_selftest.h"
+#include "compiler.h" /* ARRAY_SIZE */
 #include "demo_vm.h"
 #include "memslot_selftest.skel.h"
 #include "../../tools/demo-vmm/pattern.h"
-
-#ifndef ARRAY_SIZE
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#endif
 
 /* The suite's one limit: a request unanswered this long fails the test before it times out. */
 #define SUITE_TIMEOUT_S 240

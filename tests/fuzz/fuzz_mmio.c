@@ -10,10 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef __always_inline
-#define __always_inline inline __attribute__((always_inline))
-#endif
-
 #include <gma/record.h>
 #include "tracer.h"
 #include "virtio_mmio_regs.h"
@@ -24,7 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&dev, 0, sizeof(dev));
 	for (size_t i = 0; i + 7 <= size; i += 7) {
-		__u32 off = (data[i] | data[i + 1] << 8) & 0x1fc, val, q = ~0u;
+		/* an aligned 32-bit register in the window, as the tracer passes them */
+		__u32 off = (data[i] | data[i + 1] << 8) & (GMA_VIRTIO_MMIO_WINDOW - 4);
+		__u32 val, q = ~0u;
 		bool write = data[i + 2] & 1;
 		enum mmio_action act;
 

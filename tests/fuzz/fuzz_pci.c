@@ -14,10 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef __always_inline
-#define __always_inline inline __attribute__((always_inline))
-#endif
-
 #include <gma/record.h>
 #include "tracer.h"
 #include "virtio_pci_regs.h"

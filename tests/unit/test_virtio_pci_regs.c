@@ -522,7 +522,7 @@ Test(virtio_pci_regs, snapshot_bar_sizes_that_cannot_be)
 	__u8 cfg[PCI_CFG_SIZE] = { 0 };
 
 	q35_blk_config_bytes(cfg);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		memset(&f, 0, sizeof(f));
 		cr_assert_not(pci_fn_from_snapshot(&f, cfg, bad[i], 0, NULL), "sizes %zu", i);
 	}

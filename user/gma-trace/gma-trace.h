@@ -25,6 +25,7 @@
  * follows). bpf/tracer.h, installed renamed as <gma/tracer.h>: one definition.
  */
 #include "tracer.h"
+#include "compiler.h" /* ARRAY_SIZE, the one the bpf/ headers use */
 
 /*
  * Exit statuses, as gma-trace(8) EXIT STATUS lists them: 0 a result (a decoded ring with its
@@ -107,7 +108,8 @@ struct queue_spec {
  * --queue QUEUE_SPEC_SYNTAX, every field range-checked against the VirtIO spec (split ring:
  * index below 65536, num a power of 2 up to 32768, areas not wrapping past 2^64, type a
  * device ID gma knows), each key once; traced: also what the tracer follows (index below
- * QUEUES_MAX, base 0x200-aligned, desc not 0). -EINVAL with why[] saying what is wrong.
+ * QUEUES_MAX, base GMA_VIRTIO_MMIO_WINDOW-aligned, desc not 0). -EINVAL with why[] saying
+ * what is wrong.
  */
 int parse_queue_spec(const char *arg, struct queue_spec *q, bool traced, char *why, size_t why_len);
 /*

@@ -306,9 +306,9 @@ int parse_queue_spec(const char *arg, struct queue_spec *q, bool traced, char *w
 			 txt[QK_INDEX], QUEUES_MAX - 1);
 		goto out;
 	}
-	if (traced && !GMA_KEY_IS_PCI(v[QK_BASE]) && (v[QK_BASE] & 0x1ff)) {
-		snprintf(why, why_len, "base=%s: a virtio-mmio window's base, a multiple of 0x200",
-			 txt[QK_BASE]);
+	if (traced && !GMA_KEY_IS_PCI(v[QK_BASE]) && (v[QK_BASE] & (GMA_VIRTIO_MMIO_WINDOW - 1))) {
+		snprintf(why, why_len, "base=%s: a virtio-mmio window's base, a multiple of %#x",
+			 txt[QK_BASE], GMA_VIRTIO_MMIO_WINDOW);
 		goto out;
 	}
 	if (traced && !v[QK_DESC]) {

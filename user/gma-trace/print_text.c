@@ -5,6 +5,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/virtio_mmio.h>
+
 #include "gma-trace.h"
 
 __s64 wall_minus_mono_ns;
@@ -80,7 +82,7 @@ static const char *byte_mark(__u8 state)
 {
 	static const char *marks[] = { "", "--", "!!", "##", "??", ".." };
 
-	return state < sizeof(marks) / sizeof(marks[0]) ? marks[state] : "**";
+	return state < ARRAY_SIZE(marks) ? marks[state] : "**";
 }
 
 static void print_range(void *ctx, __u64 gpa, size_t len, __u8 state, bool first)
@@ -374,13 +376,16 @@ static void text_unexplained(const struct gma_unexplained_notify *u)
 {
 	char what[64], mmio[128] = "";
 
-	/* QueueNotify is at 0x50 of a virtio-mmio window, and the value is the queue's index */
-	if (u->bus == GMA_BUS_MMIO && (u->addr & 0x1ff) == 0x50 && u->data != GMA_NOTIFY_NO_DATA)
+	/* a write to a virtio-mmio window's QueueNotify carries the queue's index */
+	if (u->bus == GMA_BUS_MMIO &&
+	    (u->addr & (GMA_VIRTIO_MMIO_WINDOW - 1)) == VIRTIO_MMIO_QUEUE_NOTIFY &&
+	    u->data != GMA_NOTIFY_NO_DATA)
 		snprintf(
 			mmio, sizeof(mmio),
 			" (if it is a virtio-mmio window's QueueNotify: --queue base=0x%llx,index=%llu,"
 			"...)",
-			(unsigned long long)(u->addr - 0x50), (unsigned long long)u->data);
+			(unsigned long long)(u->addr - VIRTIO_MMIO_QUEUE_NOTIFY),
+			(unsigned long long)u->data);
 	fprintf(stderr,
 		"gma-trace: %llu %s on %s 0x%llx (ioeventfd, %s) that no known queue explains: "
 		"the device was set up before the trace started; pass --qmp SOCKET or --queue with "

@@ -83,11 +83,10 @@ static error_t parse_target(int key, char *arg, struct argp_state *state)
 		if (target.nr_mmio == MMIO_BASES_MAX)
 			argp_error(state, "at most %d --mmio", MMIO_BASES_MAX);
 		parse_u64(arg, &target.mmio[target.nr_mmio], "--mmio", state);
-		if (target.mmio[target.nr_mmio++] & 0x1ff)
+		if (target.mmio[target.nr_mmio++] & (GMA_VIRTIO_MMIO_WINDOW - 1))
 			argp_error(state,
-				   "--mmio '%s': a virtio-mmio window's base, a multiple of "
-				   "0x200",
-				   arg);
+				   "--mmio '%s': a virtio-mmio window's base, a multiple of %#x",
+				   arg, GMA_VIRTIO_MMIO_WINDOW);
 		return 0;
 	case OPT_QUEUE:
 		return parse_queue_opt(arg, target.queues, &target.nr_queues, true, state);

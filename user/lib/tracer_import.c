@@ -19,7 +19,7 @@
 #include <gma/vring_walk.h>
 
 #include "tracer_internal.h"
-#include "virtio_pci_regs.h" /* pci_ecam_valid, pci_fn_from_snapshot, pci_bar_size */
+#include "virtio_pci_regs.h" /* pci_ecam_valid, pci_fn_from_snapshot, pci_bar_size, pci_virtio_version */
 
 /* A queue's state at import: the model's start, and the chains then in flight. */
 struct import_state {
@@ -132,7 +132,7 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 	bool have_ring = false;
 	int err;
 
-	if (!GMA_KEY_IS_PCI(base) && (base & (0x200 - 1)))
+	if (!GMA_KEY_IS_PCI(base) && (base & (GMA_VIRTIO_MMIO_WINDOW - 1)))
 		return -EINVAL;
 	if (layout && queue < 0)
 		return -EINVAL;
@@ -269,7 +269,7 @@ int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
 	type = pci_virtio_type(f);
 	if (dev.device_id != type || !dev.version) {
 		dev.device_id = type;
-		dev.version = f->device >= 0x1040 ? 2 : 1;
+		dev.version = pci_virtio_version(f);
 	}
 	err = bpf_map__update_elem(t->skel->maps.devices, &dk, sizeof(dk), &dev, sizeof(dev),
 				   BPF_ANY);
