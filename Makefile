@@ -15,7 +15,9 @@ VMLINUX_DIR := vmlinux/$(ARCH)
 # (include paths, the language, its warnings as errors) is added whatever CFLAGS says.
 CFLAGS ?= -g -O2
 WARNFLAGS := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow
-ALL_CFLAGS = $(CFLAGS) $(WARNFLAGS) -fPIC -std=gnu11 -Iinclude -I$(OUTPUT) -Ibpf
+# bpf/ (what BPF and libgma share) is on the include path of libgma, its tests and tools,
+# never of gma-trace, which sees only libgma's public headers.
+ALL_CFLAGS = $(CFLAGS) $(WARNFLAGS) -fPIC -std=gnu11 -Iinclude -I$(OUTPUT)
 # Each object's header dependencies, written by the compiler as it builds it (X.d beside X.o).
 DEPFLAGS = -MMD -MP
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -mcpu=v3 \
@@ -35,10 +37,10 @@ LIBGMA_SOVERSION := $(if $(filter 0,$(LIBGMA_MAJOR)),0.$(word 2,$(subst ., ,$(LI
 LIBGMA_SRCS := $(wildcard user/lib/*.c)
 LIBGMA_OBJS := $(patsubst user/lib/%.c,$(OUTPUT)/user/lib/%.o,$(LIBGMA_SRCS))
 LIBGMA_MAP := user/lib/libgma.map
-LIBGMA_CFLAGS := -fvisibility=hidden -Iuser/lib
-# The skeleton and the tracer's map types as installed: skeleton gma_tracer_bpf, every private
-# name of bpf/tracer.h renamed into gma's namespace (tools/public-tracer-names.sh).
-PUBLIC_TRACER_HEADERS := $(OUTPUT)/include/gma/tracer.skel.h $(OUTPUT)/include/gma/tracer.h
+LIBGMA_CFLAGS := -fvisibility=hidden -Iuser/lib -Ibpf
+# The skeleton as installed, for programs that embed it (skeleton gma_tracer_bpf); its types
+# are bpf/tracer_maps.h's, named gma_tracer_* at the source and installed as they are.
+PUBLIC_TRACER_HEADERS := $(OUTPUT)/include/gma/tracer.skel.h
 # gma-trace's printers (chains, one-line formats, the JSON writer): an internal static library
 # of the CLI, its tests and bench-decode; not installed, not in libgma's ABI.
 PRINT_SRCS := $(wildcard user/print/*.c)
@@ -139,7 +141,7 @@ $(OUTPUT)/gma-demo: tools/gma-demo.c $(OUTPUT)/libgma.a | deps
 # Each test's object and the helpers' are compiled apart (their .d files say which headers
 # each includes), then linked with libgma.a (tests reach its internal headers, user/lib/).
 # GMA_OUTPUT: where the BPF selftests find gma-trace and the demo VMM.
-TEST_CFLAGS = $(ALL_CFLAGS) $(DEPFLAGS) -DGMA_OUTPUT='"$(OUTPUT)"' -Itests/helpers -Iuser/lib \
+TEST_CFLAGS = $(ALL_CFLAGS) $(DEPFLAGS) -DGMA_OUTPUT='"$(OUTPUT)"' -Ibpf -Itests/helpers -Iuser/lib \
 	-Iuser/print
 TEST_HELPER_OBJS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/helpers/%.o,$(TEST_HELPERS))
 UNIT_TEST_OBJS := $(patsubst $(OUTPUT)/tests/%,$(OUTPUT)/tests/obj/%.o,$(UNIT_TESTS))
@@ -360,7 +362,7 @@ MANDIR ?= $(DATADIR)/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 GMA_HEADERS := include/gma/gma.h include/gma/version.h include/gma/virtio.h include/gma/record.h \
-	include/gma/accessor.h
+	include/gma/accessor.h include/gma/tracer_caps.h bpf/tracer_maps.h
 
 # destination:source:mode, one per installed file (symlinks are listed apart).
 INSTALL_FILES := \
@@ -370,7 +372,6 @@ INSTALL_FILES := \
 	$(PKGCONFIGDIR)/gma.pc:$(OUTPUT)/gma.pc:0644 \
 	$(foreach h,$(GMA_HEADERS),$(INCLUDEDIR)/gma/$(notdir $(h)):$(h):0644) \
 	$(INCLUDEDIR)/gma/tracer.skel.h:$(OUTPUT)/include/gma/tracer.skel.h:0644 \
-	$(INCLUDEDIR)/gma/tracer.h:$(OUTPUT)/include/gma/tracer.h:0644 \
 	$(DATADIR)/gma/tracer.bpf.o:$(OUTPUT)/tracer.bpf.o:0644 \
 	$(MANDIR)/man8/gma-trace.8:man/gma-trace.8:0644 \
 	$(MANDIR)/man3/libgma.3:man/libgma.3:0644 \
@@ -408,18 +409,13 @@ $(OUTPUT)/gma.pc: gma-pc-force | $(OUTPUT)
 	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else \
 		printf '  %-8s %s\n' GEN gma.pc; mv -f $@.tmp $@; fi
 
-# The skeleton and the tracer's map types as installed (PUBLIC_TRACER_HEADERS).
+# The skeleton as installed (PUBLIC_TRACER_HEADERS).
 $(OUTPUT)/include/gma:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/include/gma/tracer.skel.h: $(OUTPUT)/tracer.bpf.o bpf/tracer.h tools/public-tracer-names.sh \
-		| deps $(OUTPUT)/include/gma
+$(OUTPUT)/include/gma/tracer.skel.h: $(OUTPUT)/tracer.bpf.o | deps $(OUTPUT)/include/gma
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name gma_tracer_bpf | tools/public-tracer-names.sh bpf/tracer.h > $@
-
-$(OUTPUT)/include/gma/tracer.h: bpf/tracer.h tools/public-tracer-names.sh | $(OUTPUT)/include/gma
-	$(call msg,GEN,$@)
-	$(Q)tools/public-tracer-names.sh bpf/tracer.h < $< > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name gma_tracer_bpf > $@
 
 install: all $(OUTPUT)/gma.pc $(PUBLIC_TRACER_HEADERS)
 	$(Q)set -e; for f in $(INSTALL_FILES); do \
@@ -488,7 +484,7 @@ $(OUTPUT)/bench/bench-accessor: bench/bench-accessor.c $(OUTPUT)/libgma.a | $(OU
 # symbols link statically); what it prints goes through the public <gma/print.h>.
 $(OUTPUT)/bench/bench-decode: bench/bench-decode.c $(PRINT_LIB) $(OUTPUT)/libgma.a | $(OUTPUT)/bench
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Iuser/lib -Iuser/print $^ -o $@ $(LDLIBS_BPF)
+	$(Q)$(CC) $(ALL_CFLAGS) -Ibpf -Iuser/lib -Iuser/print $^ -o $@ $(LDLIBS_BPF)
 
 bench: all $(BENCH_BINS) | deps-bench
 	$(Q)python3 bench/run.py $(OUTPUT)

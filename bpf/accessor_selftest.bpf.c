@@ -16,7 +16,7 @@
 #include <gma/accessor.h>
 #include "guest_copy.bpf.h"
 
-#include <gma/vring_walk.h>
+#include "vring_walk.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -81,7 +81,7 @@ struct selftest_walk walk;
 
 #define GMA_VRING_WALK_CTX
 #define GMA_VRING_WALK_ROUNDS(w) (GMA_VRING_WALK_BPF_MAX + 1)
-#include <gma/vring_walk.h>
+#include "vring_walk.h"
 
 static int gma_vring_read_desc(struct gma_vring_ctx *ctx, __u64 gpa, struct gma_vring_desc *d)
 {

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Shared by bpf/accessor_selftest.bpf.c and its tests: the accessor core and the chain walk
- * (gma/vring_walk.h) compiled into BPF, driven over a region table of the test's own memory,
+ * (bpf/vring_walk.h) compiled into BPF, driven over a region table of the test's own memory,
  * so the kernel verifier accepts them and the kernel's answers can be compared with
  * userspace's (tests/bpf/test_accessor_bpf.c, test_vring_walk_bpf.c).
  */
 #ifndef GMA_ACCESSOR_SELFTEST_H
 #define GMA_ACCESSOR_SELFTEST_H
 
-#include <gma/vring_walk.h> /* the walk's state lives in the program's .bss */
+#include "vring_walk.h" /* the walk's state lives in the program's .bss */
 
 #define SELFTEST_REGIONS_MAX 128
 #define SELFTEST_SPAN_MAX 16

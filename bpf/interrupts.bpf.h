@@ -40,33 +40,33 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
 	__type(key, __u64);
-	__type(value, struct vm_irqs);
+	__type(value, struct gma_tracer_vm_irqs);
 } vm_irqs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
-	__type(key, struct dev_key);
-	__type(value, struct dev_irq);
+	__type(key, struct gma_tracer_dev_key);
+	__type(value, struct gma_tracer_dev_irq);
 } dev_irqs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MSI_IRQS_MAX);
-	__type(key, struct msi_irq_key);
-	__type(value, struct msi_irq);
+	__uint(max_entries, GMA_TRACER_MSI_IRQS_MAX);
+	__type(key, struct gma_tracer_msi_irq_key);
+	__type(value, struct gma_tracer_msi_irq);
 } msi_irqs SEC(".maps");
 
 /* Messages a full msi_irqs could not count. */
 __u64 msi_irqs_full;
 
 /* A VM's first record, copied from here (too large for the stack). */
-static const struct vm_irqs vm_irqs_zero;
+static const struct gma_tracer_vm_irqs vm_irqs_zero;
 
 /* A line raised into VM vm_id. */
 __noinline int irq_raised(__u64 vm_id, __u32 gsi)
 {
-	struct vm_irqs *v = bpf_map_lookup_elem(&vm_irqs, &vm_id);
+	struct gma_tracer_vm_irqs *v = bpf_map_lookup_elem(&vm_irqs, &vm_id);
 
 	if (!v) {
 		bpf_map_update_elem(&vm_irqs, &vm_id, &vm_irqs_zero, BPF_NOEXIST);
@@ -74,7 +74,7 @@ __noinline int irq_raised(__u64 vm_id, __u32 gsi)
 		if (!v)
 			return 0;
 	}
-	if (gsi >= IRQ_GSI_MAX) {
+	if (gsi >= GMA_TRACER_IRQ_GSI_MAX) {
 		__sync_fetch_and_add(&v->beyond, 1);
 		return 0;
 	}
@@ -84,10 +84,10 @@ __noinline int irq_raised(__u64 vm_id, __u32 gsi)
 }
 
 /* The interrupt state of the virtio-mmio device at base, made on first use; NULL if none. */
-static __always_inline struct dev_irq *dev_irq_get(__u64 vm_id, __u64 base)
+static __always_inline struct gma_tracer_dev_irq *dev_irq_get(__u64 vm_id, __u64 base)
 {
-	struct dev_key key = { .vm_id = vm_id, .base = base };
-	struct dev_irq fresh = { .gsi = -1 }, *d;
+	struct gma_tracer_dev_key key = { .vm_id = vm_id, .base = base };
+	struct gma_tracer_dev_irq fresh = { .gsi = -1 }, *d;
 
 	if (!bpf_map_lookup_elem(&devices, &key))
 		return NULL; /* not a virtio-mmio window the transport knows */
@@ -116,7 +116,7 @@ static __always_inline __u32 bit_index(__u64 x)
 /* The guest's read of InterruptStatus exits to the VMM: when the read was made. */
 __noinline int irq_status_exit(__u64 vm_id, __u64 base)
 {
-	struct dev_irq *d = dev_irq_get(vm_id, base);
+	struct gma_tracer_dev_irq *d = dev_irq_get(vm_id, base);
 
 	if (d)
 		d->exit_ns = bpf_ktime_get_ns();
@@ -126,8 +126,8 @@ __noinline int irq_status_exit(__u64 vm_id, __u64 base)
 /* The VMM answered the guest's read of InterruptStatus with status: narrow its lines down. */
 __noinline int irq_status_read(__u64 vm_id, __u64 base, __u32 status)
 {
-	struct dev_irq *d = dev_irq_get(vm_id, base);
-	struct vm_irqs *v;
+	struct gma_tracer_dev_irq *d = dev_irq_get(vm_id, base);
+	struct gma_tracer_vm_irqs *v;
 	__u64 raised, exit_ns, now = bpf_ktime_get_ns();
 
 	if (!d)
@@ -141,7 +141,7 @@ __noinline int irq_status_read(__u64 vm_id, __u64 base, __u32 status)
 	d->raised = 0;
 	d->unset = 0;
 	v = bpf_map_lookup_elem(&vm_irqs, &vm_id);
-	for (__u32 g = 0; v && g < IRQ_GSI_MAX; g++) {
+	for (__u32 g = 0; v && g < GMA_TRACER_IRQ_GSI_MAX; g++) {
 		__u64 t = v->last_ns[g];
 
 		if (t && t > d->read_exit_ns)
@@ -196,9 +196,11 @@ int BPF_PROG(kvm_set_irq, unsigned int gsi, int level, int irq_source_id)
 /* An MSI (address, data) injected into VM vm_id. */
 __noinline int msi_raised(__u64 vm_id, __u64 address, __u64 data)
 {
-	struct msi_irq_key k = { .vm_id = vm_id, .address = address, .data = (__u32)data };
-	static const struct msi_irq fresh;
-	struct msi_irq *m = bpf_map_lookup_elem(&msi_irqs, &k);
+	struct gma_tracer_msi_irq_key k = { .vm_id = vm_id,
+					    .address = address,
+					    .data = (__u32)data };
+	static const struct gma_tracer_msi_irq fresh;
+	struct gma_tracer_msi_irq *m = bpf_map_lookup_elem(&msi_irqs, &k);
 
 	if (!m) {
 		if (bpf_map_update_elem(&msi_irqs, &k, &fresh, BPF_NOEXIST) == -E2BIG)

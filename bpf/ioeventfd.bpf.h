@@ -25,19 +25,19 @@
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, IOEVENTFDS_MAX);
-	__type(key, struct ioeventfd_key);
-	__type(value, struct ioeventfd_val);
+	__uint(max_entries, GMA_TRACER_IOEVENTFDS_MAX);
+	__type(key, struct gma_tracer_ioeventfd_key);
+	__type(value, struct gma_tracer_ioeventfd_val);
 } ioeventfds SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, UNEXPLAINED_MAX);
-	__type(key, struct unexplained_key);
-	__type(value, struct unexplained_val);
+	__uint(max_entries, GMA_TRACER_UNEXPLAINED_MAX);
+	__type(key, struct gma_tracer_unexplained_key);
+	__type(value, struct gma_tracer_unexplained_val);
 } unexplained SEC(".maps");
 
-_Static_assert(QUEUES_MAX <= 64, "a queue index is a bit of given_pci_queues");
+_Static_assert(GMA_TRACER_QUEUES_MAX <= 64, "a queue index is a bit of given_pci_queues");
 
 /* Per VM: bit q set when a queue of index q was given for a PCI function (the loader). */
 struct {
@@ -62,7 +62,7 @@ static __always_inline void unexplained_begin(void)
 /* Whether the write at addr on bus hit a registration and no decoded notify explained it. */
 __noinline int unexplained_candidate(__u64 vm_id, __u32 bus, __u64 addr)
 {
-	struct ioeventfd_key k = { .vm_id = vm_id, .addr = addr, .bus = bus };
+	struct gma_tracer_ioeventfd_key k = { .vm_id = vm_id, .addr = addr, .bus = bus };
 	struct notify_scratch *ns;
 	__u32 zero = 0;
 
@@ -79,11 +79,11 @@ __noinline int unexplained_candidate(__u64 vm_id, __u32 bus, __u64 addr)
  */
 __noinline int unexplained_check(__u64 vm_id, __u32 bus, __u64 addr, __u32 len, __u64 val)
 {
-	struct ioeventfd_key k = { .vm_id = vm_id, .addr = addr, .bus = bus };
-	struct unexplained_key uk = { .vm_id = vm_id, .addr = addr, .bus = bus };
-	struct unexplained_val nv = {};
-	struct unexplained_val *v;
-	struct ioeventfd_val *reg;
+	struct gma_tracer_ioeventfd_key k = { .vm_id = vm_id, .addr = addr, .bus = bus };
+	struct gma_tracer_unexplained_key uk = { .vm_id = vm_id, .addr = addr, .bus = bus };
+	struct gma_tracer_unexplained_val nv = {};
+	struct gma_tracer_unexplained_val *v;
+	struct gma_tracer_ioeventfd_val *reg;
 	struct notify_scratch *ns;
 	__u32 zero = 0;
 
@@ -96,10 +96,10 @@ __noinline int unexplained_check(__u64 vm_id, __u32 bus, __u64 addr, __u32 len, 
 		return 0;
 	if (len)
 		uk.data = val;
-	else if (!(reg->flags & (IOEVENTFD_WILDCARD | IOEVENTFD_MULTI)))
+	else if (!(reg->flags & (GMA_TRACER_IOEVENTFD_WILDCARD | GMA_TRACER_IOEVENTFD_MULTI)))
 		uk.data = reg->datamatch; /* the one registration there says which queue */
 	else
-		uk.data = UNEXPLAINED_NO_DATA;
+		uk.data = GMA_TRACER_UNEXPLAINED_NO_DATA;
 	nv.last_ns = bpf_ktime_get_ns();
 	v = bpf_map_lookup_elem(&unexplained, &uk);
 	if (v) {
@@ -133,7 +133,7 @@ static __always_inline bool given_pci_queue(__u64 vm_id, __u32 q)
 		return false;
 	if (q == ~0u)
 		return *bits != 0;
-	return q < QUEUES_MAX && (*bits >> q & 1);
+	return q < GMA_TRACER_QUEUES_MAX && (*bits >> q & 1);
 }
 
 /*
@@ -145,7 +145,7 @@ static __always_inline bool given_pci_queue(__u64 vm_id, __u32 q)
 static __always_inline void unexplained_notify(__u64 vm_id, __u32 bus, __u64 addr, __u32 len,
 					       __u64 val)
 {
-	struct vm_devs *v;
+	struct gma_tracer_vm_devs *v;
 
 	if (!unexplained_candidate(vm_id, bus, addr))
 		return;
@@ -154,7 +154,7 @@ static __always_inline void unexplained_notify(__u64 vm_id, __u32 bus, __u64 add
 		return;
 	}
 	v = bpf_map_lookup_elem(&vm_devs, &vm_id);
-	for (__u32 i = 0; v && i < VM_DEVS_MAX; i++) {
+	for (__u32 i = 0; v && i < GMA_TRACER_VM_DEVS_MAX; i++) {
 		if (i >= v->n)
 			break;
 		scan_device(vm_id, v->bases[i]);

@@ -55,8 +55,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* VMs remembered per iteration for the dedupe. */
 #define GMA_VM_SEEN_MAX 4096
 
-/* ioeventfd records per VM (a power of 2), and list nodes visited at most. */
-#define GMA_VM_IOEVENTFDS_MAX 128
+/* ioeventfd list nodes visited at most (GMA_VM_IOEVENTFDS_MAX of them sent: <gma/record.h>). */
 #define GMA_VM_IOEVENTFD_WALK_MAX 4096
 
 _Static_assert((GMA_VM_SLOTS_MAX & (GMA_VM_SLOTS_MAX - 1)) == 0, "power of 2");

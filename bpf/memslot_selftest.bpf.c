@@ -2,7 +2,7 @@
 /*
  * The accessor core over the backend the tracer ships: the host kernel's KVM memslots
  * (kvm_memslot.bpf.h, with its per-CPU slot cache) and the caps the tracer builds it with
- * (GMA_SPAN_MAX as kvm_memslot.bpf.h sets it, GMA_COPY_CAP = FRAG_CAP, as sampler.bpf.h
+ * (GMA_SPAN_MAX as kvm_memslot.bpf.h sets it, GMA_COPY_CAP = GMA_TRACER_FRAG_CAP, as sampler.bpf.h
  * does). accessor_selftest.bpf.c runs the same core over a region table of its own with a
  * span cap of 16; this one answers through a live VM's memslots, on the vCPU thread of the VM
  * the test names, at its next exit (tests/bpf/test_memslot_bpf.c compares every answer with
@@ -14,10 +14,10 @@
 #include <bpf/bpf_core_read.h>
 
 #include "accessor_selftest.h"
-#include "tracer.h" /* FRAG_CAP */
+#include "tracer_maps.h" /* GMA_TRACER_FRAG_CAP */
 
 /* The defines of sampler.bpf.h, which the tracer's programs translate through. */
-#define GMA_COPY_CAP FRAG_CAP
+#define GMA_COPY_CAP GMA_TRACER_FRAG_CAP
 #define GMA_TRANSLATE_FN __noinline
 #define GMA_KVM_SLOT_CACHE
 #include "kvm_memslot.bpf.h"

@@ -3,7 +3,7 @@
  * PCI configuration space as the tracer learns it from the guest's own accesses, knowing
  * nothing of VirtIO: the tracer cannot read a guest's PCI devices, it can only watch the
  * driver enumerate them, so it keeps a shadow of each function's 256 bytes of standard
- * configuration space (struct pci_fn.cfg, tracer.h) made of what the guest read and wrote.
+ * configuration space (struct gma_tracer_pci_fn.cfg, tracer.h) made of what the guest read and wrote.
  *   - The two ways in: ports 0xCF8 (address) / 0xCFC-0xCFF (data), and an ECAM (MMCONFIG)
  *     window, one rule for both (pci_config_shadow); the ECAM window of a q35 machine from
  *     its host bridge's PCIEXBAR, as the firmware programs it through 0xCF8/0xCFC (other
@@ -23,7 +23,7 @@
 
 #include "compiler.h"
 #include <gma/record.h>
-#include "tracer.h"
+#include "tracer_maps.h"
 #include <linux/pci_regs.h>
 
 /* Configuration mechanism #1 (PCI 3.0 3.2.2.3.2): an address latched in 0xCF8, data at 0xCFC. */
@@ -68,8 +68,8 @@ static __always_inline bool pci_ecam_valid(__u64 base, __u32 buses)
  * outside the window (below it, past its last bus), for a width other than 1, 2, 4, an
  * access that is not naturally aligned (it would straddle registers), or the extended space.
  */
-static __always_inline bool pci_ecam_decode(const struct pci_ecam *w, __u64 gpa, __u32 len,
-					    __u64 *key, __u32 *reg)
+static __always_inline bool pci_ecam_decode(const struct gma_tracer_pci_ecam *w, __u64 gpa,
+					    __u32 len, __u64 *key, __u32 *reg)
 {
 	__u64 off;
 
@@ -80,10 +80,10 @@ static __always_inline bool pci_ecam_decode(const struct pci_ecam *w, __u64 gpa,
 		return false;
 	if ((len != 1 && len != 2 && len != 4) || (off & (len - 1)))
 		return false;
-	if ((off & (PCI_ECAM_FN_SIZE - 1)) >= PCI_CFG_SIZE)
+	if ((off & (PCI_ECAM_FN_SIZE - 1)) >= GMA_TRACER_PCI_CFG_SIZE)
 		return false;
 	*key = GMA_PCI_BASE(off >> PCI_ECAM_BUS_SHIFT, (off >> 15) & 0x1f, (off >> 12) & 7);
-	*reg = off & (PCI_CFG_SIZE - 1);
+	*reg = off & (GMA_TRACER_PCI_CFG_SIZE - 1);
 	return true;
 }
 
@@ -102,7 +102,7 @@ static __always_inline bool pci_ecam_decode(const struct pci_ecam *w, __u64 gpa,
 #define PCI_Q35_PCIEXBAR_64ADDR (1ULL << 26)
 
 /* The window a PCIEXBAR value maps; false when it maps none. */
-static __always_inline bool pci_q35_pciexbar_decode(__u64 bar, struct pci_ecam *w)
+static __always_inline bool pci_q35_pciexbar_decode(__u64 bar, struct gma_tracer_pci_ecam *w)
 {
 	__u64 mask = PCI_Q35_PCIEXBAR_ADDR;
 
@@ -141,10 +141,10 @@ static __always_inline __u64 pci_u64_le(const __u8 *b)
  * read, PCIEXBAR as written. Returns true when pv->ecam changed: the window PCIEXBAR maps
  * now if the bridge is q35's, none once the guest disables it.
  */
-static __always_inline bool pci_host_bridge_access(struct pci_vm *pv, __u32 reg, __u32 width,
-						   __u32 val, bool write)
+static __always_inline bool pci_host_bridge_access(struct gma_tracer_pci_vm *pv, __u32 reg,
+						   __u32 width, __u32 val, bool write)
 {
-	struct pci_ecam w = {};
+	struct gma_tracer_pci_ecam w = {};
 	bool on;
 
 	if (width != 1 && width != 2 && width != 4)
@@ -166,7 +166,7 @@ static __always_inline bool pci_host_bridge_access(struct pci_vm *pv, __u32 reg,
 		return false;
 	on = pci_q35_pciexbar_decode(pci_u64_le(pv->pciexbar), &w);
 	if (!on)
-		w = (struct pci_ecam){};
+		w = (struct gma_tracer_pci_ecam){};
 	if (w.base == pv->ecam.base && w.buses == pv->ecam.buses)
 		return false;
 	pv->ecam = w;
@@ -177,16 +177,16 @@ static __always_inline bool pci_host_bridge_access(struct pci_vm *pv, __u32 reg,
  * A little-endian field of the shadow, its offset aligned down to its width: the index stays
  * inside cfg whatever off the guest made, and the verifier sees that it does.
  */
-static __always_inline __u32 pci_cfg_u32(const struct pci_fn *f, __u32 off)
+static __always_inline __u32 pci_cfg_u32(const struct gma_tracer_pci_fn *f, __u32 off)
 {
-	off &= PCI_CFG_SIZE - 4;
+	off &= GMA_TRACER_PCI_CFG_SIZE - 4;
 	return f->cfg[off] | f->cfg[off + 1] << 8 | f->cfg[off + 2] << 16 |
 	       (__u32)f->cfg[off + 3] << 24;
 }
 
-static __always_inline __u16 pci_cfg_u16(const struct pci_fn *f, __u32 off)
+static __always_inline __u16 pci_cfg_u16(const struct gma_tracer_pci_fn *f, __u32 off)
 {
-	off &= PCI_CFG_SIZE - 2;
+	off &= GMA_TRACER_PCI_CFG_SIZE - 2;
 	return f->cfg[off] | f->cfg[off + 1] << 8;
 }
 
@@ -194,11 +194,11 @@ static __always_inline __u16 pci_cfg_u16(const struct pci_fn *f, __u32 off)
  * The BARs as programmed: an address where the command register enables its space, else 0.
  * A BAR's size is known from the guest's sizing (all-ones written, the mask read back).
  */
-static __always_inline void pci_decode_bars(struct pci_fn *f)
+static __always_inline void pci_decode_bars(struct gma_tracer_pci_fn *f)
 {
 	__u32 cmd = f->cfg[PCI_COMMAND];
 
-	for (__u32 i = 0; i < PCI_BARS; i++) {
+	for (__u32 i = 0; i < GMA_TRACER_PCI_BARS; i++) {
 		__u32 lo = pci_cfg_u32(f, PCI_BAR0 + 4 * i);
 		__u64 addr;
 
@@ -209,10 +209,11 @@ static __always_inline void pci_decode_bars(struct pci_fn *f)
 			continue;
 		}
 		addr = lo & ~0xfu;
-		if (((lo >> 1) & 3) == 2 && i + 1 < PCI_BARS) /* 64-bit: the next BAR is the top */
+		if (((lo >> 1) & 3) == 2 &&
+		    i + 1 < GMA_TRACER_PCI_BARS) /* 64-bit: the next BAR is the top */
 			addr |= (__u64)pci_cfg_u32(f, PCI_BAR0 + 4 * (i + 1)) << 32;
 		f->bar_addr[i] = (cmd & PCI_COMMAND_MEMORY) ? addr : 0;
-		if (((lo >> 1) & 3) == 2 && i + 1 < PCI_BARS) {
+		if (((lo >> 1) & 3) == 2 && i + 1 < GMA_TRACER_PCI_BARS) {
 			i++;
 			f->bar_addr[i] = 0;
 			f->bar_io[i] = 0;
@@ -226,8 +227,8 @@ static __always_inline void pci_decode_bars(struct pci_fn *f)
  * BAR's sizing, the BARs decoded again (accesses are rare, at set-up: decoded after each).
  * The caller decodes the capabilities it follows (pci_config_access()).
  */
-static __always_inline void pci_config_shadow(struct pci_fn *f, __u32 off, __u32 width, __u32 val,
-					      bool write)
+static __always_inline void pci_config_shadow(struct gma_tracer_pci_fn *f, __u32 off, __u32 width,
+					      __u32 val, bool write)
 {
 	__u32 bar, shadow = val, old, prev, ro;
 
@@ -235,7 +236,7 @@ static __always_inline void pci_config_shadow(struct pci_fn *f, __u32 off, __u32
 	 * A BAR's low bits say its type and are read-only: a written address does not clear
 	 * them (the upper half of a 64-bit BAR has none).
 	 */
-	if (write && width == 4 && off >= PCI_BAR0 && off < PCI_BAR0 + 4 * PCI_BARS) {
+	if (write && width == 4 && off >= PCI_BAR0 && off < PCI_BAR0 + 4 * GMA_TRACER_PCI_BARS) {
 		old = pci_cfg_u32(f, off);
 		prev = off > PCI_BAR0 ? pci_cfg_u32(f, off - 4) : 0;
 		ro = old & 1 ? 0x3u : 0xfu;
@@ -246,7 +247,7 @@ static __always_inline void pci_config_shadow(struct pci_fn *f, __u32 off, __u32
 	for (__u32 i = 0; i < 4; i++) {
 		if (i >= width)
 			break;
-		f->cfg[(off + i) & (PCI_CFG_SIZE - 1)] = shadow >> (8 * i);
+		f->cfg[(off + i) & (GMA_TRACER_PCI_CFG_SIZE - 1)] = shadow >> (8 * i);
 	}
 	if (!write && off == PCI_VENDOR_ID) {
 		f->vendor = val & 0xffff;
@@ -256,24 +257,24 @@ static __always_inline void pci_config_shadow(struct pci_fn *f, __u32 off, __u32
 	if (!write && off == PCI_DEVICE_ID)
 		f->device = val & 0xffff;
 	/* a BAR being sized: all-ones written, the mask read back; the address follows */
-	if (off >= PCI_BAR0 && off < PCI_BAR0 + 4 * PCI_BARS && width == 4) {
+	if (off >= PCI_BAR0 && off < PCI_BAR0 + 4 * GMA_TRACER_PCI_BARS && width == 4) {
 		bar = (off - PCI_BAR0) / 4;
 		if (write && val == 0xffffffffu)
 			f->sizing |= 1u << bar;
 		else if (write)
 			f->sizing &= ~(1u << bar);
-		else if ((f->sizing & (1u << bar)) && bar < PCI_BARS)
+		else if ((f->sizing & (1u << bar)) && bar < GMA_TRACER_PCI_BARS)
 			f->bar_mask[bar] = val;
 	}
 	pci_decode_bars(f);
 }
 
 /* The size of BAR i from its sizing mask, or 0 when the guest did not size it. */
-static __always_inline __u64 pci_bar_size(const struct pci_fn *f, __u32 i)
+static __always_inline __u64 pci_bar_size(const struct gma_tracer_pci_fn *f, __u32 i)
 {
 	__u32 m;
 
-	if (i >= PCI_BARS)
+	if (i >= GMA_TRACER_PCI_BARS)
 		return 0;
 	m = f->bar_mask[i];
 	if (!m)

@@ -10,10 +10,10 @@
 #define GMA_SAMPLER_BPF_H
 
 #include <gma/record.h>
-#include "tracer.h"
+#include "tracer_maps.h"
 
 /* Fragments never cross a host page, so one copy is at most a page. */
-#define GMA_COPY_CAP FRAG_CAP
+#define GMA_COPY_CAP GMA_TRACER_FRAG_CAP
 #define GMA_TRANSLATE_FN __noinline
 /* Programs on KVM tracepoints translate through the per-CPU slot cache. */
 #define GMA_KVM_SLOT_CACHE
@@ -22,12 +22,12 @@
 #define HOST_PAGE_SIZE 4096ULL
 
 /* Settings, from userspace at load time (struct gma_tracer_opts), within tracer.h's caps. */
-const volatile __u32 frag_max = FRAG_CAP;
-const volatile __u32 sample_frags_max = SAMPLE_FRAGS_CAP;
+const volatile __u32 frag_max = GMA_TRACER_FRAG_CAP;
+const volatile __u32 sample_frags_max = GMA_TRACER_SAMPLE_FRAGS_CAP;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, RINGBUF_SIZE_DEFAULT); /* resized by userspace before load */
+	__uint(max_entries, GMA_TRACER_RINGBUF_SIZE_DEFAULT); /* resized by userspace before load */
 } events SEC(".maps");
 
 /* Records the ring buffer refused, per CPU: userspace sums and reports them. */
@@ -110,8 +110,8 @@ __noinline __s64 sample_fragment(struct gma_backend *be, __u64 sample_id, __u64 
 	buf = bpf_map_lookup_elem(&frag_scratch, &zero);
 	if (!buf || !be || remain == 0)
 		return -EINVAL;
-	if (cap == 0 || cap > FRAG_CAP)
-		cap = FRAG_CAP;
+	if (cap == 0 || cap > GMA_TRACER_FRAG_CAP)
+		cap = GMA_TRACER_FRAG_CAP;
 	rec = (void *)buf->bytes;
 	size = sizeof(*rec);
 	rec->vm_id = (__u64)be->kvm;
@@ -163,9 +163,9 @@ __noinline int sample_range(__u64 kvm, __u64 sample_id, __u64 gpa, __u32 len)
 	if (!buf)
 		return 0;
 	gma_backend_init(&buf->be, (struct kvm *)kvm);
-	if (frags_max == 0 || frags_max > SAMPLE_FRAGS_CAP)
-		frags_max = SAMPLE_FRAGS_CAP;
-	for (i = 0; i < SAMPLE_FRAGS_CAP && i < frags_max && off < len; i++) {
+	if (frags_max == 0 || frags_max > GMA_TRACER_SAMPLE_FRAGS_CAP)
+		frags_max = GMA_TRACER_SAMPLE_FRAGS_CAP;
+	for (i = 0; i < GMA_TRACER_SAMPLE_FRAGS_CAP && i < frags_max && off < len; i++) {
 		r = sample_fragment(&buf->be, sample_id, gpa + off, len - off, i);
 		if (r < 2)
 			break;

@@ -5,7 +5,7 @@
  * meaning (VirtIO 1.x 2.1 device status, 2.2 feature bits, and a queue made ready). The
  * virtio-mmio rules (virtio_mmio_regs.h) and the virtio-pci ones (virtio_pci_regs.h) both
  * build on it, so neither transport depends on the other and the rest of the tracer sees one
- * device model (struct virtio_dev, tracer.h) whichever transport fed it.
+ * device model (struct gma_tracer_virtio_dev, tracer.h) whichever transport fed it.
  *
  * Pure code over guest-written values, compiled into the tracer (BPF) and into userspace (the
  * unit tests and fuzz targets that drive the transports).
@@ -15,7 +15,7 @@
 
 #include "compiler.h"
 #include <gma/record.h>
-#include "tracer.h"
+#include "tracer_maps.h"
 
 /*
  * Feature bits (VirtIO 1.x 6) that change how a queue is read. The uapi headers that hold them
@@ -52,20 +52,22 @@ static __always_inline void set_hi(__u64 *v, __u32 hi)
  * The device status register, as every transport has it: 0 resets the device, its queues
  * are gone.
  */
-static __always_inline enum mmio_action virtio_dev_set_status(struct virtio_dev *dev, __u32 val)
+static __always_inline enum mmio_action virtio_dev_set_status(struct gma_tracer_virtio_dev *dev,
+							      __u32 val)
 {
 	dev->status = val;
 	if (!val)
-		for (__u32 i = 0; i < QUEUES_MAX; i++) {
+		for (__u32 i = 0; i < GMA_TRACER_QUEUES_MAX; i++) {
 			/* opaque to clang: it would make the loop a memset, which BPF has not */
 			__asm__ __volatile__("" : "+r"(i));
-			dev->q[i & (QUEUES_MAX - 1)] = (struct vq_state){};
+			dev->q[i & (GMA_TRACER_QUEUES_MAX - 1)] = (struct gma_tracer_vq_state){};
 		}
 	return MMIO_DEVICE_CHANGED;
 }
 
 /* 32 bits of the driver features, the half dfeatures_sel selects. */
-static __always_inline enum mmio_action virtio_dev_set_features(struct virtio_dev *dev, __u32 val)
+static __always_inline enum mmio_action virtio_dev_set_features(struct gma_tracer_virtio_dev *dev,
+								__u32 val)
 {
 	if (dev->dfeatures_sel == 0)
 		set_lo(&dev->driver_features, val);
@@ -75,8 +77,8 @@ static __always_inline enum mmio_action virtio_dev_set_features(struct virtio_de
 }
 
 /* A queue made ready starts empty: both indices at 0, as the spec requires of the driver. */
-static __always_inline enum mmio_action virtio_dev_queue_ready(struct virtio_dev *dev,
-							       struct vq_state *vq)
+static __always_inline enum mmio_action virtio_dev_queue_ready(struct gma_tracer_virtio_dev *dev,
+							       struct gma_tracer_vq_state *vq)
 {
 	vq->flags |= GMA_QUEUE_READY;
 	if (dev->driver_features & (1ULL << VIRTIO_F_RING_PACKED))

@@ -24,9 +24,9 @@
  */
 __noinline int mmio_access(__u64 vm_id, __u32 write, __u64 gpa, __u32 val)
 {
-	struct dev_key key = { .vm_id = vm_id, .base = virtio_mmio_base(gpa) };
+	struct gma_tracer_dev_key key = { .vm_id = vm_id, .base = virtio_mmio_base(gpa) };
 	__u32 off = virtio_mmio_off(gpa), q = 0;
-	struct virtio_dev *dev;
+	struct gma_tracer_virtio_dev *dev;
 
 	dev = bpf_map_lookup_elem(&devices, &key);
 	if (!dev) {
@@ -47,7 +47,7 @@ __noinline int mmio_access(__u64 vm_id, __u32 write, __u64 gpa, __u32 val)
 		emit_device(vm_id, key.base, dev);
 		break;
 	case MMIO_QUEUE_READY:
-		emit_queue(vm_id, key.base, q, dev, &dev->q[q & (QUEUES_MAX - 1)]);
+		emit_queue(vm_id, key.base, q, dev, &dev->q[q & (GMA_TRACER_QUEUES_MAX - 1)]);
 		break;
 	case MMIO_NONE:
 		break;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * The virtio-mmio register state machine: what one guest access to a device's registers
- * changes in the tracer's model of the device (struct virtio_dev, tracer.h), and what the
+ * changes in the tracer's model of the device (struct gma_tracer_virtio_dev, tracer.h), and what the
  * caller must do about it. Pure code over guest-written values, compiled into the tracer
  * (BPF) and into the fuzz target that feeds it random access sequences (tests/fuzz/).
  */
@@ -10,8 +10,8 @@
 
 #include "compiler.h"
 #include <gma/record.h>
-#include <gma/vring_walk.h>
-#include "tracer.h"
+#include "vring_walk.h"
+#include "tracer_maps.h"
 #include "transport_regs.h" /* enum mmio_action, the device status and features */
 
 /*
@@ -42,7 +42,8 @@ static __always_inline bool virtio_mmio_is_probe(__u32 off, __u32 val, bool writ
 }
 
 /* The split ring's legacy layout (VirtIO 1.x 2.7.2 "Legacy Interfaces"): from the PFN. */
-static __always_inline void legacy_layout(struct vq_state *vq, __u64 pfn, __u32 page, __u32 align)
+static __always_inline void legacy_layout(struct gma_tracer_vq_state *vq, __u64 pfn, __u32 page,
+					  __u32 align)
 {
 	if (!page || (page & (page - 1)))
 		page = 4096;
@@ -52,13 +53,13 @@ static __always_inline void legacy_layout(struct vq_state *vq, __u64 pfn, __u32 
 
 /*
  * Applies one 32-bit access at offset off of the device's window. *q receives the queue an
- * action is about. Queue registers address dev->queue_sel; a selector past QUEUES_MAX is
+ * action is about. Queue registers address dev->queue_sel; a selector past GMA_TRACER_QUEUES_MAX is
  * remembered but its queue is not followed.
  */
-static __always_inline enum mmio_action virtio_mmio_access(struct virtio_dev *dev, __u32 off,
-							   __u32 val, bool write, __u32 *q)
+static __always_inline enum mmio_action
+virtio_mmio_access(struct gma_tracer_virtio_dev *dev, __u32 off, __u32 val, bool write, __u32 *q)
 {
-	struct vq_state *vq;
+	struct gma_tracer_vq_state *vq;
 	__u32 qi;
 
 	if (!write) {
@@ -96,9 +97,9 @@ static __always_inline enum mmio_action virtio_mmio_access(struct virtio_dev *de
 		dev->queue_sel = val;
 		return MMIO_NONE;
 	}
-	if (dev->queue_sel >= QUEUES_MAX)
+	if (dev->queue_sel >= GMA_TRACER_QUEUES_MAX)
 		return MMIO_NONE; /* a queue this tracer does not follow */
-	qi = dev->queue_sel & (QUEUES_MAX - 1);
+	qi = dev->queue_sel & (GMA_TRACER_QUEUES_MAX - 1);
 	vq = &dev->q[qi];
 	*q = qi;
 	switch (off) {
@@ -128,7 +129,7 @@ static __always_inline enum mmio_action virtio_mmio_access(struct virtio_dev *de
 		break;
 	case VIRTIO_MMIO_QUEUE_PFN:
 		if (!val) {
-			*vq = (struct vq_state){};
+			*vq = (struct gma_tracer_vq_state){};
 			break;
 		}
 		legacy_layout(vq, val, dev->guest_page_size, dev->queue_align);

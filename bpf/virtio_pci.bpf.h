@@ -34,15 +34,15 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
-	__type(key, struct dev_key);
-	__type(value, struct pci_fn);
+	__type(key, struct gma_tracer_dev_key);
+	__type(value, struct gma_tracer_pci_fn);
 } pci_fns SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1536);
-	__type(key, struct pci_bar_key);
-	__type(value, struct pci_bar_val);
+	__type(key, struct gma_tracer_pci_bar_key);
+	__type(value, struct gma_tracer_pci_bar_val);
 } pci_bars SEC(".maps");
 
 /* Per VM: 0xCF8 and the ECAM window; present once the VM has shown PCI or been given it. */
@@ -50,29 +50,29 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
 	__type(key, __u64);
-	__type(value, struct pci_vm);
+	__type(value, struct gma_tracer_pci_vm);
 } pci_vms SEC(".maps");
 
 /* MSI-X table entries as the guest wrote them, by (VM, function, vector). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MSIX_ENTRIES_MAX);
-	__type(key, struct msix_msg_key);
-	__type(value, struct msix_msg);
+	__uint(max_entries, GMA_TRACER_MSIX_ENTRIES_MAX);
+	__type(key, struct gma_tracer_msix_msg_key);
+	__type(value, struct gma_tracer_msix_msg);
 } msix_entries SEC(".maps");
 
 /* Entries a full msix_entries could not take: a guest programming vectors beyond its cap. */
 __u64 msix_entries_full;
 
 /* The ECAM window of every VM of the traced process without one of its own (buses 0: none). */
-struct pci_ecam ecam_default;
+struct gma_tracer_pci_ecam ecam_default;
 
-const struct pci_fn empty_fn;
+const struct gma_tracer_pci_fn empty_fn;
 
 /* The VM's PCI state; created (with ecam_default's window) when create says so. */
-static __always_inline struct pci_vm *pci_vm_get(__u64 vm_id, bool create)
+static __always_inline struct gma_tracer_pci_vm *pci_vm_get(__u64 vm_id, bool create)
 {
-	struct pci_vm *pv = bpf_map_lookup_elem(&pci_vms, &vm_id), init = {};
+	struct gma_tracer_pci_vm *pv = bpf_map_lookup_elem(&pci_vms, &vm_id), init = {};
 
 	if (pv || !create)
 		return pv;
@@ -83,12 +83,12 @@ static __always_inline struct pci_vm *pci_vm_get(__u64 vm_id, bool create)
 }
 
 /* The BARs of function key as pci_bars entries: the stale ones removed, the current added. */
-static __noinline void register_bars(__u64 vm_id, __u64 key, struct pci_fn *f)
+static __noinline void register_bars(__u64 vm_id, __u64 key, struct gma_tracer_pci_fn *f)
 {
-	struct pci_bar_key k = { .vm_id = vm_id };
-	struct pci_bar_val v = { .base = key };
+	struct gma_tracer_pci_bar_key k = { .vm_id = vm_id };
+	struct gma_tracer_pci_bar_val v = { .base = key };
 
-	for (__u32 i = 0; i < PCI_BARS; i++) {
+	for (__u32 i = 0; i < GMA_TRACER_PCI_BARS; i++) {
 		__u64 size = pci_bar_size(f, i);
 
 		if (f->bar_registered[i] && (f->bar_registered[i] != f->bar_addr[i] || !size)) {
@@ -111,10 +111,11 @@ static __noinline void register_bars(__u64 vm_id, __u64 key, struct pci_fn *f)
 }
 
 /* The device of a VirtIO function, created on first sight with its type and interface. */
-static __always_inline struct virtio_dev *pci_device(__u64 vm_id, __u64 key, struct pci_fn *f)
+static __always_inline struct gma_tracer_virtio_dev *pci_device(__u64 vm_id, __u64 key,
+								struct gma_tracer_pci_fn *f)
 {
-	struct dev_key dk = { .vm_id = vm_id, .base = key };
-	struct virtio_dev *dev = bpf_map_lookup_elem(&devices, &dk);
+	struct gma_tracer_dev_key dk = { .vm_id = vm_id, .base = key };
+	struct gma_tracer_virtio_dev *dev = bpf_map_lookup_elem(&devices, &dk);
 	__u32 type = pci_virtio_type(f);
 
 	if (!dev) {
@@ -133,7 +134,7 @@ static __always_inline struct virtio_dev *pci_device(__u64 vm_id, __u64 key, str
 }
 
 /* What an access to a device asks for: reports, a look at the used rings, a sample. */
-static __always_inline void pci_act(__u64 vm_id, __u64 key, struct virtio_dev *dev,
+static __always_inline void pci_act(__u64 vm_id, __u64 key, struct gma_tracer_virtio_dev *dev,
 				    enum mmio_action act, __u32 q)
 {
 	switch (act) {
@@ -147,7 +148,7 @@ static __always_inline void pci_act(__u64 vm_id, __u64 key, struct virtio_dev *d
 		emit_device(vm_id, key, dev);
 		break;
 	case MMIO_QUEUE_READY:
-		emit_queue(vm_id, key, q, dev, &dev->q[q & (QUEUES_MAX - 1)]);
+		emit_queue(vm_id, key, q, dev, &dev->q[q & (GMA_TRACER_QUEUES_MAX - 1)]);
 		break;
 	case MMIO_NONE:
 		break;
@@ -163,11 +164,11 @@ static __always_inline void pci_act(__u64 vm_id, __u64 key, struct virtio_dev *d
  */
 static __noinline int pci_config(__u64 vm_id, __u64 key, __u32 acc, __u32 val)
 {
-	struct dev_key dk = { .vm_id = vm_id, .base = key };
+	struct gma_tracer_dev_key dk = { .vm_id = vm_id, .base = key };
 	__u32 reg = acc & 0xffff, size = (acc >> 16) & 0xff;
 	bool write = acc >> 24;
-	struct pci_vm *pv;
-	struct pci_fn *f;
+	struct gma_tracer_pci_vm *pv;
+	struct gma_tracer_pci_fn *f;
 
 	if (key == GMA_PCI_BASE(0, 0, 0)) {
 		/* the host bridge's place: a q35 one says where ECAM is */
@@ -193,13 +194,13 @@ static __noinline int pci_config(__u64 vm_id, __u64 key, __u32 acc, __u32 val)
 }
 
 /* The BAR of a virtio-pci function holding addr (memory or I/O), or NULL. */
-static __always_inline struct pci_bar_val *pci_bar_at(__u64 vm_id, __u64 addr, bool io,
-						      __u64 *bar_base)
+static __always_inline struct gma_tracer_pci_bar_val *pci_bar_at(__u64 vm_id, __u64 addr, bool io,
+								 __u64 *bar_base)
 {
-	struct pci_bar_key k = { .vm_id = vm_id, .io = io };
+	struct gma_tracer_pci_bar_key k = { .vm_id = vm_id, .io = io };
 	__u32 lo = io ? PCI_IO_BAR_ORDER_MIN : PCI_MEM_BAR_ORDER_MIN;
 	__u32 hi = io ? PCI_IO_BAR_ORDER_MAX : PCI_MEM_BAR_ORDER_MAX;
-	struct pci_bar_val *v;
+	struct gma_tracer_pci_bar_val *v;
 
 	for (__u32 order = PCI_IO_BAR_ORDER_MIN; order <= PCI_MEM_BAR_ORDER_MAX; order++) {
 		if (order < lo || order > hi)
@@ -217,9 +218,9 @@ static __always_inline struct pci_bar_val *pci_bar_at(__u64 vm_id, __u64 addr, b
 /* A guest write of word (PCI_MSIX_ENTRY_*) of vector's entry in function key's MSI-X table. */
 static __noinline int pci_msix_write(__u64 vm_id, __u64 key, __u32 vector, __u32 word, __u32 val)
 {
-	struct msix_msg_key k = { .vm_id = vm_id, .base = key, .vector = vector };
-	static const struct msix_msg fresh;
-	struct msix_msg *e = bpf_map_lookup_elem(&msix_entries, &k);
+	struct gma_tracer_msix_msg_key k = { .vm_id = vm_id, .base = key, .vector = vector };
+	static const struct gma_tracer_msix_msg fresh;
+	struct gma_tracer_msix_msg *e = bpf_map_lookup_elem(&msix_entries, &k);
 
 	if (!e) {
 		if (bpf_map_update_elem(&msix_entries, &k, &fresh, BPF_NOEXIST) == -E2BIG)
@@ -238,14 +239,14 @@ static __noinline int pci_msix_write(__u64 vm_id, __u64 key, __u32 vector, __u32
  */
 __noinline int pci_pio(__u64 vm_id, __u32 write, __u32 port, __u32 size, __u32 val)
 {
-	struct dev_key dk = { .vm_id = vm_id };
-	struct pci_bar_val *bar;
-	struct virtio_dev *dev;
+	struct gma_tracer_dev_key dk = { .vm_id = vm_id };
+	struct gma_tracer_pci_bar_val *bar;
+	struct gma_tracer_virtio_dev *dev;
 	__u64 bar_base = 0;
 	__u32 q = 0;
 
-	struct pci_vm *pv;
-	struct pci_fn *f;
+	struct gma_tracer_pci_vm *pv;
+	struct gma_tracer_pci_fn *f;
 	__u32 reg;
 
 	if (port == PCI_CONFIG_ADDRESS && size == 4) {
@@ -279,7 +280,8 @@ __noinline int pci_pio(__u64 vm_id, __u32 write, __u32 port, __u32 size, __u32 v
 }
 
 /* Whether offset off of BAR bar is in the function's notify area. */
-static __always_inline bool pci_in_notify_area(const struct pci_fn *f, __u32 bar, __u64 off)
+static __always_inline bool pci_in_notify_area(const struct gma_tracer_pci_fn *f, __u32 bar,
+					       __u64 off)
 {
 	return f->notify.valid && f->notify.bar == bar && off >= f->notify.off &&
 	       off - f->notify.off < f->notify.len;
@@ -289,13 +291,13 @@ static __always_inline bool pci_in_notify_area(const struct pci_fn *f, __u32 bar
  * A write at offset off of a notify area (len bytes of val; 0: Intel's fast path, no data):
  * the queue is left in the PENDING_NOTIFY slot for the caller.
  */
-static __always_inline void pci_notify(const struct pci_fn *f, __u64 key, __u64 off, __u32 len,
-				       __u32 val)
+static __always_inline void pci_notify(const struct gma_tracer_pci_fn *f, __u64 key, __u64 off,
+				       __u32 len, __u32 val)
 {
 	/* drivers write the queue index; the fast path has only the address */
 	int nq = virtio_pci_notify_queue(f, off - f->notify.off);
 
-	if (len >= 2 && (val & 0xffff) < QUEUES_MAX)
+	if (len >= 2 && (val & 0xffff) < GMA_TRACER_QUEUES_MAX)
 		nq = val & 0xffff;
 	if (nq >= 0)
 		set_pending(PENDING_NOTIFY, key, nq);
@@ -308,10 +310,10 @@ static __always_inline void pci_notify(const struct pci_fn *f, __u64 key, __u64 
  */
 __noinline int pci_mmio_fast(__u64 vm_id, __u64 gpa)
 {
-	struct dev_key dk = { .vm_id = vm_id };
-	struct pci_bar_val *bar;
+	struct gma_tracer_dev_key dk = { .vm_id = vm_id };
+	struct gma_tracer_pci_bar_val *bar;
 	__u64 bar_base = 0;
-	struct pci_fn *f;
+	struct gma_tracer_pci_fn *f;
 
 	if (!pci_vm_get(vm_id, false))
 		return 0; /* no PCI seen in this VM */
@@ -336,11 +338,11 @@ __noinline int pci_mmio_fast(__u64 vm_id, __u64 gpa)
  */
 __noinline int pci_mmio(__u64 vm_id, __u32 write, __u64 gpa, __u32 len, __u32 val)
 {
-	struct dev_key dk = { .vm_id = vm_id };
-	struct pci_bar_val *bar;
-	struct virtio_dev *dev;
-	struct pci_fn *f;
-	struct pci_vm *pv;
+	struct gma_tracer_dev_key dk = { .vm_id = vm_id };
+	struct gma_tracer_pci_bar_val *bar;
+	struct gma_tracer_virtio_dev *dev;
+	struct gma_tracer_pci_fn *f;
+	struct gma_tracer_pci_vm *pv;
 	__u64 bar_base = 0, off;
 	__u32 q = 0, reg, vector, word;
 

@@ -17,8 +17,8 @@
 
 #include "compiler.h"
 #include <gma/record.h>
-#include <gma/vring_walk.h>
-#include "tracer.h"
+#include "vring_walk.h"
+#include "tracer_maps.h"
 #include "transport_regs.h" /* enum mmio_action, set_lo, the device status */
 #include "pci_msix_regs.h" /* whether MSI-X is enabled, the queues' vectors */
 
@@ -36,15 +36,16 @@
 #define VIRTIO_PCI_LEGACY_PFN_SHIFT 12
 
 /* An access to the legacy I/O BAR at off. *q receives the queue an action is about. */
-static __always_inline enum mmio_action virtio_pci_legacy_access(struct virtio_dev *dev, __u32 off,
-								 __u32 val, bool write, __u32 *q)
+static __always_inline enum mmio_action virtio_pci_legacy_access(struct gma_tracer_virtio_dev *dev,
+								 __u32 off, __u32 val, bool write,
+								 __u32 *q)
 {
-	struct vq_state *vq;
+	struct gma_tracer_vq_state *vq;
 	__u32 qi;
 
 	if (!write) {
-		if (off == VIRTIO_PCI_LEGACY_QUEUE_NUM && dev->queue_sel < QUEUES_MAX)
-			dev->q[dev->queue_sel & (QUEUES_MAX - 1)].num = val & 0xffff;
+		if (off == VIRTIO_PCI_LEGACY_QUEUE_NUM && dev->queue_sel < GMA_TRACER_QUEUES_MAX)
+			dev->q[dev->queue_sel & (GMA_TRACER_QUEUES_MAX - 1)].num = val & 0xffff;
 		return off == VIRTIO_PCI_LEGACY_ISR ? MMIO_SCAN_USED : MMIO_NONE;
 	}
 	switch (off) {
@@ -60,13 +61,13 @@ static __always_inline enum mmio_action virtio_pci_legacy_access(struct virtio_d
 		dev->queue_sel = val & 0xffff;
 		return MMIO_NONE;
 	case VIRTIO_PCI_LEGACY_QUEUE_PFN:
-		if (dev->queue_sel >= QUEUES_MAX)
+		if (dev->queue_sel >= GMA_TRACER_QUEUES_MAX)
 			return MMIO_NONE;
-		qi = dev->queue_sel & (QUEUES_MAX - 1);
+		qi = dev->queue_sel & (GMA_TRACER_QUEUES_MAX - 1);
 		vq = &dev->q[qi];
 		*q = qi;
 		if (!val) {
-			*vq = (struct vq_state){};
+			*vq = (struct gma_tracer_vq_state){};
 			return MMIO_NONE;
 		}
 		/* QUEUE_NUM is the device's, read by the driver: learnt from the read below */
@@ -84,9 +85,10 @@ static __always_inline enum mmio_action virtio_pci_legacy_access(struct virtio_d
  * registers exist only while MSI-X is enabled (else 20 is the device configuration); a status
  * write of 0 (reset) gives the vectors back. Goes beside virtio_pci_legacy_access().
  */
-static __always_inline void virtio_pci_legacy_msix_access(struct pci_fn *f,
-							  const struct virtio_dev *dev, __u32 off,
-							  __u32 width, __u32 val, bool write)
+static __always_inline void virtio_pci_legacy_msix_access(struct gma_tracer_pci_fn *f,
+							  const struct gma_tracer_virtio_dev *dev,
+							  __u32 off, __u32 width, __u32 val,
+							  bool write)
 {
 	if (write && off == VIRTIO_PCI_LEGACY_STATUS && !(val & 0xff))
 		pci_vectors_forget(f);
@@ -95,7 +97,7 @@ static __always_inline void virtio_pci_legacy_msix_access(struct pci_fn *f,
 	if (off == VIRTIO_MSI_CONFIG_VECTOR) {
 		f->config_vector = val & 0xffff;
 		f->config_vector_known = 1;
-	} else if (off == VIRTIO_MSI_QUEUE_VECTOR && dev->queue_sel < QUEUES_MAX) {
+	} else if (off == VIRTIO_MSI_QUEUE_VECTOR && dev->queue_sel < GMA_TRACER_QUEUES_MAX) {
 		pci_queue_vector(f, dev->queue_sel, val);
 	}
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * A VirtIO PCI function as the tracer follows it (VirtIO 1.x 4.1), and its modern interface:
- * what one guest access changes in the tracer's model of the function (struct pci_fn) and of
- * its device (struct virtio_dev), and what the caller must do about it.
+ * what one guest access changes in the tracer's model of the function (struct gma_tracer_pci_fn) and of
+ * its device (struct gma_tracer_virtio_dev), and what the caller must do about it.
  *   - The function: its IDs (4.1.2: modern 0x1040 + device type, transitional 0x1000 +
  *     n), and its capabilities as the guest reads them, after each configuration access
  *     (pci_config_access: pci_config_regs.h's shadow, then the capabilities). A function set
@@ -26,7 +26,7 @@
 
 #include "compiler.h"
 #include <gma/record.h>
-#include "tracer.h"
+#include "tracer_maps.h"
 #include "transport_regs.h" /* enum mmio_action, set_lo/set_hi, the device status and features */
 #include "pci_config_regs.h"
 #include "pci_msix_regs.h"
@@ -70,13 +70,13 @@
 #define VIRTIO_PCI_COMMON_Q_USEDHI 0x34
 
 /* Whether the function is a VirtIO one (modern or transitional), and its device type. */
-static __always_inline bool pci_is_virtio(const struct pci_fn *f)
+static __always_inline bool pci_is_virtio(const struct gma_tracer_pci_fn *f)
 {
 	return f->vendor == PCI_VENDOR_VIRTIO && f->device >= VIRTIO_PCI_DEVICE_ID_FIRST &&
 	       f->device <= VIRTIO_PCI_DEVICE_ID_LAST;
 }
 
-static __always_inline __u32 pci_virtio_type(const struct pci_fn *f)
+static __always_inline __u32 pci_virtio_type(const struct gma_tracer_pci_fn *f)
 {
 	/* a transitional device's ID (0x1000 + n) is not its type: its subsystem ID is */
 	if (f->device >= VIRTIO_PCI_DEVICE_ID_MODERN)
@@ -88,25 +88,26 @@ static __always_inline __u32 pci_virtio_type(const struct pci_fn *f)
  * The version a function speaks, as virtio-mmio's Version register gives it: 2 for a modern
  * one; 1 for a transitional one, which a driver may drive through its legacy interface.
  */
-static __always_inline __u32 pci_virtio_version(const struct pci_fn *f)
+static __always_inline __u32 pci_virtio_version(const struct gma_tracer_pci_fn *f)
 {
 	return f->device >= VIRTIO_PCI_DEVICE_ID_MODERN ? 2 : 1;
 }
 
 /* Where a VirtIO structure capability at `at` says its structure is: BAR, offset, length. */
-static __always_inline void pci_cap_loc(const struct pci_fn *f, __u32 at, struct pci_cap_loc *l)
+static __always_inline void pci_cap_loc(const struct gma_tracer_pci_fn *f, __u32 at,
+					struct gma_tracer_pci_cap_loc *l)
 {
-	l->bar = f->cfg[(at + VIRTIO_PCI_CAP_BAR) & (PCI_CFG_SIZE - 1)];
+	l->bar = f->cfg[(at + VIRTIO_PCI_CAP_BAR) & (GMA_TRACER_PCI_CFG_SIZE - 1)];
 	l->off = pci_cfg_u32(f, at + VIRTIO_PCI_CAP_OFFSET);
 	l->len = pci_cfg_u32(f, at + VIRTIO_PCI_CAP_LENGTH);
-	l->valid = l->bar < PCI_BARS;
+	l->valid = l->bar < GMA_TRACER_PCI_BARS;
 }
 
 /*
  * The VirtIO and MSI-X capabilities as the guest read them, from the capability list of the
  * shadow. The first MSI-X capability counts (a function has at most one).
  */
-static __always_inline void pci_decode_caps(struct pci_fn *f)
+static __always_inline void pci_decode_caps(struct gma_tracer_pci_fn *f)
 {
 	__u32 at = f->cfg[PCI_CAP_PTR] & 0xfc;
 
@@ -115,11 +116,12 @@ static __always_inline void pci_decode_caps(struct pci_fn *f)
 	if (!(f->cfg[PCI_STATUS] & PCI_STATUS_CAP_LIST))
 		return;
 	for (__u32 i = 0; i < PCI_CAPS_MAX && at >= PCI_STD_HEADER_SIZEOF; i++) {
-		at &= PCI_CFG_SIZE - 4;
+		at &= GMA_TRACER_PCI_CFG_SIZE - 4;
 		if (f->cfg[at] == PCI_CAP_ID_MSIX && !f->msix_cap)
 			pci_msix_cap(f, at);
 		if (f->cfg[at] == PCI_CAP_ID_VNDR) {
-			switch (f->cfg[(at + VIRTIO_PCI_CAP_CFG_TYPE) & (PCI_CFG_SIZE - 1)]) {
+			switch (f->cfg[(at + VIRTIO_PCI_CAP_CFG_TYPE) &
+				       (GMA_TRACER_PCI_CFG_SIZE - 1)]) {
 			case VIRTIO_PCI_CAP_COMMON_CFG:
 				pci_cap_loc(f, at, &f->common);
 				break;
@@ -129,7 +131,7 @@ static __always_inline void pci_decode_caps(struct pci_fn *f)
 				break;
 			}
 		}
-		at = f->cfg[(at + PCI_CAP_LIST_NEXT) & (PCI_CFG_SIZE - 1)] & 0xfc;
+		at = f->cfg[(at + PCI_CAP_LIST_NEXT) & (GMA_TRACER_PCI_CFG_SIZE - 1)] & 0xfc;
 	}
 }
 
@@ -143,7 +145,7 @@ enum pci_cfg_result {
 	PCI_CFG_CHANGED,
 };
 
-static __always_inline enum pci_cfg_result pci_config_access(struct pci_fn *f, __u32 off,
+static __always_inline enum pci_cfg_result pci_config_access(struct gma_tracer_pci_fn *f, __u32 off,
 							     __u32 width, __u32 val, bool write)
 {
 	if (width != 1 && width != 2 && width != 4)
@@ -155,7 +157,7 @@ static __always_inline enum pci_cfg_result pci_config_access(struct pci_fn *f, _
 
 /*
  * A function set up before the trace began, learnt from its configuration space as it is
- * now (cfg: PCI_CFG_SIZE bytes) and each BAR's size (the VMM's; 0: none, or the upper half
+ * now (cfg: GMA_TRACER_PCI_CFG_SIZE bytes) and each BAR's size (the VMM's; 0: none, or the upper half
  * of a 64-bit BAR): the accesses a driver makes are replayed through pci_config_access(),
  * every dword read, then each BAR sized (all-ones written, the mask read back, the address
  * written again), so the function is what the guest's own enumeration would have made it.
@@ -166,16 +168,16 @@ static __always_inline enum pci_cfg_result pci_config_access(struct pci_fn *f, _
  * 4 GiB or more is left unsized: the tracer looks up BARs of at most 16 MiB
  * (PCI_MEM_BAR_ORDER_MAX).
  */
-static __always_inline bool pci_fn_from_snapshot(struct pci_fn *f, const __u8 *cfg,
+static __always_inline bool pci_fn_from_snapshot(struct gma_tracer_pci_fn *f, const __u8 *cfg,
 						 const __u64 *bar_size, __u64 noff_known,
 						 const __u16 *noff)
 {
-	for (__u32 off = 0; off < PCI_CFG_SIZE; off += 4)
+	for (__u32 off = 0; off < GMA_TRACER_PCI_CFG_SIZE; off += 4)
 		pci_config_access(f, off, 4,
 				  cfg[off] | cfg[off + 1] << 8 | cfg[off + 2] << 16 |
 					  (__u32)cfg[off + 3] << 24,
 				  false);
-	for (__u32 i = 0; i < PCI_BARS; i++) {
+	for (__u32 i = 0; i < GMA_TRACER_PCI_BARS; i++) {
 		__u32 lo = pci_cfg_u32(f, PCI_BAR0 + 4 * i), mask;
 		__u64 size = bar_size[i];
 
@@ -191,7 +193,7 @@ static __always_inline bool pci_fn_from_snapshot(struct pci_fn *f, const __u8 *c
 		pci_config_access(f, PCI_BAR0 + 4 * i, 4, mask, false);
 		pci_config_access(f, PCI_BAR0 + 4 * i, 4, lo, true);
 	}
-	for (__u32 q = 0; q < QUEUES_MAX; q++) {
+	for (__u32 q = 0; q < GMA_TRACER_QUEUES_MAX; q++) {
 		if (noff_known & (1ULL << q)) {
 			f->queue_notify_off[q] = noff[q];
 			f->noff_known |= 1ULL << q;
@@ -205,11 +207,11 @@ static __always_inline bool pci_fn_from_snapshot(struct pci_fn *f, const __u8 *c
  * driver learnt (queue_notify_off * notify_off_multiplier), or -1. With a multiplier of 0
  * every queue shares one address: only the data can tell (Intel's fast path has none).
  */
-static __always_inline int virtio_pci_notify_queue(const struct pci_fn *f, __u64 off)
+static __always_inline int virtio_pci_notify_queue(const struct gma_tracer_pci_fn *f, __u64 off)
 {
 	if (!f->notify_mult)
 		return -1;
-	for (__u32 q = 0; q < QUEUES_MAX; q++)
+	for (__u32 q = 0; q < GMA_TRACER_QUEUES_MAX; q++)
 		if ((f->noff_known & (1ull << q)) &&
 		    (__u64)f->queue_notify_off[q] * f->notify_mult == off)
 			return q;
@@ -221,22 +223,24 @@ static __always_inline int virtio_pci_notify_queue(const struct pci_fn *f, __u64
  * registered, and where they may take Intel's fast path (fast_path: a VMX host), which
  * carries the address only, the queue's notify offset known.
  */
-static __always_inline bool pci_notify_observable(const struct pci_fn *f, __u32 q, bool fast_path)
+static __always_inline bool pci_notify_observable(const struct gma_tracer_pci_fn *f, __u32 q,
+						  bool fast_path)
 {
-	return f->notify.valid && f->notify.bar < PCI_BARS && f->bar_registered[f->notify.bar] &&
-	       (!fast_path || (q < QUEUES_MAX && (f->noff_known & (1ULL << q))));
+	return f->notify.valid && f->notify.bar < GMA_TRACER_PCI_BARS &&
+	       f->bar_registered[f->notify.bar] &&
+	       (!fast_path || (q < GMA_TRACER_QUEUES_MAX && (f->noff_known & (1ULL << q))));
 }
 
 /*
  * An access to the common configuration structure at off (width 1, 2 or 4; a 64-bit field
  * is written as two halves). *q receives the queue an action is about.
  */
-static __always_inline enum mmio_action virtio_pci_common_access(struct pci_fn *f,
-								 struct virtio_dev *dev, __u32 off,
-								 __u32 width, __u32 val, bool write,
-								 __u32 *q)
+static __always_inline enum mmio_action virtio_pci_common_access(struct gma_tracer_pci_fn *f,
+								 struct gma_tracer_virtio_dev *dev,
+								 __u32 off, __u32 width, __u32 val,
+								 bool write, __u32 *q)
 {
-	struct vq_state *vq;
+	struct gma_tracer_vq_state *vq;
 	__u32 qi;
 
 	if (width < 4)
@@ -265,9 +269,9 @@ static __always_inline enum mmio_action virtio_pci_common_access(struct pci_fn *
 	}
 	if (off < VIRTIO_PCI_COMMON_Q_SIZE || off > VIRTIO_PCI_COMMON_Q_USEDHI)
 		return MMIO_NONE;
-	if (dev->queue_sel >= QUEUES_MAX)
+	if (dev->queue_sel >= GMA_TRACER_QUEUES_MAX)
 		return MMIO_NONE; /* a queue this tracer does not follow */
-	qi = dev->queue_sel & (QUEUES_MAX - 1);
+	qi = dev->queue_sel & (GMA_TRACER_QUEUES_MAX - 1);
 	vq = &dev->q[qi];
 	*q = qi;
 	if (off == VIRTIO_PCI_COMMON_Q_MSIX) {

@@ -2,7 +2,7 @@
 /*
  * The transport-independent half of the tracer: the VirtIO devices and queues of each VM
  * (the devices map), and split virtqueues read at the moment the driver notifies: new avail
- * entries, each descriptor chain walked by the shared rules (gma/vring_walk.h), the first
+ * entries, each descriptor chain walked by the shared rules (bpf/vring_walk.h), the first
  * bytes of each buffer, and the used ring's progress. Everything here is guest memory, hence
  * hostile: every index is range-checked against the queue size before use and every loop
  * has a compile-time bound.
@@ -17,15 +17,16 @@
 #include "sampler.bpf.h"
 
 /*
- * The ring layouts are the spec's, read with plain offsets (gma/vring_walk.h), never CO-RE:
+ * The ring layouts are the spec's, read with plain offsets (bpf/vring_walk.h), never CO-RE:
  * a KVM host's BTF has no VirtIO types.
  */
 #define GMA_VRING_WALK_CTX
-#include <gma/vring_walk.h>
+#include "vring_walk.h"
 
-const volatile __u32 snap_len = SNAP_LEN_DEFAULT; /* <= SNAP_CAP */
-const volatile __u32 chains_per_notify = CHAINS_PER_NOTIFY_DEFAULT; /* <= CHAINS_PER_NOTIFY_CAP */
-const volatile __u64 used_scan_ns = USED_SCAN_US_DEFAULT * 1000ULL;
+const volatile __u32 snap_len = GMA_TRACER_SNAP_LEN_DEFAULT; /* <= GMA_TRACER_SNAP_CAP */
+const volatile __u32 chains_per_notify =
+	GMA_TRACER_CHAINS_PER_NOTIFY_DEFAULT; /* <= GMA_TRACER_CHAINS_PER_NOTIFY_CAP */
+const volatile __u64 used_scan_ns = GMA_TRACER_USED_SCAN_US_DEFAULT * 1000ULL;
 /*
  * Read only the rings' indices: no chain walked, no used element read. The model's indices
  * (and in flight) stay the guest's; chains and completions are counted as skipped.
@@ -35,15 +36,15 @@ const volatile __u32 indices_only;
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
-	__type(key, struct dev_key);
-	__type(value, struct virtio_dev);
+	__type(key, struct gma_tracer_dev_key);
+	__type(value, struct gma_tracer_virtio_dev);
 } devices SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
 	__type(key, __u64);
-	__type(value, struct vm_devs);
+	__type(value, struct gma_tracer_vm_devs);
 } vm_devs SEC(".maps");
 
 /*
@@ -133,7 +134,7 @@ struct notify_scratch {
 	struct gma_rec_notify rec;
 	struct chain_args a;
 	struct gma_backend be;
-	__u16 heads[CHAINS_PER_NOTIFY_CAP];
+	__u16 heads[GMA_TRACER_CHAINS_PER_NOTIFY_CAP];
 	__u32 nr_heads;
 	__u32 delta;
 	/* notify_begin found the queue's layout: a known queue explains the notify (ioeventfd) */
@@ -173,9 +174,9 @@ static __always_inline __u32 sample_buffer(struct gma_backend *be, __u64 sample_
 	__u64 off = 0;
 	__s64 r;
 
-	if (want > SNAP_CAP)
-		want = SNAP_CAP;
-	for (i = 0; i < BUFFER_FRAGS_MAX && off < want; i++) {
+	if (want > GMA_TRACER_SNAP_CAP)
+		want = GMA_TRACER_SNAP_CAP;
+	for (i = 0; i < GMA_TRACER_BUFFER_FRAGS_MAX && off < want; i++) {
 		r = sample_fragment(be, sample_id, addr + off, want - off, pos);
 		if (r < 2)
 			break;
@@ -184,7 +185,7 @@ static __always_inline __u32 sample_buffer(struct gma_backend *be, __u64 sample_
 	return off;
 }
 
-/* The chain walk (gma/vring_walk.h) over the VM's memslots, recording into the CHAIN record. */
+/* The chain walk (bpf/vring_walk.h) over the VM's memslots, recording into the CHAIN record. */
 struct gma_vring_ctx {
 	struct chain_scratch s;
 };
@@ -272,7 +273,7 @@ __noinline int walk_chain(__u32 i_head)
 	rec->notify_seq = a->notify_seq;
 	rec->sample_id = __sync_fetch_and_add(&sample_seq, 1) | (1ULL << 63);
 	rec->avail_idx = a->avail_idx + i_head;
-	rec->head = ns->heads[i_head & (CHAINS_PER_NOTIFY_CAP - 1)];
+	rec->head = ns->heads[i_head & (GMA_TRACER_CHAINS_PER_NOTIFY_CAP - 1)];
 	rec->nr_recorded = 0;
 	rec->total_len = 0;
 	rec->pid = bpf_get_current_pid_tgid() >> 32;
@@ -353,14 +354,14 @@ __noinline int scan_used(struct gma_backend *be, struct chain_args *a, __u32 las
 }
 
 /* A new device's state, all zero: too large for the BPF stack. */
-const struct virtio_dev empty_dev;
+const struct gma_tracer_virtio_dev empty_dev;
 
 /* A VM's first device list, all zero. */
-const struct vm_devs empty_vm_devs;
+const struct gma_tracer_vm_devs empty_vm_devs;
 
 static __always_inline void remember_device(__u64 vm_id, __u64 base)
 {
-	struct vm_devs *v;
+	struct gma_tracer_vm_devs *v;
 
 	v = bpf_map_lookup_elem(&vm_devs, &vm_id);
 	if (!v) {
@@ -369,17 +370,17 @@ static __always_inline void remember_device(__u64 vm_id, __u64 base)
 		if (!v)
 			return;
 	}
-	for (__u32 i = 0; i < VM_DEVS_MAX; i++) {
+	for (__u32 i = 0; i < GMA_TRACER_VM_DEVS_MAX; i++) {
 		if (i >= v->n)
 			break;
 		if (v->bases[i] == base)
 			return;
 	}
-	if (v->n < VM_DEVS_MAX)
-		v->bases[v->n++ & (VM_DEVS_MAX - 1)] = base;
+	if (v->n < GMA_TRACER_VM_DEVS_MAX)
+		v->bases[v->n++ & (GMA_TRACER_VM_DEVS_MAX - 1)] = base;
 }
 
-static __noinline void emit_device(__u64 vm_id, __u64 base, struct virtio_dev *dev)
+static __noinline void emit_device(__u64 vm_id, __u64 base, struct gma_tracer_virtio_dev *dev)
 {
 	struct gma_rec_device rec = {};
 
@@ -396,8 +397,8 @@ static __noinline void emit_device(__u64 vm_id, __u64 base, struct virtio_dev *d
 		count_drop();
 }
 
-static __noinline void emit_queue(__u64 vm_id, __u64 base, __u32 q, struct virtio_dev *dev,
-				  struct vq_state *vq)
+static __noinline void emit_queue(__u64 vm_id, __u64 base, __u32 q,
+				  struct gma_tracer_virtio_dev *dev, struct gma_tracer_vq_state *vq)
 {
 	struct gma_rec_queue rec = {};
 
@@ -419,7 +420,7 @@ static __noinline void emit_queue(__u64 vm_id, __u64 base, __u32 q, struct virti
 
 /* The used ring of queue vq since the last look; a holds the queue's identity. */
 static __noinline void scan_queue_used(struct gma_backend *be, struct chain_args *a,
-				       struct vq_state *vq, __u16 used)
+				       struct gma_tracer_vq_state *vq, __u16 used)
 {
 	struct chain_args u = *a; /* on the stack: scan_used is verified for that */
 	int r;
@@ -456,7 +457,7 @@ struct {
 } ring_checks SEC(".maps");
 
 /* Whether the three ring areas of vq start and end in guest memory (gma_vring_range_mapped()). */
-static __noinline bool ring_areas_mapped(struct gma_backend *be, struct vq_state *vq)
+static __noinline bool ring_areas_mapped(struct gma_backend *be, struct gma_tracer_vq_state *vq)
 {
 	__u32 zero = 0, idx = ((__u32)(vq->desc >> 4) ^ (__u32)(be->tag.kvm >> 12)) % RING_CHECKS;
 	struct ring_check *rc = bpf_map_lookup_elem(&ring_checks, &idx);
@@ -491,13 +492,13 @@ static __noinline bool ring_areas_mapped(struct gma_backend *be, struct vq_state
  */
 __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 {
-	struct dev_key key = { .vm_id = vm_id, .base = base };
+	struct gma_tracer_dev_key key = { .vm_id = vm_id, .base = base };
 	struct notify_scratch *ns;
 	struct gma_rec_notify *rec;
 	struct chain_args *a;
 	struct gma_backend *be;
-	struct virtio_dev *dev;
-	struct vq_state *vq;
+	struct gma_tracer_virtio_dev *dev;
+	struct gma_tracer_vq_state *vq;
 	__u16 avail_new = 0, used = 0, start;
 	__u32 delta, cap = chains_per_notify, i, zero = 0;
 	__u64 id = bpf_get_current_pid_tgid();
@@ -525,11 +526,11 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 	dev = bpf_map_lookup_elem(&devices, &key);
 	if (!dev)
 		return 0;
-	if (q >= QUEUES_MAX) {
+	if (q >= GMA_TRACER_QUEUES_MAX) {
 		rec->anomalies |= GMA_ANOM_UNKNOWN_LAYOUT;
 		return 0;
 	}
-	vq = &dev->q[q & (QUEUES_MAX - 1)];
+	vq = &dev->q[q & (GMA_TRACER_QUEUES_MAX - 1)];
 	if (!vq->num || !vq->desc || vq->num > GMA_QUEUE_NUM_MAX) {
 		rec->anomalies |= GMA_ANOM_UNKNOWN_LAYOUT;
 		return 0;
@@ -561,8 +562,8 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 		rec->anomalies |= GMA_ANOM_AVAIL_JUMP;
 		delta = vq->num;
 	}
-	if (cap == 0 || cap > CHAINS_PER_NOTIFY_CAP)
-		cap = CHAINS_PER_NOTIFY_CAP;
+	if (cap == 0 || cap > GMA_TRACER_CHAINS_PER_NOTIFY_CAP)
+		cap = GMA_TRACER_CHAINS_PER_NOTIFY_CAP;
 	a->vm_id = vm_id;
 	a->base = base;
 	a->desc = vq->desc;
@@ -577,7 +578,8 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 	 * the new request's.
 	 */
 	scan_queue_used(be, a, vq, used);
-	for (i = 0; i < CHAINS_PER_NOTIFY_CAP && i < cap && i < delta && !indices_only; i++) {
+	for (i = 0; i < GMA_TRACER_CHAINS_PER_NOTIFY_CAP && i < cap && i < delta && !indices_only;
+	     i++) {
 		__u16 pos = start + i, head = 0;
 
 		if (guest_read_u16(be, vq->driver + gma_vring_avail_entry_off(pos % a->num),
@@ -585,7 +587,7 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 			rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
 			break;
 		}
-		ns->heads[i & (CHAINS_PER_NOTIFY_CAP - 1)] = head;
+		ns->heads[i & (GMA_TRACER_CHAINS_PER_NOTIFY_CAP - 1)] = head;
 	}
 	ns->nr_heads = i;
 	ns->delta = delta;
@@ -615,7 +617,7 @@ static __always_inline void notify_queue(__u64 vm_id, __u64 base, __u32 q, __u32
 {
 	__u32 n = notify_begin(vm_id, base, q, flags), walked = 0;
 
-	for (__u32 i = 0; i < CHAINS_PER_NOTIFY_CAP && i < n; i++)
+	for (__u32 i = 0; i < GMA_TRACER_CHAINS_PER_NOTIFY_CAP && i < n; i++)
 		walked += walk_chain(i);
 	notify_end(walked);
 }
@@ -655,10 +657,10 @@ static __always_inline void sample_pending(__u64 vm_id, __u32 slot)
  * USED record), and whether the driver made chains available without notifying, which the
  * model must not miss (the first such queue of a scan is left in the PENDING_SILENT slot sq).
  * a holds the device and the queue's index. Global so the verifier checks it once, not once
- * for each of scan_device()'s QUEUES_MAX rounds (that was half of every program's load time).
+ * for each of scan_device()'s GMA_TRACER_QUEUES_MAX rounds (that was half of every program's load time).
  */
-__noinline int scan_queue(struct gma_backend *be, struct chain_args *a, struct vq_state *vq,
-			  struct pending_notify *sq)
+__noinline int scan_queue(struct gma_backend *be, struct chain_args *a,
+			  struct gma_tracer_vq_state *vq, struct pending_notify *sq)
 {
 	__u16 avail;
 	int r;
@@ -691,11 +693,11 @@ __noinline int scan_queue(struct gma_backend *be, struct chain_args *a, struct v
 /* Looks at every queue of a device (scan_queue()). */
 __noinline int scan_device(__u64 vm_id, __u64 base)
 {
-	struct dev_key key = { .vm_id = vm_id, .base = base };
+	struct gma_tracer_dev_key key = { .vm_id = vm_id, .base = base };
 	struct gma_backend be = {};
 	struct chain_args a = {};
 	struct pending_notify *sq;
-	struct virtio_dev *dev;
+	struct gma_tracer_virtio_dev *dev;
 	__u32 slot = PENDING_SILENT;
 
 	dev = bpf_map_lookup_elem(&devices, &key);
@@ -706,7 +708,7 @@ __noinline int scan_device(__u64 vm_id, __u64 base)
 	a.vm_id = vm_id;
 	a.base = base;
 	a.ts_ns = bpf_ktime_get_ns();
-	for (__u32 q = 0; q < QUEUES_MAX; q++) {
+	for (__u32 q = 0; q < GMA_TRACER_QUEUES_MAX; q++) {
 		a.queue = q;
 		scan_queue(&be, &a, &dev->q[q], sq);
 	}
@@ -719,7 +721,7 @@ __noinline int scan_device(__u64 vm_id, __u64 base)
  */
 static __always_inline void maybe_scan_vm(__u64 vm_id)
 {
-	struct vm_devs *v = bpf_map_lookup_elem(&vm_devs, &vm_id);
+	struct gma_tracer_vm_devs *v = bpf_map_lookup_elem(&vm_devs, &vm_id);
 	__u64 now;
 
 	if (!v)
@@ -728,7 +730,7 @@ static __always_inline void maybe_scan_vm(__u64 vm_id)
 	if (now - v->last_scan_ns < used_scan_ns)
 		return;
 	v->last_scan_ns = now;
-	for (__u32 i = 0; i < VM_DEVS_MAX; i++) {
+	for (__u32 i = 0; i < GMA_TRACER_VM_DEVS_MAX; i++) {
 		if (i >= v->n)
 			break;
 		scan_device(vm_id, v->bases[i]);

@@ -31,7 +31,7 @@
 
 #include <gma/record.h>
 /* the tracer's map value types (gma_tracer_*), which the skeleton's read-only data embeds */
-#include <gma/tracer.h>
+#include <gma/tracer_maps.h>
 #include <gma/tracer.skel.h>
 
 /*

@@ -33,6 +33,7 @@
 #include <string.h> /* GMA_OPTS */
 #include <sys/types.h>
 
+#include <gma/tracer_caps.h>
 #include <gma/version.h>
 
 #ifdef __cplusplus

@@ -61,6 +61,9 @@ struct gma_rec_vm {
 	__u32 ioeventfds_more; /* registrations past the iterator's cap: counted, not sent */
 };
 
+/* The iterator's cap: ioeventfd records it sends per VM at most (a power of 2). */
+#define GMA_VM_IOEVENTFDS_MAX 128
+
 /* Slot flags beyond the uapi KVM_MEM_*: KVM is deleting or moving the slot. */
 #define GMA_SLOT_INVALID (1u << 16)
 

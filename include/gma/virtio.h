@@ -36,7 +36,7 @@ extern "C" {
 #define GMA_RING_DESCS_MAX (4 * GMA_QUEUE_NUM_MAX)
 #define GMA_RING_BYTES_MAX (32u << 20)
 
-/* --- Checks shared by live and one-shot decoding (the chain walk: gma/vring_walk.h) ------ */
+/* --- Checks shared by live and one-shot decoding (the chain walk: bpf/vring_walk.h) ------ */
 
 /*
  * Anomalies of a layout, as GMA_ANOM_RING_MISALIGNED: for a split ring (VirtIO 1.x) the

@@ -27,7 +27,7 @@
 
 #include "compiler.h" /* ARRAY_SIZE */
 #include "demo_vm.h"
-#include "tracer.h" /* the types of the skeleton's globals */
+#include "tracer_maps.h" /* the types of the skeleton's globals */
 #include "tracer.skel.h"
 
 /* Appends every type of src (ids from..to) to dst: ids stay the same as dst fills in order. */

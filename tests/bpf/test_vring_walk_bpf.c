@@ -21,7 +21,7 @@
 
 #include <gma/gma.h>
 #include <gma/virtio.h>
-#include <gma/vring_walk.h>
+#include "vring_walk.h"
 
 #include "accessor_selftest.h"
 #include "accessor_selftest.skel.h"

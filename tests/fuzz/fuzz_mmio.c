@@ -11,12 +11,12 @@
 #include <string.h>
 
 #include <gma/record.h>
-#include "tracer.h"
+#include "tracer_maps.h"
 #include "virtio_mmio_regs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct virtio_dev dev;
+	struct gma_tracer_virtio_dev dev;
 
 	memset(&dev, 0, sizeof(dev));
 	for (size_t i = 0; i + 7 <= size; i += 7) {
@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		act = virtio_mmio_access(&dev, off, val, write, &q);
 		switch (act) {
 		case MMIO_QUEUE_READY:
-			if (q >= QUEUES_MAX || !(dev.q[q].flags & GMA_QUEUE_READY))
+			if (q >= GMA_TRACER_QUEUES_MAX || !(dev.q[q].flags & GMA_QUEUE_READY))
 				abort();
 			break;
 		case MMIO_NOTIFY:
@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		if (dev.status == 0 && write && off == VIRTIO_MMIO_STATUS)
-			for (int k = 0; k < QUEUES_MAX; k++)
+			for (int k = 0; k < GMA_TRACER_QUEUES_MAX; k++)
 				if (dev.q[k].num || dev.q[k].flags)
 					abort(); /* reset must forget every queue */
 	}

@@ -15,10 +15,10 @@
 #include <string.h>
 
 #include <gma/record.h>
-#include "tracer.h"
+#include "tracer_maps.h"
 #include "virtio_pci_regs.h"
 
-static void check_ecam(const struct pci_ecam *w, __u64 gpa, __u32 width)
+static void check_ecam(const struct gma_tracer_pci_ecam *w, __u64 gpa, __u32 width)
 {
 	__u64 key = 0, bus, want;
 	__u32 reg = 0;
@@ -27,7 +27,7 @@ static void check_ecam(const struct pci_ecam *w, __u64 gpa, __u32 width)
 		return;
 	if (!pci_ecam_valid(w->base, w->buses) || !GMA_KEY_IS_PCI(key))
 		abort();
-	if (reg + width > PCI_CFG_SIZE || reg % width)
+	if (reg + width > GMA_TRACER_PCI_CFG_SIZE || reg % width)
 		abort(); /* within the shadow, never straddling registers */
 	bus = (key >> 8) & 0xff;
 	if (bus >= w->buses)
@@ -39,10 +39,10 @@ static void check_ecam(const struct pci_ecam *w, __u64 gpa, __u32 width)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct pci_fn f;
-	static struct virtio_dev dev;
-	struct pci_ecam w;
-	struct pci_vm pv;
+	static struct gma_tracer_pci_fn f;
+	static struct gma_tracer_virtio_dev dev;
+	struct gma_tracer_pci_ecam w;
+	struct gma_tracer_pci_vm pv;
 	__u32 q;
 
 	memset(&f, 0, sizeof(f));
@@ -62,12 +62,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		switch (op & 7) {
 		case 0: /* a configuration access as 0xCFC or ECAM hands it over */
 			pci_config_access(&f, off & 0xff, width, val, write);
-			for (__u32 b = 0; b < PCI_BARS; b++)
+			for (__u32 b = 0; b < GMA_TRACER_PCI_BARS; b++)
 				pci_bar_size(&f, b);
-			if ((f.common.valid && f.common.bar >= PCI_BARS) ||
-			    (f.notify.valid && f.notify.bar >= PCI_BARS) ||
-			    (f.msix_table.valid && f.msix_table.bar >= PCI_BARS) ||
-			    f.msix_table.len > MSIX_VECTORS_MAX * PCI_MSIX_ENTRY_SIZE)
+			if ((f.common.valid && f.common.bar >= GMA_TRACER_PCI_BARS) ||
+			    (f.notify.valid && f.notify.bar >= GMA_TRACER_PCI_BARS) ||
+			    (f.msix_table.valid && f.msix_table.bar >= GMA_TRACER_PCI_BARS) ||
+			    f.msix_table.len > GMA_TRACER_MSIX_VECTORS_MAX * PCI_MSIX_ENTRY_SIZE)
 				abort();
 			pci_virtio_type(&f);
 			break;
@@ -90,21 +90,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			act = virtio_pci_common_access(&f, &dev, off & 0x3f, width & 7, val, write,
 						       &q);
 			if (act == MMIO_QUEUE_READY &&
-			    (q >= QUEUES_MAX || !(dev.q[q].flags & GMA_QUEUE_READY)))
+			    (q >= GMA_TRACER_QUEUES_MAX || !(dev.q[q].flags & GMA_QUEUE_READY)))
 				abort();
 			break;
 		case 5:
 			virtio_pci_legacy_msix_access(&f, &dev, off & 0x1f, width & 7, val, write);
 			act = virtio_pci_legacy_access(&dev, off & 0x1f, val, write, &q);
-			if (act == MMIO_QUEUE_READY && q >= QUEUES_MAX)
+			if (act == MMIO_QUEUE_READY && q >= GMA_TRACER_QUEUES_MAX)
 				abort();
 			break;
 		case 6: { /* an MSI-X table access: a vector the table holds, one of its words */
-			struct msix_msg e = {};
+			struct gma_tracer_msix_msg e = {};
 			__u32 v, word;
 
 			if (pci_msix_table_decode(&f, width & 7, gpa, val & 7, &v, &word)) {
-				if (v >= MSIX_VECTORS_MAX ||
+				if (v >= GMA_TRACER_MSIX_VECTORS_MAX ||
 				    (__u64)v * PCI_MSIX_ENTRY_SIZE >= f.msix_table.len ||
 				    f.msix_table.off + (__u64)v * PCI_MSIX_ENTRY_SIZE + word != gpa)
 					abort();
@@ -114,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		default:
 			nq = virtio_pci_notify_queue(&f, gpa);
-			if (nq < -1 || nq >= QUEUES_MAX)
+			if (nq < -1 || nq >= GMA_TRACER_QUEUES_MAX)
 				abort();
 			break;
 		}

@@ -3,7 +3,7 @@
  * The one-shot ring decoder over random guest memory and queue layouts: the input is the
  * guest's memory (split into regions with a hole) and the layout. Every index, length and
  * flag in it is hostile; the decoder must stay within its caps and never hang. Each chain is
- * also walked as the BPF tracer walks it (gma/vring_walk.h with the tracer's cap, here over
+ * also walked as the BPF tracer walks it (bpf/vring_walk.h with the tracer's cap, here over
  * the same memory): both must give the same verdict (tests/helpers/walk_compare.h).
  */
 #include <stdint.h>
@@ -24,7 +24,7 @@ struct gma_vring_ctx {
 
 #define GMA_VRING_WALK_CTX
 #define GMA_VRING_WALK_ROUNDS(w) (GMA_VRING_WALK_BPF_MAX + 1)
-#include <gma/vring_walk.h>
+#include "vring_walk.h"
 
 static int gma_vring_read_desc(struct gma_vring_ctx *ctx, __u64 gpa, struct gma_vring_desc *d)
 {

@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 #include <gma/virtio.h>
-#include <gma/vring_walk.h>
+#include "vring_walk.h"
 
 #include "accessor_selftest.h"
 

@@ -52,7 +52,7 @@ $make -s --no-print-directory OUTPUT="$out" DESTDIR="$dest" PREFIX=/usr install 
 	{ cat "$tmp/install.log" >&2; fail "make install failed"; }
 for f in usr/sbin/gma-trace usr/lib/libgma.a usr/lib/libgma.so.$version usr/lib/pkgconfig/gma.pc \
 	usr/include/gma/gma.h usr/include/gma/virtio.h usr/include/gma/record.h \
-	usr/include/gma/accessor.h usr/include/gma/tracer.skel.h usr/include/gma/tracer.h \
+	usr/include/gma/accessor.h usr/include/gma/tracer.skel.h usr/include/gma/tracer_maps.h usr/include/gma/tracer_caps.h \
 	usr/share/gma/tracer.bpf.o usr/share/man/man8/gma-trace.8 usr/share/man/man3/libgma.3 \
 	usr/share/bash-completion/completions/gma-trace; do
 	[ -f "$dest/$f" ] || fail "make install did not install /$f"

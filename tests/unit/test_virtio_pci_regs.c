@@ -15,8 +15,8 @@
 #include "q35_virtio_pci.h"
 #include "virtio_pci_regs.h"
 
-static struct pci_fn f;
-static struct virtio_dev dev;
+static struct gma_tracer_pci_fn f;
+static struct gma_tracer_virtio_dev dev;
 
 static void reset(void)
 {
@@ -125,7 +125,8 @@ Test(virtio_pci_regs, queue_set_up_through_the_common_configuration)
 	cr_assert(dev.q[1].flags & GMA_QUEUE_READY);
 	cr_assert_eq(f.queue_notify_off[1], 7);
 	/* a queue past what the tracer follows is not written anywhere */
-	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_SELECT, 2, QUEUES_MAX, true, &q);
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_SELECT, 2, GMA_TRACER_QUEUES_MAX,
+				 true, &q);
 	cr_assert_eq(virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1, true, &q),
 		     MMIO_NONE);
 	/* a reset forgets the queues */
@@ -195,7 +196,7 @@ Test(virtio_pci_regs, the_config_address_latch)
 /* ECAM decode: what lies in the window is a (function, register); nothing else is. */
 Test(virtio_pci_regs, ecam_decode_of_hostile_addresses)
 {
-	const struct pci_ecam w = { .base = 0xb0000000, .buses = 16 };
+	const struct gma_tracer_pci_ecam w = { .base = 0xb0000000, .buses = 16 };
 	__u64 key = 0;
 	__u32 reg = 0;
 
@@ -237,11 +238,11 @@ Test(virtio_pci_regs, ecam_decode_of_hostile_addresses)
 /* Windows the tracer refuses to follow, whoever gave them. */
 Test(virtio_pci_regs, ecam_windows_that_cannot_be)
 {
-	const struct pci_ecam none = { .base = 0xb0000000, .buses = 0 };
-	const struct pci_ecam wrap = { .base = 0xfffffffffff00000ULL, .buses = 256 };
-	const struct pci_ecam past = { .base = (1ULL << 52) - (1 << 20), .buses = 2 };
-	const struct pci_ecam unaligned = { .base = 0xb0080000, .buses = 1 };
-	const struct pci_ecam too_many = { .base = 0, .buses = 257 };
+	const struct gma_tracer_pci_ecam none = { .base = 0xb0000000, .buses = 0 };
+	const struct gma_tracer_pci_ecam wrap = { .base = 0xfffffffffff00000ULL, .buses = 256 };
+	const struct gma_tracer_pci_ecam past = { .base = (1ULL << 52) - (1 << 20), .buses = 2 };
+	const struct gma_tracer_pci_ecam unaligned = { .base = 0xb0080000, .buses = 1 };
+	const struct gma_tracer_pci_ecam too_many = { .base = 0, .buses = 257 };
 	__u64 key;
 	__u32 reg;
 
@@ -257,7 +258,7 @@ Test(virtio_pci_regs, ecam_windows_that_cannot_be)
 }
 
 /* PCIEXBAR as SeaBIOS and OVMF program it: the high dword, then the low one with enable. */
-static bool pciexbar(struct pci_vm *pv, __u64 bar)
+static bool pciexbar(struct gma_tracer_pci_vm *pv, __u64 bar)
 {
 	pci_host_bridge_access(pv, PCI_Q35_PCIEXBAR + 4, 4, bar >> 32, true);
 	return pci_host_bridge_access(pv, PCI_Q35_PCIEXBAR, 4, (__u32)bar, true);
@@ -265,12 +266,12 @@ static bool pciexbar(struct pci_vm *pv, __u64 bar)
 
 Test(virtio_pci_regs, q35_pciexbar_maps_the_ecam_window)
 {
-	struct pci_vm pv = {};
+	struct gma_tracer_pci_vm pv = {};
 
 	/* not known to be q35's MCH yet: nothing learnt */
 	cr_assert_not(pciexbar(&pv, 0xb0000001));
 	cr_assert_eq(pv.ecam.buses, 0);
-	pv = (struct pci_vm){};
+	pv = (struct gma_tracer_pci_vm){};
 	pci_host_bridge_access(&pv, 0, 4, PCI_Q35_HOST_ID, false);
 	cr_assert(pciexbar(&pv, 0xb0000001), "256 buses at 0xb0000000 (SeaBIOS)");
 	cr_assert_eq(pv.ecam.base, 0xb0000000);
@@ -291,11 +292,11 @@ Test(virtio_pci_regs, q35_pciexbar_maps_the_ecam_window)
 	cr_assert(pci_host_bridge_access(&pv, PCI_Q35_PCIEXBAR, 1, 1, true));
 	cr_assert_eq(pv.ecam.base, 0xb0000000);
 	/* the ID read as two words counts too; another bridge's register 0x60 is not PCIEXBAR */
-	pv = (struct pci_vm){};
+	pv = (struct gma_tracer_pci_vm){};
 	pci_host_bridge_access(&pv, 0, 2, 0x8086, false);
 	pci_host_bridge_access(&pv, 2, 2, 0x29c0, false);
 	cr_assert(pciexbar(&pv, 0xb0000001));
-	pv = (struct pci_vm){};
+	pv = (struct gma_tracer_pci_vm){};
 	pci_host_bridge_access(&pv, 0, 4, 0x12378086, false); /* i440FX */
 	cr_assert_not(pciexbar(&pv, 0xb0000001));
 	cr_assert_eq(pv.ecam.buses, 0);
@@ -354,7 +355,7 @@ Test(virtio_pci_regs, msix_capability_table_and_enable)
 
 Test(virtio_pci_regs, msix_table_writes_in_the_bar)
 {
-	struct msix_msg e = {};
+	struct gma_tracer_msix_msg e = {};
 	__u32 v = 99, w = 99;
 
 	modern_blk_msix();
@@ -372,7 +373,7 @@ Test(virtio_pci_regs, msix_table_writes_in_the_bar)
 	/* the largest table Message Control can give, and an offset near 4 GiB: no overflow */
 	rd(0x80 + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_QSIZE);
 	rd(0x80 + PCI_MSIX_TABLE, 4, 0xfffffff8u | 1);
-	cr_assert_eq(f.msix_table.len, MSIX_VECTORS_MAX * PCI_MSIX_ENTRY_SIZE);
+	cr_assert_eq(f.msix_table.len, GMA_TRACER_MSIX_VECTORS_MAX * PCI_MSIX_ENTRY_SIZE);
 	cr_assert(pci_msix_table_decode(&f, 1, 0xfffffff8ULL + 2047 * 16, 4, &v, &w));
 	cr_assert_eq(v, 2047);
 	cr_assert_not(pci_msix_table_decode(&f, 1, 0xfffffff8ULL + 2048 * 16, 4, &v, &w));
@@ -385,8 +386,8 @@ Test(virtio_pci_regs, msix_table_writes_in_the_bar)
 	cr_assert_eq(e.addr_lo, 0xfee00000);
 	cr_assert_eq(e.data, 0x4031);
 	cr_assert_eq(e.ctrl, 0, "unmasked last");
-	cr_assert_eq(e.written,
-		     MSIX_ENTRY_ADDR_LO | MSIX_ENTRY_ADDR_HI | MSIX_ENTRY_DATA | MSIX_ENTRY_CTRL);
+	cr_assert_eq(e.written, GMA_TRACER_MSIX_ENTRY_ADDR_LO | GMA_TRACER_MSIX_ENTRY_ADDR_HI |
+					GMA_TRACER_MSIX_ENTRY_DATA | GMA_TRACER_MSIX_ENTRY_CTRL);
 }
 
 Test(virtio_pci_regs, modern_queue_vectors_from_the_common_configuration)
@@ -410,7 +411,8 @@ Test(virtio_pci_regs, modern_queue_vectors_from_the_common_configuration)
 	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_MSIX, 1, 1, true, &q);
 	cr_assert_eq(f.queue_vector[2], VIRTIO_MSI_NO_VECTOR);
 	/* a queue past what the tracer follows */
-	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_SELECT, 2, QUEUES_MAX, true, &q);
+	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_SELECT, 2, GMA_TRACER_QUEUES_MAX,
+				 true, &q);
 	virtio_pci_common_access(&f, &dev, VIRTIO_PCI_COMMON_Q_MSIX, 2, 1, true, &q);
 	cr_assert_eq(f.vector_known, 1u << 2);
 	/* a reset gives the vectors back: none written since is NO_VECTOR */
@@ -440,7 +442,7 @@ Test(virtio_pci_regs, legacy_vectors_only_while_msix_is_enabled)
 	cr_assert_eq(f.queue_vector[1], 1);
 	virtio_pci_legacy_msix_access(&f, &dev, VIRTIO_MSI_QUEUE_VECTOR, 1, 0, true);
 	cr_assert_eq(f.queue_vector[1], 1, "a byte is not the register");
-	dev.queue_sel = QUEUES_MAX;
+	dev.queue_sel = GMA_TRACER_QUEUES_MAX;
 	virtio_pci_legacy_msix_access(&f, &dev, VIRTIO_MSI_QUEUE_VECTOR, 2, 0, true);
 	cr_assert_eq(f.vector_known, 1u << 1, "a queue past the cap is not written anywhere");
 	virtio_pci_legacy_msix_access(&f, &dev, VIRTIO_PCI_LEGACY_STATUS, 1, 0, true);
@@ -455,7 +457,7 @@ Test(virtio_pci_regs, legacy_vectors_only_while_msix_is_enabled)
  */
 Test(virtio_pci_regs, a_function_learnt_from_its_snapshot)
 {
-	__u8 cfg[PCI_CFG_SIZE] = { 0 };
+	__u8 cfg[GMA_TRACER_PCI_CFG_SIZE] = { 0 };
 
 	q35_blk_config_bytes(cfg);
 	cr_assert(pci_fn_from_snapshot(&f, cfg, q35_blk_bar_size, 0, NULL));
@@ -492,9 +494,9 @@ Test(virtio_pci_regs, a_function_learnt_from_its_snapshot)
 	/* QEMU's notify offsets (the queue index): the fast path's address names the queue */
 	memset(&f, 0, sizeof(f));
 	{
-		__u16 noff[QUEUES_MAX];
+		__u16 noff[GMA_TRACER_QUEUES_MAX];
 
-		for (__u32 q = 0; q < QUEUES_MAX; q++)
+		for (__u32 q = 0; q < GMA_TRACER_QUEUES_MAX; q++)
 			noff[q] = q;
 		cr_assert(pci_fn_from_snapshot(&f, cfg, q35_blk_bar_size, 0xf, noff));
 	}
@@ -519,7 +521,7 @@ Test(virtio_pci_regs, snapshot_bar_sizes_that_cannot_be)
 		{ 96, 4096, 0, 0, 16384, 0 }, /* not a power of two */
 		{ 0x10000, 4096, 0, 0, 16384, 0 }, /* I/O of 64 KiB: past what 16 bits say */
 	};
-	__u8 cfg[PCI_CFG_SIZE] = { 0 };
+	__u8 cfg[GMA_TRACER_PCI_CFG_SIZE] = { 0 };
 
 	q35_blk_config_bytes(cfg);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {

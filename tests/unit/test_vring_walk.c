@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The chain walk of gma/vring_walk.h, rule by rule, over a flat guest memory of this test
+ * The chain walk of bpf/vring_walk.h, rule by rule, over a flat guest memory of this test
  * (guest physical 0 .. MEM_SIZE, nothing above): each row of the header's rule table gives
  * its anomaly, stops or goes on as the table says, and records the descriptors it says.
  * tests/bpf/test_vring_walk_bpf.c runs the same walk compiled into BPF and compares.
@@ -11,7 +11,7 @@
 #include <criterion/criterion.h>
 
 #define GMA_VRING_WALK_CTX
-#include <gma/vring_walk.h>
+#include "vring_walk.h"
 
 #define MEM_SIZE 0x10000
 #define DESC 0x1000 /* the queue's descriptor table */

@@ -15,17 +15,19 @@
 #include <sysexits.h>
 #include <time.h>
 
+/*
+ * Only libgma's public headers (the tracer's caps, checked when options are parsed, come
+ * with <gma/gma.h>: <gma/tracer_caps.h>) and gma-trace's printers; never a bpf/ header (the
+ * CLI is compiled without bpf/ on its include path).
+ */
 #include <gma/gma.h>
-#include "gma_print.h"
 #include <gma/virtio.h>
 
-/*
- * The tracer's caps, checked when options are parsed: SNAP_CAP (the most of each buffer
- * gma_tracer_opts.snap_len samples), QUEUES_MAX (queues of a device gma_tracer_add_queue
- * follows). bpf/tracer.h, installed renamed as <gma/tracer.h>: one definition.
- */
-#include "tracer.h"
-#include "compiler.h" /* ARRAY_SIZE, the one the bpf/ headers use */
+#include "gma_print.h"
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
 
 /*
  * Exit statuses, as gma-trace(8) EXIT STATUS lists them: 0 a result (a decoded ring with its
@@ -108,7 +110,7 @@ struct queue_spec {
  * --queue QUEUE_SPEC_SYNTAX, every field range-checked against the VirtIO spec (split ring:
  * index below 65536, num a power of 2 up to 32768, areas not wrapping past 2^64, type a
  * device ID gma knows), each key once; traced: also what the tracer follows (index below
- * QUEUES_MAX, base GMA_VIRTIO_MMIO_WINDOW-aligned, desc not 0). -EINVAL with why[] saying
+ * GMA_TRACER_QUEUES_MAX, base GMA_VIRTIO_MMIO_WINDOW-aligned, desc not 0). -EINVAL with why[] saying
  * what is wrong.
  */
 int parse_queue_spec(const char *arg, struct queue_spec *q, bool traced, char *why, size_t why_len);

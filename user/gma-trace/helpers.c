@@ -301,9 +301,9 @@ int parse_queue_spec(const char *arg, struct queue_spec *q, bool traced, char *w
 			 txt[QK_TYPE], ids);
 		goto out;
 	}
-	if (traced && v[QK_INDEX] >= QUEUES_MAX) {
+	if (traced && v[QK_INDEX] >= GMA_TRACER_QUEUES_MAX) {
 		snprintf(why, why_len, "index=%s: the tracer follows queues 0 to %d of a device",
-			 txt[QK_INDEX], QUEUES_MAX - 1);
+			 txt[QK_INDEX], GMA_TRACER_QUEUES_MAX - 1);
 		goto out;
 	}
 	if (traced && !GMA_KEY_IS_PCI(v[QK_BASE]) && (v[QK_BASE] & (GMA_VIRTIO_MMIO_WINDOW - 1))) {

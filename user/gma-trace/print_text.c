@@ -361,7 +361,7 @@ static void text_summary(const struct trace_summary *s)
 		fprintf(stderr,
 			"%llu more notifies no known queue explains, on addresses not counted "
 			"(the kernel's table of %d was full)\n",
-			(unsigned long long)s->unexplained_overflow, UNEXPLAINED_MAX);
+			(unsigned long long)s->unexplained_overflow, GMA_TRACER_UNEXPLAINED_MAX);
 	if (s->nr_unexplained)
 		fprintf(stderr,
 			"pass --qmp SOCKET or --queue for the queues set up before the trace "

@@ -112,7 +112,8 @@ static error_t parse_rings(int key, char *arg, struct argp_state *state)
 	case OPT_INTERVAL:
 		return parse_u32(arg, &args.interval_ms, "--interval-ms", state);
 	case OPT_SNAP:
-		if (parse_u32_range(arg, &args.snap_len, "--snap-len", 0, SNAP_CAP, state))
+		if (parse_u32_range(arg, &args.snap_len, "--snap-len", 0, GMA_TRACER_SNAP_CAP,
+				    state))
 			return EINVAL;
 		if (!args.snap_len)
 			args.snap_len = GMA_SNAP_NONE;
@@ -253,14 +254,14 @@ static void report_unexplained(struct gma_tracer *t, long now_ms)
 	if (gma_tracer_unexplained_notifies(t, &us, &n, NULL))
 		return;
 	if (!reported && n)
-		reported = calloc(UNEXPLAINED_MAX, sizeof(*reported));
+		reported = calloc(GMA_TRACER_UNEXPLAINED_MAX, sizeof(*reported));
 	for (size_t i = 0; reported && i < n; i++) {
 		struct reported *r = NULL;
 
 		for (size_t k = 0; k < nr_reported && !r; k++)
 			if (same_place(&reported[k].u, &us[i]))
 				r = &reported[k];
-		if (!r && nr_reported < UNEXPLAINED_MAX) {
+		if (!r && nr_reported < GMA_TRACER_UNEXPLAINED_MAX) {
 			r = &reported[nr_reported++];
 			r->at_ms = -UNEXPLAINED_REPEAT_MS;
 		}

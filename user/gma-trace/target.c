@@ -301,7 +301,7 @@ static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm, const char 
 			fprintf(stderr,
 				"gma-trace: QMP: %s queue %u: past the %u queues a device can have "
 				"traced; not traced\n",
-				qs[i].path, qs[i].queue, QUEUES_MAX);
+				qs[i].path, qs[i].queue, GMA_TRACER_QUEUES_MAX);
 			err = 0;
 			continue;
 		}

@@ -119,7 +119,7 @@ static int on_chain_fragment(struct record_reader *t, const struct gma_rec_fragm
 	else if (f->gpa != a->gpa[pos] + a->nbytes[pos])
 		return -EPROTO;
 	n = f->len;
-	if (n > SNAP_CAP - a->nbytes[pos])
+	if (n > GMA_TRACER_SNAP_CAP - a->nbytes[pos])
 		return -EPROTO;
 	if (f->status == GMA_FRAG_READ)
 		memcpy(a->data[pos] + a->nbytes[pos], f->data, n);
@@ -175,7 +175,7 @@ static int on_fragment(struct record_reader *t, const struct gma_rec_fragment *f
 	if (!p)
 		return -ENOENT; /* late fragment of a cancelled request, or garbage */
 	if (f->gpa < p->gpa || f->gpa - p->gpa > p->len || f->len > p->len - (f->gpa - p->gpa) ||
-	    f->len == 0 || (f->status == GMA_FRAG_READ && f->len > FRAG_CAP))
+	    f->len == 0 || (f->status == GMA_FRAG_READ && f->len > GMA_TRACER_FRAG_CAP))
 		return -EPROTO;
 	if (f->status == GMA_FRAG_READ ? size != sizeof(*f) + f->len : size != sizeof(*f))
 		return -EPROTO;

@@ -12,7 +12,7 @@
 #include <gma/record.h>
 
 #include "queue_model.h"
-#include "tracer.h" /* SNAP_CAP: the most bytes the tracer samples of one buffer */
+#include "tracer_maps.h" /* GMA_TRACER_SNAP_CAP: the most bytes the tracer samples of one buffer */
 
 /* Chains whose buffer fragments arrived but whose chain record has not, at once. */
 #define CHAIN_ASSEMBLY_MAX 8
@@ -26,8 +26,8 @@ struct chain_assembly {
 	__u64 age;
 	__u32 nbytes[GMA_CHAIN_DESC_MAX];
 	__u64 gpa[GMA_CHAIN_DESC_MAX]; /* where each descriptor's fragments start */
-	__u8 data[GMA_CHAIN_DESC_MAX][SNAP_CAP];
-	__u8 state[GMA_CHAIN_DESC_MAX][SNAP_CAP];
+	__u8 data[GMA_CHAIN_DESC_MAX][GMA_TRACER_SNAP_CAP];
+	__u8 state[GMA_CHAIN_DESC_MAX][GMA_TRACER_SNAP_CAP];
 };
 
 /* A request in flight, and the buffer its fragments are reassembled into. */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Split virtqueues decoded from userspace through the accessor. Chains are walked by the
- * rules the live tracer walks them with (gma/vring_walk.h, one source for both). The guest
+ * rules the live tracer walks them with (bpf/vring_walk.h, one source for both). The guest
  * owns every byte read here: indices are range-checked before use, walks are bounded, and
  * allocations capped by GMA_QUEUE_NUM_MAX, GMA_RING_DESCS_MAX and GMA_RING_BYTES_MAX.
  */
@@ -14,7 +14,7 @@
 
 #include <gma/virtio.h>
 #define GMA_VRING_WALK_CTX
-#include <gma/vring_walk.h>
+#include "vring_walk.h"
 
 #include "gma_internal.h"
 
@@ -142,7 +142,7 @@ struct walk {
 	__u32 snap_len;
 	__u32 descs_left; /* of GMA_RING_DESCS_MAX */
 	__u64 bytes_left; /* of GMA_RING_BYTES_MAX */
-	struct gma_vring_walk chain; /* the shared walk (gma/vring_walk.h) */
+	struct gma_vring_walk chain; /* the shared walk (bpf/vring_walk.h) */
 };
 
 static int chain_push(struct gma_ring_chain *c, __u32 *cap, const struct gma_vring_desc *d,
@@ -171,7 +171,7 @@ static int chain_push(struct gma_ring_chain *c, __u32 *cap, const struct gma_vri
 	return 0;
 }
 
-/* The chain walk (gma/vring_walk.h) over the accessor, recording into a gma_ring_chain. */
+/* The chain walk (bpf/vring_walk.h) over the accessor, recording into a gma_ring_chain. */
 struct gma_vring_ctx {
 	struct gma_mem *mem;
 	struct gma_ring_chain *c;

@@ -55,12 +55,12 @@ static int read_config(const struct gma_tracer_opts *opts, struct tracer_config 
 /* a field left 0, or past the caller's struct (built against an older gma.h): its default */
 #define OPT(field, dflt) (OPTS_GET(opts, field, 0) ?: (dflt))
 	*cfg = (struct tracer_config){
-		.ringbuf_size = OPT(ringbuf_size, RINGBUF_SIZE_DEFAULT),
-		.frag_max = OPT(frag_max, FRAG_CAP),
-		.sample_frags_max = OPT(sample_frags_max, SAMPLE_FRAGS_CAP),
-		.snap_len = OPT(snap_len, SNAP_LEN_DEFAULT),
-		.chains_per_notify = OPT(chains_per_notify, CHAINS_PER_NOTIFY_DEFAULT),
-		.used_scan_us = OPT(used_scan_us, USED_SCAN_US_DEFAULT),
+		.ringbuf_size = OPT(ringbuf_size, GMA_TRACER_RINGBUF_SIZE_DEFAULT),
+		.frag_max = OPT(frag_max, GMA_TRACER_FRAG_CAP),
+		.sample_frags_max = OPT(sample_frags_max, GMA_TRACER_SAMPLE_FRAGS_CAP),
+		.snap_len = OPT(snap_len, GMA_TRACER_SNAP_LEN_DEFAULT),
+		.chains_per_notify = OPT(chains_per_notify, GMA_TRACER_CHAINS_PER_NOTIFY_DEFAULT),
+		.used_scan_us = OPT(used_scan_us, GMA_TRACER_USED_SCAN_US_DEFAULT),
 		.ring_poll_ms = OPT(ring_poll_ms, RING_POLL_MS_DEFAULT),
 		.pid = OPTS_GET(opts, pid, 0),
 		.indices_only = OPTS_GET(opts, indices_only, false),
@@ -69,9 +69,10 @@ static int read_config(const struct gma_tracer_opts *opts, struct tracer_config 
 #undef OPT
 	if (cfg->snap_len == GMA_SNAP_NONE)
 		cfg->snap_len = 0;
-	if (!valid_ringbuf_size(cfg->ringbuf_size) || cfg->frag_max > FRAG_CAP ||
-	    cfg->sample_frags_max > SAMPLE_FRAGS_CAP || cfg->snap_len > SNAP_CAP ||
-	    cfg->chains_per_notify > CHAINS_PER_NOTIFY_CAP || cfg->pid < 0 ||
+	if (!valid_ringbuf_size(cfg->ringbuf_size) || cfg->frag_max > GMA_TRACER_FRAG_CAP ||
+	    cfg->sample_frags_max > GMA_TRACER_SAMPLE_FRAGS_CAP ||
+	    cfg->snap_len > GMA_TRACER_SNAP_CAP ||
+	    cfg->chains_per_notify > GMA_TRACER_CHAINS_PER_NOTIFY_CAP || cfg->pid < 0 ||
 	    (cfg->ring_poll_ms < RING_POLL_MS_MIN && cfg->ring_poll_ms != GMA_RING_POLL_OFF))
 		return -EINVAL;
 	return 0;

@@ -24,11 +24,12 @@
  * device whose interrupts always came with another's (both completed between two looks of
  * its driver) is told apart only this way. -1 when none or several are left.
  */
-static int line_by_elimination(struct gma_tracer *t, const struct dev_key *dk, __u64 candidates)
+static int line_by_elimination(struct gma_tracer *t, const struct gma_tracer_dev_key *dk,
+			       __u64 candidates)
 {
 	struct bpf_map *map = t->skel->maps.dev_irqs;
-	struct dev_key k, next;
-	struct dev_irq other;
+	struct gma_tracer_dev_key k, next;
+	struct gma_tracer_dev_irq other;
 	const void *prev = NULL;
 	unsigned int n = 0;
 
@@ -39,7 +40,7 @@ static int line_by_elimination(struct gma_tracer *t, const struct dev_key *dk, _
 		if (k.vm_id != dk->vm_id || k.base == dk->base ||
 		    bpf_map__lookup_elem(map, &k, sizeof(k), &other, sizeof(other), 0))
 			continue;
-		if (other.gsi >= 0 && other.gsi < IRQ_GSI_MAX)
+		if (other.gsi >= 0 && other.gsi < GMA_TRACER_IRQ_GSI_MAX)
 			candidates &= ~(1ULL << other.gsi);
 	}
 	if (!candidates || (candidates & (candidates - 1)))
@@ -55,16 +56,16 @@ static int line_by_elimination(struct gma_tracer *t, const struct dev_key *dk, _
  * MSI-X disabled (INTx), the vector or its message not seen: GMA_IRQ_UNMAPPED.
  */
 static void msix_evidence(struct gma_tracer *t, const struct gma_queue_key *key,
-			  const struct pci_fn *f, struct gma_queue_health *h)
+			  const struct gma_tracer_pci_fn *f, struct gma_queue_health *h)
 {
-	struct msix_msg_key mk = { .vm_id = key->vm_id, .base = key->base };
-	struct msi_irq_key ik = { .vm_id = key->vm_id };
-	struct msix_msg m;
-	struct msi_irq irq;
+	struct gma_tracer_msix_msg_key mk = { .vm_id = key->vm_id, .base = key->base };
+	struct gma_tracer_msi_irq_key ik = { .vm_id = key->vm_id };
+	struct gma_tracer_msix_msg m;
+	struct gma_tracer_msi_irq irq;
 	__u16 ctrl;
 
 	h->irq = GMA_IRQ_UNMAPPED;
-	if (!f || key->queue >= QUEUES_MAX)
+	if (!f || key->queue >= GMA_TRACER_QUEUES_MAX)
 		return;
 	ctrl = pci_msix_ctrl(f);
 	if (!(ctrl & PCI_MSIX_FLAGS_ENABLE))
@@ -85,8 +86,10 @@ static void msix_evidence(struct gma_tracer *t, const struct gma_queue_key *key,
 	 * control word whenever it (un)masks, so one never written is not known to be unmasked.
 	 */
 	if (bpf_map__lookup_elem(t->skel->maps.msix_entries, &mk, sizeof(mk), &m, sizeof(m), 0) ||
-	    (m.written & (MSIX_ENTRY_ADDR_LO | MSIX_ENTRY_DATA | MSIX_ENTRY_CTRL)) !=
-		    (MSIX_ENTRY_ADDR_LO | MSIX_ENTRY_DATA | MSIX_ENTRY_CTRL))
+	    (m.written & (GMA_TRACER_MSIX_ENTRY_ADDR_LO | GMA_TRACER_MSIX_ENTRY_DATA |
+			  GMA_TRACER_MSIX_ENTRY_CTRL)) !=
+		    (GMA_TRACER_MSIX_ENTRY_ADDR_LO | GMA_TRACER_MSIX_ENTRY_DATA |
+		     GMA_TRACER_MSIX_ENTRY_CTRL))
 		return; /* not written while traced */
 	h->msi_address = (__u64)m.addr_hi << 32 | m.addr_lo;
 	h->msi_data = m.data;
@@ -113,10 +116,10 @@ static void msix_evidence(struct gma_tracer *t, const struct gma_queue_key *key,
 static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_queue_health *h)
 {
 	struct gma_tracer *t = ctx;
-	struct dev_key dk = { .vm_id = key->vm_id, .base = key->base };
-	struct vm_devs vd;
-	struct dev_irq d;
-	struct vm_irqs *v;
+	struct gma_tracer_dev_key dk = { .vm_id = key->vm_id, .base = key->base };
+	struct gma_tracer_vm_devs vd;
+	struct gma_tracer_dev_irq d;
+	struct gma_tracer_vm_irqs *v;
 
 	/* whether the guest runs: its vCPUs' exits, as the periodic look at them records */
 	if (!bpf_map__lookup_elem(t->skel->maps.vm_devs, &key->vm_id, sizeof(key->vm_id), &vd,
@@ -130,7 +133,7 @@ static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_
 	 * only its queues (--queue) has neither: its driver's notifies are unseen, not missing.
 	 */
 	if (GMA_KEY_IS_PCI(key->base)) {
-		struct pci_fn *f = malloc(sizeof(*f));
+		struct gma_tracer_pci_fn *f = malloc(sizeof(*f));
 
 		if (f && bpf_map__lookup_elem(t->skel->maps.pci_fns, &dk, sizeof(dk), f, sizeof(*f),
 					      0)) {
@@ -151,7 +154,7 @@ static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_
 		return;
 	if (d.gsi < 0)
 		d.gsi = line_by_elimination(t, &dk, d.candidates);
-	if (d.gsi < 0 || d.gsi >= IRQ_GSI_MAX)
+	if (d.gsi < 0 || d.gsi >= GMA_TRACER_IRQ_GSI_MAX)
 		return;
 	v = malloc(sizeof(*v)); /* 1 KiB: off the stack */
 	if (!v)

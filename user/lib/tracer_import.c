@@ -16,7 +16,7 @@
 
 #include <gma/gma.h>
 #include <gma/virtio.h>
-#include <gma/vring_walk.h>
+#include "vring_walk.h"
 
 #include "tracer_internal.h"
 #include "virtio_pci_regs.h" /* pci_ecam_valid, pci_fn_from_snapshot, pci_bar_size, pci_virtio_version */
@@ -109,13 +109,13 @@ static void report_attach(struct gma_tracer *t, const struct gma_queue_key *key,
 /* Device base of VM vm_id in its vm_devs entry, so vCPU exits look at its used rings. */
 static int remember_vm_device(struct gma_tracer *t, __u64 vm_id, __u64 base)
 {
-	struct vm_devs vd = {};
+	struct gma_tracer_vm_devs vd = {};
 
 	bpf_map__lookup_elem(t->skel->maps.vm_devs, &vm_id, sizeof(vm_id), &vd, sizeof(vd), 0);
-	for (__u32 i = 0; i < vd.n && i < VM_DEVS_MAX; i++)
+	for (__u32 i = 0; i < vd.n && i < GMA_TRACER_VM_DEVS_MAX; i++)
 		if (vd.bases[i] == base)
 			return 0;
-	if (vd.n < VM_DEVS_MAX)
+	if (vd.n < GMA_TRACER_VM_DEVS_MAX)
 		vd.bases[vd.n++] = base;
 	return bpf_map__update_elem(t->skel->maps.vm_devs, &vm_id, sizeof(vm_id), &vd, sizeof(vd),
 				    BPF_ANY);
@@ -124,9 +124,9 @@ static int remember_vm_device(struct gma_tracer *t, __u64 vm_id, __u64 base)
 int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queue,
 			 const struct gma_queue_layout *layout, __u32 device_id)
 {
-	struct dev_key key = { .vm_id = vm_id, .base = base };
+	struct gma_tracer_dev_key key = { .vm_id = vm_id, .base = base };
 	struct bpf_map *devs = t->skel->maps.devices;
-	struct virtio_dev dev = {};
+	struct gma_tracer_virtio_dev dev = {};
 	struct gma_queue_key qkey = { .vm_id = vm_id, .base = base };
 	struct import_state st = {};
 	bool have_ring = false;
@@ -136,7 +136,7 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 		return -EINVAL;
 	if (layout && queue < 0)
 		return -EINVAL;
-	if (queue >= QUEUES_MAX)
+	if (queue >= GMA_TRACER_QUEUES_MAX)
 		return -E2BIG;
 	if (layout && (!layout->num || layout->num > GMA_QUEUE_NUM_MAX || !layout->desc))
 		return -EINVAL;
@@ -144,11 +144,12 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 	if (device_id)
 		dev.device_id = device_id;
 	if (layout) {
-		dev.q[queue] = (struct vq_state){ .desc = layout->desc,
-						  .driver = layout->driver,
-						  .device = layout->device,
-						  .num = layout->num,
-						  .flags = GMA_QUEUE_READY | GMA_QUEUE_FROM_USER };
+		dev.q[queue] = (struct gma_tracer_vq_state){ .desc = layout->desc,
+							     .driver = layout->driver,
+							     .device = layout->device,
+							     .num = layout->num,
+							     .flags = GMA_QUEUE_READY |
+								      GMA_QUEUE_FROM_USER };
 		/* the ring as it is now: the kernel walks only what comes after */
 		have_ring = !read_ring_state(t, vm_id, layout, &st);
 		if (have_ring) {
@@ -194,17 +195,18 @@ out:
 
 int gma_tracer_set_ecam(struct gma_tracer *t, __u64 vm_id, __u64 base, __u32 buses)
 {
-	struct pci_vm pv = {};
+	struct gma_tracer_pci_vm pv = {};
 
 	if (!pci_ecam_valid(base, buses))
 		return -EINVAL;
 	if (!vm_id) {
-		t->skel->bss->ecam_default = (struct pci_ecam){ .base = base, .buses = buses };
+		t->skel->bss->ecam_default =
+			(struct gma_tracer_pci_ecam){ .base = base, .buses = buses };
 		return 0;
 	}
 	/* keep what the tracer learnt of the VM's 0xCF8 and host bridge */
 	bpf_map__lookup_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv, sizeof(pv), 0);
-	pv.ecam = (struct pci_ecam){ .base = base, .buses = buses };
+	pv.ecam = (struct gma_tracer_pci_ecam){ .base = base, .buses = buses };
 	return bpf_map__update_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv, sizeof(pv),
 				    BPF_ANY);
 }
@@ -217,16 +219,17 @@ int gma_tracer_set_ecam(struct gma_tracer *t, __u64 vm_id, __u64 base, __u32 bus
 int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
 				const struct gma_pci_function *fn)
 {
-	struct dev_key dk = { .vm_id = vm_id, .base = key };
-	struct pci_bar_key bk = { .vm_id = vm_id };
-	struct pci_bar_val bv = { .base = key };
-	struct virtio_dev dev = {};
-	struct pci_fn *f, *known;
-	struct pci_vm pv = {};
+	struct gma_tracer_dev_key dk = { .vm_id = vm_id, .base = key };
+	struct gma_tracer_pci_bar_key bk = { .vm_id = vm_id };
+	struct gma_tracer_pci_bar_val bv = { .base = key };
+	struct gma_tracer_virtio_dev dev = {};
+	struct gma_tracer_pci_fn *f, *known;
+	struct gma_tracer_pci_vm pv = {};
 	__u32 type;
 	int err;
 
-	_Static_assert(GMA_PCI_NOTIFY_QUEUES == QUEUES_MAX, "a notify offset per queue followed");
+	_Static_assert(GMA_PCI_NOTIFY_QUEUES == GMA_TRACER_QUEUES_MAX,
+		       "a notify offset per queue followed");
 	if (!t || !vm_id || !fn || !GMA_KEY_IS_PCI(key) || key >> 16 != GMA_PCI_KEY >> 16)
 		return -EINVAL;
 	f = calloc(1, sizeof(*f));
@@ -250,7 +253,7 @@ int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
 	 */
 	if (!bpf_map__lookup_elem(t->skel->maps.pci_fns, &dk, sizeof(dk), known, sizeof(*known),
 				  0)) {
-		for (__u32 i = 0; i < PCI_BARS; i++) {
+		for (__u32 i = 0; i < GMA_TRACER_PCI_BARS; i++) {
 			if (known->bar_registered[i]) {
 				err = -EEXIST;
 				goto out;
@@ -259,7 +262,7 @@ int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
 	}
 	if (bpf_map__lookup_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv, sizeof(pv),
 				 0)) {
-		pv = (struct pci_vm){ .ecam = t->skel->bss->ecam_default };
+		pv = (struct gma_tracer_pci_vm){ .ecam = t->skel->bss->ecam_default };
 		err = bpf_map__update_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv,
 					   sizeof(pv), BPF_NOEXIST);
 		if (err && err != -EEXIST)
@@ -275,7 +278,7 @@ int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
 				   BPF_ANY);
 	if (!err)
 		err = remember_vm_device(t, vm_id, key);
-	for (__u32 i = 0; !err && i < PCI_BARS; i++) {
+	for (__u32 i = 0; !err && i < GMA_TRACER_PCI_BARS; i++) {
 		if (f->bar_addr[i] && pci_bar_size(f, i)) {
 			f->bar_registered[i] = f->bar_addr[i];
 			f->bar_registered_io[i] = f->bar_io[i];
@@ -284,7 +287,7 @@ int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
 	if (!err)
 		err = bpf_map__update_elem(t->skel->maps.pci_fns, &dk, sizeof(dk), f, sizeof(*f),
 					   BPF_ANY);
-	for (__u32 i = 0; !err && i < PCI_BARS; i++) {
+	for (__u32 i = 0; !err && i < GMA_TRACER_PCI_BARS; i++) {
 		if (!f->bar_registered[i])
 			continue;
 		bk.addr = f->bar_addr[i];

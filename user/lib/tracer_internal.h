@@ -26,7 +26,7 @@
 #include <gma/gma.h>
 
 #include "record_reader.h"
-#include "tracer.h" /* the BPF maps' key and value types */
+#include "tracer_maps.h" /* the BPF maps' key and value types */
 #include "tracer.skel.h"
 
 /*
@@ -47,8 +47,8 @@ struct ring_look;
 
 /* A registration as the ioeventfds map holds it. */
 struct ioeventfd_entry {
-	struct ioeventfd_key key;
-	struct ioeventfd_val val;
+	struct gma_tracer_ioeventfd_key key;
+	struct gma_tracer_ioeventfd_val val;
 };
 
 struct gma_tracer {
@@ -74,7 +74,7 @@ struct gma_tracer {
 	int ioeventfds_err; /* of the last fill: 0, or why it failed */
 	/*
 	 * The last registrations of VMs no longer listed (exited): their unexplained notifies
-	 * still name the registration they hit. Up to IOEVENTFDS_MAX, the oldest replaced.
+	 * still name the registration they hit. Up to GMA_TRACER_IOEVENTFDS_MAX, the oldest replaced.
 	 */
 	struct ioeventfd_entry *gone;
 	size_t nr_gone, next_gone;

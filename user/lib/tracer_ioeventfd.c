@@ -20,12 +20,12 @@
 
 static int ioeventfd_key_cmp(const void *a, const void *b)
 {
-	return memcmp(a, b, sizeof(struct ioeventfd_key));
+	return memcmp(a, b, sizeof(struct gma_tracer_ioeventfd_key));
 }
 
 /*
  * The registrations of the traced VM (or every VM) as the map's entries, sorted by key, those
- * at one address merged (IOEVENTFD_MULTI). -E2BIG when some are left out: past the map's
+ * at one address merged (GMA_TRACER_IOEVENTFD_MULTI). -E2BIG when some are left out: past the map's
  * size, or past what the VM lister lists of a VM (its ioeventfds_more).
  */
 static int collect_ioeventfds(const struct gma_tracer *t, const struct gma_vm *vms, size_t nvms,
@@ -42,7 +42,7 @@ static int collect_ioeventfds(const struct gma_tracer *t, const struct gma_vm *v
 		for (size_t r = 0; r < vms[i].nr_ioeventfds; r++) {
 			const struct gma_ioeventfd *io = &vms[i].ioeventfds[r];
 
-			if (n == IOEVENTFDS_MAX) {
+			if (n == GMA_TRACER_IOEVENTFDS_MAX) {
 				err = -E2BIG;
 				break;
 			}
@@ -50,14 +50,15 @@ static int collect_ioeventfds(const struct gma_tracer *t, const struct gma_vm *v
 				.key = { .vm_id = vms[i].id, .addr = io->addr, .bus = io->bus },
 				.val = { .datamatch = io->datamatch,
 					 .len = io->len,
-					 .flags = io->wildcard ? IOEVENTFD_WILDCARD : 0 },
+					 .flags = io->wildcard ? GMA_TRACER_IOEVENTFD_WILDCARD :
+								 0 },
 			};
 		}
 	}
 	qsort(e, n, sizeof(*e), ioeventfd_key_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (k && !ioeventfd_key_cmp(&e[k - 1].key, &e[i].key)) {
-			e[k - 1].val.flags |= IOEVENTFD_MULTI;
+			e[k - 1].val.flags |= GMA_TRACER_IOEVENTFD_MULTI;
 			continue;
 		}
 		e[k++] = e[i];
@@ -75,30 +76,31 @@ static bool vm_listed(const struct gma_vm *vms, size_t n, __u64 vm_id)
 }
 
 /* Keeps the registration at k of a VM that exited (t->gone), before the map forgets it. */
-static void remember_gone(struct gma_tracer *t, const struct ioeventfd_key *k)
+static void remember_gone(struct gma_tracer *t, const struct gma_tracer_ioeventfd_key *k)
 {
 	struct ioeventfd_entry g = { .key = *k };
 
 	if (bpf_map__lookup_elem(t->skel->maps.ioeventfds, k, sizeof(*k), &g.val, sizeof(g.val), 0))
 		return;
-	if (!t->gone && !(t->gone = calloc(IOEVENTFDS_MAX, sizeof(*t->gone))))
+	if (!t->gone && !(t->gone = calloc(GMA_TRACER_IOEVENTFDS_MAX, sizeof(*t->gone))))
 		return;
 	t->gone[t->next_gone] = g;
-	t->next_gone = (t->next_gone + 1) % IOEVENTFDS_MAX;
-	if (t->nr_gone < IOEVENTFDS_MAX)
+	t->next_gone = (t->next_gone + 1) % GMA_TRACER_IOEVENTFDS_MAX;
+	if (t->nr_gone < GMA_TRACER_IOEVENTFDS_MAX)
 		t->nr_gone++;
 }
 
 /* The registration at rk: the VM's as KVM holds it now, or as it was when the VM exited. */
-static int registration_of(const struct gma_tracer *t, const struct ioeventfd_key *rk,
-			   struct ioeventfd_val *rv)
+static int registration_of(const struct gma_tracer *t, const struct gma_tracer_ioeventfd_key *rk,
+			   struct gma_tracer_ioeventfd_val *rv)
 {
 	if (!bpf_map__lookup_elem(t->skel->maps.ioeventfds, rk, sizeof(*rk), rv, sizeof(*rv), 0))
 		return 0;
 	/* newest first: a struct kvm address an exited VM had may have been another's since */
 	for (size_t j = 1; j <= t->nr_gone; j++) {
 		const struct ioeventfd_entry *g =
-			&t->gone[(t->next_gone + IOEVENTFDS_MAX - j) % IOEVENTFDS_MAX];
+			&t->gone[(t->next_gone + GMA_TRACER_IOEVENTFDS_MAX - j) %
+				 GMA_TRACER_IOEVENTFDS_MAX];
 
 		if (!ioeventfd_key_cmp(&g->key, rk)) {
 			*rv = g->val;
@@ -118,7 +120,7 @@ int tracer_sync_ioeventfds(struct gma_tracer *t)
 {
 	struct bpf_map *map = t->skel->maps.ioeventfds;
 	struct ioeventfd_entry *e = NULL;
-	struct ioeventfd_key k, next;
+	struct gma_tracer_ioeventfd_key k, next;
 	struct gma_vm *vms = NULL;
 	size_t n = 0, nvms = 0;
 	int err, uerr = 0;
@@ -132,7 +134,7 @@ int tracer_sync_ioeventfds(struct gma_tracer *t)
 	err = gma_vm_lister_list(t->lister, &vms, &nvms);
 	if (err)
 		goto out;
-	e = calloc(IOEVENTFDS_MAX, sizeof(*e));
+	e = calloc(GMA_TRACER_IOEVENTFDS_MAX, sizeof(*e));
 	if (!e) {
 		err = -ENOMEM;
 		goto out;
@@ -169,9 +171,9 @@ int gma_tracer_unexplained_notifies(struct gma_tracer *t, struct gma_unexplained
 				    size_t *n_out, __u64 *overflow)
 {
 	struct bpf_map *map = t->skel->maps.unexplained;
-	struct unexplained_key k, next;
+	struct gma_tracer_unexplained_key k, next;
 	struct gma_unexplained_notify *a;
-	struct unexplained_val v;
+	struct gma_tracer_unexplained_val v;
 	size_t n = 0;
 	bool more;
 
@@ -179,13 +181,13 @@ int gma_tracer_unexplained_notifies(struct gma_tracer *t, struct gma_unexplained
 	*n_out = 0;
 	if (overflow)
 		*overflow = t->skel->bss->unexplained_overflow;
-	a = calloc(UNEXPLAINED_MAX, sizeof(*a));
+	a = calloc(GMA_TRACER_UNEXPLAINED_MAX, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	more = !bpf_map__get_next_key(map, NULL, &next, sizeof(next));
-	while (more && n < UNEXPLAINED_MAX) {
-		struct ioeventfd_key rk;
-		struct ioeventfd_val rv;
+	while (more && n < GMA_TRACER_UNEXPLAINED_MAX) {
+		struct gma_tracer_ioeventfd_key rk;
+		struct gma_tracer_ioeventfd_val rv;
 		struct gma_unexplained_notify *u = &a[n];
 
 		k = next;
@@ -200,11 +202,13 @@ int gma_tracer_unexplained_notifies(struct gma_tracer *t, struct gma_unexplained
 						      .count = v.count,
 						      .first_ns = v.first_ns,
 						      .last_ns = v.last_ns };
-		rk = (struct ioeventfd_key){ .vm_id = k.vm_id, .addr = k.addr, .bus = k.bus };
+		rk = (struct gma_tracer_ioeventfd_key){ .vm_id = k.vm_id,
+							.addr = k.addr,
+							.bus = k.bus };
 		if (!registration_of(t, &rk, &rv)) {
 			u->reg_len = rv.len;
-			u->reg_wildcard = rv.flags & IOEVENTFD_WILDCARD;
-			u->reg_shared = rv.flags & IOEVENTFD_MULTI;
+			u->reg_wildcard = rv.flags & GMA_TRACER_IOEVENTFD_WILDCARD;
+			u->reg_shared = rv.flags & GMA_TRACER_IOEVENTFD_MULTI;
 			u->reg_datamatch = rv.datamatch;
 		}
 		n++;

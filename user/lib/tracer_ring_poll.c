@@ -15,7 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include <gma/gma.h>
-#include <gma/vring_walk.h>
+#include "vring_walk.h"
 
 #include "tracer_internal.h"
 

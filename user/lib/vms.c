@@ -20,8 +20,6 @@
 /* Bounds on what one listing may allocate, whatever the iterator says. */
 #define VMS_MAX 4096
 #define ITER_OUTPUT_MAX (64u << 20)
-/* ioeventfd records per VM (KVM allows 1000 per bus; the iterator sends at most 128) */
-#define IOEVENTFDS_MAX 4096
 
 static int read_all(int fd, char **out, size_t *len)
 {
@@ -90,7 +88,9 @@ static int add_vm(struct gma_vm **vms, size_t *n, const struct gma_rec_vm *r, st
 	vm->generation = r->generation;
 	vm->ioeventfds_more = r->ioeventfds_more;
 	cap->slots = r->nr_slots < GMA_REGIONS_MAX ? r->nr_slots : GMA_REGIONS_MAX;
-	cap->ioeventfds = r->nr_ioeventfds < IOEVENTFDS_MAX ? r->nr_ioeventfds : IOEVENTFDS_MAX;
+	/* the iterator sends at most GMA_VM_IOEVENTFDS_MAX: a record saying more is capped */
+	cap->ioeventfds = r->nr_ioeventfds < GMA_VM_IOEVENTFDS_MAX ? r->nr_ioeventfds :
+								     GMA_VM_IOEVENTFDS_MAX;
 	if (cap->slots) {
 		vm->slots = calloc(cap->slots, sizeof(*vm->slots));
 		if (!vm->slots)
