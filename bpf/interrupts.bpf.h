@@ -13,7 +13,7 @@
  * keeps, of the device's candidate lines, those raised since its previous read; a read that
  * finds none drops the lines raised since (they were another device's). One candidate left
  * is the device's line; while several are left, userspace drops those other devices are
- * known to raise (tracer.c).
+ * known to raise (user/lib/tracer_health.c).
  *
  * "Since" is exact about when the VMM made its answer, which lies between the read's exit
  * (kvm_mmio READ_UNSATISFIED) and the answer's return (READ, with the value): a line raised

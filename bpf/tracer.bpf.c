@@ -131,7 +131,8 @@ static __always_inline __u64 current_vm(void)
 /*
  * Userspace disables, before load, each of these the running kernel lacks (the vCPU-carrying
  * tracepoints differ between kernels, and kvm_exit only fires with hardware virtualization),
- * and kvm_entry and kvm_page_fault where kvm_exit is there (tracepoints[] in tracer.c).
+ * and kvm_entry and kvm_page_fault where kvm_exit is there (tracepoints[] in
+ * user/lib/tracer_load.c).
  */
 SEC("tp_btf/kvm_exit")
 int BPF_PROG(kvm_exit, struct kvm_vcpu *vcpu)
