@@ -361,8 +361,8 @@ DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
-GMA_HEADERS := include/gma/gma.h include/gma/version.h include/gma/virtio.h include/gma/record.h \
-	include/gma/accessor.h include/gma/tracer_caps.h bpf/tracer_maps.h
+# include/gma/ holds the installed headers and only those; the skeleton's types come from bpf/.
+GMA_HEADERS := $(wildcard include/gma/*.h) bpf/tracer_maps.h
 
 # destination:source:mode, one per installed file (symlinks are listed apart).
 INSTALL_FILES := \

@@ -20,6 +20,7 @@
 #include <criterion/criterion.h>
 #include <json-c/json.h>
 
+#include <gma/qmp.h>
 #include <gma/virtio.h>
 #include <linux/pci_regs.h>
 

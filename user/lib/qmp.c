@@ -20,6 +20,7 @@
 
 #include <json-c/json.h>
 
+#include <gma/qmp.h>
 #include <gma/virtio.h>
 
 #include "gma_internal.h"

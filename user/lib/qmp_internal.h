@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 #include <linux/types.h>
 
+#include <gma/qmp.h>
 #include <gma/virtio.h>
 
 /*

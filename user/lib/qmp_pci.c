@@ -23,6 +23,7 @@
 #include <linux/pci_regs.h>
 #include <linux/virtio_pci.h>
 
+#include <gma/qmp.h>
 #include <gma/virtio.h>
 
 #include "qmp_internal.h"

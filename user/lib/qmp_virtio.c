@@ -29,6 +29,7 @@
 
 #include <json-c/json.h>
 
+#include <gma/qmp.h>
 #include <gma/virtio.h>
 
 #include "qmp_internal.h"

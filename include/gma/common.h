@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What every libgma header shares: the export mark, the options-struct declarator and the
+ * library's runtime version. The conventions all of libgma follows are at the top of
+ * <gma/gma.h>.
+ */
+#ifndef GMA_COMMON_H
+#define GMA_COMMON_H
+
+#include <linux/types.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h> /* GMA_OPTS */
+#include <sys/types.h>
+
+#include <gma/version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Marks what libgma exports: the library is built with -fvisibility=hidden and a version
+ * script (user/lib/libgma.map), so only declarations carrying it are in its ABI.
+ */
+#ifndef GMA_API
+#define GMA_API __attribute__((visibility("default")))
+#endif
+
+/*
+ * Declares an options struct with its size set and every other byte zero, padding included,
+ * as LIBBPF_OPTS does: the library refuses a struct whose bytes past what it knows are not
+ * zero (a caller built against a newer gma), so padding must not hold stack garbage.
+ */
+#define GMA_OPTS(type, name, ...)                                        \
+	struct type name = ({                                            \
+		memset(&name, 0, sizeof(struct type));                   \
+		(struct type){ .sz = sizeof(struct type), __VA_ARGS__ }; \
+	})
+
+/* Runtime version, to compare with GMA_VERSION_MAJOR/MINOR at build time. */
+GMA_API unsigned int gma_version_major(void);
+GMA_API unsigned int gma_version_minor(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GMA_COMMON_H */

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Which side of each queue stopped: a verdict per queue, with the evidence it rests on, from
+ * what the tracer saw of its rings, notifies, completions and interrupts.
+ */
+#ifndef GMA_HEALTH_H
+#define GMA_HEALTH_H
+
+#include <gma/common.h>
+#include <gma/tracer.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Why a queue is stuck, or that it is not: a verdict per queue with the evidence it rests on
+ * (gma_tracer_queue_health). The rules, in the order they are tried, are at the top of
+ * user/lib/queue_health.c and in gma-trace(8); a verdict needs its condition to hold for the
+ * whole window (gma-trace's --stuck-ms), so a queue caught between two steps of a healthy
+ * exchange is never stuck.
+ */
+enum gma_health {
+	GMA_HEALTH_UNKNOWN = 0, /* indices not read from the guest yet, or a packed ring */
+	GMA_HEALTH_IDLE, /* nothing in flight but buffers waiting for the outside world */
+	GMA_HEALTH_HEALTHY, /* requests in flight and completing, or the rings moved lately */
+	GMA_HEALTH_DRIVER_NOT_NOTIFYING, /* avail moved, the device asked for a notify, none */
+	GMA_HEALTH_DEVICE_NOT_CONSUMING, /* a request made available, nothing used since */
+	GMA_HEALTH_DEVICE_SLOW, /* completing, but the oldest request older than the window */
+	GMA_HEALTH_NO_INTERRUPT, /* used past used_event, not reaped, no interrupt injected */
+	GMA_HEALTH_NOT_REAPING, /* an interrupt injected, used entries not reaped */
+	GMA_HEALTH_UNREAPED, /* used past used_event, not reaped; interrupts not observable */
+	GMA_HEALTH_GUEST_STOPPED, /* the driver would be judged, but no vCPU ran in the window */
+	GMA_HEALTH_NR,
+};
+
+/* What libgma knows of a queue's interrupts (struct gma_queue_health.irq). */
+enum gma_irq_evidence {
+	GMA_IRQ_NOT_OBSERVABLE = 0, /* the kernel has no interrupt tracepoint gma uses */
+	GMA_IRQ_OBSERVED, /* interrupts and last_irq_ns: the host kernel's, on irq_line or msix_vector */
+	GMA_IRQ_UNMAPPED, /* traced, but the line or the MSI-X vector and message not learnt */
+	GMA_IRQ_NO_VECTOR, /* MSI-X: the queue's vector is VIRTIO_MSI_NO_VECTOR, no interrupts */
+	GMA_IRQ_MASKED, /* MSI-X: the queue's vector (or the whole function) is masked */
+};
+
+struct gma_queue_health {
+	struct gma_queue_stats st;
+	__u32 verdict; /* enum gma_health */
+	__u32 irq; /* enum gma_irq_evidence */
+	__u64 now_ns; /* CLOCK_MONOTONIC of the evaluation */
+	__u64 window_ns; /* how long a condition must hold */
+	__u64 oldest_request_ns; /* notify time of the oldest walked request in flight, 0: none */
+	__u64 last_notify_ns; /* the driver's last notify (not a silent look), 0: none seen */
+	__u64 avail_moved_ns; /* when the avail index last moved, 0: not seen move */
+	__u64 used_moved_ns; /* when the used index last moved, 0: not seen move */
+	__u64 unnotified_since_ns; /* avail ahead of the last notify since, 0: it is not */
+	__u64 unreaped_since_ns; /* used ahead of used_event since, 0: it is not */
+	__u64 reaped_seen_ns; /* the last look that found used not ahead of used_event, 0: none */
+	__u64 interrupts; /* injections seen (GMA_IRQ_OBSERVED) */
+	__u64 last_irq_ns;
+	__s32 irq_line; /* the GSI the device raises (GMA_IRQ_OBSERVED), else -1 */
+	__u16 used_event_at_reaped; /* used_event at reaped_seen_ns */
+	__u16 notified_avail; /* avail index at the last notify */
+	/* the rings' own words, as the last look read them (ring_fields_known) */
+	__u16 avail_flags; /* VRING_AVAIL_F_NO_INTERRUPT */
+	__u16 used_flags; /* VRING_USED_F_NO_NOTIFY */
+	__u16 used_event; /* driver: interrupt me past this used index (EVENT_IDX) */
+	__u16 avail_event; /* device: notify me past this avail index (EVENT_IDX) */
+	__u8 ring_fields_known;
+	__u8 event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	__u8 stuck; /* a verdict that says one side stopped */
+	__u8 used_event_moved; /* the driver maintains used_event (seen non-zero or to change) */
+	__u8 notify_observable; /* the tracer knows where the queue's notifies land */
+	/*
+	 * The device's request to be notified (avail_event with EVENT_IDX, else used_flags'
+	 * VRING_USED_F_NO_NOTIFY) was not seen to change since avail moved past notified_avail:
+	 * as far as the looks can tell (a flag set and cleared between two looks is not seen),
+	 * the driver read it as it reads now when it decided not to notify; else the device
+	 * asked afterwards and had to look at avail itself, and the driver is not judged until
+	 * its next notify
+	 */
+	__u8 notify_asked_before;
+	__u64 guest_ran_ns; /* the last vCPU exit of the VM the tracer saw, 0: none seen */
+	/*
+	 * MSI-X (virtio-pci; added at the end): the queue's vector as its driver set it (0xffff:
+	 * VIRTIO_MSI_NO_VECTOR), -1 when not known; and the message its table entry holds, whose
+	 * injections interrupts and last_irq_ns count (GMA_IRQ_OBSERVED, GMA_IRQ_MASKED).
+	 */
+	__s32 msix_vector;
+	__u32 msi_data;
+	__u64 msi_address;
+};
+
+/*
+ * Every modelled queue's verdict at this moment, conditions held for window_ns, in a
+ * malloc'ed array the caller frees with free(). 0 or -ENOMEM. The verdicts rest on the
+ * rings as the userspace poll last read them: keep gma_tracer_poll() running for at least a
+ * window before trusting an absence (no notify, no completion).
+ */
+GMA_API int gma_tracer_queue_health(struct gma_tracer *t, __u64 window_ns,
+				    struct gma_queue_health **health, size_t *n);
+
+/* "driver-not-notifying", ...; NULL for a value outside enum gma_health. */
+GMA_API const char *gma_health_name(__u32 verdict);
+/* What the verdict means and what to look at next, one sentence; NULL outside the enum. */
+GMA_API const char *gma_health_reason(__u32 verdict);
+/* Whether the verdict says a side of the queue stopped (what gma-trace health exits 2 for). */
+GMA_API bool gma_health_stuck(__u32 verdict);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GMA_HEALTH_H */
