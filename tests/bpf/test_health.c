@@ -16,7 +16,7 @@
 
 #include "trace_run.h"
 
-TestSuite(health, .fini = trace_run_cleanup, .timeout = 2 * SAFETY_SECONDS + 60);
+TestSuite(health, .init = test_clock_start, .fini = trace_run_cleanup, .timeout = TEST_LIMIT_S);
 
 /*
  * The window a verdict needs: long enough that a healthy exchange on a loaded machine (two
@@ -36,15 +36,21 @@ static void make_paths(void)
 	close(fd);
 }
 
-/* gma-trace health -j --watch over the demo VMM given vmm_extra; returns the running shell. */
+/*
+ * gma-trace health -j --watch over the demo VMM given vmm_extra; returns the running shell.
+ * Both end by the test's deadline: the VMM first (its --seconds), so that a VMM short of its
+ * goals says what it was waiting for before the watch ends (--duration).
+ */
 static pid_t start_health(const char *vmm_extra, char *cmd, size_t len)
 {
+	unsigned int left = (unsigned int)test_seconds_left();
+
 	make_paths();
 	snprintf(cmd, len,
 		 "exec " GMA_OUTPUT "/gma-trace health --json --watch --interval-ms 200 "
-		 "--stuck-ms " STUCK_MS " --duration %d -- " GMA_OUTPUT "/demo-vmm --log %s "
-		 "--seconds %d %s >%s 2>/dev/null",
-		 SAFETY_SECONDS, truth_path, SAFETY_SECONDS + 30, vmm_extra, trace_path);
+		 "--stuck-ms " STUCK_MS " --duration %u -- " GMA_OUTPUT "/demo-vmm --log %s "
+		 "--seconds %u %s >%s 2>/dev/null",
+		 left + 1, truth_path, left > 5 ? left - 5 : 1, vmm_extra, trace_path);
 	return spawn_shell(cmd);
 }
 
@@ -65,15 +71,15 @@ static bool stuck(struct json_object *o)
 }
 
 /*
- * Whether the VMM's log (truth) shows the device itself held a request of (base, queue)
- * through the window of screen o: a "used" event completed after the screen was made, the
- * VMM having taken the request (done_ns less its delay) at the window's start or before,
+ * The VMM's request (its "used" event in truth) that shows the device itself held a request
+ * of (base, queue) through the window of screen o, or NULL: one completed after the screen
+ * was made, the VMM having taken it (done_ns less its delay) at the window's start or before,
  * give or take 250 ms (the tracer counts from the request's publication, a little earlier
  * than the VMM's taking it). The device-no-interrupt fault holds its completion 1 s on
  * purpose, and a loaded machine can starve the VMM: a device-side verdict is then the truth.
  * Both clocks are the host's CLOCK_MONOTONIC.
  */
-static bool device_held_a_request(struct json_object *o)
+static struct json_object *device_held_a_request(struct json_object *o)
 {
 	struct json_object *ev;
 	__u64 now, window;
@@ -92,22 +98,44 @@ static bool device_held_a_request(struct json_object *o)
 		done = num(t, "done_ns");
 		taken = done - (__u64)(json_object_get_double(d) * 1e6);
 		if (done >= now && taken <= now - window + 250000000ULL)
-			return true;
+			return t;
 	}
-	return false;
+	return NULL;
+}
+
+/* How often a run used the excuse above. */
+struct excuses {
+	size_t verdicts; /* stuck verdicts it excused */
+	size_t held; /* distinct requests of the VMM they rested on */
+	size_t requests; /* requests the VMM completed in the run */
+};
+
+/* Adds the truth's request r to those an excuse rested on (seen, n), once. */
+static void mark_excuse(struct json_object *r, struct json_object **seen, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (seen[i] == r)
+			return;
+	seen[(*n)++] = r;
 }
 
 /*
  * Checks every screen: a queue judged stuck is (base, queue) with verdict, or judged on the
- * device's side where the VMM's log shows the device held a request that long; returns how
- * many were (base, queue) with verdict.
+ * device's side where the VMM's log shows the device held a request that long (excused:
+ * counted in *ex, and printed); returns how many were (base, queue) with verdict.
  */
-static size_t check_screens(__u64 base, __u64 queue, const char *verdict)
+static size_t check_screens(__u64 base, __u64 queue, const char *verdict, struct excuses *ex)
 {
+	struct json_object **held;
 	size_t n = 0;
 
+	*ex = (struct excuses){};
+	for (size_t i = 0; i < truth.n; i++)
+		ex->requests += is(truth.v[i], "event", "used");
+	held = calloc(ex->requests + 1, sizeof(*held));
+	cr_assert(held);
 	for (size_t i = 0; i < trace.n; i++) {
-		struct json_object *o = trace.v[i];
+		struct json_object *o = trace.v[i], *r = NULL;
 		bool due;
 
 		cr_assert(is(o, "type", "queue_health"), "not a queue_health record: %s",
@@ -116,14 +144,24 @@ static size_t check_screens(__u64 base, __u64 queue, const char *verdict)
 			continue;
 		due = verdict && num(o, "base") == base && num(o, "queue") == queue &&
 		      is(o, "verdict", verdict);
-		cr_assert(due || ((is(o, "verdict", "device-slow") ||
-				   is(o, "verdict", "device-not-consuming")) &&
-				  device_held_a_request(o)),
+		if (!due &&
+		    (is(o, "verdict", "device-slow") || is(o, "verdict", "device-not-consuming")))
+			r = device_held_a_request(o);
+		cr_assert(due || r,
 			  "a stuck verdict where none is due (the fault is on %#llx q%llu): %s",
 			  (unsigned long long)base, (unsigned long long)queue,
 			  json_object_to_json_string(o));
 		n += due;
+		if (r) {
+			ex->verdicts++;
+			mark_excuse(r, held, &ex->held);
+		}
 	}
+	free(held);
+	fprintf(stderr,
+		"test_health: %zu verdicts excused by %zu of the %zu requests the VMM completed "
+		"(held through the window)\n",
+		ex->verdicts, ex->held, ex->requests);
 	return n;
 }
 
@@ -153,6 +191,7 @@ static void fault_gives(const char *fault, const char *vmm_extra, const char *ve
 {
 	struct json_object *f = NULL, *last;
 	char cmd[1024], extra[256];
+	struct excuses ex;
 	pid_t pid;
 	size_t faults = 0;
 
@@ -174,7 +213,12 @@ static void fault_gives(const char *fault, const char *vmm_extra, const char *ve
 			faults++;
 		}
 	cr_assert_eq(faults, 1, "one fault logged by the VMM");
-	cr_assert(check_screens(num(f, "base"), num(f, "queue"), verdict) >= 2);
+	/*
+	 * The excuses are counted, not capped: a fault run completes a handful of requests
+	 * (four before the default fault) and ends two screens after its fault, too few for a
+	 * share to say anything; the fault's own verdict is required of the last screen.
+	 */
+	cr_assert(check_screens(num(f, "base"), num(f, "queue"), verdict, &ex) >= 2);
 	last = final_verdict(num(f, "base"), num(f, "queue"));
 	cr_assert(is(last, "verdict", verdict), "%s on %s q%llu: %s, want %s", fault, str(f, "dev"),
 		  num(f, "queue"), str(last, "verdict"), verdict);
@@ -256,6 +300,17 @@ Test(health, an_interrupt_without_a_completion_is_device_not_consuming)
 }
 
 /*
+ * A healthy run's excuses may rest on at most one in EXCUSE_MAX_SHARE of the requests the
+ * VMM completed. The excuse is for a VMM the machine starved now and then (a starved VMM
+ * holds what it has in flight: a request or so on each queue), whose device really held a
+ * request through the window; a run where more of its requests were held that long is not
+ * the healthy traffic the test means to judge: its device-side verdicts would all pass on
+ * the excuse, and the run would no longer show that healthy traffic is judged healthy. It
+ * fails instead. Unloaded, no request is held that long (each run prints how many were).
+ */
+#define EXCUSE_MAX_SHARE 4
+
+/*
  * Healthy traffic until the VMM stops on its own: never a stuck verdict, exit status 0; but
  * for a device the VMM's own log shows holding a request for the window (a starved VMM on a
  * loaded machine), whose verdict is then the truth, and the exit status 2.
@@ -264,6 +319,7 @@ static void healthy(const char *vmm_extra)
 {
 	char cmd[1024];
 	size_t judged = 0, stuck_screens = 0;
+	struct excuses ex;
 	pid_t pid;
 	int rc;
 
@@ -272,7 +328,11 @@ static void healthy(const char *vmm_extra)
 	load_jsonl(trace_path, &trace, true);
 	load_jsonl(truth_path, &truth, false);
 	expect_vmm_done();
-	cr_assert_eq(check_screens(0, 0, NULL), 0);
+	cr_assert_eq(check_screens(0, 0, NULL, &ex), 0);
+	cr_assert_leq(ex.held * EXCUSE_MAX_SHARE, ex.requests,
+		      "%zu verdicts excused by %zu of the %zu requests the VMM completed: more "
+		      "than 1 in %d held through the window, the traffic was not healthy",
+		      ex.verdicts, ex.held, ex.requests, EXCUSE_MAX_SHARE);
 	for (size_t i = 0; i < trace.n; i++) {
 		judged += !is(trace.v[i], "verdict", "unknown");
 		stuck_screens += stuck(trace.v[i]);
@@ -303,7 +363,7 @@ Test(health, healthy_both_transports_with_suppression)
  */
 Test(health, healthy_with_interrupts_and_the_lines_learnt)
 {
-	size_t checked = 0;
+	size_t observed = 0, matched = 0;
 
 	healthy(IRQ_RUN "--suppress --requests 40");
 	for (size_t i = 0; i < trace.n; i++) {
@@ -314,21 +374,26 @@ Test(health, healthy_with_interrupts_and_the_lines_learnt)
 		if (!is(ev, "interrupts_evidence", "observed"))
 			continue;
 		line = (__s64)num(ev, "irq_line");
-		for (size_t k = 0; k < truth.n; k++)
-			if (is(truth.v[k], "event", "irq") &&
-			    num(truth.v[k], "base") == num(o, "base"))
-				cr_assert_eq(line, (__s64)num(truth.v[k], "gsi"),
-					     "%s: learnt GSI %lld, the VMM raised %llu",
-					     str(o, "address"), (long long)line,
-					     num(truth.v[k], "gsi"));
-		checked++;
+		for (size_t k = 0; k < truth.n; k++) {
+			if (!is(truth.v[k], "event", "irq") ||
+			    num(truth.v[k], "base") != num(o, "base"))
+				continue;
+			cr_assert_eq(line, (__s64)num(truth.v[k], "gsi"),
+				     "%s: learnt GSI %lld, the VMM raised %llu", str(o, "address"),
+				     (long long)line, num(truth.v[k], "gsi"));
+			matched++;
+		}
+		observed++;
 	}
-	cr_assert_gt(checked, 0, "no device's interrupt line was learnt");
+	cr_assert_gt(observed, 0, "no device's interrupt line was learnt");
+	/* else the comparison above never ran: no line learnt was one the VMM raised */
+	cr_assert_gt(matched, 0, "no device whose line was learnt had an interrupt the VMM logged");
 }
 
+/* 16 requests: enough that the share of them the excuse may rest on is not one or two */
 Test(health, healthy_slow_completions_within_the_window)
 {
-	healthy("--complete-delay-ms 500 --requests 6");
+	healthy("--complete-delay-ms 500 --requests 16");
 }
 
 /*

@@ -15,7 +15,7 @@
 #include "demo_vm.h"
 #include "trace_run.h"
 
-TestSuite(hostile, .fini = trace_run_cleanup, .timeout = 240);
+TestSuite(hostile, .init = test_clock_start, .fini = trace_run_cleanup, .timeout = TEST_LIMIT_S);
 
 /* Every scenario once, and well-formed requests around them, then the VM stops. */
 #define NORMAL_REQUESTS 21
@@ -61,9 +61,16 @@ static bool queue_flagged(__u64 base, __u64 queue, const char *name)
 	return false;
 }
 
+#define NR_EXPECT (sizeof(expect) / sizeof(expect[0]))
+
+/*
+ * Each scenario of --hostile all, by name: the VMM logged it ("hostile", before doing it) and
+ * gma-trace flagged it where it was done. A scenario missing from the VMM's log fails by its
+ * name: counting events would let another one's repeat stand in for it.
+ */
 Test(hostile, each_malformed_case_is_flagged_with_its_reason)
 {
-	size_t checked = 0, storm = 0, straddle = 0;
+	size_t seen[NR_EXPECT] = {}, storm = 0, straddle_table = 0, straddle_used = 0;
 
 	run_traced_vmm("--stuck-ms 0", HOSTILE_RUN);
 	for (size_t i = 0; i < truth.n; i++) {
@@ -85,19 +92,19 @@ Test(hostile, each_malformed_case_is_flagged_with_its_reason)
 				cr_assert(chain, "chain on the straddling table not traced");
 				cr_assert_eq(num(chain, "head"), num(t, "head"));
 				cr_assert(!has_anomaly(chain, "ring_unreadable"));
-				straddle++;
+				straddle_table++;
 			} else {
 				cr_assert(queue_flagged(num(t, "base"), num(t, "queue"),
 							"ring_unreadable"),
 					  "used ring past guest memory not flagged");
-				straddle++;
+				straddle_used++;
 			}
 			continue;
 		}
-		for (k = 0; k < sizeof(expect) / sizeof(expect[0]); k++)
+		for (k = 0; k < NR_EXPECT; k++)
 			if (!strcmp(expect[k].scenario, sc))
 				break;
-		cr_assert(k < sizeof(expect) / sizeof(expect[0]), "unexpected scenario %s", sc);
+		cr_assert(k < NR_EXPECT, "unexpected scenario %s", sc);
 		if (expect[k].on_chain) {
 			chain = find_chain(num(t, "base"), num(t, "queue"), num(t, "avail_idx"));
 			cr_assert(chain, "%s: no chain traced at avail %llu", sc,
@@ -110,12 +117,17 @@ Test(hostile, each_malformed_case_is_flagged_with_its_reason)
 				  "%s: no %s anomaly on queue %llu", sc, expect[k].anomaly,
 				  num(t, "queue"));
 		}
-		checked++;
+		seen[k]++;
 	}
-	cr_assert_geq(checked, sizeof(expect) / sizeof(expect[0]), "only %zu scenarios ran",
-		      checked);
-	cr_assert_eq(straddle, 2);
-	cr_assert_eq(storm, 1);
+	for (size_t k = 0; k < NR_EXPECT; k++)
+		cr_assert_gt(seen[k], 0,
+			     "scenario %s never ran: the VMM logged no \"hostile\" event of it",
+			     expect[k].scenario);
+	cr_assert_eq(straddle_table, 1, "ring-straddle's descriptor table (q2): %zu events",
+		     straddle_table);
+	cr_assert_eq(straddle_used, 1, "ring-straddle's used ring past guest memory: %zu events",
+		     straddle_used);
+	cr_assert_eq(storm, 1, "notify-storm: %zu events", storm);
 }
 
 Test(hostile, well_formed_traffic_keeps_being_decoded_and_nothing_is_lost)

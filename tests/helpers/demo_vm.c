@@ -13,28 +13,31 @@
 #include <criterion/criterion.h>
 
 #include "demo_vm.h"
+#include "trace_run.h"
 
-/* The slot lines of the ground-truth log: {"event":"slot","slot":N,"gpa":N,"size":N,"hva":N} */
+/*
+ * The slot events of the ground-truth log, {"event":"slot","slot":N,"gpa":N,"size":N,"hva":N},
+ * read with the JSON parser every test uses: members in any order, each one required.
+ */
 static void read_slots(struct demo_vm *vm)
 {
-	FILE *f = fopen(vm->log_path, "r");
-	char line[512];
+	struct jlines log = {};
 
-	cr_assert(f, "open %s: %s", vm->log_path, strerror(errno));
-	while (fgets(line, sizeof(line), f) && vm->nr_slots < 16) {
-		struct demo_slot *s = &vm->slots[vm->nr_slots];
-		unsigned long long gpa, size, hva;
+	load_jsonl(vm->log_path, &log, false);
+	for (size_t i = 0; i < log.n; i++) {
+		struct json_object *o = log.v[i];
 
-		if (sscanf(line,
-			   "{\"event\":\"slot\",\"slot\":%u,\"gpa\":%llu,\"size\":%llu,\"hva\":%llu",
-			   &s->slot, &gpa, &size, &hva) == 4) {
-			s->gpa = gpa;
-			s->size = size;
-			s->hva = hva;
-			vm->nr_slots++;
+		if (is(o, "event", "slot")) {
+			cr_assert_lt(vm->nr_slots, sizeof(vm->slots) / sizeof(vm->slots[0]),
+				     "more slots than struct demo_vm holds in %s", vm->log_path);
+			vm->slots[vm->nr_slots++] = (struct demo_slot){ .slot = num(o, "slot"),
+									.gpa = num(o, "gpa"),
+									.size = num(o, "size"),
+									.hva = num(o, "hva") };
 		}
+		json_object_put(o);
 	}
-	fclose(f);
+	free(log.v);
 }
 
 void demo_vm_start(struct demo_vm *vm, const char *const *extra_args)
@@ -71,10 +74,13 @@ void demo_vm_start(struct demo_vm *vm, const char *const *extra_args)
 		_exit(127);
 	}
 	close(out[1]);
-	/* The VMM writes "ready" to fd 3 once its guest has written (and checked) its patterns. */
-	/* a VMM that never gets ready (a stuck or very slow guest) fails the test, not hangs it */
+	/*
+	 * The VMM writes "ready" to fd 3 once its guest has written (and checked) its patterns. A
+	 * VMM that never gets ready (a stuck or very slow guest) fails the test by its deadline.
+	 */
 	while (got < (ssize_t)sizeof(buf) - 1 &&
-	       poll(&(struct pollfd){ .fd = out[0], .events = POLLIN }, 1, 60000) == 1 &&
+	       poll(&(struct pollfd){ .fd = out[0], .events = POLLIN }, 1,
+		    (int)(test_seconds_left() * 1000)) == 1 &&
 	       (n = read(out[0], buf + got, sizeof(buf) - 1 - got)) > 0) {
 		got += n;
 		buf[got] = 0;
@@ -89,11 +95,18 @@ void demo_vm_start(struct demo_vm *vm, const char *const *extra_args)
 
 void demo_vm_stop_keep_log(struct demo_vm *vm)
 {
-	if (vm->pid > 0) {
-		kill(vm->pid, SIGTERM);
-		waitpid(vm->pid, NULL, 0);
-		vm->pid = 0;
-	}
+	int status;
+	pid_t pid = vm->pid;
+
+	if (pid <= 0)
+		return;
+	vm->pid = 0;
+	kill(pid, SIGTERM);
+	cr_assert_eq(waitpid(pid, &status, 0), pid, "waitpid %d: %s", pid, strerror(errno));
+	/* SIGTERM stops the demo VMM with status 0; anything else is its own failure */
+	cr_assert(WIFEXITED(status) && !WEXITSTATUS(status), "the demo VMM (%s) %s %d",
+		  vm->log_path, WIFEXITED(status) ? "exited with status" : "was killed by signal",
+		  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
 void demo_vm_stop(struct demo_vm *vm)

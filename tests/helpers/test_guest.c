@@ -130,8 +130,13 @@ void test_guest_free(struct test_guest *g)
 {
 	gma_mem_free(g->mem);
 	if (g->child > 0) {
+		int status;
+
 		close(g->ctl_fd);
-		waitpid(g->child, NULL, 0);
+		cr_assert_eq(waitpid(g->child, &status, 0), g->child);
+		/* it exits 0 once its pipe closes: anything else is its own failure */
+		cr_assert(WIFEXITED(status) && !WEXITSTATUS(status),
+			  "the process backend's child ended with status %#x", status);
 	}
 	if (g->fd >= 0) {
 		close(g->fd);

@@ -146,12 +146,24 @@ int wait_exit(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* Whether pid has exited, leaving it to be waited for. */
-static bool exited(pid_t pid)
+bool child_exited(pid_t pid)
 {
 	siginfo_t info = { 0 };
 
 	return !waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) && info.si_pid == pid;
+}
+
+int wait_exit_by_deadline(pid_t pid, const char *what)
+{
+	while (!child_exited(pid)) {
+		if (!test_seconds_left()) {
+			kill(pid, SIGKILL);
+			wait_exit(pid);
+			cr_assert_fail("%s was still running at the test's deadline", what);
+		}
+		usleep(20000);
+	}
+	return wait_exit(pid);
 }
 
 size_t count_lines(const char *path, const char *needle)
@@ -169,19 +181,55 @@ size_t count_lines(const char *path, const char *needle)
 	return n;
 }
 
+static struct timespec test_started;
+
+void test_clock_start(void)
+{
+	clock_gettime(CLOCK_MONOTONIC, &test_started);
+}
+
+double test_seconds_left(void)
+{
+	struct timespec now;
+	double ran;
+
+	/* a suite without test_clock_start as its .init: from the test's first wait */
+	if (!test_started.tv_sec && !test_started.tv_nsec)
+		test_clock_start();
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ran = (now.tv_sec - test_started.tv_sec) + (now.tv_nsec - test_started.tv_nsec) / 1e9;
+	return ran < SAFETY_SECONDS ? SAFETY_SECONDS - ran : 0;
+}
+
+const char *vmm_seconds(void)
+{
+	static char buf[16];
+	unsigned int left = (unsigned int)test_seconds_left();
+
+	snprintf(buf, sizeof(buf), "%u", left ? left : 1);
+	return buf;
+}
+
+bool wait_until_deadline(bool (*cond)(void *ctx), void *ctx)
+{
+	for (;;) {
+		if (cond(ctx))
+			return true;
+		if (!test_seconds_left())
+			return cond(ctx);
+		usleep(20000);
+	}
+}
+
 bool wait_lines(const char *path, const char *needle, size_t n, pid_t alive)
 {
-	struct timespec start, now;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		if (count_lines(path, needle) >= n)
 			return true;
 		/* the process that should write them is gone: they will not come */
-		if (alive > 0 && exited(alive))
+		if (alive > 0 && child_exited(alive))
 			return count_lines(path, needle) >= n;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec >= SAFETY_SECONDS)
+		if (!test_seconds_left())
 			return false;
 		usleep(20000);
 	}
@@ -238,7 +286,7 @@ static void expect_no_stuck_verdict(void)
 
 /*
  * gma-trace rings --json over the demo VM until the VMM's goals in vmm_extra (--requests N,
- * --until hostile-done) are met, --seconds SAFETY_SECONDS its safety limit; with
+ * --until hostile-done) are met, its --seconds (the test's deadline) its safety limit; with
  * stop_reader, gma-trace is stopped (SIGSTOP) once the guest's traffic runs, until the guest
  * has queued STOPPED_CHAINS more chains: its ring buffer fills whatever the machine's speed.
  */
@@ -251,18 +299,23 @@ static void run_traced_cmd(const char *extra, const char *vmm_extra, bool stop_r
 	make_paths();
 	snprintf(cmd, sizeof(cmd),
 		 "exec " GMA_OUTPUT "/gma-trace rings --json --completions %s -- " GMA_OUTPUT
-		 "/demo-vmm --log %s --seconds %d %s >%s 2>/dev/null",
-		 extra, truth_path, SAFETY_SECONDS, vmm_extra, trace_path);
+		 "/demo-vmm --log %s --seconds %s %s >%s 2>/dev/null",
+		 extra, truth_path, vmm_seconds(), vmm_extra, trace_path);
 	pid = spawn_shell(cmd);
 	if (stop_reader) {
 		size_t before;
+		bool queued;
 
 		cr_assert(wait_lines(truth_path, "\"event\":\"chain\"", 1, pid),
 			  "no virtio traffic: %s", cmd);
 		before = count_lines(truth_path, "\"event\":\"chain\"");
 		kill(pid, SIGSTOP);
-		wait_lines(truth_path, "\"event\":\"chain\"", before + STOPPED_CHAINS, 0);
+		queued = wait_lines(truth_path, "\"event\":\"chain\"", before + STOPPED_CHAINS, 0);
 		kill(pid, SIGCONT);
+		cr_assert(queued,
+			  "the guest queued %zu of %d chains while the reader was stopped: %s",
+			  count_lines(truth_path, "\"event\":\"chain\"") - before, STOPPED_CHAINS,
+			  cmd);
 	}
 	status = wait_exit(pid);
 	cr_assert_eq(status, 0, "%s failed", cmd);
@@ -294,10 +347,15 @@ void run_traced_reader_stopped(unsigned int requests, const char *extra)
 	run_traced_cmd(extra, vmm, true);
 }
 
-/* A queue_stats index: the name the issue gives it, or the one gma-trace prints. */
-static __u64 stat_idx(struct json_object *st, const char *name, const char *alt)
+/* A boolean member of o, which must have it (a member the format says is there). */
+static bool flag(struct json_object *o, const char *key)
 {
-	return json_object_object_get_ex(st, name, NULL) ? num(st, name) : num(st, alt);
+	struct json_object *v;
+
+	cr_assert(json_object_object_get_ex(o, key, &v) &&
+			  json_object_is_type(v, json_type_boolean),
+		  "no boolean \"%s\" in %s", key, json_object_to_json_string(o));
+	return json_object_get_boolean(v);
 }
 
 size_t compare_ring_state(void)
@@ -305,7 +363,7 @@ size_t compare_ring_state(void)
 	size_t queues = 0;
 
 	for (size_t i = 0; i < truth.n; i++) {
-		struct json_object *t = truth.v[i], *st = NULL, *v;
+		struct json_object *t = truth.v[i], *st = NULL;
 		__u64 avail, used;
 
 		if (!is(t, "event", "ring_state"))
@@ -319,8 +377,9 @@ size_t compare_ring_state(void)
 			    num(trace.v[k], "queue") == num(t, "queue"))
 				st = trace.v[k];
 		cr_assert(st, "no queue_stats for %s q%llu", str(t, "dev"), num(t, "queue"));
-		avail = stat_idx(st, "last_avail", "avail_idx");
-		used = stat_idx(st, "last_used", "used_idx");
+		/* the members gma-trace prints (user/gma-trace/print_json.c, doc/json.md) */
+		avail = num(st, "avail_idx");
+		used = num(st, "used_idx");
 		cr_assert_eq(avail, num(t, "avail_idx"), "%s q%llu: model avail %llu, ring %llu",
 			     str(t, "dev"), num(t, "queue"), avail, num(t, "avail_idx"));
 		cr_assert_eq(used, num(t, "used_idx"), "%s q%llu: model used %llu, ring %llu",
@@ -329,9 +388,9 @@ size_t compare_ring_state(void)
 			     "%s q%llu: model in flight %llu, ring %llu", str(t, "dev"),
 			     num(t, "queue"), num(st, "in_flight"), num(t, "in_flight"));
 		cr_assert_eq(num(st, "in_flight"), (avail - used) & 0xffff);
-		if (json_object_object_get_ex(st, "indices_known", &v))
-			cr_assert(json_object_get_int64(v), "%s q%llu: indices not known",
-				  str(t, "dev"), num(t, "queue"));
+		/* every queue_stats record says whether its indices are known */
+		cr_assert(flag(st, "indices_known"), "%s q%llu: indices not known", str(t, "dev"),
+			  num(t, "queue"));
 		queues++;
 	}
 	return queues;

@@ -45,20 +45,48 @@ size_t desc_bytes(struct json_object *d, __u8 *buf, size_t size);
 size_t assert_same_descs(struct json_object *t, struct json_object *g, size_t snap_len);
 
 /*
- * No run waits for a time: the demo VMM stops on what a test needs (--requests, --until);
- * this is only its safety limit, and every wait of a test for a condition has the same. A
- * loaded 2-CPU machine running the tests in a one-vCPU TCG VM took 138 s for what takes 5 s
- * unloaded: the limit is far above that, for a hang only.
+ * Time. A test has one limit, TEST_LIMIT_S: its Criterion timeout (every suite that runs the
+ * demo VM declares .timeout = TEST_LIMIT_S). Everything else is derived from it: every wait of
+ * the test for a condition (wait_lines, wait_until_deadline), the demo VMM's --seconds safety
+ * stop (vmm_seconds) and gma-trace's --duration end by the test's deadline, TEST_MARGIN_S
+ * before the limit, counted from the test's start (test_clock_start, its suite's .init): no
+ * wait outlives its test, and a test that waited in vain fails saying what it waited for,
+ * with time left to say it, instead of being killed by Criterion with "timed out". No run
+ * waits for a time: the demo VMM stops on what a test needs (--requests, --until).
+ *
+ * The limit holds where the tests are slowest: a loaded 2-CPU machine running them in a
+ * one-vCPU TCG VM (vmtest) took 138 s for what takes 5 s unloaded, and the longest of these
+ * tests takes about 10 s unloaded. It stays below vmtest's 900 s for a whole test binary
+ * (tools/vmtest/config VMTEST_TEST_TIMEOUT), so that a test that hangs is named by Criterion
+ * rather than killed with its binary.
  */
-#define SAFETY_SECONDS 600
-#define SAFETY_SECONDS_STR "600" /* the demo VMM's --seconds */
+#define TEST_LIMIT_S 480
+/* What a test needs after its last wait: load both logs, compare them, fail with a message. */
+#define TEST_MARGIN_S 60
+/* How long a test may wait in all, from its start: the limit less the margin. */
+#define SAFETY_SECONDS (TEST_LIMIT_S - TEST_MARGIN_S)
+
+/* Starts the test's clock (a suite's .init); else the first wait starts it. */
+void test_clock_start(void);
+/* Seconds left until the test's deadline (SAFETY_SECONDS after its start), 0 past it. */
+double test_seconds_left(void);
+/*
+ * The demo VMM's --seconds (or gma-trace's --duration): the whole seconds left until the
+ * test's deadline, at least 1, as a string (static: used before the next call).
+ */
+const char *vmm_seconds(void);
+/*
+ * Polls cond(ctx) every 20 ms until it holds (true) or the test's deadline passes (false).
+ * For conditions that need no polling of their own (a tracer's gma_tracer_poll waits itself).
+ */
+bool wait_until_deadline(bool (*cond)(void *ctx), void *ctx);
 /* Chains the guest queues while run_traced_reader_stopped's reader is stopped. */
 #define STOPPED_CHAINS 16
 
 /*
  * The demo VM under gma-trace rings --json --completions `extra`, the VMM given vmm_extra,
  * which says when it stops (--requests N and/or --until hostile-done); loads both logs and
- * fails the test if the VMM stopped on its safety limit instead.
+ * fails the test if the VMM stopped on its safety limit (the test's deadline) instead.
  */
 void run_traced_vmm(const char *extra, const char *vmm_extra);
 /* The same until `requests` requests of blk, console and net have completed. */
@@ -76,12 +104,19 @@ size_t compare_ring_state(void);
 
 /* Runs `cmd` with sh -c in the background (start it with exec to get the pid of the program). */
 pid_t spawn_shell(const char *cmd);
+/* Whether child pid has exited, leaving it to be waited for. */
+bool child_exited(pid_t pid);
 /* Waits for pid; its exit status, -1 if it was killed. */
 int wait_exit(pid_t pid);
+/*
+ * The same, until the test's deadline: a process still running then (`what` names it) is
+ * killed and fails the test.
+ */
+int wait_exit_by_deadline(pid_t pid, const char *what);
 /* Lines of the file at path that contain needle. */
 size_t count_lines(const char *path, const char *needle);
 /*
- * Waits until path has n lines containing needle, at most SAFETY_SECONDS, or until process
+ * Waits until path has n lines containing needle, until the test's deadline, or until process
  * `alive` (if > 0) has exited; whether they came.
  */
 bool wait_lines(const char *path, const char *needle, size_t n, pid_t alive);
