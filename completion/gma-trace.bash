@@ -94,13 +94,14 @@ _gma_trace()
 	mem) opts="--pid --gpa --len --via-bpf --timeout-ms --btf --json --verbose" ;;
 	rings)
 		opts="--pid --json --stats --indices-only --interval-ms --completions --descs --stuck-ms"
-		opts+=" --mmio --queue --qmp --ecam --snap-len --duration --ringbuf-size --ring-poll-ms"
+		opts+=" --mmio --queue --qmp --ecam --wait --snap-len --duration --ringbuf-size"
+		opts+=" --ring-poll-ms"
 		opts+=" --btf --verbose --"
 		;;
 	ring) opts="--pid --dump --map --queue --qmp --snap-len --descs --json --verbose" ;;
 	health)
 		opts="--pid --json --stuck-ms --duration --watch --interval-ms --mmio --queue --qmp --ecam"
-		opts+=" --btf --verbose --"
+		opts+=" --wait --btf --verbose --"
 		;;
 	esac
 	COMPREPLY=($(compgen -W "$opts $common" -- "$cur"))

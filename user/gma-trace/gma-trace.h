@@ -150,6 +150,12 @@ int open_input(const char *path, bool blk, __u64 *size);
 int report_load_error(int err, const struct gma_load_error *why);
 
 /* Lists the VMs and finds pid's; prints why not (no such process, not a VM) on failure. */
+/*
+ * find_vm_quiet: pid's VM, -ESRCH when there is no such process, -ENOENT when it runs no VM,
+ * saying nothing; find_vm says which, and what to do.
+ */
+int find_vm_quiet(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm **vm);
+int report_no_process(pid_t pid);
 int find_vm(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm **vm);
 
 /*
@@ -177,6 +183,8 @@ struct trace_target {
 	size_t nr_vms;
 	const struct gma_vm *vm; /* --pid's; NULL for a command (its VM is not made yet) */
 	int go_fd; /* releases a held command, -1: none */
+	int exec_fd; /* the held command's exec result (errno, or end of file), -1: none */
+	__u32 wait_s; /* --wait: how long --pid's VM may take to appear, 0: no wait */
 };
 
 extern struct trace_target target;

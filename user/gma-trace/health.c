@@ -141,14 +141,14 @@ int cmd_health(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &real);
 	wall_minus_mono_ns =
 		(real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
+	err = target_release();
+	if (err)
+		goto out_tracer;
 	if (!env.json)
 		fprintf(stderr,
 			"gma-trace: watching VM pid %d (%s) for %.1f s, verdicts after %u ms of a "
 			"condition; Ctrl-C to judge now\n",
 			pid, target_name(), duration / 1000.0, args.stuck_ms);
-	err = target_release();
-	if (err)
-		goto out_tracer;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!exiting && !err) {
 		long now;

@@ -531,28 +531,44 @@ int report_load_error(int err, const struct gma_load_error *why)
 	return err;
 }
 
-int find_vm(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm **vm)
+int report_no_process(pid_t pid)
+{
+	fprintf(stderr, "gma-trace: no process %d\n", pid);
+	return -ESRCH;
+}
+
+int find_vm_quiet(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm **vm)
 {
 	int err;
 
-	if (kill(pid, 0) && errno == ESRCH) {
-		fprintf(stderr, "gma-trace: no process %d\n", pid);
+	if (kill(pid, 0) && errno == ESRCH)
 		return -ESRCH;
-	}
 	err = gma_vms_list(vms, n);
 	if (err)
 		return report_bpf_error(err, "listing VMs");
 	*vm = gma_vms_find_pid(*vms, *n, pid);
 	if (!*vm) {
-		fprintf(stderr,
-			"gma-trace: process %d (%s) runs no KVM VM; 'gma-trace vms' lists them\n",
-			pid, comm_of(pid));
 		gma_vms_free(*vms, *n);
 		*vms = NULL;
 		*n = 0;
-		return -ESRCH;
+		return process_exited(pid) ? -ESRCH : -ENOENT;
 	}
 	return 0;
+}
+
+int find_vm(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm **vm)
+{
+	int err = find_vm_quiet(pid, vms, n, vm);
+
+	if (err == -ESRCH)
+		return report_no_process(pid);
+	if (err == -ENOENT) {
+		fprintf(stderr,
+			"gma-trace: process %d (%s) runs no KVM VM; 'gma-trace vms' lists them\n",
+			pid, comm_of(pid));
+		return -ESRCH;
+	}
+	return err;
 }
 
 bool process_exited(pid_t pid)

@@ -330,9 +330,6 @@ int cmd_rings(int argc, char **argv)
 	err = target_add_given(t);
 	if (err)
 		goto out_tracer;
-	if (!env.json)
-		fprintf(stderr, "gma-trace: tracing VM pid %d (%s) on %s; Ctrl-C to stop\n", pid,
-			target_name(), gma_tracer_tracepoints(t));
 	if (!env.json && gma_tracer_ioeventfds_error(t) == -E2BIG)
 		fprintf(stderr,
 			"gma-trace: more KVM ioeventfd registrations than gma-trace follows (the "
@@ -345,6 +342,10 @@ int cmd_rings(int argc, char **argv)
 	err = target_release();
 	if (err)
 		goto out_tracer;
+	/* said once the command runs: a command that could not start was never traced */
+	if (!env.json)
+		fprintf(stderr, "gma-trace: tracing VM pid %d (%s) on %s; Ctrl-C to stop\n", pid,
+			target_name(), gma_tracer_tracepoints(t));
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!exiting) {
 		long now;

@@ -10,23 +10,31 @@
 #include <argp.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gma-trace.h"
 
-struct trace_target target = { .go_fd = -1 };
+struct trace_target target = { .go_fd = -1, .exec_fd = -1 };
 
 enum {
 	OPT_MMIO = 0x800,
 	OPT_QUEUE,
 	OPT_QMP,
 	OPT_ECAM,
+	OPT_WAIT,
 };
+
+/* --wait without a value; and how long a released command may take to exec. */
+#define WAIT_DEFAULT_S 30
+#define WAIT_MAX_S 86400
+#define EXEC_TIMEOUT_MS 10000
 
 static const struct argp_option target_options[] = {
 	{ "pid", 'p', "PID", 0, "The VMM process to trace (see gma-trace vms)", 0 },
@@ -38,6 +46,10 @@ static const struct argp_option target_options[] = {
 	{ "ecam", OPT_ECAM, "BASE[,BUSES]", 0,
 	  "The VM's PCI ECAM (MMCONFIG) window: bus 0 at guest physical BASE, BUSES buses "
 	  "(1 to 256, default 256); for a VM traced late or a VMM other than QEMU q35",
+	  0 },
+	{ "wait", OPT_WAIT, "SECONDS", OPTION_ARG_OPTIONAL,
+	  "With --pid: wait up to SECONDS (default 30) for the process to create its KVM VM "
+	  "(a VMM just started), instead of failing at once",
 	  0 },
 	{},
 };
@@ -95,6 +107,10 @@ static error_t parse_target(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_ECAM:
 		return parse_ecam(arg, state);
+	case OPT_WAIT:
+		target.wait_s = WAIT_DEFAULT_S;
+		return arg ? parse_u32_range(arg, &target.wait_s, "--wait", 1, WAIT_MAX_S, state) :
+			     0;
 	case ARGP_KEY_ARG:
 		return ARGP_ERR_UNKNOWN; /* all of them at once, as ARGP_KEY_ARGS */
 	case ARGP_KEY_ARGS:
@@ -105,6 +121,9 @@ static error_t parse_target(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--pid (or a command to run) is required");
 		if (target.pid && target.cmd)
 			argp_error(state, "--pid and a command exclude each other");
+		if (target.cmd && target.wait_s)
+			argp_error(state,
+				   "--wait is for --pid: a command is traced from its start");
 		if (target.cmd && (target.nr_mmio || target.nr_queues || target.qmp))
 			argp_error(state,
 				   "--mmio, --queue and --qmp need --pid: a command's queues "
@@ -122,22 +141,31 @@ const struct argp target_argp = {
 
 /*
  * Forks the VMM command, held before exec until a byte is written to go_fd (closing it
- * unwritten makes the child exit). With JSON output the command's stdout goes to stderr, so
- * stdout stays JSON lines. The child's pid, or -errno.
+ * unwritten makes the child exit). Whether the exec worked comes back on exec_fd, as
+ * posix_spawn learns it: close-on-exec, it reads end-of-file once the command runs, or the
+ * errno of a failed execvp. With JSON output the command's stdout goes to stderr, so stdout
+ * stays JSON lines. The child's pid, or -errno.
  */
-static pid_t spawn_held(char **cmd, int *go_fd, bool json)
+static pid_t spawn_held(char **cmd, int *go_fd, int *exec_fd, bool json)
 {
-	int go[2];
+	int go[2], ex[2], e;
 	pid_t pid;
 	char c;
 
 	if (pipe2(go, O_CLOEXEC))
 		return -errno;
+	if (pipe2(ex, O_CLOEXEC)) {
+		e = -errno;
+		close(go[0]);
+		close(go[1]);
+		return e;
+	}
 	pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
 		close(go[1]);
+		close(ex[0]);
 		if (read(go[0], &c, 1) != 1)
 			_exit(127); /* the tracer failed: do not run untraced */
 		/* a VMM left running untraced after gma-trace dies would mislead: stop with it */
@@ -145,12 +173,51 @@ static pid_t spawn_held(char **cmd, int *go_fd, bool json)
 		if (json)
 			dup2(2, 1);
 		execvp(cmd[0], cmd);
-		fprintf(stderr, "gma-trace: %s: %s\n", cmd[0], strerror(errno));
+		e = errno;
+		if (write(ex[1], &e, sizeof(e)) != sizeof(e))
+			_exit(126);
 		_exit(127);
 	}
 	close(go[0]);
+	close(ex[1]);
 	*go_fd = go[1];
+	*exec_fd = ex[0];
 	return pid;
+}
+
+/*
+ * --pid with --wait: the process's VM, waited for up to --wait seconds (a VMM started just
+ * before gma-trace has not created it yet). Says once that it waits; fails when the process
+ * exits or the time is up.
+ */
+static int wait_for_vm(void)
+{
+	struct timespec start, pause = { 0, 100 * 1000000 };
+	bool said = false;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		err = find_vm_quiet(target.pid, &target.vms, &target.nr_vms, &target.vm);
+		if (err != -ENOENT)
+			return err == -ESRCH ? report_no_process(target.pid) : err;
+		if (elapsed_ms(&start) >= (long)target.wait_s * 1000) {
+			fprintf(stderr,
+				"gma-trace: process %d (%s) created no KVM VM in %u s (--wait); "
+				"'gma-trace vms' lists the VMs there are\n",
+				target.pid, comm_of(target.pid), target.wait_s);
+			return -ETIMEDOUT;
+		}
+		if (exiting)
+			return -EINTR;
+		if (!said)
+			fprintf(stderr,
+				"gma-trace: process %d (%s) runs no KVM VM yet: waiting up to %u s "
+				"for it to create one\n",
+				target.pid, comm_of(target.pid), target.wait_s);
+		said = true;
+		nanosleep(&pause, NULL); /* the next look at the VM list */
+	}
 }
 
 pid_t target_start(void)
@@ -158,12 +225,17 @@ pid_t target_start(void)
 	int err;
 
 	if (target.cmd) {
-		target.pid = spawn_held(target.cmd, &target.go_fd, env.json);
+		target.pid = spawn_held(target.cmd, &target.go_fd, &target.exec_fd, env.json);
 		if (target.pid < 0)
 			return report_error(target.pid, "starting the command");
 		return target.pid;
 	}
+	if (target.wait_s)
+		return wait_for_vm() ?: target.pid;
 	err = find_vm(target.pid, &target.vms, &target.nr_vms, &target.vm);
+	if (err == -ESRCH && !process_exited(target.pid))
+		fprintf(stderr, "gma-trace: a VMM that has just started may not have created it "
+				"yet: --wait waits for it\n");
 	return err ? err : target.pid;
 }
 
@@ -340,6 +412,36 @@ int target_add_given(struct gma_tracer *t)
 	return 0;
 }
 
+/*
+ * The command's exec, as the child reports it on exec_fd: 0 once it runs (end of file), or
+ * the reason it could not start, reported with its name. A command that cannot start is the
+ * trace's failure, never an empty trace that ends with status 0.
+ */
+static int command_started(void)
+{
+	struct pollfd p = { .fd = target.exec_fd, .events = POLLIN };
+	int e = 0, r;
+	ssize_t n;
+
+	do
+		r = poll(&p, 1, EXEC_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR && !exiting);
+	if (r == 0) {
+		fprintf(stderr, "gma-trace: '%s' did not start in %d s (its exec never returned)\n",
+			target.cmd[0], EXEC_TIMEOUT_MS / 1000);
+		return -ETIMEDOUT;
+	}
+	if (r < 0)
+		return report_error(-errno, "waiting for the command to start");
+	n = read(target.exec_fd, &e, sizeof(e));
+	if (n == 0)
+		return 0;
+	if (n != sizeof(e))
+		e = n < 0 ? errno : EIO;
+	fprintf(stderr, "gma-trace: cannot start '%s': %s\n", target.cmd[0], strerror(e));
+	return -e;
+}
+
 int target_release(void)
 {
 	int err = 0;
@@ -350,6 +452,10 @@ int target_release(void)
 		err = report_error(-errno, "starting the command");
 	close(target.go_fd);
 	target.go_fd = -1;
+	if (!err)
+		err = command_started();
+	close(target.exec_fd);
+	target.exec_fd = -1;
 	return err;
 }
 
@@ -365,6 +471,9 @@ void target_end(void)
 	if (target.go_fd >= 0)
 		close(target.go_fd); /* the held child exits without running */
 	target.go_fd = -1;
+	if (target.exec_fd >= 0)
+		close(target.exec_fd);
+	target.exec_fd = -1;
 	if (target.cmd && target.pid > 0) {
 		if (!process_exited(target.pid))
 			kill(target.pid, SIGTERM);
