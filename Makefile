@@ -269,16 +269,30 @@ clean:
 # Debian 12's and Debian 12 backports', KVM as modules, no VirtIO module, as on a bare-metal KVM
 # host): each kernel package is fetched once into $(OUTPUT)/vmtest/cache, its initramfs built
 # from the binaries below (tools/vmtest/; settings in tools/vmtest/config, each overridable:
-# make vmtest VMTEST_KERNELS=6.12). Prints a table tests x kernels; V=1 shows the consoles.
-.PHONY: vmtest
-vmtest: all $(UNIT_TESTS) $(BPF_TESTS) $(OUTPUT)/qmp-rings
-	$(Q)tools/vmtest/run.sh $(OUTPUT)
+# make vmtest VMTEST=partial VMTEST_KERNELS=6.12). Prints a table tests x kernels; V=1 shows
+# the consoles. Nothing is left out unless asked by name (VMTEST=skip, VMTEST=partial: see
+# tools/vmtest/config); its verdict goes to the ledger of `make test`.
+.PHONY: vmtest vmtest-selftest
+vmtest: all $(UNIT_TESTS) $(BPF_TESTS) $(OUTPUT)/qmp-rings $(OUTPUT)/check-e2e vmtest-selftest
+	$(Q)GMA_TEST_LEDGER=$(TEST_LEDGER) tools/vmtest/run.sh $(OUTPUT)
+
+# run.sh's own checks (a QEMU that cannot run, a skip not asked for, a VMTEST_ONLY naming no
+# test) and check-e2e on made-up traces: seconds, no VM.
+vmtest-selftest: $(OUTPUT)/check-e2e
+	$(Q)tests/vmtest/test-run-sh.sh
+	$(Q)tests/vmtest/test-check-e2e.sh $(OUTPUT)/check-e2e
 
 # The real-guest check's ground truth: each queue's indices read by QEMU from guest memory.
 $(OUTPUT)/qmp-rings: tools/vmtest/qmp-rings.c
 	$(call msg,BINARY,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ -ljson-c
+
+# The real-guest check's verdicts on gma-trace's JSON lines (rings, health, blk).
+$(OUTPUT)/check-e2e: tools/vmtest/check-e2e.c
+	$(call msg,BINARY,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< -o $@ -ljson-c
 
 # --- fuzzing (libFuzzer, clang) ---------------------------------------------------------
 #

@@ -31,13 +31,17 @@ $1 == "VMTEST" {
 	vms++; vm_tests += val("criterion-tests"); skipped += val("skipped")
 	if (val("skipped") != 0) skippers = skippers " vmtest[" $2 "]"
 }
-$1 == "SKIP" { named[++nnamed] = substr($0, 6) }
+$1 == "SKIP" { named[++nnamed] = substr($0, 6); if ($2 == "vmtest") vm_skipped = 1 }
 END {
 	printf "make test: %d Criterion binaries, %d tests on the host", bins, tests
 	if (vms) printf ", %d in %d VM kernels", vm_tests, vms
 	printf "; %d skipped\n", skipped
 	for (i = 1; i <= nnamed; i++) printf "make test: SKIPPED by request: %s\n", named[i]
 	if (failed != "") { printf "make test: FAILED:%s\n", failed; exit 1 }
+	if (!vms && !vm_skipped) {
+		print "make test: FAILED: vmtest left no record (no VM kernel reported its tests)"
+		exit 1
+	}
 	if (skipped) { printf "make test: FAILED: tests skipped in%s\n", skippers; exit 1 }
 	if (nnamed && ci == "true") {
 		print "make test: FAILED: CI=true and a part was skipped by request (CI runs everything)"

@@ -4,7 +4,8 @@
  * libgma's one-shot decoder (gma_ring_read, what gma-trace ring prints) on the same hostile
  * rings: every chain gets the same buffers, the same indirect table and the same anomaly
  * bits from both, or, where the BPF cap cut it, the same first buffers. The rings are the
- * fuzz corpus of the ring decoder (tests/fuzz/corpus/ring, when the tree is there) and
+ * fuzz corpus of the ring decoder (tests/fuzz/corpus/ring, read relative to the repository
+ * root, the cwd of make bpf-test and of the vmtest VM, whose initramfs ships it at /gma) and
  * thousands generated here with every field biased towards the rules' edges.
  */
 #define _GNU_SOURCE
@@ -250,18 +251,24 @@ static bool load_fuzz_input(const char *path, struct gma_queue_layout *q)
 	return true;
 }
 
+/*
+ * The corpus is part of the test, not an option: without it this test fails (a skip would let
+ * a run that never compared it pass). It prints one line, VRING-WALK-CORPUS inputs=N ..., which
+ * tools/vmtest/run.sh shows per kernel and checks against the corpus in the tree.
+ */
 Test(bpf_walk, fuzz_corpus_rings_get_the_same_verdict)
 {
 	static const char dir_path[] = "tests/fuzz/corpus/ring";
 	struct tally t = {};
 	struct dirent *e;
 	DIR *dir = opendir(dir_path);
-	char path[512];
+	char path[512], cwd[256];
+	size_t inputs = 0;
 
-	if (!dir && errno == ENOENT && access("tests", F_OK))
-		cr_skip_test("run outside the source tree (no %s): the generated rings cover it",
-			     dir_path);
-	cr_assert(dir, "%s: %s", dir_path, strerror(errno));
+	cr_assert(dir,
+		  "%s: %s (cwd %s): the corpus must be there; run the test from the repository "
+		  "root (make bpf-test), or ship the corpus (tools/vmtest/build-initramfs.sh)",
+		  dir_path, strerror(errno), getcwd(cwd, sizeof(cwd)) ? cwd : "?");
 	while ((e = readdir(dir))) {
 		struct gma_queue_layout q;
 
@@ -270,9 +277,15 @@ Test(bpf_walk, fuzz_corpus_rings_get_the_same_verdict)
 		snprintf(path, sizeof(path), "%s/%s", dir_path, e->d_name);
 		if (load_fuzz_input(path, &q))
 			compare(&q, path, &t);
+		inputs++;
 	}
 	closedir(dir);
 	cr_log_info("%zu corpus rings, %zu chains, %zu with anomalies, %zu cut by the BPF cap",
 		    t.rings, t.chains, t.with_anomalies, t.truncated);
+	printf("VRING-WALK-CORPUS inputs=%zu rings=%zu chains=%zu anomalies=%zu cut=%zu dir=%s\n",
+	       inputs, t.rings, t.chains, t.with_anomalies, t.truncated, dir_path);
+	fflush(stdout);
+	cr_assert_gt(inputs, 0, "%s holds no input", dir_path);
+	cr_assert_eq(t.rings, inputs, "%zu of %zu corpus inputs compared", t.rings, inputs);
 	cr_assert_gt(t.chains, 100, "the corpus walks few chains: %zu", t.chains);
 }

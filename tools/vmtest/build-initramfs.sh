@@ -10,7 +10,9 @@
 #
 # Contents: busybox-static (shell and tools) and tools/vmtest/init as /init; the project's test
 # binaries, gma-trace, demo-vmm and demo-guest.bin at the paths the tests expect (/gma is the
-# repository root, /gma/OUTPUT the build directory); every shared library ldd lists for them and
+# repository root, /gma/OUTPUT the build directory), tests/run-criterion.sh (the init runs each
+# test binary through it) and the fuzz corpus test_vring_walk_bpf compares (tests/fuzz/corpus/
+# ring, read relative to /gma); every shared library ldd lists for them and
 # the dynamic loader, at the same paths; the kernel modules of config's VMTEST_VM_MODULES with
 # their dependencies and the order to load them in (/etc/vmtest/modules); and for the nested
 # guest (guest-e2e.sh) QEMU with its libraries and firmware, the guest kernel and the guest's
@@ -22,6 +24,8 @@ OUTPUT=$1 KROOT=$2 KVER=$3 DEST=$4
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tools/vmtest/config
 . "$HERE/config"
+# shellcheck source=tools/vmtest/tests.sh
+. "$HERE/tests.sh"
 
 STAGE=$(dirname "$DEST")/initramfs.d
 GSTAGE=$(dirname "$DEST")/guest-initramfs.d
@@ -105,20 +109,24 @@ install_busybox "$STAGE"
 install -m 0755 "$HERE/init" "$STAGE/init"
 copy_modules "$STAGE" etc/vmtest/modules $VMTEST_VM_MODULES
 
-# Tests: first the check that this VM looks like a bare-metal KVM host (the init's bare-host:
-# no VirtIO module, no VirtIO type in the kernel's BTF), then every tests/{unit,bpf}/test_X.c
-# has OUTPUT/tests/test_X (the Makefile built them).
+# Tests (tests.sh): first the check that this VM looks like a bare-metal KVM host (the init's
+# bare-host: no VirtIO module, no VirtIO type in the kernel's BTF), then every
+# tests/{unit,bpf}/test_X.c has OUTPUT/tests/test_X (the Makefile built them), then the
+# nested-guest checks; all of them are shipped, VMTEST_ONLY selects which run.
 mkdir -p "$STAGE$VM_OUT/tests"
-echo "host bare-host" >"$STAGE/etc/vmtest/tests"
-for kind in unit bpf; do
-	for src in tests/$kind/test_*.c; do
-		[ -e "$src" ] || continue
-		t=$(basename "$src" .c)
-		[ -x "$OUTPUT/tests/$t" ] || { echo "build-initramfs: $OUTPUT/tests/$t missing (make $OUTPUT/tests/$t)" >&2; exit 1; }
-		copy_with_libs "$STAGE" "$OUTPUT/tests/$t" "$VM_OUT/tests/$t"
-		echo "$kind $t" >>"$STAGE/etc/vmtest/tests"
-	done
-done
+while read -r kind t; do
+	case "$kind" in unit | bpf) ;; *) continue ;; esac
+	[ -x "$OUTPUT/tests/$t" ] || { echo "build-initramfs: $OUTPUT/tests/$t missing (make $OUTPUT/tests/$t)" >&2; exit 1; }
+	copy_with_libs "$STAGE" "$OUTPUT/tests/$t" "$VM_OUT/tests/$t"
+done < <(vmtest_all_tests)
+vmtest_selected_tests >"$STAGE/etc/vmtest/tests"
+# The init runs each Criterion binary through run-criterion.sh (a skipped test fails, counts
+# on a CRITERION line run.sh collects); test_vring_walk_bpf reads its corpus relative to the
+# repository root, the VM's cwd /gma, and fails where it is missing.
+install -D -m 0755 tests/run-criterion.sh "$STAGE/gma/tests/run-criterion.sh"
+[ -n "$(ls tests/fuzz/corpus/ring)" ] || { echo "build-initramfs: tests/fuzz/corpus/ring is empty" >&2; exit 1; }
+mkdir -p "$STAGE/gma/tests/fuzz/corpus"
+cp -R tests/fuzz/corpus/ring "$STAGE/gma/tests/fuzz/corpus/ring"
 for b in gma-trace demo-vmm demo-guest.bin; do
 	[ -e "$OUTPUT/$b" ] || { echo "build-initramfs: $OUTPUT/$b missing (make all)" >&2; exit 1; }
 	copy_with_libs "$STAGE" "$OUTPUT/$b" "$VM_OUT/$b"
@@ -161,22 +169,11 @@ if [ "$VMTEST_GUEST_E2E" = 1 ]; then
 		{ echo "build-initramfs: /usr/share/seabios/bios-256k.bin missing (package seabios)" >&2; exit 1; }
 	mkdir -p "$STAGE/gma/tools/vmtest"
 	install -m 0755 "$HERE/guest-e2e.sh" "$STAGE/gma/tools/vmtest/guest-e2e.sh"
-	install -m 0644 "$HERE/check-blk.awk" "$STAGE/gma/tools/vmtest/check-blk.awk"
-	install -m 0644 "$HERE/check-rings.awk" "$STAGE/gma/tools/vmtest/check-rings.awk"
-	install -m 0644 "$HERE/check-health.awk" "$STAGE/gma/tools/vmtest/check-health.awk"
-	[ -x "$OUTPUT/qmp-rings" ] || { echo "build-initramfs: $OUTPUT/qmp-rings missing (make $OUTPUT/qmp-rings)" >&2; exit 1; }
-	copy_with_libs "$STAGE" "$OUTPUT/qmp-rings" "$VM_OUT/qmp-rings"
-	printf 'e2e guest-e2e-microvm\ne2e guest-e2e-q35\n' >>"$STAGE/etc/vmtest/tests"
-fi
-
-# VMTEST_ONLY, VMTEST_REPEAT: only the tests named, each N times (NAME, NAME#2, ...), to chase
-# a rare failure or hang.
-if [ -n "$VMTEST_ONLY" ] || [ "$VMTEST_REPEAT" != 1 ]; then
-	awk -v only=" $VMTEST_ONLY " -v n="$VMTEST_REPEAT" '
-		only == "  " || index(only, " " $2 " ") { kind[++k] = $1; name[k] = $2 }
-		END { for (r = 1; r <= n; r++) for (i = 1; i <= k; i++) print kind[i], name[i] (r > 1 ? "#" r : "") }' \
-		"$STAGE/etc/vmtest/tests" >"$STAGE/etc/vmtest/tests.sel"
-	mv "$STAGE/etc/vmtest/tests.sel" "$STAGE/etc/vmtest/tests"
+	# the ground truth (qmp-rings) and the checker of the traces (check-e2e: rings, health, blk)
+	for b in qmp-rings check-e2e; do
+		[ -x "$OUTPUT/$b" ] || { echo "build-initramfs: $OUTPUT/$b missing (make $OUTPUT/$b)" >&2; exit 1; }
+		copy_with_libs "$STAGE" "$OUTPUT/$b" "$VM_OUT/$b"
+	done
 fi
 
 (cd "$STAGE" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$DEST.tmp"

@@ -115,21 +115,30 @@ static unsigned long long num(json_object *o, const char *key)
 		       0;
 }
 
-/* A 16-bit word of guest memory as QEMU reads it: "xp /1hx ADDR" -> "ADDR: 0x1234". */
+/*
+ * A 16-bit word of guest memory as QEMU reads it: "xp /1hx ADDR" -> "ADDR: 0x1234". An answer
+ * of another form (an address QEMU cannot read) is fatal: the ground truth has no guesses.
+ */
 static long guest_u16(unsigned long long gpa)
 {
 	json_object *args = json_object_new_object(), *ret;
-	char line[64];
+	char line[64], *end;
 	const char *out, *colon;
 	long v = -1;
 
 	snprintf(line, sizeof(line), "xp /1hx 0x%llx", gpa);
 	json_object_object_add(args, "command-line", json_object_new_string(line));
 	ret = run("human-monitor-command", args);
-	out = ret ? json_object_get_string(ret) : NULL;
-	colon = out ? strchr(out, ':') : NULL;
+	if (!ret)
+		die(line, last_error);
+	out = json_object_get_string(ret);
+	colon = strchr(out, ':');
 	if (colon)
-		v = strtol(colon + 1, NULL, 16);
+		v = strtol(colon + 1, &end, 16);
+	if (!colon || end == colon + 1 || v < 0 || v > 0xffff) {
+		fprintf(stderr, "qmp-rings: %s: the answer is no 16-bit word: %.200s\n", line, out);
+		exit(1);
+	}
 	json_object_put(ret);
 	return v;
 }

@@ -12,14 +12,34 @@
 # stack words resolved to symbols (QEMU monitor), the guest's jiffies, SysRq l/w/t through the
 # emulated keyboard. The report is printed and kept in OUTPUT/vmtest/KERNEL/hang-report.txt.
 #
+# Each Criterion binary runs in the VM through tests/run-criterion.sh: the table counts the
+# Criterion tests that ran per kernel, and a skipped test is a failure, named. The count of
+# fuzz corpus inputs test_vring_walk_bpf compared is shown per kernel, and checked against the
+# corpus in the tree.
+#
 # Usage: tools/vmtest/run.sh [OUTPUT]     (from the repository root; OUTPUT defaults to build)
 # Settings: tools/vmtest/config (each overridable from the environment). V=1 streams the whole
 # console; otherwise only the VMTEST- lines are shown live and the console is in
 # OUTPUT/vmtest/KERNEL/console.log.
 #
-# Exit status: 0 all passed (or "vmtest skipped: REASON" where QEMU cannot run on this machine
-# at all), 1 a test failed or hung, a result line is missing, a kernel log has errors, a kernel
-# could not be fetched, or a VM could not be prepared.
+# Nothing is left out unless the caller asks for it by name (config: VMTEST):
+#   VMTEST=skip     no VM: exit 0, the last line "vmtest: SKIPPED (VMTEST=skip): nothing was
+#                   tested in VMs".
+#   VMTEST=partial  accepts a run narrowed by VMTEST_ONLY, VMTEST_GUEST_E2E=0, or a
+#                   VMTEST_KERNELS without one of VMTEST_KERNELS_DEFAULT; its last line names
+#                   the tests and kernels not run.
+# Without it, a narrowed run fails before it starts, and so does a machine where QEMU with TCG
+# is missing (after tools/deps.sh vmtest tried to install it) or does not run. Under CI=true
+# both named skips fail. A VMTEST_ONLY naming no test always fails. These checks come before
+# any kernel is fetched (tests/vmtest/test-run-sh.sh tests them in seconds).
+# With GMA_TEST_LEDGER set (make test), the lines tools/test-summary.sh reads are appended to
+# that file when the run passes: "VMTEST <kernel> criterion-tests=N skipped=S" per kernel, and
+# "SKIP vmtest <what was not run>" for a named skip (VMTEST=skip, a partial run).
+#
+# Exit status: 0 all passed (or VMTEST=skip, or VMTEST=partial and all that ran passed), 1 a
+# test failed, was skipped or hung, a result line is missing, a kernel log has errors, a kernel
+# could not be fetched, a VM could not be prepared, QEMU cannot run, or a run was narrowed
+# without VMTEST=partial.
 set -euo pipefail
 
 OUTPUT=${1:-build}
@@ -27,28 +47,87 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 cd "$HERE/../.."
 # shellcheck source=tools/vmtest/config
 . "$HERE/config"
+# shellcheck source=tools/vmtest/tests.sh
+. "$HERE/tests.sh"
 VMDIR=$OUTPUT/vmtest
 CACHE=$VMDIR/cache
-mkdir -p "$CACHE"
 
-skip() {
-	echo "vmtest skipped: $*"
-	exit 0
+# A line of make test's ledger (tools/test-summary.sh), when there is one. A failed run adds
+# none: its exit status fails make test.
+ledger() {
+	[ -z "${GMA_TEST_LEDGER:-}" ] || echo "$*" >>"$GMA_TEST_LEDGER"
 }
 die() {
 	echo "vmtest: $*" >&2
 	exit 1
 }
 
-# --- packages ------------------------------------------------------------------------------
-if ! tools/deps.sh vmtest; then
-	command -v qemu-system-x86_64 >/dev/null ||
-		skip "qemu-system-x86_64 is not installed and could not be installed (tools/deps.sh vmtest)"
-	die "tools/deps.sh vmtest failed"
+# --- what this run leaves out: nothing unless asked by name ---------------------------------
+case "$VMTEST" in
+"" | partial | skip) ;;
+*) die "VMTEST=$VMTEST is none of: empty (the whole run), partial (a run narrowed by" \
+	"VMTEST_ONLY, VMTEST_GUEST_E2E=0 or VMTEST_KERNELS), skip (no VM at all)" ;;
+esac
+case "$VMTEST_GUEST_E2E" in 0 | 1) ;; *) die "VMTEST_GUEST_E2E=$VMTEST_GUEST_E2E is neither 0 nor 1" ;; esac
+[[ "$VMTEST_REPEAT" =~ ^[1-9][0-9]{0,2}$ ]] || die "VMTEST_REPEAT=$VMTEST_REPEAT is not a number from 1 to 999"
+in_ci=0
+[ "${CI:-}" = true ] && in_ci=1
+unknown=$(vmtest_unknown_tests)
+if [ -n "$unknown" ]; then
+	hint=
+	[ "$VMTEST_GUEST_E2E" = 1 ] || hint=" (VMTEST_GUEST_E2E=0 leaves out guest-e2e-microvm and guest-e2e-q35)"
+	die "VMTEST_ONLY names no test: ${unknown% }$hint. The tests:" \
+		"$(vmtest_all_tests | awk '{ printf "%s ", $2 }')"
 fi
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
-qemu-system-x86_64 -accel help 2>/dev/null | grep -qx tcg ||
-	skip "qemu-system-x86_64 has no TCG accelerator"
+if [ "$VMTEST" = skip ]; then
+	[ "$in_ci" = 0 ] || die "VMTEST=skip under CI=true: CI must run the tests in the VMs (a green" \
+		"CI without them proves nothing); unset VMTEST"
+	ledger "SKIP vmtest VMTEST=skip: nothing was tested in VMs"
+	echo "vmtest: SKIPPED (VMTEST=skip): nothing was tested in VMs"
+	exit 0
+fi
+# The tests and kernels of the whole run that this one leaves out.
+NOT_RUN_TESTS=$(comm -23 <(VMTEST_GUEST_E2E=1 vmtest_all_tests | awk '{ print $2 }' | sort -u) \
+	<(vmtest_selected_tests | awk '{ sub(/#.*/, "", $2); print $2 }' | sort -u) | tr '\n' ' ')
+NOT_RUN_KERNELS=
+for k in $VMTEST_KERNELS_DEFAULT; do
+	[[ " $VMTEST_KERNELS " == *" $k "* ]] || NOT_RUN_KERNELS+="$k "
+done
+NOT_RUN=
+[ -z "$NOT_RUN_KERNELS" ] || NOT_RUN="kernels ${NOT_RUN_KERNELS% }"
+[ -z "$NOT_RUN_TESTS" ] || NOT_RUN+="${NOT_RUN:+; }tests ${NOT_RUN_TESTS% }"
+if [ -n "$NOT_RUN" ]; then
+	why="VMTEST_ONLY='$VMTEST_ONLY' VMTEST_GUEST_E2E=$VMTEST_GUEST_E2E VMTEST_KERNELS='$VMTEST_KERNELS'"
+	[ "$VMTEST" = partial ] || die "$why leaves out $NOT_RUN. A narrowed run is accepted only by" \
+		"name: VMTEST=partial (its last line names what was not run); or unset those for the whole run"
+	[ "$in_ci" = 0 ] || die "VMTEST=partial under CI=true ($why leaves out $NOT_RUN): CI must run" \
+		"every test on every kernel; unset VMTEST, VMTEST_ONLY, VMTEST_GUEST_E2E, VMTEST_KERNELS"
+fi
+[ -n "${VMTEST_KERNELS// /}" ] || die "VMTEST_KERNELS names no kernel: nothing would run"
+
+# --- packages ------------------------------------------------------------------------------
+# QEMU with TCG runs the VMs: where it is missing (and tools/deps.sh cannot install it) or does
+# not run, the VM tests cannot run, and that is a failure (VMTEST=skip says it by name).
+deps_rc=0
+tools/deps.sh vmtest || deps_rc=$?
+if ! qemu=$(command -v qemu-system-x86_64); then
+	how=
+	[ "$deps_rc" = 0 ] || how=" and tools/deps.sh vmtest could not install it (exit $deps_rc, log /tmp/gma-deps.log)"
+	die "qemu-system-x86_64 is not installed$how:" \
+		"the VM tests need it. Install Debian's qemu-system-x86 (tools/deps.sh vmtest, as root)," \
+		"or skip the VM tests by name: VMTEST=skip (not under CI)"
+fi
+[ "$deps_rc" = 0 ] || die "tools/deps.sh vmtest failed (exit $deps_rc, log /tmp/gma-deps.log): a" \
+	"package the VMs need is missing (qemu-system-x86 seabios busybox-static cpio kmod xz-utils)"
+accel_rc=0
+accels=$(qemu-system-x86_64 -accel help 2>&1) || accel_rc=$?
+[ "$accel_rc" = 0 ] || die "$qemu -accel help failed (exit $accel_rc): $(head -c 300 <<<"$accels" | tr '\n' ' ' | sed 's/ *$//')." \
+	"This QEMU does not run here; reinstall Debian's qemu-system-x86, or skip the VM tests by" \
+	"name: VMTEST=skip (not under CI)"
+grep -qx tcg <<<"$accels" || die "$qemu has no TCG accelerator (it lists: $(grep -v ':' <<<"$accels" |
+	tr '\n' ' ')): the VMs run under TCG. Install Debian's qemu-system-x86, or skip the VM tests by" \
+	"name: VMTEST=skip (not under CI)"
+mkdir -p "$CACHE"
 
 # The newest of the files named (a glob), or nothing: never a failure, which set -e and
 # pipefail would turn into a silent exit on the first run, when the cache is empty.
@@ -480,6 +559,8 @@ run_kernel() {
 			FAILED+=("[$KL] $t: no result line")
 		fi
 	done <"$KDIR/initramfs.d/etc/vmtest/tests"
+	criterion_verdict
+	corpus_verdict
 	add_row dmesg
 	if grep -q '^VMTEST-DMESG ok' "$LOG"; then
 		CELL["dmesg|$KL"]="ok"
@@ -508,7 +589,9 @@ run_kernel() {
 		"initramfs $(du -h "$KDIR/initramfs.cpio" | cut -f1), ${ELAPSED}s"
 	[ "$NUDGES" = 0 ] || echo "  VM silent $NUDGES times for ${VMTEST_NUDGE}s: woken by a key press $WOKEN times"
 	CELL["nudges|$KL"]="$NUDGES (woke $WOKEN)"
-	grep -E '^bare-host: (bad|vmlinux|gma-trace)|^E2E-(BASELINE|TRACED|LATE) [a-z]|^E2E-CHECK (ok|FAIL|chains|blk)|^E2E-(RINGS|HEALTH) [a-z ]+: (ok|FAIL|bad)|^E2E-TRACED error' "$LOG" |
+	echo "  criterion: ${CELL["(criterion tests)|$KL"]:-none}; corpus (test_vring_walk_bpf):" \
+		"${CELL["(corpus inputs)|$KL"]:-none}"
+	grep -E '^bare-host: (bad|vmlinux|gma-trace)|^E2E-(BASELINE|TRACED|LATE|WAIT) [a-z]|^E2E-CHECK (ok|FAIL|chains|blk)|^E2E-(RINGS|HEALTH) [a-z ]+: (ok|FAIL|bad)|^E2E-TRACED error|^E2E-(FAIL|VERDICT) |^VRING-WALK-CORPUS |^SKIPPED: ' "$LOG" |
 		sed 's/^/  /' || true
 	grep '^VMTEST-DMESG-LINE' "$LOG" | sed 's/^VMTEST-DMESG-LINE /  dmesg: /' || true
 	# How a VM that stopped on its own ended (a panic, an oops): the end of its console.
@@ -526,6 +609,67 @@ run_kernel() {
 		[ -n "$crit" ] && CRITERION_FAILS+=("$crit")
 	fi
 	echo
+}
+
+# Criterion's counts in kernel KL's VM: the CRITERION line tests/run-criterion.sh printed for
+# each binary (between its test's "==== NAME" and "VMTEST-RESULT NAME"), summed in the table's
+# "(criterion tests)" row. A skipped test (its "SKIPPED: ..." line) is a failure, named; so is a
+# binary that passed without a CRITERION line (its counts would be missing).
+criterion_verdict() {
+	local kind t line n=0 skipped=0 bins=0 sk
+	local -A crit=()
+	while read -r t line; do
+		crit[$t]=$line
+	done < <(awk '/^==== / { cur = substr($0, 6) } /^VMTEST-RESULT / { cur = "" }
+		/^CRITERION / && cur != "" { print cur, $0 }' "$LOG")
+	while read -r kind t; do
+		case "$kind" in unit | bpf) ;; *) continue ;; esac
+		line=${crit[$t]:-}
+		if [ -z "$line" ]; then
+			# a binary that failed is in FAILED already; one that passed must have counted
+			grep -q "^VMTEST-RESULT $t 0\$" "$LOG" &&
+				FAILED+=("[$KL] $t: exit 0 but no CRITERION line from tests/run-criterion.sh: its tests were not counted")
+			continue
+		fi
+		bins=$((bins + 1))
+		n=$((n + $(sed -n 's/.* tests=\([0-9]*\) .*/\1/p' <<<"$line")))
+		skipped=$((skipped + $(sed -n 's/.* skipped=\([0-9]*\) .*/\1/p' <<<"$line")))
+	done <"$KDIR/initramfs.d/etc/vmtest/tests"
+	while IFS= read -r sk; do
+		FAILED+=("[$KL] a skipped test is a failed one: $sk")
+	done < <(grep '^SKIPPED: ' "$LOG" || true)
+	add_row "(criterion tests)"
+	CELL["crit-tests|$KL"]=$n CELL["crit-skipped|$KL"]=$skipped # for make test's ledger
+	if [ "$bins" = 0 ]; then
+		CELL["(criterion tests)|$KL"]="none"
+	elif [ "$skipped" = 0 ]; then
+		CELL["(criterion tests)|$KL"]="$n in $bins binaries"
+	else
+		CELL["(criterion tests)|$KL"]="$n, $skipped SKIPPED"
+	fi
+}
+
+# The fuzz corpus inputs test_vring_walk_bpf compared in kernel KL's VM (its VRING-WALK-CORPUS
+# line), in the table's "(corpus inputs)" row: where the test ran, the line must be there and
+# count every input of tests/fuzz/corpus/ring (the initramfs ships the tree's corpus).
+corpus_verdict() {
+	local want got
+	add_row "(corpus inputs)"
+	if ! grep -q '^bpf test_vring_walk_bpf$' "$KDIR/initramfs.d/etc/vmtest/tests"; then
+		CELL["(corpus inputs)|$KL"]="not run"
+		return
+	fi
+	want=$(find tests/fuzz/corpus/ring -maxdepth 1 -type f ! -name '.*' | wc -l)
+	got=$(sed -n 's/^VRING-WALK-CORPUS inputs=\([0-9]*\) .*/\1/p' "$LOG" | head -n1)
+	if [ -z "$got" ]; then
+		CELL["(corpus inputs)|$KL"]="MISSING"
+		FAILED+=("[$KL] test_vring_walk_bpf printed no VRING-WALK-CORPUS line: its fuzz corpus comparison did not run")
+	elif [ "$got" != "$want" ]; then
+		CELL["(corpus inputs)|$KL"]="$got of $want"
+		FAILED+=("[$KL] test_vring_walk_bpf compared $got fuzz corpus inputs, tests/fuzz/corpus/ring has $want")
+	else
+		CELL["(corpus inputs)|$KL"]="$got compared"
+	fi
 }
 
 # Runs run_kernel KL in a subshell, its output prefixed with "[KL] " when prefix is set; its
@@ -621,10 +765,22 @@ echo
 printf '  %-22s' "(VM wall time)"
 for KL in "${KERNELS[@]}"; do printf ' %-22s' "${CELL["wall|$KL"]:--}"; done
 echo
+# A partial run (VMTEST=partial) ends with what it left out, whatever its verdict.
+partial_line="vmtest: PARTIAL (VMTEST=partial): not run: $NOT_RUN"
 if [ ${#FAILED[@]} -gt 0 ]; then
 	echo
 	[ ${#CRITERION_FAILS[@]} -gt 0 ] && printf '%s\n' "${CRITERION_FAILS[@]}"
 	printf 'vmtest: FAILED: %s\n' "${FAILED[@]}"
+	[ -z "$NOT_RUN" ] || echo "$partial_line"
 	exit 1
 fi
-echo "vmtest: all passed"
+for KL in "${KERNELS[@]}"; do
+	ledger "VMTEST $KL criterion-tests=${CELL["crit-tests|$KL"]:-0} skipped=${CELL["crit-skipped|$KL"]:-0}"
+done
+if [ -n "$NOT_RUN" ]; then
+	ledger "SKIP vmtest VMTEST=partial: not run: $NOT_RUN"
+	echo "vmtest: all that ran passed"
+	echo "$partial_line"
+else
+	echo "vmtest: all passed"
+fi

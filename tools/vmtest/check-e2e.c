@@ -1,0 +1,613 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The checks of vmtest's real-guest end to end (tools/vmtest/guest-e2e.sh) on gma-trace's JSON
+ * lines (rings --json --completions), parsed with json-c: a record's members are found by name
+ * whatever their order, and every line that is not a JSON object with a string "type", or a
+ * record the check reads that lacks a member or has one of the wrong type, is an error with its
+ * file and line number (never skipped).
+ *
+ * Usage: check-e2e rings WHO RINGS.txt TRACE.jsonl
+ *   Every queue's indices in the trace's model against guest memory: the "QMP-RING ..." lines
+ *   of qmp-rings (ring addresses from QMP, avail and used index read by QEMU from guest memory
+ *   with the disk stalled) against the trace's "queue_stats" records, joined by the descriptor
+ *   table's address. Each queue QEMU lists must be in the trace, with the same avail and used
+ *   index and in_flight equal to their difference. Prints "E2E-RINGS WHO: ..." lines.
+ *
+ *        check-e2e health WHO TRACE.jsonl
+ *   The health verdicts ("verdict" of each "queue_stats") of the nested guest whose disk
+ *   stalled (blkdebug suspends its reads) while the guest kept reading it: the blk queue
+ *   (device_id 2) must be judged device-not-consuming, every other queue idle or healthy, or
+ *   unknown if it was imported with chains in flight (attached late: rx buffers posted before
+ *   the trace, their age and kind not known). The tracer must know where each queue's notifies
+ *   land (evidence.notify_observable: a late attach reads each virtio-pci function through
+ *   QMP), and the blk queue's chains made available while traced came with notifies (QEMU's
+ *   virtio-blk, idle between the trickle's reads, asks for each). Prints "E2E-HEALTH WHO: ...".
+ *
+ *        check-e2e blk WRITE_COUNT READ_BYTES TRACE.jsonl
+ *   The trace against the guest's workload (tools/vmtest/guest-init): every chain on a
+ *   virtio-blk queue decodes as a well-formed request with no anomaly, the OUT requests are
+ *   exactly the guest's WRITE_COUNT 4 KiB direct writes, the IN requests carry at least
+ *   READ_BYTES in 64 KiB requests, no record was lost (summary: drops, bad_records 0), and the
+ *   only anomaly events are the blk queue's "stuck" once guest-e2e.sh stalls the disk on purpose.
+ *   Prints "E2E-CHECK ..." lines.
+ *
+ * Exit status: 0 all hold, 1 a check failed or an input is malformed, 2 usage.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#define FINDINGS_SHOWN 20 /* blk: findings printed; all are counted */
+#define RINGS_MAX 1024
+#define DEVICES_MAX 64
+#define KINDS_MAX 16
+
+static const char *prefix; /* "E2E-RINGS WHO: ", "E2E-HEALTH WHO: ", "E2E-CHECK " */
+static unsigned int nbad; /* findings, malformed lines among them */
+
+/* A finding: counted; the first FINDINGS_SHOWN printed as "<prefix>bad: ...". */
+static void __attribute__((format(printf, 1, 2))) bad(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (++nbad > FINDINGS_SHOWN)
+		return;
+	printf("%sbad: ", prefix);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/* One line of an input being read: where it is, for the messages. */
+struct where {
+	const char *file;
+	unsigned long line;
+};
+
+/* A member of a record, of the type wanted; NULL (and a finding) when it is missing or not. */
+static json_object *member(const struct where *w, json_object *o, const char *type, const char *key,
+			   json_type want)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v)) {
+		bad("%s:%lu: a \"%s\" record without \"%s\"", w->file, w->line, type, key);
+		return NULL;
+	}
+	if (!json_object_is_type(v, want)) {
+		bad("%s:%lu: \"%s\" of a \"%s\" record is a %s, not a %s", w->file, w->line, key,
+		    type, json_type_to_name(json_object_get_type(v)), json_type_to_name(want));
+		return NULL;
+	}
+	return v;
+}
+
+/* An unsigned integer member; false (and a finding) when missing, of another type, negative. */
+static bool u64_member(const struct where *w, json_object *o, const char *type, const char *key,
+		       uint64_t *out)
+{
+	json_object *v = member(w, o, type, key, json_type_int);
+
+	if (!v)
+		return false;
+	/* json-c holds integers past INT64_MAX as unsigned: get_int64 then saturates */
+	if (json_object_get_int64(v) < 0) {
+		bad("%s:%lu: \"%s\" of a \"%s\" record is negative: %" PRId64, w->file, w->line,
+		    key, type, json_object_get_int64(v));
+		return false;
+	}
+	*out = json_object_get_uint64(v);
+	return true;
+}
+
+static const char *str_member(const struct where *w, json_object *o, const char *type,
+			      const char *key)
+{
+	json_object *v = member(w, o, type, key, json_type_string);
+
+	return v ? json_object_get_string(v) : NULL;
+}
+
+static bool bool_member(const struct where *w, json_object *o, const char *type, const char *key,
+			bool *out)
+{
+	json_object *v = member(w, o, type, key, json_type_boolean);
+
+	if (v)
+		*out = json_object_get_boolean(v);
+	return v;
+}
+
+/*
+ * Calls fn for each record of a JSON-lines file, with its "type". A line that does not parse
+ * as one JSON object (all of the line: nothing may follow it) with a string "type" is a
+ * finding, and so is a file that cannot be read.
+ */
+static void each_record(const char *file,
+			void (*fn)(const struct where *, json_object *, const char *, void *),
+			void *ctx)
+{
+	struct where w = { file, 0 };
+	FILE *f = fopen(file, "r");
+	json_tokener *tok = json_tokener_new();
+	char *line = NULL;
+	size_t size = 0;
+	ssize_t n;
+
+	if (!f || !tok) {
+		bad("%s: %s", file, f ? "json_tokener_new failed" : strerror(errno));
+		if (f)
+			fclose(f);
+		json_tokener_free(tok);
+		return;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	while ((n = getline(&line, &size, f)) >= 0) {
+		enum json_tokener_error err;
+		json_object *o, *type;
+
+		w.line++;
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = 0;
+		json_tokener_reset(tok);
+		o = json_tokener_parse_ex(tok, line, (int)n);
+		err = json_tokener_get_error(tok);
+		if (err == json_tokener_continue)
+			err = json_tokener_error_parse_eof; /* the line ended inside the object */
+		if (!o || err != json_tokener_success ||
+		    json_tokener_get_parse_end(tok) != (size_t)n) {
+			bad("%s:%lu: not one JSON object (%s): %.120s", file, w.line,
+			    o ? "text after it" : json_tokener_error_desc(err), line);
+		} else if (!json_object_is_type(o, json_type_object)) {
+			bad("%s:%lu: a JSON %s, not an object: %.120s", file, w.line,
+			    json_type_to_name(json_object_get_type(o)), line);
+		} else if (!json_object_object_get_ex(o, "type", &type) ||
+			   !json_object_is_type(type, json_type_string)) {
+			bad("%s:%lu: a record without a string \"type\": %.120s", file, w.line,
+			    line);
+		} else {
+			fn(&w, o, json_object_get_string(type), ctx);
+		}
+		json_object_put(o);
+	}
+	if (ferror(f))
+		bad("%s: read error after line %lu: %s", file, w.line, strerror(errno));
+	free(line);
+	fclose(f);
+	json_tokener_free(tok);
+}
+
+/* --- rings ------------------------------------------------------------------------------- */
+
+struct ring {
+	char name[160]; /* "DEVICE queue N" */
+	uint64_t desc, avail, used;
+	bool seen;
+};
+
+struct rings {
+	const char *who;
+	struct ring r[RINGS_MAX];
+	size_t n;
+};
+
+/* The value of " key=VALUE" in a QMP-RING line, copied to buf; false when absent. */
+static bool qmp_field(const char *line, const char *key, char *buf, size_t size)
+{
+	size_t klen = strlen(key);
+	const char *p = line;
+
+	while ((p = strchr(p, ' '))) {
+		p++;
+		if (!strncmp(p, key, klen) && p[klen] == '=') {
+			size_t len = strcspn(p + klen + 1, " ");
+
+			if (len >= size)
+				return false;
+			memcpy(buf, p + klen + 1, len);
+			buf[len] = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A number of a QMP-RING line (0x... hex, or decimal); false when absent or not a number. */
+static bool qmp_num(const char *line, const char *key, uint64_t *out)
+{
+	char buf[32], *end;
+
+	if (!qmp_field(line, key, buf, sizeof(buf)) || !buf[0] || buf[0] == '-')
+		return false;
+	errno = 0;
+	*out = strtoull(buf, &end, 0);
+	return !*end && !errno;
+}
+
+static void read_qmp_rings(const char *file, struct rings *rs)
+{
+	FILE *f = fopen(file, "r");
+	char *line = NULL, dev[64], queue[16];
+	unsigned long lineno = 0;
+	size_t size = 0;
+	ssize_t n;
+
+	if (!f) {
+		bad("%s: %s", file, strerror(errno));
+		return;
+	}
+	while ((n = getline(&line, &size, f)) >= 0) {
+		struct ring *r = &rs->r[rs->n];
+
+		lineno++;
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = 0;
+		if (strncmp(line, "QMP-RING ", 9)) {
+			bad("%s:%lu: not a QMP-RING line: %.120s", file, lineno, line);
+			continue;
+		}
+		if (!qmp_field(line, "device", dev, sizeof(dev)) ||
+		    !qmp_field(line, "queue", queue, sizeof(queue)) ||
+		    !qmp_num(line, "desc", &r->desc) || !qmp_num(line, "avail_idx", &r->avail) ||
+		    !qmp_num(line, "used_idx", &r->used) || r->avail > 0xffff || r->used > 0xffff) {
+			bad("%s:%lu: a QMP-RING line without device, queue, desc, avail_idx and "
+			    "used_idx (indices 0 to 65535): %.160s",
+			    file, lineno, line);
+			continue;
+		}
+		if (rs->n == RINGS_MAX) {
+			bad("%s:%lu: more than %d queues", file, lineno, RINGS_MAX);
+			break;
+		}
+		snprintf(r->name, sizeof(r->name), "%s queue %s", dev, queue);
+		rs->n++;
+	}
+	free(line);
+	fclose(f);
+}
+
+static void rings_record(const struct where *w, json_object *o, const char *type, void *ctx)
+{
+	struct rings *rs = ctx;
+	uint64_t desc, a, u, fl;
+	struct ring *r = NULL;
+
+	if (strcmp(type, "queue_stats"))
+		return;
+	if (!u64_member(w, o, type, "desc", &desc))
+		return;
+	for (size_t i = 0; i < rs->n && !r; i++)
+		if (rs->r[i].desc == desc)
+			r = &rs->r[i];
+	if (!r)
+		return; /* a queue QEMU does not list as set up (e.g. reset by the driver) */
+	if (!u64_member(w, o, type, "avail_idx", &a) || !u64_member(w, o, type, "used_idx", &u) ||
+	    !u64_member(w, o, type, "in_flight", &fl))
+		return;
+	r->seen = true;
+	bool ok = a == r->avail && u == r->used && fl == ((a - u + 65536) % 65536);
+	printf("E2E-RINGS %s: %s: gma-trace avail %" PRIu64 " used %" PRIu64 " in_flight %" PRIu64
+	       ", guest memory avail %" PRIu64 " used %" PRIu64 "%s\n",
+	       rs->who, r->name, a, u, fl, r->avail, r->used, ok ? "" : "  <- differs");
+	if (!ok)
+		nbad++;
+}
+
+static int check_rings(const char *who, const char *rings_file, const char *trace)
+{
+	static struct rings rs;
+	static char pfx[128];
+
+	snprintf(pfx, sizeof(pfx), "E2E-RINGS %s: ", who);
+	prefix = pfx;
+	rs.who = who;
+	read_qmp_rings(rings_file, &rs);
+	if (!rs.n) {
+		printf("E2E-RINGS %s: bad: QEMU listed no queue set up by the driver (%s)\n", who,
+		       rings_file);
+		nbad++;
+	}
+	each_record(trace, rings_record, &rs);
+	for (size_t i = 0; i < rs.n; i++)
+		if (!rs.r[i].seen)
+			bad("%s is missing from gma-trace's queue_stats", rs.r[i].name);
+	printf("E2E-RINGS %s: %s: %zu queues compared with guest memory\n", who,
+	       nbad ? "FAIL" : "ok", rs.n);
+	return nbad ? 1 : 0;
+}
+
+/* --- health ------------------------------------------------------------------------------ */
+
+struct health {
+	const char *who;
+	unsigned int queues, blk;
+};
+
+static void health_record(const struct where *w, json_object *o, const char *type, void *ctx)
+{
+	uint64_t dev, queue, in_flight_at_attach, chains, notifies;
+	struct health *h = ctx;
+	const char *v, *addr;
+	json_object *ev;
+	bool ok, observable;
+	char q[96];
+
+	if (strcmp(type, "queue_stats"))
+		return;
+	v = str_member(w, o, type, "verdict");
+	addr = str_member(w, o, type, "address");
+	ev = member(w, o, type, "evidence", json_type_object);
+	if (!v || !addr || !ev || !u64_member(w, o, type, "device_id", &dev) ||
+	    !u64_member(w, o, type, "queue", &queue) ||
+	    !u64_member(w, o, type, "in_flight_at_attach", &in_flight_at_attach) ||
+	    !u64_member(w, o, type, "chains", &chains) ||
+	    !u64_member(w, o, type, "notifies", &notifies) ||
+	    !bool_member(w, ev, "queue_stats evidence", "notify_observable", &observable))
+		return;
+	snprintf(q, sizeof(q), "device_id %" PRIu64 " queue %" PRIu64 " (%s)", dev, queue, addr);
+	h->queues++;
+	if (dev == 2) {
+		h->blk++;
+		ok = !strcmp(v, "device-not-consuming");
+	} else {
+		ok = !strcmp(v, "idle") || !strcmp(v, "healthy") ||
+		     (!strcmp(v, "unknown") && in_flight_at_attach > 0);
+	}
+	printf("E2E-HEALTH %s: %s: %s%s\n", h->who, q, v, ok ? "" : "  <- not expected");
+	if (!ok)
+		nbad++;
+	if (!observable) {
+		printf("E2E-HEALTH %s: %s: where its notifies land is not known  <- not expected\n",
+		       h->who, q);
+		nbad++;
+	}
+	/*
+	 * chains are those made available while traced (the ones in flight at the attach are
+	 * "attach_chain" records): the first after a quiet spell was notified
+	 */
+	if (dev == 2 && chains > 0 && notifies == 0) {
+		printf("E2E-HEALTH %s: %s: %" PRIu64
+		       " chains and no notify seen  <- not expected\n",
+		       h->who, q, chains);
+		nbad++;
+	}
+}
+
+static int check_health(const char *who, const char *trace)
+{
+	static char pfx[128];
+	struct health h = { who, 0, 0 };
+
+	snprintf(pfx, sizeof(pfx), "E2E-HEALTH %s: ", who);
+	prefix = pfx;
+	each_record(trace, health_record, &h);
+	if (!h.blk)
+		bad("no verdict for the blk queue");
+	printf("E2E-HEALTH %s: %s: %u queues judged\n", who, nbad ? "FAIL" : "ok", h.queues);
+	return nbad ? 1 : 0;
+}
+
+/* --- blk --------------------------------------------------------------------------------- */
+
+struct count {
+	char name[64];
+	uint64_t n, bytes;
+};
+
+struct blk {
+	struct count devices[DEVICES_MAX], kinds[KINDS_MAX]; /* chains per device, requests */
+	size_t ndevices, nkinds;
+	uint64_t blk_chains, out4k, in64k, completions, stuck, queues;
+	bool summary;
+	regex_t rw, other;
+};
+
+/* The counter NAME of a table, made at its first use; NULL when the table is full. */
+static struct count *counter(struct count *t, size_t *n, size_t max, const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(t[i].name, name))
+			return &t[i];
+	if (*n == max)
+		return NULL;
+	snprintf(t[*n].name, sizeof(t[*n].name), "%s", name);
+	return &t[(*n)++];
+}
+
+static void blk_chain(const struct where *w, json_object *o, const char *type, struct blk *b)
+{
+	const char *dev = str_member(w, o, type, "device"), *s;
+	json_object *anomalies;
+	struct count *c;
+	regmatch_t m[3];
+
+	if (!dev)
+		return;
+	c = counter(b->devices, &b->ndevices, DEVICES_MAX, dev);
+	if (!c) {
+		bad("%s:%lu: more than %d devices", w->file, w->line, DEVICES_MAX);
+		return;
+	}
+	c->n++;
+	if (strcmp(dev, "virtio-blk"))
+		return;
+	b->blk_chains++;
+	s = str_member(w, o, type, "summary");
+	anomalies = member(w, o, type, "anomalies", json_type_array);
+	if (!s || !anomalies)
+		return;
+	if (json_object_array_length(anomalies))
+		bad("%s:%lu: chain with anomalies: %s", w->file, w->line,
+		    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	/* Linux sets an I/O priority class in the header: "... ioprio 16388" may follow */
+	if (!regexec(&b->rw, s, 3, m, 0)) {
+		bool out = s[m[1].rm_so] == 'O';
+		uint64_t len = strtoull(s + m[2].rm_so, NULL, 10);
+
+		c = counter(b->kinds, &b->nkinds, KINDS_MAX, out ? "OUT" : "IN");
+		c->n++;
+		c->bytes += len;
+		b->out4k += out && len == 4096;
+		b->in64k += !out && len == 65536;
+	} else if (!regexec(&b->other, s, 2, m, 0)) {
+		char kind[32];
+
+		snprintf(kind, sizeof(kind), "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
+			 s + m[1].rm_so);
+		counter(b->kinds, &b->nkinds, KINDS_MAX, kind)->n++;
+	} else {
+		bad("%s:%lu: chain does not decode as a virtio-blk request: \"%s\"", w->file,
+		    w->line, s);
+	}
+}
+
+/*
+ * The blk queue stuck, once guest-e2e.sh stalls the disk on purpose: expected and counted. It
+ * is a queue's event (no "head"), on device_id 2's queue 0, with "stuck" its only anomaly.
+ */
+static bool blk_stuck(const struct where *w, json_object *o, const char *type)
+{
+	json_object *anomalies, *a, *name, *reason, *head;
+	uint64_t dev, queue;
+
+	anomalies = member(w, o, type, "anomalies", json_type_array);
+	if (!anomalies || !str_member(w, o, type, "address") ||
+	    !u64_member(w, o, type, "device_id", &dev) || !u64_member(w, o, type, "queue", &queue))
+		return true; /* malformed: counted already */
+	if (dev != 2 || queue != 0 || json_object_object_get_ex(o, "head", &head) ||
+	    json_object_array_length(anomalies) != 1)
+		return false;
+	a = json_object_array_get_idx(anomalies, 0);
+	return json_object_is_type(a, json_type_object) &&
+	       json_object_object_get_ex(a, "name", &name) &&
+	       json_object_is_type(name, json_type_string) &&
+	       !strcmp(json_object_get_string(name), "stuck") &&
+	       json_object_object_get_ex(a, "reason", &reason) &&
+	       json_object_is_type(reason, json_type_string);
+}
+
+static void blk_record(const struct where *w, json_object *o, const char *type, void *ctx)
+{
+	struct blk *b = ctx;
+	uint64_t v;
+
+	if (!strcmp(type, "chain")) {
+		blk_chain(w, o, type, b);
+	} else if (!strcmp(type, "completion")) {
+		b->completions++;
+	} else if (!strcmp(type, "anomaly")) {
+		if (blk_stuck(w, o, type))
+			b->stuck++;
+		else
+			bad("%s:%lu: anomaly event: %s", w->file, w->line,
+			    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	} else if (!strcmp(type, "queue")) {
+		b->queues++;
+	} else if (!strcmp(type, "summary")) {
+		b->summary = true;
+		if (u64_member(w, o, type, "drops", &v) && v)
+			bad("%s:%lu: %" PRIu64 " records dropped", w->file, w->line, v);
+		if (u64_member(w, o, type, "bad_records", &v) && v)
+			bad("%s:%lu: %" PRIu64 " bad records", w->file, w->line, v);
+	}
+}
+
+static bool parse_u64_arg(const char *s, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return *s && *s != '-' && !*end && !errno;
+}
+
+static int check_blk(const char *write_count_s, const char *read_bytes_s, const char *trace)
+{
+	static struct blk b;
+	uint64_t write_count, read_bytes, out_bytes = 0, in_bytes = 0;
+
+	prefix = "E2E-CHECK ";
+	if (!parse_u64_arg(write_count_s, &write_count) ||
+	    !parse_u64_arg(read_bytes_s, &read_bytes)) {
+		fprintf(stderr, "check-e2e blk: WRITE_COUNT and READ_BYTES are numbers\n");
+		return 2;
+	}
+	if (regcomp(&b.rw, "^(IN|OUT) sector [0-9]+ len ([0-9]+)( ioprio [0-9]+)?$",
+		    REG_EXTENDED) ||
+	    regcomp(&b.other, "^(FLUSH|GET_ID|GET_LIFETIME|DISCARD|WRITE_ZEROES|SECURE_ERASE)( |$)",
+		    REG_EXTENDED)) {
+		fprintf(stderr, "check-e2e blk: regcomp failed\n");
+		return 2;
+	}
+	each_record(trace, blk_record, &b);
+	for (size_t i = 0; i < b.ndevices; i++)
+		printf("E2E-CHECK chains %s %" PRIu64 "\n", b.devices[i].name, b.devices[i].n);
+	for (size_t i = 0; i < b.nkinds; i++) {
+		const struct count *c = &b.kinds[i];
+		bool rw = !strcmp(c->name, "IN") || !strcmp(c->name, "OUT");
+
+		printf("E2E-CHECK blk %s requests %" PRIu64, c->name, c->n);
+		if (rw)
+			printf(" bytes %" PRIu64, c->bytes);
+		putchar('\n');
+		if (!strcmp(c->name, "OUT"))
+			out_bytes = c->bytes;
+		if (!strcmp(c->name, "IN"))
+			in_bytes = c->bytes;
+	}
+	printf("E2E-CHECK queues %" PRIu64 " completions %" PRIu64 " stuck %" PRIu64 "\n", b.queues,
+	       b.completions, b.stuck);
+	if (!b.summary)
+		bad("no summary line (gma-trace did not finish)");
+	if (!b.blk_chains)
+		bad("no virtio-blk chain traced");
+	if (b.out4k != write_count || out_bytes != write_count * 4096)
+		bad("OUT: %" PRIu64 " requests of 4096 bytes, %" PRIu64 " bytes; the guest wrote "
+		    "%" PRIu64 " x 4096",
+		    b.out4k, out_bytes, write_count);
+	if (in_bytes < read_bytes || b.in64k < read_bytes / 65536)
+		bad("IN: %" PRIu64 " bytes, %" PRIu64 " requests of 65536; the guest read %" PRIu64
+		    " bytes in 64 KiB requests",
+		    in_bytes, b.in64k, read_bytes);
+	regfree(&b.rw);
+	regfree(&b.other);
+	if (nbad) {
+		printf("E2E-CHECK FAIL %u finding(s)\n", nbad);
+		return 1;
+	}
+	printf("E2E-CHECK ok\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	if (argc == 5 && !strcmp(argv[1], "rings")) {
+		rc = check_rings(argv[2], argv[3], argv[4]);
+	} else if (argc == 4 && !strcmp(argv[1], "health")) {
+		rc = check_health(argv[2], argv[3]);
+	} else if (argc == 5 && !strcmp(argv[1], "blk")) {
+		rc = check_blk(argv[2], argv[3], argv[4]);
+	} else {
+		fprintf(stderr, "usage: check-e2e rings WHO RINGS.txt TRACE.jsonl\n"
+				"       check-e2e health WHO TRACE.jsonl\n"
+				"       check-e2e blk WRITE_COUNT READ_BYTES TRACE.jsonl\n");
+		return 2;
+	}
+	if (fflush(stdout)) {
+		perror("check-e2e: stdout");
+		return 1;
+	}
+	return rc;
+}
