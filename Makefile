@@ -292,7 +292,7 @@ $(OUTPUT)/qmp-rings: tools/vmtest/qmp-rings.c
 $(OUTPUT)/check-e2e: tools/vmtest/check-e2e.c
 	$(call msg,BINARY,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< -o $@ -ljson-c
+	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ -ljson-c
 
 # --- fuzzing (libFuzzer, clang) ---------------------------------------------------------
 #
