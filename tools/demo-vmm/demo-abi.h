@@ -205,7 +205,7 @@
 
 /*
  * Hostile scenarios (--hostile), in the order the guest performs them. Bit n of
- * DEMO_PIO_HOSTILE selects scenario n; the names are in demo-vmm.c. All but used-backwards
+ * DEMO_PIO_HOSTILE selects scenario n; the names are in options.c. All but used-backwards
  * are done by the guest on the "hostile" device (DEMO_VIRTIO_HOSTILE_BASE), whose model drops
  * malformed chains (virtio_error, no used element) and keeps going.
  */
