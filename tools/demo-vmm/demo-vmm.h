@@ -112,7 +112,7 @@ struct demo {
 	struct {
 		uint8_t *map;
 		uint64_t gpa;
-		unsigned int phase; /* 0: absent, 1: at CHURN_GPA_A, 2: at CHURN_GPA_B */
+		unsigned int phase; /* 0: absent, 1: at DEMO_CHURN_GPA_A, 2: at DEMO_CHURN_GPA_B */
 		uint8_t fill; /* every byte of the current mapping */
 		uint64_t next_ms;
 		uint64_t changes;

@@ -12,27 +12,15 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "demo-log.h"
 #include "demo-vmm.h"
 
-#define CHURN_SLOT 15
-#define CHURN_GPA_A 0x50000ULL
-#define CHURN_GPA_B 0x58000ULL
-#define CHURN_SIZE 0x1000ULL
-
-/*
- * CLOCK_MONOTONIC in ns, the clock of the tracer's samples: a slot change logged with it, taken
- * after the ioctl and before the next KVM_RUN, orders it against every sample of this vCPU.
- */
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000000000ULL + t.tv_nsec;
-}
+/* Where the slot is (demo-abi.h, where the tests find it), typed for the log's %llu. */
+#define CHURN_SLOT DEMO_CHURN_SLOT
+#define CHURN_GPA_A ((unsigned long long)DEMO_CHURN_GPA_A)
+#define CHURN_GPA_B ((unsigned long long)DEMO_CHURN_GPA_B)
+#define CHURN_SIZE ((unsigned long long)DEMO_CHURN_SIZE)
 
 static int churn_set(struct demo *d, uint64_t gpa, uint64_t size)
 {
@@ -49,7 +37,9 @@ static int churn_set(struct demo *d, uint64_t gpa, uint64_t size)
 /*
  * One step of --memslot-churn, between two KVM_RUNs: add the slot (a fresh mapping, every
  * byte the generation's fill), move it to another gpa, delete it and unmap its memory. A
- * tracer must see the current bytes or none, never a stale translation.
+ * tracer must see the current bytes or none, never a stale translation. Each change is logged
+ * with now_ns(), CLOCK_MONOTONIC, the clock of the tracer's samples: taken after the ioctl and
+ * before the next KVM_RUN, it orders the change against every sample of this vCPU.
  */
 void churn_step(struct demo *d)
 {
@@ -73,13 +63,13 @@ void churn_step(struct demo *d)
 		jlog("{\"event\":\"slot_change\",\"op\":\"add\",\"slot\":%d,\"gpa\":%llu,"
 		     "\"size\":%llu,\"hva\":%llu,\"fill\":%u,\"ts_ns\":%" PRIu64 "}",
 		     CHURN_SLOT, CHURN_GPA_A, CHURN_SIZE,
-		     (unsigned long long)(uintptr_t)d->churn.map, d->churn.fill, mono_ns());
+		     (unsigned long long)(uintptr_t)d->churn.map, d->churn.fill, now_ns());
 		break;
 	case 1:
 		err = churn_set(d, CHURN_GPA_B, CHURN_SIZE); /* KVM_MR_MOVE: a new gpa */
 		jlog("{\"event\":\"slot_change\",\"op\":\"move\",\"slot\":%d,\"gpa\":%llu,"
 		     "\"ts_ns\":%" PRIu64 "}",
-		     CHURN_SLOT, CHURN_GPA_B, mono_ns());
+		     CHURN_SLOT, CHURN_GPA_B, now_ns());
 		break;
 	case 2:
 		err = churn_set(d, CHURN_GPA_B, 0);
@@ -87,7 +77,7 @@ void churn_step(struct demo *d)
 		d->churn.map = NULL;
 		jlog("{\"event\":\"slot_change\",\"op\":\"delete\",\"slot\":%d,\"ts_ns\":%" PRIu64
 		     "}",
-		     CHURN_SLOT, mono_ns());
+		     CHURN_SLOT, now_ns());
 		break;
 	}
 	if (err)

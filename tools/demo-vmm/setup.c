@@ -18,19 +18,16 @@
 #include "virtio-mmio.h"
 #include "virtio-pci.h"
 
-/*
- * Guest RAM. 0x10000-0x20000 is contiguous for the guest but split over three slots, then a
- * hole the guest cannot touch as RAM, then one more slot. Sizes are multiples of 4K.
- */
+/* Guest RAM: the slots of demo-abi.h, each up to where the next begins. */
 static const struct {
 	uint64_t gpa;
 	uint64_t size;
 } ram_layout[] = {
-	{ 0x00000, 0x10000 }, /* slot 0: GDT, guest code, stack, pattern from 0xf000 */
-	{ 0x10000, 0x04000 }, /* slot 1 */
-	{ 0x14000, 0x03000 }, /* slot 2 */
-	{ 0x17000, 0x09000 }, /* slot 3; 0x20000-0x30000 is a hole */
-	{ 0x30000, 0x10000 }, /* slot 4 */
+	{ DEMO_SLOT0_GPA, DEMO_SLOT1_GPA - DEMO_SLOT0_GPA },
+	{ DEMO_SLOT1_GPA, DEMO_SLOT2_GPA - DEMO_SLOT1_GPA },
+	{ DEMO_SLOT2_GPA, DEMO_SLOT3_GPA - DEMO_SLOT2_GPA },
+	{ DEMO_SLOT3_GPA, DEMO_HOLE_GPA - DEMO_SLOT3_GPA }, /* then the hole */
+	{ DEMO_SLOT4_GPA, DEMO_RAM_END - DEMO_SLOT4_GPA },
 };
 
 int default_guest_path(char *buf, size_t size)
