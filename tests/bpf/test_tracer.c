@@ -24,6 +24,7 @@
 
 #include "demo_vm.h"
 #include "trace_run.h"
+#include "../../tools/demo-vmm/demo-abi.h"
 #include "../../tools/demo-vmm/pattern.h"
 
 static struct demo_vm vm;
@@ -162,16 +163,14 @@ Test(tracer, samples_across_2_and_3_memslots_are_guest_bytes)
 	static struct got g;
 	struct gma_tracer *t = tracer_new(&g);
 
-	/* 0x13f00+0x200 crosses slot 1 -> 2; 0x13f00+0x3200 crosses slots 1 -> 2 -> 3 */
-	bpf_sample(t, &g, 0x13f00, 0x200);
-	expect_pattern(&g, 0x13f00, 0x200);
+	bpf_sample(t, &g, DEMO_PATTERN_SLOT1_2_GPA, DEMO_PATTERN_SLOT1_2_LEN);
+	expect_pattern(&g, DEMO_PATTERN_SLOT1_2_GPA, DEMO_PATTERN_SLOT1_2_LEN);
 	cr_assert_geq(g.meta.nr_fragments, 2);
-	bpf_sample(t, &g, 0x13f00, 0x3200);
-	expect_pattern(&g, 0x13f00, 0x3200);
+	bpf_sample(t, &g, DEMO_PATTERN_SLOT1_3_GPA, DEMO_PATTERN_SLOT1_3_LEN);
+	expect_pattern(&g, DEMO_PATTERN_SLOT1_3_GPA, DEMO_PATTERN_SLOT1_3_LEN);
 	cr_assert_geq(g.meta.nr_fragments, 3);
-	/* slot 0 -> slot 1 */
-	bpf_sample(t, &g, 0xff00, 0x200);
-	expect_pattern(&g, 0xff00, 0x200);
+	bpf_sample(t, &g, DEMO_PATTERN_SLOT0_1_GPA, DEMO_PATTERN_SLOT0_1_LEN);
+	expect_pattern(&g, DEMO_PATTERN_SLOT0_1_GPA, DEMO_PATTERN_SLOT0_1_LEN);
 	cr_assert_eq(gma_tracer_drops(t), 0);
 	cr_assert_eq(gma_tracer_bad_records(t), 0);
 	gma_tracer_free(t);
@@ -179,21 +178,24 @@ Test(tracer, samples_across_2_and_3_memslots_are_guest_bytes)
 
 Test(tracer, holes_and_past_the_end_are_unmapped_not_zeros)
 {
+	/* slot 3's last pattern bytes, the hole, then slot 4's first 0x100, as sample offsets */
+	const __u32 hole = DEMO_HOLE_GPA - DEMO_PATTERN_HOLE_GPA;
+	const __u32 slot4 = DEMO_SLOT4_GPA - DEMO_PATTERN_HOLE_GPA;
 	static struct got g;
 	struct gma_tracer *t = tracer_new(&g);
 	__u32 i;
 
-	/* 0x1ff00..0x20000 is slot 3's end, 0x20000..0x30000 the hole, then slot 4 */
-	bpf_sample(t, &g, 0x1ff00, 0x10200);
-	expect_pattern(&g, 0x1ff00, 0x100);
-	for (i = 0x100; i < 0x10100; i++)
+	bpf_sample(t, &g, DEMO_PATTERN_HOLE_GPA, slot4 + 0x100);
+	expect_pattern(&g, DEMO_PATTERN_HOLE_GPA, hole);
+	for (i = hole; i < slot4; i++)
 		cr_assert_eq(g.state[i], GMA_BYTE_UNMAPPED, "offset 0x%x state %u", i, g.state[i]);
-	expect_pattern_at(&g, 0x10100, 0x30000, 0x100);
-	/* past the last slot (slot 4 ends at 0x40000) */
-	bpf_sample(t, &g, 0x3ff80, 0x100);
-	expect_pattern(&g, 0x3ff80, 0x80);
-	for (i = 0x80; i < 0x100; i++)
+	expect_pattern_at(&g, slot4, DEMO_SLOT4_GPA, 0x100);
+	/* past the last slot: the last pattern bytes of RAM, then 0x80 bytes beyond */
+	bpf_sample(t, &g, DEMO_PATTERN_END_GPA, DEMO_PATTERN_END_LEN + 0x80);
+	expect_pattern(&g, DEMO_PATTERN_END_GPA, DEMO_PATTERN_END_LEN);
+	for (i = DEMO_PATTERN_END_LEN; i < DEMO_PATTERN_END_LEN + 0x80; i++)
 		cr_assert_eq(g.state[i], GMA_BYTE_UNMAPPED);
+	/* far past it: 1 MiB, where the demo has nothing */
 	bpf_sample(t, &g, 0x100000, 0x40);
 	for (i = 0; i < 0x40; i++)
 		cr_assert_eq(g.state[i], GMA_BYTE_UNMAPPED);
@@ -209,16 +211,17 @@ Test(tracer, fragment_caps_are_configurable_and_reported)
 	__u32 i;
 
 	cr_assert(t);
-	cr_assert_eq(gma_tracer_request_sample(t, vm.pid, 0x13f00, 1025, NULL), -E2BIG);
+	cr_assert_eq(gma_tracer_request_sample(t, vm.pid, DEMO_PATTERN_SLOT1_3_GPA, 1025, NULL),
+		     -E2BIG);
 	/* 4 fragments of at most 256 bytes cover 0x400 bytes: the rest is capped, not zero */
-	bpf_sample(t, &g, 0x14000, 0x400);
-	expect_pattern(&g, 0x14000, 0x400);
+	bpf_sample(t, &g, DEMO_SLOT2_GPA, 0x400);
+	expect_pattern(&g, DEMO_SLOT2_GPA, 0x400);
 	cr_assert_eq(g.meta.nr_fragments, 4);
 	cr_assert_eq(g.meta.err, 0);
-	/* from 0x13f80 the first fragment ends at slot 2 (0x80 bytes): 4 cover 0x380 */
-	bpf_sample(t, &g, 0x13f80, 0x400);
+	/* 0x80 bytes before slot 2 the first fragment ends at the slot (0x80): 4 cover 0x380 */
+	bpf_sample(t, &g, DEMO_SLOT2_GPA - 0x80, 0x400);
 	cr_assert_eq(g.meta.err, -E2BIG);
-	expect_pattern(&g, 0x13f80, 0x380);
+	expect_pattern(&g, DEMO_SLOT2_GPA - 0x80, 0x380);
 	for (i = 0x380; i < 0x400; i++)
 		cr_assert_eq(g.state[i], GMA_BYTE_CAPPED);
 	gma_tracer_free(t);
@@ -226,17 +229,20 @@ Test(tracer, fragment_caps_are_configurable_and_reported)
 
 Test(tracer, gma_trace_mem_agrees_with_and_without_bpf)
 {
-	static const char *ranges[][2] = {
-		{ "0x13f00", "0x200" },
-		{ "0x13f00", "0x3200" },
-		{ "0x1ff80", "0x100" },
-		{ "0x3ffc0", "0x80" },
+	/* across slots 1 -> 2 and 1 -> 2 -> 3, into the hole, past the end of RAM */
+	static const struct {
+		unsigned int gpa, len;
+	} ranges[] = {
+		{ DEMO_PATTERN_SLOT1_2_GPA, DEMO_PATTERN_SLOT1_2_LEN },
+		{ DEMO_PATTERN_SLOT1_3_GPA, DEMO_PATTERN_SLOT1_3_LEN },
+		{ DEMO_HOLE_GPA - 0x80, 0x100 },
+		{ DEMO_RAM_END - 0x40, 0x80 },
 	};
 	char cmd[256], *plain, *bpf;
 
 	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		snprintf(cmd, sizeof(cmd), GMA_OUTPUT "/gma-trace mem --pid %d --gpa %s --len %s",
-			 vm.pid, ranges[i][0], ranges[i][1]);
+		snprintf(cmd, sizeof(cmd), GMA_OUTPUT "/gma-trace mem --pid %d --gpa %#x --len %#x",
+			 vm.pid, ranges[i].gpa, ranges[i].len);
 		cr_assert_eq(run_capture(cmd, &plain), 0, "%s", cmd);
 		strcat(cmd, " --via-bpf");
 		cr_assert_eq(run_capture(cmd, &bpf), 0, "%s", cmd);

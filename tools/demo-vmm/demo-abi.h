@@ -328,4 +328,11 @@
 #define DEMO_HOSTILE_ITAB2 0x00036800 /* second indirect table (nested-indirect) */
 #define DEMO_HOSTILE_SAVE_AREA 0x00036c00 /* bytes under DEMO_HQ2_DESC while it is in use */
 
+/*
+ * Console q1's legacy rings: only --legacy uses them, and they lie past the hostile device's
+ * queues and buffers, so without --legacy it is a page of RAM nothing ever touches (the
+ * kernel cannot read it: it was never made resident).
+ */
+#define DEMO_UNTOUCHED_GPA (DEMO_VQ_LEGACY_AREA + DEMO_VQ_CONSOLE_TX * DEMO_VQ_LEGACY_SIZE)
+
 #endif /* GMA_DEMO_ABI_H */
