@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -31,7 +30,8 @@ static struct demo_vm vm;
 
 static void setup(void)
 {
-	demo_vm_start(&vm, NULL);
+	test_clock_start();
+	demo_vm_start(&vm, (const char *const[]){ "--seconds", vmm_seconds(), NULL });
 }
 
 static void teardown(void)
@@ -39,7 +39,15 @@ static void teardown(void)
 	demo_vm_stop(&vm);
 }
 
-TestSuite(tracer, .init = setup, .fini = teardown, .timeout = 240);
+TestSuite(tracer, .init = setup, .fini = teardown, .timeout = TEST_LIMIT_S);
+
+/* gma-trace mem --timeout-ms: the time left until the test's deadline, at least 1 ms. */
+static unsigned int ms_left(void)
+{
+	unsigned int ms = (unsigned int)(test_seconds_left() * 1000);
+
+	return ms ? ms : 1;
+}
 
 Test(tracer, iterator_lists_the_vmm_memslots)
 {
@@ -116,16 +124,12 @@ static void on_sample(void *ctx, const struct gma_sample *s)
 /* Samples [gpa, gpa + len) of the demo VM through the kernel. */
 static void bpf_sample(struct gma_tracer *t, struct got *g, __u64 gpa, __u32 len)
 {
-	struct timespec start, now;
-
 	g->count = 0;
 	cr_assert_eq(gma_tracer_request_sample(t, vm.pid, gpa, len, NULL), 0);
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!g->count) {
 		cr_assert_geq(gma_tracer_poll(t, 100), 0);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		cr_assert_lt(now.tv_sec - start.tv_sec, SAFETY_SECONDS, "no sample within %d s",
-			     SAFETY_SECONDS);
+		cr_assert_gt(test_seconds_left(), 0, "no sample of 0x%llx by the test's deadline",
+			     (unsigned long long)gpa);
 	}
 	cr_assert_eq(g->meta.pid, vm.pid);
 	cr_assert_eq(g->meta.gpa, gpa);
@@ -241,10 +245,13 @@ Test(tracer, gma_trace_mem_agrees_with_and_without_bpf)
 	char cmd[256], *plain, *bpf;
 
 	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		snprintf(cmd, sizeof(cmd), GMA_OUTPUT "/gma-trace mem --pid %d --gpa %#x --len %#x",
-			 vm.pid, ranges[i].gpa, ranges[i].len);
+		int len = snprintf(cmd, sizeof(cmd),
+				   GMA_OUTPUT "/gma-trace mem --pid %d --gpa %#x --len %#x", vm.pid,
+				   ranges[i].gpa, ranges[i].len);
+
 		cr_assert_eq(run_capture(cmd, &plain), 0, "%s", cmd);
-		strcat(cmd, " --via-bpf");
+		/* the sample comes at the VM's next exit: waited for until the test's deadline */
+		snprintf(cmd + len, sizeof(cmd) - len, " --via-bpf --timeout-ms %u", ms_left());
 		cr_assert_eq(run_capture(cmd, &bpf), 0, "%s", cmd);
 		cr_assert(strlen(plain) > 0);
 		cr_assert_str_eq(plain, bpf, "%s: outputs differ", cmd);
@@ -276,9 +283,13 @@ Test(tracer, clear_errors)
 	free(out);
 }
 
-/* Whether process pid has attached a tracepoint program (a link fd in /proc/PID/fdinfo). */
-static bool holds_program(pid_t pid)
+/*
+ * Whether process *ctx (a pid_t) has attached a tracepoint program (a link fd in
+ * /proc/PID/fdinfo); for wait_until_deadline.
+ */
+static bool holds_program(void *ctx)
 {
+	pid_t pid = *(pid_t *)ctx;
 	char path[320], line[128];
 	struct dirent *e;
 	bool found = false;
@@ -307,7 +318,7 @@ Test(tracer, vm_exiting_during_trace_is_reported)
 {
 	char cmd[256], out_path[64];
 	pid_t pid = vm.pid, tracer;
-	int fd, i;
+	int fd;
 
 	/*
 	 * The VM is stopped (SIGSTOP): no exits come; then it is killed once gma-trace has
@@ -318,15 +329,13 @@ Test(tracer, vm_exiting_during_trace_is_reported)
 	cr_assert((fd = mkstemp(out_path)) >= 0);
 	close(fd);
 	snprintf(cmd, sizeof(cmd),
-		 "exec " GMA_OUTPUT "/gma-trace mem --via-bpf --pid %d --gpa 0 --timeout-ms %d "
+		 "exec " GMA_OUTPUT "/gma-trace mem --via-bpf --pid %d --gpa 0 --timeout-ms %u "
 		 ">%s 2>&1",
-		 pid, SAFETY_SECONDS * 1000, out_path);
+		 pid, ms_left(), out_path);
 	tracer = spawn_shell(cmd);
-	for (i = 0; i < SAFETY_SECONDS * 50 && !holds_program(tracer); i++)
-		usleep(20000);
-	cr_assert(holds_program(tracer), "gma-trace never attached");
+	cr_assert(wait_until_deadline(holds_program, &tracer), "gma-trace never attached");
 	kill(pid, SIGKILL);
-	cr_assert_eq(wait_exit(tracer), 1);
+	cr_assert_eq(wait_exit_by_deadline(tracer, cmd), 1);
 	cr_assert_eq(count_lines(out_path, "exited before it could be sampled"), 1,
 		     "no exit message (%s)", out_path);
 	unlink(out_path);
