@@ -111,11 +111,9 @@ struct demo {
 	/* --memslot-churn: a slot the guest never uses, added, moved and deleted in turn */
 	struct {
 		uint8_t *map;
-		uint64_t gpa;
 		unsigned int phase; /* 0: absent, 1: at DEMO_CHURN_GPA_A, 2: at DEMO_CHURN_GPA_B */
 		uint8_t fill; /* every byte of the current mapping */
-		uint64_t next_ms;
-		uint64_t changes;
+		uint64_t next_ms; /* when the next change is due */
 	} churn;
 };
 

@@ -116,6 +116,11 @@ static void signal_ready(struct demo *d)
 	}
 }
 
+/*
+ * One field of the hostile report being assembled: a write marks its field present until the
+ * commit. The 64-bit fields (the address, a PCI device's base) come as two 32-bit halves,
+ * each kept when the other is written.
+ */
 static void hostile_field(struct demo *d, uint32_t port, uint32_t v)
 {
 	struct hostile_report *r = &d->hostile;
