@@ -37,6 +37,8 @@
 #include "../../tools/demo-vmm/demo-abi.h"
 #include "../../tools/demo-vmm/pattern.h"
 
+TestSuite(attach, .init = test_clock_start, .timeout = TEST_LIMIT_S);
+
 /* --queue for the VMM's queue (dev, q) as its log gave it, type = VIRTIO_ID_* */
 static void queue_arg(char *buf, size_t size, const char *dev, __u64 q, unsigned int type)
 {
@@ -73,10 +75,10 @@ static struct json_object *find(const char *type, __u64 base, __u64 queue, long 
 	return NULL;
 }
 
-Test(attach, in_flight_chains_listed_once, .timeout = 300)
+Test(attach, in_flight_chains_listed_once)
 {
-	static const char *const args[] = { "--hold",	 "completions", "--suppress",
-					    "--seconds", "240",		NULL };
+	const char *const args[] = { "--hold",	  "completions", "--suppress",
+				     "--seconds", vmm_seconds(), NULL };
 	char blk_q[256], net_q[256], cmd[1024], text_path[64];
 	size_t expected = 0, per_queue[2] = { 0 }, listed = 0;
 	__u64 blk_head = ~0ULL, blk_base = 0;
@@ -128,8 +130,9 @@ Test(attach, in_flight_chains_listed_once, .timeout = 300)
 		  "no completion record with its age unknown");
 	cr_assert(wait_lines(text_path, "age unknown (in flight at attach)", 1, text_trace));
 	demo_vm_stop_keep_log(&vm);
-	cr_assert_eq(wait_exit(json_trace), 0);
-	cr_assert_eq(wait_exit(text_trace), 0);
+	/* their VM gone, both end by themselves */
+	cr_assert_eq(wait_exit_by_deadline(json_trace, "gma-trace rings -j"), 0);
+	cr_assert_eq(wait_exit_by_deadline(text_trace, "gma-trace rings"), 0);
 
 	load_jsonl(trace_path, &trace, true);
 	for (size_t i = 0; i < trace.n; i++)
@@ -201,6 +204,8 @@ static void on_attach(void *ctx, const struct gma_attach_chains *a)
 #define AVAIL_OFF 0x400
 #define USED_OFF 0x1000
 #define BUF_OFF 0x2000
+/* The key the test's queues are known by: any virtio-mmio base, the VM has no devices. */
+#define QUEUE_BASE 0xd0000000ULL
 
 /*
  * A ring with `pending` chains from used index `used` on, head h = (7 * k + 3) % NUM for the
@@ -260,7 +265,7 @@ Test(attach, listing_capped)
 	t = gma_tracer_new(&opts);
 	cr_assert_not_null(t, "gma_tracer_new: %s", strerror(errno));
 
-	err = gma_tracer_add_queue(t, vm->id, 0xd0000000, 0, &l, 2);
+	err = gma_tracer_add_queue(t, vm->id, QUEUE_BASE, 0, &l, 2);
 	cr_assert_eq(err, 0, "gma_tracer_add_queue: %s", strerror(-err));
 	cr_assert_eq(seen.calls, 1);
 	cr_expect_eq(seen.in_flight, pending);
@@ -279,7 +284,7 @@ Test(attach, listing_capped)
 	/* hostile: avail 1000 ahead of used */
 	memset(&seen, 0, sizeof(seen));
 	write_ring(ram, 0, 1000);
-	err = gma_tracer_add_queue(t, vm->id, 0xd0000000, 1, &l, 2);
+	err = gma_tracer_add_queue(t, vm->id, QUEUE_BASE, 1, &l, 2);
 	cr_assert_eq(err, 0);
 	cr_assert_eq(seen.calls, 1);
 	cr_expect_eq(seen.in_flight, NUM, "%u in flight for a queue of %d", seen.in_flight, NUM);

@@ -22,6 +22,7 @@
 
 #include "demo_vm.h"
 #include "trace_run.h"
+#include "../../tools/demo-vmm/demo-abi.h"
 
 TestSuite(faults, .init = test_clock_start, .fini = trace_run_cleanup, .timeout = TEST_LIMIT_S);
 
@@ -111,11 +112,11 @@ Test(faults, page_never_touched_is_a_fault_not_zeros)
 	demo_vm_start(&vm, (const char *const[]){ "--seconds", vmm_seconds(), NULL });
 	t = gma_tracer_new(&opts);
 	cr_assert(t);
-	/* slot 4 from 0x38000: after the rings and buffers, before the pattern at its end */
-	cr_assert_eq(gma_tracer_request_sample(t, vm.pid, 0x38000, 64, NULL), 0);
+	cr_assert_eq(gma_tracer_request_sample(t, vm.pid, DEMO_UNTOUCHED_GPA, 64, NULL), 0);
 	while (!g.done) {
 		gma_tracer_poll(t, 100);
-		cr_assert_gt(test_seconds_left(), 0, "no sample of 0x38000 by the test's deadline");
+		cr_assert_gt(test_seconds_left(), 0, "no sample of %#x by the test's deadline",
+			     DEMO_UNTOUCHED_GPA);
 	}
 	for (int i = 0; i < 64; i++)
 		cr_assert_eq(g.state[i], GMA_BYTE_FAULT, "byte %d: state %u", i, g.state[i]);
@@ -244,13 +245,13 @@ Test(faults, vm_exiting_under_the_trace_ends_it_with_a_summary)
 	cr_assert((fd = mkstemp(text_path)) >= 0, "mkstemp: %s", strerror(errno));
 	close(fd);
 	snprintf(json_cmd, sizeof(json_cmd),
-		 "exec " GMA_OUTPUT "/gma-trace rings --json --pid %d --mmio 0xd0001000 "
+		 "exec " GMA_OUTPUT "/gma-trace rings --json --pid %d --mmio %#x "
 		 "--duration %s >%s 2>/dev/null",
-		 vm.pid, vmm_seconds(), trace_path);
+		 vm.pid, DEMO_VIRTIO_BLK_BASE, vmm_seconds(), trace_path);
 	snprintf(text_cmd, sizeof(text_cmd),
-		 "exec " GMA_OUTPUT "/gma-trace rings --pid %d --mmio 0xd0001000 --duration %s "
+		 "exec " GMA_OUTPUT "/gma-trace rings --pid %d --mmio %#x --duration %s "
 		 ">%s 2>&1",
-		 vm.pid, vmm_seconds(), text_path);
+		 vm.pid, DEMO_VIRTIO_BLK_BASE, vmm_seconds(), text_path);
 	json_pid = spawn_shell(json_cmd);
 	text_pid = spawn_shell(text_cmd);
 	/*
@@ -333,13 +334,14 @@ static bool program_gone(void *id)
 
 Test(faults, killed_and_restarted)
 {
+	char cmd[512], mmio[32], blk_q[128], chain[64];
 	struct held h = {};
 	struct demo_vm vm;
-	char cmd[512];
 	int status, fd;
 	pid_t pid;
 
 	demo_vm_start(&vm, (const char *const[]){ "--seconds", vmm_seconds(), NULL });
+	snprintf(mmio, sizeof(mmio), "%#x", DEMO_VIRTIO_BLK_BASE);
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
@@ -348,8 +350,8 @@ Test(faults, killed_and_restarted)
 		snprintf(p, sizeof(p), "%d", vm.pid);
 		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
 			_exit(126);
-		execl(GMA_OUTPUT "/gma-trace", "gma-trace", "rings", "--pid", p, "--mmio",
-		      "0xd0001000", NULL);
+		execl(GMA_OUTPUT "/gma-trace", "gma-trace", "rings", "--pid", p, "--mmio", mmio,
+		      NULL);
 		_exit(127);
 	}
 	/* loading and attaching takes a while in a slow (emulated) VM */
@@ -367,13 +369,11 @@ Test(faults, killed_and_restarted)
 	snprintf(trace_path, sizeof(trace_path), "/tmp/gma-faults-out.XXXXXX");
 	cr_assert((fd = mkstemp(trace_path)) >= 0, "mkstemp: %s", strerror(errno));
 	close(fd);
-	snprintf(cmd, sizeof(cmd),
-		 "exec " GMA_OUTPUT "/gma-trace rings --pid %d --queue base=0xd0001000,"
-		 "index=0,num=16,desc=0x31000,driver=0x31100,device=0x31200,type=2 >%s",
-		 vm.pid, trace_path);
+	snprintf(cmd, sizeof(cmd), "exec " GMA_OUTPUT "/gma-trace rings --pid %d %s >%s", vm.pid,
+		 demo_mmio_queue_arg(blk_q, sizeof(blk_q), DEMO_VQ_BLK), trace_path);
 	pid = spawn_shell(cmd);
-	cr_assert(wait_lines(trace_path, "virtio-blk@d0001000 q0 avail", 1, pid),
-		  "no chain after restart");
+	snprintf(chain, sizeof(chain), "virtio-blk@%x q0 avail", DEMO_VIRTIO_BLK_BASE);
+	cr_assert(wait_lines(trace_path, chain, 1, pid), "no chain after restart");
 	kill(pid, SIGINT);
 	cr_assert_eq(wait_exit(pid), 0, "%s", cmd);
 	demo_vm_stop(&vm);
@@ -425,8 +425,9 @@ Test(faults, memslot_churn_samples_are_current_or_unmapped)
 			     unmapped_n);
 		usleep(1000);
 		g.done = false;
-		cr_assert_eq(gma_tracer_request_sample(t, vm.pid, i % 2 ? 0x58000 : 0x50000, 64,
-						       NULL),
+		cr_assert_eq(gma_tracer_request_sample(t, vm.pid,
+						       i % 2 ? DEMO_CHURN_GPA_B : DEMO_CHURN_GPA_A,
+						       64, NULL),
 			     0);
 		while (!g.done) {
 			gma_tracer_poll(t, 50);
@@ -471,9 +472,10 @@ static void on_churn_sample_all(void *ctx, const struct gma_sample *s)
 
 /*
  * What the demo's log says the 64 bytes at gpa were at ts: the slot's fill where the last
- * change before ts put it (add: 0x50000, move: 0x58000), else unmapped. The VMM changes the
- * slot on the vCPU thread between two KVM_RUNs and logs the change before the next one, so
- * each sample, taken during a KVM_RUN of that thread, falls strictly between two changes.
+ * change before ts put it (add: DEMO_CHURN_GPA_A, move: DEMO_CHURN_GPA_B), else unmapped. The
+ * VMM changes the slot on the vCPU thread between two KVM_RUNs and logs the change before the
+ * next one, so each sample, taken during a KVM_RUN of that thread, falls strictly between two
+ * changes.
  */
 static bool churn_expected(struct jlines *log, __u64 ts, __u64 gpa, __u8 *fill)
 {
@@ -522,7 +524,7 @@ Test(faults, memslot_churn_samples_match_the_slot_log)
 	a.n = 0;
 	/* 120 samples or more, until the slot was seen at both addresses and away */
 	for (size_t i = 0; a.n < 120 || !mapped[0] || !mapped[1] || !unmapped; i++) {
-		__u64 gpa = i % 2 ? 0x58000 : 0x50000;
+		__u64 gpa = i % 2 ? DEMO_CHURN_GPA_B : DEMO_CHURN_GPA_A;
 
 		cr_assert_lt(a.n, sizeof(a.s) / sizeof(a.s[0]),
 			     "only %zu/%zu mapped and %zu unmapped samples", mapped[0], mapped[1],
@@ -536,7 +538,7 @@ Test(faults, memslot_churn_samples_match_the_slot_log)
 				     i);
 		}
 		if (a.s[a.n - 1].state[0] == GMA_BYTE_READ)
-			mapped[gpa == 0x58000]++;
+			mapped[gpa == DEMO_CHURN_GPA_B]++;
 		else
 			unmapped++;
 	}
@@ -577,8 +579,8 @@ Test(faults, memslot_churn_process_reads_are_consistent)
 		int status;
 
 		snprintf(cmd, sizeof(cmd),
-			 GMA_OUTPUT "/gma-trace mem -j --pid %d --gpa 0x50000 --len 64 2>&1",
-			 vm.pid);
+			 GMA_OUTPUT "/gma-trace mem -j --pid %d --gpa %#x --len 64 2>&1", vm.pid,
+			 DEMO_CHURN_GPA_A);
 		status = run_capture(cmd, &out);
 		if (status == 1 && strstr(out, "kept changing")) {
 			free(out);

@@ -14,6 +14,7 @@
 
 #include "demo_vm.h"
 #include "trace_run.h"
+#include "../../tools/demo-vmm/demo-abi.h"
 
 TestSuite(hostile, .init = test_clock_start, .fini = trace_run_cleanup, .timeout = TEST_LIMIT_S);
 
@@ -140,7 +141,7 @@ Test(hostile, well_formed_traffic_keeps_being_decoded_and_nothing_is_lost)
 	for (size_t i = 0; i < truth.n; i++) {
 		struct json_object *t = truth.v[i], *g;
 
-		if (!is(t, "event", "chain") || num(t, "base") == 0xd0004000)
+		if (!is(t, "event", "chain") || num(t, "base") == DEMO_VIRTIO_HOSTILE_BASE)
 			continue;
 		g = find_chain(num(t, "base"), num(t, "queue"), num(t, "avail_idx"));
 		cr_assert(g, "well-formed chain at avail %llu of %s not traced",

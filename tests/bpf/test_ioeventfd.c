@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/virtio_mmio.h>
+#include <linux/virtio_pci.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +35,21 @@
 
 #include "demo_vm.h"
 #include "trace_run.h"
+#include "../../tools/demo-vmm/demo-abi.h"
 
 /* The iterator's cap (bpf/kvm_vms.bpf.c GMA_VM_IOEVENTFDS_MAX). */
 #define LISTED_MAX 128
+
+/*
+ * What the demo's devices register (the test's own VM registers the same): the blk and console
+ * windows' QueueNotify, a legacy virtio-pci notify port at the first I/O BAR, a modern
+ * virtio-pci notify area in the first memory BAR (at 0x3000, as tools/demo-vmm/virtio-pci.c
+ * lays out its BARs).
+ */
+#define BLK_NOTIFY (DEMO_VIRTIO_BLK_BASE + VIRTIO_MMIO_QUEUE_NOTIFY)
+#define CONSOLE_NOTIFY (DEMO_VIRTIO_CONSOLE_BASE + VIRTIO_MMIO_QUEUE_NOTIFY)
+#define LEGACY_PCI_NOTIFY (DEMO_PCI_IO_BASE + VIRTIO_PCI_QUEUE_NOTIFY)
+#define MODERN_PCI_NOTIFY (DEMO_PCI_MEM_BASE + 0x3000)
 
 struct own_vm {
 	int kvm_fd;
@@ -117,21 +131,21 @@ Test(vms, ioeventfds_listed)
 	size_t n;
 
 	own_vm_create(&own);
-	reg(&own, 0xd0001050, 4, false, 0);
-	reg(&own, 0xd0001050, 4, false, 1);
-	reg(&own, 0xc010, 2, true, 3);
-	reg(&own, 0xe0003000, 0, false, -1);
+	reg(&own, BLK_NOTIFY, 4, false, 0);
+	reg(&own, BLK_NOTIFY, 4, false, 1);
+	reg(&own, LEGACY_PCI_NOTIFY, 2, true, 3);
+	reg(&own, MODERN_PCI_NOTIFY, 0, false, -1);
 
 	vm = list_own(&vms, &n);
 	cr_assert_eq(vm->nr_ioeventfds, 5, "%zu ioeventfds listed, 5 registered",
 		     vm->nr_ioeventfds);
 	cr_expect_eq(vm->ioeventfds_more, 0);
 	cr_expect_eq(vm->flags & GMA_VM_IOEVENTFDS_INCOMPLETE, 0);
-	expect(&vm->ioeventfds[0], GMA_BUS_MMIO, 0xd0001050, 4, 0, 0);
-	expect(&vm->ioeventfds[1], GMA_BUS_MMIO, 0xd0001050, 4, 1, 1);
-	expect(&vm->ioeventfds[2], GMA_BUS_PIO, 0xc010, 2, 3, 2);
-	expect(&vm->ioeventfds[3], GMA_BUS_MMIO, 0xe0003000, 0, -1, 3);
-	expect(&vm->ioeventfds[4], GMA_BUS_FAST_MMIO, 0xe0003000, 0, -1, 4);
+	expect(&vm->ioeventfds[0], GMA_BUS_MMIO, BLK_NOTIFY, 4, 0, 0);
+	expect(&vm->ioeventfds[1], GMA_BUS_MMIO, BLK_NOTIFY, 4, 1, 1);
+	expect(&vm->ioeventfds[2], GMA_BUS_PIO, LEGACY_PCI_NOTIFY, 2, 3, 2);
+	expect(&vm->ioeventfds[3], GMA_BUS_MMIO, MODERN_PCI_NOTIFY, 0, -1, 3);
+	expect(&vm->ioeventfds[4], GMA_BUS_FAST_MMIO, MODERN_PCI_NOTIFY, 0, -1, 4);
 	gma_vms_free(vms, n);
 	own_vm_destroy(&own);
 }
@@ -163,7 +177,7 @@ Test(vms, ioeventfds_capped)
 /* A registration taken back (KVM_IOEVENTFD_FLAG_DEASSIGN) is gone from the next listing. */
 Test(vms, ioeventfd_deassigned)
 {
-	struct kvm_ioeventfd io = { .addr = 0xd0002050,
+	struct kvm_ioeventfd io = { .addr = CONSOLE_NOTIFY,
 				    .len = 4,
 				    .datamatch = 1,
 				    .flags = KVM_IOEVENTFD_FLAG_DATAMATCH |
@@ -176,8 +190,8 @@ Test(vms, ioeventfd_deassigned)
 
 	cr_assert_not_null(l, "gma_vm_lister_new: %s", strerror(errno));
 	own_vm_create(&own);
-	reg(&own, 0xd0002050, 4, false, 0);
-	io.fd = reg(&own, 0xd0002050, 4, false, 1);
+	reg(&own, CONSOLE_NOTIFY, 4, false, 0);
+	io.fd = reg(&own, CONSOLE_NOTIFY, 4, false, 1);
 	cr_assert_eq(gma_vm_lister_list(l, &vms, &n), 0);
 	vm = gma_vms_find_pid(vms, n, getpid());
 	cr_assert(vm && vm->nr_ioeventfds == 2);
@@ -188,7 +202,7 @@ Test(vms, ioeventfd_deassigned)
 	vm = gma_vms_find_pid(vms, n, getpid());
 	cr_assert_not_null(vm);
 	cr_assert_eq(vm->nr_ioeventfds, 1, "%zu listed after the deassign", vm->nr_ioeventfds);
-	expect(&vm->ioeventfds[0], GMA_BUS_MMIO, 0xd0002050, 4, 0, 0);
+	expect(&vm->ioeventfds[0], GMA_BUS_MMIO, CONSOLE_NOTIFY, 4, 0, 0);
 	gma_vms_free(vms, n);
 	gma_vm_lister_free(l);
 	own_vm_destroy(&own);
@@ -452,7 +466,7 @@ Test(trace, imported_pci_queues_explain_their_notifies, .init = test_clock_start
 {
 	const char *const args[] = { "--ioeventfd", "--transport", "pci",	  "--hold",
 				     "requests",    "--seconds",   vmm_seconds(), NULL };
-	char queues[2048] = "", cmd[3072];
+	char queues[2048] = "", cmd[3072], blk_pci[32], net_pci[32];
 	struct json_object *summary = NULL, *list;
 	__u64 left_out[2] = { 0 }, traced = 0;
 	struct demo_vm vm;
@@ -478,7 +492,9 @@ Test(trace, imported_pci_queues_explain_their_notifies, .init = test_clock_start
 			(unsigned long long)num(t, "driver"), (unsigned long long)num(t, "device"));
 		cr_assert_lt(len, sizeof(queues));
 	}
-	cr_assert(strstr(queues, "pci=0000:00:01.0") && strstr(queues, "pci=0000:00:03.0"),
+	snprintf(blk_pci, sizeof(blk_pci), "pci=0000:00:%02x.0", DEMO_PCI_SLOT_BLK);
+	snprintf(net_pci, sizeof(net_pci), "pci=0000:00:%02x.0", DEMO_PCI_SLOT_NET);
+	cr_assert(strstr(queues, blk_pci) && strstr(queues, net_pci),
 		  "the VMM logged no layout of blk or net q0: %s", queues);
 	cr_assert(left_out[0] && left_out[1], "console q1 or net q1 was not registered");
 

@@ -22,11 +22,12 @@
 #include "compiler.h" /* ARRAY_SIZE */
 #include "demo_vm.h"
 #include "memslot_selftest.skel.h"
+#include "trace_run.h"
+#include "../../tools/demo-vmm/demo-abi.h"
 #include "../../tools/demo-vmm/pattern.h"
 
-/* The suite's one limit: a request unanswered this long fails the test before it times out. */
-#define SUITE_TIMEOUT_S 240
-#define ANSWER_TIMEOUT_S (SUITE_TIMEOUT_S / 2)
+/* An address in the demo's hole between slots 3 and 4: no memslot has it. */
+#define IN_THE_HOLE (DEMO_HOLE_GPA + 0x5000)
 
 static struct demo_vm vm;
 static struct memslot_selftest_bpf *skel;
@@ -36,7 +37,8 @@ static void setup(void)
 {
 	struct gma_region r[ARRAY_SIZE(vm.slots)];
 
-	demo_vm_start(&vm, NULL);
+	test_clock_start();
+	demo_vm_start(&vm, (const char *const[]){ "--seconds", vmm_seconds(), NULL });
 	for (size_t i = 0; i < vm.nr_slots; i++)
 		r[i] = (struct gma_region){ .gpa = vm.slots[i].gpa,
 					    .size = vm.slots[i].size,
@@ -58,25 +60,22 @@ static void teardown(void)
 	demo_vm_stop(&vm);
 }
 
-TestSuite(memslot_bpf, .init = setup, .fini = teardown, .timeout = SUITE_TIMEOUT_S);
+TestSuite(memslot_bpf, .init = setup, .fini = teardown, .timeout = TEST_LIMIT_S);
 
 /* One request, answered by the kernel on the demo VM's vCPU thread at its next exit. */
 static struct selftest_resp *bpf_run(enum selftest_op op, __u64 gpa, __u64 len)
 {
 	struct selftest_req *req = &skel->bss->req;
-	struct timespec start, now, pause = { 0, 100000 };
+	struct timespec pause = { 0, 100000 };
 
 	req->op = op;
 	req->gpa = gpa;
 	req->len = len;
 	__atomic_store_n(&req->seq, req->seq + 1, __ATOMIC_SEQ_CST);
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (__atomic_load_n(&skel->bss->resp.seq, __ATOMIC_SEQ_CST) != req->seq) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		cr_assert_lt(now.tv_sec - start.tv_sec, ANSWER_TIMEOUT_S,
-			     "no answer in %d s: the demo VM made no exit on kvm_entry nor "
-			     "kvm_emulate_insn",
-			     ANSWER_TIMEOUT_S);
+		cr_assert_gt(test_seconds_left(), 0,
+			     "no answer by the test's deadline: the demo VM made no exit on "
+			     "kvm_entry nor kvm_emulate_insn");
 		nanosleep(&pause, NULL); /* polls an answer, not a time */
 	}
 	return &skel->bss->resp;
@@ -111,7 +110,7 @@ Test(memslot_bpf, translate_matches_userspace_at_every_slot_edge)
 		gpas[n++] = s->gpa + s->size - 1;
 		gpas[n++] = s->gpa + s->size; /* the next slot, or a hole */
 	}
-	gpas[n++] = 0x25000; /* the hole between slots 3 and 4 */
+	gpas[n++] = IN_THE_HOLE;
 	gpas[n++] = 0x100000000ull;
 	gpas[n++] = ~0ull;
 	for (size_t i = 0; i < n; i++) {
@@ -158,28 +157,30 @@ static void expect_same_read(__u64 gpa, __u64 len, bool pattern)
 static const struct {
 	__u64 gpa, len;
 } pattern_areas[] = {
-	{ 0x0ff00, 0x0200 }, /* slot 0 -> 1 */
-	{ 0x13f00, 0x3200 }, /* slot 1 -> 2 -> 3 */
-	{ 0x30000, 0x1000 }, /* slot 4 */
+	{ DEMO_PATTERN_SLOT0_1_GPA, DEMO_PATTERN_SLOT0_1_LEN },
+	{ DEMO_PATTERN_SLOT1_3_GPA, DEMO_PATTERN_SLOT1_3_LEN },
+	{ DEMO_PATTERN_SLOT4_GPA, DEMO_PATTERN_SLOT4_LEN },
 };
 
 Test(memslot_bpf, reads_across_slots_and_into_holes_match_userspace)
 {
-	expect_same_read(0xff00, 0x200, true);
-	expect_same_read(0x13f00, 0x200, true);
-	expect_same_read(0x13f00, SELFTEST_COPY_CAP, true);
-	expect_same_read(0x16f00, 0x200, true); /* slot 2 -> 3 */
-	expect_same_read(0x1ff00, 0x200, true); /* a hole part-way: the count copied */
-	expect_same_read(0x25000, 0x10, false); /* in the hole */
-	expect_same_read(0x25000, 0, false); /* zero length: success anywhere */
+	expect_same_read(DEMO_PATTERN_SLOT0_1_GPA, DEMO_PATTERN_SLOT0_1_LEN, true);
+	expect_same_read(DEMO_PATTERN_SLOT1_2_GPA, DEMO_PATTERN_SLOT1_2_LEN, true);
+	expect_same_read(DEMO_PATTERN_SLOT1_3_GPA, SELFTEST_COPY_CAP, true);
+	expect_same_read(DEMO_SLOT3_GPA - 0x100, 0x200, true); /* slot 2 -> 3 */
+	/* a hole part-way: the count copied */
+	expect_same_read(DEMO_PATTERN_HOLE_GPA, 0x200, true);
+	expect_same_read(IN_THE_HOLE, 0x10, false);
+	expect_same_read(IN_THE_HOLE, 0, false); /* zero length: success anywhere */
 	expect_same_read(~0ull - 3, 8, false); /* wraps */
-	cr_assert_eq(bpf_run(SELFTEST_READ_BUF, 0x13f00, SELFTEST_COPY_CAP + 1)->err, -E2BIG,
-		     "past the copy cap");
+	cr_assert_eq(
+		bpf_run(SELFTEST_READ_BUF, DEMO_PATTERN_SLOT1_3_GPA, SELFTEST_COPY_CAP + 1)->err,
+		-E2BIG, "past the copy cap");
 }
 
 Test(memslot_bpf, objects_never_straddle_slots)
 {
-	const struct demo_slot *s = slot_at(0x13f00);
+	const struct demo_slot *s = slot_at(DEMO_SLOT1_GPA);
 	__u64 end = s->gpa + s->size;
 	__u8 user[16];
 
@@ -189,25 +190,27 @@ Test(memslot_bpf, objects_never_straddle_slots)
 	cr_assert_eq(bpf_run(SELFTEST_READ_OBJ, end - 16, 16)->err, 0);
 	cr_assert_eq(gma_mem_read_obj(mem, end - 16, user, 16), 0);
 	cr_assert_arr_eq(skel->bss->buf, user, 16);
-	cr_assert_eq(bpf_run(SELFTEST_READ_OBJ, 0x25000, 4)->err, -EINVAL);
+	cr_assert_eq(bpf_run(SELFTEST_READ_OBJ, IN_THE_HOLE, 4)->err, -EINVAL);
 }
 
 /* The live-process backend refuses volatile access (-EOPNOTSUPP): the pattern is the truth. */
 Test(memslot_bpf, volatile_reads_are_the_guests_bytes)
 {
+	const __u64 gpa = DEMO_PATTERN_SLOT1_3_GPA + 8; /* 8-aligned, in a pattern area */
+
 	for (unsigned int w = 1; w <= 8; w *= 2) {
-		struct selftest_resp *r = bpf_run(SELFTEST_READ_VOLATILE, 0x13f08, w);
+		struct selftest_resp *r = bpf_run(SELFTEST_READ_VOLATILE, gpa, w);
 		__u64 want = 0;
 
 		cr_assert_eq(r->err, 0, "width %u: %d", w, r->err);
 		for (unsigned int i = 0; i < w; i++)
-			want |= (__u64)gma_demo_pattern(0x13f08 + i) << (8 * i);
+			want |= (__u64)gma_demo_pattern(gpa + i) << (8 * i);
 		cr_assert_eq(r->val, want, "width %u: 0x%llx, the pattern says 0x%llx", w, r->val,
 			     want);
 		if (w > 1)
-			cr_assert_eq(bpf_run(SELFTEST_READ_VOLATILE, 0x13f09, w)->err, -EINVAL);
+			cr_assert_eq(bpf_run(SELFTEST_READ_VOLATILE, gpa + 1, w)->err, -EINVAL);
 	}
-	cr_assert_eq(bpf_run(SELFTEST_READ_VOLATILE, 0x25000, 4)->err, -EINVAL);
+	cr_assert_eq(bpf_run(SELFTEST_READ_VOLATILE, IN_THE_HOLE, 4)->err, -EINVAL);
 }
 
 /* Random reads within the pattern areas, and from the end of slot 3 into the hole after it. */
@@ -220,7 +223,7 @@ Test(memslot_bpf, random_reads_match_userspace)
 		__u64 gpa, len = rand_r(&seed) % (SELFTEST_COPY_CAP + 1);
 
 		if (a == ARRAY_SIZE(pattern_areas)) {
-			gpa = 0x1ff00 + rand_r(&seed) % 0x100;
+			gpa = DEMO_PATTERN_HOLE_GPA + rand_r(&seed) % DEMO_PATTERN_HOLE_LEN;
 		} else {
 			gpa = pattern_areas[a].gpa + rand_r(&seed) % pattern_areas[a].len;
 			if (gpa + len > pattern_areas[a].gpa + pattern_areas[a].len)

@@ -99,7 +99,7 @@ Test(rings, every_chain_matches_the_ground_truth)
 	cr_assert_gt(c.console, 0);
 	cr_assert_gt(c.net, 0);
 	/* the model ends where the rings are: every queue notified at each chain */
-	cr_assert_eq(compare_ring_state(), 5);
+	cr_assert_eq(compare_ring_state(), DEMO_VQS);
 }
 
 Test(rings, legacy_virtio_mmio_layout)
@@ -145,7 +145,7 @@ static void trace_until(struct demo_vm *vm, const char *args, const char *needle
 /* The queues the test below gives gma-trace: blk's requests and console's transmit queue. */
 static const struct {
 	__u64 base, queue;
-} given[] = { { 0xd0001000, 0 }, { 0xd0002000, 1 } };
+} given[] = { { DEMO_VIRTIO_BLK_BASE, 0 }, { DEMO_VIRTIO_CONSOLE_BASE, 1 } };
 
 #define NR_GIVEN (sizeof(given) / sizeof(given[0]))
 /* Chains of each queue given that the guest is to make available past the mark, at least. */
@@ -271,18 +271,14 @@ Test(rings, queue_layout_given_for_a_running_guest)
 	struct demo_vm vm;
 	size_t traced = 0, listed = 0, after[NR_GIVEN] = {};
 	long long from[NR_GIVEN];
-	char cmd[1024];
+	char cmd[1024], blk_q[128], console_q[128];
 	pid_t pid;
 
 	demo_vm_start(&vm, (const char *const[]){ "--seconds", vmm_seconds(), NULL });
 	make_trace_path();
-	snprintf(cmd, sizeof(cmd),
-		 "exec " GMA_OUTPUT "/gma-trace rings --json --pid %d "
-		 "--queue base=0xd0001000,index=0,num=16,desc=0x31000,driver=0x31100,"
-		 "device=0x31200,type=2 "
-		 "--queue base=0xd0002000,index=1,num=8,desc=0x31800,driver=0x31900,"
-		 "device=0x31a00,type=3 >%s",
-		 vm.pid, trace_path);
+	snprintf(cmd, sizeof(cmd), "exec " GMA_OUTPUT "/gma-trace rings --json --pid %d %s %s >%s",
+		 vm.pid, demo_mmio_queue_arg(blk_q, sizeof(blk_q), DEMO_VQ_BLK),
+		 demo_mmio_queue_arg(console_q, sizeof(console_q), DEMO_VQ_CONSOLE_TX), trace_path);
 	pid = spawn_shell(cmd);
 	cr_assert(wait_lines(trace_path, "\"type\":\"chain\"", 1, pid), "no chain from %s", cmd);
 	/* every line of the VMM's log is one JSON object: the index of the next in the truth */
@@ -355,10 +351,12 @@ Test(rings, queue_layout_given_for_a_running_guest)
 Test(rings, unknown_layout_is_reported)
 {
 	struct demo_vm vm;
+	char mmio[32];
 
 	demo_vm_start(&vm, (const char *const[]){ "--seconds", vmm_seconds(), NULL });
 	/* waits for the anomaly itself: the notify comes when the guest's next request does */
-	trace_until(&vm, "--mmio 0xd0001000", "unknown_layout", 1);
+	snprintf(mmio, sizeof(mmio), "--mmio %#x", DEMO_VIRTIO_BLK_BASE);
+	trace_until(&vm, mmio, "unknown_layout", 1);
 	demo_vm_stop(&vm);
 	truth_path[0] = 0;
 	load_jsonl(trace_path, &trace, true);
@@ -567,10 +565,11 @@ Test(rings, suppressed_notifies_model_matches_the_rings)
 	}
 	cr_assert_gt(silent_flag, 0, "no chain queued under VRING_USED_F_NO_NOTIFY");
 	cr_assert_gt(silent_event_idx, 0, "no chain queued without a kick under EVENT_IDX");
-	cr_assert_eq(rx, 8, "the net receive ring holds %zu buffers, not 8", rx);
+	cr_assert_eq(rx, DEMO_NET_QUEUE_NUM, "the net receive ring holds %zu buffers, not %d", rx,
+		     DEMO_NET_QUEUE_NUM);
 	cr_assert_eq(event_idx_queues, 3, "EVENT_IDX on %zu queues, not blk's and net's",
 		     event_idx_queues);
-	cr_assert_eq(compare_ring_state(), 5);
+	cr_assert_eq(compare_ring_state(), DEMO_VQS);
 }
 
 /* The VMM's own count of configuration accesses, from its exit event. */
@@ -612,7 +611,7 @@ static void expect_pci_chains(void)
 	cr_assert_gt(c.blk, 0);
 	cr_assert_gt(c.console, 0);
 	cr_assert_gt(c.net, 0, "no chain of the legacy (I/O BAR) device");
-	cr_assert_eq(compare_ring_state(), 5);
+	cr_assert_eq(compare_ring_state(), DEMO_VQS);
 }
 
 /*
@@ -629,7 +628,8 @@ Test(rings, virtio_pci_configured_through_q35_ecam)
 	cr_assert_eq(vmm_exit_count("pci_config_writes"), 2);
 	cr_assert_gt(vmm_exit_count("pci_ecam_reads"), 50);
 	cr_assert_gt(vmm_exit_count("pci_ecam_writes"), 10);
-	cr_assert(vmm_mapped_ecam(DEMO_ECAM_Q35_BASE, 256), "the VMM mapped no ECAM window");
+	cr_assert(vmm_mapped_ecam(DEMO_ECAM_Q35_BASE, DEMO_ECAM_Q35_BUSES),
+		  "the VMM mapped no ECAM window");
 	expect_pci_chains();
 }
 
@@ -694,7 +694,7 @@ Test(rings, snap_len_0_descriptors_without_bytes)
 		chains++;
 	}
 	cr_assert_geq(chains, 20);
-	cr_assert_eq(compare_ring_state(), 5);
+	cr_assert_eq(compare_ring_state(), DEMO_VQS);
 }
 
 /*
@@ -736,5 +736,5 @@ Test(rings, indices_only_model_matches_the_rings)
 	cr_assert_eq(chains, 0);
 	cr_assert_gt(skipped, 0, "no avail entry counted as skipped");
 	cr_assert_leq(skipped, truth_chains);
-	cr_assert_eq(compare_ring_state(), 5);
+	cr_assert_eq(compare_ring_state(), DEMO_VQS);
 }

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -24,13 +23,15 @@
 
 #include "demo_vm.h"
 #include "trace_run.h"
+#include "../../tools/demo-vmm/demo-abi.h"
 #include "../../tools/demo-vmm/pattern.h"
 
 static struct demo_vm vm;
 
 static void setup(void)
 {
-	demo_vm_start(&vm, NULL);
+	test_clock_start();
+	demo_vm_start(&vm, (const char *const[]){ "--seconds", vmm_seconds(), NULL });
 }
 
 static void teardown(void)
@@ -38,7 +39,15 @@ static void teardown(void)
 	demo_vm_stop(&vm);
 }
 
-TestSuite(tracer, .init = setup, .fini = teardown, .timeout = 240);
+TestSuite(tracer, .init = setup, .fini = teardown, .timeout = TEST_LIMIT_S);
+
+/* gma-trace mem --timeout-ms: the time left until the test's deadline, at least 1 ms. */
+static unsigned int ms_left(void)
+{
+	unsigned int ms = (unsigned int)(test_seconds_left() * 1000);
+
+	return ms ? ms : 1;
+}
 
 Test(tracer, iterator_lists_the_vmm_memslots)
 {
@@ -115,16 +124,12 @@ static void on_sample(void *ctx, const struct gma_sample *s)
 /* Samples [gpa, gpa + len) of the demo VM through the kernel. */
 static void bpf_sample(struct gma_tracer *t, struct got *g, __u64 gpa, __u32 len)
 {
-	struct timespec start, now;
-
 	g->count = 0;
 	cr_assert_eq(gma_tracer_request_sample(t, vm.pid, gpa, len, NULL), 0);
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!g->count) {
 		cr_assert_geq(gma_tracer_poll(t, 100), 0);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		cr_assert_lt(now.tv_sec - start.tv_sec, SAFETY_SECONDS, "no sample within %d s",
-			     SAFETY_SECONDS);
+		cr_assert_gt(test_seconds_left(), 0, "no sample of 0x%llx by the test's deadline",
+			     (unsigned long long)gpa);
 	}
 	cr_assert_eq(g->meta.pid, vm.pid);
 	cr_assert_eq(g->meta.gpa, gpa);
@@ -162,16 +167,14 @@ Test(tracer, samples_across_2_and_3_memslots_are_guest_bytes)
 	static struct got g;
 	struct gma_tracer *t = tracer_new(&g);
 
-	/* 0x13f00+0x200 crosses slot 1 -> 2; 0x13f00+0x3200 crosses slots 1 -> 2 -> 3 */
-	bpf_sample(t, &g, 0x13f00, 0x200);
-	expect_pattern(&g, 0x13f00, 0x200);
+	bpf_sample(t, &g, DEMO_PATTERN_SLOT1_2_GPA, DEMO_PATTERN_SLOT1_2_LEN);
+	expect_pattern(&g, DEMO_PATTERN_SLOT1_2_GPA, DEMO_PATTERN_SLOT1_2_LEN);
 	cr_assert_geq(g.meta.nr_fragments, 2);
-	bpf_sample(t, &g, 0x13f00, 0x3200);
-	expect_pattern(&g, 0x13f00, 0x3200);
+	bpf_sample(t, &g, DEMO_PATTERN_SLOT1_3_GPA, DEMO_PATTERN_SLOT1_3_LEN);
+	expect_pattern(&g, DEMO_PATTERN_SLOT1_3_GPA, DEMO_PATTERN_SLOT1_3_LEN);
 	cr_assert_geq(g.meta.nr_fragments, 3);
-	/* slot 0 -> slot 1 */
-	bpf_sample(t, &g, 0xff00, 0x200);
-	expect_pattern(&g, 0xff00, 0x200);
+	bpf_sample(t, &g, DEMO_PATTERN_SLOT0_1_GPA, DEMO_PATTERN_SLOT0_1_LEN);
+	expect_pattern(&g, DEMO_PATTERN_SLOT0_1_GPA, DEMO_PATTERN_SLOT0_1_LEN);
 	cr_assert_eq(gma_tracer_drops(t), 0);
 	cr_assert_eq(gma_tracer_bad_records(t), 0);
 	gma_tracer_free(t);
@@ -179,21 +182,24 @@ Test(tracer, samples_across_2_and_3_memslots_are_guest_bytes)
 
 Test(tracer, holes_and_past_the_end_are_unmapped_not_zeros)
 {
+	/* slot 3's last pattern bytes, the hole, then slot 4's first 0x100, as sample offsets */
+	const __u32 hole = DEMO_HOLE_GPA - DEMO_PATTERN_HOLE_GPA;
+	const __u32 slot4 = DEMO_SLOT4_GPA - DEMO_PATTERN_HOLE_GPA;
 	static struct got g;
 	struct gma_tracer *t = tracer_new(&g);
 	__u32 i;
 
-	/* 0x1ff00..0x20000 is slot 3's end, 0x20000..0x30000 the hole, then slot 4 */
-	bpf_sample(t, &g, 0x1ff00, 0x10200);
-	expect_pattern(&g, 0x1ff00, 0x100);
-	for (i = 0x100; i < 0x10100; i++)
+	bpf_sample(t, &g, DEMO_PATTERN_HOLE_GPA, slot4 + 0x100);
+	expect_pattern(&g, DEMO_PATTERN_HOLE_GPA, hole);
+	for (i = hole; i < slot4; i++)
 		cr_assert_eq(g.state[i], GMA_BYTE_UNMAPPED, "offset 0x%x state %u", i, g.state[i]);
-	expect_pattern_at(&g, 0x10100, 0x30000, 0x100);
-	/* past the last slot (slot 4 ends at 0x40000) */
-	bpf_sample(t, &g, 0x3ff80, 0x100);
-	expect_pattern(&g, 0x3ff80, 0x80);
-	for (i = 0x80; i < 0x100; i++)
+	expect_pattern_at(&g, slot4, DEMO_SLOT4_GPA, 0x100);
+	/* past the last slot: the last pattern bytes of RAM, then 0x80 bytes beyond */
+	bpf_sample(t, &g, DEMO_PATTERN_END_GPA, DEMO_PATTERN_END_LEN + 0x80);
+	expect_pattern(&g, DEMO_PATTERN_END_GPA, DEMO_PATTERN_END_LEN);
+	for (i = DEMO_PATTERN_END_LEN; i < DEMO_PATTERN_END_LEN + 0x80; i++)
 		cr_assert_eq(g.state[i], GMA_BYTE_UNMAPPED);
+	/* far past it: 1 MiB, where the demo has nothing */
 	bpf_sample(t, &g, 0x100000, 0x40);
 	for (i = 0; i < 0x40; i++)
 		cr_assert_eq(g.state[i], GMA_BYTE_UNMAPPED);
@@ -209,16 +215,17 @@ Test(tracer, fragment_caps_are_configurable_and_reported)
 	__u32 i;
 
 	cr_assert(t);
-	cr_assert_eq(gma_tracer_request_sample(t, vm.pid, 0x13f00, 1025, NULL), -E2BIG);
+	cr_assert_eq(gma_tracer_request_sample(t, vm.pid, DEMO_PATTERN_SLOT1_3_GPA, 1025, NULL),
+		     -E2BIG);
 	/* 4 fragments of at most 256 bytes cover 0x400 bytes: the rest is capped, not zero */
-	bpf_sample(t, &g, 0x14000, 0x400);
-	expect_pattern(&g, 0x14000, 0x400);
+	bpf_sample(t, &g, DEMO_SLOT2_GPA, 0x400);
+	expect_pattern(&g, DEMO_SLOT2_GPA, 0x400);
 	cr_assert_eq(g.meta.nr_fragments, 4);
 	cr_assert_eq(g.meta.err, 0);
-	/* from 0x13f80 the first fragment ends at slot 2 (0x80 bytes): 4 cover 0x380 */
-	bpf_sample(t, &g, 0x13f80, 0x400);
+	/* 0x80 bytes before slot 2 the first fragment ends at the slot (0x80): 4 cover 0x380 */
+	bpf_sample(t, &g, DEMO_SLOT2_GPA - 0x80, 0x400);
 	cr_assert_eq(g.meta.err, -E2BIG);
-	expect_pattern(&g, 0x13f80, 0x380);
+	expect_pattern(&g, DEMO_SLOT2_GPA - 0x80, 0x380);
 	for (i = 0x380; i < 0x400; i++)
 		cr_assert_eq(g.state[i], GMA_BYTE_CAPPED);
 	gma_tracer_free(t);
@@ -226,19 +233,25 @@ Test(tracer, fragment_caps_are_configurable_and_reported)
 
 Test(tracer, gma_trace_mem_agrees_with_and_without_bpf)
 {
-	static const char *ranges[][2] = {
-		{ "0x13f00", "0x200" },
-		{ "0x13f00", "0x3200" },
-		{ "0x1ff80", "0x100" },
-		{ "0x3ffc0", "0x80" },
+	/* across slots 1 -> 2 and 1 -> 2 -> 3, into the hole, past the end of RAM */
+	static const struct {
+		unsigned int gpa, len;
+	} ranges[] = {
+		{ DEMO_PATTERN_SLOT1_2_GPA, DEMO_PATTERN_SLOT1_2_LEN },
+		{ DEMO_PATTERN_SLOT1_3_GPA, DEMO_PATTERN_SLOT1_3_LEN },
+		{ DEMO_HOLE_GPA - 0x80, 0x100 },
+		{ DEMO_RAM_END - 0x40, 0x80 },
 	};
 	char cmd[256], *plain, *bpf;
 
 	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		snprintf(cmd, sizeof(cmd), GMA_OUTPUT "/gma-trace mem --pid %d --gpa %s --len %s",
-			 vm.pid, ranges[i][0], ranges[i][1]);
+		int len = snprintf(cmd, sizeof(cmd),
+				   GMA_OUTPUT "/gma-trace mem --pid %d --gpa %#x --len %#x", vm.pid,
+				   ranges[i].gpa, ranges[i].len);
+
 		cr_assert_eq(run_capture(cmd, &plain), 0, "%s", cmd);
-		strcat(cmd, " --via-bpf");
+		/* the sample comes at the VM's next exit: waited for until the test's deadline */
+		snprintf(cmd + len, sizeof(cmd) - len, " --via-bpf --timeout-ms %u", ms_left());
 		cr_assert_eq(run_capture(cmd, &bpf), 0, "%s", cmd);
 		cr_assert(strlen(plain) > 0);
 		cr_assert_str_eq(plain, bpf, "%s: outputs differ", cmd);
@@ -270,9 +283,13 @@ Test(tracer, clear_errors)
 	free(out);
 }
 
-/* Whether process pid has attached a tracepoint program (a link fd in /proc/PID/fdinfo). */
-static bool holds_program(pid_t pid)
+/*
+ * Whether process *ctx (a pid_t) has attached a tracepoint program (a link fd in
+ * /proc/PID/fdinfo); for wait_until_deadline.
+ */
+static bool holds_program(void *ctx)
 {
+	pid_t pid = *(pid_t *)ctx;
 	char path[320], line[128];
 	struct dirent *e;
 	bool found = false;
@@ -301,7 +318,7 @@ Test(tracer, vm_exiting_during_trace_is_reported)
 {
 	char cmd[256], out_path[64];
 	pid_t pid = vm.pid, tracer;
-	int fd, i;
+	int fd;
 
 	/*
 	 * The VM is stopped (SIGSTOP): no exits come; then it is killed once gma-trace has
@@ -312,15 +329,13 @@ Test(tracer, vm_exiting_during_trace_is_reported)
 	cr_assert((fd = mkstemp(out_path)) >= 0);
 	close(fd);
 	snprintf(cmd, sizeof(cmd),
-		 "exec " GMA_OUTPUT "/gma-trace mem --via-bpf --pid %d --gpa 0 --timeout-ms %d "
+		 "exec " GMA_OUTPUT "/gma-trace mem --via-bpf --pid %d --gpa 0 --timeout-ms %u "
 		 ">%s 2>&1",
-		 pid, SAFETY_SECONDS * 1000, out_path);
+		 pid, ms_left(), out_path);
 	tracer = spawn_shell(cmd);
-	for (i = 0; i < SAFETY_SECONDS * 50 && !holds_program(tracer); i++)
-		usleep(20000);
-	cr_assert(holds_program(tracer), "gma-trace never attached");
+	cr_assert(wait_until_deadline(holds_program, &tracer), "gma-trace never attached");
 	kill(pid, SIGKILL);
-	cr_assert_eq(wait_exit(tracer), 1);
+	cr_assert_eq(wait_exit_by_deadline(tracer, cmd), 1);
 	cr_assert_eq(count_lines(out_path, "exited before it could be sampled"), 1,
 		     "no exit message (%s)", out_path);
 	unlink(out_path);

@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <linux/virtio_ids.h>
 
 #include "demo_vm.h"
 #include "trace_run.h"
+#include "../../tools/demo-vmm/demo-abi.h"
 
 /*
  * The slot events of the ground-truth log, {"event":"slot","slot":N,"gpa":N,"size":N,"hva":N},
@@ -113,6 +115,32 @@ void demo_vm_stop(struct demo_vm *vm)
 {
 	demo_vm_stop_keep_log(vm);
 	unlink(vm->log_path);
+}
+
+const char *demo_mmio_queue_arg(char *buf, size_t size, unsigned int vq)
+{
+	static const struct {
+		__u64 base;
+		unsigned int index, num, type;
+	} vqs[DEMO_VQS] = {
+		[DEMO_VQ_BLK] = { DEMO_VIRTIO_BLK_BASE, 0, DEMO_BLK_QUEUE_NUM, VIRTIO_ID_BLOCK },
+		[DEMO_VQ_CONSOLE_RX] = { DEMO_VIRTIO_CONSOLE_BASE, 0, DEMO_CONSOLE_QUEUE_NUM,
+					 VIRTIO_ID_CONSOLE },
+		[DEMO_VQ_CONSOLE_TX] = { DEMO_VIRTIO_CONSOLE_BASE, 1, DEMO_CONSOLE_QUEUE_NUM,
+					 VIRTIO_ID_CONSOLE },
+		[DEMO_VQ_NET_RX] = { DEMO_VIRTIO_NET_BASE, 0, DEMO_NET_QUEUE_NUM, VIRTIO_ID_NET },
+		[DEMO_VQ_NET_TX] = { DEMO_VIRTIO_NET_BASE, 1, DEMO_NET_QUEUE_NUM, VIRTIO_ID_NET },
+	};
+	int n;
+
+	cr_assert_lt(vq, DEMO_VQS, "no demo queue %u", vq);
+	n = snprintf(buf, size,
+		     "--queue base=%#llx,index=%u,num=%u,desc=%#x,driver=%#x,device=%#x,type=%u",
+		     (unsigned long long)vqs[vq].base, vqs[vq].index, vqs[vq].num,
+		     DEMO_VQ_DESC(DEMO_VQ_AREA, vq), DEMO_VQ_DRIVER(DEMO_VQ_AREA, vq),
+		     DEMO_VQ_DEVICE(DEMO_VQ_AREA, vq), vqs[vq].type);
+	cr_assert(n > 0 && (size_t)n < size, "--queue of demo queue %u: no room", vq);
+	return buf;
 }
 
 int run_capture(const char *cmd, char **out)

@@ -35,6 +35,12 @@ void demo_vm_stop(struct demo_vm *vm);
 /* Stops the VMM but keeps its log at vm->log_path (the caller unlinks it). */
 void demo_vm_stop_keep_log(struct demo_vm *vm);
 
+/*
+ * gma-trace's --queue for queue vq (DEMO_VQ_*) of the demo guest's virtio-mmio devices, modern
+ * (the VMM's default), as the guest lays it out (demo-abi.h); written into buf, returned.
+ */
+const char *demo_mmio_queue_arg(char *buf, size_t size, unsigned int vq);
+
 /* Runs a shell command, returns its exit status and stdout (malloc'ed) in *out. */
 int run_capture(const char *cmd, char **out);
 

@@ -120,7 +120,7 @@ size_t assert_same_descs(struct json_object *t, struct json_object *g, size_t sn
 		    addr + len <= DEMO_BLK_BIG_BUF + DEMO_BLK_BIG_SECTORS * 512) {
 			cr_assert_eq(gma_demo_pattern_check(addr, bytes, n), n,
 				     "bytes of desc at 0x%llx", addr);
-			crossing += addr < 0x14000 && addr + len > 0x14000;
+			crossing += addr < DEMO_SLOT2_GPA && addr + len > DEMO_SLOT2_GPA;
 		}
 	}
 	return crossing;

@@ -40,7 +40,7 @@ size_t desc_bytes(struct json_object *d, __u8 *buf, size_t size);
  * the VMM's log of the same chain (t), asserted one by one: address, length, flags, and the
  * bytes sampled of the guest's data buffers, which hold its pattern (demo-abi.h); with
  * snap_len, also that each one's first snap_len bytes (at most) were sampled. Returns how many
- * of the pattern buffers cross guest physical 0x14000, the demo's memory region boundary.
+ * of the pattern buffers cross DEMO_SLOT2_GPA, the demo's boundary between memslots 1 and 2.
  */
 size_t assert_same_descs(struct json_object *t, struct json_object *g, size_t snap_len);
 

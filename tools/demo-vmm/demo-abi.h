@@ -1,13 +1,57 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * What the demo VMM and its guest agree on: where the guest is loaded, and the I/O ports and
- * MMIO windows through which it reports to the VMM. Included by the VMM, the guest's C and
- * assembly, and its linker script, so it holds only #defines.
+ * What the demo VMM and its guest agree on: the memory layout (memslots, where the guest is
+ * loaded, where its pattern, rings and buffers are), the I/O ports and MMIO windows through
+ * which it reports to the VMM, and where its devices are. The tests take these facts from here
+ * too, never as retyped numbers. Included by the VMM, the guest's C and assembly, and its
+ * linker script, so it holds only #defines.
  */
 #ifndef GMA_DEMO_ABI_H
 #define GMA_DEMO_ABI_H
 
-/* Guest physical layout inside slot 0 (0x0-0x10000). Pattern writes stay above 0xf000. */
+/*
+ * Guest RAM as the VMM registers it: five memslots with separate, non-adjacent host mappings.
+ * DEMO_SLOT1_GPA-DEMO_HOLE_GPA is contiguous for the guest but split over three slots, so its
+ * buffers cross memslot boundaries as they do in real VMMs; then a hole the guest cannot touch
+ * as RAM, then one more slot. Each slot ends where the next begins (slot 3 at the hole, slot 4
+ * at DEMO_RAM_END); every boundary is a multiple of 4K.
+ */
+#define DEMO_SLOT0_GPA 0x00000000 /* GDT, guest code, stack; its pattern from 0xff00 */
+#define DEMO_SLOT1_GPA 0x00010000
+#define DEMO_SLOT2_GPA 0x00014000
+#define DEMO_SLOT3_GPA 0x00017000
+#define DEMO_HOLE_GPA 0x00020000 /* no RAM from here up to slot 4 */
+#define DEMO_SLOT4_GPA 0x00030000
+#define DEMO_RAM_END 0x00040000
+
+/*
+ * The ranges the guest fills with its pattern (pattern.h) and reports before it is ready, each
+ * across a boundary a reader must get right. They stay as written: the blk data buffers lie in
+ * them, and the disk holds the same bytes (see "Where the guest driver puts" below).
+ */
+#define DEMO_PATTERN_SLOT0_1_GPA (DEMO_SLOT1_GPA - 0x100) /* slot 0 -> 1 */
+#define DEMO_PATTERN_SLOT0_1_LEN 0x200
+#define DEMO_PATTERN_SLOT1_2_GPA (DEMO_SLOT2_GPA - 0x100) /* slot 1 -> 2 */
+#define DEMO_PATTERN_SLOT1_2_LEN 0x200
+#define DEMO_PATTERN_SLOT1_3_GPA DEMO_PATTERN_SLOT1_2_GPA /* slot 1 -> 2 -> 3 */
+#define DEMO_PATTERN_SLOT1_3_LEN 0x3200
+#define DEMO_PATTERN_HOLE_GPA (DEMO_HOLE_GPA - 0x100) /* slot 3's last bytes, to the hole */
+#define DEMO_PATTERN_HOLE_LEN 0x100
+#define DEMO_PATTERN_SLOT4_GPA DEMO_SLOT4_GPA /* slot 4, after the hole */
+#define DEMO_PATTERN_SLOT4_LEN 0x1000
+#define DEMO_PATTERN_END_GPA (DEMO_RAM_END - 0x80) /* the last bytes of RAM */
+#define DEMO_PATTERN_END_LEN 0x80
+
+/*
+ * --memslot-churn: a memslot of the VMM's own, away from RAM, which the guest never touches:
+ * added at DEMO_CHURN_GPA_A, moved to DEMO_CHURN_GPA_B, deleted, in turn.
+ */
+#define DEMO_CHURN_SLOT 15
+#define DEMO_CHURN_GPA_A 0x00050000
+#define DEMO_CHURN_GPA_B 0x00058000
+#define DEMO_CHURN_SIZE 0x00001000
+
+/* Guest physical layout inside slot 0. */
 #define DEMO_GDT_GPA 0x00000500 /* by the VMM: null, code 0x08, data 0x10 */
 #define DEMO_GUEST_LOAD_GPA 0x00001000 /* flat binary, entry at its first byte */
 #define DEMO_GUEST_MAX_SIZE 0x00007000 /* image must end below the stack */
@@ -154,6 +198,7 @@
 #define DEMO_PCI_CONFIG_Q35 1
 #define DEMO_PCI_CONFIG_FIXED 2
 #define DEMO_ECAM_Q35_BASE 0xb0000000
+#define DEMO_ECAM_Q35_BUSES 256 /* PCIEXBAR length 0, as the guest programs it */
 #define DEMO_ECAM_FIXED_BASE 0xc0000000
 #define DEMO_ECAM_FIXED_BUSES 16
 /*
@@ -166,13 +211,32 @@
 /*
  * Where the guest driver puts its rings and buffers. Data buffers are the pattern areas of
  * the guest (they hold pattern bytes; the disk is written with them first, so reads put the
- * same bytes back): 0x13f00+0x200 crosses slot 1 -> 2, 0x13f00+0x3200 crosses slots 1, 2, 3.
+ * same bytes back): the small one crosses slot 1 -> 2, the big one slots 1, 2, 3.
  * Everything else lies in slot 4 (0x31000-0x34000) or, for indirect tables, in slot 3.
- * Each queue gets 0x400 bytes: descriptor table, then the driver area at +0x100, the device
- * area at +0x200 (legacy: 0x1000-aligned areas of 0x2000 bytes, see the guest driver).
+ * Each queue gets DEMO_VQ_SIZE bytes: descriptor table, then the driver area at
+ * DEMO_VQ_DRIVER_OFF, the device area at DEMO_VQ_DEVICE_OFF (legacy: 0x1000-aligned areas of
+ * DEMO_VQ_LEGACY_SIZE bytes, see the guest driver). A set's queues take their areas in the
+ * order of DEMO_VQ_BLK..DEMO_VQ_NET_TX, with the sizes DEMO_*_QUEUE_NUM.
  */
 #define DEMO_VQ_AREA 0x00031000 /* modern: blk q0, console q0, q1, net q0, q1 */
 #define DEMO_VQ_LEGACY_AREA 0x00034000 /* legacy: 0x2000 per queue, up to 0x3e000 */
+#define DEMO_VQ_SIZE 0x400
+#define DEMO_VQ_DRIVER_OFF 0x100
+#define DEMO_VQ_DEVICE_OFF 0x200
+#define DEMO_VQ_LEGACY_SIZE 0x2000
+#define DEMO_VQ_BLK 0 /* blk q0, requests */
+#define DEMO_VQ_CONSOLE_RX 1 /* console q0 */
+#define DEMO_VQ_CONSOLE_TX 2 /* console q1 */
+#define DEMO_VQ_NET_RX 3 /* net q0 */
+#define DEMO_VQ_NET_TX 4 /* net q1 */
+#define DEMO_VQS 5
+/* Queue k (DEMO_VQ_*) of a modern area: its descriptor table, driver and device areas. */
+#define DEMO_VQ_DESC(area, k) ((area) + (k)*DEMO_VQ_SIZE)
+#define DEMO_VQ_DRIVER(area, k) (DEMO_VQ_DESC(area, k) + DEMO_VQ_DRIVER_OFF)
+#define DEMO_VQ_DEVICE(area, k) (DEMO_VQ_DESC(area, k) + DEMO_VQ_DEVICE_OFF)
+#define DEMO_BLK_QUEUE_NUM 16
+#define DEMO_CONSOLE_QUEUE_NUM 8
+#define DEMO_NET_QUEUE_NUM 8
 #define DEMO_BLK_HDR_AREA 0x00033000 /* 16-byte request headers, one per head */
 #define DEMO_BLK_STATUS_AREA 0x00033100 /* status bytes, one per head */
 #define DEMO_BLK_ID_BUF 0x00033200 /* GET_ID, 20 bytes */
@@ -182,9 +246,9 @@
 #define DEMO_CONSOLE_BUF2 0x00033440 /* --suppress: a second console line, 64 bytes */
 #define DEMO_NET_RX_AREA 0x00032400 /* --suppress: net receive buffers, up to 0x32c00 */
 #define DEMO_INDIRECT_AREA 0x00018000 /* slot 3: indirect tables, 0x40 per head */
-#define DEMO_BLK_SMALL_BUF 0x00013f00 /* 1 sector, slots 1 -> 2 */
-#define DEMO_BLK_BIG_BUF 0x00013f00 /* 25 sectors, slots 1 -> 2 -> 3 */
-#define DEMO_BLK_BIG_SECTORS 25
+#define DEMO_BLK_SMALL_BUF DEMO_PATTERN_SLOT1_2_GPA /* 1 sector, slots 1 -> 2 */
+#define DEMO_BLK_BIG_BUF DEMO_PATTERN_SLOT1_3_GPA /* 25 sectors, slots 1 -> 2 -> 3 */
+#define DEMO_BLK_BIG_SECTORS 25 /* DEMO_PATTERN_SLOT1_3_LEN in 512-byte sectors */
 #define DEMO_BLK_BIG_SECTOR 64 /* where the big buffer's bytes live on the disk */
 /*
  * With --transport both the PCI devices have a set of areas of their own, in slot 3 (the data
@@ -205,7 +269,7 @@
 
 /*
  * Hostile scenarios (--hostile), in the order the guest performs them. Bit n of
- * DEMO_PIO_HOSTILE selects scenario n; the names are in demo-vmm.c. All but used-backwards
+ * DEMO_PIO_HOSTILE selects scenario n; the names are in options.c. All but used-backwards
  * are done by the guest on the "hostile" device (DEMO_VIRTIO_HOSTILE_BASE), whose model drops
  * malformed chains (virtio_error, no used element) and keeps going.
  */
@@ -248,12 +312,12 @@
 #define DEMO_HQ1_DESC 0x00035800
 #define DEMO_HQ1_DRIVER 0x00035900
 #define DEMO_HQ1_DEVICE 0x00035a00
-#define DEMO_HQ2_DESC 0x00013f80 /* entries 0-7 in slot 1, 8-15 in slot 2 */
+#define DEMO_HQ2_DESC (DEMO_SLOT2_GPA - 0x80) /* entries 0-7 in slot 1, 8-15 in slot 2 */
 #define DEMO_HQ2_DRIVER 0x00035b00
 #define DEMO_HQ2_DEVICE 0x00035c00
 #define DEMO_HQ3_DESC 0x00035d00
 #define DEMO_HQ3_DRIVER 0x00035e00
-#define DEMO_HQ3_DEVICE 0x0003fffc /* 6 + 8 * 16 bytes: ends at 0x40082, RAM at 0x40000 */
+#define DEMO_HQ3_DEVICE (DEMO_RAM_END - 4) /* 6 + 8 * 16 bytes: 0x82 past the end of RAM */
 #define DEMO_HQ4_DESC 0x00035008
 #define DEMO_HQ4_DRIVER 0x00035180
 #define DEMO_HQ4_DEVICE 0x00035200
@@ -263,5 +327,12 @@
 #define DEMO_HOSTILE_ITAB 0x00036400 /* indirect table, up to 32 entries */
 #define DEMO_HOSTILE_ITAB2 0x00036800 /* second indirect table (nested-indirect) */
 #define DEMO_HOSTILE_SAVE_AREA 0x00036c00 /* bytes under DEMO_HQ2_DESC while it is in use */
+
+/*
+ * Console q1's legacy rings: only --legacy uses them, and they lie past the hostile device's
+ * queues and buffers, so without --legacy it is a page of RAM nothing ever touches (the
+ * kernel cannot read it: it was never made resident).
+ */
+#define DEMO_UNTOUCHED_GPA (DEMO_VQ_LEGACY_AREA + DEMO_VQ_CONSOLE_TX * DEMO_VQ_LEGACY_SIZE)
 
 #endif /* GMA_DEMO_ABI_H */

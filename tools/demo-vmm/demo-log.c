@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The demo VMM's JSON-lines ground-truth log, shared by demo-vmm.c and its device models. */
+/* The demo VMM's JSON-lines ground-truth log, shared by all its files and device models. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

@@ -15,8 +15,8 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 DEMO_VMM_OBJDIR := $(OUTPUT)/demo-vmm.o.d
-DEMO_VMM_SRCS := demo-vmm.c demo-log.c vm.c bus.c virtio-dev.c virtio-mmio.c pci.c \
-	virtio-pci.c ioeventfd.c
+DEMO_VMM_SRCS := demo-vmm.c options.c setup.c report_pio.c memslot_churn.c demo-log.c vm.c bus.c \
+	virtio-dev.c virtio-mmio.c pci.c virtio-pci.c ioeventfd.c
 DEMO_VMM_OBJS := $(addprefix $(DEMO_VMM_OBJDIR)/,$(DEMO_VMM_SRCS:.c=.o))
 DEMO_VMM_CFLAGS ?= -O2 -g -Wall -Wextra -Werror -Wno-missing-field-initializers -std=gnu11
 

@@ -45,17 +45,20 @@ struct blk_req {
 
 /* Where a set's rings and buffers go; 0: not available. */
 struct io_layout {
-	uint32_t vq[5], vq_legacy[5]; /* blk q0, console q0, q1, net q0, q1 */
+	uint32_t vq[DEMO_VQS], vq_legacy[DEMO_VQS]; /* indexed by DEMO_VQ_* */
 	uint32_t indirect, blk_hdr, blk_status, blk_id, console_buf, net_hdr, net_frame;
 	uint32_t console_buf2, net_rx; /* --suppress */
 };
 
 static const struct io_layout layouts[2] = {
 	{
-		{ DEMO_VQ_AREA, DEMO_VQ_AREA + 0x400, DEMO_VQ_AREA + 0x800, DEMO_VQ_AREA + 0xc00,
-		  DEMO_VQ_AREA + 0x1000 },
-		{ DEMO_VQ_LEGACY_AREA, DEMO_VQ_LEGACY_AREA + 0x2000, DEMO_VQ_LEGACY_AREA + 0x4000,
-		  DEMO_VQ_LEGACY_AREA + 0x6000, DEMO_VQ_LEGACY_AREA + 0x8000 },
+		{ DEMO_VQ_DESC(DEMO_VQ_AREA, 0), DEMO_VQ_DESC(DEMO_VQ_AREA, 1),
+		  DEMO_VQ_DESC(DEMO_VQ_AREA, 2), DEMO_VQ_DESC(DEMO_VQ_AREA, 3),
+		  DEMO_VQ_DESC(DEMO_VQ_AREA, 4) },
+		{ DEMO_VQ_LEGACY_AREA, DEMO_VQ_LEGACY_AREA + DEMO_VQ_LEGACY_SIZE,
+		  DEMO_VQ_LEGACY_AREA + 2 * DEMO_VQ_LEGACY_SIZE,
+		  DEMO_VQ_LEGACY_AREA + 3 * DEMO_VQ_LEGACY_SIZE,
+		  DEMO_VQ_LEGACY_AREA + 4 * DEMO_VQ_LEGACY_SIZE },
 		DEMO_INDIRECT_AREA,
 		DEMO_BLK_HDR_AREA,
 		DEMO_BLK_STATUS_AREA,
@@ -67,9 +70,11 @@ static const struct io_layout layouts[2] = {
 		DEMO_NET_RX_AREA,
 	},
 	{
-		{ DEMO_SET1_VQ_AREA, DEMO_SET1_VQ_AREA + 0x400, DEMO_SET1_VQ_AREA + 0x800,
-		  DEMO_SET1_VQ_AREA + 0xc00, DEMO_SET1_VQ_AREA + 0x1000 },
-		{ 0, 0, 0, DEMO_SET1_VQ_LEGACY_AREA, DEMO_SET1_VQ_LEGACY_AREA + 0x2000 },
+		{ DEMO_VQ_DESC(DEMO_SET1_VQ_AREA, 0), DEMO_VQ_DESC(DEMO_SET1_VQ_AREA, 1),
+		  DEMO_VQ_DESC(DEMO_SET1_VQ_AREA, 2), DEMO_VQ_DESC(DEMO_SET1_VQ_AREA, 3),
+		  DEMO_VQ_DESC(DEMO_SET1_VQ_AREA, 4) },
+		{ 0, 0, 0, DEMO_SET1_VQ_LEGACY_AREA,
+		  DEMO_SET1_VQ_LEGACY_AREA + DEMO_VQ_LEGACY_SIZE },
 		DEMO_SET1_INDIRECT_AREA,
 		DEMO_SET1_BLK_HDR_AREA,
 		DEMO_SET1_BLK_STATUS_AREA,
@@ -200,7 +205,7 @@ static char *put_str(char *p, const char *s)
 	return p;
 }
 
-/* Where queue @k of the set (blk q0, console q0, q1, net q0, q1) goes on device @d. */
+/* Where queue @k (DEMO_VQ_*: blk q0, console q0, q1, net q0, q1) of the set goes on device @d. */
 static uint32_t vq_area(const struct io_set *s, unsigned int k, const struct vdev *d)
 {
 	return d->version == 2 ? s->l->vq[k] : s->l->vq_legacy[k];
@@ -551,7 +556,8 @@ static bool set_init(struct io_set *s)
 	/* --suppress: EVENT_IDX on blk and net; console keeps to VRING_USED_F_NO_NOTIFY */
 	s->have_blk = !dev_init(s, &s->blk, 0, VIRTIO_ID_BLOCK,
 				(1ULL << VIRTIO_BLK_F_FLUSH) | event_idx) &&
-		      !virtq_setup(&s->blkq, &s->blk, 0, 16, vq_area(s, 0, &s->blk));
+		      !virtq_setup(&s->blkq, &s->blk, 0, DEMO_BLK_QUEUE_NUM,
+				   vq_area(s, DEMO_VQ_BLK, &s->blk));
 	if (!s->have_blk) {
 		puts(s->pci ? "demo guest: no virtio-blk on PCI\n" : "demo guest: no virtio-blk\n");
 		return false;
@@ -562,15 +568,19 @@ static bool set_init(struct io_set *s)
 	vdev_driver_ok(&s->blk);
 
 	s->have_con = !dev_init(s, &s->con, 1, VIRTIO_ID_CONSOLE, 0) &&
-		      !virtq_setup(&s->con_rx, &s->con, 0, 8, vq_area(s, 1, &s->con)) &&
-		      !virtq_setup(&s->con_tx, &s->con, 1, 8, vq_area(s, 2, &s->con));
+		      !virtq_setup(&s->con_rx, &s->con, 0, DEMO_CONSOLE_QUEUE_NUM,
+				   vq_area(s, DEMO_VQ_CONSOLE_RX, &s->con)) &&
+		      !virtq_setup(&s->con_tx, &s->con, 1, DEMO_CONSOLE_QUEUE_NUM,
+				   vq_area(s, DEMO_VQ_CONSOLE_TX, &s->con));
 	if (s->have_con)
 		vdev_driver_ok(&s->con);
 
 	s->have_net =
 		!dev_init(s, &s->net, 2, VIRTIO_ID_NET, (1ULL << VIRTIO_NET_F_MAC) | event_idx) &&
-		!virtq_setup(&s->net_rx, &s->net, 0, 8, vq_area(s, 3, &s->net)) &&
-		!virtq_setup(&s->net_tx, &s->net, 1, 8, vq_area(s, 4, &s->net));
+		!virtq_setup(&s->net_rx, &s->net, 0, DEMO_NET_QUEUE_NUM,
+			     vq_area(s, DEMO_VQ_NET_RX, &s->net)) &&
+		!virtq_setup(&s->net_tx, &s->net, 1, DEMO_NET_QUEUE_NUM,
+			     vq_area(s, DEMO_VQ_NET_TX, &s->net));
 	if (s->have_net) {
 		vdev_driver_ok(&s->net);
 		if (suppress)

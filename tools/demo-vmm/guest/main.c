@@ -13,14 +13,14 @@ struct pattern_write {
 	uint32_t len;
 };
 
-/* Slots: 0 0x0-0x10000, 1 0x10000-0x14000, 2 0x14000-0x17000, 3 0x17000-0x20000, 4 0x30000. */
+/* The pattern areas of demo-abi.h, each across a slot boundary, the hole or the end of RAM. */
 static const struct pattern_write writes[] = {
-	{ 0x0ff00, 0x0200 }, /* slot 0 -> slot 1 */
-	{ 0x13f00, 0x0200 }, /* slot 1 -> slot 2 */
-	{ 0x13f00, 0x3200 }, /* slot 1 -> slot 2 -> slot 3 (0x13f00-0x17100) */
-	{ 0x1ff00, 0x0100 }, /* last bytes before the hole at 0x20000 */
-	{ 0x30000, 0x1000 }, /* slot 4, after the hole */
-	{ 0x3ff80, 0x0080 }, /* last bytes of RAM */
+	{ DEMO_PATTERN_SLOT0_1_GPA, DEMO_PATTERN_SLOT0_1_LEN },
+	{ DEMO_PATTERN_SLOT1_2_GPA, DEMO_PATTERN_SLOT1_2_LEN },
+	{ DEMO_PATTERN_SLOT1_3_GPA, DEMO_PATTERN_SLOT1_3_LEN },
+	{ DEMO_PATTERN_HOLE_GPA, DEMO_PATTERN_HOLE_LEN },
+	{ DEMO_PATTERN_SLOT4_GPA, DEMO_PATTERN_SLOT4_LEN },
+	{ DEMO_PATTERN_END_GPA, DEMO_PATTERN_END_LEN },
 };
 
 static void fill(uint32_t gpa, uint32_t len)

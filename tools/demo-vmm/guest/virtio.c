@@ -377,7 +377,8 @@ static int queue_program(struct virtq *q, bool ready)
 }
 
 /*
- * Modern: descriptor table at @area, driver area at +0x100, device area at +0x200.
+ * Modern: descriptor table at @area, driver and device areas at DEMO_VQ_DRIVER_OFF and
+ * DEMO_VQ_DEVICE_OFF from it.
  * Legacy: one contiguous vring (vring_init() layout) with the used ring on the next page.
  */
 int virtq_setup(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, uint32_t area)
@@ -402,8 +403,8 @@ int virtq_setup(struct virtq *q, struct vdev *d, uint16_t index, uint16_t num, u
 	q->num = num;
 	q->desc = (struct vring_desc *)(uintptr_t)area;
 	if (d->version == 2) {
-		q->avail = (struct vring_avail *)(uintptr_t)(area + 0x100);
-		q->used = (struct vring_used *)(uintptr_t)(area + 0x200);
+		q->avail = (struct vring_avail *)(uintptr_t)(area + DEMO_VQ_DRIVER_OFF);
+		q->used = (struct vring_used *)(uintptr_t)(area + DEMO_VQ_DEVICE_OFF);
 		memset(q->desc, 0, 0x300);
 	} else {
 		q->avail = (struct vring_avail *)(uintptr_t)(area + 16u * num);
