@@ -132,19 +132,66 @@ static bool map_region_ok(const struct gma_region *r, const unsigned int *lines,
 }
 
 /*
+ * Line number line of the map, text (got bytes as read): 1 with *r, 0 when it holds no
+ * region (blank, or a comment), -1 after printing "MAP:LINE: what is wrong".
+ */
+static int map_line(char *text, ssize_t got, unsigned int line, struct gma_region *r)
+{
+	__u64 gpa, size, off;
+	char *p = text;
+
+	if (strlen(text) != (size_t)got) {
+		fprintf(stderr, "gma-trace: %s:%u: a NUL byte; a map is text\n", args.map, line);
+		return -1;
+	}
+	p += strspn(p, " \t\r");
+	if (!*p || *p == '\n' || *p == '#')
+		return 0;
+	if (!map_number(&p, &gpa, "GPA", line) || !map_number(&p, &size, "SIZE", line) ||
+	    !map_number(&p, &off, "OFFSET", line))
+		return -1;
+	p += strspn(p, " \t\r");
+	if (*p && *p != '\n' && *p != '#') {
+		fprintf(stderr, "gma-trace: %s:%u: '%s' after GPA SIZE OFFSET\n", args.map, line,
+			excerpt(p));
+		return -1;
+	}
+	*r = (struct gma_region){ gpa, size, off };
+	return 1;
+}
+
+/*
+ * Doubles the room in *r and *lines (*cap entries each; 16 at first). 0, or -ENOMEM with
+ * both as they were or grown, either way the caller's to free.
+ */
+static int grow_region_map(struct gma_region **r, unsigned int **lines, size_t *cap)
+{
+	size_t ncap = *cap ? *cap * 2 : 16;
+	struct gma_region *nr = realloc(*r, ncap * sizeof(**r));
+	unsigned int *nl = nr ? realloc(*lines, ncap * sizeof(**lines)) : NULL;
+
+	*r = nr ?: *r;
+	*lines = nl ?: *lines;
+	if (!nr || !nl)
+		return -ENOMEM;
+	*cap = ncap;
+	return 0;
+}
+
+/*
  * Reads the region map: one region per line, "GPA SIZE OFFSET", blank lines and '#' comments
  * ignored. Returns 0 with *out and *lines (the line of each region), EX_NOINPUT or
  * EX_DATAERR after printing "MAP[:LINE]: what is wrong", or -ENOMEM.
  */
 static int read_region_map(struct gma_region **out, unsigned int **lines_out, size_t *n)
 {
-	struct gma_region *r = NULL;
+	struct gma_region *r = NULL, region;
 	unsigned int *lines = NULL, line = 0;
 	size_t cap = 0, k = 0, len = 0;
 	char *text = NULL;
 	ssize_t got;
 	__u64 size;
-	int fd, err = EX_DATAERR;
+	int fd, err = EX_DATAERR, found;
 	FILE *f;
 
 	fd = open_input(args.map, false, &size);
@@ -156,46 +203,21 @@ static int read_region_map(struct gma_region **out, unsigned int **lines_out, si
 		return -ENOMEM;
 	}
 	while ((got = getline(&text, &len, f)) > 0) {
-		__u64 gpa, rsize, off;
-		char *p = text;
-
-		line++;
-		if (strlen(text) != (size_t)got) {
-			fprintf(stderr, "gma-trace: %s:%u: a NUL byte; a map is text\n", args.map,
-				line);
+		found = map_line(text, got, ++line, &region);
+		if (found < 0)
 			goto out;
-		}
-		p += strspn(p, " \t\r");
-		if (!*p || *p == '\n' || *p == '#')
+		if (!found)
 			continue;
-		if (!map_number(&p, &gpa, "GPA", line) || !map_number(&p, &rsize, "SIZE", line) ||
-		    !map_number(&p, &off, "OFFSET", line))
-			goto out;
-		p += strspn(p, " \t\r");
-		if (*p && *p != '\n' && *p != '#') {
-			fprintf(stderr, "gma-trace: %s:%u: '%s' after GPA SIZE OFFSET\n", args.map,
-				line, excerpt(p));
-			goto out;
-		}
 		if (k == GMA_REGIONS_MAX) {
 			fprintf(stderr, "gma-trace: %s:%u: more than %d regions\n", args.map, line,
 				GMA_REGIONS_MAX);
 			goto out;
 		}
-		if (k == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct gma_region *nr = realloc(r, ncap * sizeof(*r));
-			unsigned int *nl = nr ? realloc(lines, ncap * sizeof(*lines)) : NULL;
-
-			r = nr ?: r;
-			lines = nl ?: lines;
-			if (!nr || !nl) {
-				err = report_error(-ENOMEM, args.map);
-				goto out;
-			}
-			cap = ncap;
+		if (k == cap && grow_region_map(&r, &lines, &cap)) {
+			err = report_error(-ENOMEM, args.map);
+			goto out;
 		}
-		r[k] = (struct gma_region){ gpa, rsize, off };
+		r[k] = region;
 		lines[k] = line;
 		if (!map_region_ok(r, lines, k))
 			goto out;
