@@ -51,57 +51,33 @@ static __always_inline void legacy_layout(struct gma_tracer_vq_state *vq, __u64 
 	gma_vring_legacy_layout(vq->desc, vq->num, align, &vq->driver, &vq->device);
 }
 
-/*
- * Applies one 32-bit access at offset off of the device's window. *q receives the queue an
- * action is about. Queue registers address dev->queue_sel; a selector past GMA_TRACER_QUEUES_MAX is
- * remembered but its queue is not followed.
- */
-static __always_inline enum mmio_action
-virtio_mmio_access(struct gma_tracer_virtio_dev *dev, __u32 off, __u32 val, bool write, __u32 *q)
+/* A read by the driver: val is the device's answer, which the model learns from. */
+static __always_inline enum mmio_action virtio_mmio_read(struct gma_tracer_virtio_dev *dev,
+							 __u32 off, __u32 val)
 {
-	struct gma_tracer_vq_state *vq;
-	__u32 qi;
-
-	if (!write) {
-		switch (off) {
-		case VIRTIO_MMIO_VERSION:
-			dev->version = val;
-			return MMIO_NONE;
-		case VIRTIO_MMIO_DEVICE_ID:
-			if (dev->device_id == val)
-				return MMIO_NONE;
-			dev->device_id = val;
-			return MMIO_DEVICE_CHANGED;
-		case VIRTIO_MMIO_INTERRUPT_STATUS:
-			return MMIO_SCAN_USED;
-		}
-		return MMIO_NONE;
-	}
 	switch (off) {
-	case VIRTIO_MMIO_QUEUE_NOTIFY:
-		*q = val;
-		return MMIO_NOTIFY;
-	case VIRTIO_MMIO_INTERRUPT_ACK:
+	case VIRTIO_MMIO_VERSION:
+		dev->version = val;
+		return MMIO_NONE;
+	case VIRTIO_MMIO_DEVICE_ID:
+		if (dev->device_id == val)
+			return MMIO_NONE;
+		dev->device_id = val;
+		return MMIO_DEVICE_CHANGED;
+	case VIRTIO_MMIO_INTERRUPT_STATUS:
 		return MMIO_SCAN_USED;
-	case VIRTIO_MMIO_STATUS:
-		return virtio_dev_set_status(dev, val);
-	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
-		dev->dfeatures_sel = val;
-		return MMIO_NONE;
-	case VIRTIO_MMIO_DRIVER_FEATURES:
-		return virtio_dev_set_features(dev, val);
-	case VIRTIO_MMIO_GUEST_PAGE_SIZE:
-		dev->guest_page_size = val;
-		return MMIO_NONE;
-	case VIRTIO_MMIO_QUEUE_SEL:
-		dev->queue_sel = val;
-		return MMIO_NONE;
 	}
-	if (dev->queue_sel >= GMA_TRACER_QUEUES_MAX)
-		return MMIO_NONE; /* a queue this tracer does not follow */
-	qi = dev->queue_sel & (GMA_TRACER_QUEUES_MAX - 1);
-	vq = &dev->q[qi];
-	*q = qi;
+	return MMIO_NONE;
+}
+
+/*
+ * A write to the registers of queue vq (dev->queue_sel's): its layout, or whether it is ready.
+ * Other offsets are not the queue's: nothing to do.
+ */
+static __always_inline enum mmio_action virtio_mmio_queue_write(struct gma_tracer_virtio_dev *dev,
+								struct gma_tracer_vq_state *vq,
+								__u32 off, __u32 val)
+{
 	switch (off) {
 	case VIRTIO_MMIO_QUEUE_NUM:
 		vq->num = val;
@@ -143,6 +119,45 @@ virtio_mmio_access(struct gma_tracer_virtio_dev *dev, __u32 off, __u32 val, bool
 		return virtio_dev_queue_ready(dev, vq);
 	}
 	return MMIO_NONE;
+}
+
+/*
+ * Applies one 32-bit access at offset off of the device's window. *q receives the queue an
+ * action is about. Queue registers address dev->queue_sel; a selector past GMA_TRACER_QUEUES_MAX is
+ * remembered but its queue is not followed.
+ */
+static __always_inline enum mmio_action
+virtio_mmio_access(struct gma_tracer_virtio_dev *dev, __u32 off, __u32 val, bool write, __u32 *q)
+{
+	__u32 qi;
+
+	if (!write)
+		return virtio_mmio_read(dev, off, val);
+	switch (off) {
+	case VIRTIO_MMIO_QUEUE_NOTIFY:
+		*q = val;
+		return MMIO_NOTIFY;
+	case VIRTIO_MMIO_INTERRUPT_ACK:
+		return MMIO_SCAN_USED;
+	case VIRTIO_MMIO_STATUS:
+		return virtio_dev_set_status(dev, val);
+	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
+		dev->dfeatures_sel = val;
+		return MMIO_NONE;
+	case VIRTIO_MMIO_DRIVER_FEATURES:
+		return virtio_dev_set_features(dev, val);
+	case VIRTIO_MMIO_GUEST_PAGE_SIZE:
+		dev->guest_page_size = val;
+		return MMIO_NONE;
+	case VIRTIO_MMIO_QUEUE_SEL:
+		dev->queue_sel = val;
+		return MMIO_NONE;
+	}
+	if (dev->queue_sel >= GMA_TRACER_QUEUES_MAX)
+		return MMIO_NONE; /* a queue this tracer does not follow */
+	qi = dev->queue_sel & (GMA_TRACER_QUEUES_MAX - 1);
+	*q = qi;
+	return virtio_mmio_queue_write(dev, &dev->q[qi], off, val);
 }
 
 #endif /* GMA_VIRTIO_MMIO_REGS_H */

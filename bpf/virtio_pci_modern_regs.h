@@ -232,48 +232,17 @@ static __always_inline bool pci_notify_observable(const struct gma_tracer_pci_fn
 }
 
 /*
- * An access to the common configuration structure at off (width 1, 2 or 4; a 64-bit field
- * is written as two halves). *q receives the queue an action is about.
+ * An access to the registers of queue qi (dev->queue_sel's) in the common configuration:
+ * its MSI-X vector, its notify offset (read: the device's answer), its layout, whether it
+ * is enabled.
  */
-static __always_inline enum mmio_action virtio_pci_common_access(struct gma_tracer_pci_fn *f,
-								 struct gma_tracer_virtio_dev *dev,
-								 __u32 off, __u32 width, __u32 val,
-								 bool write, __u32 *q)
+static __always_inline enum mmio_action virtio_pci_queue_access(struct gma_tracer_pci_fn *f,
+								struct gma_tracer_virtio_dev *dev,
+								__u32 qi, __u32 off, __u32 width,
+								__u32 val, bool write)
 {
-	struct gma_tracer_vq_state *vq;
-	__u32 qi;
+	struct gma_tracer_vq_state *vq = &dev->q[qi];
 
-	if (width < 4)
-		val &= (1u << (8 * width)) - 1;
-	if (off == VIRTIO_PCI_COMMON_DFSELECT || off == VIRTIO_PCI_COMMON_GFSELECT) {
-		if (write && off == VIRTIO_PCI_COMMON_GFSELECT)
-			dev->dfeatures_sel = val;
-		return MMIO_NONE;
-	}
-	if (off == VIRTIO_PCI_COMMON_GF && write)
-		return virtio_dev_set_features(dev, val);
-	if (off == VIRTIO_PCI_COMMON_STATUS && write) {
-		if (!(val & 0xff)) /* a reset gives every vector back: the driver sets them again */
-			pci_vectors_forget(f);
-		return virtio_dev_set_status(dev, val & 0xff);
-	}
-	if (off == VIRTIO_PCI_COMMON_MSIX && width == 2) {
-		/* written, then read back: the read is the device's answer */
-		f->config_vector = val;
-		f->config_vector_known = 1;
-		return MMIO_NONE;
-	}
-	if (off == VIRTIO_PCI_COMMON_Q_SELECT && write) {
-		dev->queue_sel = val & 0xffff;
-		return MMIO_NONE;
-	}
-	if (off < VIRTIO_PCI_COMMON_Q_SIZE || off > VIRTIO_PCI_COMMON_Q_USEDHI)
-		return MMIO_NONE;
-	if (dev->queue_sel >= GMA_TRACER_QUEUES_MAX)
-		return MMIO_NONE; /* a queue this tracer does not follow */
-	qi = dev->queue_sel & (GMA_TRACER_QUEUES_MAX - 1);
-	vq = &dev->q[qi];
-	*q = qi;
 	if (off == VIRTIO_PCI_COMMON_Q_MSIX) {
 		if (width == 2)
 			pci_queue_vector(f, qi, val);
@@ -316,6 +285,50 @@ static __always_inline enum mmio_action virtio_pci_common_access(struct gma_trac
 		return virtio_dev_queue_ready(dev, vq);
 	}
 	return MMIO_NONE;
+}
+
+/*
+ * An access to the common configuration structure at off (width 1, 2 or 4; a 64-bit field
+ * is written as two halves). *q receives the queue an action is about.
+ */
+static __always_inline enum mmio_action virtio_pci_common_access(struct gma_tracer_pci_fn *f,
+								 struct gma_tracer_virtio_dev *dev,
+								 __u32 off, __u32 width, __u32 val,
+								 bool write, __u32 *q)
+{
+	__u32 qi;
+
+	if (width < 4)
+		val &= (1u << (8 * width)) - 1;
+	if (off == VIRTIO_PCI_COMMON_DFSELECT || off == VIRTIO_PCI_COMMON_GFSELECT) {
+		if (write && off == VIRTIO_PCI_COMMON_GFSELECT)
+			dev->dfeatures_sel = val;
+		return MMIO_NONE;
+	}
+	if (off == VIRTIO_PCI_COMMON_GF && write)
+		return virtio_dev_set_features(dev, val);
+	if (off == VIRTIO_PCI_COMMON_STATUS && write) {
+		if (!(val & 0xff)) /* a reset gives every vector back: the driver sets them again */
+			pci_vectors_forget(f);
+		return virtio_dev_set_status(dev, val & 0xff);
+	}
+	if (off == VIRTIO_PCI_COMMON_MSIX && width == 2) {
+		/* written, then read back: the read is the device's answer */
+		f->config_vector = val;
+		f->config_vector_known = 1;
+		return MMIO_NONE;
+	}
+	if (off == VIRTIO_PCI_COMMON_Q_SELECT && write) {
+		dev->queue_sel = val & 0xffff;
+		return MMIO_NONE;
+	}
+	if (off < VIRTIO_PCI_COMMON_Q_SIZE || off > VIRTIO_PCI_COMMON_Q_USEDHI)
+		return MMIO_NONE;
+	if (dev->queue_sel >= GMA_TRACER_QUEUES_MAX)
+		return MMIO_NONE; /* a queue this tracer does not follow */
+	qi = dev->queue_sel & (GMA_TRACER_QUEUES_MAX - 1);
+	*q = qi;
+	return virtio_pci_queue_access(f, dev, qi, off, width, val, write);
 }
 
 #endif /* GMA_VIRTIO_PCI_MODERN_REGS_H */

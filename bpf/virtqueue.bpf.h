@@ -485,10 +485,88 @@ static __noinline bool ring_areas_mapped(struct gma_backend *be, struct gma_trac
 	return mapped;
 }
 
+/* A new NOTIFY record in ns: who notified and when; nothing read from the guest yet. */
+static __always_inline void notify_record_begin(struct notify_scratch *ns, __u64 vm_id, __u64 base,
+						__u32 q, __u32 flags, __u64 pid_tgid)
+{
+	struct gma_rec_notify *rec = &ns->rec;
+
+	__builtin_memset(rec, 0, sizeof(*rec));
+	__builtin_memset(&ns->a, 0, sizeof(ns->a));
+	ns->nr_heads = 0;
+	ns->delta = 0;
+	ns->queue_known = 0;
+	rec_hdr(&rec->hdr, GMA_REC_NOTIFY, sizeof(*rec));
+	rec->key.vm_id = vm_id;
+	rec->key.base = base;
+	rec->key.queue = q;
+	rec->flags = flags;
+	rec->ts_ns = bpf_ktime_get_ns();
+	rec->notify_seq = __sync_fetch_and_add(&notify_seq, 1);
+	rec->pid = pid_tgid >> 32;
+	rec->tid = (__u32)pid_tgid;
+}
+
+/*
+ * The ring's indices into the record, and how many avail entries are new since start: no
+ * more than the ring holds, whatever the guest wrote.
+ */
+static __always_inline __u32 new_avail_entries(struct gma_rec_notify *rec,
+					       const struct gma_tracer_vq_state *vq, __u16 start,
+					       __u16 avail_new, __u16 used)
+{
+	__u32 delta;
+
+	rec->avail_old = start;
+	rec->avail_new = avail_new;
+	rec->used_idx = used;
+	delta = (__u16)(avail_new - start);
+	if (delta > vq->num) {
+		rec->anomalies |= GMA_ANOM_AVAIL_JUMP;
+		delta = vq->num;
+	}
+	return delta;
+}
+
+/* What each chain walk of this notify needs to know (walk_chain() reads it). */
+static __always_inline void set_chain_args(struct chain_args *a, const struct gma_rec_notify *rec,
+					   __u64 vm_id, __u64 base, __u32 q,
+					   const struct gma_tracer_vq_state *vq, __u16 start)
+{
+	a->vm_id = vm_id;
+	a->base = base;
+	a->desc = vq->desc;
+	a->notify_seq = rec->notify_seq;
+	a->ts_ns = rec->ts_ns;
+	a->queue = q;
+	a->num = vq->num;
+	a->avail_idx = start;
+}
+
+/* The head of avail entry start + i into ns->heads[i]; false if unreadable (in the record). */
+static __always_inline bool read_avail_head(struct notify_scratch *ns, struct gma_backend *be,
+					    const struct gma_tracer_vq_state *vq, __u16 start,
+					    __u32 i)
+{
+	__u16 pos = start + i, head = 0;
+
+	if (guest_read_u16(be, vq->driver + gma_vring_avail_entry_off(pos % ns->a.num), &head)) {
+		ns->rec.anomalies |= GMA_ANOM_RING_UNREADABLE;
+		return false;
+	}
+	ns->heads[i & (GMA_TRACER_CHAINS_PER_NOTIFY_CAP - 1)] = head;
+	return true;
+}
+
 /*
  * The first part of sampling a queue on QueueNotify: checks the layout, reads the avail index
  * and the heads of the new entries since the last look (up to chains_per_notify). Returns how
  * many chains walk_chain() should walk.
+ *
+ * Its steps are inlined and kept in the order they had when they were one function, with
+ * pid_tgid and chains_per_notify still read first: what the verifier costs is sensitive to
+ * this code's shape (the heads loop's sways it by thousands of instructions a program, as
+ * test_load --verbose shows), so a change here is measured before it is kept.
  */
 __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 {
@@ -500,7 +578,7 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 	struct gma_tracer_virtio_dev *dev;
 	struct gma_tracer_vq_state *vq;
 	__u16 avail_new = 0, used = 0, start;
-	__u32 delta, cap = chains_per_notify, i, zero = 0;
+	__u32 delta, cap = chains_per_notify, n, zero = 0;
 	__u64 id = bpf_get_current_pid_tgid();
 
 	ns = bpf_map_lookup_elem(&notify_scratch, &zero);
@@ -509,20 +587,7 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 	rec = &ns->rec;
 	a = &ns->a;
 	be = &ns->be;
-	__builtin_memset(rec, 0, sizeof(*rec));
-	__builtin_memset(a, 0, sizeof(*a));
-	ns->nr_heads = 0;
-	ns->delta = 0;
-	ns->queue_known = 0;
-	rec_hdr(&rec->hdr, GMA_REC_NOTIFY, sizeof(*rec));
-	rec->key.vm_id = vm_id;
-	rec->key.base = base;
-	rec->key.queue = q;
-	rec->flags = flags;
-	rec->ts_ns = bpf_ktime_get_ns();
-	rec->notify_seq = __sync_fetch_and_add(&notify_seq, 1);
-	rec->pid = id >> 32;
-	rec->tid = (__u32)id;
+	notify_record_begin(ns, vm_id, base, q, flags, id);
 	dev = bpf_map_lookup_elem(&devices, &key);
 	if (!dev)
 		return 0;
@@ -554,46 +619,26 @@ __noinline int notify_begin(__u64 vm_id, __u64 base, __u32 q, __u32 flags)
 	}
 	/* A queue first seen now (imported layout): what the device has not used is new. */
 	start = vq->avail_known ? vq->last_avail : used;
-	rec->avail_old = start;
-	rec->avail_new = avail_new;
-	rec->used_idx = used;
-	delta = (__u16)(avail_new - start);
-	if (delta > vq->num) {
-		rec->anomalies |= GMA_ANOM_AVAIL_JUMP;
-		delta = vq->num;
-	}
+	delta = new_avail_entries(rec, vq, start, avail_new, used);
 	if (cap == 0 || cap > GMA_TRACER_CHAINS_PER_NOTIFY_CAP)
 		cap = GMA_TRACER_CHAINS_PER_NOTIFY_CAP;
-	a->vm_id = vm_id;
-	a->base = base;
-	a->desc = vq->desc;
-	a->notify_seq = rec->notify_seq;
-	a->ts_ns = rec->ts_ns;
-	a->queue = q;
-	a->num = vq->num;
-	a->avail_idx = start;
+	set_chain_args(a, rec, vm_id, base, q, vq, start);
 	/*
 	 * What the device completed since the last look goes first: a head it used may be made
 	 * available again by this very notify, and its old completion must not be taken for
 	 * the new request's.
 	 */
 	scan_queue_used(be, a, vq, used);
-	for (i = 0; i < GMA_TRACER_CHAINS_PER_NOTIFY_CAP && i < cap && i < delta && !indices_only;
-	     i++) {
-		__u16 pos = start + i, head = 0;
-
-		if (guest_read_u16(be, vq->driver + gma_vring_avail_entry_off(pos % a->num),
-				   &head)) {
-			rec->anomalies |= GMA_ANOM_RING_UNREADABLE;
+	for (n = 0; n < GMA_TRACER_CHAINS_PER_NOTIFY_CAP && n < cap && n < delta && !indices_only;
+	     n++) {
+		if (!read_avail_head(ns, be, vq, start, n))
 			break;
-		}
-		ns->heads[i & (GMA_TRACER_CHAINS_PER_NOTIFY_CAP - 1)] = head;
 	}
-	ns->nr_heads = i;
+	ns->nr_heads = n;
 	ns->delta = delta;
 	vq->last_avail = avail_new;
 	vq->avail_known = 1;
-	return i;
+	return n;
 }
 
 /* The end of a notify: its record, which wakes the reader once enough has piled up. */

@@ -287,8 +287,9 @@ extern const struct printer text_printer, json_printer;
 const char *unexplained_what(const struct gma_unexplained_notify *u, char *buf, size_t len);
 /* What a quiet VM means, for a person: a sentence. */
 const char *quiet_meaning(const struct quiet_notice *q);
-/* CLOCK_REALTIME - CLOCK_MONOTONIC, set by rings when the trace starts. */
+/* CLOCK_REALTIME - CLOCK_MONOTONIC, set when a trace starts (set_wall_minus_mono()). */
 extern __s64 wall_minus_mono_ns;
+void set_wall_minus_mono(void);
 
 /* The printer -j chose. */
 static inline const struct printer *out(void)

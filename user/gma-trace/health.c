@@ -94,6 +94,57 @@ static int verdicts(struct gma_tracer *t, bool last)
 	return stuck ? EXIT_STUCK : 0;
 }
 
+/* How long to watch: --duration, else twice --stuck-ms and at least HEALTH_MIN_MS. */
+static long watch_ms(void)
+{
+	if (args.duration_ms)
+		return args.duration_ms;
+	return 2L * args.stuck_ms < HEALTH_MIN_MS ? HEALTH_MIN_MS : 2L * args.stuck_ms;
+}
+
+/* The tracer on the VM of pid: 0 with *t, or -errno after saying why it could not be loaded. */
+static int open_tracer(pid_t pid, struct gma_tracer **t)
+{
+	GMA_OPTS(gma_load_error, why);
+	GMA_OPTS(gma_tracer_opts, opts, .load_error = &why);
+
+	opts.pid = pid;
+	opts.btf_path = env.btf_path;
+	*t = gma_tracer_new(&opts);
+	return *t ? 0 : report_load_error(-errno, &why);
+}
+
+/*
+ * Reads the trace for duration ms, or until Ctrl-C or the VM's exit; with --watch, the
+ * verdicts so far every --interval-ms. 0, or the poll's error.
+ */
+static int watch_queues(struct gma_tracer *t, pid_t pid, long duration)
+{
+	struct timespec start;
+	long last_screen = 0, now;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!exiting) {
+		err = gma_tracer_poll(t, 100);
+		if (err < 0)
+			return report_error(err, "polling the ring buffer");
+		now = elapsed_ms(&start);
+		if (now >= duration)
+			break;
+		if (args.watch && now - last_screen >= (long)args.interval_ms) {
+			verdicts(t, false);
+			last_screen = now;
+		}
+		if (process_exited(pid)) {
+			if (!env.json)
+				fprintf(stderr, "gma-trace: VM pid %d exited\n", pid);
+			break;
+		}
+	}
+	return 0;
+}
+
 int cmd_health(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
@@ -111,74 +162,36 @@ int cmd_health(int argc, char **argv)
 		       "oldest request. Exit status 2 when a queue is stuck.",
 		.children = children,
 	};
-	GMA_OPTS(gma_load_error, why);
-	GMA_OPTS(gma_tracer_opts, opts, .load_error = &why);
-	struct timespec start, mono, real;
-	struct gma_tracer *t;
-	long last_screen = 0, duration;
-	int err = 0;
+	struct gma_tracer *t = NULL;
+	long duration;
+	int err;
 	pid_t pid;
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EX_USAGE;
-	duration = args.duration_ms ? (long)args.duration_ms : 2L * args.stuck_ms;
-	if (duration < HEALTH_MIN_MS && !args.duration_ms)
-		duration = HEALTH_MIN_MS;
+	duration = watch_ms();
 	pid = target_start();
 	if (pid < 0)
 		return pid;
-	opts.pid = pid;
-	opts.btf_path = env.btf_path;
-	t = gma_tracer_new(&opts);
-	if (!t) {
-		err = report_load_error(-errno, &why);
-		goto out;
+	err = open_tracer(pid, &t);
+	if (!err)
+		err = target_add_given(t);
+	if (!err) {
+		set_wall_minus_mono();
+		err = target_release();
+		if (!err && !env.json)
+			fprintf(stderr,
+				"gma-trace: watching VM pid %d (%s) for %.1f s, verdicts after %u ms "
+				"of a condition; Ctrl-C to judge now\n",
+				pid, target_name(), duration / 1000.0, args.stuck_ms);
 	}
-	err = target_add_given(t);
-	if (err)
-		goto out_tracer;
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &real);
-	wall_minus_mono_ns =
-		(real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
-	err = target_release();
-	if (err)
-		goto out_tracer;
-	if (!env.json)
-		fprintf(stderr,
-			"gma-trace: watching VM pid %d (%s) for %.1f s, verdicts after %u ms of a "
-			"condition; Ctrl-C to judge now\n",
-			pid, target_name(), duration / 1000.0, args.stuck_ms);
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (!exiting && !err) {
-		long now;
-
-		err = gma_tracer_poll(t, 100);
-		if (err < 0) {
-			report_error(err, "polling the ring buffer");
-			break;
-		}
-		err = 0;
-		now = elapsed_ms(&start);
-		if (now >= duration)
-			break;
-		if (args.watch && now - last_screen >= (long)args.interval_ms) {
-			verdicts(t, false);
-			last_screen = now;
-		}
-		if (process_exited(pid)) {
-			if (!env.json)
-				fprintf(stderr, "gma-trace: VM pid %d exited\n", pid);
-			break;
-		}
-	}
+	if (!err)
+		err = watch_queues(t, pid, duration);
 	if (!err) {
 		gma_tracer_poll(t, 0);
 		err = verdicts(t, true);
 	}
-out_tracer:
 	gma_tracer_free(t);
-out:
 	target_end();
 	return err;
 }

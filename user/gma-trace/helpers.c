@@ -140,22 +140,6 @@ error_t parse_ringbuf_size(const char *arg, __u32 *v, struct argp_state *state)
 	return 0;
 }
 
-/* The keys of --queue, in the order of QUEUE_SPEC_SYNTAX; alias: another name accepted. */
-enum { QK_BASE, QK_INDEX, QK_NUM, QK_DESC, QK_DRIVER, QK_DEVICE, QK_TYPE, QK_PCI, QK_N };
-
-static const struct {
-	const char *name, *alias;
-} queue_keys[QK_N] = {
-	[QK_BASE] = { "base" },
-	[QK_INDEX] = { "index" },
-	[QK_NUM] = { "num" },
-	[QK_DESC] = { "desc" },
-	[QK_DRIVER] = { "driver", "avail" },
-	[QK_DEVICE] = { "device", "used" },
-	[QK_TYPE] = { "type" },
-	[QK_PCI] = { "pci" }, /* instead of base: a PCI function's address */
-};
-
 /* "[0000:]BB:DD.F" as a device key (GMA_PCI_BASE); -EINVAL when it is not one. */
 static int parse_pci_address(const char *s, __u64 *key)
 {
@@ -196,134 +180,255 @@ static bool area_wraps(__u64 addr, __u64 len)
 	return addr + (len - 1) < addr;
 }
 
+/* The keys of --queue, in the order of QUEUE_SPEC_SYNTAX. */
+enum { QK_BASE, QK_INDEX, QK_NUM, QK_DESC, QK_DRIVER, QK_DEVICE, QK_TYPE, QK_PCI, QK_N };
+
+/* What a --queue gave: each key's value, and its text as given for the messages. */
+struct queue_values {
+	unsigned int have; /* 1 << QK_* for each key given */
+	__u64 v[QK_N];
+	const char *txt[QK_N];
+};
+
+/*
+ * How each key of --queue is read and checked (queue_keys[], below the functions it names).
+ * The checks run once every key is read, in the table's order: the order of their errors.
+ */
+struct queue_key {
+	const char *name;
+	const char *alias; /* another name accepted */
+	bool optional;
+	/* val into *v: 0, or -EINVAL with why; key is the name as given. NULL: read_number() */
+	int (*read)(const char *key, const char *val, __u64 *v, char *why, size_t why_len);
+	/* whether qv->v[k] fits what a split ring allows; NULL: any value read does */
+	int (*check)(const struct queue_values *qv, unsigned int k, char *why, size_t why_len);
+	/* desc, driver, device: a split ring's area, fixed + per_entry * num bytes */
+	struct {
+		__u8 fixed, per_entry;
+	} area;
+};
+
+static const struct queue_key queue_keys[QK_N];
+
+/* Writes why[] and returns -EINVAL: each error of --queue is one return. */
+__attribute__((format(printf, 3, 4))) static int queue_spec_error(char *why, size_t why_len,
+								  const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, why_len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int read_number(const char *key, const char *val, __u64 *v, char *why, size_t why_len)
+{
+	switch (str_u64(val, v)) {
+	case 0:
+		return 0;
+	case -ERANGE:
+		return queue_spec_error(why, why_len, "%s=%s: above 2^64 - 1", key, val);
+	default:
+		return queue_spec_error(why, why_len, "%s=%s: %s", key, val,
+					val[0] == '-' ? "negative" :
+							"not a number (decimal, or 0x for hex)");
+	}
+}
+
+static int read_pci_function(const char *key, const char *val, __u64 *v, char *why, size_t why_len)
+{
+	(void)key;
+	if (!parse_pci_address(val, v))
+		return 0;
+	return queue_spec_error(why, why_len,
+				"pci=%s: want a PCI function's address, BB:DD.F (bus 00-ff, "
+				"device 00-1f, function 0-7) or 0000:BB:DD.F",
+				val);
+}
+
+static int check_index(const struct queue_values *qv, unsigned int k, char *why, size_t why_len)
+{
+	if (qv->v[k] > 0xffff)
+		return queue_spec_error(why, why_len, "index=%s: want 0 to 65535", qv->txt[k]);
+	return 0;
+}
+
+static int check_num(const struct queue_values *qv, unsigned int k, char *why, size_t why_len)
+{
+	__u64 num = qv->v[k];
+
+	if (!num || num > GMA_QUEUE_NUM_MAX || (num & (num - 1)))
+		return queue_spec_error(why, why_len,
+					"num=%s: want a power of 2 from 1 to %u (a split ring)",
+					qv->txt[k], GMA_QUEUE_NUM_MAX);
+	return 0;
+}
+
+/* num is checked by now: the sizes cannot overflow. */
+static int check_area(const struct queue_values *qv, unsigned int k, char *why, size_t why_len)
+{
+	const struct queue_key *key = &queue_keys[k];
+
+	if (area_wraps(qv->v[k], key->area.fixed + key->area.per_entry * qv->v[QK_NUM]))
+		return queue_spec_error(why, why_len,
+					"a ring area of num=%s entries wraps past 2^64",
+					qv->txt[QK_NUM]);
+	return 0;
+}
+
+static int check_device_type(const struct queue_values *qv, unsigned int k, char *why,
+			     size_t why_len)
+{
+	char ids[256];
+
+	if (!(qv->have & (1u << k)))
+		return 0; /* optional */
+	if (qv->v[k] <= UINT32_MAX && gma_virtio_device_name(qv->v[k]))
+		return 0;
+	known_device_ids(ids, sizeof(ids));
+	return queue_spec_error(why, why_len, "type=%s: not a VirtIO device ID gma knows (%s)",
+				qv->txt[k], ids);
+}
+
+/* A split ring's areas: 16 bytes a descriptor; driver and device: flags, idx, ring[num], event. */
+static const struct queue_key queue_keys[QK_N] = {
+	[QK_BASE] = { .name = "base" },
+	[QK_INDEX] = { .name = "index", .check = check_index },
+	[QK_NUM] = { .name = "num", .check = check_num },
+	[QK_DESC] = { .name = "desc", .check = check_area, .area = { 0, 16 } },
+	[QK_DRIVER] = { .name = "driver", .alias = "avail", .check = check_area, .area = { 6, 2 } },
+	[QK_DEVICE] = { .name = "device", .alias = "used", .check = check_area, .area = { 6, 8 } },
+	[QK_TYPE] = { .name = "type", .optional = true, .check = check_device_type },
+	/* instead of base: a PCI function's address */
+	[QK_PCI] = { .name = "pci", .optional = true, .read = read_pci_function },
+};
+
+/* The key named name (or its alias), or QK_N. */
+static unsigned int find_queue_key(const char *name)
+{
+	unsigned int k;
+
+	for (k = 0; k < QK_N; k++)
+		if (!strcmp(name, queue_keys[k].name) ||
+		    (queue_keys[k].alias && !strcmp(name, queue_keys[k].alias)))
+			break;
+	return k;
+}
+
+/* One KEY=VALUE of a --queue, cut at its ',': its value into qv, each key once. */
+static int read_queue_key(char *kv, struct queue_values *qv, char *why, size_t why_len)
+{
+	char *eq = strchr(kv, '=');
+	unsigned int k;
+
+	if (!eq)
+		return queue_spec_error(why, why_len,
+					"'%s' is not KEY=VALUE; want " QUEUE_SPEC_SYNTAX, kv);
+	*eq = 0;
+	k = find_queue_key(kv);
+	if (k == QK_N)
+		return queue_spec_error(why, why_len,
+					"unknown key '%s'; want " QUEUE_SPEC_SYNTAX
+					" (avail and used are driver and device)",
+					kv);
+	if (qv->have & (1u << k))
+		return queue_spec_error(why, why_len, "%s given twice%s", queue_keys[k].name,
+					queue_keys[k].alias ? " (or as its alias)" : "");
+	qv->have |= 1u << k;
+	qv->txt[k] = eq + 1;
+	if (queue_keys[k].read)
+		return queue_keys[k].read(kv, eq + 1, &qv->v[k], why, why_len);
+	return read_number(kv, eq + 1, &qv->v[k], why, why_len);
+}
+
+/* Every KEY=VALUE of s, split in place; strtok_r would skip empty ones, which are errors. */
+static int read_queue_keys(char *s, struct queue_values *qv, char *why, size_t why_len)
+{
+	char *kv, *next;
+	int err;
+
+	for (kv = s; kv; kv = next) {
+		next = strchr(kv, ',');
+		if (next)
+			*next++ = 0;
+		err = read_queue_key(kv, qv, why, why_len);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Once every key is read: one device key (pci stands in for base), every key that must be
+ * there, each value within what a split ring allows.
+ */
+static int check_queue_values(struct queue_values *qv, char *why, size_t why_len)
+{
+	unsigned int k;
+	int err;
+
+	if ((qv->have & (1u << QK_PCI)) && (qv->have & (1u << QK_BASE)))
+		return queue_spec_error(why, why_len,
+					"base and pci both given: one names the device");
+	if (qv->have & (1u << QK_PCI)) {
+		qv->v[QK_BASE] = qv->v[QK_PCI];
+		qv->have |= 1u << QK_BASE;
+	}
+	for (k = 0; k < QK_N; k++)
+		if (!queue_keys[k].optional && !(qv->have & (1u << k)))
+			return queue_spec_error(why, why_len, "%s missing; want " QUEUE_SPEC_SYNTAX,
+						queue_keys[k].name);
+	for (k = 0; k < QK_N; k++) {
+		err = queue_keys[k].check ? queue_keys[k].check(qv, k, why, why_len) : 0;
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* What the tracer follows of a queue, beyond what the spec allows. */
+static int check_traced_queue(const struct queue_values *qv, char *why, size_t why_len)
+{
+	const __u64 *v = qv->v;
+
+	if (v[QK_INDEX] >= GMA_TRACER_QUEUES_MAX)
+		return queue_spec_error(why, why_len,
+					"index=%s: the tracer follows queues 0 to %d of a device",
+					qv->txt[QK_INDEX], GMA_TRACER_QUEUES_MAX - 1);
+	if (!GMA_KEY_IS_PCI(v[QK_BASE]) && (v[QK_BASE] & (GMA_VIRTIO_MMIO_WINDOW - 1)))
+		return queue_spec_error(why, why_len,
+					"base=%s: a virtio-mmio window's base, a multiple of %#x",
+					qv->txt[QK_BASE], GMA_VIRTIO_MMIO_WINDOW);
+	if (!v[QK_DESC])
+		return queue_spec_error(why, why_len,
+					"desc=0: the tracer takes it for a queue not set up");
+	return 0;
+}
+
 int parse_queue_spec(const char *arg, struct queue_spec *q, bool traced, char *why, size_t why_len)
 {
-	char *s = strdup(arg), *save = NULL, *kv, ids[256];
-	const char *txt[QK_N] = {}; /* each value as given */
-	unsigned int have = 0, k;
-	__u64 v[QK_N] = {};
-	int err = -EINVAL;
+	struct queue_values qv = {};
+	char *s = strdup(arg); /* cut into keys and values, which qv.txt points into */
+	int err;
 
 	if (!s)
 		return -ENOMEM;
 	memset(q, 0, sizeof(*q));
-	/* strtok_r would skip empty fields: ",," and a trailing ',' are errors here */
-	for (kv = s; kv; kv = save) {
-		char *eq, *val;
-
-		save = strchr(kv, ',');
-		if (save)
-			*save++ = 0;
-		eq = strchr(kv, '=');
-		if (!eq) {
-			snprintf(why, why_len, "'%s' is not KEY=VALUE; want " QUEUE_SPEC_SYNTAX,
-				 kv);
-			goto out;
-		}
-		*eq = 0;
-		val = eq + 1;
-		for (k = 0; k < QK_N; k++)
-			if (!strcmp(kv, queue_keys[k].name) ||
-			    (queue_keys[k].alias && !strcmp(kv, queue_keys[k].alias)))
-				break;
-		if (k == QK_N) {
-			snprintf(why, why_len,
-				 "unknown key '%s'; want " QUEUE_SPEC_SYNTAX
-				 " (avail and used are driver and device)",
-				 kv);
-			goto out;
-		}
-		if (have & (1u << k)) {
-			snprintf(why, why_len, "%s given twice%s", queue_keys[k].name,
-				 queue_keys[k].alias ? " (or as its alias)" : "");
-			goto out;
-		}
-		have |= 1u << k;
-		txt[k] = val;
-		if (k == QK_PCI) {
-			if (parse_pci_address(val, &v[QK_PCI])) {
-				snprintf(
-					why, why_len,
-					"pci=%s: want a PCI function's address, BB:DD.F (bus 00-ff, "
-					"device 00-1f, function 0-7) or 0000:BB:DD.F",
-					val);
-				goto out;
-			}
-			continue;
-		}
-		switch (str_u64(val, &v[k])) {
-		case 0:
-			break;
-		case -ERANGE:
-			snprintf(why, why_len, "%s=%s: above 2^64 - 1", kv, val);
-			goto out;
-		default:
-			snprintf(why, why_len, "%s=%s: %s", kv, val,
-				 val[0] == '-' ? "negative" :
-						 "not a number (decimal, or 0x for hex)");
-			goto out;
-		}
+	err = read_queue_keys(s, &qv, why, why_len);
+	if (!err)
+		err = check_queue_values(&qv, why, why_len);
+	if (!err && traced)
+		err = check_traced_queue(&qv, why, why_len);
+	if (!err) {
+		q->base = qv.v[QK_BASE];
+		q->index = qv.v[QK_INDEX];
+		q->layout.num = qv.v[QK_NUM];
+		q->layout.desc = qv.v[QK_DESC];
+		q->layout.driver = qv.v[QK_DRIVER];
+		q->layout.device = qv.v[QK_DEVICE];
+		q->device_id = qv.v[QK_TYPE];
 	}
-	if ((have & (1u << QK_PCI)) && (have & (1u << QK_BASE))) {
-		snprintf(why, why_len, "base and pci both given: one names the device");
-		goto out;
-	}
-	if (have & (1u << QK_PCI)) {
-		v[QK_BASE] = v[QK_PCI];
-		have |= 1u << QK_BASE;
-	}
-	for (k = 0; k < QK_TYPE; k++)
-		if (!(have & (1u << k))) {
-			snprintf(why, why_len, "%s missing; want " QUEUE_SPEC_SYNTAX,
-				 queue_keys[k].name);
-			goto out;
-		}
-	if (v[QK_INDEX] > 0xffff) {
-		snprintf(why, why_len, "index=%s: want 0 to 65535", txt[QK_INDEX]);
-		goto out;
-	}
-	if (!v[QK_NUM] || v[QK_NUM] > GMA_QUEUE_NUM_MAX || (v[QK_NUM] & (v[QK_NUM] - 1))) {
-		snprintf(why, why_len, "num=%s: want a power of 2 from 1 to %u (a split ring)",
-			 txt[QK_NUM], GMA_QUEUE_NUM_MAX);
-		goto out;
-	}
-	/* the areas of a split ring: 16 bytes a descriptor; flags, idx, ring[num], event */
-	if (area_wraps(v[QK_DESC], 16 * v[QK_NUM]) || area_wraps(v[QK_DRIVER], 6 + 2 * v[QK_NUM]) ||
-	    area_wraps(v[QK_DEVICE], 6 + 8 * v[QK_NUM])) {
-		snprintf(why, why_len, "a ring area of num=%s entries wraps past 2^64",
-			 txt[QK_NUM]);
-		goto out;
-	}
-	if ((have & (1u << QK_TYPE)) &&
-	    (v[QK_TYPE] > UINT32_MAX || !gma_virtio_device_name(v[QK_TYPE]))) {
-		known_device_ids(ids, sizeof(ids));
-		snprintf(why, why_len, "type=%s: not a VirtIO device ID gma knows (%s)",
-			 txt[QK_TYPE], ids);
-		goto out;
-	}
-	if (traced && v[QK_INDEX] >= GMA_TRACER_QUEUES_MAX) {
-		snprintf(why, why_len, "index=%s: the tracer follows queues 0 to %d of a device",
-			 txt[QK_INDEX], GMA_TRACER_QUEUES_MAX - 1);
-		goto out;
-	}
-	if (traced && !GMA_KEY_IS_PCI(v[QK_BASE]) && (v[QK_BASE] & (GMA_VIRTIO_MMIO_WINDOW - 1))) {
-		snprintf(why, why_len, "base=%s: a virtio-mmio window's base, a multiple of %#x",
-			 txt[QK_BASE], GMA_VIRTIO_MMIO_WINDOW);
-		goto out;
-	}
-	if (traced && !v[QK_DESC]) {
-		snprintf(why, why_len, "desc=0: the tracer takes it for a queue not set up");
-		goto out;
-	}
-	q->base = v[QK_BASE];
-	q->index = v[QK_INDEX];
-	q->layout.num = v[QK_NUM];
-	q->layout.desc = v[QK_DESC];
-	q->layout.driver = v[QK_DRIVER];
-	q->layout.device = v[QK_DEVICE];
-	q->device_id = v[QK_TYPE];
-	err = 0;
-out:
 	free(s);
 	return err;
 }
@@ -627,6 +732,17 @@ long elapsed_ms(const struct timespec *since)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+/* Records are stamped with the monotonic clock; a person reads them in wall-clock time. */
+void set_wall_minus_mono(void)
+{
+	struct timespec mono, real;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_REALTIME, &real);
+	wall_minus_mono_ns =
+		(real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
 }
 
 const char *byte_state_name(__u8 state)

@@ -132,19 +132,66 @@ static bool map_region_ok(const struct gma_region *r, const unsigned int *lines,
 }
 
 /*
+ * Line number line of the map, text (got bytes as read): 1 with *r, 0 when it holds no
+ * region (blank, or a comment), -1 after printing "MAP:LINE: what is wrong".
+ */
+static int map_line(char *text, ssize_t got, unsigned int line, struct gma_region *r)
+{
+	__u64 gpa, size, off;
+	char *p = text;
+
+	if (strlen(text) != (size_t)got) {
+		fprintf(stderr, "gma-trace: %s:%u: a NUL byte; a map is text\n", args.map, line);
+		return -1;
+	}
+	p += strspn(p, " \t\r");
+	if (!*p || *p == '\n' || *p == '#')
+		return 0;
+	if (!map_number(&p, &gpa, "GPA", line) || !map_number(&p, &size, "SIZE", line) ||
+	    !map_number(&p, &off, "OFFSET", line))
+		return -1;
+	p += strspn(p, " \t\r");
+	if (*p && *p != '\n' && *p != '#') {
+		fprintf(stderr, "gma-trace: %s:%u: '%s' after GPA SIZE OFFSET\n", args.map, line,
+			excerpt(p));
+		return -1;
+	}
+	*r = (struct gma_region){ gpa, size, off };
+	return 1;
+}
+
+/*
+ * Doubles the room in *r and *lines (*cap entries each; 16 at first). 0, or -ENOMEM with
+ * both as they were or grown, either way the caller's to free.
+ */
+static int grow_region_map(struct gma_region **r, unsigned int **lines, size_t *cap)
+{
+	size_t ncap = *cap ? *cap * 2 : 16;
+	struct gma_region *nr = realloc(*r, ncap * sizeof(**r));
+	unsigned int *nl = nr ? realloc(*lines, ncap * sizeof(**lines)) : NULL;
+
+	*r = nr ?: *r;
+	*lines = nl ?: *lines;
+	if (!nr || !nl)
+		return -ENOMEM;
+	*cap = ncap;
+	return 0;
+}
+
+/*
  * Reads the region map: one region per line, "GPA SIZE OFFSET", blank lines and '#' comments
  * ignored. Returns 0 with *out and *lines (the line of each region), EX_NOINPUT or
  * EX_DATAERR after printing "MAP[:LINE]: what is wrong", or -ENOMEM.
  */
 static int read_region_map(struct gma_region **out, unsigned int **lines_out, size_t *n)
 {
-	struct gma_region *r = NULL;
+	struct gma_region *r = NULL, region;
 	unsigned int *lines = NULL, line = 0;
 	size_t cap = 0, k = 0, len = 0;
 	char *text = NULL;
 	ssize_t got;
 	__u64 size;
-	int fd, err = EX_DATAERR;
+	int fd, err = EX_DATAERR, found;
 	FILE *f;
 
 	fd = open_input(args.map, false, &size);
@@ -156,46 +203,21 @@ static int read_region_map(struct gma_region **out, unsigned int **lines_out, si
 		return -ENOMEM;
 	}
 	while ((got = getline(&text, &len, f)) > 0) {
-		__u64 gpa, rsize, off;
-		char *p = text;
-
-		line++;
-		if (strlen(text) != (size_t)got) {
-			fprintf(stderr, "gma-trace: %s:%u: a NUL byte; a map is text\n", args.map,
-				line);
+		found = map_line(text, got, ++line, &region);
+		if (found < 0)
 			goto out;
-		}
-		p += strspn(p, " \t\r");
-		if (!*p || *p == '\n' || *p == '#')
+		if (!found)
 			continue;
-		if (!map_number(&p, &gpa, "GPA", line) || !map_number(&p, &rsize, "SIZE", line) ||
-		    !map_number(&p, &off, "OFFSET", line))
-			goto out;
-		p += strspn(p, " \t\r");
-		if (*p && *p != '\n' && *p != '#') {
-			fprintf(stderr, "gma-trace: %s:%u: '%s' after GPA SIZE OFFSET\n", args.map,
-				line, excerpt(p));
-			goto out;
-		}
 		if (k == GMA_REGIONS_MAX) {
 			fprintf(stderr, "gma-trace: %s:%u: more than %d regions\n", args.map, line,
 				GMA_REGIONS_MAX);
 			goto out;
 		}
-		if (k == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct gma_region *nr = realloc(r, ncap * sizeof(*r));
-			unsigned int *nl = nr ? realloc(lines, ncap * sizeof(*lines)) : NULL;
-
-			r = nr ?: r;
-			lines = nl ?: lines;
-			if (!nr || !nl) {
-				err = report_error(-ENOMEM, args.map);
-				goto out;
-			}
-			cap = ncap;
+		if (k == cap && grow_region_map(&r, &lines, &cap)) {
+			err = report_error(-ENOMEM, args.map);
+			goto out;
 		}
-		r[k] = (struct gma_region){ gpa, rsize, off };
+		r[k] = region;
 		lines[k] = line;
 		if (!map_region_ok(r, lines, k))
 			goto out;
@@ -305,6 +327,113 @@ static error_t parse_ring(int key, char *arg, struct argp_state *state)
 	}
 }
 
+/*
+ * The memory of the running VM of --pid, read through its process. Returns 0 with *mem and
+ * *regions (as open_dump()), or an error after saying what could not be done.
+ */
+static int open_process(struct gma_mem **mem, struct gma_region **regions, size_t *n)
+{
+	struct gma_vm *vms = NULL;
+	const struct gma_vm *vm;
+	size_t nvms = 0;
+	int err;
+
+	err = find_vm(args.pid, &vms, &nvms, &vm);
+	if (err)
+		return err;
+	err = gma_vm_regions(vm, regions, n);
+	if (err) {
+		report_error(err, "building the region table");
+	} else {
+		*mem = gma_mem_new_process(vm->pid, *regions, *n);
+		if (!*mem)
+			err = report_error(-errno, "opening the VM's memory");
+	}
+	gma_vms_free(vms, nvms);
+	return err;
+}
+
+/* Every virtio queue QEMU lists over the QMP socket --qmp: 0 with *qs, or an error said. */
+static int list_qmp_queues(struct gma_qmp_queue **qs, size_t *n)
+{
+	struct gma_qmp *qmp;
+	int err;
+
+	qmp = gma_qmp_new(args.qmp, NULL);
+	if (!qmp)
+		return report_qmp_error(-errno, args.qmp, "connecting (greeting, qmp_capabilities)",
+					NULL);
+	err = gma_qmp_virtio_queues(qmp, qs, n);
+	if (err)
+		report_qmp_error(err, args.qmp, "x-query-virtio (listing the virtio queues)", qmp);
+	gma_qmp_close(qmp);
+	return err;
+}
+
+static void print_qmp_queue(const struct gma_qmp_queue *q)
+{
+	fprintf(stderr,
+		"gma-trace: QMP: %s %s queue %u: base 0x%llx num %u desc 0x%llx driver 0x%llx "
+		"device 0x%llx\n",
+		q->device, q->path, q->queue, (unsigned long long)q->mmio_base, q->layout.num,
+		(unsigned long long)q->layout.desc, (unsigned long long)q->layout.driver,
+		(unsigned long long)q->layout.device);
+}
+
+/* Adds the queues QMP lists to args.queues: those the guest's driver set up, with its view. */
+static int add_qmp_queues(void)
+{
+	struct gma_qmp_queue *qs;
+	size_t n;
+	int err;
+
+	err = list_qmp_queues(&qs, &n);
+	if (err)
+		return err;
+	for (size_t i = 0; env.verbose && i < n; i++)
+		print_qmp_queue(&qs[i]);
+	for (size_t i = 0; i < n && args.nr_queues < QUEUE_SPECS_MAX; i++) {
+		if (!qs[i].layout.num || !qs[i].layout.desc)
+			continue; /* a queue the driver never set up */
+		args.queues[args.nr_queues++] = (struct queue_spec){
+			.base = qs[i].mmio_base,
+			.index = qs[i].queue,
+			.device_id = qs[i].device_id,
+			.layout = qs[i].layout,
+			.has_qmp = true,
+			.qmp_last_avail_idx = qs[i].last_avail_idx,
+			.qmp_used_idx = qs[i].used_idx,
+			.qmp_inuse = qs[i].inuse,
+		};
+	}
+	free(qs);
+	if (!args.nr_queues) {
+		fprintf(stderr,
+			"gma-trace: QEMU lists %zu virtio queues over QMP, none set up by the guest's "
+			"driver yet\n",
+			n);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Decodes and prints each queue of args.queues; stops at the first that cannot be read. */
+static int print_rings(struct gma_mem *mem)
+{
+	GMA_OPTS(gma_ring_read_opts, ropts, .snap_len = args.snap_len);
+	struct gma_ring *ring;
+	int err;
+
+	for (size_t i = 0; i < args.nr_queues; i++) {
+		err = gma_ring_read(mem, &args.queues[i].layout, &ropts, &ring);
+		if (err)
+			return report_error(err, "reading the ring");
+		out()->ring(&args.queues[i], ring, args.descs);
+		gma_ring_free(ring);
+	}
+	return 0;
+}
+
 int cmd_ring(int argc, char **argv)
 {
 	static const struct argp argp = {
@@ -314,102 +443,22 @@ int cmd_ring(int argc, char **argv)
 		       "the accessor: the chains made available and not yet used, and the last "
 		       "used elements. Unbounded by the BPF side's caps.",
 	};
-	GMA_OPTS(gma_ring_read_opts, ropts);
 	struct gma_region *regions = NULL;
-	struct gma_vm *vms = NULL;
-	const struct gma_vm *vm;
 	struct gma_mem *mem = NULL;
-	size_t nregions = 0, nvms = 0;
+	size_t nregions = 0;
 	int err;
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EX_USAGE;
-	ropts.snap_len = args.snap_len;
-	if (args.dump) {
+	if (args.dump)
 		err = open_dump(&mem, &regions, &nregions);
-		if (err)
-			goto out;
-	} else {
-		err = find_vm(args.pid, &vms, &nvms, &vm);
-		if (err)
-			return err;
-		err = gma_vm_regions(vm, &regions, &nregions);
-		if (err) {
-			report_error(err, "building the region table");
-			goto out;
-		}
-		mem = gma_mem_new_process(vm->pid, regions, nregions);
-		if (!mem) {
-			err = report_error(-errno, "opening the VM's memory");
-			goto out;
-		}
-	}
-	if (args.qmp) {
-		struct gma_qmp_queue *qs;
-		struct gma_qmp *qmp;
-		size_t n;
-
-		qmp = gma_qmp_new(args.qmp, NULL);
-		if (!qmp) {
-			err = report_qmp_error(-errno, args.qmp,
-					       "connecting (greeting, qmp_capabilities)", NULL);
-			goto out;
-		}
-		err = gma_qmp_virtio_queues(qmp, &qs, &n);
-		if (err)
-			report_qmp_error(err, args.qmp,
-					 "x-query-virtio (listing the virtio queues)", qmp);
-		gma_qmp_close(qmp);
-		if (err)
-			goto out;
-		if (env.verbose)
-			for (size_t i = 0; i < n; i++)
-				fprintf(stderr,
-					"gma-trace: QMP: %s %s queue %u: base 0x%llx num %u desc 0x%llx "
-					"driver 0x%llx device 0x%llx\n",
-					qs[i].device, qs[i].path, qs[i].queue,
-					(unsigned long long)qs[i].mmio_base, qs[i].layout.num,
-					(unsigned long long)qs[i].layout.desc,
-					(unsigned long long)qs[i].layout.driver,
-					(unsigned long long)qs[i].layout.device);
-		for (size_t i = 0; i < n && args.nr_queues < QUEUE_SPECS_MAX; i++) {
-			if (!qs[i].layout.num || !qs[i].layout.desc)
-				continue; /* a queue the driver never set up */
-			args.queues[args.nr_queues++] = (struct queue_spec){
-				.base = qs[i].mmio_base,
-				.index = qs[i].queue,
-				.device_id = qs[i].device_id,
-				.layout = qs[i].layout,
-				.has_qmp = true,
-				.qmp_last_avail_idx = qs[i].last_avail_idx,
-				.qmp_used_idx = qs[i].used_idx,
-				.qmp_inuse = qs[i].inuse,
-			};
-		}
-		free(qs);
-		if (!args.nr_queues) {
-			fprintf(stderr,
-				"gma-trace: QEMU lists %zu virtio queues over QMP, none set up by "
-				"the guest's driver yet\n",
-				n);
-			err = -ENOENT;
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < args.nr_queues; i++) {
-		struct gma_ring *ring;
-
-		err = gma_ring_read(mem, &args.queues[i].layout, &ropts, &ring);
-		if (err) {
-			report_error(err, "reading the ring");
-			break;
-		}
-		out()->ring(&args.queues[i], ring, args.descs);
-		gma_ring_free(ring);
-	}
-out:
+	else
+		err = open_process(&mem, &regions, &nregions);
+	if (!err && args.qmp)
+		err = add_qmp_queues();
+	if (!err)
+		err = print_rings(mem);
 	gma_mem_free(mem);
 	free(regions);
-	gma_vms_free(vms, nvms);
 	return err;
 }

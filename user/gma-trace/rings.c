@@ -191,6 +191,17 @@ static void on_notify(void *ctx, const struct gma_rec_notify *n)
 	seen.notifies++;
 }
 
+/* What rings does with each decoded event; gma_tracer_new() copies them. */
+static const struct gma_ring_callbacks rings_callbacks = {
+	.sz = sizeof(rings_callbacks),
+	.on_queue = on_queue,
+	.on_notify = on_notify,
+	.on_chain = on_chain,
+	.on_completion = on_completion,
+	.on_anomaly = on_anomaly,
+	.on_attach = on_attach,
+};
+
 /* The health verdicts' window: --stuck-ms, or with 0 (off) one no condition ever fills. */
 static __u64 health_window_ns(void)
 {
@@ -274,6 +285,99 @@ static void report_unexplained(struct gma_tracer *t, long now_ms)
 	free(us);
 }
 
+/*
+ * The tracer on the VM of pid, as the options want it: 0 with *t, or -errno after saying why
+ * it could not be loaded.
+ */
+static int open_tracer(pid_t pid, struct gma_tracer **t)
+{
+	GMA_OPTS(gma_load_error, why);
+	GMA_OPTS(gma_tracer_opts, opts, .ring = &rings_callbacks, .load_error = &why);
+
+	opts.pid = pid;
+	opts.snap_len = args.snap_len;
+	opts.indices_only = args.indices_only;
+	opts.ringbuf_size = args.ringbuf_size;
+	opts.ring_poll_ms = args.ring_poll_ms;
+	opts.btf_path = env.btf_path;
+	*t = gma_tracer_new(&opts);
+	return *t ? 0 : report_load_error(-errno, &why);
+}
+
+/* What is traced, and what cannot be counted; on stderr, so stdout is the trace alone. */
+static void announce_trace(struct gma_tracer *t, pid_t pid)
+{
+	int ioeventfds_err = gma_tracer_ioeventfds_error(t);
+
+	if (env.json)
+		return;
+	fprintf(stderr, "gma-trace: tracing VM pid %d (%s) on %s; Ctrl-C to stop\n", pid,
+		target_name(), gma_tracer_tracepoints(t));
+	if (ioeventfds_err == -E2BIG)
+		fprintf(stderr,
+			"gma-trace: more KVM ioeventfd registrations than gma-trace follows (the "
+			"first 128 of a VM): notifies on the others pass uncounted\n");
+	else if (ioeventfds_err)
+		fprintf(stderr,
+			"gma-trace: KVM's ioeventfd registrations could not be read (%s): notifies to "
+			"devices set up before the trace started pass uncounted\n",
+			strerror(-ioeventfds_err));
+}
+
+/* Says, once, that a VM did nothing the trace could see for its first now_ms, if so. */
+static void report_quiet(struct gma_tracer *t, pid_t pid, long now_ms)
+{
+	struct quiet_notice q = { .pid = pid,
+				  .quiet_ms = now_ms,
+				  .vcpu_events = gma_tracer_vcpu_events(t) };
+
+	if (!seen.notifies && !seen.chains && !nr_reported)
+		out()->quiet(&q);
+}
+
+/*
+ * Reads the trace until Ctrl-C, --duration or the VM's exit, with what is due on the way:
+ * stuck queues, unexplained notifies, a quiet VM, --stats. 0, or the poll's error.
+ */
+static int trace_until_done(struct gma_tracer *t, pid_t pid)
+{
+	long last_stats = 0, last_unexplained = 0, now;
+	bool quiet_checked = false;
+	struct timespec start;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!exiting) {
+		err = gma_tracer_poll(t, 100);
+		if (err < 0)
+			return report_error(err, "polling the ring buffer");
+		if (args.stuck_ms)
+			gma_tracer_check_stuck(t, args.stuck_ms * 1000000ULL);
+		now = elapsed_ms(&start);
+		if (now - last_unexplained >= UNEXPLAINED_CHECK_MS) {
+			report_unexplained(t, now);
+			last_unexplained = now;
+		}
+		if (!quiet_checked && now >= (target.cmd ? QUIET_BOOT_MS : QUIET_MS)) {
+			quiet_checked = true;
+			report_quiet(t, pid, now);
+		}
+		if (args.stats && now - last_stats >= (long)args.interval_ms) {
+			print_stats(t, false);
+			last_stats = now;
+		}
+		if (args.duration_s && now >= (long)args.duration_s * 1000)
+			break;
+		if (process_exited(pid)) {
+			if (!env.json)
+				fprintf(stderr, "gma-trace: VM pid %d exited\n", pid);
+			break;
+		}
+		fflush(stdout);
+	}
+	return 0;
+}
+
 int cmd_rings(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
@@ -290,19 +394,7 @@ int cmd_rings(int argc, char **argv)
 		       "driver sets up is learnt.",
 		.children = children,
 	};
-	struct gma_ring_callbacks cb = { .sz = sizeof(cb),
-					 .on_queue = on_queue,
-					 .on_notify = on_notify,
-					 .on_chain = on_chain,
-					 .on_completion = on_completion,
-					 .on_anomaly = on_anomaly,
-					 .on_attach = on_attach };
-	GMA_OPTS(gma_load_error, why);
-	GMA_OPTS(gma_tracer_opts, opts, .ring = &cb, .load_error = &why);
-	struct timespec start, mono, real;
-	struct gma_tracer *t;
-	long last_stats = 0, last_unexplained = 0;
-	bool quiet_checked = false;
+	struct gma_tracer *t = NULL;
 	int err;
 	pid_t pid;
 
@@ -312,87 +404,25 @@ int cmd_rings(int argc, char **argv)
 	if (pid < 0)
 		return pid;
 	/* before the imports: the chains in flight at attach are printed with their time */
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_REALTIME, &real);
-	wall_minus_mono_ns =
-		(real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
-	opts.pid = pid;
-	opts.snap_len = args.snap_len;
-	opts.indices_only = args.indices_only;
-	opts.ringbuf_size = args.ringbuf_size;
-	opts.ring_poll_ms = args.ring_poll_ms;
-	opts.btf_path = env.btf_path;
-	t = gma_tracer_new(&opts);
-	if (!t) {
-		err = report_load_error(-errno, &why);
-		goto out;
+	set_wall_minus_mono();
+	err = open_tracer(pid, &t);
+	if (!err)
+		err = target_add_given(t);
+	if (!err) {
+		err = target_release();
+		/* said once the command runs: a command that could not start was never traced */
+		if (!err)
+			announce_trace(t, pid);
 	}
-	err = target_add_given(t);
-	if (err)
-		goto out_tracer;
-	if (!env.json && gma_tracer_ioeventfds_error(t) == -E2BIG)
-		fprintf(stderr,
-			"gma-trace: more KVM ioeventfd registrations than gma-trace follows (the "
-			"first 128 of a VM): notifies on the others pass uncounted\n");
-	else if (!env.json && gma_tracer_ioeventfds_error(t))
-		fprintf(stderr,
-			"gma-trace: KVM's ioeventfd registrations could not be read (%s): notifies to "
-			"devices set up before the trace started pass uncounted\n",
-			strerror(-gma_tracer_ioeventfds_error(t)));
-	err = target_release();
-	if (err)
-		goto out_tracer;
-	/* said once the command runs: a command that could not start was never traced */
-	if (!env.json)
-		fprintf(stderr, "gma-trace: tracing VM pid %d (%s) on %s; Ctrl-C to stop\n", pid,
-			target_name(), gma_tracer_tracepoints(t));
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (!exiting) {
-		long now;
-
-		err = gma_tracer_poll(t, 100);
-		if (err < 0) {
-			report_error(err, "polling the ring buffer");
-			break;
-		}
-		err = 0;
-		if (args.stuck_ms)
-			gma_tracer_check_stuck(t, args.stuck_ms * 1000000ULL);
-		now = elapsed_ms(&start);
-		if (now - last_unexplained >= UNEXPLAINED_CHECK_MS) {
-			report_unexplained(t, now);
-			last_unexplained = now;
-		}
-		if (!quiet_checked && now >= (target.cmd ? QUIET_BOOT_MS : QUIET_MS)) {
-			struct quiet_notice q = { .pid = pid,
-						  .quiet_ms = now,
-						  .vcpu_events = gma_tracer_vcpu_events(t) };
-
-			quiet_checked = true;
-			if (!seen.notifies && !seen.chains && !nr_reported)
-				out()->quiet(&q);
-		}
-		if (args.stats && now - last_stats >= (long)args.interval_ms) {
-			print_stats(t, false);
-			last_stats = now;
-		}
-		if (args.duration_s && now >= (long)args.duration_s * 1000)
-			break;
-		if (process_exited(pid)) {
-			if (!env.json)
-				fprintf(stderr, "gma-trace: VM pid %d exited\n", pid);
-			break;
-		}
-		fflush(stdout);
+	if (!err) {
+		err = trace_until_done(t, pid);
+		gma_tracer_poll(t, 0);
+		/* JSON ends with every queue's model, for comparison with the VMM's own view (QMP) */
+		if (args.stats || env.json)
+			print_stats(t, true);
+		print_summary(t);
 	}
-	gma_tracer_poll(t, 0);
-	/* JSON ends with every queue's model, for comparison with the VMM's own view (QMP) */
-	if (args.stats || env.json)
-		print_stats(t, true);
-	print_summary(t);
-out_tracer:
 	gma_tracer_free(t);
-out:
 	target_end();
 	free(reported);
 	return err;

@@ -212,81 +212,68 @@ int gma_tracer_set_ecam(struct gma_tracer *t, __u64 vm_id, __u64 base, __u32 bus
 }
 
 /*
- * The maps the transport fills when it sees a function set up (pci_config() in
- * bpf/virtio_pci.bpf.h), filled from a snapshot: the VM's PCI state, the device, the
- * function, and last its BARs, through which the transport finds the rest.
+ * Whether the tracer saw the guest set up the BARs of function dk (read into known): it then
+ * knows more than a snapshot (vectors). One the guest only enumerated since the trace began
+ * (a vendor id read: lspci) is not.
  */
-int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
-				const struct gma_pci_function *fn)
+static bool pci_function_set_up(struct gma_tracer *t, const struct gma_tracer_dev_key *dk,
+				struct gma_tracer_pci_fn *known)
 {
-	struct gma_tracer_dev_key dk = { .vm_id = vm_id, .base = key };
-	struct gma_tracer_pci_bar_key bk = { .vm_id = vm_id };
-	struct gma_tracer_pci_bar_val bv = { .base = key };
-	struct gma_tracer_virtio_dev dev = {};
-	struct gma_tracer_pci_fn *f, *known;
+	if (bpf_map__lookup_elem(t->skel->maps.pci_fns, dk, sizeof(*dk), known, sizeof(*known), 0))
+		return false;
+	for (__u32 i = 0; i < GMA_TRACER_PCI_BARS; i++)
+		if (known->bar_registered[i])
+			return true;
+	return false;
+}
+
+/* The VM's PCI state, unless the tracer has one already: the default ECAM window. */
+static int add_pci_vm(struct gma_tracer *t, __u64 vm_id)
+{
 	struct gma_tracer_pci_vm pv = {};
-	__u32 type;
 	int err;
 
-	_Static_assert(GMA_PCI_NOTIFY_QUEUES == GMA_TRACER_QUEUES_MAX,
-		       "a notify offset per queue followed");
-	if (!t || !vm_id || !fn || !GMA_KEY_IS_PCI(key) || key >> 16 != GMA_PCI_KEY >> 16)
-		return -EINVAL;
-	f = calloc(1, sizeof(*f));
-	known = malloc(sizeof(*known));
-	if (!f || !known) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (!pci_fn_from_snapshot(f, fn->config, fn->bar_size, fn->notify_off_known,
-				  fn->queue_notify_off)) {
-		err = -EINVAL;
-		goto out;
-	}
-	if (!pci_is_virtio(f)) {
-		err = -ENODEV;
-		goto out;
-	}
-	/*
-	 * One whose BARs the tracer saw set up knows more (vectors); one the guest only
-	 * enumerated since the trace began (a vendor id read: lspci) is replaced.
-	 */
-	if (!bpf_map__lookup_elem(t->skel->maps.pci_fns, &dk, sizeof(dk), known, sizeof(*known),
-				  0)) {
-		for (__u32 i = 0; i < GMA_TRACER_PCI_BARS; i++) {
-			if (known->bar_registered[i]) {
-				err = -EEXIST;
-				goto out;
-			}
-		}
-	}
-	if (bpf_map__lookup_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv, sizeof(pv),
-				 0)) {
-		pv = (struct gma_tracer_pci_vm){ .ecam = t->skel->bss->ecam_default };
-		err = bpf_map__update_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv,
-					   sizeof(pv), BPF_NOEXIST);
-		if (err && err != -EEXIST)
-			goto out;
-	}
-	bpf_map__lookup_elem(t->skel->maps.devices, &dk, sizeof(dk), &dev, sizeof(dev), 0);
-	type = pci_virtio_type(f);
+	if (!bpf_map__lookup_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv, sizeof(pv), 0))
+		return 0;
+	pv = (struct gma_tracer_pci_vm){ .ecam = t->skel->bss->ecam_default };
+	err = bpf_map__update_elem(t->skel->maps.pci_vms, &vm_id, sizeof(vm_id), &pv, sizeof(pv),
+				   BPF_NOEXIST);
+	return err == -EEXIST ? 0 : err; /* the tracer made one in between: it stands */
+}
+
+/* Function f's VirtIO device (its type and version), in the devices the exits look at. */
+static int add_pci_device(struct gma_tracer *t, const struct gma_tracer_dev_key *dk,
+			  const struct gma_tracer_pci_fn *f)
+{
+	struct gma_tracer_virtio_dev dev = {};
+	__u32 type = pci_virtio_type(f);
+	int err;
+
+	bpf_map__lookup_elem(t->skel->maps.devices, dk, sizeof(*dk), &dev, sizeof(dev), 0);
 	if (dev.device_id != type || !dev.version) {
 		dev.device_id = type;
 		dev.version = pci_virtio_version(f);
 	}
-	err = bpf_map__update_elem(t->skel->maps.devices, &dk, sizeof(dk), &dev, sizeof(dev),
+	err = bpf_map__update_elem(t->skel->maps.devices, dk, sizeof(*dk), &dev, sizeof(dev),
 				   BPF_ANY);
-	if (!err)
-		err = remember_vm_device(t, vm_id, key);
-	for (__u32 i = 0; !err && i < GMA_TRACER_PCI_BARS; i++) {
+	return err ? err : remember_vm_device(t, dk->vm_id, dk->base);
+}
+
+/* Function f, its BARs marked set up as their addresses say, then the BARs themselves. */
+static int add_pci_fn_and_bars(struct gma_tracer *t, const struct gma_tracer_dev_key *dk,
+			       struct gma_tracer_pci_fn *f)
+{
+	struct gma_tracer_pci_bar_key bk = { .vm_id = dk->vm_id };
+	struct gma_tracer_pci_bar_val bv = { .base = dk->base };
+	int err;
+
+	for (__u32 i = 0; i < GMA_TRACER_PCI_BARS; i++) {
 		if (f->bar_addr[i] && pci_bar_size(f, i)) {
 			f->bar_registered[i] = f->bar_addr[i];
 			f->bar_registered_io[i] = f->bar_io[i];
 		}
 	}
-	if (!err)
-		err = bpf_map__update_elem(t->skel->maps.pci_fns, &dk, sizeof(dk), f, sizeof(*f),
-					   BPF_ANY);
+	err = bpf_map__update_elem(t->skel->maps.pci_fns, dk, sizeof(*dk), f, sizeof(*f), BPF_ANY);
 	for (__u32 i = 0; !err && i < GMA_TRACER_PCI_BARS; i++) {
 		if (!f->bar_registered[i])
 			continue;
@@ -297,7 +284,42 @@ int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
 		err = bpf_map__update_elem(t->skel->maps.pci_bars, &bk, sizeof(bk), &bv, sizeof(bv),
 					   BPF_ANY);
 	}
-out:
+	return err;
+}
+
+/*
+ * The maps the transport fills when it sees a function set up (pci_config() in
+ * bpf/virtio_pci.bpf.h), filled from a snapshot: the VM's PCI state, the device, the
+ * function, and last its BARs, through which the transport finds the rest.
+ */
+int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
+				const struct gma_pci_function *fn)
+{
+	struct gma_tracer_dev_key dk = { .vm_id = vm_id, .base = key };
+	struct gma_tracer_pci_fn *f, *known;
+	int err;
+
+	_Static_assert(GMA_PCI_NOTIFY_QUEUES == GMA_TRACER_QUEUES_MAX,
+		       "a notify offset per queue followed");
+	if (!t || !vm_id || !fn || !GMA_KEY_IS_PCI(key) || key >> 16 != GMA_PCI_KEY >> 16)
+		return -EINVAL;
+	f = calloc(1, sizeof(*f));
+	known = malloc(sizeof(*known)); /* both too large for the stack */
+	if (!f || !known)
+		err = -ENOMEM;
+	else if (!pci_fn_from_snapshot(f, fn->config, fn->bar_size, fn->notify_off_known,
+				       fn->queue_notify_off))
+		err = -EINVAL;
+	else if (!pci_is_virtio(f))
+		err = -ENODEV;
+	else if (pci_function_set_up(t, &dk, known))
+		err = -EEXIST;
+	else
+		err = add_pci_vm(t, vm_id);
+	if (!err)
+		err = add_pci_device(t, &dk, f);
+	if (!err)
+		err = add_pci_fn_and_bars(t, &dk, f);
 	free(known);
 	free(f);
 	return err;
