@@ -177,6 +177,7 @@ struct attach_seen {
 	__u16 heads[GMA_ATTACH_CHAINS_MAX];
 	__u16 pos[GMA_ATTACH_CHAINS_MAX];
 	__u64 addr[GMA_ATTACH_CHAINS_MAX];
+	__u32 not_keyed; /* chains that do not carry the attach's queue, device and time */
 };
 
 static void on_attach(void *ctx, const struct gma_attach_chains *a)
@@ -188,9 +189,14 @@ static void on_attach(void *ctx, const struct gma_attach_chains *a)
 	s->nr_chains = a->nr_chains;
 	s->not_listed = a->not_listed;
 	for (__u32 i = 0; i < a->nr_chains && i < GMA_ATTACH_CHAINS_MAX; i++) {
-		s->heads[i] = a->chains[i].head;
-		s->pos[i] = a->chains[i].avail_pos;
-		s->addr[i] = a->chains[i].nr_descs ? a->chains[i].descs[0].addr : 0;
+		const struct gma_chain *c = gma_attach_chain(a, i);
+
+		s->heads[i] = c->head;
+		s->pos[i] = c->avail_idx;
+		s->addr[i] = c->nr_descs ? gma_chain_desc(c, 0)->addr : 0;
+		s->not_keyed += c->vm_id != a->vm_id || c->base != a->base ||
+				c->queue != a->queue || c->device_id != a->device_id ||
+				c->ts_ns != a->ts_ns || (c->flags & GMA_CHAIN_AT_NOTIFY);
 	}
 }
 
@@ -266,6 +272,7 @@ Test(attach, listing_capped)
 	cr_expect_eq(seen.in_flight, pending);
 	cr_expect_eq(seen.nr_chains, GMA_ATTACH_CHAINS_MAX);
 	cr_expect_eq(seen.not_listed, pending - GMA_ATTACH_CHAINS_MAX);
+	cr_expect_eq(seen.not_keyed, 0, "each chain carries its queue, device and time");
 	for (__u32 k = 0; k < seen.nr_chains; k++) {
 		__u16 h = (7 * k + 3) % NUM;
 

@@ -139,8 +139,8 @@ static void on_chain(void *ctx, const struct gma_chain *c)
 		w->chains_a++;
 	else if (c->pid == w->pid_b)
 		w->chains_b++;
-	if ((c->pid == w->pid_a && w->vm_a && c->rec->key.vm_id != w->vm_a) ||
-	    (c->pid == w->pid_b && w->vm_b && c->rec->key.vm_id != w->vm_b))
+	if ((c->pid == w->pid_a && w->vm_a && c->vm_id != w->vm_a) ||
+	    (c->pid == w->pid_b && w->vm_b && c->vm_id != w->vm_b))
 		w->wrong++;
 }
 

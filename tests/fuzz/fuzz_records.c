@@ -27,9 +27,17 @@ static void on_sample(void *ctx, const struct gma_sample *s)
 static void on_chain(void *ctx, const struct gma_chain *c)
 {
 	(void)ctx;
-	for (int i = 0; i < 16; i++)
-		if (c->nbytes[i] > 4096 || (c->nbytes[i] && (!c->bytes[i] || !c->state[i])))
+	/* what a chain hands out stays within what the tracer records and samples */
+	if (c->sz != sizeof(*c) || c->desc_sz != sizeof(struct gma_chain_desc) ||
+	    c->nr_descs > GMA_CHAIN_DESC_MAX)
+		abort();
+	for (__u32 i = 0; i < c->nr_descs; i++) {
+		const struct gma_chain_desc *d = gma_chain_desc(c, i);
+
+		if (d->nbytes > 4096 || (d->nbytes && (!d->bytes || !d->state)) ||
+		    (!d->nbytes && (d->bytes || d->state)))
 			abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -31,7 +31,7 @@ static void on_anomaly(void *ctx, const struct gma_anomaly_event *a)
 	(void)ctx;
 	if (a->anomalies & GMA_ANOM_STUCK) {
 		seen.stuck++;
-		seen.stuck_queue = a->key->queue;
+		seen.stuck_queue = a->queue;
 	}
 	if (a->anomalies & GMA_ANOM_USED_ID_INVALID)
 		seen.used_invalid++;
@@ -352,4 +352,85 @@ Test(queue_model, without_event_idx_the_used_flags_ask)
 	f.used_flags = 0; /* notifications back on after the entries */
 	qm_on_ring_fields(&r.model, &k, &f, 270);
 	cr_assert_not(health_of(0, 300).notify_asked_before);
+}
+
+/* What on_chain is handed: the record's fields, public, and the bytes by descriptor. */
+static struct gma_chain chain_got;
+static struct gma_chain_desc desc_got;
+static __u8 bytes_got[8];
+
+static void keep_chain(void *ctx, const struct gma_chain *c)
+{
+	(void)ctx;
+	chain_got = *c;
+	if (c->nr_descs) {
+		desc_got = *gma_chain_desc(c, 0);
+		memcpy(bytes_got, desc_got.bytes, desc_got.nbytes < 8 ? desc_got.nbytes : 8);
+	}
+	/* valid only during the callback */
+	chain_got.descs = NULL;
+	desc_got.bytes = desc_got.state = NULL;
+}
+
+Test(queue_model, a_chain_handed_out_with_its_sizes)
+{
+	static struct gma_rec_chain rec;
+	struct gma_rec_fragment *f;
+	__u8 frag[sizeof(*f) + 8] __attribute__((aligned(8)));
+	GMA_OPTS(gma_ring_callbacks, cbs, .on_chain = keep_chain);
+
+	rr_free(&r);
+	cr_assert_eq(rr_init(&r, NULL, NULL, &cbs), 0);
+	feed_queue(3);
+	/* the first 8 bytes of the buffer, sampled before its chain record */
+	f = (struct gma_rec_fragment *)frag;
+	memset(frag, 0, sizeof(frag));
+	f->hdr = (struct gma_rec_hdr){ GMA_REC_FRAGMENT, GMA_REC_VERSION, sizeof(frag) };
+	f->vm_id = 1;
+	f->sample_id = (1ULL << 63) | 7;
+	f->gpa = 0x9000;
+	f->len = 8;
+	memcpy(f->data, "virtio!!", 8);
+	cr_assert_eq(rr_feed(&r, frag, sizeof(frag)), 0);
+	memset(&rec, 0, sizeof(rec));
+	rec.hdr = (struct gma_rec_hdr){ GMA_REC_CHAIN, GMA_REC_VERSION, sizeof(rec) };
+	rec.key = (struct gma_queue_key){ .vm_id = 1, .base = 0xd0000000, .queue = 3 };
+	rec.ts_ns = 4242;
+	rec.sample_id = (1ULL << 63) | 7;
+	rec.avail_idx = 9;
+	rec.head = 7;
+	rec.pid = 77;
+	rec.indirect_addr = 0x8000;
+	rec.indirect_len = 16 * 20;
+	rec.nr_descs = 20; /* longer than the record holds */
+	rec.nr_recorded = GMA_CHAIN_DESC_MAX;
+	rec.total_len = 20 * 64;
+	for (int i = 0; i < GMA_CHAIN_DESC_MAX; i++)
+		rec.descs[i] = (struct gma_desc_rec){ .addr = 0x9000 + 0x100 * i,
+						      .len = 64,
+						      .index = i,
+						      .in_indirect = 1,
+						      .snap_len = i ? 0 : 8 };
+	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
+	cr_assert_eq(chain_got.sz, sizeof(struct gma_chain));
+	cr_assert(GMA_HAS(&chain_got, descs));
+	cr_assert_eq(chain_got.vm_id, 1);
+	cr_assert_eq(chain_got.base, 0xd0000000);
+	cr_assert_eq(chain_got.queue, 3);
+	cr_assert_eq(chain_got.pid, 77);
+	cr_assert_eq(chain_got.ts_ns, 4242);
+	cr_assert_eq(chain_got.avail_idx, 9);
+	cr_assert_eq(chain_got.head, 7);
+	cr_assert_eq(chain_got.flags, GMA_CHAIN_AT_NOTIFY | GMA_CHAIN_INDIRECT);
+	cr_assert_eq(chain_got.indirect_addr, 0x8000);
+	cr_assert_eq(chain_got.nr_walked, 20);
+	cr_assert_eq(chain_got.nr_descs, GMA_CHAIN_DESC_MAX);
+	cr_assert_eq(chain_got.total_len, 20 * 64);
+	cr_assert_eq(chain_got.desc_sz, sizeof(struct gma_chain_desc));
+	cr_assert(GMA_SIZE_HAS(chain_got.desc_sz, struct gma_chain_desc, state));
+	cr_assert_eq(desc_got.addr, 0x9000);
+	cr_assert_eq(desc_got.len, 64);
+	cr_assert(desc_got.in_indirect);
+	cr_assert_eq(desc_got.nbytes, 8);
+	cr_assert_arr_eq(bytes_got, "virtio!!", 8);
 }

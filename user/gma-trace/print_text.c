@@ -126,19 +126,20 @@ static void text_dump(const struct dump *d, const char *source, pid_t pid)
 	for_each_unread(d, print_range, NULL);
 }
 
-static void text_queue(const struct gma_rec_queue *q)
+static void text_queue(const struct gma_queue_event *q)
 {
 	print_time(stdout, q->ts_ns);
-	printf(" %u ", q->pid);
-	gma_print_queue_label(stdout, q->device_id, q->key.base, q->key.queue);
-	printf(" ready: %u entries, desc 0x%llx driver 0x%llx device 0x%llx%s\n", q->num,
-	       (unsigned long long)q->desc, (unsigned long long)q->driver,
-	       (unsigned long long)q->device, q->flags & GMA_QUEUE_LEGACY ? " (legacy)" : "");
+	printf(" %u ", (unsigned int)q->pid);
+	gma_print_queue_label(stdout, q->device_id, q->base, q->queue);
+	printf(" ready: %u entries, desc 0x%llx driver 0x%llx device 0x%llx%s\n", q->layout.num,
+	       (unsigned long long)q->layout.desc, (unsigned long long)q->layout.driver,
+	       (unsigned long long)q->layout.device,
+	       q->layout.flags & GMA_QUEUE_LEGACY ? " (legacy)" : "");
 }
 
 static void text_chain(const struct gma_chain *c, bool descs)
 {
-	print_time(stdout, c->rec->ts_ns);
+	print_time(stdout, c->ts_ns);
 	gma_chain_print(stdout, c, descs);
 }
 
@@ -146,7 +147,7 @@ static void text_completion(const struct gma_completion *c)
 {
 	print_time(stdout, c->ts_ns);
 	printf(" %d ", c->pid);
-	gma_print_queue_label(stdout, c->device_id, c->key->base, c->key->queue);
+	gma_print_queue_label(stdout, c->device_id, c->base, c->queue);
 	printf(" used head %u len %u", c->head, c->len);
 	if (c->age_unknown)
 		printf(" age unknown (in flight at attach)");
@@ -161,17 +162,17 @@ static void text_attach(const struct gma_attach_chains *a, bool descs)
 	char summary[256], an[256];
 
 	for (__u32 i = 0; i < a->nr_chains; i++) {
-		const struct gma_ring_chain *c = &a->chains[i];
+		const struct gma_chain *c = gma_attach_chain(a, i);
 		struct gma_chain_view v;
 
-		gma_chain_view_ring(&v, c, a->device_id, a->key->queue);
+		gma_chain_view_ring(&v, c, a->device_id, a->queue);
 		gma_chain_summary(&v, summary, sizeof(summary));
 		print_time(stdout, a->ts_ns);
 		printf(" %d ", a->pid);
-		gma_print_queue_label(stdout, a->device_id, a->key->base, a->key->queue);
-		printf(" avail %u head %u: %s (%u desc%s%s)", c->avail_pos, c->head, summary,
-		       c->nr_descs, c->nr_descs == 1 ? "" : "s",
-		       c->indirect_addr ? ", indirect" : "");
+		gma_print_queue_label(stdout, a->device_id, a->base, a->queue);
+		printf(" avail %u head %u: %s (%u desc%s%s)", c->avail_idx, c->head, summary,
+		       c->nr_walked, c->nr_walked == 1 ? "" : "s",
+		       c->flags & GMA_CHAIN_INDIRECT ? ", indirect" : "");
 		if (c->anomalies & ~GMA_ANOM_CHAIN_TRUNCATED) {
 			gma_anomaly_format(c->anomalies, an, sizeof(an));
 			printf(" !! %s", an);
@@ -183,7 +184,7 @@ static void text_attach(const struct gma_attach_chains *a, bool descs)
 	if (a->not_listed) {
 		print_time(stdout, a->ts_ns);
 		printf(" %d ", a->pid);
-		gma_print_queue_label(stdout, a->device_id, a->key->base, a->key->queue);
+		gma_print_queue_label(stdout, a->device_id, a->base, a->queue);
 		printf(" %u more in flight at attach not listed (%u in all)\n", a->not_listed,
 		       a->in_flight);
 	}
@@ -196,7 +197,7 @@ static void text_anomaly(const struct gma_anomaly_event *a)
 			continue;
 		print_time(stdout, a->ts_ns);
 		printf(" %d ", a->pid);
-		gma_print_queue_label(stdout, a->device_id, a->key->base, a->key->queue);
+		gma_print_queue_label(stdout, a->device_id, a->base, a->queue);
 		if (a->head != ~0u)
 			printf(" head %u", a->head);
 		printf(" ANOMALY %s: %s\n", gma_anomaly_name(1u << b) ?: "unknown",
@@ -417,12 +418,12 @@ static void text_ring(const struct queue_spec *q, const struct gma_ring *ring, b
 		printf("  !! %s\n", an);
 	}
 	for (__u32 i = 0; i < ring->nr_chains; i++) {
-		const struct gma_ring_chain *c = &ring->chains[i];
+		const struct gma_chain *c = gma_ring_chain(ring, i);
 		struct gma_chain_view v;
 
 		gma_chain_view_ring(&v, c, q->device_id, q->index);
 		gma_chain_summary(&v, summary, sizeof(summary));
-		printf("  avail %u head %u: %s (%u desc%s)", c->avail_pos, c->head, summary,
+		printf("  avail %u head %u: %s (%u desc%s)", c->avail_idx, c->head, summary,
 		       c->nr_descs, c->nr_descs == 1 ? "" : "s");
 		if (c->anomalies) {
 			gma_anomaly_format(c->anomalies, an, sizeof(an));

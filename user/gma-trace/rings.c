@@ -170,7 +170,7 @@ static void on_anomaly(void *ctx, const struct gma_anomaly_event *a)
 		out()->anomaly(a);
 }
 
-static void on_queue(void *ctx, const struct gma_rec_queue *q)
+static void on_queue(void *ctx, const struct gma_queue_event *q)
 {
 	(void)ctx;
 	if (!args.stats)
@@ -184,7 +184,7 @@ static void on_attach(void *ctx, const struct gma_attach_chains *a)
 		out()->attach(a, args.descs);
 }
 
-static void on_notify(void *ctx, const struct gma_rec_notify *n)
+static void on_notify(void *ctx, const struct gma_notify_event *n)
 {
 	(void)ctx;
 	(void)n;
@@ -290,13 +290,9 @@ int cmd_rings(int argc, char **argv)
 		       "driver sets up is learnt.",
 		.children = children,
 	};
-	struct gma_ring_callbacks cb = { .sz = sizeof(cb),
-					 .on_queue = on_queue,
-					 .on_notify = on_notify,
-					 .on_chain = on_chain,
-					 .on_completion = on_completion,
-					 .on_anomaly = on_anomaly,
-					 .on_attach = on_attach };
+	GMA_OPTS(gma_ring_callbacks, cb, .on_queue = on_queue, .on_notify = on_notify,
+		 .on_chain = on_chain, .on_completion = on_completion, .on_anomaly = on_anomaly,
+		 .on_attach = on_attach);
 	GMA_OPTS(gma_load_error, why);
 	GMA_OPTS(gma_tracer_opts, opts, .ring = &cb, .load_error = &why);
 	struct timespec start, mono, real;

@@ -91,7 +91,10 @@ void qm_free(struct queue_model *m);
 void qm_on_device(struct queue_model *m, const struct gma_rec_device *r);
 void qm_on_queue(struct queue_model *m, const struct gma_rec_queue *r);
 void qm_on_notify(struct queue_model *m, const struct gma_rec_notify *r);
-/* chain->rec set, bytes filled; anomalies and device_id are completed here. */
+/*
+ * A chain as the tracer recorded it, its bytes filled in; its anomalies, device_id and
+ * features are completed here before on_chain sees it.
+ */
 void qm_on_chain(struct queue_model *m, struct gma_chain *chain);
 void qm_on_used(struct queue_model *m, const struct gma_rec_used *r);
 
@@ -128,6 +131,8 @@ void qm_on_ring_fields(struct queue_model *m, const struct gma_queue_key *key,
 /* The queues the model has a layout for (the poll's list); NULL when i is past the end. */
 const struct gma_queue_stats *qm_queue_at(struct queue_model *m, size_t i,
 					  const struct gma_queue_key **key);
+/* The driver features of queue i's device (of qm_queue_at()), 0 when not seen. */
+__u64 qm_queue_features(const struct queue_model *m, size_t i);
 
 int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns);
 int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n);
