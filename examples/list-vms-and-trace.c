@@ -76,7 +76,8 @@ static int list_vms(void)
 {
 	struct gma_vm *vms;
 	size_t n;
-	int err = gma_vms_list(&vms, &n);
+	/* the element size this program was built with: libgma writes each VM at it */
+	int err = gma_vms_list(&vms, &n, sizeof(*vms));
 
 	if (err) {
 		fprintf(stderr, "listing VMs: %s\n", strerror(-err));
@@ -86,12 +87,15 @@ static int list_vms(void)
 	for (size_t i = 0; i < n; i++) {
 		printf("vm pid %d: %u vCPUs, %zu memslots\n", vms[i].pid, vms[i].nr_vcpus,
 		       vms[i].nr_slots);
-		for (size_t k = 0; k < vms[i].nr_slots; k++)
-			printf("  slot %u gpa 0x%llx size 0x%llx\n", vms[i].slots[k].id,
-			       (unsigned long long)vms[i].slots[k].gpa,
-			       (unsigned long long)vms[i].slots[k].size);
+		for (size_t k = 0; k < vms[i].nr_slots; k++) {
+			/* libgma's memslots, at its own size: through the accessor */
+			const struct gma_memslot *s = gma_vm_slot(&vms[i], k);
+
+			printf("  slot %u gpa 0x%llx size 0x%llx\n", s->id,
+			       (unsigned long long)s->gpa, (unsigned long long)s->size);
+		}
 	}
-	gma_vms_free(vms, n);
+	gma_vms_free(vms);
 	return 0;
 }
 

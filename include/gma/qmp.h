@@ -82,10 +82,13 @@ struct gma_qmp_queue {
  * parent_bus ("/machine/unattached/device[27]/virtio-mmio-bus.23") and looking that bus up in
  * "info qtree" (the virtio-mmio device holding it, and its "mmio BASE/SIZE" line); a PCI
  * device's backend sits on its proxy's "virtio-bus", and the proxy's "addr" (devfn) on the
- * root bus gives GMA_PCI_BASE(0, dev, fn). *out is malloc'ed (free()), *n its entries. Errors as for
- * gma_qmp_command (x-query-virtio must succeed; the mapping steps may fail without error).
+ * root bus gives GMA_PCI_BASE(0, dev, fn). *out is *n elements of elem_sz bytes (the caller's
+ * sizeof(**out): the growth rules of <gma/gma.h>), malloc'ed: free() it. Errors as for
+ * gma_qmp_command (x-query-virtio must succeed; the mapping steps may fail without error),
+ * and -EINVAL for an elem_sz of 0.
  */
-GMA_API int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t *n);
+GMA_API int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t *n,
+				  size_t elem_sz);
 
 /*
  * The guest's PCI ECAM (MMCONFIG) window as QEMU maps it now, from "info mtree": the

@@ -229,7 +229,10 @@ struct gma_anomaly_event {
 	__u32 head;
 };
 
-/* One queue as libgma models it. */
+/*
+ * One queue as libgma models it: an element of gma_tracer_queue_stats(), and what struct
+ * gma_queue_health.stats points to.
+ */
 struct gma_queue_stats {
 	__u64 vm_id;
 	__u64 base;
@@ -239,10 +242,19 @@ struct gma_queue_stats {
 	__u32 num;
 	__u32 flags; /* GMA_QUEUE_* */
 	__u64 desc, driver, device;
+	/*
+	 * The indices are the guest's: last_avail and last_used as last read from its rings (on
+	 * notifies, on looks at the rings at vCPU exits, and by a userspace poll), and in_flight
+	 * is last_avail - last_used, walked or not.
+	 */
 	__u16 last_avail;
 	__u16 last_used;
 	__u32 in_flight;
+	__u32 in_flight_at_attach; /* of in_flight, chains already there when the queue was
+				    * imported: their age is unknown */
+	__u32 indices_known; /* last_avail and last_used were read from the guest */
 	__u64 notifies;
+	__u64 silent; /* looks that found chains made available without a notify */
 	__u64 chains;
 	__u64 completions;
 	__u64 anomalies;
@@ -251,15 +263,6 @@ struct gma_queue_stats {
 	__u64 latency_max_ns;
 	__u64 latency_n;
 	__u64 oldest_in_flight_ns; /* notify time of the oldest chain in flight, 0 if none */
-	/*
-	 * The indices are the guest's: last_avail and last_used as last read from its rings (on
-	 * notifies, on looks at the rings at vCPU exits, and by a userspace poll), and in_flight
-	 * is last_avail - last_used, walked or not.
-	 */
-	__u64 silent; /* looks that found chains made available without a notify */
-	__u32 in_flight_at_attach; /* of in_flight, chains already there when the queue was
-				    * imported: their age is unknown */
-	__u32 indices_known; /* last_avail and last_used were read from the guest */
 };
 
 /*
@@ -492,8 +495,13 @@ GMA_API int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64
  */
 GMA_API int gma_tracer_check_stuck(struct gma_tracer *t, __u64 stuck_ns);
 
-/* The model of every queue seen, in a malloc'ed array the caller frees with free(). */
-GMA_API int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats, size_t *n);
+/*
+ * The model of every queue seen: *n elements of elem_sz bytes (the caller's
+ * sizeof(**stats): the growth rules of <gma/gma.h>) in a malloc'ed array the caller frees with
+ * free(). 0, -EINVAL (elem_sz 0) or -ENOMEM.
+ */
+GMA_API int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats, size_t *n,
+				   size_t elem_sz);
 
 /*
  * Guest writes to a notify address the VMM registered with KVM_IOEVENTFD (struct
@@ -524,12 +532,14 @@ struct gma_unexplained_notify {
 };
 
 /*
- * Every (VM, bus, address, value) counted, in a malloc'ed array the caller frees, and in
- * *overflow (may be NULL) the notifies not counted because the kernel's table was full.
+ * Every (VM, bus, address, value) counted, *n elements of elem_sz bytes (the caller's
+ * sizeof(**out)) in a malloc'ed array the caller frees with free(), and in *overflow (may be
+ * NULL) the notifies not counted because the kernel's table was full. 0, -EINVAL (elem_sz 0)
+ * or -ENOMEM.
  */
 GMA_API int gma_tracer_unexplained_notifies(struct gma_tracer *t,
 					    struct gma_unexplained_notify **out, size_t *n,
-					    __u64 *overflow);
+					    size_t elem_sz, __u64 *overflow);
 /*
  * Why the ioeventfd registrations could not be followed, the last time they were read: 0,
  * -E2BIG when some were left out (more than the tracer's table of 4096, or than the VM

@@ -260,8 +260,8 @@ Test(attach, listing_capped)
 	region.userspace_addr = (__u64)(unsigned long)ram;
 	cr_assert_eq(ioctl(vmfd, KVM_SET_USER_MEMORY_REGION, &region), 0);
 	write_ring(ram, 65530, pending); /* the indices wrap past 65535 while in flight */
-	cr_assert_eq(gma_vms_list(&vms, &n), 0);
-	vm = gma_vms_find_pid(vms, n, getpid());
+	cr_assert_eq(gma_vms_list(&vms, &n, sizeof(*vms)), 0);
+	vm = gma_vms_find_pid(vms, n, sizeof(*vms), getpid());
 	cr_assert_not_null(vm);
 	t = gma_tracer_new(&opts);
 	cr_assert_not_null(t, "gma_tracer_new: %s", strerror(errno));
@@ -294,7 +294,7 @@ Test(attach, listing_capped)
 	cr_expect_eq(seen.not_listed, NUM - GMA_ATTACH_CHAINS_MAX);
 
 	gma_tracer_free(t);
-	gma_vms_free(vms, n);
+	gma_vms_free(vms);
 	close(vmfd);
 	close(kvm);
 	munmap(ram, RAM_SIZE);

@@ -81,10 +81,10 @@ static int reg(struct own_vm *vm, __u64 addr, __u32 len, bool pio, long long dat
 static const struct gma_vm *list_own(struct gma_vm **vms, size_t *n)
 {
 	const struct gma_vm *vm;
-	int err = gma_vms_list(vms, n);
+	int err = gma_vms_list(vms, n, sizeof(**vms));
 
 	cr_assert_eq(err, 0, "gma_vms_list: %s", strerror(-err));
-	vm = gma_vms_find_pid(*vms, *n, getpid());
+	vm = gma_vms_find_pid(*vms, *n, sizeof(**vms), getpid());
 	cr_assert_not_null(vm, "this process's VM is not listed (%zu VMs)", *n);
 	return vm;
 }
@@ -126,12 +126,12 @@ Test(vms, ioeventfds_listed)
 		     vm->nr_ioeventfds);
 	cr_expect_eq(vm->ioeventfds_more, 0);
 	cr_expect_eq(vm->flags & GMA_VM_IOEVENTFDS_INCOMPLETE, 0);
-	expect(&vm->ioeventfds[0], GMA_BUS_MMIO, 0xd0001050, 4, 0, 0);
-	expect(&vm->ioeventfds[1], GMA_BUS_MMIO, 0xd0001050, 4, 1, 1);
-	expect(&vm->ioeventfds[2], GMA_BUS_PIO, 0xc010, 2, 3, 2);
-	expect(&vm->ioeventfds[3], GMA_BUS_MMIO, 0xe0003000, 0, -1, 3);
-	expect(&vm->ioeventfds[4], GMA_BUS_FAST_MMIO, 0xe0003000, 0, -1, 4);
-	gma_vms_free(vms, n);
+	expect(gma_vm_ioeventfd(vm, 0), GMA_BUS_MMIO, 0xd0001050, 4, 0, 0);
+	expect(gma_vm_ioeventfd(vm, 1), GMA_BUS_MMIO, 0xd0001050, 4, 1, 1);
+	expect(gma_vm_ioeventfd(vm, 2), GMA_BUS_PIO, 0xc010, 2, 3, 2);
+	expect(gma_vm_ioeventfd(vm, 3), GMA_BUS_MMIO, 0xe0003000, 0, -1, 3);
+	expect(gma_vm_ioeventfd(vm, 4), GMA_BUS_FAST_MMIO, 0xe0003000, 0, -1, 4);
+	gma_vms_free(vms);
 	own_vm_destroy(&own);
 }
 
@@ -154,8 +154,8 @@ Test(vms, ioeventfds_capped)
 		     vm->ioeventfds_more, total - LISTED_MAX);
 	cr_expect_eq(vm->flags & GMA_VM_IOEVENTFDS_INCOMPLETE, 0);
 	for (size_t i = 0; i < vm->nr_ioeventfds; i++)
-		expect(&vm->ioeventfds[i], GMA_BUS_PIO, 0x1000 + 4 * i, 4, i, i);
-	gma_vms_free(vms, n);
+		expect(gma_vm_ioeventfd(vm, i), GMA_BUS_PIO, 0x1000 + 4 * i, 4, i, i);
+	gma_vms_free(vms);
 	own_vm_destroy(&own);
 }
 
@@ -177,18 +177,18 @@ Test(vms, ioeventfd_deassigned)
 	own_vm_create(&own);
 	reg(&own, 0xd0002050, 4, false, 0);
 	io.fd = reg(&own, 0xd0002050, 4, false, 1);
-	cr_assert_eq(gma_vm_lister_list(l, &vms, &n), 0);
-	vm = gma_vms_find_pid(vms, n, getpid());
+	cr_assert_eq(gma_vm_lister_list(l, &vms, &n, sizeof(*vms)), 0);
+	vm = gma_vms_find_pid(vms, n, sizeof(*vms), getpid());
 	cr_assert(vm && vm->nr_ioeventfds == 2);
-	gma_vms_free(vms, n);
+	gma_vms_free(vms);
 
 	cr_assert_eq(ioctl(own.vm_fd, KVM_IOEVENTFD, &io), 0, "deassign: %s", strerror(errno));
-	cr_assert_eq(gma_vm_lister_list(l, &vms, &n), 0);
-	vm = gma_vms_find_pid(vms, n, getpid());
+	cr_assert_eq(gma_vm_lister_list(l, &vms, &n, sizeof(*vms)), 0);
+	vm = gma_vms_find_pid(vms, n, sizeof(*vms), getpid());
 	cr_assert_not_null(vm);
 	cr_assert_eq(vm->nr_ioeventfds, 1, "%zu listed after the deassign", vm->nr_ioeventfds);
-	expect(&vm->ioeventfds[0], GMA_BUS_MMIO, 0xd0002050, 4, 0, 0);
-	gma_vms_free(vms, n);
+	expect(gma_vm_ioeventfd(vm, 0), GMA_BUS_MMIO, 0xd0002050, 4, 0, 0);
+	gma_vms_free(vms);
 	gma_vm_lister_free(l);
 	own_vm_destroy(&own);
 }
@@ -569,7 +569,9 @@ Test(trace, unexplained_notifies_keep_their_registration_after_the_vm_exits, .ti
 	while (!nbefore) {
 		gma_tracer_poll(t, 100);
 		free(before);
-		cr_assert_eq(gma_tracer_unexplained_notifies(t, &before, &nbefore, NULL), 0);
+		cr_assert_eq(gma_tracer_unexplained_notifies(t, &before, &nbefore, sizeof(*before),
+							     NULL),
+			     0);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		cr_assert_lt(now.tv_sec - start.tv_sec, SAFETY_SECONDS,
 			     "no unexplained notify within %d s", SAFETY_SECONDS);
@@ -577,11 +579,12 @@ Test(trace, unexplained_notifies_keep_their_registration_after_the_vm_exits, .ti
 	/* the registrations as listed once the guest has set its queues up: past a refresh */
 	poll_for(t, 1500);
 	free(before);
-	cr_assert_eq(gma_tracer_unexplained_notifies(t, &before, &nbefore, NULL), 0);
+	cr_assert_eq(gma_tracer_unexplained_notifies(t, &before, &nbefore, sizeof(*before), NULL),
+		     0);
 	demo_vm_stop(&vm);
 	/* past a refresh made with the VM gone */
 	poll_for(t, 2500);
-	cr_assert_eq(gma_tracer_unexplained_notifies(t, &after, &nafter, NULL), 0);
+	cr_assert_eq(gma_tracer_unexplained_notifies(t, &after, &nafter, sizeof(*after), NULL), 0);
 	cr_assert_eq(nafter, nbefore);
 	for (size_t i = 0; i < nbefore; i++) {
 		const struct gma_unexplained_notify *b = &before[i], *a = NULL;

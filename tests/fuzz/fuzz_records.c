@@ -67,11 +67,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t nq;
 
 		/* a window of 0 and of 1 s, at a time past every record's */
-		if (qm_health(&r.model, ~0ULL >> 1, w ? 1000000000ULL : 0, NULL, NULL, &h, &nq))
+		if (qm_health(&r.model, ~0ULL >> 1, w ? 1000000000ULL : 0, NULL, NULL, &h, &nq,
+			      sizeof(*h)))
 			continue;
 		for (size_t i = 0; i < nq; i++)
 			if (h[i].verdict >= GMA_HEALTH_NR ||
-			    h[i].stuck != gma_health_stuck(h[i].verdict))
+			    h[i].stuck != gma_health_stuck(h[i].verdict) ||
+			    h[i].stats_sz != sizeof(*h[i].stats) || h[i].stats->queue != h[i].queue)
 				abort();
 		free(h);
 	}

@@ -625,7 +625,7 @@ Test(qmp, virtio_queues_with_mmio_bases)
 	size_t n = 0;
 
 	cr_assert_eq(qmp_new(f.path, NULL, &q), 0);
-	cr_assert_eq(gma_qmp_virtio_queues(q, &qs, &n), 0);
+	cr_assert_eq(gma_qmp_virtio_queues(q, &qs, &n, sizeof(*qs)), 0);
 	cr_assert_eq(n, 64 + 3 + 1 + 1);
 
 	e = find_queue(qs, n, "virtio-blk", 0);
@@ -665,6 +665,57 @@ Test(qmp, virtio_queues_with_mmio_bases)
 	cr_assert_str_eq(e->bus, "virtio-bus");
 	cr_assert_eq(e->device_id, 4);
 	free(qs);
+	gma_qmp_close(q);
+	fake_stop(&f);
+}
+
+/*
+ * The queues at a caller's own element size (the growth rules of <gma/gma.h>): a program
+ * built against an older, shorter struct gets each element's prefix, one built against a
+ * newer, longer struct gets the fields this library knows and zeros after them.
+ */
+Test(qmp, virtio_queues_at_the_callers_element_size)
+{
+	struct older {
+		char device[64];
+		char path[128];
+		char bus[64];
+		__u64 mmio_base;
+		__u32 device_id;
+	};
+	struct newer {
+		struct gma_qmp_queue q;
+		__u64 added[3];
+	};
+	struct fake f = fake_start(FAKE_QEMU);
+	struct gma_qmp_queue *qs = NULL, *old_qs = NULL, *new_qs = NULL;
+	const struct older *old;
+	const struct newer *new;
+	struct gma_qmp *q = NULL;
+	size_t n = 0, n_old = 0, n_new = 0;
+
+	_Static_assert(sizeof(struct older) < sizeof(struct gma_qmp_queue), "a prefix");
+	cr_assert_eq(qmp_new(f.path, NULL, &q), 0);
+	cr_assert_eq(gma_qmp_virtio_queues(q, &qs, &n, sizeof(*qs)), 0);
+	cr_assert_eq(gma_qmp_virtio_queues(q, &old_qs, &n_old, sizeof(*old)), 0);
+	cr_assert_eq(gma_qmp_virtio_queues(q, &new_qs, &n_new, sizeof(*new)), 0);
+	cr_assert(n > 1 && n_old == n && n_new == n);
+	old = (const void *)old_qs;
+	new = (const void *)new_qs;
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_str_eq(old[i].device, qs[i].device, "element %zu", i);
+		cr_assert_str_eq(old[i].path, qs[i].path);
+		cr_assert_str_eq(old[i].bus, qs[i].bus);
+		cr_assert_eq(old[i].mmio_base, qs[i].mmio_base);
+		cr_assert_eq(old[i].device_id, qs[i].device_id);
+		cr_assert_arr_eq(&new[i].q, &qs[i], sizeof(qs[i]), "element %zu", i);
+		for (size_t k = 0; k < 3; k++)
+			cr_assert_eq(new[i].added[k], 0, "what this library does not know is 0");
+	}
+	free(qs);
+	free(old_qs);
+	free(new_qs);
+	cr_assert_eq(gma_qmp_virtio_queues(q, &qs, &n, 0), -EINVAL, "no element size");
 	gma_qmp_close(q);
 	fake_stop(&f);
 }

@@ -5,6 +5,7 @@
  * only requests (chains with a device-readable buffer) can make a queue stuck, not a NIC's
  * receive buffers waiting for traffic.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,7 +167,7 @@ static struct gma_queue_stats stats_of(__u32 q)
 	struct gma_queue_stats *st, out = {};
 	size_t n;
 
-	cr_assert_eq(qm_stats(&r.model, &st, &n), 0);
+	cr_assert_eq(qm_stats(&r.model, &st, &n, sizeof(*st)), 0);
 	for (size_t i = 0; i < n; i++)
 		if (st[i].queue == q)
 			out = st[i];
@@ -301,10 +302,12 @@ static struct gma_queue_health health_of(__u32 q, __u64 now_ns)
 	struct gma_queue_health *h, out = {};
 	size_t n;
 
-	cr_assert_eq(qm_health(&r.model, now_ns, 1000000000ULL, NULL, NULL, &h, &n), 0);
+	cr_assert_eq(qm_health(&r.model, now_ns, 1000000000ULL, NULL, NULL, &h, &n, sizeof(*h)), 0);
 	for (size_t i = 0; i < n; i++)
-		if (h[i].st.queue == q)
+		if (h[i].queue == q) {
 			out = h[i];
+			out.stats = NULL; /* freed with h */
+		}
 	free(h);
 	return out;
 }
@@ -352,6 +355,104 @@ Test(queue_model, without_event_idx_the_used_flags_ask)
 	f.used_flags = 0; /* notifications back on after the entries */
 	qm_on_ring_fields(&r.model, &k, &f, 270);
 	cr_assert_not(health_of(0, 300).notify_asked_before);
+}
+
+/*
+ * gma_tracer_queue_stats() and gma_tracer_queue_health() (the model's qm_stats, qm_health)
+ * at a caller's own element size, the growth rules of <gma/gma.h>: a program built against
+ * an older, shorter struct gets each element's prefix; one built against a newer, longer
+ * struct the fields this library knows and zeros past them. Each health element points to
+ * its queue's stats, at this library's size, in the same block.
+ */
+Test(queue_model, stats_and_health_at_the_callers_element_size)
+{
+	struct older_stats {
+		__u64 vm_id;
+		__u64 base;
+		__u32 queue;
+		__u32 device_id;
+	};
+	struct newer_stats {
+		struct gma_queue_stats st;
+		__u64 added[2];
+	};
+	struct older_health {
+		__u64 vm_id;
+		__u64 base;
+		__u32 queue;
+		__u32 device_id;
+		pid_t pid;
+		__u32 verdict;
+	};
+	struct newer_health {
+		struct gma_queue_health h;
+		__u64 added[2];
+	};
+	struct gma_queue_stats *st, *ost, *nst;
+	struct gma_queue_health *h, *oh, *nh;
+	size_t n, n_old, n_new;
+
+	_Static_assert(sizeof(struct older_stats) < sizeof(struct gma_queue_stats), "a prefix");
+	_Static_assert(sizeof(struct older_health) < sizeof(struct gma_queue_health), "a prefix");
+	feed_queue(0);
+	feed_queue(1);
+	feed_notify(1, 0, 1, 0, 0);
+	feed_chain(1, 2, false, 1000);
+	feed_used(1, 0, 2, 3000);
+
+	cr_assert_eq(qm_stats(&r.model, &st, &n, sizeof(*st)), 0);
+	cr_assert_eq(qm_stats(&r.model, &ost, &n_old, sizeof(struct older_stats)), 0);
+	cr_assert_eq(qm_stats(&r.model, &nst, &n_new, sizeof(struct newer_stats)), 0);
+	cr_assert(n == 2 && n_old == n && n_new == n);
+	for (size_t i = 0; i < n; i++) {
+		const struct older_stats *o = (const struct older_stats *)ost + i;
+		const struct newer_stats *w = (const struct newer_stats *)nst + i;
+
+		cr_assert_eq(o->vm_id, st[i].vm_id, "stats %zu", i);
+		cr_assert_eq(o->base, st[i].base);
+		cr_assert_eq(o->queue, st[i].queue);
+		cr_assert_eq(o->device_id, st[i].device_id);
+		cr_assert_arr_eq(&w->st, &st[i], sizeof(st[i]), "stats %zu", i);
+		cr_assert(w->added[0] == 0 && w->added[1] == 0, "unknown here: 0");
+	}
+	cr_assert_eq(st[1].completions, 1);
+
+	cr_assert_eq(qm_health(&r.model, 5000, 1000000, NULL, NULL, &h, &n, sizeof(*h)), 0);
+	cr_assert_eq(qm_health(&r.model, 5000, 1000000, NULL, NULL, &oh, &n_old,
+			       sizeof(struct older_health)),
+		     0);
+	cr_assert_eq(qm_health(&r.model, 5000, 1000000, NULL, NULL, &nh, &n_new,
+			       sizeof(struct newer_health)),
+		     0);
+	cr_assert(n == 2 && n_old == n && n_new == n);
+	for (size_t i = 0; i < n; i++) {
+		const struct older_health *o = (const struct older_health *)oh + i;
+		const struct newer_health *w = (const struct newer_health *)nh + i;
+
+		cr_assert_eq(h[i].stats_sz, sizeof(struct gma_queue_stats));
+		cr_assert_arr_eq(h[i].stats, &st[i], sizeof(st[i]), "health %zu's stats", i);
+		cr_assert_eq(h[i].queue, st[i].queue);
+		cr_assert_eq(o->vm_id, h[i].vm_id, "health %zu", i);
+		cr_assert_eq(o->queue, h[i].queue);
+		cr_assert_eq(o->pid, h[i].pid);
+		cr_assert_eq(o->verdict, h[i].verdict);
+		cr_assert_eq(w->h.verdict, h[i].verdict);
+		cr_assert_eq(w->h.notify_observable, h[i].notify_observable);
+		cr_assert_eq(w->h.msix_vector, -1);
+		cr_assert_eq(w->h.msi_data, h[i].msi_data);
+		cr_assert_arr_eq(w->h.stats, h[i].stats, sizeof(*h[i].stats));
+		/* the stats lie past the caller's elements, in the one block it frees */
+		cr_assert((const char *)w->h.stats >= (const char *)nh + n * sizeof(*w));
+		cr_assert(w->added[0] == 0 && w->added[1] == 0, "unknown here: 0");
+	}
+	free(st);
+	free(ost);
+	free(nst);
+	free(h);
+	free(oh);
+	free(nh);
+	cr_assert_eq(qm_stats(&r.model, &st, &n, 0), -EINVAL, "no element size");
+	cr_assert_eq(qm_health(&r.model, 5000, 1000000, NULL, NULL, &h, &n, 0), -EINVAL);
 }
 
 /* What on_chain is handed: the record's fields, public, and the bytes by descriptor. */

@@ -539,15 +539,15 @@ int find_vm(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm **vm)
 		fprintf(stderr, "gma-trace: no process %d\n", pid);
 		return -ESRCH;
 	}
-	err = gma_vms_list(vms, n);
+	err = gma_vms_list(vms, n, sizeof(**vms));
 	if (err)
 		return report_bpf_error(err, "listing VMs");
-	*vm = gma_vms_find_pid(*vms, *n, pid);
+	*vm = gma_vms_find_pid(*vms, *n, sizeof(**vms), pid);
 	if (!*vm) {
 		fprintf(stderr,
 			"gma-trace: process %d (%s) runs no KVM VM; 'gma-trace vms' lists them\n",
 			pid, comm_of(pid));
-		gma_vms_free(*vms, *n);
+		gma_vms_free(*vms);
 		*vms = NULL;
 		*n = 0;
 		return -ESRCH;

@@ -54,7 +54,7 @@ static void json_ioeventfds(struct gma_json *w, const struct gma_vm *vm)
 	gma_json_name(w, "ioeventfds");
 	gma_json_start_array(w);
 	for (size_t k = 0; k < vm->nr_ioeventfds; k++) {
-		const struct gma_ioeventfd *e = &vm->ioeventfds[k];
+		const struct gma_ioeventfd *e = gma_vm_ioeventfd(vm, k);
 
 		gma_json_start_object(w);
 		gma_json_string_field(w, "bus", gma_bus_name(e->bus));
@@ -87,7 +87,7 @@ static void json_vms(const struct gma_vm *vms, size_t n)
 		gma_json_name(w, "memslots");
 		gma_json_start_array(w);
 		for (size_t k = 0; k < vms[i].nr_slots; k++) {
-			const struct gma_memslot *s = &vms[i].slots[k];
+			const struct gma_memslot *s = gma_vm_slot(&vms[i], k);
 
 			gma_json_start_object(w);
 			gma_json_u64_field(w, "slot", s->id);
@@ -272,7 +272,7 @@ static void json_queue_stats(const struct gma_queue_health *h, size_t n, bool la
 {
 	(void)last;
 	for (size_t i = 0; i < n; i++) {
-		const struct gma_queue_stats *st = &h[i].st;
+		const struct gma_queue_stats *st = h[i].stats;
 		struct gma_json *w = record("queue_stats");
 
 		queue_fields(w, st->pid, st->device_id, st->base, st->queue);
@@ -303,7 +303,7 @@ static void json_health(const struct gma_queue_health *h, size_t n, bool last)
 {
 	(void)last;
 	for (size_t i = 0; i < n; i++) {
-		const struct gma_queue_stats *st = &h[i].st;
+		const struct gma_queue_stats *st = h[i].stats;
 		struct gma_json *w = record("queue_health");
 
 		queue_fields(w, st->pid, st->device_id, st->base, st->queue);
@@ -398,8 +398,8 @@ static void json_summary(const struct trace_summary *s)
 
 		gma_json_start_object(w);
 		gma_json_string_field(w, "address",
-				      gma_device_address(s->health[i].st.base, addr, sizeof(addr)));
-		gma_json_u64_field(w, "queue", s->health[i].st.queue);
+				      gma_device_address(s->health[i].base, addr, sizeof(addr)));
+		gma_json_u64_field(w, "queue", s->health[i].queue);
 		gma_json_string_field(w, "verdict", gma_health_name(s->health[i].verdict));
 		gma_json_bool_field(w, "stuck", s->health[i].stuck);
 		gma_json_end_object(w);

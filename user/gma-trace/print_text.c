@@ -36,7 +36,7 @@ static void text_ioeventfds(const struct gma_vm *vm)
 		return;
 	printf("  %-10s %-18s %-4s %s\n", "IOEVENTFD", "ADDR", "LEN", "DATAMATCH");
 	for (size_t k = 0; k < vm->nr_ioeventfds; k++) {
-		const struct gma_ioeventfd *e = &vm->ioeventfds[k];
+		const struct gma_ioeventfd *e = gma_vm_ioeventfd(vm, k);
 		char len[16] = "any";
 
 		if (e->len)
@@ -65,7 +65,7 @@ static void text_vms(const struct gma_vm *vms, size_t n)
 		printf("  %5s  %-18s %-18s %-10s %-18s %s\n", "SLOT", "GPA", "END", "SIZE", "HVA",
 		       "FLAGS");
 		for (size_t k = 0; k < vms[i].nr_slots; k++) {
-			const struct gma_memslot *s = &vms[i].slots[k];
+			const struct gma_memslot *s = gma_vm_slot(&vms[i], k);
 
 			printf("  %5u  0x%016llx 0x%016llx %-10s 0x%016llx ", s->id,
 			       (unsigned long long)s->gpa,
@@ -215,7 +215,7 @@ static void text_queue_stats(const struct gma_queue_health *h, size_t n, bool la
 	       "Q", "NUM", "AVAIL", "USED", "INFLT", "NOTIFY", "CHAINS", "DONE", "LAT-AVG",
 	       "LAT-MAX", "ANOM", "VERDICT");
 	for (size_t i = 0; i < n; i++) {
-		const struct gma_queue_stats *st = &h[i].st;
+		const struct gma_queue_stats *st = h[i].stats;
 
 		printf("%-16s %-12s %2u %5u %6u %6u %6u %8llu %8llu %8llu %7.3fms %7.3fms %5llu "
 		       "%s\n",
@@ -247,7 +247,7 @@ char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
 	char a[32], b[32], c[32], irq[128];
 	const char *ring;
 
-	if (!h->st.indices_known) {
+	if (!h->stats->indices_known) {
 		snprintf(buf, len, "indices not read from the guest yet");
 		return buf;
 	}
@@ -267,7 +267,7 @@ char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
 			 h->msix_vector, (unsigned long long)h->interrupts);
 	else if (h->irq == GMA_IRQ_UNMAPPED)
 		snprintf(irq, sizeof(irq), "%s",
-			 GMA_KEY_IS_PCI(h->st.base) ?
+			 GMA_KEY_IS_PCI(h->base) ?
 				 "interrupts traced, the queue's MSI-X vector or message not seen" :
 				 "interrupts traced, the device's line not learnt yet");
 	else
@@ -276,16 +276,16 @@ char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
 	snprintf(buf, len,
 		 "avail %u (notified %u, moved %s), used %u (moved %s), last notify %s; avail "
 		 "flags %#x%s, used flags %#x%s%s; %s",
-		 h->st.last_avail, h->notified_avail, ago(h, h->avail_moved_ns, a, sizeof(a)),
-		 h->st.last_used, ago(h, h->used_moved_ns, b, sizeof(b)),
+		 h->stats->last_avail, h->notified_avail, ago(h, h->avail_moved_ns, a, sizeof(a)),
+		 h->stats->last_used, ago(h, h->used_moved_ns, b, sizeof(b)),
 		 ago(h, h->last_notify_ns, c, sizeof(c)), h->avail_flags,
 		 h->avail_flags & 1 ? " NO_INTERRUPT" : "", h->used_flags,
 		 h->used_flags & 1 ? " NO_NOTIFY" : "", ring, irq);
-	if (h->st.in_flight_at_attach) {
+	if (h->stats->in_flight_at_attach) {
 		size_t l = strlen(buf);
 
 		snprintf(buf + l, len - l, "; %u in flight since before the trace (age unknown)",
-			 h->st.in_flight_at_attach);
+			 h->stats->in_flight_at_attach);
 	}
 	if (h->event_idx) {
 		size_t l = strlen(buf);
@@ -307,7 +307,7 @@ static void text_health(const struct gma_queue_health *h, size_t n, bool last)
 	printf("%-16s %-12s %2s %-22s %10s %6s\n", "DEVICE", "ADDRESS", "Q", "VERDICT", "OLDEST",
 	       "INFLT");
 	for (size_t i = 0; i < n; i++) {
-		const struct gma_queue_stats *st = &h[i].st;
+		const struct gma_queue_stats *st = h[i].stats;
 
 		if (h[i].oldest_request_ns && h[i].now_ns >= h[i].oldest_request_ns)
 			snprintf(age, sizeof(age), "%.3fs",
@@ -342,9 +342,9 @@ static void text_summary(const struct trace_summary *s)
 		char label[32], addr[32];
 
 		fprintf(stderr, "  %s@%s queue %u: %s%s\n",
-			gma_device_label(s->health[i].st.device_id, label, sizeof(label)),
-			gma_device_address(s->health[i].st.base, addr, sizeof(addr)),
-			s->health[i].st.queue, gma_health_name(s->health[i].verdict),
+			gma_device_label(s->health[i].device_id, label, sizeof(label)),
+			gma_device_address(s->health[i].base, addr, sizeof(addr)),
+			s->health[i].queue, gma_health_name(s->health[i].verdict),
 			s->health[i].stuck ? " (stuck)" : "");
 	}
 	if (s->drops)

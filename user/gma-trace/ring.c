@@ -355,7 +355,7 @@ int cmd_ring(int argc, char **argv)
 					       "connecting (greeting, qmp_capabilities)", NULL);
 			goto out;
 		}
-		err = gma_qmp_virtio_queues(qmp, &qs, &n);
+		err = gma_qmp_virtio_queues(qmp, &qs, &n, sizeof(*qs));
 		if (err)
 			report_qmp_error(err, args.qmp,
 					 "x-query-virtio (listing the virtio queues)", qmp);
@@ -410,6 +410,6 @@ int cmd_ring(int argc, char **argv)
 out:
 	gma_mem_free(mem);
 	free(regions);
-	gma_vms_free(vms, nvms);
+	gma_vms_free(vms);
 	return err;
 }

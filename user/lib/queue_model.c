@@ -518,13 +518,12 @@ int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns)
 	return stuck;
 }
 
-int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n)
+/* Every queue's stats as this library's structs, in a malloc'ed array of m->nr_queues. */
+static struct gma_queue_stats *stats_of(struct queue_model *m)
 {
 	struct gma_queue_stats *s = calloc(m->nr_queues ? m->nr_queues : 1, sizeof(*s));
 
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < m->nr_queues; i++) {
+	for (size_t i = 0; s && i < m->nr_queues; i++) {
 		const struct qm_queue *q = &m->queues[i];
 		__u32 walked;
 
@@ -535,63 +534,101 @@ int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n)
 					 (__u16)(q->st.last_avail - q->st.last_used) :
 					 walked;
 	}
-	*stats = s;
+	return s;
+}
+
+int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n, size_t elem_sz)
+{
+	struct gma_queue_stats *s;
+
+	if (!elem_sz)
+		return -EINVAL;
+	s = stats_of(m);
+	*stats = s ? gma_elems_copy(s, m->nr_queues, sizeof(*s), elem_sz) : NULL;
+	free(s);
+	if (!*stats)
+		return -ENOMEM;
 	*n = m->nr_queues;
 	return 0;
 }
 
-int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, qm_irq_fn irq_of, void *ctx,
-	      struct gma_queue_health **h, size_t *n)
+/* Queue i's verdict and evidence at now_ns, its stats at st (this library's struct). */
+static void health_of(struct queue_model *m, size_t i, __u64 now_ns, __u64 window_ns,
+		      qm_irq_fn irq_of, void *ctx, const struct gma_queue_stats *st,
+		      struct gma_queue_health *e)
 {
-	struct gma_queue_health *out;
-	struct gma_queue_stats *st;
-	size_t nr;
-	int err = qm_stats(m, &st, &nr);
+	const struct qm_queue *q = &m->queues[i];
+	__u32 count, unknown;
 
-	if (err)
-		return err;
-	out = calloc(nr ? nr : 1, sizeof(*out));
-	if (!out) {
-		free(st);
-		return -ENOMEM;
-	}
+	e->vm_id = st->vm_id;
+	e->base = st->base;
+	e->queue = st->queue;
+	e->device_id = st->device_id;
+	e->pid = st->pid;
+	e->stats_sz = sizeof(*st);
+	e->stats = st;
+	e->now_ns = now_ns;
+	e->window_ns = window_ns;
+	in_flight(q, true, &count, &e->oldest_request_ns, &unknown);
+	e->last_notify_ns = q->last_notify_ns;
+	e->avail_moved_ns = q->avail_moved_ns;
+	e->used_moved_ns = q->used_moved_ns;
+	e->unnotified_since_ns = q->unnotified_since_ns;
+	e->unreaped_since_ns = q->unreaped_since_ns;
+	e->reaped_seen_ns = q->reaped_seen_ns;
+	e->used_event_at_reaped = q->used_event_at_reaped;
+	e->notified_avail = q->notified_avail;
+	e->ring_fields_known = q->fields_known;
+	e->avail_flags = q->fields.avail_flags;
+	e->used_flags = q->fields.used_flags;
+	e->used_event = q->fields.used_event;
+	e->used_event_moved = q->used_event_moved;
+	e->avail_event = q->fields.avail_event;
+	e->notify_asked_before = q->fields_known && q->unnotified_since_ns &&
+				 q->notify_asked_ns < q->unnotified_since_ns;
+	e->event_idx = qm_event_idx(q);
+	e->notify_observable = true; /* unless the evidence callback knows better */
+	e->irq = GMA_IRQ_NOT_OBSERVABLE;
+	e->irq_line = -1;
+	e->msix_vector = -1;
+	if (irq_of)
+		irq_of(ctx, &q->key, e);
+	e->verdict = qh_verdict(e);
+	e->stuck = gma_health_stuck(e->verdict);
+}
+
+int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, qm_irq_fn irq_of, void *ctx,
+	      struct gma_queue_health **h, size_t *n, size_t elem_sz)
+{
+	size_t nr = m->nr_queues;
+	struct gma_queue_stats *st, *st_out;
+	char *out;
+
+	if (!elem_sz)
+		return -EINVAL;
+	/*
+	 * One block: the caller's elements, then the stats they point to at this library's
+	 * size (stats_sz), so that free() of the array frees them too. nr is at most
+	 * QM_QUEUES_MAX: no product here overflows.
+	 */
+	st = stats_of(m);
+	if (!st)
+		goto nomem;
+	out = gma_elems_alloc(nr, elem_sz, nr * sizeof(*st), (void **)&st_out);
+	if (!out)
+		goto nomem;
+	memcpy(st_out, st, nr * sizeof(*st));
 	for (size_t i = 0; i < nr; i++) {
-		const struct qm_queue *q = &m->queues[i];
-		struct gma_queue_health *e = &out[i];
-		__u32 count, unknown;
+		struct gma_queue_health e = {};
 
-		e->st = st[i];
-		e->now_ns = now_ns;
-		e->window_ns = window_ns;
-		in_flight(q, true, &count, &e->oldest_request_ns, &unknown);
-		e->last_notify_ns = q->last_notify_ns;
-		e->avail_moved_ns = q->avail_moved_ns;
-		e->used_moved_ns = q->used_moved_ns;
-		e->unnotified_since_ns = q->unnotified_since_ns;
-		e->unreaped_since_ns = q->unreaped_since_ns;
-		e->reaped_seen_ns = q->reaped_seen_ns;
-		e->used_event_at_reaped = q->used_event_at_reaped;
-		e->notified_avail = q->notified_avail;
-		e->ring_fields_known = q->fields_known;
-		e->avail_flags = q->fields.avail_flags;
-		e->used_flags = q->fields.used_flags;
-		e->used_event = q->fields.used_event;
-		e->used_event_moved = q->used_event_moved;
-		e->avail_event = q->fields.avail_event;
-		e->notify_asked_before = q->fields_known && q->unnotified_since_ns &&
-					 q->notify_asked_ns < q->unnotified_since_ns;
-		e->event_idx = qm_event_idx(q);
-		e->notify_observable = 1; /* unless the evidence callback knows better */
-		e->irq = GMA_IRQ_NOT_OBSERVABLE;
-		e->irq_line = -1;
-		e->msix_vector = -1;
-		if (irq_of)
-			irq_of(ctx, &q->key, e);
-		e->verdict = qh_verdict(e);
-		e->stuck = gma_health_stuck(e->verdict);
+		health_of(m, i, now_ns, window_ns, irq_of, ctx, &st_out[i], &e);
+		gma_copy_sized(out + i * elem_sz, elem_sz, &e, sizeof(e));
 	}
 	free(st);
-	*h = out;
+	*h = (struct gma_queue_health *)out;
 	*n = nr;
 	return 0;
+nomem:
+	free(st);
+	return -ENOMEM;
 }
