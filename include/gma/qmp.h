@@ -108,8 +108,9 @@ GMA_API int gma_qmp_pci_ecam(struct gma_qmp *q, __u64 *base, __u32 *buses);
  * The space is read as a driver reads it, never whole: the header and each capability, and
  * never the data window of a VIRTIO_PCI_CAP_PCI_CFG capability, whose read would be a read
  * of the BAR the guest pointed it at; other bytes are left 0. The queues' notify offsets are
- * QEMU's: the queue index (hw/virtio/virtio-pci.c). -EINVAL for a bad argument or a
- * bus outside the window, -ENODEV when no function answers there or query-pci does not list
+ * QEMU's: the queue index (hw/virtio/virtio-pci.c). out->sz is the caller's (GMA_OPTS()):
+ * what it covers is filled, the rest of it zeroed. -EINVAL for a bad argument (out->sz
+ * shorter than a size_t) or a bus outside the window, -ENODEV when no function answers there or query-pci does not list
  * it, -EPROTO for an xp answer gma cannot read; other errors as for gma_qmp_command.
  */
 GMA_API int gma_qmp_pci_function(struct gma_qmp *q, __u64 ecam_base, __u32 ecam_buses, __u64 key,

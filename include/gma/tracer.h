@@ -456,11 +456,12 @@ GMA_API int gma_tracer_set_ecam(struct gma_tracer *t, __u64 vm_id, __u64 base, _
  * standard configuration space (the 256 bytes a driver reads through 0xCF8/0xCFC or ECAM),
  * each BAR's size, which the guest learnt by writing all-ones, a write the tracer cannot
  * make (0: no such BAR, or the upper half of a 64-bit one), and its queues' notify offsets.
- * gma_qmp_pci_function() reads one from QEMU.
+ * gma_qmp_pci_function() reads one from QEMU. Declare it with GMA_OPTS().
  */
 #define GMA_PCI_NOTIFY_QUEUES 64
 
 struct gma_pci_function {
+	size_t sz;
 	__u8 config[256];
 	__u64 bar_size[6];
 	/*
@@ -471,6 +472,7 @@ struct gma_pci_function {
 	 */
 	__u64 notify_off_known;
 	__u16 queue_notify_off[GMA_PCI_NOTIFY_QUEUES];
+	size_t : 0;
 };
 
 /*
@@ -482,7 +484,8 @@ struct gma_pci_function {
  * with no data, the address of the queue's notify offset in fn; a queue whose offset is not
  * given has its notifies there unseen, and is said so: notify_observable), and the queues
  * given with gma_tracer_add_queue() for the same key are sampled at them. -EINVAL for a bad
- * argument or a BAR size that no BAR has, -ENODEV for a function that is not VirtIO,
+ * argument (fn->sz shorter than this release's struct, or with fields it does not know set)
+ * or a BAR size that no BAR has, -ENODEV for a function that is not VirtIO,
  * -EEXIST when the tracer saw the guest set the function's BARs up (it knows more than a
  * snapshot: vectors), -ENOMEM, or a map update's error.
  */

@@ -32,6 +32,7 @@
 #include <gma/virtio.h>
 
 #include "demo_vm.h"
+#include "q35_virtio_pci.h"
 #include "trace_run.h"
 
 #include "../../tools/demo-vmm/demo-abi.h"
@@ -298,4 +299,41 @@ Test(attach, listing_capped)
 	close(vmfd);
 	close(kvm);
 	munmap(ram, RAM_SIZE);
+}
+
+/*
+ * A PCI function given to the tracer is sized (GMA_OPTS): one shorter than this release's
+ * struct lacks fields the tracer needs, and one longer with bytes this library does not know
+ * set asks for what it cannot do; both are refused before any map is touched. The q35
+ * virtio-blk function of QMP's ground truth, sized right or longer with zeros, is taken.
+ */
+Test(attach, pci_function_sized)
+{
+	struct longer {
+		struct gma_pci_function fn;
+		__u64 added;
+	} l = { .fn.sz = sizeof(l) };
+	GMA_OPTS(gma_pci_function, fn);
+	GMA_OPTS(gma_tracer_opts, opts, .ring_poll_ms = GMA_RING_POLL_OFF);
+	const __u64 vm_id = 0x5a5a0000, key = GMA_PCI_BASE(0, 1, 0);
+	struct gma_tracer *t = gma_tracer_new(&opts);
+
+	cr_assert_not_null(t, "gma_tracer_new: %s", strerror(errno));
+	q35_blk_config_bytes(fn.config);
+	memcpy(fn.bar_size, q35_blk_bar_size, sizeof(fn.bar_size));
+	memcpy(l.fn.config, fn.config, sizeof(fn.config));
+	memcpy(l.fn.bar_size, fn.bar_size, sizeof(fn.bar_size));
+
+	fn.sz = offsetof(struct gma_pci_function, queue_notify_off);
+	cr_expect_eq(gma_tracer_add_pci_function(t, vm_id, key, &fn), -EINVAL,
+		     "a struct without queue_notify_off");
+	l.added = 1;
+	cr_expect_eq(gma_tracer_add_pci_function(t, vm_id, key, &l.fn), -EINVAL,
+		     "a newer struct with a field this library does not know set");
+	l.added = 0;
+	cr_expect_eq(gma_tracer_add_pci_function(t, vm_id, key, &l.fn), 0,
+		     "a newer struct whose new fields are 0");
+	fn.sz = sizeof(fn);
+	cr_expect_eq(gma_tracer_add_pci_function(t, vm_id + 1, key, &fn), 0);
+	gma_tracer_free(t);
 }

@@ -940,7 +940,7 @@ static int pci_function_of(__u64 key, struct gma_pci_function *fn)
 
 Test(qmp, pci_function_configuration_and_bar_sizes)
 {
-	struct gma_pci_function fn;
+	GMA_OPTS(gma_pci_function, fn);
 	__u8 want[256] = { 0 };
 
 	q35_blk_config_bytes(want);
@@ -954,12 +954,31 @@ Test(qmp, pci_function_configuration_and_bar_sizes)
 	/* QEMU's notify offsets: the queue index */
 	cr_expect_eq(fn.notify_off_known, ~0ULL);
 	cr_expect_eq(fn.queue_notify_off[5], 5);
+	cr_expect_eq(fn.sz, sizeof(fn), "the caller's size is kept");
+}
+
+/* A caller's struct shorter than this library's: filled as far as its sz, not a byte past. */
+Test(qmp, pci_function_into_a_shorter_struct)
+{
+	struct gma_pci_function fn;
+	__u8 want[256] = { 0 };
+
+	memset(&fn, 0x5a, sizeof(fn));
+	fn.sz = offsetof(struct gma_pci_function, bar_size);
+	q35_blk_config_bytes(want);
+	cr_assert_eq(pci_function_of(GMA_PCI_BASE(0, 1, 0), &fn), 0);
+	cr_assert_eq(fn.sz, offsetof(struct gma_pci_function, bar_size));
+	cr_assert_arr_eq(fn.config, want, sizeof(want));
+	for (size_t i = fn.sz; i < sizeof(fn); i++)
+		cr_assert_eq(((__u8 *)&fn)[i], 0x5a, "byte %zu past the caller's sz written", i);
+	fn.sz = 0;
+	cr_assert_eq(pci_function_of(GMA_PCI_BASE(0, 1, 0), &fn), -EINVAL, "no sz: not sized");
 }
 
 /* A function behind a PCIe root port: query-pci lists it in the bridge's "devices". */
 Test(qmp, pci_function_behind_a_bridge)
 {
-	struct gma_pci_function fn;
+	GMA_OPTS(gma_pci_function, fn);
 
 	cr_assert_eq(pci_function_of(GMA_PCI_BASE(1, 0, 0), &fn), 0);
 	cr_assert_eq(fn.config[0], 0xf4);
@@ -968,7 +987,7 @@ Test(qmp, pci_function_behind_a_bridge)
 
 Test(qmp, pci_function_absent_hostile_or_out_of_the_window)
 {
-	struct gma_pci_function fn;
+	GMA_OPTS(gma_pci_function, fn);
 	struct gma_qmp *q = (struct gma_qmp *)1; /* never used: the arguments are refused */
 
 	cr_assert_eq(pci_function_of(GMA_PCI_BASE(0, 5, 0), &fn), -ENODEV, "no function there");

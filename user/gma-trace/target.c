@@ -214,7 +214,7 @@ static int import_qmp_pci(struct gma_tracer *t, const struct gma_vm *vm, struct 
 			  const char *path, const struct gma_qmp_queue *qs, size_t n,
 			  size_t *imported)
 {
-	struct gma_pci_function fn;
+	GMA_OPTS(gma_pci_function, fn);
 	const char *step;
 	char addr[32];
 	int err;

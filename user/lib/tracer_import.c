@@ -18,6 +18,7 @@
 #include <gma/virtio.h>
 #include "vring_walk.h"
 
+#include "gma_internal.h"
 #include "tracer_internal.h"
 #include "virtio_pci_regs.h" /* pci_ecam_valid, pci_fn_from_snapshot, pci_bar_size, pci_virtio_version */
 
@@ -255,7 +256,9 @@ int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
 
 	_Static_assert(GMA_PCI_NOTIFY_QUEUES == GMA_TRACER_QUEUES_MAX,
 		       "a notify offset per queue followed");
-	if (!t || !vm_id || !fn || !GMA_KEY_IS_PCI(key) || key >> 16 != GMA_PCI_KEY >> 16)
+	/* every field of fn is needed: a struct that does not hold them all is refused */
+	if (!t || !vm_id || !fn || !GMA_KEY_IS_PCI(key) || key >> 16 != GMA_PCI_KEY >> 16 ||
+	    !OPTS_HAS(fn, queue_notify_off) || !OPTS_VALID(fn, gma_pci_function))
 		return -EINVAL;
 	f = calloc(1, sizeof(*f));
 	known = malloc(sizeof(*known));
