@@ -18,7 +18,8 @@ extern "C" {
  * Where a virtqueue lives in guest physical memory. desc: descriptor area; driver: driver
  * area (the avail ring); device: device area (the used ring); num: queue size; flags:
  * GMA_QUEUE_* of <gma/record.h> (LEGACY selects the page alignment rules, PACKED marks a
- * packed ring, which is detected but not decoded).
+ * packed ring, which is detected but not decoded). It never grows (the growth rules of
+ * <gma/gma.h>): callers embed it and build it in place; what a later ring needs is a flag.
  */
 struct gma_queue_layout {
 	__u64 desc;
