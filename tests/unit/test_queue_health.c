@@ -18,14 +18,20 @@
 #define MS 1000000ULL
 #define S (1000 * MS)
 
+/* The stats of the queue base() makes: each base() starts them afresh. */
+static struct gma_queue_stats st;
+
 /* A queue whose indices are known, evaluated at 100 s with a 1 s window. */
 static struct gma_queue_health base(void)
 {
 	struct gma_queue_health h = { .now_ns = 100 * S, .window_ns = S };
 
-	h.st.indices_known = 1;
-	h.st.num = 8;
-	h.st.flags = GMA_QUEUE_READY;
+	memset(&st, 0, sizeof(st));
+	h.stats_sz = sizeof(st);
+	h.stats = &st;
+	st.indices_known = 1;
+	st.num = 8;
+	st.flags = GMA_QUEUE_READY;
 	h.ring_fields_known = 1;
 	h.notify_observable = 1;
 	h.notify_asked_before = 1;
@@ -52,10 +58,10 @@ Test(queue_health, unknown_until_the_indices_are_read_or_for_a_packed_ring)
 {
 	struct gma_queue_health h = base();
 
-	h.st.indices_known = 0;
+	st.indices_known = 0;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNKNOWN);
 	h = base();
-	h.st.flags |= GMA_QUEUE_PACKED;
+	st.flags |= GMA_QUEUE_PACKED;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNKNOWN);
 }
 
@@ -64,10 +70,10 @@ Test(queue_health, chains_from_before_the_trace_are_not_idle)
 {
 	struct gma_queue_health h = base();
 
-	h.st.last_avail = 5;
-	h.st.last_used = 4;
+	st.last_avail = 5;
+	st.last_used = 4;
 	h.notified_avail = 5;
-	h.st.in_flight_at_attach = 1;
+	st.in_flight_at_attach = 1;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNKNOWN);
 	h.used_moved_ns = h.now_ns - S / 2; /* the device completes: it is working */
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY);
@@ -88,7 +94,7 @@ Test(queue_health, idle_and_healthy)
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY, "a request younger than the window");
 	/* receive buffers the device holds for traffic: no request, nothing moved */
 	h = base();
-	h.st.last_avail = 8;
+	st.last_avail = 8;
 	h.notified_avail = 8;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
 }
@@ -97,8 +103,8 @@ static struct gma_queue_health unnotified(void)
 {
 	struct gma_queue_health h = base();
 
-	h.st.last_avail = 5;
-	h.st.last_used = 3;
+	st.last_avail = 5;
+	st.last_used = 3;
 	h.notified_avail = 3;
 	h.avail_moved_ns = h.unnotified_since_ns = h.now_ns - S;
 	return h;
@@ -119,7 +125,7 @@ Test(queue_health, driver_not_notifying)
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY, "avail moved within the window");
 	/* the device consumed them without a notify (it polls): nothing owed */
 	h = unnotified();
-	h.st.last_used = 5;
+	st.last_used = 5;
 	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
 	/* the flags were never read: no verdict against the driver */
 	h = unnotified();
@@ -168,7 +174,7 @@ Test(queue_health, device_not_consuming_and_device_slow)
 {
 	struct gma_queue_health h = base();
 
-	h.st.last_avail = 1;
+	st.last_avail = 1;
 	h.notified_avail = 1;
 	h.oldest_request_ns = h.now_ns - S;
 	h.last_notify_ns = h.oldest_request_ns;
@@ -188,8 +194,8 @@ static struct gma_queue_health unreaped(void)
 
 	h.event_idx = 1;
 	h.used_event_moved = 1;
-	h.st.last_avail = 4;
-	h.st.last_used = 4;
+	st.last_avail = 4;
+	st.last_used = 4;
 	h.notified_avail = 4;
 	h.used_event = 2;
 	h.avail_moved_ns = h.now_ns - 3 * S;
@@ -282,7 +288,7 @@ Test(queue_health, rule_order)
 {
 	struct gma_queue_health h = unreaped();
 
-	h.st.last_avail = 5;
+	st.last_avail = 5;
 	h.oldest_request_ns = h.now_ns - 2 * S;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_NOT_CONSUMING);
 	h.notified_avail = 4;
@@ -383,7 +389,7 @@ static enum gma_health verdict_at(__u64 now)
 	enum gma_health v;
 	size_t n;
 
-	cr_assert_eq(qm_health(&r.model, now, S, NULL, NULL, &h, &n), 0);
+	cr_assert_eq(qm_health(&r.model, now, S, NULL, NULL, &h, &n, sizeof(*h)), 0);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(h[0].stuck, gma_health_stuck(h[0].verdict));
 	cr_assert_eq(h[0].irq, GMA_IRQ_NOT_OBSERVABLE, "no interrupt source is mapped");
@@ -483,7 +489,7 @@ static enum gma_health verdict_irq_at(__u64 now)
 	enum gma_health v;
 	size_t n;
 
-	cr_assert_eq(qm_health(&r.model, now, S, irq_of, NULL, &h, &n), 0);
+	cr_assert_eq(qm_health(&r.model, now, S, irq_of, NULL, &h, &n, sizeof(*h)), 0);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(h[0].irq_line, 5);
 	v = h[0].verdict;
@@ -567,8 +573,8 @@ Test(queue_health, unseen_notifies_are_not_missing)
 {
 	struct gma_queue_health h = base();
 
-	h.st.last_avail = 3;
-	h.st.last_used = 1;
+	st.last_avail = 3;
+	st.last_used = 1;
 	h.notified_avail = 1;
 	h.unnotified_since_ns = h.now_ns - 2 * S;
 	h.ring_fields_known = 1;

@@ -242,7 +242,7 @@ struct dump {
 struct printer {
 	void (*vms)(const struct gma_vm *vms, size_t n);
 	void (*dump)(const struct dump *d, const char *source, pid_t pid);
-	void (*queue)(const struct gma_rec_queue *q);
+	void (*queue)(const struct gma_queue_event *q);
 	void (*chain)(const struct gma_chain *c, bool descs);
 	void (*completion)(const struct gma_completion *c);
 	void (*anomaly)(const struct gma_anomaly_event *a);

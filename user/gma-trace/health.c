@@ -78,7 +78,7 @@ static int verdicts(struct gma_tracer *t, bool last)
 	size_t n;
 	int err, stuck = 0;
 
-	err = gma_tracer_queue_health(t, args.stuck_ms * 1000000ULL, &h, &n);
+	err = gma_tracer_queue_health(t, args.stuck_ms * 1000000ULL, &h, &n, sizeof(*h));
 	if (err)
 		return report_error(err, "judging the queues");
 	out()->health(h, n, last);

@@ -648,12 +648,12 @@ int find_vm_quiet(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm
 
 	if (kill(pid, 0) && errno == ESRCH)
 		return -ESRCH;
-	err = gma_vms_list(vms, n);
+	err = gma_vms_list(vms, n, sizeof(**vms));
 	if (err)
 		return report_bpf_error(err, "listing VMs");
-	*vm = gma_vms_find_pid(*vms, *n, pid);
+	*vm = gma_vms_find_pid(*vms, *n, sizeof(**vms), pid);
 	if (!*vm) {
-		gma_vms_free(*vms, *n);
+		gma_vms_free(*vms);
 		*vms = NULL;
 		*n = 0;
 		return process_exited(pid) ? -ESRCH : -ENOENT;

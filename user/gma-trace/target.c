@@ -286,7 +286,7 @@ static int import_qmp_pci(struct gma_tracer *t, const struct gma_vm *vm, struct 
 			  const char *path, const struct gma_qmp_queue *qs, size_t n,
 			  size_t *imported)
 {
-	struct gma_pci_function fn;
+	GMA_OPTS(gma_pci_function, fn);
 	const char *step;
 	char addr[32];
 	int err;
@@ -348,7 +348,7 @@ static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm, const char 
 	if (!qmp)
 		return report_qmp_error(-errno, path, "connecting (greeting, qmp_capabilities)",
 					NULL);
-	err = gma_qmp_virtio_queues(qmp, &qs, &n);
+	err = gma_qmp_virtio_queues(qmp, &qs, &n, sizeof(*qs));
 	if (err)
 		report_qmp_error(err, path, "x-query-virtio (listing the virtio queues)", qmp);
 	if (!err && ecam)
@@ -479,7 +479,7 @@ void target_end(void)
 			kill(target.pid, SIGTERM);
 		waitpid(target.pid, &status, 0);
 	}
-	gma_vms_free(target.vms, target.nr_vms);
+	gma_vms_free(target.vms);
 	target.vms = NULL;
 	target.nr_vms = 0;
 	target.vm = NULL;

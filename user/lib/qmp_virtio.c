@@ -32,6 +32,7 @@
 #include <gma/qmp.h>
 #include <gma/virtio.h>
 
+#include "gma_internal.h"
 #include "qmp_internal.h"
 
 #define QMP_DEVICES_MAX 256
@@ -368,7 +369,7 @@ static int add_device(struct gma_qmp *q, json_object *dev, const struct mmio_bus
 	return err;
 }
 
-int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t *n)
+int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t *n, size_t elem_sz)
 {
 	struct queue_list l = { 0 };
 	json_object *list = NULL;
@@ -376,7 +377,7 @@ int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t 
 	size_t nr_buses = 0, nr_devs;
 	int err;
 
-	if (!q || !out || !n)
+	if (!q || !out || !n || !elem_sz)
 		return -EINVAL;
 	*out = NULL;
 	*n = 0;
@@ -396,11 +397,13 @@ int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t 
 out:
 	json_object_put(list);
 	free(buses);
-	if (err) {
-		free(l.v);
-		return err;
+	if (!err) {
+		*out = gma_elems_copy(l.v, l.n, sizeof(*l.v), elem_sz);
+		err = *out ? 0 : -ENOMEM;
 	}
-	*out = l.v;
+	free(l.v);
+	if (err)
+		return err;
 	*n = l.n;
 	return 0;
 }

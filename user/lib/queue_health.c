@@ -142,7 +142,7 @@ static bool within_window(const struct gma_queue_health *h, __u64 ts)
  */
 static bool device_wants_notify(const struct gma_queue_health *h)
 {
-	__u16 avail = h->st.last_avail;
+	__u16 avail = h->stats->last_avail;
 
 	if (!h->ring_fields_known || !h->notify_asked_before)
 		return false;
@@ -167,7 +167,7 @@ static enum gma_health against_driver(const struct gma_queue_health *h, enum gma
 
 enum gma_health qh_verdict(const struct gma_queue_health *h)
 {
-	const struct gma_queue_stats *st = &h->st;
+	const struct gma_queue_stats *st = h->stats;
 
 	if (!st->indices_known || (st->flags & GMA_QUEUE_PACKED))
 		return GMA_HEALTH_UNKNOWN;

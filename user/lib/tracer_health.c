@@ -170,7 +170,8 @@ static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_
 }
 
 int gma_tracer_queue_health(struct gma_tracer *t, __u64 window_ns, struct gma_queue_health **health,
-			    size_t *n)
+			    size_t *n, size_t elem_sz)
 {
-	return qm_health(&t->reader.model, now_ns(), window_ns, irq_evidence, t, health, n);
+	return qm_health(&t->reader.model, now_ns(), window_ns, irq_evidence, t, health, n,
+			 elem_sz);
 }
