@@ -31,6 +31,10 @@ enum gma_health {
 	GMA_HEALTH_NOT_REAPING, /* an interrupt injected, used entries not reaped */
 	GMA_HEALTH_UNREAPED, /* used past used_event, not reaped; interrupts not observable */
 	GMA_HEALTH_GUEST_STOPPED, /* the driver would be judged, but no vCPU ran in the window */
+	GMA_HEALTH_DEVICE_NOT_TAKING, /* a request the device never took from the ring (its own
+				       * view, gma_tracer_set_device_view()) */
+	GMA_HEALTH_DRIVER_NOT_REFILLING, /* a receive queue with no buffer posted: the device
+					  * has nowhere to put what arrives */
 	GMA_HEALTH_NR,
 };
 
@@ -107,6 +111,25 @@ struct gma_queue_health {
 	__s32 msix_vector;
 	__u64 msi_address;
 	__u32 msi_data;
+	/*
+	 * A queue imported late (gma_tracer_add_queue() with a layout): when, and whether
+	 * oldest_request_ns is that time because the oldest request was already in flight then,
+	 * so that it is at least so old (its true age is older, and not known).
+	 */
+	__u64 attached_ns;
+	bool age_lower_bound;
+	/* a receive queue with no buffer posted since, 0: it has some (or is a request queue) */
+	__u64 empty_since_ns;
+	/*
+	 * The device's own view of the queue, as its VMM reports it (gma_tracer_set_device_view();
+	 * QEMU's x-query-virtio-queue-status): device_view_ns 0 when none was given. A request
+	 * the device took (device_inuse) and has not completed is its backend's; one it never took
+	 * (its next avail entry, device_last_avail, still behind avail) is its notify path's.
+	 */
+	__u64 device_view_ns;
+	__u16 device_last_avail;
+	__u16 device_used;
+	__u32 device_inuse;
 };
 
 /*
@@ -117,6 +140,27 @@ struct gma_queue_health {
  * last read them: keep gma_tracer_poll() running for at least a window before trusting an
  * absence (no notify, no completion).
  */
+/*
+ * What the device's own side (its VMM) says of a queue, for the verdicts: QEMU's
+ * x-query-virtio-queue-status ("last-avail-idx", "used-idx", "inuse"). Declare with GMA_OPTS.
+ */
+struct gma_device_view {
+	size_t sz;
+	__u16 last_avail_idx; /* the next avail entry the device will take */
+	__u16 used_idx; /* the device's used index */
+	__u32 inuse; /* chains it took and has not completed */
+	size_t : 0;
+};
+
+/*
+ * Gives the tracer queue's device view, stamped with the time of the call: the health
+ * verdicts then tell a request the device never took (its notify path) from one it took and
+ * has not completed (its backend). Give it again before each evaluation: an old view is not
+ * used past the window. 0, -ENOENT for a queue the tracer does not model, -EINVAL.
+ */
+GMA_API int gma_tracer_set_device_view(struct gma_tracer *t, __u64 vm_id, __u64 base, __u32 queue,
+				       const struct gma_device_view *view);
+
 GMA_API int gma_tracer_queue_health(struct gma_tracer *t, __u64 window_ns,
 				    struct gma_queue_health **health, size_t *n, size_t elem_sz);
 

@@ -72,6 +72,11 @@ struct gma_qmp_queue {
 	__u16 pad;
 	__u32 inuse; /* chains the device holds */
 	__u32 vring_align;
+	/*
+	 * The device's rings are served by vhost (the host kernel, vhost-user): QEMU's
+	 * last_avail_idx, used_idx and inuse above are then its own stale copy, not the device's.
+	 */
+	bool vhost;
 };
 
 /*

@@ -264,6 +264,22 @@ struct gma_queue_stats {
 	__u64 latency_max_ns;
 	__u64 latency_n;
 	__u64 oldest_in_flight_ns; /* notify time of the oldest chain in flight, 0 if none */
+	/*
+	 * enum gma_queue_kind: what its chains are. A receive queue's in-flight chains are
+	 * buffers posted ahead of data (a NIC's, a console port's receive queue): not requests,
+	 * their age is not latency, and idle with them posted is healthy.
+	 */
+	__u32 kind;
+};
+
+/*
+ * A queue's kind: from its chains (one with a device-readable descriptor carries a request)
+ * and, until a chain says, from its device type and index as VirtIO numbers them (net and
+ * console receive queues are the even ones).
+ */
+enum gma_queue_kind {
+	GMA_QUEUE_KIND_REQUEST = 0,
+	GMA_QUEUE_KIND_RECEIVE,
 };
 
 /*

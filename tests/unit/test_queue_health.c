@@ -6,6 +6,7 @@
  * queue model fed hand-made records and ring looks: the evidence it gathers gives the same
  * verdicts.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -584,4 +585,178 @@ Test(queue_health, unseen_notifies_are_not_missing)
 	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
 	h.last_notify_ns = h.now_ns - 3 * S; /* one seen: they are visible after all */
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+}
+
+/* --- late attach, receive queues, the device's own view (issue: health after the hang) --- */
+
+/* A NIC's receive queue attached late: its posted buffers are not requests; idle, not unknown. */
+Test(queue_health, receive_buffers_posted_are_idle)
+{
+	struct gma_queue_health h = base();
+
+	st.kind = GMA_QUEUE_KIND_RECEIVE;
+	st.num = 256;
+	st.last_avail = 1017;
+	st.last_used = 0;
+	st.in_flight = 1017;
+	st.in_flight_at_attach = 1017;
+	h.notified_avail = 1017;
+	h.attached_ns = h.now_ns - S / 2; /* within the window, and after it */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+	h.attached_ns = h.now_ns - 30 * S;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+	h.used_moved_ns = h.now_ns - S / 2; /* traffic arrives */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY);
+}
+
+/* A receive queue with no buffer posted for the window: the driver stopped refilling it. */
+Test(queue_health, a_receive_queue_left_empty_is_the_drivers)
+{
+	struct gma_queue_health h = base();
+
+	st.kind = GMA_QUEUE_KIND_RECEIVE;
+	st.last_avail = st.last_used = 300;
+	h.notified_avail = 300;
+	h.empty_since_ns = h.now_ns - S + 1; /* one instant short of the window */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+	h.empty_since_ns = h.now_ns - 2 * S;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_REFILLING);
+	cr_assert(gma_health_stuck(GMA_HEALTH_DRIVER_NOT_REFILLING));
+	h.guest_ran_ns = h.now_ns - 10 * S; /* no vCPU ran: a paused VM refills nothing */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_GUEST_STOPPED);
+	/* never given a buffer since its set-up (avail 0): unused, not emptied */
+	st.last_avail = st.last_used = 0;
+	h.notified_avail = 0;
+	h.guest_ran_ns = 0;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+	/* a request queue with nothing in flight is idle, whatever empty_since says */
+	h = base();
+	st.last_avail = st.last_used = 300;
+	h.notified_avail = 300;
+	h.empty_since_ns = h.now_ns - 2 * S;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+}
+
+/*
+ * The hung disk found by a trace attached after the hang: the request in flight at the import
+ * counts from the import, so once the window has passed it is judged, at least that old.
+ */
+Test(queue_health, a_request_from_before_the_attach_is_judged_after_the_window)
+{
+	struct gma_queue_health h = base();
+
+	st.last_avail = 5;
+	st.last_used = 4;
+	st.in_flight = st.in_flight_at_attach = 1;
+	h.notified_avail = 5;
+	h.attached_ns = h.oldest_request_ns = h.now_ns - S / 2;
+	h.age_lower_bound = true;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY, "within the window: not yet");
+	h.attached_ns = h.oldest_request_ns = h.now_ns - 30 * S;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_NOT_CONSUMING);
+	h.used_moved_ns = h.now_ns - 10 * S; /* others completed since the attach */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_SLOW);
+}
+
+/* The device's own view tells a request it never took from one its backend holds. */
+Test(queue_health, the_devices_view_tells_not_taken_from_not_completed)
+{
+	struct gma_queue_health h = base();
+
+	st.last_avail = 5;
+	st.last_used = 4;
+	st.in_flight = 1;
+	h.notified_avail = 5;
+	h.oldest_request_ns = h.now_ns - 2 * S;
+	h.device_view_ns = h.now_ns - S / 2;
+	h.device_used = 4;
+	h.device_last_avail = 4; /* its next entry is the stuck one: never taken */
+	h.device_inuse = 0;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_NOT_TAKING);
+	cr_assert(gma_health_stuck(GMA_HEALTH_DEVICE_NOT_TAKING));
+	h.device_last_avail = 5; /* taken, and held by its backend */
+	h.device_inuse = 1;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_NOT_CONSUMING);
+	h.device_last_avail = 4;
+	h.device_inuse = 0;
+	h.device_view_ns = h.now_ns - 2 * S; /* a view older than the window says nothing */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_NOT_CONSUMING);
+}
+
+/* The model: a queue imported with a request in flight, judged a window after the import. */
+Test(queue_health_model, an_imported_request_is_judged_from_the_import)
+{
+	static const struct gma_queue_layout l = {
+		.desc = 0x1000, .driver = 0x1100, .device = 0x1200, .num = 8
+	};
+	static const __u16 heads[] = { 3 };
+	static const bool request[] = { true };
+	struct qm_ring_state ring = { .avail_idx = 5,
+				      .used_idx = 4,
+				      .nr_heads = 1,
+				      .heads = heads,
+				      .is_request = request,
+				      .ts_ns = 10 * S };
+	struct gma_device_view v = {
+		.sz = sizeof(v), .last_avail_idx = 5, .used_idx = 4, .inuse = 1
+	};
+
+	qm_add_queue(&r.model, &key, &l, 2 /* virtio-blk */, &ring);
+	cr_assert_eq(verdict_at(10 * S + S / 2), GMA_HEALTH_HEALTHY);
+	cr_assert_eq(verdict_at(12 * S), GMA_HEALTH_DEVICE_NOT_CONSUMING);
+	cr_assert_eq(qm_set_device_view(&r.model, &key, &v, 12 * S), 0);
+	cr_assert_eq(verdict_at(12 * S), GMA_HEALTH_DEVICE_NOT_CONSUMING, "taken: its backend's");
+	v.last_avail_idx = 4;
+	v.inuse = 0;
+	cr_assert_eq(qm_set_device_view(&r.model, &key, &v, 12 * S), 0);
+	cr_assert_eq(verdict_at(12 * S), GMA_HEALTH_DEVICE_NOT_TAKING);
+	cr_assert_eq(qm_set_device_view(&r.model, &(struct gma_queue_key){ .queue = 9 }, &v, 1),
+		     -ENOENT);
+}
+
+/* The model: a NIC's receive queue imported with its buffers posted is idle, by its kind. */
+Test(queue_health_model, an_imported_receive_queue_is_idle)
+{
+	static const struct gma_queue_layout l = {
+		.desc = 0x1000, .driver = 0x1100, .device = 0x1200, .num = 8
+	};
+	static const __u16 heads[] = { 0, 1, 2, 3, 4, 5, 6 };
+	static const bool request[7] = {}; /* writable buffers only */
+	struct qm_ring_state ring = { .avail_idx = 7,
+				      .used_idx = 0,
+				      .nr_heads = 7,
+				      .heads = heads,
+				      .is_request = request,
+				      .ts_ns = 10 * S };
+	struct gma_queue_stats *s;
+	size_t n;
+
+	qm_add_queue(&r.model, &key, &l, 1 /* virtio-net */, &ring);
+	cr_assert_eq(verdict_at(10 * S + S / 2), GMA_HEALTH_IDLE);
+	cr_assert_eq(verdict_at(60 * S), GMA_HEALTH_IDLE);
+	cr_assert_eq(qm_stats(&r.model, &s, &n, sizeof(*s)), 0);
+	cr_assert_eq(s[0].kind, GMA_QUEUE_KIND_RECEIVE);
+	cr_assert_eq(s[0].in_flight, 7);
+	free(s);
+}
+
+/* The model: with no chain seen, a queue's kind is its device type's and index's. */
+Test(queue_health_model, the_kind_by_device_type_until_a_chain_says)
+{
+	struct gma_queue_stats *s;
+	size_t n;
+
+	feed_queue(0); /* queue 0 of a device of unknown type: a request queue */
+	cr_assert_eq(qm_stats(&r.model, &s, &n, sizeof(*s)), 0);
+	cr_assert_eq(s[0].kind, GMA_QUEUE_KIND_REQUEST);
+	free(s);
+	r.model.queues[0].st.device_id = 1; /* virtio-net: queue 0 receives */
+	cr_assert_eq(qm_stats(&r.model, &s, &n, sizeof(*s)), 0);
+	cr_assert_eq(s[0].kind, GMA_QUEUE_KIND_RECEIVE);
+	free(s);
+	feed_notify(0, 1, 10 * S);
+	feed_request(0, 10 * S); /* a chain with a device-readable descriptor: requests */
+	cr_assert_eq(qm_stats(&r.model, &s, &n, sizeof(*s)), 0);
+	cr_assert_eq(s[0].kind, GMA_QUEUE_KIND_REQUEST);
+	free(s);
 }

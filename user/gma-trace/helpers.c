@@ -712,6 +712,11 @@ const char *comm_of(pid_t pid)
 	return comm;
 }
 
+const char *queue_kind_name(__u32 kind)
+{
+	return kind == GMA_QUEUE_KIND_RECEIVE ? "receive" : "request";
+}
+
 const char *human_size(__u64 bytes)
 {
 	static char buf[32];

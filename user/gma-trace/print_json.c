@@ -231,11 +231,24 @@ static void health_fields(struct gma_json *w, const struct gma_queue_health *h)
 {
 	gma_json_string_field(w, "verdict", gma_health_name(h->verdict));
 	gma_json_bool_field(w, "stuck", h->stuck);
+	gma_json_string_field(w, "kind", queue_kind_name(h->stats->kind));
 	gma_json_name(w, "evidence");
 	gma_json_start_object(w);
 	gma_json_u64_field(w, "now_ns", h->now_ns);
 	gma_json_u64_field(w, "window_ns", h->window_ns);
 	gma_json_u64_field(w, "oldest_request_ns", h->oldest_request_ns);
+	gma_json_bool_field(w, "oldest_request_age_at_least", h->age_lower_bound);
+	gma_json_u64_field(w, "attached_ns", h->attached_ns);
+	gma_json_u64_field(w, "empty_since_ns", h->empty_since_ns);
+	if (h->device_view_ns) {
+		gma_json_name(w, "device_view");
+		gma_json_start_object(w);
+		gma_json_u64_field(w, "ts_ns", h->device_view_ns);
+		gma_json_u64_field(w, "last_avail_idx", h->device_last_avail);
+		gma_json_u64_field(w, "used_idx", h->device_used);
+		gma_json_u64_field(w, "inuse", h->device_inuse);
+		gma_json_end_object(w);
+	}
 	gma_json_u64_field(w, "last_notify_ns", h->last_notify_ns);
 	gma_json_u64_field(w, "notified_avail", h->notified_avail);
 	gma_json_u64_field(w, "avail_moved_ns", h->avail_moved_ns);
@@ -291,6 +304,7 @@ static void json_queue_stats(const struct gma_queue_health *h, size_t n, bool la
 		gma_json_u64_field(w, "silent", st->silent);
 		gma_json_u64_field(w, "in_flight_at_attach", st->in_flight_at_attach);
 		gma_json_bool_field(w, "indices_known", st->indices_known);
+		gma_json_string_field(w, "kind", queue_kind_name(st->kind));
 		gma_json_u64_field(w, "latency_avg_ns",
 				   st->latency_n ? st->latency_sum_ns / st->latency_n : 0);
 		gma_json_u64_field(w, "latency_max_ns", st->latency_max_ns);
@@ -299,9 +313,10 @@ static void json_queue_stats(const struct gma_queue_health *h, size_t n, bool la
 	}
 }
 
-static void json_health(const struct gma_queue_health *h, size_t n, bool last)
+static void json_health(const struct gma_queue_health *h, size_t n, bool last, bool all)
 {
 	(void)last;
+	(void)all; /* every queue: a program filters */
 	for (size_t i = 0; i < n; i++) {
 		const struct gma_queue_stats *st = h[i].stats;
 		struct gma_json *w = record("queue_health");

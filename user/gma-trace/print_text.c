@@ -211,19 +211,19 @@ static void text_queue_stats(const struct gma_queue_health *h, size_t n, bool la
 
 	if (!last && isatty(1))
 		printf("\033[H\033[2J");
-	printf("%-16s %-12s %2s %5s %6s %6s %6s %8s %8s %8s %9s %9s %5s %s\n", "DEVICE", "ADDRESS",
-	       "Q", "NUM", "AVAIL", "USED", "INFLT", "NOTIFY", "CHAINS", "DONE", "LAT-AVG",
-	       "LAT-MAX", "ANOM", "VERDICT");
+	printf("%-16s %-12s %2s %-7s %5s %6s %6s %6s %8s %8s %8s %9s %9s %5s %s\n", "DEVICE",
+	       "ADDRESS", "Q", "KIND", "NUM", "AVAIL", "USED", "INFLT", "NOTIFY", "CHAINS", "DONE",
+	       "LAT-AVG", "LAT-MAX", "ANOM", "VERDICT");
 	for (size_t i = 0; i < n; i++) {
 		const struct gma_queue_stats *st = h[i].stats;
 
-		printf("%-16s %-12s %2u %5u %6u %6u %6u %8llu %8llu %8llu %7.3fms %7.3fms %5llu "
-		       "%s\n",
+		printf("%-16s %-12s %2u %-7s %5u %6u %6u %6u %8llu %8llu %8llu %7.3fms %7.3fms "
+		       "%5llu %s\n",
 		       gma_device_label(st->device_id, label, sizeof(label)),
-		       gma_device_address(st->base, addr, sizeof(addr)), st->queue, st->num,
-		       st->last_avail, st->last_used, st->in_flight,
-		       (unsigned long long)st->notifies, (unsigned long long)st->chains,
-		       (unsigned long long)st->completions,
+		       gma_device_address(st->base, addr, sizeof(addr)), st->queue,
+		       queue_kind_name(st->kind), st->num, st->last_avail, st->last_used,
+		       st->in_flight, (unsigned long long)st->notifies,
+		       (unsigned long long)st->chains, (unsigned long long)st->completions,
 		       st->latency_n ? st->latency_sum_ns / 1e6 / st->latency_n : 0.0,
 		       st->latency_max_ns / 1e6, (unsigned long long)st->anomalies,
 		       gma_health_name(h[i].verdict));
@@ -284,8 +284,24 @@ char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
 	if (h->stats->in_flight_at_attach) {
 		size_t l = strlen(buf);
 
-		snprintf(buf + l, len - l, "; %u in flight since before the trace (age unknown)",
-			 h->stats->in_flight_at_attach);
+		snprintf(buf + l, len - l,
+			 "; %u in flight since before the trace, attached %s (at least that old)",
+			 h->stats->in_flight_at_attach, ago(h, h->attached_ns, a, sizeof(a)));
+	}
+	if (h->empty_since_ns) {
+		size_t l = strlen(buf);
+
+		snprintf(buf + l, len - l, "; no receive buffer posted since %s",
+			 ago(h, h->empty_since_ns, a, sizeof(a)));
+	}
+	if (h->device_view_ns) {
+		size_t l = strlen(buf);
+
+		snprintf(buf + l, len - l,
+			 "; the device (its VMM, %s): next avail %u, used %u, %u taken and not "
+			 "completed",
+			 ago(h, h->device_view_ns, a, sizeof(a)), h->device_last_avail,
+			 h->device_used, h->device_inuse);
 	}
 	if (h->event_idx) {
 		size_t l = strlen(buf);
@@ -297,31 +313,69 @@ char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
 	return buf;
 }
 
-/* One screen: a line per queue, then the evidence and what to look at for the stuck ones. */
-static void text_health(const struct gma_queue_health *h, size_t n, bool last)
+/*
+ * How much a queue needs the operator: 0 stuck, 1 not known (unknown, guest-stopped), 2
+ * healthy, 3 idle. The screen lists them in this order and folds the idle ones.
+ */
+static int attention(const struct gma_queue_health *h)
 {
-	char label[32], addr[32], ev[640], age[32];
+	if (h->stuck)
+		return 0;
+	if (h->verdict == GMA_HEALTH_IDLE)
+		return 3;
+	return h->verdict == GMA_HEALTH_HEALTHY ? 2 : 1;
+}
+
+static void text_health_line(const struct gma_queue_health *h, bool evidence)
+{
+	const struct gma_queue_stats *st = h->stats;
+	char label[32], addr[32], ev[1024], age[32];
+
+	if (h->oldest_request_ns && h->now_ns >= h->oldest_request_ns)
+		snprintf(age, sizeof(age), "%s%.3fs", h->age_lower_bound ? ">=" : "",
+			 (h->now_ns - h->oldest_request_ns) / 1e9);
+	else
+		snprintf(age, sizeof(age), "-");
+	printf("%-16s %-12s %2u %-7s %-22s %10s %6u\n",
+	       gma_device_label(st->device_id, label, sizeof(label)),
+	       gma_device_address(st->base, addr, sizeof(addr)), st->queue,
+	       queue_kind_name(st->kind), gma_health_name(h->verdict), age, st->in_flight);
+	if (evidence)
+		printf("    %s\n", health_evidence(h, ev, sizeof(ev)));
+	if (h->stuck || h->verdict == GMA_HEALTH_UNKNOWN || h->verdict == GMA_HEALTH_GUEST_STOPPED)
+		printf("    => %s\n", gma_health_reason(h->verdict));
+}
+
+/*
+ * One screen: the queues that need attention first (stuck, then not known), each with its
+ * evidence and what to look at, then the healthy ones; the idle ones folded into a count
+ * (all: every queue, each with its evidence).
+ */
+static void text_health(const struct gma_queue_health *h, size_t n, bool last, bool all)
+{
+	size_t idle = 0, posted = 0;
 
 	if (!last && isatty(1))
 		printf("\033[H\033[2J");
-	printf("%-16s %-12s %2s %-22s %10s %6s\n", "DEVICE", "ADDRESS", "Q", "VERDICT", "OLDEST",
-	       "INFLT");
-	for (size_t i = 0; i < n; i++) {
-		const struct gma_queue_stats *st = h[i].stats;
-
-		if (h[i].oldest_request_ns && h[i].now_ns >= h[i].oldest_request_ns)
-			snprintf(age, sizeof(age), "%.3fs",
-				 (h[i].now_ns - h[i].oldest_request_ns) / 1e9);
-		else
-			snprintf(age, sizeof(age), "-");
-		printf("%-16s %-12s %2u %-22s %10s %6u\n",
-		       gma_device_label(st->device_id, label, sizeof(label)),
-		       gma_device_address(st->base, addr, sizeof(addr)), st->queue,
-		       gma_health_name(h[i].verdict), age, st->in_flight);
-		printf("    %s\n", health_evidence(&h[i], ev, sizeof(ev)));
-		if (h[i].stuck)
-			printf("    => %s\n", gma_health_reason(h[i].verdict));
+	printf("%-16s %-12s %2s %-7s %-22s %10s %6s\n", "DEVICE", "ADDRESS", "Q", "KIND", "VERDICT",
+	       "OLDEST", "INFLT");
+	for (int rank = 0; rank <= 3; rank++) {
+		for (size_t i = 0; i < n; i++) {
+			if (attention(&h[i]) != rank)
+				continue;
+			if (rank == 3 && !all) {
+				idle++;
+				posted += h[i].stats->kind == GMA_QUEUE_KIND_RECEIVE &&
+					  h[i].stats->in_flight;
+				continue;
+			}
+			text_health_line(&h[i], all || rank < 2);
+		}
 	}
+	if (idle)
+		printf("%zu idle queue%s not listed (%zu receive queue%s with buffers posted, waiting "
+		       "for data); --all lists them\n",
+		       idle, idle == 1 ? "" : "s", posted, posted == 1 ? "" : "s");
 	fflush(stdout);
 }
 

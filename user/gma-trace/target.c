@@ -442,6 +442,38 @@ static int command_started(void)
 	return -e;
 }
 
+void target_device_views(struct gma_tracer *t)
+{
+	static struct gma_qmp *qmp;
+	static bool failed;
+	struct gma_qmp_queue *qs;
+	size_t n;
+	int err;
+
+	if (!target.qmp || !target.vm || failed)
+		return;
+	if (!qmp)
+		qmp = gma_qmp_new(target.qmp, NULL);
+	err = qmp ? gma_qmp_virtio_queues(qmp, &qs, &n, sizeof(*qs)) : -errno;
+	if (err) {
+		report_qmp_error(err, target.qmp, "asking the devices' view of their queues", qmp);
+		fprintf(stderr, "gma-trace: the verdicts rest on the rings alone from now on\n");
+		gma_qmp_close(qmp);
+		qmp = NULL;
+		failed = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		GMA_OPTS(gma_device_view, v, .last_avail_idx = qs[i].last_avail_idx,
+			 .used_idx = qs[i].used_idx, .inuse = qs[i].inuse);
+
+		if (qs[i].vhost || !qs[i].mmio_base || !qs[i].layout.desc)
+			continue;
+		gma_tracer_set_device_view(t, target.vm->id, qs[i].mmio_base, qs[i].queue, &v);
+	}
+	free(qs);
+}
+
 int target_release(void)
 {
 	int err = 0;

@@ -157,6 +157,7 @@ struct dev_info {
 	__u64 base;
 	__u32 device_id;
 	__u32 flags;
+	bool vhost; /* x-query-virtio-status has a "vhost-dev": the rings are vhost's */
 };
 
 /* qom-get of path's property into *ret (the caller puts it); -EREMOTEIO when QEMU has none. */
@@ -259,6 +260,7 @@ static int device_status(struct gma_qmp *q, struct dev_info *d)
 		d->flags |= GMA_QUEUE_EVENT_IDX;
 	if (has_feature(qmp_get(qmp_get(ret, "status"), "statuses"), "VIRTIO_CONFIG_S_DRIVER_OK"))
 		d->flags |= GMA_QUEUE_READY;
+	d->vhost = qmp_get(ret, "vhost-dev") != NULL;
 	json_object_put(ret);
 	return 0;
 }
@@ -284,6 +286,7 @@ static int queue_status(struct gma_qmp *q, const struct dev_info *d, __u32 index
 	out->device_id = d->device_id;
 	out->queue = index;
 	out->layout.flags = d->flags | GMA_QUEUE_FROM_USER;
+	out->vhost = d->vhost;
 	if (qmp_get_u64(ret, "vring-desc", &v))
 		out->layout.desc = v;
 	if (qmp_get_u64(ret, "vring-avail", &v))

@@ -7,6 +7,7 @@
 
 #include "gma_internal.h"
 #include "queue_health.h"
+#include "queue_kind.h"
 #include "queue_model.h"
 
 void qm_init(struct queue_model *m, const struct gma_ring_callbacks *cb, void *ctx)
@@ -205,6 +206,32 @@ void qm_on_queue(struct queue_model *m, const struct gma_rec_queue *r)
 		m->cb.on_queue(m->ctx, &ev);
 }
 
+/* A chain of the queue seen: its kind says the queue's (queue_kind.c). */
+static void saw_kind(struct qm_queue *q, bool request)
+{
+	if (request)
+		q->saw_request = true;
+	else
+		q->saw_receive = true;
+}
+
+/* Since when no buffer is posted (avail == used), as the indices now say. */
+static void track_empty(struct qm_queue *q, __u64 ts)
+{
+	if (!q->avail_known || !q->used_known || q->st.last_avail != q->st.last_used)
+		q->empty_since_ns = 0;
+	else if (!q->empty_since_ns)
+		q->empty_since_ns = ts ? ts : 1;
+}
+
+/* The queue's kind: its chains', else its device type's and index's (queue_kind.c). */
+static bool qm_receive(const struct qm_queue *q)
+{
+	if (q->saw_request)
+		return false;
+	return q->saw_receive || qk_receive_by_index(q->st.device_id, q->key.queue);
+}
+
 void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
 		  const struct gma_queue_layout *l, __u32 device_id,
 		  const struct qm_ring_state *ring)
@@ -225,9 +252,38 @@ void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
 	q->st.indices_known = 1;
 	q->notified_avail = ring->avail_idx; /* what came before the trace is not judged */
 	q->notified_known = true;
-	for (__u32 i = 0; q->in_flight_ts && i < ring->nr_heads; i++)
-		if (ring->heads[i] < q->st.num)
-			q->in_flight_ts[ring->heads[i]] = QM_AGE_UNKNOWN;
+	q->attached_ns = ring->ts_ns ? ring->ts_ns : 1;
+	for (__u32 i = 0; q->in_flight_ts && i < ring->nr_heads; i++) {
+		__u16 head = ring->heads[i];
+
+		if (head >= q->st.num)
+			continue;
+		q->in_flight_ts[head] = QM_AGE_UNKNOWN;
+		q->is_request[head] = ring->is_request && ring->is_request[i];
+		if (ring->is_request)
+			saw_kind(q, ring->is_request[i]);
+	}
+	track_empty(q, q->attached_ns);
+}
+
+int qm_set_device_view(struct queue_model *m, const struct gma_queue_key *key,
+		       const struct gma_device_view *view, __u64 now_ns)
+{
+	for (size_t i = 0; i < m->nr_queues; i++) {
+		struct qm_queue *q = &m->queues[i];
+
+		if (!same_key(&q->key, key))
+			continue;
+		q->view = (struct gma_device_view){
+			.sz = sizeof(q->view),
+			.last_avail_idx = OPTS_GET(view, last_avail_idx, 0),
+			.used_idx = OPTS_GET(view, used_idx, 0),
+			.inuse = OPTS_GET(view, inuse, 0),
+		};
+		q->view_ns = now_ns ? now_ns : 1;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 /* Whether the queue's driver and device use VIRTIO_RING_F_EVENT_IDX. */
@@ -263,6 +319,7 @@ static void follow_avail(struct qm_queue *q, __u16 avail, __u64 ts)
 		q->unnotified_since_ns = 0;
 	else if (!q->unnotified_since_ns)
 		q->unnotified_since_ns = ts ? ts : 1;
+	track_empty(q, ts);
 }
 
 void qm_on_avail_idx(struct queue_model *m, const struct gma_queue_key *key, __u16 avail_idx,
@@ -397,6 +454,8 @@ void qm_on_chain(struct queue_model *m, struct gma_chain *c)
 			for (__u32 i = 0; i < c->nr_descs; i++)
 				if (!(gma_chain_desc(c, i)->flags & VRING_DESC_F_WRITE))
 					q->is_request[c->head] = true;
+			if (c->nr_descs)
+				saw_kind(q, q->is_request[c->head]);
 		}
 	}
 	if (m->cb.on_chain)
@@ -466,32 +525,44 @@ void qm_on_used(struct queue_model *m, const struct gma_rec_used *r)
 	q->st.last_used = r->used_new;
 	q->used_known = true;
 	q->st.indices_known = q->avail_known;
+	track_empty(q, r->ts_ns);
 	q->last_completion_ns = r->ts_ns;
 	q->stuck_reported = false;
 	raise_anomaly(m, q, &q->key, r->ts_ns, bad, ~0u, r->pid);
 }
 
 /*
- * Walked chains in flight and the oldest notify time among them (among requests only, if
- * asked); *unknown counts those in flight since before the queue was imported.
+ * Walked chains in flight and the oldest notify time among them; *unknown counts those in
+ * flight since before the queue was imported. Among requests only, if asked: then a request
+ * already in flight at the import counts too, as made available at the import, which it is
+ * at least as old as (*lower_bound, when it is the oldest; may be NULL).
  */
 static void in_flight(const struct qm_queue *q, bool requests, __u32 *count, __u64 *oldest,
-		      __u32 *unknown)
+		      __u32 *unknown, bool *lower_bound)
 {
+	bool bound = false;
+
 	*count = 0;
 	*oldest = 0;
 	*unknown = 0;
 	for (__u32 i = 0; q->in_flight_ts && i < q->st.num; i++) {
 		__u64 ts = q->in_flight_ts[i];
+		bool at_attach = ts == QM_AGE_UNKNOWN;
 
-		if (ts == QM_AGE_UNKNOWN)
+		if (at_attach)
 			(*unknown)++;
+		if (at_attach && requests && q->is_request[i] && q->attached_ns)
+			ts = q->attached_ns;
 		if (!ts || ts == QM_AGE_UNKNOWN || (requests && !q->is_request[i]))
 			continue;
 		(*count)++;
-		if (!*oldest || ts < *oldest)
+		if (!*oldest || ts < *oldest || (ts == *oldest && at_attach)) {
 			*oldest = ts;
+			bound = at_attach;
+		}
 	}
+	if (lower_bound)
+		*lower_bound = bound;
 }
 
 int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns)
@@ -503,7 +574,7 @@ int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns)
 		__u64 oldest, since;
 		__u32 count, unknown;
 
-		in_flight(q, true, &count, &oldest, &unknown);
+		in_flight(q, true, &count, &oldest, &unknown, NULL);
 		if (!count)
 			continue;
 		since = q->last_completion_ns > oldest ? q->last_completion_ns : oldest;
@@ -528,7 +599,9 @@ static struct gma_queue_stats *stats_of(struct queue_model *m)
 		__u32 walked;
 
 		s[i] = q->st;
-		in_flight(q, false, &walked, &s[i].oldest_in_flight_ns, &s[i].in_flight_at_attach);
+		in_flight(q, false, &walked, &s[i].oldest_in_flight_ns, &s[i].in_flight_at_attach,
+			  NULL);
+		s[i].kind = qm_receive(q) ? GMA_QUEUE_KIND_RECEIVE : GMA_QUEUE_KIND_REQUEST;
 		/* what the rings say, walked or not */
 		s[i].in_flight = q->avail_known && q->used_known ?
 					 (__u16)(q->st.last_avail - q->st.last_used) :
@@ -569,7 +642,16 @@ static void health_of(struct queue_model *m, size_t i, __u64 now_ns, __u64 windo
 	e->stats = st;
 	e->now_ns = now_ns;
 	e->window_ns = window_ns;
-	in_flight(q, true, &count, &e->oldest_request_ns, &unknown);
+	in_flight(q, true, &count, &e->oldest_request_ns, &unknown, &e->age_lower_bound);
+	e->attached_ns = q->attached_ns;
+	if (st->kind == GMA_QUEUE_KIND_RECEIVE)
+		e->empty_since_ns = q->empty_since_ns;
+	if (q->view_ns) {
+		e->device_view_ns = q->view_ns;
+		e->device_last_avail = q->view.last_avail_idx;
+		e->device_used = q->view.used_idx;
+		e->device_inuse = q->view.inuse;
+	}
 	e->last_notify_ns = q->last_notify_ns;
 	e->avail_moved_ns = q->avail_moved_ns;
 	e->used_moved_ns = q->used_moved_ns;

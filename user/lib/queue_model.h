@@ -65,6 +65,18 @@ struct qm_queue {
 	 * available (it may have read the one before).
 	 */
 	__u64 notify_asked_ns;
+	/*
+	 * A trace attached late (qm_add_queue() with the ring's state): when. The requests then
+	 * in flight are at least that old once the window has passed (their true age is older).
+	 */
+	__u64 attached_ns;
+	/* chains seen that carry a request, and chains of writable buffers only (queue_kind.c) */
+	bool saw_request, saw_receive;
+	/* no buffer posted (avail == used) since, 0: some are (a receive queue's evidence) */
+	__u64 empty_since_ns;
+	/* the device's own view, as its VMM said it at view_ns (qm_set_device_view()) */
+	struct gma_device_view view;
+	__u64 view_ns;
 };
 
 struct qm_device {
@@ -111,7 +123,13 @@ struct qm_ring_state {
 	__u16 used_idx;
 	__u32 nr_heads;
 	const __u16 *heads; /* nr_heads entries */
+	/* per heads[] entry, whether its chain carries a request; NULL: not decoded */
+	const bool *is_request;
+	__u64 ts_ns; /* when the ring was read: the attach */
 };
+/* The device's own view of key's queue at now_ns (gma_tracer_set_device_view()); -ENOENT. */
+int qm_set_device_view(struct queue_model *m, const struct gma_queue_key *key,
+		       const struct gma_device_view *view, __u64 now_ns);
 void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
 		  const struct gma_queue_layout *layout, __u32 device_id,
 		  const struct qm_ring_state *ring);

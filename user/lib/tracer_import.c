@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/virtio_ring.h>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -47,6 +49,7 @@ static int read_ring_state(struct gma_tracer *t, __u64 vm_id, const struct gma_q
 	struct gma_ring *r;
 	struct gma_mem *mem;
 	__u16 *heads;
+	bool *is_request;
 	__u32 n, skip;
 	int err;
 
@@ -76,12 +79,25 @@ static int read_ring_state(struct gma_tracer *t, __u64 vm_id, const struct gma_q
 	       (__u16)(gma_ring_chain(r, skip + st->nr_chains)->avail_idx - ring->used_idx) < n)
 		st->nr_chains++;
 	heads = calloc(st->nr_chains ? st->nr_chains : 1, sizeof(*heads));
-	if (!heads)
+	is_request = calloc(st->nr_chains ? st->nr_chains : 1, sizeof(*is_request));
+	if (!heads || !is_request) {
+		free(heads);
+		free(is_request);
 		return -ENOMEM;
-	for (__u32 i = 0; i < st->nr_chains; i++)
-		heads[i] = gma_ring_chain(r, skip + i)->head;
+	}
+	for (__u32 i = 0; i < st->nr_chains; i++) {
+		const struct gma_chain *c = gma_ring_chain(r, skip + i);
+
+		heads[i] = c->head;
+		/* a device-readable descriptor: a request, else a buffer posted for data */
+		for (__u32 d = 0; d < c->nr_descs; d++)
+			if (!(gma_chain_desc(c, d)->flags & VRING_DESC_F_WRITE))
+				is_request[i] = true;
+	}
 	ring->heads = heads;
+	ring->is_request = is_request;
 	ring->nr_heads = st->nr_chains;
+	ring->ts_ns = now_ns();
 	return 0;
 }
 
@@ -215,6 +231,7 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 	}
 out:
 	free((void *)st.ring.heads);
+	free((void *)st.ring.is_request);
 	gma_ring_free(st.decoded);
 	return err;
 }
