@@ -306,8 +306,10 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 	-Wall -Wextra -Werror -Iinclude -Iuser/lib -Ibpf -Itests/helpers
 FUZZ_SRCS_accessor := user/lib/guest_mem.c
 FUZZ_SRCS_ring := user/lib/guest_mem.c user/lib/ring.c
-FUZZ_SRCS_records := user/lib/record_reader.c user/lib/queue_model.c user/lib/queue_health.c
-FUZZ_SRCS_reassembly := user/lib/record_reader.c user/lib/queue_model.c user/lib/queue_health.c
+FUZZ_MODEL_SRCS := user/lib/record_reader.c user/lib/queue_model.c user/lib/queue_health.c \
+	user/lib/queue_kind.c
+FUZZ_SRCS_records := $(FUZZ_MODEL_SRCS)
+FUZZ_SRCS_reassembly := $(FUZZ_MODEL_SRCS)
 FUZZ_SRCS_mmio :=
 FUZZ_SRCS_pci :=
 FUZZ_SECONDS ?= 600

@@ -16,7 +16,7 @@ bin=$1
 shift
 name=${bin##*/}
 tap=$(mktemp "${TMPDIR:-/tmp}/criterion-$name.XXXXXX") || exit 1
-trap 'rm -f "$tap"' EXIT INT TERM
+trap 'rm -f "$tap" "$tap.out" "$tap.rc" "$tap.sel"' EXIT INT TERM
 
 # With --filter, the tests left out are in the report as "# SKIP test was skipped" (as is a
 # .disabled test, which a filtered run does not tell apart): not counted then.
@@ -25,8 +25,14 @@ for a; do
 	case "$a" in --filter | --filter=*) unselected='# SKIP test was skipped$' ;; esac
 done
 
-"$bin" -Otap:"$tap" "$@"
-rc=$?
+# Criterion's own output is kept too: an assertion that fails in a suite's .init or .fini
+# is printed but fails no test (the test is counted as passing), and must fail the binary.
+out=$tap.out
+{
+	"$bin" -Otap:"$tap" "$@"
+	echo $? >"$tap.rc"
+} 2>&1 | tee "$out"
+rc=$(cat "$tap.rc" 2>/dev/null) || rc=1
 grep -v "$unselected" "$tap" >"$tap.sel"
 mv "$tap.sel" "$tap"
 
@@ -37,6 +43,13 @@ passed=$((total - failed - skipped))
 if [ "$rc" = 0 ] && [ "$total" = 0 ]; then
 	# a binary that ran no test (a filter that matched nothing, a TAP report not written)
 	echo "$name: no test ran (a --filter that matched nothing, or no TAP report)" >&2
+	rc=1
+fi
+# assertions failed beyond those of the failed tests (each failed test prints at least one)
+asserts=$(grep -c 'Assertion Failed' "$out")
+if [ "$rc" = 0 ] && [ "$asserts" -gt 0 ]; then
+	echo "$name: $asserts assertion(s) failed outside a test's body (a suite's .init or" \
+		".fini), which Criterion counts as passing: fix them (above)" >&2
 	rc=1
 fi
 if [ "$skipped" != 0 ]; then
