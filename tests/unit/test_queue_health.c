@@ -760,3 +760,45 @@ Test(queue_health_model, the_kind_by_device_type_until_a_chain_says)
 	cr_assert_eq(s[0].kind, GMA_QUEUE_KIND_REQUEST);
 	free(s);
 }
+
+/*
+ * A NIC's queues imported with nothing in flight on its control queue (queue 2 of 0, 1, 2:
+ * even, like a receive queue): a request queue, idle, never driver-not-refilling. Its receive
+ * queue, seen with buffers and then emptied for the window, is the driver's.
+ */
+Test(queue_health_model, the_control_queue_of_a_nic_is_not_a_receive_queue)
+{
+	static const struct gma_queue_layout l = {
+		.desc = 0x1000, .driver = 0x1100, .device = 0x1200, .num = 8
+	};
+	static const __u16 heads[] = { 0, 1 };
+	static const bool request[2] = {};
+	struct qm_ring_state rx = { .avail_idx = 2,
+				    .used_idx = 0,
+				    .nr_heads = 2,
+				    .heads = heads,
+				    .is_request = request,
+				    .ts_ns = 10 * S };
+	struct qm_ring_state empty = { .avail_idx = 6, .used_idx = 6, .ts_ns = 10 * S };
+	struct gma_queue_key k = key;
+	struct gma_queue_health *h;
+	size_t n;
+
+	for (k.queue = 0; k.queue < 3; k.queue++)
+		qm_add_queue(&r.model, &k, &l, 1 /* virtio-net */, k.queue ? &empty : &rx);
+	cr_assert_eq(qm_health(&r.model, 60 * S, S, NULL, NULL, &h, &n, sizeof(*h)), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(h[0].stats->kind, GMA_QUEUE_KIND_RECEIVE);
+	cr_assert_eq(h[0].verdict, GMA_HEALTH_IDLE, "buffers posted");
+	cr_assert_eq(h[1].stats->kind, GMA_QUEUE_KIND_REQUEST, "transmit");
+	cr_assert_eq(h[2].stats->kind, GMA_QUEUE_KIND_REQUEST, "the control queue");
+	cr_assert_eq(h[2].verdict, GMA_HEALTH_IDLE);
+	free(h);
+	/* the receive queue's buffers all used, none posted again: the driver stopped */
+	r.model.queues[0].st.last_used = 2;
+	r.model.queues[0].empty_since_ns = 61 * S;
+	cr_assert_eq(qm_health(&r.model, 63 * S, S, NULL, NULL, &h, &n, sizeof(*h)), 0);
+	cr_assert_eq(h[0].verdict, GMA_HEALTH_DRIVER_NOT_REFILLING);
+	cr_assert_eq(h[2].verdict, GMA_HEALTH_IDLE);
+	free(h);
+}

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
 
 #include "gma_internal.h"
@@ -224,19 +225,36 @@ static void track_empty(struct qm_queue *q, __u64 ts)
 		q->empty_since_ns = ts ? ts : 1;
 }
 
-/* The queue's kind: its chains', else its device type's and index's (queue_kind.c). */
-static bool qm_receive(const struct qm_queue *q)
+/*
+ * The queue's kind: its chains', else its device type's and index's (queue_kind.c). A
+ * virtio-net device's control queue is even too (2 * its queue pairs): the last of an odd
+ * number of queues, as the model knows them (a driver sets them all up; an import gives
+ * them all), is taken for it.
+ */
+static bool qm_receive(const struct queue_model *m, const struct qm_queue *q)
 {
+	__u32 last = 0;
+
 	if (q->saw_request)
 		return false;
-	return q->saw_receive || qk_receive_by_index(q->st.device_id, q->key.queue);
+	if (q->saw_receive)
+		return true;
+	if (q->st.device_id == VIRTIO_ID_NET && q->key.queue && q->key.queue % 2 == 0) {
+		for (size_t i = 0; i < m->nr_queues; i++)
+			if (m->queues[i].key.vm_id == q->key.vm_id &&
+			    m->queues[i].key.base == q->key.base && m->queues[i].key.queue > last)
+				last = m->queues[i].key.queue;
+		if (q->key.queue == last)
+			return false; /* the control queue: requests */
+	}
+	return qk_receive_by_index(q->st.device_id, q->key.queue);
 }
 
 void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
 		  const struct gma_queue_layout *l, __u32 device_id,
 		  const struct qm_ring_state *ring)
 {
-	struct qm_queue *q = queue_of(m, key, 0);
+	struct qm_queue *q = queue_of(m, key, ring ? ring->pid : 0);
 
 	if (!q)
 		return;
@@ -601,7 +619,7 @@ static struct gma_queue_stats *stats_of(struct queue_model *m)
 		s[i] = q->st;
 		in_flight(q, false, &walked, &s[i].oldest_in_flight_ns, &s[i].in_flight_at_attach,
 			  NULL);
-		s[i].kind = qm_receive(q) ? GMA_QUEUE_KIND_RECEIVE : GMA_QUEUE_KIND_REQUEST;
+		s[i].kind = qm_receive(m, q) ? GMA_QUEUE_KIND_RECEIVE : GMA_QUEUE_KIND_REQUEST;
 		/* what the rings say, walked or not */
 		s[i].in_flight = q->avail_known && q->used_known ?
 					 (__u16)(q->st.last_avail - q->st.last_used) :
@@ -644,7 +662,11 @@ static void health_of(struct queue_model *m, size_t i, __u64 now_ns, __u64 windo
 	e->window_ns = window_ns;
 	in_flight(q, true, &count, &e->oldest_request_ns, &unknown, &e->age_lower_bound);
 	e->attached_ns = q->attached_ns;
-	if (st->kind == GMA_QUEUE_KIND_RECEIVE)
+	/*
+	 * Emptied, rather than never filled: only a queue whose receive buffers were seen (a
+	 * guess from its index alone, a control queue taken for one, is not judged on it)
+	 */
+	if (st->kind == GMA_QUEUE_KIND_RECEIVE && q->saw_receive)
 		e->empty_since_ns = q->empty_since_ns;
 	if (q->view_ns) {
 		e->device_view_ns = q->view_ns;

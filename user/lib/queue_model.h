@@ -126,6 +126,7 @@ struct qm_ring_state {
 	/* per heads[] entry, whether its chain carries a request; NULL: not decoded */
 	const bool *is_request;
 	__u64 ts_ns; /* when the ring was read: the attach */
+	pid_t pid; /* the VMM whose memory it was read from, 0: not known */
 };
 /* The device's own view of key's queue at now_ns (gma_tracer_set_device_view()); -ENOENT. */
 int qm_set_device_view(struct queue_model *m, const struct gma_queue_key *key,

@@ -98,6 +98,7 @@ static int read_ring_state(struct gma_tracer *t, __u64 vm_id, const struct gma_q
 	ring->is_request = is_request;
 	ring->nr_heads = st->nr_chains;
 	ring->ts_ns = now_ns();
+	ring->pid = st->pid;
 	return 0;
 }
 
