@@ -50,13 +50,11 @@ static __u64 now_ns(void)
 /* One line per chain, printed by the very functions gma-trace rings uses. */
 static void on_chain(void *ctx, const struct gma_chain *c)
 {
-	const struct gma_rec_chain *r = c->rec;
-
 	(void)ctx;
 	st.chains++;
 	if (st.mode == OUT_TEXT) {
-		fprintf(st.out, "%llu.%06llu", (unsigned long long)r->ts_ns / 1000000000ULL,
-			(unsigned long long)(r->ts_ns % 1000000000ULL) / 1000);
+		fprintf(st.out, "%llu.%06llu", (unsigned long long)c->ts_ns / 1000000000ULL,
+			(unsigned long long)(c->ts_ns % 1000000000ULL) / 1000);
 		gma_chain_print(st.out, c, false);
 	} else if (st.mode == OUT_JSON) {
 		gma_chain_json(st.json, c);

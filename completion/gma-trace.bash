@@ -100,7 +100,7 @@ _gma_trace()
 		;;
 	ring) opts="--pid --dump --map --queue --qmp --snap-len --descs --json --verbose" ;;
 	health)
-		opts="--pid --json --stuck-ms --duration --watch --interval-ms --mmio --queue --qmp --ecam"
+		opts="--pid --json --all --stuck-ms --duration --watch --interval-ms --mmio --queue --qmp --ecam"
 		opts+=" --wait --btf --verbose --"
 		;;
 	esac

@@ -29,26 +29,22 @@
 #include <linux/virtio_ids.h>
 
 #include <gma/gma.h>
-#include <gma/record.h>
 #include <gma/virtio.h>
 
 static unsigned long nr_chains;
 
 static void on_chain(void *ctx, const struct gma_chain *c)
 {
-	const struct gma_rec_chain *r = c->rec;
 	const char *dev = gma_virtio_device_name(c->device_id);
 	char what[160] = "";
-	size_t n = r->nr_recorded < 16 ? r->nr_recorded : 16;
 
 	(void)ctx;
 
 	if (c->device_id == VIRTIO_ID_BLOCK) {
-		struct gma_blk_req req;
+		/* sized, as every struct libgma fills: it may grow in a later libgma */
+		GMA_OPTS(gma_blk_req, req);
 
-		/* libgma hands out const bytes; the decoder only reads them */
-		if (!gma_blk_decode(r->descs, (__u8 *const *)c->bytes, (__u8 *const *)c->state, n,
-				    &req)) {
+		if (!gma_blk_decode(c, &req)) {
 			const char *type = gma_blk_type_name(req.type);
 
 			/* at notify time the device has not answered: no status yet */
@@ -59,9 +55,9 @@ static void on_chain(void *ctx, const struct gma_chain *c)
 		}
 	}
 	if (!what[0])
-		snprintf(what, sizeof(what), "%u bytes", r->total_len);
+		snprintf(what, sizeof(what), "%llu bytes", (unsigned long long)c->total_len);
 	printf("chain pid %d %s@%llx q%u head %u: %s (%u descs)%s\n", c->pid, dev ? dev : "virtio",
-	       (unsigned long long)r->key.base, r->key.queue, r->head, what, r->nr_descs,
+	       (unsigned long long)c->base, c->queue, c->head, what, c->nr_walked,
 	       c->anomalies ? " ANOMALY" : "");
 	nr_chains++;
 }
@@ -69,8 +65,7 @@ static void on_chain(void *ctx, const struct gma_chain *c)
 static void on_anomaly(void *ctx, const struct gma_anomaly_event *a)
 {
 	(void)ctx;
-	printf("anomaly pid %d base 0x%llx q%u:", a->pid, (unsigned long long)a->key->base,
-	       a->key->queue);
+	printf("anomaly pid %d base 0x%llx q%u:", a->pid, (unsigned long long)a->base, a->queue);
 	for (int b = 0; b < 32; b++)
 		if (a->anomalies & (1u << b))
 			printf(" %s", gma_anomaly_name(1u << b) ?: "unknown");
@@ -81,7 +76,8 @@ static int list_vms(void)
 {
 	struct gma_vm *vms;
 	size_t n;
-	int err = gma_vms_list(&vms, &n);
+	/* the element size this program was built with: libgma writes each VM at it */
+	int err = gma_vms_list(&vms, &n, sizeof(*vms));
 
 	if (err) {
 		fprintf(stderr, "listing VMs: %s\n", strerror(-err));
@@ -91,12 +87,15 @@ static int list_vms(void)
 	for (size_t i = 0; i < n; i++) {
 		printf("vm pid %d: %u vCPUs, %zu memslots\n", vms[i].pid, vms[i].nr_vcpus,
 		       vms[i].nr_slots);
-		for (size_t k = 0; k < vms[i].nr_slots; k++)
-			printf("  slot %u gpa 0x%llx size 0x%llx\n", vms[i].slots[k].id,
-			       (unsigned long long)vms[i].slots[k].gpa,
-			       (unsigned long long)vms[i].slots[k].size);
+		for (size_t k = 0; k < vms[i].nr_slots; k++) {
+			/* libgma's memslots, at its own size: through the accessor */
+			const struct gma_memslot *s = gma_vm_slot(&vms[i], k);
+
+			printf("  slot %u gpa 0x%llx size 0x%llx\n", s->id,
+			       (unsigned long long)s->gpa, (unsigned long long)s->size);
+		}
 	}
-	gma_vms_free(vms, n);
+	gma_vms_free(vms);
 	return 0;
 }
 
@@ -133,9 +132,7 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
-	struct gma_ring_callbacks cb = { .sz = sizeof(cb),
-					 .on_chain = on_chain,
-					 .on_anomaly = on_anomaly };
+	GMA_OPTS(gma_ring_callbacks, cb, .on_chain = on_chain, .on_anomaly = on_anomaly);
 	GMA_OPTS(gma_tracer_opts, opts, .ring = &cb);
 	struct gma_tracer *t;
 	pid_t pid = 0, child = 0;

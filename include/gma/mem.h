@@ -19,6 +19,8 @@ extern "C" {
 /*
  * One contiguous range of guest physical memory and where the backend finds it: a pointer in
  * this process (local), a virtual address in the VMM (process) or an offset in a dump file.
+ * It never grows (the growth rules of <gma/gma.h>): callers pass tables of it; what a later
+ * backend needs beside it goes in its options.
  */
 struct gma_region {
 	__u64 gpa;

@@ -72,6 +72,11 @@ struct gma_qmp_queue {
 	__u16 pad;
 	__u32 inuse; /* chains the device holds */
 	__u32 vring_align;
+	/*
+	 * The device's rings are served by vhost (the host kernel, vhost-user): QEMU's
+	 * last_avail_idx, used_idx and inuse above are then its own stale copy, not the device's.
+	 */
+	bool vhost;
 };
 
 /*
@@ -82,10 +87,13 @@ struct gma_qmp_queue {
  * parent_bus ("/machine/unattached/device[27]/virtio-mmio-bus.23") and looking that bus up in
  * "info qtree" (the virtio-mmio device holding it, and its "mmio BASE/SIZE" line); a PCI
  * device's backend sits on its proxy's "virtio-bus", and the proxy's "addr" (devfn) on the
- * root bus gives GMA_PCI_BASE(0, dev, fn). *out is malloc'ed (free()), *n its entries. Errors as for
- * gma_qmp_command (x-query-virtio must succeed; the mapping steps may fail without error).
+ * root bus gives GMA_PCI_BASE(0, dev, fn). *out is *n elements of elem_sz bytes (the caller's
+ * sizeof(**out): the growth rules of <gma/gma.h>), malloc'ed: free() it. Errors as for
+ * gma_qmp_command (x-query-virtio must succeed; the mapping steps may fail without error),
+ * and -EINVAL for an elem_sz of 0.
  */
-GMA_API int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t *n);
+GMA_API int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t *n,
+				  size_t elem_sz);
 
 /*
  * The guest's PCI ECAM (MMCONFIG) window as QEMU maps it now, from "info mtree": the
@@ -105,8 +113,9 @@ GMA_API int gma_qmp_pci_ecam(struct gma_qmp *q, __u64 *base, __u32 *buses);
  * The space is read as a driver reads it, never whole: the header and each capability, and
  * never the data window of a VIRTIO_PCI_CAP_PCI_CFG capability, whose read would be a read
  * of the BAR the guest pointed it at; other bytes are left 0. The queues' notify offsets are
- * QEMU's: the queue index (hw/virtio/virtio-pci.c). -EINVAL for a bad argument or a
- * bus outside the window, -ENODEV when no function answers there or query-pci does not list
+ * QEMU's: the queue index (hw/virtio/virtio-pci.c). out->sz is the caller's (GMA_OPTS()):
+ * what it covers is filled, the rest of it zeroed. -EINVAL for a bad argument (out->sz
+ * shorter than a size_t) or a bus outside the window, -ENODEV when no function answers there or query-pci does not list
  * it, -EPROTO for an xp answer gma cannot read; other errors as for gma_qmp_command.
  */
 GMA_API int gma_qmp_pci_function(struct gma_qmp *q, __u64 ecam_base, __u32 ecam_buses, __u64 key,

@@ -18,7 +18,8 @@ extern "C" {
  * Where a virtqueue lives in guest physical memory. desc: descriptor area; driver: driver
  * area (the avail ring); device: device area (the used ring); num: queue size; flags:
  * GMA_QUEUE_* of <gma/record.h> (LEGACY selects the page alignment rules, PACKED marks a
- * packed ring, which is detected but not decoded).
+ * packed ring, which is detected but not decoded). It never grows (the growth rules of
+ * <gma/gma.h>): callers embed it and build it in place; what a later ring needs is a flag.
  */
 struct gma_queue_layout {
 	__u64 desc;
@@ -40,6 +41,7 @@ enum gma_byte_state {
 
 /* A reassembled sample: contiguous bytes and, per byte, whether it is guest data. */
 struct gma_sample {
+	size_t sz; /* bytes of this struct libgma filled: GMA_HAS() */
 	__u64 id;
 	__u64 vm_id;
 	pid_t pid;
@@ -61,40 +63,127 @@ struct gma_sample {
  */
 typedef void (*gma_sample_fn)(void *ctx, const struct gma_sample *sample);
 
-struct gma_rec_chain;
-struct gma_rec_queue;
-struct gma_rec_notify;
-struct gma_queue_key;
+/*
+ * One buffer of a descriptor chain, with the first bytes of the buffer as they were captured.
+ * An element of struct gma_chain's descs, desc_sz bytes apart: read it with gma_chain_desc().
+ */
+struct gma_chain_desc {
+	__u64 addr; /* guest physical */
+	__u32 len;
+	__u16 flags; /* VRING_DESC_F_* as the guest wrote them */
+	__u16 next;
+	__u16 index; /* in the descriptor table, or in the indirect table when in_indirect */
+	bool in_indirect;
+	/*
+	 * The buffer's first nbytes bytes (at most the snap length asked for): bytes[k] is the
+	 * guest's where state[k] is GMA_BYTE_READ, else 0 and state[k] says why (enum
+	 * gma_byte_state). nbytes is 0, bytes and state NULL, when nothing was captured: a
+	 * tracer's sample lost in part is not shown at all, rather than in part.
+	 */
+	__u32 nbytes;
+	const __u8 *bytes;
+	const __u8 *state;
+};
+
+/* struct gma_chain.flags */
+#define GMA_CHAIN_INDIRECT (1u << 0) /* an indirect table was followed: indirect_addr, _len */
+/*
+ * Sampled by the tracer when the driver made the chain available (on_chain): what the device
+ * writes into its buffers (a status byte, received data) is not there yet.
+ */
+#define GMA_CHAIN_AT_NOTIFY (1u << 1)
 
 /*
- * A descriptor chain as the kernel walked it at notify time, with the first bytes of each
- * recorded buffer (bytes[i] for rec->descs[i], state[i] per byte as in struct gma_sample).
+ * A descriptor chain the driver made available: walked by the tracer at its notify
+ * (on_chain), or read from userspace (gma_ring_read(), on_attach); the walk's rules are one
+ * (bpf/vring_walk.h) either way. What gma_ring_read() cannot know (vm_id, base, queue,
+ * device_id, pid, ts_ns, features) is 0 in its chains.
  */
 struct gma_chain {
-	const struct gma_rec_chain *rec;
-	__u32 anomalies; /* the kernel's and libgma's GMA_ANOM_* bits */
+	size_t sz; /* bytes of this struct libgma filled: GMA_HAS() */
+	/* the queue: struct gma_vm.id, the device's key (struct gma_queue_stats.base), index */
+	__u64 vm_id;
+	__u64 base;
+	__u32 queue;
 	__u32 device_id; /* VIRTIO_ID_* of the queue's device, 0 when unknown */
-	pid_t pid;
+	pid_t pid; /* the VMM */
+	__u64 ts_ns; /* CLOCK_MONOTONIC: when it was sampled (or read) */
 	__u64 features; /* driver features of the device (VIRTIO_F_*), 0 when not seen */
-	const __u8 *bytes[16];
-	const __u8 *state[16];
-	__u32 nbytes[16];
+	__u16 avail_idx; /* its position in the avail ring, free-running */
+	__u16 head;
+	__u32 flags; /* GMA_CHAIN_* */
+	__u32 anomalies; /* GMA_ANOM_* bits of the chain (the walk's and libgma's) */
+	__u64 indirect_addr; /* the indirect table followed (GMA_CHAIN_INDIRECT), or 0 */
+	__u32 indirect_len;
+	/*
+	 * Buffers the walk found, and the sum of their lengths. The tracer records the first
+	 * GMA_CHAIN_DESC_MAX (<gma/record.h>) of a longer chain: nr_walked > nr_descs.
+	 */
+	__u32 nr_walked;
+	__u64 total_len;
+	/* The buffers recorded, in chain order: gma_chain_desc(c, 0 .. nr_descs - 1). */
+	__u32 nr_descs;
+	size_t desc_sz;
+	const struct gma_chain_desc *descs;
+};
+
+/* Buffer i of chain c, i below c->nr_descs. */
+static inline const struct gma_chain_desc *gma_chain_desc(const struct gma_chain *c, size_t i)
+{
+	return (const struct gma_chain_desc *)((const char *)c->descs + i * c->desc_sz);
+}
+
+/* A queue's layout, learnt as the driver set it up, or changed (a reset): on_queue. */
+struct gma_queue_event {
+	size_t sz; /* bytes of this struct libgma filled: GMA_HAS() */
+	__u64 vm_id;
+	__u64 base;
+	__u32 queue;
+	__u32 device_id;
+	pid_t pid;
+	__u64 ts_ns;
+	struct gma_queue_layout layout; /* flags: GMA_QUEUE_* of <gma/record.h> */
+};
+
+/*
+ * The driver notified a queue, or a look at the rings (a vCPU exit, at most every
+ * used_scan_us) found chains made available without a notify (GMA_NOTIFY_SILENT of
+ * <gma/record.h>: a driver need not notify for every chain): on_notify. The chains it made
+ * available go to on_chain.
+ */
+struct gma_notify_event {
+	size_t sz; /* bytes of this struct libgma filled: GMA_HAS() */
+	__u64 vm_id;
+	__u64 base;
+	__u32 queue;
+	__u32 device_id;
+	pid_t pid;
+	pid_t tid; /* the vCPU thread */
+	__u64 ts_ns;
+	__u16 avail_old; /* the avail index before it */
+	__u16 avail_new; /* the avail index it found */
+	__u16 used_idx; /* the used index then */
+	__u16 flags; /* GMA_NOTIFY_* */
+	__u32 nr_chains; /* chains walked for it */
+	__u32 nr_skipped; /* new chains past the per-notify cap: counted, not walked */
+	__u32 anomalies; /* GMA_ANOM_*: NOT_READY, UNKNOWN_LAYOUT, AVAIL_JUMP, ... */
 };
 
 /* A chain the device completed, matched with its notify when libgma saw it made available. */
 struct gma_completion {
-	const struct gma_queue_key *key;
+	size_t sz; /* bytes of this struct libgma filled: GMA_HAS() */
+	__u64 vm_id;
+	__u64 base;
+	__u32 queue;
+	__u32 device_id;
+	pid_t pid;
 	__u64 ts_ns; /* when the tracer saw the used element (within used_scan_ns) */
 	__u64 latency_ns; /* from the notify that made it available; 0 when unknown */
 	__u32 head;
 	__u32 len; /* bytes the device wrote, from the used element */
-	__u32 device_id;
-	pid_t pid;
 	/* in flight when its queue was imported (struct gma_attach_chains): no latency to tell */
 	bool age_unknown;
 };
-
-struct gma_ring_chain;
 
 /*
  * The chains in flight when a queue was imported (gma_tracer_add_queue() with a layout):
@@ -106,28 +195,45 @@ struct gma_ring_chain;
 #define GMA_ATTACH_CHAINS_MAX 32
 
 struct gma_attach_chains {
-	const struct gma_queue_key *key;
-	__u64 ts_ns; /* when the ring was read */
+	size_t sz; /* bytes of this struct libgma filled: GMA_HAS() */
+	__u64 vm_id;
+	__u64 base;
+	__u32 queue;
 	__u32 device_id;
 	pid_t pid;
+	__u64 ts_ns; /* when the ring was read */
 	__u32 in_flight; /* avail - used at import, at most the queue size */
-	__u32 nr_chains; /* in chains[] */
 	__u32 not_listed; /* in_flight - nr_chains: past the cap, or not readable */
 	__u32 anomalies; /* of the ring (struct gma_ring.anomalies) */
-	const struct gma_ring_chain *chains; /* in avail order */
+	/* in avail order, each with the queue's key: gma_attach_chain(a, 0 .. nr_chains - 1) */
+	__u32 nr_chains;
+	size_t chain_sz;
+	const struct gma_chain *chains;
 };
+
+/* Chain i of a, i below a->nr_chains. */
+static inline const struct gma_chain *gma_attach_chain(const struct gma_attach_chains *a, size_t i)
+{
+	return (const struct gma_chain *)((const char *)a->chains + i * a->chain_sz);
+}
 
 /* An anomaly of a queue, with why. head is the chain's head, or ~0 when not about one chain. */
 struct gma_anomaly_event {
-	const struct gma_queue_key *key;
+	size_t sz; /* bytes of this struct libgma filled: GMA_HAS() */
+	__u64 vm_id;
+	__u64 base;
+	__u32 queue;
+	__u32 device_id;
+	pid_t pid;
 	__u64 ts_ns;
 	__u32 anomalies; /* GMA_ANOM_* bits */
 	__u32 head;
-	__u32 device_id;
-	pid_t pid;
 };
 
-/* One queue as libgma models it. */
+/*
+ * One queue as libgma models it: an element of gma_tracer_queue_stats(), and what struct
+ * gma_queue_health.stats points to.
+ */
 struct gma_queue_stats {
 	__u64 vm_id;
 	__u64 base;
@@ -137,10 +243,19 @@ struct gma_queue_stats {
 	__u32 num;
 	__u32 flags; /* GMA_QUEUE_* */
 	__u64 desc, driver, device;
+	/*
+	 * The indices are the guest's: last_avail and last_used as last read from its rings (on
+	 * notifies, on looks at the rings at vCPU exits, and by a userspace poll), and in_flight
+	 * is last_avail - last_used, walked or not.
+	 */
 	__u16 last_avail;
 	__u16 last_used;
 	__u32 in_flight;
+	__u32 in_flight_at_attach; /* of in_flight, chains already there when the queue was
+				    * imported: their age is unknown */
+	__u32 indices_known; /* last_avail and last_used were read from the guest */
 	__u64 notifies;
+	__u64 silent; /* looks that found chains made available without a notify */
 	__u64 chains;
 	__u64 completions;
 	__u64 anomalies;
@@ -150,25 +265,32 @@ struct gma_queue_stats {
 	__u64 latency_n;
 	__u64 oldest_in_flight_ns; /* notify time of the oldest chain in flight, 0 if none */
 	/*
-	 * The indices are the guest's: last_avail and last_used as last read from its rings (on
-	 * notifies, on looks at the rings at vCPU exits, and by a userspace poll), and in_flight
-	 * is last_avail - last_used, walked or not.
+	 * enum gma_queue_kind: what its chains are. A receive queue's in-flight chains are
+	 * buffers posted ahead of data (a NIC's, a console port's receive queue): not requests,
+	 * their age is not latency, and idle with them posted is healthy.
 	 */
-	__u64 silent; /* looks that found chains made available without a notify */
-	__u32 in_flight_at_attach; /* of in_flight, chains already there when the queue was
-				    * imported: their age is unknown */
-	__u32 indices_known; /* last_avail and last_used were read from the guest */
+	__u32 kind;
+};
+
+/*
+ * A queue's kind: from its chains (one with a device-readable descriptor carries a request)
+ * and, until a chain says, from its device type and index as VirtIO numbers them (net and
+ * console receive queues are the even ones).
+ */
+enum gma_queue_kind {
+	GMA_QUEUE_KIND_REQUEST = 0,
+	GMA_QUEUE_KIND_RECEIVE,
 };
 
 /*
  * VirtIO ring events, called from gma_tracer_poll() on its thread with opts.ctx. Any callback
- * may be NULL. The records and structs passed (and what they point to: the chain's bytes, a
- * completion's key) are valid only until the callback returns. Set sz = sizeof(*callbacks).
+ * may be NULL. The structs passed (and what they point to: a chain's descriptors and bytes)
+ * are valid only until the callback returns. Declare it with GMA_OPTS().
  */
 struct gma_ring_callbacks {
 	size_t sz;
-	void (*on_queue)(void *ctx, const struct gma_rec_queue *q);
-	void (*on_notify)(void *ctx, const struct gma_rec_notify *n);
+	void (*on_queue)(void *ctx, const struct gma_queue_event *q);
+	void (*on_notify)(void *ctx, const struct gma_notify_event *n);
 	void (*on_chain)(void *ctx, const struct gma_chain *c);
 	void (*on_completion)(void *ctx, const struct gma_completion *c);
 	void (*on_anomaly)(void *ctx, const struct gma_anomaly_event *a);
@@ -351,11 +473,12 @@ GMA_API int gma_tracer_set_ecam(struct gma_tracer *t, __u64 vm_id, __u64 base, _
  * standard configuration space (the 256 bytes a driver reads through 0xCF8/0xCFC or ECAM),
  * each BAR's size, which the guest learnt by writing all-ones, a write the tracer cannot
  * make (0: no such BAR, or the upper half of a 64-bit one), and its queues' notify offsets.
- * gma_qmp_pci_function() reads one from QEMU.
+ * gma_qmp_pci_function() reads one from QEMU. Declare it with GMA_OPTS().
  */
 #define GMA_PCI_NOTIFY_QUEUES 64
 
 struct gma_pci_function {
+	size_t sz;
 	__u8 config[256];
 	__u64 bar_size[6];
 	/*
@@ -366,6 +489,7 @@ struct gma_pci_function {
 	 */
 	__u64 notify_off_known;
 	__u16 queue_notify_off[GMA_PCI_NOTIFY_QUEUES];
+	size_t : 0;
 };
 
 /*
@@ -377,7 +501,8 @@ struct gma_pci_function {
  * with no data, the address of the queue's notify offset in fn; a queue whose offset is not
  * given has its notifies there unseen, and is said so: notify_observable), and the queues
  * given with gma_tracer_add_queue() for the same key are sampled at them. -EINVAL for a bad
- * argument or a BAR size that no BAR has, -ENODEV for a function that is not VirtIO,
+ * argument (fn->sz shorter than this release's struct, or with fields it does not know set)
+ * or a BAR size that no BAR has, -ENODEV for a function that is not VirtIO,
  * -EEXIST when the tracer saw the guest set the function's BARs up (it knows more than a
  * snapshot: vectors), -ENOMEM, or a map update's error.
  */
@@ -390,8 +515,13 @@ GMA_API int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64
  */
 GMA_API int gma_tracer_check_stuck(struct gma_tracer *t, __u64 stuck_ns);
 
-/* The model of every queue seen, in a malloc'ed array the caller frees with free(). */
-GMA_API int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats, size_t *n);
+/*
+ * The model of every queue seen: *n elements of elem_sz bytes (the caller's
+ * sizeof(**stats): the growth rules of <gma/gma.h>) in a malloc'ed array the caller frees with
+ * free(). 0, -EINVAL (elem_sz 0) or -ENOMEM.
+ */
+GMA_API int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats, size_t *n,
+				   size_t elem_sz);
 
 /*
  * Guest writes to a notify address the VMM registered with KVM_IOEVENTFD (struct
@@ -422,12 +552,14 @@ struct gma_unexplained_notify {
 };
 
 /*
- * Every (VM, bus, address, value) counted, in a malloc'ed array the caller frees, and in
- * *overflow (may be NULL) the notifies not counted because the kernel's table was full.
+ * Every (VM, bus, address, value) counted, *n elements of elem_sz bytes (the caller's
+ * sizeof(**out)) in a malloc'ed array the caller frees with free(), and in *overflow (may be
+ * NULL) the notifies not counted because the kernel's table was full. 0, -EINVAL (elem_sz 0)
+ * or -ENOMEM.
  */
 GMA_API int gma_tracer_unexplained_notifies(struct gma_tracer *t,
 					    struct gma_unexplained_notify **out, size_t *n,
-					    __u64 *overflow);
+					    size_t elem_sz, __u64 *overflow);
 /*
  * Why the ioeventfd registrations could not be followed, the last time they were read: 0,
  * -E2BIG when some were left out (more than the tracer's table of 4096, or than the VM

@@ -61,29 +61,9 @@ struct gma_ring_read_opts {
 	size_t : 0;
 };
 
-/*
- * One chain made available and not yet used. descs[i].snap_len bytes of buffer i are in
- * data[i], and state[i][k] is an enum gma_byte_state (<gma/gma.h>): GMA_BYTE_READ (0) for a
- * byte read from the guest, GMA_BYTE_UNMAPPED for a byte outside guest memory, GMA_BYTE_FAULT
- * when the backend could not copy it; a byte not READ holds 0. INDIRECT descriptors carry no
- * bytes (snap_len 0, data[i] and state[i] NULL).
- */
-struct gma_ring_chain {
-	__u16 avail_pos; /* free-running position in the avail ring */
-	__u16 head; /* the descriptor index the avail ring held there */
-	__u32 anomalies; /* GMA_ANOM_* of this chain */
-	__u64 indirect_addr; /* the indirect table followed, or 0 */
-	__u32 indirect_len;
-	__u32 nr_descs; /* entries of descs[], data[] and state[] */
-	__u64 total_len; /* sum of the buffer descriptors' lengths */
-	struct gma_desc_rec *descs;
-	__u8 **data;
-	__u8 **state;
-};
-
+/* A used element of a ring: an element of struct gma_ring's used, read with gma_ring_used(). */
 struct gma_ring_used_elem {
 	__u16 pos; /* free-running position in the used ring */
-	__u16 pad;
 	__u32 id;
 	__u32 len;
 };
@@ -95,6 +75,7 @@ struct gma_ring_used_elem {
  * absent) and PACKED (packed ring: no chains, indices 0). Each chain has its own anomalies.
  */
 struct gma_ring {
+	size_t sz; /* bytes of this struct libgma filled: GMA_HAS() */
 	struct gma_queue_layout layout;
 	__u32 anomalies;
 	__u16 avail_flags;
@@ -102,11 +83,32 @@ struct gma_ring {
 	__u16 used_flags;
 	__u16 used_idx;
 	__u32 nr_pending; /* avail_idx - used_idx, as the guest claims it */
+	/*
+	 * The chains made available and not yet used, from used_idx on in avail order:
+	 * gma_ring_chain(r, 0 .. nr_chains - 1). Each chain's descriptors hold the first
+	 * snap_len bytes of their buffers; states GMA_BYTE_READ, GMA_BYTE_UNMAPPED (outside
+	 * guest memory) or GMA_BYTE_FAULT (the backend could not copy it).
+	 */
 	__u32 nr_chains;
-	struct gma_ring_chain *chains; /* from used_idx on, in avail order */
+	size_t chain_sz;
+	const struct gma_chain *chains;
+	/* The last used elements, oldest first, the last at used_idx - 1: gma_ring_used(). */
 	__u32 nr_used;
-	struct gma_ring_used_elem used[GMA_RING_USED_TAIL]; /* oldest first, last is used_idx-1 */
+	size_t used_sz;
+	const struct gma_ring_used_elem *used;
 };
+
+/* Chain i of r, i below r->nr_chains. */
+static inline const struct gma_chain *gma_ring_chain(const struct gma_ring *r, size_t i)
+{
+	return (const struct gma_chain *)((const char *)r->chains + i * r->chain_sz);
+}
+
+/* Used element i of r, i below r->nr_used. */
+static inline const struct gma_ring_used_elem *gma_ring_used(const struct gma_ring *r, size_t i)
+{
+	return (const struct gma_ring_used_elem *)((const char *)r->used + i * r->used_sz);
+}
 
 /*
  * Reads and decodes the split ring q through mem, entirely in userspace. Ring indices are
@@ -127,44 +129,44 @@ GMA_API int gma_ring_read(struct gma_mem *mem, const struct gma_queue_layout *q,
 GMA_API void gma_ring_free(struct gma_ring *ring);
 
 /*
- * Concatenates the captured bytes of a chain's device-readable (writable false) or
+ * Concatenates the captured bytes of chain c's device-readable (writable false) or
  * device-writable buffers, in chain order, into out (at most size bytes). It stops at the
  * first byte not read, and after a buffer that was captured only in part, so the result is
- * always a prefix of what the device sees. data[i]/state[i] as in struct gma_ring_chain
- * (state may be NULL: all read). Returns the bytes stored.
+ * always a prefix of what the device sees. Returns the bytes stored (0 for NULL arguments).
  */
-GMA_API size_t gma_chain_gather(const struct gma_desc_rec *descs, __u8 *const *data,
-				__u8 *const *state, size_t n, bool writable, __u8 *out,
-				size_t size);
+GMA_API size_t gma_chain_gather(const struct gma_chain *c, bool writable, __u8 *out, size_t size);
 
 /* --- Device decoders -------------------------------------------------------------------- */
 
-/* A virtio-blk request: struct virtio_blk_outhdr and the status byte. */
+/* A virtio-blk request: struct virtio_blk_outhdr and the status byte. Declare with GMA_OPTS(). */
 struct gma_blk_req {
+	size_t sz;
 	__u32 type; /* VIRTIO_BLK_T_* */
 	__u32 ioprio;
 	__u64 sector;
 	__u64 data_len; /* bytes of the buffers between the header and the status byte */
 	bool has_status; /* the status byte was captured */
 	__u8 status; /* VIRTIO_BLK_S_*: meaningful only once the device has used the chain */
+	size_t : 0;
 };
 
 /*
  * Decodes a virtio-blk chain: the header from the first 16 device-readable bytes, the status
- * from the last byte of the last device-writable descriptor (has_status false when that byte
- * was not captured). Returns 0, -EINVAL for NULL arguments, -ENODATA when fewer than 16
- * header bytes were captured.
+ * from the last byte of the last device-writable descriptor recorded (has_status false when
+ * that byte was not captured), data_len from the descriptors recorded. out->sz is the
+ * caller's (GMA_OPTS()): what it covers is filled. Returns 0, -EINVAL for NULL arguments or
+ * an out->sz shorter than a size_t, -ENODATA when fewer than 16 header bytes were captured.
  */
-GMA_API int gma_blk_decode(const struct gma_desc_rec *descs, __u8 *const *data, __u8 *const *state,
-			   size_t n, struct gma_blk_req *out);
+GMA_API int gma_blk_decode(const struct gma_chain *c, struct gma_blk_req *out);
 
 /* "IN", "OUT", "FLUSH", "GET_ID", "DISCARD", "WRITE_ZEROES", ...; NULL for unknown types. */
 GMA_API const char *gma_blk_type_name(__u32 type);
 /* "OK", "IOERR", "UNSUPP", ...; NULL for unknown values. */
 GMA_API const char *gma_blk_status_name(__u8 status);
 
-/* A virtio-net header (struct virtio_net_hdr_v1), host byte order. */
+/* A virtio-net header (struct virtio_net_hdr_v1), host byte order. Declare with GMA_OPTS(). */
 struct gma_net_hdr {
+	size_t sz;
 	__u8 flags; /* VIRTIO_NET_HDR_F_* */
 	__u8 gso_type; /* VIRTIO_NET_HDR_GSO_* */
 	__u16 hdr_len;
@@ -172,6 +174,7 @@ struct gma_net_hdr {
 	__u16 csum_start;
 	__u16 csum_offset;
 	__u16 num_buffers; /* 0 in a 10-byte header, which has no such field */
+	size_t : 0;
 };
 
 /*
@@ -181,8 +184,9 @@ struct gma_net_hdr {
 GMA_API size_t gma_net_hdr_len(bool version_1, bool mrg_rxbuf);
 
 /*
- * Parses a header of hdr_len bytes (10 or 12) from p. Returns 0, -EINVAL for another
- * hdr_len, -ENODATA when len < hdr_len.
+ * Parses a header of hdr_len bytes (10 or 12) from p into out, as far as out->sz (the
+ * caller's, GMA_OPTS()) reaches. Returns 0, -EINVAL for another hdr_len, NULL arguments or an
+ * out->sz shorter than a size_t, -ENODATA when len < hdr_len.
  */
 GMA_API int gma_net_hdr_parse(const __u8 *p, size_t len, size_t hdr_len, struct gma_net_hdr *out);
 

@@ -32,6 +32,7 @@
 #include <gma/virtio.h>
 
 #include "demo_vm.h"
+#include "q35_virtio_pci.h"
 #include "trace_run.h"
 
 #include "../../tools/demo-vmm/demo-abi.h"
@@ -180,6 +181,7 @@ struct attach_seen {
 	__u16 heads[GMA_ATTACH_CHAINS_MAX];
 	__u16 pos[GMA_ATTACH_CHAINS_MAX];
 	__u64 addr[GMA_ATTACH_CHAINS_MAX];
+	__u32 not_keyed; /* chains that do not carry the attach's queue, device and time */
 };
 
 static void on_attach(void *ctx, const struct gma_attach_chains *a)
@@ -191,9 +193,14 @@ static void on_attach(void *ctx, const struct gma_attach_chains *a)
 	s->nr_chains = a->nr_chains;
 	s->not_listed = a->not_listed;
 	for (__u32 i = 0; i < a->nr_chains && i < GMA_ATTACH_CHAINS_MAX; i++) {
-		s->heads[i] = a->chains[i].head;
-		s->pos[i] = a->chains[i].avail_pos;
-		s->addr[i] = a->chains[i].nr_descs ? a->chains[i].descs[0].addr : 0;
+		const struct gma_chain *c = gma_attach_chain(a, i);
+
+		s->heads[i] = c->head;
+		s->pos[i] = c->avail_idx;
+		s->addr[i] = c->nr_descs ? gma_chain_desc(c, 0)->addr : 0;
+		s->not_keyed += c->vm_id != a->vm_id || c->base != a->base ||
+				c->queue != a->queue || c->device_id != a->device_id ||
+				c->ts_ns != a->ts_ns || (c->flags & GMA_CHAIN_AT_NOTIFY);
 	}
 }
 
@@ -259,8 +266,8 @@ Test(attach, listing_capped)
 	region.userspace_addr = (__u64)(unsigned long)ram;
 	cr_assert_eq(ioctl(vmfd, KVM_SET_USER_MEMORY_REGION, &region), 0);
 	write_ring(ram, 65530, pending); /* the indices wrap past 65535 while in flight */
-	cr_assert_eq(gma_vms_list(&vms, &n), 0);
-	vm = gma_vms_find_pid(vms, n, getpid());
+	cr_assert_eq(gma_vms_list(&vms, &n, sizeof(*vms)), 0);
+	vm = gma_vms_find_pid(vms, n, sizeof(*vms), getpid());
 	cr_assert_not_null(vm);
 	t = gma_tracer_new(&opts);
 	cr_assert_not_null(t, "gma_tracer_new: %s", strerror(errno));
@@ -271,6 +278,7 @@ Test(attach, listing_capped)
 	cr_expect_eq(seen.in_flight, pending);
 	cr_expect_eq(seen.nr_chains, GMA_ATTACH_CHAINS_MAX);
 	cr_expect_eq(seen.not_listed, pending - GMA_ATTACH_CHAINS_MAX);
+	cr_expect_eq(seen.not_keyed, 0, "each chain carries its queue, device and time");
 	for (__u32 k = 0; k < seen.nr_chains; k++) {
 		__u16 h = (7 * k + 3) % NUM;
 
@@ -292,8 +300,45 @@ Test(attach, listing_capped)
 	cr_expect_eq(seen.not_listed, NUM - GMA_ATTACH_CHAINS_MAX);
 
 	gma_tracer_free(t);
-	gma_vms_free(vms, n);
+	gma_vms_free(vms);
 	close(vmfd);
 	close(kvm);
 	munmap(ram, RAM_SIZE);
+}
+
+/*
+ * A PCI function given to the tracer is sized (GMA_OPTS): one shorter than this release's
+ * struct lacks fields the tracer needs, and one longer with bytes this library does not know
+ * set asks for what it cannot do; both are refused before any map is touched. The q35
+ * virtio-blk function of QMP's ground truth, sized right or longer with zeros, is taken.
+ */
+Test(attach, pci_function_sized)
+{
+	struct longer {
+		struct gma_pci_function fn;
+		__u64 added;
+	} l = { .fn.sz = sizeof(l) };
+	GMA_OPTS(gma_pci_function, fn);
+	GMA_OPTS(gma_tracer_opts, opts, .ring_poll_ms = GMA_RING_POLL_OFF);
+	const __u64 vm_id = 0x5a5a0000, key = GMA_PCI_BASE(0, 1, 0);
+	struct gma_tracer *t = gma_tracer_new(&opts);
+
+	cr_assert_not_null(t, "gma_tracer_new: %s", strerror(errno));
+	q35_blk_config_bytes(fn.config);
+	memcpy(fn.bar_size, q35_blk_bar_size, sizeof(fn.bar_size));
+	memcpy(l.fn.config, fn.config, sizeof(fn.config));
+	memcpy(l.fn.bar_size, fn.bar_size, sizeof(fn.bar_size));
+
+	fn.sz = offsetof(struct gma_pci_function, queue_notify_off);
+	cr_expect_eq(gma_tracer_add_pci_function(t, vm_id, key, &fn), -EINVAL,
+		     "a struct without queue_notify_off");
+	l.added = 1;
+	cr_expect_eq(gma_tracer_add_pci_function(t, vm_id, key, &l.fn), -EINVAL,
+		     "a newer struct with a field this library does not know set");
+	l.added = 0;
+	cr_expect_eq(gma_tracer_add_pci_function(t, vm_id, key, &l.fn), 0,
+		     "a newer struct whose new fields are 0");
+	fn.sz = sizeof(fn);
+	cr_expect_eq(gma_tracer_add_pci_function(t, vm_id + 1, key, &fn), 0);
+	gma_tracer_free(t);
 }

@@ -139,8 +139,8 @@ static void on_chain(void *ctx, const struct gma_chain *c)
 		w->chains_a++;
 	else if (c->pid == w->pid_b)
 		w->chains_b++;
-	if ((c->pid == w->pid_a && w->vm_a && c->rec->key.vm_id != w->vm_a) ||
-	    (c->pid == w->pid_b && w->vm_b && c->rec->key.vm_id != w->vm_b))
+	if ((c->pid == w->pid_a && w->vm_a && c->vm_id != w->vm_a) ||
+	    (c->pid == w->pid_b && w->vm_b && c->vm_id != w->vm_b))
 		w->wrong++;
 }
 
@@ -165,19 +165,20 @@ Test(faults, two_vms_traced_at_once_do_not_mix)
 	demo_vm_start(&b, (const char *const[]){ "--seconds", vmm_seconds(), NULL });
 	w.pid_a = a.pid;
 	w.pid_b = b.pid;
-	cr_assert_eq(gma_vms_list(&vms, &nvms), 0);
-	cr_assert(gma_vms_find_pid(vms, nvms, a.pid) && gma_vms_find_pid(vms, nvms, b.pid));
-	w.vm_a = gma_vms_find_pid(vms, nvms, a.pid)->id;
-	w.vm_b = gma_vms_find_pid(vms, nvms, b.pid)->id;
+	cr_assert_eq(gma_vms_list(&vms, &nvms, sizeof(*vms)), 0);
+	cr_assert(gma_vms_find_pid(vms, nvms, sizeof(*vms), a.pid) &&
+		  gma_vms_find_pid(vms, nvms, sizeof(*vms), b.pid));
+	w.vm_a = gma_vms_find_pid(vms, nvms, sizeof(*vms), a.pid)->id;
+	w.vm_b = gma_vms_find_pid(vms, nvms, sizeof(*vms), b.pid)->id;
 	cr_assert_neq(w.vm_a, w.vm_b);
-	gma_vms_free(vms, nvms);
+	gma_vms_free(vms);
 	/* until each VM has had a few chains decoded (a full guest cycle sets up every queue) */
 	do {
 		gma_tracer_poll(t, 100);
 		cr_assert_gt(test_seconds_left(), 0, "chains: %zu of VM a, %zu of VM b", w.chains_a,
 			     w.chains_b);
 	} while (w.chains_a <= 8 || w.chains_b <= 8);
-	cr_assert_eq(gma_tracer_queue_stats(t, &st, &n), 0);
+	cr_assert_eq(gma_tracer_queue_stats(t, &st, &n, sizeof(*st)), 0);
 	for (size_t i = 0; i < n; i++) {
 		if (st[i].pid == a.pid)
 			qa++;

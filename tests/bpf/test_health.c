@@ -14,7 +14,9 @@
 
 #include <criterion/criterion.h>
 
+#include "demo_vm.h"
 #include "trace_run.h"
+#include "../../tools/demo-vmm/demo-abi.h"
 
 TestSuite(health, .init = test_clock_start, .fini = trace_run_cleanup, .timeout = TEST_LIMIT_S);
 
@@ -453,4 +455,62 @@ Test(health, healthy_with_msix_and_the_messages_learnt)
 Test(health, healthy_with_legacy_msix_and_the_messages_learnt)
 {
 	healthy_msix(IRQ_RUN "--suppress --transport pci --legacy --requests 40");
+}
+
+/*
+ * The operator who arrives after the hang: the demo VMM's device stops consuming its blk
+ * queue, and only then gma-trace health attaches (--pid, the layouts given as --qmp would).
+ * The request in flight at the attach has no known age; once it has stayed in flight a
+ * window after the attach, with nothing used, it is judged as from boot, at least that old.
+ * Every other queue (receive queues with buffers posted included) is judged, none unknown.
+ */
+Test(health, a_stall_found_by_a_trace_attached_after_it)
+{
+	char cmd[2048], q[DEMO_VQS][160];
+	struct json_object *blk = NULL;
+	unsigned int left = (unsigned int)test_seconds_left();
+	size_t judged = 0;
+	pid_t vmm, health;
+	int rc;
+
+	make_paths();
+	snprintf(cmd, sizeof(cmd),
+		 "exec " GMA_OUTPUT "/demo-vmm --log %s --seconds %u --fault device-stall "
+		 ">/dev/null 2>&1",
+		 truth_path, left > 5 ? left - 5 : 1);
+	vmm = spawn_shell(cmd);
+	cr_assert(wait_lines(truth_path, "\"event\":\"fault\"", 1, vmm),
+		  "the VMM never did its fault");
+	for (unsigned int i = 0; i < DEMO_VQS; i++)
+		demo_mmio_queue_arg(q[i], sizeof(q[i]), i);
+	snprintf(cmd, sizeof(cmd),
+		 "exec " GMA_OUTPUT "/gma-trace health --json --pid %d --stuck-ms " STUCK_MS
+		 " --duration 6 %s %s %s %s %s >%s 2>/dev/null",
+		 vmm, q[0], q[1], q[2], q[3], q[4], trace_path);
+	health = spawn_shell(cmd);
+	rc = wait_exit_by_deadline(health, "gma-trace health attached after the fault");
+	kill(vmm, SIGTERM);
+	wait_exit(vmm);
+	cr_assert_eq(rc, 2, "exit status 2 for the stuck blk queue, got %d", rc);
+	load_jsonl(trace_path, &trace, true);
+	for (size_t i = 0; i < trace.n; i++) {
+		struct json_object *o = trace.v[i];
+
+		if (!is(o, "type", "queue_health"))
+			continue;
+		judged++;
+		cr_assert_str_neq(str(o, "verdict"), "unknown", "a queue left unknown: %s",
+				  json_object_to_json_string(o));
+		if (num(o, "base") == DEMO_VIRTIO_BLK_BASE && num(o, "queue") == 0) {
+			blk = o;
+			continue;
+		}
+		cr_assert_not(stuck(o), "only the blk queue is stuck: %s",
+			      json_object_to_json_string(o));
+	}
+	cr_assert_eq(judged, DEMO_VQS, "%zu queues judged of the %d given", judged, DEMO_VQS);
+	cr_assert(blk, "no verdict on the blk queue");
+	cr_assert(is(blk, "verdict", "device-not-consuming"), "blk: %s",
+		  json_object_to_json_string(blk));
+	cr_assert(stuck(blk));
 }

@@ -96,10 +96,10 @@ static int reg(struct own_vm *vm, __u64 addr, __u32 len, bool pio, long long dat
 static const struct gma_vm *list_own(struct gma_vm **vms, size_t *n)
 {
 	const struct gma_vm *vm;
-	int err = gma_vms_list(vms, n);
+	int err = gma_vms_list(vms, n, sizeof(**vms));
 
 	cr_assert_eq(err, 0, "gma_vms_list: %s", strerror(-err));
-	vm = gma_vms_find_pid(*vms, *n, getpid());
+	vm = gma_vms_find_pid(*vms, *n, sizeof(**vms), getpid());
 	cr_assert_not_null(vm, "this process's VM is not listed (%zu VMs)", *n);
 	return vm;
 }
@@ -141,12 +141,12 @@ Test(vms, ioeventfds_listed)
 		     vm->nr_ioeventfds);
 	cr_expect_eq(vm->ioeventfds_more, 0);
 	cr_expect_eq(vm->flags & GMA_VM_IOEVENTFDS_INCOMPLETE, 0);
-	expect(&vm->ioeventfds[0], GMA_BUS_MMIO, BLK_NOTIFY, 4, 0, 0);
-	expect(&vm->ioeventfds[1], GMA_BUS_MMIO, BLK_NOTIFY, 4, 1, 1);
-	expect(&vm->ioeventfds[2], GMA_BUS_PIO, LEGACY_PCI_NOTIFY, 2, 3, 2);
-	expect(&vm->ioeventfds[3], GMA_BUS_MMIO, MODERN_PCI_NOTIFY, 0, -1, 3);
-	expect(&vm->ioeventfds[4], GMA_BUS_FAST_MMIO, MODERN_PCI_NOTIFY, 0, -1, 4);
-	gma_vms_free(vms, n);
+	expect(gma_vm_ioeventfd(vm, 0), GMA_BUS_MMIO, BLK_NOTIFY, 4, 0, 0);
+	expect(gma_vm_ioeventfd(vm, 1), GMA_BUS_MMIO, BLK_NOTIFY, 4, 1, 1);
+	expect(gma_vm_ioeventfd(vm, 2), GMA_BUS_PIO, LEGACY_PCI_NOTIFY, 2, 3, 2);
+	expect(gma_vm_ioeventfd(vm, 3), GMA_BUS_MMIO, MODERN_PCI_NOTIFY, 0, -1, 3);
+	expect(gma_vm_ioeventfd(vm, 4), GMA_BUS_FAST_MMIO, MODERN_PCI_NOTIFY, 0, -1, 4);
+	gma_vms_free(vms);
 	own_vm_destroy(&own);
 }
 
@@ -169,8 +169,8 @@ Test(vms, ioeventfds_capped)
 		     vm->ioeventfds_more, total - LISTED_MAX);
 	cr_expect_eq(vm->flags & GMA_VM_IOEVENTFDS_INCOMPLETE, 0);
 	for (size_t i = 0; i < vm->nr_ioeventfds; i++)
-		expect(&vm->ioeventfds[i], GMA_BUS_PIO, 0x1000 + 4 * i, 4, i, i);
-	gma_vms_free(vms, n);
+		expect(gma_vm_ioeventfd(vm, i), GMA_BUS_PIO, 0x1000 + 4 * i, 4, i, i);
+	gma_vms_free(vms);
 	own_vm_destroy(&own);
 }
 
@@ -192,18 +192,18 @@ Test(vms, ioeventfd_deassigned)
 	own_vm_create(&own);
 	reg(&own, CONSOLE_NOTIFY, 4, false, 0);
 	io.fd = reg(&own, CONSOLE_NOTIFY, 4, false, 1);
-	cr_assert_eq(gma_vm_lister_list(l, &vms, &n), 0);
-	vm = gma_vms_find_pid(vms, n, getpid());
+	cr_assert_eq(gma_vm_lister_list(l, &vms, &n, sizeof(*vms)), 0);
+	vm = gma_vms_find_pid(vms, n, sizeof(*vms), getpid());
 	cr_assert(vm && vm->nr_ioeventfds == 2);
-	gma_vms_free(vms, n);
+	gma_vms_free(vms);
 
 	cr_assert_eq(ioctl(own.vm_fd, KVM_IOEVENTFD, &io), 0, "deassign: %s", strerror(errno));
-	cr_assert_eq(gma_vm_lister_list(l, &vms, &n), 0);
-	vm = gma_vms_find_pid(vms, n, getpid());
+	cr_assert_eq(gma_vm_lister_list(l, &vms, &n, sizeof(*vms)), 0);
+	vm = gma_vms_find_pid(vms, n, sizeof(*vms), getpid());
 	cr_assert_not_null(vm);
 	cr_assert_eq(vm->nr_ioeventfds, 1, "%zu listed after the deassign", vm->nr_ioeventfds);
-	expect(&vm->ioeventfds[0], GMA_BUS_MMIO, CONSOLE_NOTIFY, 4, 0, 0);
-	gma_vms_free(vms, n);
+	expect(gma_vm_ioeventfd(vm, 0), GMA_BUS_MMIO, CONSOLE_NOTIFY, 4, 0, 0);
+	gma_vms_free(vms);
 	gma_vm_lister_free(l);
 	own_vm_destroy(&own);
 }
@@ -640,7 +640,9 @@ Test(trace, unexplained_notifies_keep_their_registration_after_the_vm_exits,
 	while (!nbefore) {
 		gma_tracer_poll(t, 100);
 		free(before);
-		cr_assert_eq(gma_tracer_unexplained_notifies(t, &before, &nbefore, NULL), 0);
+		cr_assert_eq(gma_tracer_unexplained_notifies(t, &before, &nbefore, sizeof(*before),
+							     NULL),
+			     0);
 		cr_assert_gt(test_seconds_left(), 0,
 			     "no unexplained notify by the test's deadline");
 	}
@@ -648,14 +650,15 @@ Test(trace, unexplained_notifies_keep_their_registration_after_the_vm_exits,
 	demo_vm_stop(&vm);
 	free(before);
 	cr_assert(map_holds_entries(map), "the tracer's copy holds no registration of its VM");
-	cr_assert_eq(gma_tracer_unexplained_notifies(t, &before, &nbefore, NULL), 0);
+	cr_assert_eq(gma_tracer_unexplained_notifies(t, &before, &nbefore, sizeof(*before), NULL),
+		     0);
 	/* until a refresh made with the VM gone has dropped it from the copy */
 	while (map_holds_entries(map)) {
 		gma_tracer_poll(t, 100);
 		cr_assert_gt(test_seconds_left(), 0,
 			     "the tracer still holds the registrations of a VM that exited");
 	}
-	cr_assert_eq(gma_tracer_unexplained_notifies(t, &after, &nafter, NULL), 0);
+	cr_assert_eq(gma_tracer_unexplained_notifies(t, &after, &nafter, sizeof(*after), NULL), 0);
 	cr_assert_eq(nafter, nbefore);
 	for (size_t i = 0; i < nbefore; i++) {
 		const struct gma_unexplained_notify *b = &before[i], *a = NULL;

@@ -55,19 +55,71 @@ Test(tracer, iterator_lists_the_vmm_memslots)
 	struct gma_vm *vms;
 	size_t n;
 
-	cr_assert_eq(gma_vms_list(&vms, &n), 0);
-	v = gma_vms_find_pid(vms, n, vm.pid);
+	cr_assert_eq(gma_vms_list(&vms, &n, sizeof(*vms)), 0);
+	v = gma_vms_find_pid(vms, n, sizeof(*vms), vm.pid);
 	cr_assert(v, "VM of pid %d not listed", vm.pid);
 	cr_assert_eq(v->nr_vcpus, 1);
 	cr_assert_eq(v->nr_slots, vm.nr_slots, "iterator %zu slots, VMM %zu", v->nr_slots,
 		     vm.nr_slots);
 	for (size_t i = 0; i < vm.nr_slots; i++) {
-		cr_expect_eq(v->slots[i].id, vm.slots[i].slot);
-		cr_expect_eq(v->slots[i].gpa, vm.slots[i].gpa, "slot %zu gpa", i);
-		cr_expect_eq(v->slots[i].size, vm.slots[i].size, "slot %zu size", i);
-		cr_expect_eq(v->slots[i].hva, vm.slots[i].hva, "slot %zu hva", i);
+		cr_expect_eq(gma_vm_slot(v, i)->id, vm.slots[i].slot);
+		cr_expect_eq(gma_vm_slot(v, i)->gpa, vm.slots[i].gpa, "slot %zu gpa", i);
+		cr_expect_eq(gma_vm_slot(v, i)->size, vm.slots[i].size, "slot %zu size", i);
+		cr_expect_eq(gma_vm_slot(v, i)->hva, vm.slots[i].hva, "slot %zu hva", i);
 	}
-	gma_vms_free(vms, n);
+	gma_vms_free(vms);
+}
+
+/*
+ * The list at a caller's own element size (the growth rules of <gma/gma.h>): a program built
+ * against an older, shorter struct gma_vm gets each VM's prefix, one built against a newer,
+ * longer one the fields this library knows (its memslots in the same block) and zeros past
+ * them; gma_vms_find_pid() strides by it.
+ */
+Test(tracer, vms_listed_at_the_callers_element_size)
+{
+	struct older {
+		__u64 id;
+		pid_t pid;
+		pid_t creator_pid;
+		__u32 fd;
+		__u32 nr_vcpus;
+	};
+	struct newer {
+		struct gma_vm vm;
+		__u64 added[4];
+	};
+	struct gma_vm *old, *new;
+	const struct newer *nv;
+	const struct older *ov;
+	struct gma_region *regions;
+	size_t n_old, n_new, nr;
+
+	_Static_assert(sizeof(struct older) < sizeof(struct gma_vm), "a prefix");
+	cr_assert_eq(gma_vms_list(&old, &n_old, sizeof(struct older)), 0);
+	cr_assert_eq(gma_vms_list(&new, &n_new, sizeof(struct newer)), 0);
+	ov = (const void *)gma_vms_find_pid(old, n_old, sizeof(struct older), vm.pid);
+	nv = (const void *)gma_vms_find_pid(new, n_new, sizeof(struct newer), vm.pid);
+	cr_assert(ov && nv, "VM of pid %d not listed at both sizes", vm.pid);
+	cr_assert_eq(ov->pid, vm.pid);
+	cr_assert_eq(ov->id, nv->vm.id);
+	cr_assert_eq(ov->nr_vcpus, 1);
+	cr_assert_eq(ov->fd, nv->vm.fd);
+	cr_assert_eq(nv->vm.pid, vm.pid);
+	cr_assert_eq(nv->vm.nr_slots, vm.nr_slots);
+	cr_assert_eq(nv->vm.slot_sz, sizeof(struct gma_memslot));
+	for (size_t i = 0; i < vm.nr_slots; i++)
+		cr_expect_eq(gma_vm_slot(&nv->vm, i)->gpa, vm.slots[i].gpa, "slot %zu gpa", i);
+	for (size_t k = 0; k < 4; k++)
+		cr_assert_eq(nv->added[k], 0, "what this library does not know is 0");
+	cr_assert_eq(gma_vm_regions(&nv->vm, &regions, &nr), 0);
+	cr_assert_gt(nr, 0);
+	free(regions);
+	cr_assert_null(gma_vms_find_pid(old, n_old, offsetof(struct gma_vm, pid), vm.pid),
+		       "an element size that does not hold pid finds nothing");
+	gma_vms_free(old);
+	gma_vms_free(new);
+	cr_assert_eq(gma_vms_list(&old, &n_old, 0), -EINVAL, "no element size");
 }
 
 /*
@@ -88,13 +140,13 @@ Test(tracer, only_kvm_vm_files_are_vms)
 	fd = open(path, O_RDWR); /* a FIFO opened for both ends does not wait */
 	efd = eventfd(0, 0);
 	cr_assert(fd >= 0 && efd >= 0);
-	cr_assert_eq(gma_vms_list(&vms, &n), 0);
+	cr_assert_eq(gma_vms_list(&vms, &n, sizeof(*vms)), 0);
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_neq(vms[i].pid, getpid(), "the test's file %s listed as a VM", path);
 		listed += vms[i].pid == vm.pid;
 	}
 	cr_assert_eq(listed, 1, "the demo VM listed %zu times", listed);
-	gma_vms_free(vms, n);
+	gma_vms_free(vms);
 	close(efd);
 	close(fd);
 	unlink(path);

@@ -91,7 +91,7 @@ static void compare(const struct gma_queue_layout *q, const char *what, struct t
 	cr_assert_eq(gma_ring_read(mem, q, &opts, &ring), 0);
 	t->rings++;
 	for (__u32 i = 0; i < ring->nr_chains; i++) {
-		const struct gma_ring_chain *c = &ring->chains[i];
+		const struct gma_chain *c = gma_ring_chain(ring, i);
 		struct selftest_walk *w = bpf_walk(q->desc, q->num, c->head);
 		bool cut = w->anomalies & GMA_ANOM_CHAIN_TRUNCATED;
 		char why[256];

@@ -26,9 +26,12 @@ static void on_sample(void *ctx, const struct gma_sample *s)
 static void on_chain(void *ctx, const struct gma_chain *c)
 {
 	(void)ctx;
-	for (int i = 0; i < 16; i++)
-		for (__u32 b = 0; b < c->nbytes[i]; b++)
-			delivered_bytes += c->bytes[i][b] + c->state[i][b];
+	for (__u32 i = 0; i < c->nr_descs; i++) {
+		const struct gma_chain_desc *d = gma_chain_desc(c, i);
+
+		for (__u32 b = 0; b < d->nbytes; b++)
+			delivered_bytes += d->bytes[b] + d->state[b];
+	}
 }
 
 static void on_completion(void *ctx, const struct gma_completion *c)

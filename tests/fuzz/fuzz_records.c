@@ -27,9 +27,17 @@ static void on_sample(void *ctx, const struct gma_sample *s)
 static void on_chain(void *ctx, const struct gma_chain *c)
 {
 	(void)ctx;
-	for (int i = 0; i < 16; i++)
-		if (c->nbytes[i] > 4096 || (c->nbytes[i] && (!c->bytes[i] || !c->state[i])))
+	/* what a chain hands out stays within what the tracer records and samples */
+	if (c->sz != sizeof(*c) || c->desc_sz != sizeof(struct gma_chain_desc) ||
+	    c->nr_descs > GMA_CHAIN_DESC_MAX)
+		abort();
+	for (__u32 i = 0; i < c->nr_descs; i++) {
+		const struct gma_chain_desc *d = gma_chain_desc(c, i);
+
+		if (d->nbytes > 4096 || (d->nbytes && (!d->bytes || !d->state)) ||
+		    (!d->nbytes && (d->bytes || d->state)))
 			abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -59,11 +67,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t nq;
 
 		/* a window of 0 and of 1 s, at a time past every record's */
-		if (qm_health(&r.model, ~0ULL >> 1, w ? 1000000000ULL : 0, NULL, NULL, &h, &nq))
+		if (qm_health(&r.model, ~0ULL >> 1, w ? 1000000000ULL : 0, NULL, NULL, &h, &nq,
+			      sizeof(*h)))
 			continue;
 		for (size_t i = 0; i < nq; i++)
 			if (h[i].verdict >= GMA_HEALTH_NR ||
-			    h[i].stuck != gma_health_stuck(h[i].verdict))
+			    h[i].stuck != gma_health_stuck(h[i].verdict) ||
+			    h[i].stats_sz != sizeof(*h[i].stats) || h[i].stats->queue != h[i].queue)
 				abort();
 		free(h);
 	}

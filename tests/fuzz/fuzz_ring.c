@@ -111,12 +111,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ring->nr_chains > (q.num ? q.num : 1))
 			abort();
 		for (__u32 i = 0; i < ring->nr_chains; i++) {
-			const struct gma_ring_chain *c = &ring->chains[i];
+			const struct gma_chain *c = gma_ring_chain(ring, i);
 			static struct gma_vring_ctx bpf;
 			char why[256];
 
 			for (__u32 d = 0; d < c->nr_descs; d++)
-				total += c->descs[d].snap_len;
+				total += gma_chain_desc(c, d)->nbytes;
 			/* the byte budget adds its own TRUNCATED: compare where it did not */
 			if (c->anomalies & GMA_ANOM_CHAIN_TRUNCATED)
 				continue;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * One comparison of a chain decoded two ways: libgma's one-shot decode (a gma_ring_chain)
+ * One comparison of a chain decoded two ways: libgma's one-shot decode (a struct gma_chain)
  * and the walk as the BPF tracer runs it (the steps of struct selftest_walk, with the
  * tracer's cap of GMA_VRING_WALK_BPF_MAX descriptors). Used by the BPF differential test and
  * by the ring fuzz target, which runs the BPF-configured walk in userspace.
@@ -19,8 +19,8 @@
  * NULL when both agree: the same anomaly bits, buffers and indirect table, or, where the cap
  * cut the BPF walk (CHAIN_TRUNCATED), the same first buffers. Else why not, in buf.
  */
-static inline const char *walk_differs(const struct gma_ring_chain *c,
-				       const struct selftest_walk *w, char *buf, size_t size)
+static inline const char *walk_differs(const struct gma_chain *c, const struct selftest_walk *w,
+				       char *buf, size_t size)
 {
 	/* a head listed twice in the avail ring is the ring's verdict, not the walk's */
 	__u32 walk_bits = c->anomalies & ~GMA_ANOM_HEAD_IN_FLIGHT, k = 0;
@@ -39,7 +39,7 @@ static inline const char *walk_differs(const struct gma_ring_chain *c,
 		buf[0] = 0;
 	for (__u32 s = 0; !buf[0] && s < w->nr_steps && s < SELFTEST_WALK_STEPS; s++) {
 		const struct selftest_step *st = &w->steps[s];
-		const struct gma_desc_rec *d;
+		const struct gma_chain_desc *d;
 
 		if (st->kind != GMA_VRING_BUFFER)
 			continue;
@@ -48,7 +48,7 @@ static inline const char *walk_differs(const struct gma_ring_chain *c,
 				 c->nr_descs);
 			break;
 		}
-		d = &c->descs[k++];
+		d = gma_chain_desc(c, k++);
 		if (d->addr != st->addr || d->len != st->len || d->flags != st->flags ||
 		    d->next != st->next || d->index != st->idx || d->in_indirect != st->in_indirect)
 			snprintf(buf, size,

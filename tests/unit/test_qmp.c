@@ -625,7 +625,7 @@ Test(qmp, virtio_queues_with_mmio_bases)
 	size_t n = 0;
 
 	cr_assert_eq(qmp_new(f.path, NULL, &q), 0);
-	cr_assert_eq(gma_qmp_virtio_queues(q, &qs, &n), 0);
+	cr_assert_eq(gma_qmp_virtio_queues(q, &qs, &n, sizeof(*qs)), 0);
 	cr_assert_eq(n, 64 + 3 + 1 + 1);
 
 	e = find_queue(qs, n, "virtio-blk", 0);
@@ -665,6 +665,57 @@ Test(qmp, virtio_queues_with_mmio_bases)
 	cr_assert_str_eq(e->bus, "virtio-bus");
 	cr_assert_eq(e->device_id, 4);
 	free(qs);
+	gma_qmp_close(q);
+	fake_stop(&f);
+}
+
+/*
+ * The queues at a caller's own element size (the growth rules of <gma/gma.h>): a program
+ * built against an older, shorter struct gets each element's prefix, one built against a
+ * newer, longer struct gets the fields this library knows and zeros after them.
+ */
+Test(qmp, virtio_queues_at_the_callers_element_size)
+{
+	struct older {
+		char device[64];
+		char path[128];
+		char bus[64];
+		__u64 mmio_base;
+		__u32 device_id;
+	};
+	struct newer {
+		struct gma_qmp_queue q;
+		__u64 added[3];
+	};
+	struct fake f = fake_start(FAKE_QEMU);
+	struct gma_qmp_queue *qs = NULL, *old_qs = NULL, *new_qs = NULL;
+	const struct older *old;
+	const struct newer *new;
+	struct gma_qmp *q = NULL;
+	size_t n = 0, n_old = 0, n_new = 0;
+
+	_Static_assert(sizeof(struct older) < sizeof(struct gma_qmp_queue), "a prefix");
+	cr_assert_eq(qmp_new(f.path, NULL, &q), 0);
+	cr_assert_eq(gma_qmp_virtio_queues(q, &qs, &n, sizeof(*qs)), 0);
+	cr_assert_eq(gma_qmp_virtio_queues(q, &old_qs, &n_old, sizeof(*old)), 0);
+	cr_assert_eq(gma_qmp_virtio_queues(q, &new_qs, &n_new, sizeof(*new)), 0);
+	cr_assert(n > 1 && n_old == n && n_new == n);
+	old = (const void *)old_qs;
+	new = (const void *)new_qs;
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_str_eq(old[i].device, qs[i].device, "element %zu", i);
+		cr_assert_str_eq(old[i].path, qs[i].path);
+		cr_assert_str_eq(old[i].bus, qs[i].bus);
+		cr_assert_eq(old[i].mmio_base, qs[i].mmio_base);
+		cr_assert_eq(old[i].device_id, qs[i].device_id);
+		cr_assert_arr_eq(&new[i].q, &qs[i], sizeof(qs[i]), "element %zu", i);
+		for (size_t k = 0; k < 3; k++)
+			cr_assert_eq(new[i].added[k], 0, "what this library does not know is 0");
+	}
+	free(qs);
+	free(old_qs);
+	free(new_qs);
+	cr_assert_eq(gma_qmp_virtio_queues(q, &qs, &n, 0), -EINVAL, "no element size");
 	gma_qmp_close(q);
 	fake_stop(&f);
 }
@@ -889,7 +940,7 @@ static int pci_function_of(__u64 key, struct gma_pci_function *fn)
 
 Test(qmp, pci_function_configuration_and_bar_sizes)
 {
-	struct gma_pci_function fn;
+	GMA_OPTS(gma_pci_function, fn);
 	__u8 want[256] = { 0 };
 
 	q35_blk_config_bytes(want);
@@ -903,12 +954,31 @@ Test(qmp, pci_function_configuration_and_bar_sizes)
 	/* QEMU's notify offsets: the queue index */
 	cr_expect_eq(fn.notify_off_known, ~0ULL);
 	cr_expect_eq(fn.queue_notify_off[5], 5);
+	cr_expect_eq(fn.sz, sizeof(fn), "the caller's size is kept");
+}
+
+/* A caller's struct shorter than this library's: filled as far as its sz, not a byte past. */
+Test(qmp, pci_function_into_a_shorter_struct)
+{
+	struct gma_pci_function fn;
+	__u8 want[256] = { 0 };
+
+	memset(&fn, 0x5a, sizeof(fn));
+	fn.sz = offsetof(struct gma_pci_function, bar_size);
+	q35_blk_config_bytes(want);
+	cr_assert_eq(pci_function_of(GMA_PCI_BASE(0, 1, 0), &fn), 0);
+	cr_assert_eq(fn.sz, offsetof(struct gma_pci_function, bar_size));
+	cr_assert_arr_eq(fn.config, want, sizeof(want));
+	for (size_t i = fn.sz; i < sizeof(fn); i++)
+		cr_assert_eq(((__u8 *)&fn)[i], 0x5a, "byte %zu past the caller's sz written", i);
+	fn.sz = 0;
+	cr_assert_eq(pci_function_of(GMA_PCI_BASE(0, 1, 0), &fn), -EINVAL, "no sz: not sized");
 }
 
 /* A function behind a PCIe root port: query-pci lists it in the bridge's "devices". */
 Test(qmp, pci_function_behind_a_bridge)
 {
-	struct gma_pci_function fn;
+	GMA_OPTS(gma_pci_function, fn);
 
 	cr_assert_eq(pci_function_of(GMA_PCI_BASE(1, 0, 0), &fn), 0);
 	cr_assert_eq(fn.config[0], 0xf4);
@@ -917,7 +987,7 @@ Test(qmp, pci_function_behind_a_bridge)
 
 Test(qmp, pci_function_absent_hostile_or_out_of_the_window)
 {
-	struct gma_pci_function fn;
+	GMA_OPTS(gma_pci_function, fn);
 	struct gma_qmp *q = (struct gma_qmp *)1; /* never used: the arguments are refused */
 
 	cr_assert_eq(pci_function_of(GMA_PCI_BASE(0, 5, 0), &fn), -ENODEV, "no function there");

@@ -6,6 +6,7 @@
  * queue model fed hand-made records and ring looks: the evidence it gathers gives the same
  * verdicts.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,14 +19,20 @@
 #define MS 1000000ULL
 #define S (1000 * MS)
 
+/* The stats of the queue base() makes: each base() starts them afresh. */
+static struct gma_queue_stats st;
+
 /* A queue whose indices are known, evaluated at 100 s with a 1 s window. */
 static struct gma_queue_health base(void)
 {
 	struct gma_queue_health h = { .now_ns = 100 * S, .window_ns = S };
 
-	h.st.indices_known = 1;
-	h.st.num = 8;
-	h.st.flags = GMA_QUEUE_READY;
+	memset(&st, 0, sizeof(st));
+	h.stats_sz = sizeof(st);
+	h.stats = &st;
+	st.indices_known = 1;
+	st.num = 8;
+	st.flags = GMA_QUEUE_READY;
 	h.ring_fields_known = 1;
 	h.notify_observable = 1;
 	h.notify_asked_before = 1;
@@ -52,10 +59,10 @@ Test(queue_health, unknown_until_the_indices_are_read_or_for_a_packed_ring)
 {
 	struct gma_queue_health h = base();
 
-	h.st.indices_known = 0;
+	st.indices_known = 0;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNKNOWN);
 	h = base();
-	h.st.flags |= GMA_QUEUE_PACKED;
+	st.flags |= GMA_QUEUE_PACKED;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNKNOWN);
 }
 
@@ -64,10 +71,10 @@ Test(queue_health, chains_from_before_the_trace_are_not_idle)
 {
 	struct gma_queue_health h = base();
 
-	h.st.last_avail = 5;
-	h.st.last_used = 4;
+	st.last_avail = 5;
+	st.last_used = 4;
 	h.notified_avail = 5;
-	h.st.in_flight_at_attach = 1;
+	st.in_flight_at_attach = 1;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_UNKNOWN);
 	h.used_moved_ns = h.now_ns - S / 2; /* the device completes: it is working */
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY);
@@ -88,7 +95,7 @@ Test(queue_health, idle_and_healthy)
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY, "a request younger than the window");
 	/* receive buffers the device holds for traffic: no request, nothing moved */
 	h = base();
-	h.st.last_avail = 8;
+	st.last_avail = 8;
 	h.notified_avail = 8;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
 }
@@ -97,8 +104,8 @@ static struct gma_queue_health unnotified(void)
 {
 	struct gma_queue_health h = base();
 
-	h.st.last_avail = 5;
-	h.st.last_used = 3;
+	st.last_avail = 5;
+	st.last_used = 3;
 	h.notified_avail = 3;
 	h.avail_moved_ns = h.unnotified_since_ns = h.now_ns - S;
 	return h;
@@ -119,7 +126,7 @@ Test(queue_health, driver_not_notifying)
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY, "avail moved within the window");
 	/* the device consumed them without a notify (it polls): nothing owed */
 	h = unnotified();
-	h.st.last_used = 5;
+	st.last_used = 5;
 	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
 	/* the flags were never read: no verdict against the driver */
 	h = unnotified();
@@ -168,7 +175,7 @@ Test(queue_health, device_not_consuming_and_device_slow)
 {
 	struct gma_queue_health h = base();
 
-	h.st.last_avail = 1;
+	st.last_avail = 1;
 	h.notified_avail = 1;
 	h.oldest_request_ns = h.now_ns - S;
 	h.last_notify_ns = h.oldest_request_ns;
@@ -188,8 +195,8 @@ static struct gma_queue_health unreaped(void)
 
 	h.event_idx = 1;
 	h.used_event_moved = 1;
-	h.st.last_avail = 4;
-	h.st.last_used = 4;
+	st.last_avail = 4;
+	st.last_used = 4;
 	h.notified_avail = 4;
 	h.used_event = 2;
 	h.avail_moved_ns = h.now_ns - 3 * S;
@@ -282,7 +289,7 @@ Test(queue_health, rule_order)
 {
 	struct gma_queue_health h = unreaped();
 
-	h.st.last_avail = 5;
+	st.last_avail = 5;
 	h.oldest_request_ns = h.now_ns - 2 * S;
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_NOT_CONSUMING);
 	h.notified_avail = 4;
@@ -383,7 +390,7 @@ static enum gma_health verdict_at(__u64 now)
 	enum gma_health v;
 	size_t n;
 
-	cr_assert_eq(qm_health(&r.model, now, S, NULL, NULL, &h, &n), 0);
+	cr_assert_eq(qm_health(&r.model, now, S, NULL, NULL, &h, &n, sizeof(*h)), 0);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(h[0].stuck, gma_health_stuck(h[0].verdict));
 	cr_assert_eq(h[0].irq, GMA_IRQ_NOT_OBSERVABLE, "no interrupt source is mapped");
@@ -483,7 +490,7 @@ static enum gma_health verdict_irq_at(__u64 now)
 	enum gma_health v;
 	size_t n;
 
-	cr_assert_eq(qm_health(&r.model, now, S, irq_of, NULL, &h, &n), 0);
+	cr_assert_eq(qm_health(&r.model, now, S, irq_of, NULL, &h, &n, sizeof(*h)), 0);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(h[0].irq_line, 5);
 	v = h[0].verdict;
@@ -567,8 +574,8 @@ Test(queue_health, unseen_notifies_are_not_missing)
 {
 	struct gma_queue_health h = base();
 
-	h.st.last_avail = 3;
-	h.st.last_used = 1;
+	st.last_avail = 3;
+	st.last_used = 1;
 	h.notified_avail = 1;
 	h.unnotified_since_ns = h.now_ns - 2 * S;
 	h.ring_fields_known = 1;
@@ -578,4 +585,178 @@ Test(queue_health, unseen_notifies_are_not_missing)
 	cr_assert_neq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
 	h.last_notify_ns = h.now_ns - 3 * S; /* one seen: they are visible after all */
 	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_NOTIFYING);
+}
+
+/* --- late attach, receive queues, the device's own view (issue: health after the hang) --- */
+
+/* A NIC's receive queue attached late: its posted buffers are not requests; idle, not unknown. */
+Test(queue_health, receive_buffers_posted_are_idle)
+{
+	struct gma_queue_health h = base();
+
+	st.kind = GMA_QUEUE_KIND_RECEIVE;
+	st.num = 256;
+	st.last_avail = 1017;
+	st.last_used = 0;
+	st.in_flight = 1017;
+	st.in_flight_at_attach = 1017;
+	h.notified_avail = 1017;
+	h.attached_ns = h.now_ns - S / 2; /* within the window, and after it */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+	h.attached_ns = h.now_ns - 30 * S;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+	h.used_moved_ns = h.now_ns - S / 2; /* traffic arrives */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY);
+}
+
+/* A receive queue with no buffer posted for the window: the driver stopped refilling it. */
+Test(queue_health, a_receive_queue_left_empty_is_the_drivers)
+{
+	struct gma_queue_health h = base();
+
+	st.kind = GMA_QUEUE_KIND_RECEIVE;
+	st.last_avail = st.last_used = 300;
+	h.notified_avail = 300;
+	h.empty_since_ns = h.now_ns - S + 1; /* one instant short of the window */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+	h.empty_since_ns = h.now_ns - 2 * S;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DRIVER_NOT_REFILLING);
+	cr_assert(gma_health_stuck(GMA_HEALTH_DRIVER_NOT_REFILLING));
+	h.guest_ran_ns = h.now_ns - 10 * S; /* no vCPU ran: a paused VM refills nothing */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_GUEST_STOPPED);
+	/* never given a buffer since its set-up (avail 0): unused, not emptied */
+	st.last_avail = st.last_used = 0;
+	h.notified_avail = 0;
+	h.guest_ran_ns = 0;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+	/* a request queue with nothing in flight is idle, whatever empty_since says */
+	h = base();
+	st.last_avail = st.last_used = 300;
+	h.notified_avail = 300;
+	h.empty_since_ns = h.now_ns - 2 * S;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_IDLE);
+}
+
+/*
+ * The hung disk found by a trace attached after the hang: the request in flight at the import
+ * counts from the import, so once the window has passed it is judged, at least that old.
+ */
+Test(queue_health, a_request_from_before_the_attach_is_judged_after_the_window)
+{
+	struct gma_queue_health h = base();
+
+	st.last_avail = 5;
+	st.last_used = 4;
+	st.in_flight = st.in_flight_at_attach = 1;
+	h.notified_avail = 5;
+	h.attached_ns = h.oldest_request_ns = h.now_ns - S / 2;
+	h.age_lower_bound = true;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_HEALTHY, "within the window: not yet");
+	h.attached_ns = h.oldest_request_ns = h.now_ns - 30 * S;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_NOT_CONSUMING);
+	h.used_moved_ns = h.now_ns - 10 * S; /* others completed since the attach */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_SLOW);
+}
+
+/* The device's own view tells a request it never took from one its backend holds. */
+Test(queue_health, the_devices_view_tells_not_taken_from_not_completed)
+{
+	struct gma_queue_health h = base();
+
+	st.last_avail = 5;
+	st.last_used = 4;
+	st.in_flight = 1;
+	h.notified_avail = 5;
+	h.oldest_request_ns = h.now_ns - 2 * S;
+	h.device_view_ns = h.now_ns - S / 2;
+	h.device_used = 4;
+	h.device_last_avail = 4; /* its next entry is the stuck one: never taken */
+	h.device_inuse = 0;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_NOT_TAKING);
+	cr_assert(gma_health_stuck(GMA_HEALTH_DEVICE_NOT_TAKING));
+	h.device_last_avail = 5; /* taken, and held by its backend */
+	h.device_inuse = 1;
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_NOT_CONSUMING);
+	h.device_last_avail = 4;
+	h.device_inuse = 0;
+	h.device_view_ns = h.now_ns - 2 * S; /* a view older than the window says nothing */
+	cr_assert_eq(qh_verdict(&h), GMA_HEALTH_DEVICE_NOT_CONSUMING);
+}
+
+/* The model: a queue imported with a request in flight, judged a window after the import. */
+Test(queue_health_model, an_imported_request_is_judged_from_the_import)
+{
+	static const struct gma_queue_layout l = {
+		.desc = 0x1000, .driver = 0x1100, .device = 0x1200, .num = 8
+	};
+	static const __u16 heads[] = { 3 };
+	static const bool request[] = { true };
+	struct qm_ring_state ring = { .avail_idx = 5,
+				      .used_idx = 4,
+				      .nr_heads = 1,
+				      .heads = heads,
+				      .is_request = request,
+				      .ts_ns = 10 * S };
+	struct gma_device_view v = {
+		.sz = sizeof(v), .last_avail_idx = 5, .used_idx = 4, .inuse = 1
+	};
+
+	qm_add_queue(&r.model, &key, &l, 2 /* virtio-blk */, &ring);
+	cr_assert_eq(verdict_at(10 * S + S / 2), GMA_HEALTH_HEALTHY);
+	cr_assert_eq(verdict_at(12 * S), GMA_HEALTH_DEVICE_NOT_CONSUMING);
+	cr_assert_eq(qm_set_device_view(&r.model, &key, &v, 12 * S), 0);
+	cr_assert_eq(verdict_at(12 * S), GMA_HEALTH_DEVICE_NOT_CONSUMING, "taken: its backend's");
+	v.last_avail_idx = 4;
+	v.inuse = 0;
+	cr_assert_eq(qm_set_device_view(&r.model, &key, &v, 12 * S), 0);
+	cr_assert_eq(verdict_at(12 * S), GMA_HEALTH_DEVICE_NOT_TAKING);
+	cr_assert_eq(qm_set_device_view(&r.model, &(struct gma_queue_key){ .queue = 9 }, &v, 1),
+		     -ENOENT);
+}
+
+/* The model: a NIC's receive queue imported with its buffers posted is idle, by its kind. */
+Test(queue_health_model, an_imported_receive_queue_is_idle)
+{
+	static const struct gma_queue_layout l = {
+		.desc = 0x1000, .driver = 0x1100, .device = 0x1200, .num = 8
+	};
+	static const __u16 heads[] = { 0, 1, 2, 3, 4, 5, 6 };
+	static const bool request[7] = {}; /* writable buffers only */
+	struct qm_ring_state ring = { .avail_idx = 7,
+				      .used_idx = 0,
+				      .nr_heads = 7,
+				      .heads = heads,
+				      .is_request = request,
+				      .ts_ns = 10 * S };
+	struct gma_queue_stats *s;
+	size_t n;
+
+	qm_add_queue(&r.model, &key, &l, 1 /* virtio-net */, &ring);
+	cr_assert_eq(verdict_at(10 * S + S / 2), GMA_HEALTH_IDLE);
+	cr_assert_eq(verdict_at(60 * S), GMA_HEALTH_IDLE);
+	cr_assert_eq(qm_stats(&r.model, &s, &n, sizeof(*s)), 0);
+	cr_assert_eq(s[0].kind, GMA_QUEUE_KIND_RECEIVE);
+	cr_assert_eq(s[0].in_flight, 7);
+	free(s);
+}
+
+/* The model: with no chain seen, a queue's kind is its device type's and index's. */
+Test(queue_health_model, the_kind_by_device_type_until_a_chain_says)
+{
+	struct gma_queue_stats *s;
+	size_t n;
+
+	feed_queue(0); /* queue 0 of a device of unknown type: a request queue */
+	cr_assert_eq(qm_stats(&r.model, &s, &n, sizeof(*s)), 0);
+	cr_assert_eq(s[0].kind, GMA_QUEUE_KIND_REQUEST);
+	free(s);
+	r.model.queues[0].st.device_id = 1; /* virtio-net: queue 0 receives */
+	cr_assert_eq(qm_stats(&r.model, &s, &n, sizeof(*s)), 0);
+	cr_assert_eq(s[0].kind, GMA_QUEUE_KIND_RECEIVE);
+	free(s);
+	feed_notify(0, 1, 10 * S);
+	feed_request(0, 10 * S); /* a chain with a device-readable descriptor: requests */
+	cr_assert_eq(qm_stats(&r.model, &s, &n, sizeof(*s)), 0);
+	cr_assert_eq(s[0].kind, GMA_QUEUE_KIND_REQUEST);
+	free(s);
 }

@@ -5,6 +5,7 @@
  * only requests (chains with a device-readable buffer) can make a queue stuck, not a NIC's
  * receive buffers waiting for traffic.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,7 @@ static void on_anomaly(void *ctx, const struct gma_anomaly_event *a)
 	(void)ctx;
 	if (a->anomalies & GMA_ANOM_STUCK) {
 		seen.stuck++;
-		seen.stuck_queue = a->key->queue;
+		seen.stuck_queue = a->queue;
 	}
 	if (a->anomalies & GMA_ANOM_USED_ID_INVALID)
 		seen.used_invalid++;
@@ -166,7 +167,7 @@ static struct gma_queue_stats stats_of(__u32 q)
 	struct gma_queue_stats *st, out = {};
 	size_t n;
 
-	cr_assert_eq(qm_stats(&r.model, &st, &n), 0);
+	cr_assert_eq(qm_stats(&r.model, &st, &n, sizeof(*st)), 0);
 	for (size_t i = 0; i < n; i++)
 		if (st[i].queue == q)
 			out = st[i];
@@ -301,10 +302,12 @@ static struct gma_queue_health health_of(__u32 q, __u64 now_ns)
 	struct gma_queue_health *h, out = {};
 	size_t n;
 
-	cr_assert_eq(qm_health(&r.model, now_ns, 1000000000ULL, NULL, NULL, &h, &n), 0);
+	cr_assert_eq(qm_health(&r.model, now_ns, 1000000000ULL, NULL, NULL, &h, &n, sizeof(*h)), 0);
 	for (size_t i = 0; i < n; i++)
-		if (h[i].st.queue == q)
+		if (h[i].queue == q) {
 			out = h[i];
+			out.stats = NULL; /* freed with h */
+		}
 	free(h);
 	return out;
 }
@@ -352,4 +355,183 @@ Test(queue_model, without_event_idx_the_used_flags_ask)
 	f.used_flags = 0; /* notifications back on after the entries */
 	qm_on_ring_fields(&r.model, &k, &f, 270);
 	cr_assert_not(health_of(0, 300).notify_asked_before);
+}
+
+/*
+ * gma_tracer_queue_stats() and gma_tracer_queue_health() (the model's qm_stats, qm_health)
+ * at a caller's own element size, the growth rules of <gma/gma.h>: a program built against
+ * an older, shorter struct gets each element's prefix; one built against a newer, longer
+ * struct the fields this library knows and zeros past them. Each health element points to
+ * its queue's stats, at this library's size, in the same block.
+ */
+Test(queue_model, stats_and_health_at_the_callers_element_size)
+{
+	struct older_stats {
+		__u64 vm_id;
+		__u64 base;
+		__u32 queue;
+		__u32 device_id;
+	};
+	struct newer_stats {
+		struct gma_queue_stats st;
+		__u64 added[2];
+	};
+	struct older_health {
+		__u64 vm_id;
+		__u64 base;
+		__u32 queue;
+		__u32 device_id;
+		pid_t pid;
+		__u32 verdict;
+	};
+	struct newer_health {
+		struct gma_queue_health h;
+		__u64 added[2];
+	};
+	struct gma_queue_stats *st, *ost, *nst;
+	struct gma_queue_health *h, *oh, *nh;
+	size_t n, n_old, n_new;
+
+	_Static_assert(sizeof(struct older_stats) < sizeof(struct gma_queue_stats), "a prefix");
+	_Static_assert(sizeof(struct older_health) < sizeof(struct gma_queue_health), "a prefix");
+	feed_queue(0);
+	feed_queue(1);
+	feed_notify(1, 0, 1, 0, 0);
+	feed_chain(1, 2, false, 1000);
+	feed_used(1, 0, 2, 3000);
+
+	cr_assert_eq(qm_stats(&r.model, &st, &n, sizeof(*st)), 0);
+	cr_assert_eq(qm_stats(&r.model, &ost, &n_old, sizeof(struct older_stats)), 0);
+	cr_assert_eq(qm_stats(&r.model, &nst, &n_new, sizeof(struct newer_stats)), 0);
+	cr_assert(n == 2 && n_old == n && n_new == n);
+	for (size_t i = 0; i < n; i++) {
+		const struct older_stats *o = (const struct older_stats *)ost + i;
+		const struct newer_stats *w = (const struct newer_stats *)nst + i;
+
+		cr_assert_eq(o->vm_id, st[i].vm_id, "stats %zu", i);
+		cr_assert_eq(o->base, st[i].base);
+		cr_assert_eq(o->queue, st[i].queue);
+		cr_assert_eq(o->device_id, st[i].device_id);
+		cr_assert_arr_eq(&w->st, &st[i], sizeof(st[i]), "stats %zu", i);
+		cr_assert(w->added[0] == 0 && w->added[1] == 0, "unknown here: 0");
+	}
+	cr_assert_eq(st[1].completions, 1);
+
+	cr_assert_eq(qm_health(&r.model, 5000, 1000000, NULL, NULL, &h, &n, sizeof(*h)), 0);
+	cr_assert_eq(qm_health(&r.model, 5000, 1000000, NULL, NULL, &oh, &n_old,
+			       sizeof(struct older_health)),
+		     0);
+	cr_assert_eq(qm_health(&r.model, 5000, 1000000, NULL, NULL, &nh, &n_new,
+			       sizeof(struct newer_health)),
+		     0);
+	cr_assert(n == 2 && n_old == n && n_new == n);
+	for (size_t i = 0; i < n; i++) {
+		const struct older_health *o = (const struct older_health *)oh + i;
+		const struct newer_health *w = (const struct newer_health *)nh + i;
+
+		cr_assert_eq(h[i].stats_sz, sizeof(struct gma_queue_stats));
+		cr_assert_arr_eq(h[i].stats, &st[i], sizeof(st[i]), "health %zu's stats", i);
+		cr_assert_eq(h[i].queue, st[i].queue);
+		cr_assert_eq(o->vm_id, h[i].vm_id, "health %zu", i);
+		cr_assert_eq(o->queue, h[i].queue);
+		cr_assert_eq(o->pid, h[i].pid);
+		cr_assert_eq(o->verdict, h[i].verdict);
+		cr_assert_eq(w->h.verdict, h[i].verdict);
+		cr_assert_eq(w->h.notify_observable, h[i].notify_observable);
+		cr_assert_eq(w->h.msix_vector, -1);
+		cr_assert_eq(w->h.msi_data, h[i].msi_data);
+		cr_assert_arr_eq(w->h.stats, h[i].stats, sizeof(*h[i].stats));
+		/* the stats lie past the caller's elements, in the one block it frees */
+		cr_assert((const char *)w->h.stats >= (const char *)nh + n * sizeof(*w));
+		cr_assert(w->added[0] == 0 && w->added[1] == 0, "unknown here: 0");
+	}
+	free(st);
+	free(ost);
+	free(nst);
+	free(h);
+	free(oh);
+	free(nh);
+	cr_assert_eq(qm_stats(&r.model, &st, &n, 0), -EINVAL, "no element size");
+	cr_assert_eq(qm_health(&r.model, 5000, 1000000, NULL, NULL, &h, &n, 0), -EINVAL);
+}
+
+/* What on_chain is handed: the record's fields, public, and the bytes by descriptor. */
+static struct gma_chain chain_got;
+static struct gma_chain_desc desc_got;
+static __u8 bytes_got[8];
+
+static void keep_chain(void *ctx, const struct gma_chain *c)
+{
+	(void)ctx;
+	chain_got = *c;
+	if (c->nr_descs) {
+		desc_got = *gma_chain_desc(c, 0);
+		memcpy(bytes_got, desc_got.bytes, desc_got.nbytes < 8 ? desc_got.nbytes : 8);
+	}
+	/* valid only during the callback */
+	chain_got.descs = NULL;
+	desc_got.bytes = desc_got.state = NULL;
+}
+
+Test(queue_model, a_chain_handed_out_with_its_sizes)
+{
+	static struct gma_rec_chain rec;
+	struct gma_rec_fragment *f;
+	__u8 frag[sizeof(*f) + 8] __attribute__((aligned(8)));
+	GMA_OPTS(gma_ring_callbacks, cbs, .on_chain = keep_chain);
+
+	rr_free(&r);
+	cr_assert_eq(rr_init(&r, NULL, NULL, &cbs), 0);
+	feed_queue(3);
+	/* the first 8 bytes of the buffer, sampled before its chain record */
+	f = (struct gma_rec_fragment *)frag;
+	memset(frag, 0, sizeof(frag));
+	f->hdr = (struct gma_rec_hdr){ GMA_REC_FRAGMENT, GMA_REC_VERSION, sizeof(frag) };
+	f->vm_id = 1;
+	f->sample_id = (1ULL << 63) | 7;
+	f->gpa = 0x9000;
+	f->len = 8;
+	memcpy(f->data, "virtio!!", 8);
+	cr_assert_eq(rr_feed(&r, frag, sizeof(frag)), 0);
+	memset(&rec, 0, sizeof(rec));
+	rec.hdr = (struct gma_rec_hdr){ GMA_REC_CHAIN, GMA_REC_VERSION, sizeof(rec) };
+	rec.key = (struct gma_queue_key){ .vm_id = 1, .base = 0xd0000000, .queue = 3 };
+	rec.ts_ns = 4242;
+	rec.sample_id = (1ULL << 63) | 7;
+	rec.avail_idx = 9;
+	rec.head = 7;
+	rec.pid = 77;
+	rec.indirect_addr = 0x8000;
+	rec.indirect_len = 16 * 20;
+	rec.nr_descs = 20; /* longer than the record holds */
+	rec.nr_recorded = GMA_CHAIN_DESC_MAX;
+	rec.total_len = 20 * 64;
+	for (int i = 0; i < GMA_CHAIN_DESC_MAX; i++)
+		rec.descs[i] = (struct gma_desc_rec){ .addr = 0x9000 + 0x100 * i,
+						      .len = 64,
+						      .index = i,
+						      .in_indirect = 1,
+						      .snap_len = i ? 0 : 8 };
+	cr_assert_eq(rr_feed(&r, &rec, sizeof(rec)), 0);
+	cr_assert_eq(chain_got.sz, sizeof(struct gma_chain));
+	cr_assert(GMA_HAS(&chain_got, descs));
+	cr_assert_eq(chain_got.vm_id, 1);
+	cr_assert_eq(chain_got.base, 0xd0000000);
+	cr_assert_eq(chain_got.queue, 3);
+	cr_assert_eq(chain_got.pid, 77);
+	cr_assert_eq(chain_got.ts_ns, 4242);
+	cr_assert_eq(chain_got.avail_idx, 9);
+	cr_assert_eq(chain_got.head, 7);
+	cr_assert_eq(chain_got.flags, GMA_CHAIN_AT_NOTIFY | GMA_CHAIN_INDIRECT);
+	cr_assert_eq(chain_got.indirect_addr, 0x8000);
+	cr_assert_eq(chain_got.nr_walked, 20);
+	cr_assert_eq(chain_got.nr_descs, GMA_CHAIN_DESC_MAX);
+	cr_assert_eq(chain_got.total_len, 20 * 64);
+	cr_assert_eq(chain_got.desc_sz, sizeof(struct gma_chain_desc));
+	cr_assert(GMA_SIZE_HAS(chain_got.desc_sz, struct gma_chain_desc, state));
+	cr_assert_eq(desc_got.addr, 0x9000);
+	cr_assert_eq(desc_got.len, 64);
+	cr_assert(desc_got.in_indirect);
+	cr_assert_eq(desc_got.nbytes, 8);
+	cr_assert_arr_eq(bytes_got, "virtio!!", 8);
 }

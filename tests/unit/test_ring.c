@@ -82,19 +82,19 @@ static struct gma_ring *ring_read(struct test_guest *g, const struct gma_queue_l
 }
 
 /* Buffer i of chain c holds the guest's bytes at its address, all of them read. */
-static void expect_bytes(struct test_guest *g, const struct gma_ring_chain *c, __u32 i)
+static void expect_bytes(struct test_guest *g, const struct gma_chain *c, __u32 i)
 {
-	const struct gma_desc_rec *d = &c->descs[i];
+	const struct gma_chain_desc *d = gma_chain_desc(c, i);
 	__u8 want[GMA_SNAP_LEN_DEFAULT];
 
-	cr_assert_eq(d->snap_len, d->len < 64 ? d->len : 64, "desc %u snap_len %u", i, d->snap_len);
-	test_guest_peek(g, d->addr, want, d->snap_len);
-	cr_assert_arr_eq(c->data[i], want, d->snap_len, "desc %u bytes", i);
-	for (__u32 k = 0; k < d->snap_len; k++)
-		cr_assert_eq(c->state[i][k], GMA_BYTE_READ, "desc %u byte %u", i, k);
+	cr_assert_eq(d->nbytes, d->len < 64 ? d->len : 64, "desc %u nbytes %u", i, d->nbytes);
+	test_guest_peek(g, d->addr, want, d->nbytes);
+	cr_assert_arr_eq(d->bytes, want, d->nbytes, "desc %u bytes", i);
+	for (__u32 k = 0; k < d->nbytes; k++)
+		cr_assert_eq(d->state[k], GMA_BYTE_READ, "desc %u byte %u", i, k);
 }
 
-static void expect_desc(const struct gma_desc_rec *d, __u64 addr, __u32 len, __u16 flags,
+static void expect_desc(const struct gma_chain_desc *d, __u64 addr, __u32 len, __u16 flags,
 			__u16 index, bool in_indirect)
 {
 	cr_assert_eq(d->addr, addr);
@@ -111,7 +111,7 @@ static void direct_chain(enum test_backend kind)
 	struct gma_queue_layout q = qlayout(8);
 	__u16 heads[] = { 5 };
 	struct gma_ring *r;
-	struct gma_ring_chain *c;
+	const struct gma_chain *c;
 
 	set_desc(g, DESC, 5, BUF, 16, VRING_DESC_F_NEXT, 2);
 	set_desc(g, DESC, 2, BUF + 0x100, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 7);
@@ -123,16 +123,16 @@ static void direct_chain(enum test_backend kind)
 	cr_assert_eq(r->used_idx, 3);
 	cr_assert_eq(r->nr_pending, 1);
 	cr_assert_eq(r->nr_chains, 1);
-	c = &r->chains[0];
+	c = gma_ring_chain(r, 0);
 	cr_assert_eq(c->head, 5);
-	cr_assert_eq(c->avail_pos, 3);
+	cr_assert_eq(c->avail_idx, 3);
 	cr_assert_eq(c->anomalies, 0, "chain anomalies 0x%x", c->anomalies);
 	cr_assert_eq(c->nr_descs, 3);
 	cr_assert_eq(c->total_len, 529);
-	expect_desc(&c->descs[0], BUF, 16, VRING_DESC_F_NEXT, 5, false);
-	expect_desc(&c->descs[1], BUF + 0x100, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2,
-		    false);
-	expect_desc(&c->descs[2], BUF + 0x400, 1, VRING_DESC_F_WRITE, 7, false);
+	expect_desc(gma_chain_desc(c, 0), BUF, 16, VRING_DESC_F_NEXT, 5, false);
+	expect_desc(gma_chain_desc(c, 1), BUF + 0x100, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE,
+		    2, false);
+	expect_desc(gma_chain_desc(c, 2), BUF + 0x400, 1, VRING_DESC_F_WRITE, 7, false);
 	for (__u32 i = 0; i < 3; i++)
 		expect_bytes(g, c, i);
 	gma_ring_free(r);
@@ -175,23 +175,23 @@ Test(ring, several_chains_wrap_and_used_tail)
 	cr_assert_eq(r->anomalies, 0);
 	cr_assert_eq(r->nr_pending, 3);
 	cr_assert_eq(r->nr_chains, 3);
-	cr_assert_eq(r->chains[0].avail_pos, 65535);
-	cr_assert_eq(r->chains[1].avail_pos, 0);
-	cr_assert_eq(r->chains[2].avail_pos, 1);
+	cr_assert_eq(gma_ring_chain(r, 0)->avail_idx, 65535);
+	cr_assert_eq(gma_ring_chain(r, 1)->avail_idx, 0);
+	cr_assert_eq(gma_ring_chain(r, 2)->avail_idx, 1);
 	for (__u32 k = 0; k < 3; k++) {
-		cr_assert_eq(r->chains[k].head, heads[k]);
-		cr_assert_eq(r->chains[k].nr_descs, 1);
-		cr_assert_eq(r->chains[k].descs[0].len, 32 + heads[k]);
-		expect_bytes(g, &r->chains[k], 0);
+		cr_assert_eq(gma_ring_chain(r, k)->head, heads[k]);
+		cr_assert_eq(gma_ring_chain(r, k)->nr_descs, 1);
+		cr_assert_eq(gma_chain_desc(gma_ring_chain(r, k), 0)->len, 32 + heads[k]);
+		expect_bytes(g, gma_ring_chain(r, k), 0);
 	}
 	/* the last 8 used elements: positions 65527..65534, ring slots 7, 0, 1, ..., 6 */
 	cr_assert_eq(r->nr_used, 8);
-	cr_assert_eq(r->used[0].pos, 65527);
-	cr_assert_eq(r->used[0].id, 107);
-	cr_assert_eq(r->used[1].id, 100);
-	cr_assert_eq(r->used[7].pos, 65534);
-	cr_assert_eq(r->used[7].id, 106);
-	cr_assert_eq(r->used[7].len, 1006);
+	cr_assert_eq(gma_ring_used(r, 0)->pos, 65527);
+	cr_assert_eq(gma_ring_used(r, 0)->id, 107);
+	cr_assert_eq(gma_ring_used(r, 1)->id, 100);
+	cr_assert_eq(gma_ring_used(r, 7)->pos, 65534);
+	cr_assert_eq(gma_ring_used(r, 7)->id, 106);
+	cr_assert_eq(gma_ring_used(r, 7)->len, 1006);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -202,7 +202,7 @@ Test(ring, indirect_table)
 	struct gma_queue_layout q = qlayout(4);
 	__u16 heads[] = { 2 };
 	struct gma_ring *r;
-	struct gma_ring_chain *c;
+	const struct gma_chain *c;
 
 	set_desc(g, DESC, 2, TABLE, 48, VRING_DESC_F_INDIRECT, 0);
 	set_desc(g, TABLE, 0, BUF, 16, VRING_DESC_F_NEXT, 2);
@@ -210,15 +210,17 @@ Test(ring, indirect_table)
 	set_desc(g, TABLE, 1, BUF + 0x400, 1, VRING_DESC_F_WRITE, 0);
 	set_ring(g, 4, 0, 1, heads, 1);
 	r = ring_read(g, &q);
-	c = &r->chains[0];
+	c = gma_ring_chain(r, 0);
 	cr_assert_eq(c->anomalies, 0, "0x%x", c->anomalies);
 	cr_assert_eq(c->indirect_addr, TABLE);
 	cr_assert_eq(c->indirect_len, 48);
+	cr_assert_eq(c->flags, GMA_CHAIN_INDIRECT, "read from userspace: not at a notify");
 	cr_assert_eq(c->nr_descs, 3, "the buffers; the table is indirect_addr/len");
-	expect_desc(&c->descs[0], BUF, 16, VRING_DESC_F_NEXT, 0, true);
-	expect_desc(&c->descs[1], BUF + 0x200, 100, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2,
-		    true);
-	expect_desc(&c->descs[2], BUF + 0x400, 1, VRING_DESC_F_WRITE, 1, true);
+	cr_assert_eq(c->nr_walked, 3, "every buffer walked is recorded");
+	expect_desc(gma_chain_desc(c, 0), BUF, 16, VRING_DESC_F_NEXT, 0, true);
+	expect_desc(gma_chain_desc(c, 1), BUF + 0x200, 100, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE,
+		    2, true);
+	expect_desc(gma_chain_desc(c, 2), BUF + 0x400, 1, VRING_DESC_F_WRITE, 1, true);
 	for (__u32 i = 0; i < 3; i++)
 		expect_bytes(g, c, i);
 	cr_assert_eq(c->total_len, 117);
@@ -233,7 +235,7 @@ static void crossing(enum test_backend kind)
 	__u16 heads[] = { 0, 1, 2 };
 	__u8 want[64];
 	struct gma_ring *r;
-	struct gma_ring_chain *c;
+	const struct gma_chain *c;
 
 	set_desc(g, DESC, 0, 0x1ffe0, 64, 0, 0); /* R0 into R1 */
 	set_desc(g, DESC, 1, HOLE - 24, 64, 0, 0); /* R1 into the hole */
@@ -241,29 +243,29 @@ static void crossing(enum test_backend kind)
 	set_ring(g, 4, 0, 3, heads, 3);
 	r = ring_read(g, &q);
 	cr_assert_eq(r->nr_chains, 3);
-	c = &r->chains[0];
+	c = gma_ring_chain(r, 0);
 	cr_assert_eq(c->anomalies, 0);
 	expect_bytes(g, c, 0);
 
-	c = &r->chains[1];
+	c = gma_ring_chain(r, 1);
 	cr_assert_eq(c->anomalies, GMA_ANOM_BUFFER_UNMAPPED);
-	cr_assert_eq(c->descs[0].snap_len, 64);
+	cr_assert_eq(gma_chain_desc(c, 0)->nbytes, 64);
 	test_guest_peek(g, HOLE - 24, want, 24);
-	cr_assert_arr_eq(c->data[0], want, 24);
+	cr_assert_arr_eq(gma_chain_desc(c, 0)->bytes, want, 24);
 	for (__u32 k = 0; k < 64; k++) {
-		cr_assert_eq(c->state[0][k], k < 24 ? GMA_BYTE_READ : GMA_BYTE_UNMAPPED, "byte %u",
-			     k);
+		cr_assert_eq(gma_chain_desc(c, 0)->state[k],
+			     k < 24 ? GMA_BYTE_READ : GMA_BYTE_UNMAPPED, "byte %u", k);
 		if (k >= 24)
-			cr_assert_eq(c->data[0][k], 0);
+			cr_assert_eq(gma_chain_desc(c, 0)->bytes[k], 0);
 	}
 
-	c = &r->chains[2];
+	c = gma_ring_chain(r, 2);
 	cr_assert_eq(c->anomalies, GMA_ANOM_BUFFER_UNMAPPED);
 	test_guest_peek(g, R2, want, 32);
-	cr_assert_arr_eq(c->data[0] + 16, want, 32);
+	cr_assert_arr_eq(gma_chain_desc(c, 0)->bytes + 16, want, 32);
 	for (__u32 k = 0; k < 48; k++)
-		cr_assert_eq(c->state[0][k], k < 16 ? GMA_BYTE_UNMAPPED : GMA_BYTE_READ, "byte %u",
-			     k);
+		cr_assert_eq(gma_chain_desc(c, 0)->state[k],
+			     k < 16 ? GMA_BYTE_UNMAPPED : GMA_BYTE_READ, "byte %u", k);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -295,9 +297,9 @@ Test(ring, head_out_of_range)
 	struct test_guest *g = guest(TEST_LOCAL);
 	struct gma_ring *r = one_chain(g, 8, 8);
 
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_DESC_OUT_OF_RANGE);
-	cr_assert_eq(r->chains[0].nr_descs, 0);
-	cr_assert_eq(r->chains[0].head, 8);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_DESC_OUT_OF_RANGE);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 0);
+	cr_assert_eq(gma_ring_chain(r, 0)->head, 8);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -310,9 +312,9 @@ Test(ring, next_out_of_range)
 	set_desc(g, DESC, 0, BUF, 8, VRING_DESC_F_NEXT, 1);
 	set_desc(g, DESC, 1, BUF, 8, VRING_DESC_F_NEXT, 0xffff);
 	r = one_chain(g, 8, 0);
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_DESC_OUT_OF_RANGE);
-	cr_assert_eq(r->chains[0].nr_descs, 2);
-	cr_assert_eq(r->chains[0].descs[1].next, 0xffff);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_DESC_OUT_OF_RANGE);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 2);
+	cr_assert_eq(gma_chain_desc(gma_ring_chain(r, 0), 1)->next, 0xffff);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -324,8 +326,8 @@ Test(ring, self_loop)
 
 	set_desc(g, DESC, 3, BUF, 8, VRING_DESC_F_NEXT, 3);
 	r = one_chain(g, 8, 3);
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_CHAIN_LOOP);
-	cr_assert_eq(r->chains[0].nr_descs, 1);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_CHAIN_LOOP);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 1);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -338,10 +340,10 @@ Test(ring, two_cycle)
 	set_desc(g, DESC, 1, BUF, 8, VRING_DESC_F_NEXT, 2);
 	set_desc(g, DESC, 2, BUF, 8, VRING_DESC_F_NEXT, 1);
 	r = one_chain(g, 8, 1);
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_CHAIN_LOOP);
-	cr_assert_eq(r->chains[0].nr_descs, 2);
-	cr_assert_eq(r->chains[0].descs[0].index, 1);
-	cr_assert_eq(r->chains[0].descs[1].index, 2);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_CHAIN_LOOP);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 2);
+	cr_assert_eq(gma_chain_desc(gma_ring_chain(r, 0), 0)->index, 1);
+	cr_assert_eq(gma_chain_desc(gma_ring_chain(r, 0), 1)->index, 2);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -360,15 +362,15 @@ Test(ring, long_cycle_then_clean_chains)
 	set_ring(g, 512, 0, 3, heads, 3);
 	r = ring_read(g, &q);
 	cr_assert_eq(r->nr_chains, 3);
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_CHAIN_LOOP);
-	cr_assert_eq(r->chains[0].nr_descs, 300);
-	cr_assert_eq(r->chains[0].descs[299].index, 299);
-	cr_assert_eq(r->chains[1].anomalies, 0);
-	cr_assert_eq(r->chains[1].nr_descs, 1);
-	cr_assert_eq(r->chains[2].anomalies, GMA_ANOM_CHAIN_LOOP);
-	cr_assert_eq(r->chains[2].nr_descs, 300);
-	cr_assert_eq(r->chains[2].descs[0].index, 150);
-	cr_assert_eq(r->chains[2].descs[299].index, 149);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_CHAIN_LOOP);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 300);
+	cr_assert_eq(gma_chain_desc(gma_ring_chain(r, 0), 299)->index, 299);
+	cr_assert_eq(gma_ring_chain(r, 1)->anomalies, 0);
+	cr_assert_eq(gma_ring_chain(r, 1)->nr_descs, 1);
+	cr_assert_eq(gma_ring_chain(r, 2)->anomalies, GMA_ANOM_CHAIN_LOOP);
+	cr_assert_eq(gma_ring_chain(r, 2)->nr_descs, 300);
+	cr_assert_eq(gma_chain_desc(gma_ring_chain(r, 2), 0)->index, 150);
+	cr_assert_eq(gma_chain_desc(gma_ring_chain(r, 2), 299)->index, 149);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -383,8 +385,9 @@ Test(ring, chain_too_long_via_indirect)
 		set_desc(g, TABLE, i, BUF + 8 * i, 8, i == 3 ? 0 : VRING_DESC_F_NEXT, i + 1);
 	set_desc(g, DESC, 0, TABLE, 6 * 16, VRING_DESC_F_INDIRECT, 0);
 	r = one_chain(g, 4, 0);
-	cr_assert_eq(r->chains[0].anomalies, 0, "0x%x", r->chains[0].anomalies);
-	cr_assert_eq(r->chains[0].nr_descs, 4, "the buffers; the table is indirect_addr/len");
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, 0, "0x%x", gma_ring_chain(r, 0)->anomalies);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 4,
+		     "the buffers; the table is indirect_addr/len");
 	gma_ring_free(r);
 
 	/* Twice in one read: the second walk starts from a clean table bitmap. */
@@ -394,10 +397,10 @@ Test(ring, chain_too_long_via_indirect)
 	cr_assert_eq(r->nr_chains, 2);
 	for (int k = 0; k < 2; k++) {
 		/* the second also reuses head 0 while it is in flight */
-		cr_assert_eq(r->chains[k].anomalies,
+		cr_assert_eq(gma_ring_chain(r, k)->anomalies,
 			     GMA_ANOM_CHAIN_TOO_LONG | (k ? GMA_ANOM_HEAD_IN_FLIGHT : 0),
-			     "chain %d: 0x%x", k, r->chains[k].anomalies);
-		cr_assert_eq(r->chains[k].nr_descs, 4, "the fifth buffer stops the walk");
+			     "chain %d: 0x%x", k, gma_ring_chain(r, k)->anomalies);
+		cr_assert_eq(gma_ring_chain(r, k)->nr_descs, 4, "the fifth buffer stops the walk");
 	}
 	gma_ring_free(r);
 	test_guest_free(g);
@@ -417,11 +420,11 @@ Test(ring, descriptor_table_half_unmapped)
 	r = ring_read(g, &q);
 	/* the table's end is outside guest memory, and so are the descriptors there */
 	cr_assert_eq(r->anomalies, GMA_ANOM_RING_UNREADABLE);
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_RING_UNREADABLE);
-	cr_assert_eq(r->chains[0].nr_descs, 1);
-	cr_assert_eq(r->chains[1].anomalies, GMA_ANOM_RING_UNREADABLE, "0x%x",
-		     r->chains[1].anomalies);
-	cr_assert_eq(r->chains[1].nr_descs, 0);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_RING_UNREADABLE);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 1);
+	cr_assert_eq(gma_ring_chain(r, 1)->anomalies, GMA_ANOM_RING_UNREADABLE, "0x%x",
+		     gma_ring_chain(r, 1)->anomalies);
+	cr_assert_eq(gma_ring_chain(r, 1)->nr_descs, 0);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -435,14 +438,14 @@ Test(ring, indirect_cycle_and_out_of_table)
 	set_desc(g, TABLE, 0, BUF, 8, VRING_DESC_F_NEXT, 1);
 	set_desc(g, TABLE, 1, BUF, 8, VRING_DESC_F_NEXT, 0);
 	r = one_chain(g, 8, 0);
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_CHAIN_LOOP);
-	cr_assert_eq(r->chains[0].nr_descs, 2);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_CHAIN_LOOP);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 2);
 	gma_ring_free(r);
 
 	set_desc(g, TABLE, 1, BUF, 8, VRING_DESC_F_NEXT, 2); /* entry 2 is past len 32 */
 	r = one_chain(g, 8, 0);
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_DESC_OUT_OF_RANGE);
-	cr_assert_eq(r->chains[0].nr_descs, 2);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_DESC_OUT_OF_RANGE);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 2);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -457,11 +460,11 @@ Test(ring, nested_indirect)
 	set_desc(g, TABLE, 1, TABLE + 0x100, 32, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 2);
 	set_desc(g, TABLE, 2, BUF, 8, 0, 0);
 	r = one_chain(g, 8, 0);
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_NESTED_INDIRECT);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_NESTED_INDIRECT);
 	/* entry 0; the walk stops at the nested table, unrecorded */
-	cr_assert_eq(r->chains[0].nr_descs, 1);
-	cr_assert_eq(r->chains[0].descs[0].in_indirect, 1);
-	cr_assert_eq(r->chains[0].descs[0].snap_len, 8);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 1);
+	cr_assert_eq(gma_chain_desc(gma_ring_chain(r, 0), 0)->in_indirect, 1);
+	cr_assert_eq(gma_chain_desc(gma_ring_chain(r, 0), 0)->nbytes, 8);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -473,9 +476,9 @@ Test(ring, indirect_len_17)
 
 	set_desc(g, DESC, 0, TABLE, 17, VRING_DESC_F_INDIRECT, 0);
 	r = one_chain(g, 8, 0);
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_INDIRECT_LEN);
-	cr_assert_eq(r->chains[0].nr_descs, 0, "not followed");
-	cr_assert_eq(r->chains[0].indirect_addr, TABLE, "the table met is reported");
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_INDIRECT_LEN);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 0, "not followed");
+	cr_assert_eq(gma_ring_chain(r, 0)->indirect_addr, TABLE, "the table met is reported");
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -487,9 +490,9 @@ Test(ring, indirect_table_unmapped)
 
 	set_desc(g, DESC, 0, HOLE, 32, VRING_DESC_F_INDIRECT, 0);
 	r = one_chain(g, 8, 0);
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_BUFFER_UNMAPPED);
-	cr_assert_eq(r->chains[0].nr_descs, 0);
-	cr_assert_eq(r->chains[0].indirect_addr, HOLE);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_BUFFER_UNMAPPED);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 0);
+	cr_assert_eq(gma_ring_chain(r, 0)->indirect_addr, HOLE);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -502,8 +505,8 @@ Test(ring, read_after_write)
 	set_desc(g, DESC, 0, BUF, 8, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
 	set_desc(g, DESC, 1, BUF + 8, 8, 0, 0);
 	r = one_chain(g, 8, 0);
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_READ_AFTER_WRITE);
-	cr_assert_eq(r->chains[0].nr_descs, 2, "the walk goes on");
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_READ_AFTER_WRITE);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 2, "the walk goes on");
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -516,10 +519,10 @@ Test(ring, zero_len)
 	set_desc(g, DESC, 0, BUF, 0, VRING_DESC_F_NEXT, 1);
 	set_desc(g, DESC, 1, BUF, 4, 0, 0);
 	r = one_chain(g, 8, 0);
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_ZERO_LEN);
-	cr_assert_eq(r->chains[0].nr_descs, 2);
-	cr_assert_eq(r->chains[0].descs[0].snap_len, 0);
-	cr_assert_null(r->chains[0].data[0]);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_ZERO_LEN);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 2);
+	cr_assert_eq(gma_chain_desc(gma_ring_chain(r, 0), 0)->nbytes, 0);
+	cr_assert_null(gma_chain_desc(gma_ring_chain(r, 0), 0)->bytes);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -527,24 +530,24 @@ Test(ring, zero_len)
 Test(ring, buffer_unmapped)
 {
 	struct test_guest *g = guest(TEST_LOCAL);
-	struct gma_ring_chain *c;
+	const struct gma_chain *c;
 	struct gma_ring *r;
 
 	set_desc(g, DESC, 0, 0x100000, 16, 0, 0);
 	r = one_chain(g, 8, 0);
-	c = &r->chains[0];
+	c = gma_ring_chain(r, 0);
 	cr_assert_eq(c->anomalies, GMA_ANOM_BUFFER_UNMAPPED);
-	cr_assert_eq(c->descs[0].snap_len, 16);
+	cr_assert_eq(gma_chain_desc(c, 0)->nbytes, 16);
 	for (__u32 k = 0; k < 16; k++) {
-		cr_assert_eq(c->state[0][k], GMA_BYTE_UNMAPPED);
-		cr_assert_eq(c->data[0][k], 0);
+		cr_assert_eq(gma_chain_desc(c, 0)->state[k], GMA_BYTE_UNMAPPED);
+		cr_assert_eq(gma_chain_desc(c, 0)->bytes[k], 0);
 	}
 	gma_ring_free(r);
 	/* A buffer ending past 2^64 is unmapped too, not an overflow. */
 	set_desc(g, DESC, 0, ~0ULL - 3, 16, 0, 0);
 	r = one_chain(g, 8, 0);
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_BUFFER_UNMAPPED);
-	cr_assert_eq(r->chains[0].state[0][15], GMA_BYTE_UNMAPPED);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_BUFFER_UNMAPPED);
+	cr_assert_eq(gma_chain_desc(gma_ring_chain(r, 0), 0)->state[15], GMA_BYTE_UNMAPPED);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -560,8 +563,8 @@ Test(ring, descriptor_table_unmapped)
 	set_ring(g, 8, 0, 1, &head, 1);
 	r = ring_read(g, &q);
 	cr_assert_eq(r->anomalies, GMA_ANOM_RING_UNREADABLE);
-	cr_assert_eq(r->chains[0].anomalies, GMA_ANOM_RING_UNREADABLE);
-	cr_assert_eq(r->chains[0].nr_descs, 0);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, GMA_ANOM_RING_UNREADABLE);
+	cr_assert_eq(gma_ring_chain(r, 0)->nr_descs, 0);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -579,7 +582,7 @@ Test(ring, avail_jump)
 	cr_assert_eq(r->anomalies, GMA_ANOM_AVAIL_JUMP);
 	cr_assert_eq(r->nr_pending, 20);
 	cr_assert_eq(r->nr_chains, 8);
-	cr_assert_eq(r->chains[7].avail_pos, 17);
+	cr_assert_eq(gma_ring_chain(r, 7)->avail_idx, 17);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -602,8 +605,8 @@ Test(ring, misaligned_ring_still_decoded)
 	cr_assert_eq(r->anomalies, GMA_ANOM_RING_MISALIGNED);
 	cr_assert_eq(r->avail_idx, 1);
 	cr_assert_eq(r->nr_chains, 1);
-	cr_assert_eq(r->chains[0].head, 1);
-	cr_assert_eq(r->chains[0].anomalies, 0);
+	cr_assert_eq(gma_ring_chain(r, 0)->head, 1);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, 0);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -662,13 +665,13 @@ Test(ring, options)
 	set_ring(g, 8, 0, 3, heads, 3);
 	cr_assert_eq(gma_ring_read(g->mem, &q, &opts, &r), 0);
 	cr_assert_eq(r->nr_chains, 2);
-	cr_assert_eq(r->chains[0].descs[0].snap_len, 8);
+	cr_assert_eq(gma_chain_desc(gma_ring_chain(r, 0), 0)->nbytes, 8);
 	gma_ring_free(r);
 	cr_assert_eq(gma_ring_read(g->mem, &q, &max, &r), 0);
 	cr_assert_eq(r->nr_chains, 3);
-	cr_assert_eq(r->chains[2].descs[0].snap_len, 1000);
+	cr_assert_eq(gma_chain_desc(gma_ring_chain(r, 2), 0)->nbytes, 1000);
 	test_guest_peek(g, BUF, want, sizeof(want));
-	cr_assert_arr_eq(r->chains[2].data[0], want, sizeof(want));
+	cr_assert_arr_eq(gma_chain_desc(gma_ring_chain(r, 2), 0)->bytes, want, sizeof(want));
 	gma_ring_free(r);
 	r = (void *)1;
 	cr_assert_eq(gma_ring_read(g->mem, &q, &big, &r), -EINVAL);
@@ -686,8 +689,8 @@ Test(ring, blk_request_through_ring)
 		__u64 sector;
 	} hdr = { 1, 0, 2048 };
 	__u8 status = 0;
-	struct gma_blk_req req;
-	struct gma_ring_chain *c;
+	GMA_OPTS(gma_blk_req, req);
+	const struct gma_chain *c;
 	struct gma_ring *r;
 	char line[128];
 
@@ -697,8 +700,8 @@ Test(ring, blk_request_through_ring)
 	set_desc(g, DESC, 1, BUF + 0x100, 4096, VRING_DESC_F_NEXT, 2);
 	set_desc(g, DESC, 2, BUF + 0x400, 1, VRING_DESC_F_WRITE, 0);
 	r = one_chain(g, 8, 0);
-	c = &r->chains[0];
-	cr_assert_eq(gma_blk_decode(c->descs, c->data, c->state, c->nr_descs, &req), 0);
+	c = gma_ring_chain(r, 0);
+	cr_assert_eq(gma_blk_decode(c, &req), 0);
 	cr_assert_eq(req.type, 1);
 	cr_assert_eq(req.sector, 2048);
 	cr_assert_eq(req.data_len, 4096);
@@ -774,12 +777,13 @@ Test(ring, hostile_ring_hits_the_budget, .timeout = 20)
 	cr_assert_eq(r->nr_chains, num);
 	/* every chain after the first reuses head 0 while it is in flight */
 	for (__u32 k = 0; k < full; k++) {
-		cr_assert_eq(r->chains[k].anomalies, k ? GMA_ANOM_HEAD_IN_FLIGHT : 0);
-		cr_assert_eq(r->chains[k].nr_descs, num);
+		cr_assert_eq(gma_ring_chain(r, k)->anomalies, k ? GMA_ANOM_HEAD_IN_FLIGHT : 0);
+		cr_assert_eq(gma_ring_chain(r, k)->nr_descs, num);
 	}
-	cr_assert_eq(r->chains[full].anomalies, GMA_ANOM_CHAIN_TRUNCATED | GMA_ANOM_HEAD_IN_FLIGHT);
-	cr_assert_eq(r->chains[full].nr_descs, 0);
-	cr_assert_eq(r->chains[num - 1].anomalies,
+	cr_assert_eq(gma_ring_chain(r, full)->anomalies,
+		     GMA_ANOM_CHAIN_TRUNCATED | GMA_ANOM_HEAD_IN_FLIGHT);
+	cr_assert_eq(gma_ring_chain(r, full)->nr_descs, 0);
+	cr_assert_eq(gma_ring_chain(r, num - 1)->anomalies,
 		     GMA_ANOM_CHAIN_TRUNCATED | GMA_ANOM_HEAD_IN_FLIGHT);
 	gma_ring_free(r);
 	free(table);
@@ -814,14 +818,14 @@ Test(ring, random_rings, .timeout = 60)
 		cr_assert_eq(gma_ring_read(g->mem, &q, &opts, &r), 0);
 		cr_assert(r->nr_chains <= (q.num ? q.num : 1));
 		for (__u32 k = 0; k < r->nr_chains; k++) {
-			const struct gma_ring_chain *c = &r->chains[k];
+			const struct gma_chain *c = gma_ring_chain(r, k);
 
 			cr_assert(c->nr_descs <= 2 * q.num + 1, "it %d chain %u: %u descs", it, k,
 				  c->nr_descs);
 			for (__u32 i = 0; i < c->nr_descs; i++) {
-				cr_assert(c->descs[i].snap_len <= 16);
-				for (__u32 b = 0; b < c->descs[i].snap_len; b++)
-					cr_assert(c->state[i][b] <= GMA_BYTE_FAULT);
+				cr_assert(gma_chain_desc(c, i)->nbytes <= 16);
+				for (__u32 b = 0; b < gma_chain_desc(c, i)->nbytes; b++)
+					cr_assert(gma_chain_desc(c, i)->state[b] <= GMA_BYTE_FAULT);
 			}
 		}
 		gma_ring_free(r);
@@ -842,9 +846,9 @@ Test(ring, head_made_available_again_while_in_flight)
 	set_ring(g, 8, 0, 3, heads, 3);
 	r = ring_read(g, &q);
 	cr_assert_eq(r->nr_chains, 3);
-	cr_assert_eq(r->chains[0].anomalies, 0);
-	cr_assert_eq(r->chains[1].anomalies, 0);
-	cr_assert_eq(r->chains[2].anomalies, GMA_ANOM_HEAD_IN_FLIGHT);
+	cr_assert_eq(gma_ring_chain(r, 0)->anomalies, 0);
+	cr_assert_eq(gma_ring_chain(r, 1)->anomalies, 0);
+	cr_assert_eq(gma_ring_chain(r, 2)->anomalies, GMA_ANOM_HEAD_IN_FLIGHT);
 	gma_ring_free(r);
 	test_guest_free(g);
 }
@@ -863,8 +867,8 @@ Test(ring, no_used_entries_from_before_the_ring_start)
 	set_ring(g, 8, 3, 3, NULL, 0);
 	r = ring_read(g, &q);
 	cr_assert_eq(r->nr_used, 3);
-	cr_assert_eq(r->used[0].pos, 0);
-	cr_assert_eq(r->used[2].pos, 2);
+	cr_assert_eq(gma_ring_used(r, 0)->pos, 0);
+	cr_assert_eq(gma_ring_used(r, 2)->pos, 2);
 	gma_ring_free(r);
 	test_guest_free(g);
 }

@@ -335,13 +335,14 @@ Test(frame, random_bytes_never_overrun)
 Test(net, header_v1_and_legacy)
 {
 	const __u8 raw[12] = { 1, 1, 54, 0, 0xa8, 0x05, 34, 0, 16, 0, 1, 0 };
-	struct gma_net_hdr h;
+	GMA_OPTS(gma_net_hdr, h);
 	char line[160];
 
 	cr_assert_eq(gma_net_hdr_len(true, false), 12);
 	cr_assert_eq(gma_net_hdr_len(false, true), 12);
 	cr_assert_eq(gma_net_hdr_len(false, false), 10);
 	cr_assert_eq(gma_net_hdr_parse(raw, 12, 12, &h), 0);
+	cr_assert_eq(h.sz, sizeof(h), "the caller's sz is kept");
 	cr_assert_eq(h.flags, 1);
 	cr_assert_eq(h.gso_type, 1);
 	cr_assert_eq(h.hdr_len, 54);
@@ -357,11 +358,23 @@ Test(net, header_v1_and_legacy)
 	cr_assert_eq(h.num_buffers, 0);
 	cr_assert_eq(gma_net_hdr_parse(raw, 11, 12, &h), -ENODATA);
 	cr_assert_eq(gma_net_hdr_parse(raw, 12, 11, &h), -EINVAL);
-	h = (struct gma_net_hdr){ .flags = 0x0a, .gso_type = 0x84 };
+	h.sz = 0; /* not declared with GMA_OPTS */
+	cr_assert_eq(gma_net_hdr_parse(raw, 12, 12, &h), -EINVAL);
+	h = (struct gma_net_hdr){ .sz = sizeof(h), .flags = 0x0a, .gso_type = 0x84 };
 	gma_net_hdr_format(&h, line, sizeof(line));
 	cr_assert_str_eq(
 		line,
 		"flags DATA_VALID|0x8 gso TCPV6|ECN hdr_len 0 gso_size 0 csum 0+0 num_buffers 0");
+}
+
+/* A chain of n descriptors for the decoders, as libgma hands one out. */
+static struct gma_chain chain_of(const struct gma_chain_desc *d, __u32 n)
+{
+	return (struct gma_chain){ .sz = sizeof(struct gma_chain),
+				   .nr_descs = n,
+				   .nr_walked = n,
+				   .desc_sz = sizeof(*d),
+				   .descs = d };
 }
 
 /* A TX chain: header in one buffer, frame in the next; gathered and summarised. */
@@ -369,36 +382,36 @@ Test(net, chain_gather_then_summary)
 {
 	struct frame f;
 	__u8 hdr[12] = { 0 }, all[256], st0[12] = { 0 }, st1[256] = { 0 };
-	struct gma_desc_rec d[2] = {
-		{ .len = 12, .snap_len = 12, .flags = VRING_DESC_F_NEXT },
-		{ .len = 0, .snap_len = 0 },
+	struct gma_chain_desc d[2] = {
+		{ .len = 12, .nbytes = 12, .flags = VRING_DESC_F_NEXT, .bytes = hdr, .state = st0 },
+		{ .len = 0, .nbytes = 0, .state = st1 },
 	};
-	__u8 *data[2], *state[2] = { st0, st1 };
-	struct gma_net_hdr h;
+	struct gma_chain c = chain_of(d, 2);
+	GMA_OPTS(gma_net_hdr, h);
 	char line[200];
 	size_t n;
 
 	eth(&f, 0x0800);
 	ipv4(&f, 17, 8 + 19, 0, 5);
 	udp(&f, 1234, 5678, 19);
-	d[1].len = d[1].snap_len = f.len;
-	data[0] = hdr;
-	data[1] = f.b;
-	n = gma_chain_gather(d, data, state, 2, false, all, sizeof(all));
+	d[1].len = d[1].nbytes = f.len;
+	d[1].bytes = f.b;
+	n = gma_chain_gather(&c, false, all, sizeof(all));
 	cr_assert_eq(n, 12 + f.len);
 	cr_assert_eq(gma_net_hdr_parse(all, n, 12, &h), 0);
 	gma_frame_summary(all + 12, n - 12, line, sizeof(line));
 	cr_assert_str_eq(line, PFX " IPv4 10.0.0.2 > 10.0.0.1 UDP 1234 > 5678 len 19");
 	/* a byte not read ends the gather there */
 	st1[20] = GMA_BYTE_UNMAPPED;
-	cr_assert_eq(gma_chain_gather(d, data, state, 2, false, all, sizeof(all)), 12 + 20);
+	cr_assert_eq(gma_chain_gather(&c, false, all, sizeof(all)), 12 + 20);
 	/* a buffer captured in part ends it after its captured bytes */
 	st1[20] = GMA_BYTE_READ;
 	d[0].len = 100;
-	cr_assert_eq(gma_chain_gather(d, data, state, 2, false, all, sizeof(all)), 12);
+	cr_assert_eq(gma_chain_gather(&c, false, all, sizeof(all)), 12);
 	/* writable buffers only */
-	cr_assert_eq(gma_chain_gather(d, data, state, 2, true, all, sizeof(all)), 0);
-	cr_assert_eq(gma_chain_gather(d, data, NULL, 2, false, all, 5), 5);
+	cr_assert_eq(gma_chain_gather(&c, true, all, sizeof(all)), 0);
+	cr_assert_eq(gma_chain_gather(&c, false, all, 5), 5);
+	cr_assert_eq(gma_chain_gather(NULL, false, all, 5), 0);
 }
 
 /* --- virtio-blk --------------------------------------------------------------------------- */
@@ -409,17 +422,22 @@ Test(blk, decode_and_names)
 		__u32 type, ioprio;
 		__u64 sector;
 	} hdr = { 0, 3, 123456789 };
-	__u8 data_buf[64] = { 0 }, status[1] = { 1 };
-	struct gma_desc_rec d[3] = {
-		{ .len = 16, .snap_len = 16, .flags = VRING_DESC_F_NEXT },
-		{ .len = 512, .snap_len = 64, .flags = VRING_DESC_F_NEXT | VRING_DESC_F_WRITE },
-		{ .len = 1, .snap_len = 1, .flags = VRING_DESC_F_WRITE },
+	__u8 data_buf[64] = { 0 }, status[1] = { 1 }, read[64] = { 0 };
+	struct gma_chain_desc d[3] = {
+		{ .len = 16, .nbytes = 16, .flags = VRING_DESC_F_NEXT, .bytes = (__u8 *)&hdr },
+		{ .len = 512,
+		  .nbytes = 64,
+		  .flags = VRING_DESC_F_NEXT | VRING_DESC_F_WRITE,
+		  .bytes = data_buf },
+		{ .len = 1, .nbytes = 1, .flags = VRING_DESC_F_WRITE, .bytes = status },
 	};
-	__u8 *data[3] = { (__u8 *)&hdr, data_buf, status };
-	struct gma_blk_req req;
+	struct gma_chain c = chain_of(d, 3), first2 = chain_of(d, 2);
+	GMA_OPTS(gma_blk_req, req);
 	char line[128];
 
-	cr_assert_eq(gma_blk_decode(d, data, NULL, 3, &req), 0);
+	for (int i = 0; i < 3; i++)
+		d[i].state = read; /* all GMA_BYTE_READ */
+	cr_assert_eq(gma_blk_decode(&c, &req), 0);
 	cr_assert_eq(req.type, 0);
 	cr_assert_eq(req.ioprio, 3);
 	cr_assert_eq(req.sector, 123456789);
@@ -430,25 +448,32 @@ Test(blk, decode_and_names)
 	cr_assert_str_eq(line, "IN sector 123456789 len 512 ioprio 3 status IOERR");
 
 	/* status inside a data buffer not captured to its end: unknown */
-	cr_assert_eq(gma_blk_decode(d, data, NULL, 2, &req), 0);
+	cr_assert_eq(gma_blk_decode(&first2, &req), 0);
 	cr_assert(!req.has_status);
 	cr_assert_eq(req.data_len, 511);
 	hdr.type = 99;
 	hdr.ioprio = 0;
 	gma_blk_format(&req, line, sizeof(line));
 	cr_assert_str_eq(line, "IN sector 123456789 len 511 ioprio 3");
-	cr_assert_eq(gma_blk_decode(d, data, NULL, 3, &req), 0);
+	cr_assert_eq(gma_blk_decode(&c, &req), 0);
 	gma_blk_format(&req, line, sizeof(line));
 	cr_assert_str_eq(line, "type 99 sector 123456789 len 512 status IOERR");
 	hdr.type = 0x80000001;
-	cr_assert_eq(gma_blk_decode(d, data, NULL, 3, &req), 0);
+	cr_assert_eq(gma_blk_decode(&c, &req), 0);
 	gma_blk_format(&req, line, sizeof(line));
 	cr_assert_str_eq(line, "OUT|BARRIER sector 123456789 len 512 status IOERR");
+	/* a status byte not read is no status */
+	status[0] = 0;
+	d[2].state = (const __u8[]){ GMA_BYTE_FAULT };
+	cr_assert_eq(gma_blk_decode(&c, &req), 0);
+	cr_assert(!req.has_status);
 
 	/* a header cut short */
-	d[0].len = d[0].snap_len = 10;
-	cr_assert_eq(gma_blk_decode(d, data, NULL, 3, &req), -ENODATA);
-	cr_assert_eq(gma_blk_decode(NULL, data, NULL, 3, &req), -EINVAL);
+	d[0].len = d[0].nbytes = 10;
+	cr_assert_eq(gma_blk_decode(&c, &req), -ENODATA);
+	cr_assert_eq(gma_blk_decode(NULL, &req), -EINVAL);
+	req.sz = 0;
+	cr_assert_eq(gma_blk_decode(&c, &req), -EINVAL, "an out struct without its size");
 
 	cr_assert_str_eq(gma_blk_type_name(1), "OUT");
 	cr_assert_str_eq(gma_blk_type_name(4), "FLUSH");

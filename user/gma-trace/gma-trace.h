@@ -193,6 +193,12 @@ extern const struct argp target_argp;
 pid_t target_start(void);
 int target_add_given(struct gma_tracer *t);
 int target_release(void);
+/*
+ * With --qmp: each imported queue's device view as QEMU has it now (x-query-virtio-queue-
+ * status), given to the tracer for its verdicts (not for vhost devices, whose QEMU copy is
+ * stale). A QMP that stops answering is said once and no more asked.
+ */
+void target_device_views(struct gma_tracer *t);
 /* The traced VMM's name: the command's, or --pid's comm. */
 const char *target_name(void);
 void target_end(void);
@@ -203,6 +209,9 @@ const char *comm_of(pid_t pid);
 const char *human_size(__u64 bytes);
 long elapsed_ms(const struct timespec *since);
 const char *byte_state_name(__u8 state);
+
+/* "request" or "receive" (enum gma_queue_kind). */
+const char *queue_kind_name(__u32 kind);
 
 /* --- printers ------------------------------------------------------------------------------ */
 
@@ -242,14 +251,17 @@ struct dump {
 struct printer {
 	void (*vms)(const struct gma_vm *vms, size_t n);
 	void (*dump)(const struct dump *d, const char *source, pid_t pid);
-	void (*queue)(const struct gma_rec_queue *q);
+	void (*queue)(const struct gma_queue_event *q);
 	void (*chain)(const struct gma_chain *c, bool descs);
 	void (*completion)(const struct gma_completion *c);
 	void (*anomaly)(const struct gma_anomaly_event *a);
 	/* the model of each queue with its health verdict (rings --stats, the end of -j) */
 	void (*queue_stats)(const struct gma_queue_health *h, size_t n, bool last);
-	/* gma-trace health: each queue's verdict and its evidence */
-	void (*health)(const struct gma_queue_health *h, size_t n, bool last);
+	/*
+	 * gma-trace health: each queue's verdict and its evidence; text lists the queues that
+	 * need attention first and folds the idle ones into a count, unless all
+	 */
+	void (*health)(const struct gma_queue_health *h, size_t n, bool last, bool all);
 	void (*summary)(const struct trace_summary *s);
 	void (*ring)(const struct queue_spec *q, const struct gma_ring *ring, bool descs);
 	/* notifies no known queue explains, so far (text: on stderr, with what to do) */

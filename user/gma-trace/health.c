@@ -22,7 +22,11 @@ static struct health_args {
 	__u32 duration_ms; /* 0: twice --stuck-ms, at least HEALTH_MIN_MS */
 	__u32 interval_ms;
 	bool watch;
+	bool all;
 } args = { .stuck_ms = 1000, .interval_ms = 1000 };
+
+/* How often the device's own view is asked of its VMM (--qmp) while watching. */
+#define DEVICE_VIEW_MS 1000
 
 /* The shortest look: the userspace poll reads the rings every 100 ms; give it a few turns. */
 #define HEALTH_MIN_MS 2000
@@ -32,6 +36,7 @@ enum {
 	OPT_DURATION,
 	OPT_WATCH,
 	OPT_INTERVAL,
+	OPT_ALL,
 };
 
 static const struct argp_option health_options[] = {
@@ -43,6 +48,8 @@ static const struct argp_option health_options[] = {
 	{ "watch", OPT_WATCH, NULL, 0,
 	  "Refresh the screen every --interval-ms until --duration or Ctrl-C", 0 },
 	{ "interval-ms", OPT_INTERVAL, "MS", 0, "Refresh period of --watch (1000)", 0 },
+	{ "all", OPT_ALL, NULL, 0,
+	  "List every queue with its evidence (text: the idle ones are folded into a count)", 0 },
 	BTF_OPTION,
 	VERBOSE_OPTION,
 	{},
@@ -64,6 +71,9 @@ static error_t parse_health(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_INTERVAL:
 		return parse_u32_range(arg, &args.interval_ms, "--interval-ms", 10, 3600000, state);
+	case OPT_ALL:
+		args.all = true;
+		return 0;
 	case ARGP_KEY_ARG:
 		return ARGP_ERR_UNKNOWN; /* -- COMMAND: target_argp's */
 	default:
@@ -78,10 +88,11 @@ static int verdicts(struct gma_tracer *t, bool last)
 	size_t n;
 	int err, stuck = 0;
 
-	err = gma_tracer_queue_health(t, args.stuck_ms * 1000000ULL, &h, &n);
+	target_device_views(t); /* what the VMM says now, beside what the rings say */
+	err = gma_tracer_queue_health(t, args.stuck_ms * 1000000ULL, &h, &n, sizeof(*h));
 	if (err)
 		return report_error(err, "judging the queues");
-	out()->health(h, n, last);
+	out()->health(h, n, last, args.all);
 	for (size_t i = 0; i < n; i++)
 		stuck += h[i].stuck;
 	free(h);
@@ -121,7 +132,7 @@ static int open_tracer(pid_t pid, struct gma_tracer **t)
 static int watch_queues(struct gma_tracer *t, pid_t pid, long duration)
 {
 	struct timespec start;
-	long last_screen = 0, now;
+	long last_screen = 0, last_view = 0, now;
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
@@ -132,6 +143,10 @@ static int watch_queues(struct gma_tracer *t, pid_t pid, long duration)
 		now = elapsed_ms(&start);
 		if (now >= duration)
 			break;
+		if (now - last_view >= DEVICE_VIEW_MS) {
+			target_device_views(t);
+			last_view = now;
+		}
 		if (args.watch && now - last_screen >= (long)args.interval_ms) {
 			verdicts(t, false);
 			last_screen = now;

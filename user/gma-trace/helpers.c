@@ -648,12 +648,12 @@ int find_vm_quiet(pid_t pid, struct gma_vm **vms, size_t *n, const struct gma_vm
 
 	if (kill(pid, 0) && errno == ESRCH)
 		return -ESRCH;
-	err = gma_vms_list(vms, n);
+	err = gma_vms_list(vms, n, sizeof(**vms));
 	if (err)
 		return report_bpf_error(err, "listing VMs");
-	*vm = gma_vms_find_pid(*vms, *n, pid);
+	*vm = gma_vms_find_pid(*vms, *n, sizeof(**vms), pid);
 	if (!*vm) {
-		gma_vms_free(*vms, *n);
+		gma_vms_free(*vms);
 		*vms = NULL;
 		*n = 0;
 		return process_exited(pid) ? -ESRCH : -ENOENT;
@@ -710,6 +710,11 @@ const char *comm_of(pid_t pid)
 		fclose(f);
 	comm[strcspn(comm, "\n")] = 0;
 	return comm;
+}
+
+const char *queue_kind_name(__u32 kind)
+{
+	return kind == GMA_QUEUE_KIND_RECEIVE ? "receive" : "request";
 }
 
 const char *human_size(__u64 bytes)

@@ -125,11 +125,11 @@ static int dump_via_process(const struct gma_vm *vm, struct dump *d)
 static int relist(struct gma_vm_lister *l, pid_t pid, struct gma_vm **vms, size_t *n,
 		  const struct gma_vm **vm)
 {
-	int err = gma_vm_lister_list(l, vms, n);
+	int err = gma_vm_lister_list(l, vms, n, sizeof(**vms));
 
 	if (err)
 		return report_bpf_error(err, "listing VMs");
-	*vm = gma_vms_find_pid(*vms, *n, pid);
+	*vm = gma_vms_find_pid(*vms, *n, sizeof(**vms), pid);
 	if (!*vm) {
 		fprintf(stderr, "gma-trace: VM pid %d exited during the read\n", pid);
 		return -ESRCH;
@@ -164,7 +164,7 @@ static int dump_consistent(struct gma_vm **vms, size_t *n, const struct gma_vm *
 		if (avm->id == (*vm)->id && avm->generation == (*vm)->generation)
 			break;
 		/* read again with the memslots as they are now */
-		gma_vms_free(*vms, *n);
+		gma_vms_free(*vms);
 		*vms = after;
 		*n = nafter;
 		*vm = avm;
@@ -172,7 +172,7 @@ static int dump_consistent(struct gma_vm **vms, size_t *n, const struct gma_vm *
 		nafter = 0;
 		err = -EAGAIN;
 	}
-	gma_vms_free(after, nafter);
+	gma_vms_free(after);
 	gma_vm_lister_free(l);
 	if (err != -EAGAIN)
 		return err;
@@ -283,6 +283,6 @@ int cmd_mem(int argc, char **argv)
 out:
 	free(d.data);
 	free(d.state);
-	gma_vms_free(vms, n);
+	gma_vms_free(vms);
 	return err ? 1 : 0;
 }

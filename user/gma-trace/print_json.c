@@ -54,7 +54,7 @@ static void json_ioeventfds(struct gma_json *w, const struct gma_vm *vm)
 	gma_json_name(w, "ioeventfds");
 	gma_json_start_array(w);
 	for (size_t k = 0; k < vm->nr_ioeventfds; k++) {
-		const struct gma_ioeventfd *e = &vm->ioeventfds[k];
+		const struct gma_ioeventfd *e = gma_vm_ioeventfd(vm, k);
 
 		gma_json_start_object(w);
 		gma_json_string_field(w, "bus", gma_bus_name(e->bus));
@@ -87,7 +87,7 @@ static void json_vms(const struct gma_vm *vms, size_t n)
 		gma_json_name(w, "memslots");
 		gma_json_start_array(w);
 		for (size_t k = 0; k < vms[i].nr_slots; k++) {
-			const struct gma_memslot *s = &vms[i].slots[k];
+			const struct gma_memslot *s = gma_vm_slot(&vms[i], k);
 
 			gma_json_start_object(w);
 			gma_json_u64_field(w, "slot", s->id);
@@ -141,17 +141,17 @@ static void json_dump(const struct dump *d, const char *source, pid_t pid)
 	gma_json_end_object(w);
 }
 
-static void json_queue(const struct gma_rec_queue *q)
+static void json_queue(const struct gma_queue_event *q)
 {
 	struct gma_json *w = record("queue");
 
 	gma_json_u64_field(w, "ts_ns", q->ts_ns);
-	queue_fields(w, q->pid, q->device_id, q->key.base, q->key.queue);
-	gma_json_u64_field(w, "num", q->num);
-	gma_json_u64_field(w, "desc", q->desc);
-	gma_json_u64_field(w, "driver", q->driver);
-	gma_json_u64_field(w, "device", q->device);
-	gma_json_u64_field(w, "flags", q->flags);
+	queue_fields(w, q->pid, q->device_id, q->base, q->queue);
+	gma_json_u64_field(w, "num", q->layout.num);
+	gma_json_u64_field(w, "desc", q->layout.desc);
+	gma_json_u64_field(w, "driver", q->layout.driver);
+	gma_json_u64_field(w, "device", q->layout.device);
+	gma_json_u64_field(w, "flags", q->layout.flags);
 	gma_json_end_object(w);
 }
 
@@ -166,7 +166,7 @@ static void json_completion(const struct gma_completion *c)
 	struct gma_json *w = record("completion");
 
 	gma_json_u64_field(w, "ts_ns", c->ts_ns);
-	queue_fields(w, c->pid, c->device_id, c->key->base, c->key->queue);
+	queue_fields(w, c->pid, c->device_id, c->base, c->queue);
 	gma_json_u64_field(w, "head", c->head);
 	gma_json_u64_field(w, "len", c->len);
 	gma_json_u64_field(w, "latency_ns", c->latency_ns);
@@ -185,26 +185,26 @@ static void json_attach(const struct gma_attach_chains *a, bool descs)
 
 	(void)descs; /* JSON chains always hold their descriptors */
 	for (__u32 i = 0; i < a->nr_chains; i++) {
-		const struct gma_ring_chain *c = &a->chains[i];
+		const struct gma_chain *c = gma_attach_chain(a, i);
 		struct gma_chain_view v;
 
-		gma_chain_view_ring(&v, c, a->device_id, a->key->queue);
+		gma_chain_view_ring(&v, c, a->device_id, a->queue);
 		gma_chain_summary(&v, summary, sizeof(summary));
 		w = record("attach_chain");
 		gma_json_u64_field(w, "ts_ns", a->ts_ns);
-		queue_fields(w, a->pid, a->device_id, a->key->base, a->key->queue);
-		gma_json_u64_field(w, "avail_idx", c->avail_pos);
+		queue_fields(w, a->pid, a->device_id, a->base, a->queue);
+		gma_json_u64_field(w, "avail_idx", c->avail_idx);
 		gma_json_u64_field(w, "head", c->head);
-		gma_json_u64_field(w, "nr_descs", c->nr_descs);
+		gma_json_u64_field(w, "nr_descs", c->nr_walked);
 		gma_json_u64_field(w, "total_len", c->total_len);
-		gma_json_bool_field(w, "indirect", c->indirect_addr != 0);
+		gma_json_bool_field(w, "indirect", c->flags & GMA_CHAIN_INDIRECT);
 		gma_json_bool_field(w, "age_unknown", true);
 		gma_chain_json_members(w, summary, &v);
 		gma_json_end_object(w);
 	}
 	w = record("attach");
 	gma_json_u64_field(w, "ts_ns", a->ts_ns);
-	queue_fields(w, a->pid, a->device_id, a->key->base, a->key->queue);
+	queue_fields(w, a->pid, a->device_id, a->base, a->queue);
 	gma_json_u64_field(w, "in_flight", a->in_flight);
 	gma_json_u64_field(w, "listed", a->nr_chains);
 	gma_json_u64_field(w, "not_listed", a->not_listed);
@@ -218,7 +218,7 @@ static void json_anomaly(const struct gma_anomaly_event *a)
 	struct gma_json *w = record("anomaly");
 
 	gma_json_u64_field(w, "ts_ns", a->ts_ns);
-	queue_fields(w, a->pid, a->device_id, a->key->base, a->key->queue);
+	queue_fields(w, a->pid, a->device_id, a->base, a->queue);
 	if (a->head != ~0u)
 		gma_json_u64_field(w, "head", a->head);
 	gma_json_name(w, "anomalies");
@@ -231,11 +231,24 @@ static void health_fields(struct gma_json *w, const struct gma_queue_health *h)
 {
 	gma_json_string_field(w, "verdict", gma_health_name(h->verdict));
 	gma_json_bool_field(w, "stuck", h->stuck);
+	gma_json_string_field(w, "kind", queue_kind_name(h->stats->kind));
 	gma_json_name(w, "evidence");
 	gma_json_start_object(w);
 	gma_json_u64_field(w, "now_ns", h->now_ns);
 	gma_json_u64_field(w, "window_ns", h->window_ns);
 	gma_json_u64_field(w, "oldest_request_ns", h->oldest_request_ns);
+	gma_json_bool_field(w, "oldest_request_age_at_least", h->age_lower_bound);
+	gma_json_u64_field(w, "attached_ns", h->attached_ns);
+	gma_json_u64_field(w, "empty_since_ns", h->empty_since_ns);
+	if (h->device_view_ns) {
+		gma_json_name(w, "device_view");
+		gma_json_start_object(w);
+		gma_json_u64_field(w, "ts_ns", h->device_view_ns);
+		gma_json_u64_field(w, "last_avail_idx", h->device_last_avail);
+		gma_json_u64_field(w, "used_idx", h->device_used);
+		gma_json_u64_field(w, "inuse", h->device_inuse);
+		gma_json_end_object(w);
+	}
 	gma_json_u64_field(w, "last_notify_ns", h->last_notify_ns);
 	gma_json_u64_field(w, "notified_avail", h->notified_avail);
 	gma_json_u64_field(w, "avail_moved_ns", h->avail_moved_ns);
@@ -272,7 +285,7 @@ static void json_queue_stats(const struct gma_queue_health *h, size_t n, bool la
 {
 	(void)last;
 	for (size_t i = 0; i < n; i++) {
-		const struct gma_queue_stats *st = &h[i].st;
+		const struct gma_queue_stats *st = h[i].stats;
 		struct gma_json *w = record("queue_stats");
 
 		queue_fields(w, st->pid, st->device_id, st->base, st->queue);
@@ -291,6 +304,7 @@ static void json_queue_stats(const struct gma_queue_health *h, size_t n, bool la
 		gma_json_u64_field(w, "silent", st->silent);
 		gma_json_u64_field(w, "in_flight_at_attach", st->in_flight_at_attach);
 		gma_json_bool_field(w, "indices_known", st->indices_known);
+		gma_json_string_field(w, "kind", queue_kind_name(st->kind));
 		gma_json_u64_field(w, "latency_avg_ns",
 				   st->latency_n ? st->latency_sum_ns / st->latency_n : 0);
 		gma_json_u64_field(w, "latency_max_ns", st->latency_max_ns);
@@ -299,11 +313,12 @@ static void json_queue_stats(const struct gma_queue_health *h, size_t n, bool la
 	}
 }
 
-static void json_health(const struct gma_queue_health *h, size_t n, bool last)
+static void json_health(const struct gma_queue_health *h, size_t n, bool last, bool all)
 {
 	(void)last;
+	(void)all; /* every queue: a program filters */
 	for (size_t i = 0; i < n; i++) {
-		const struct gma_queue_stats *st = &h[i].st;
+		const struct gma_queue_stats *st = h[i].stats;
 		struct gma_json *w = record("queue_health");
 
 		queue_fields(w, st->pid, st->device_id, st->base, st->queue);
@@ -398,8 +413,8 @@ static void json_summary(const struct trace_summary *s)
 
 		gma_json_start_object(w);
 		gma_json_string_field(w, "address",
-				      gma_device_address(s->health[i].st.base, addr, sizeof(addr)));
-		gma_json_u64_field(w, "queue", s->health[i].st.queue);
+				      gma_device_address(s->health[i].base, addr, sizeof(addr)));
+		gma_json_u64_field(w, "queue", s->health[i].queue);
 		gma_json_string_field(w, "verdict", gma_health_name(s->health[i].verdict));
 		gma_json_bool_field(w, "stuck", s->health[i].stuck);
 		gma_json_end_object(w);
@@ -436,13 +451,13 @@ static void json_ring(const struct queue_spec *q, const struct gma_ring *ring, b
 	gma_json_name(w, "chains");
 	gma_json_start_array(w);
 	for (__u32 i = 0; i < ring->nr_chains; i++) {
-		const struct gma_ring_chain *c = &ring->chains[i];
+		const struct gma_chain *c = gma_ring_chain(ring, i);
 		struct gma_chain_view v;
 
 		gma_chain_view_ring(&v, c, q->device_id, q->index);
 		gma_chain_summary(&v, summary, sizeof(summary));
 		gma_json_start_object(w);
-		gma_json_u64_field(w, "avail_idx", c->avail_pos);
+		gma_json_u64_field(w, "avail_idx", c->avail_idx);
 		gma_json_u64_field(w, "head", c->head);
 		gma_json_u64_field(w, "nr_descs", c->nr_descs);
 		gma_chain_json_members(w, summary, &v);
@@ -452,10 +467,12 @@ static void json_ring(const struct queue_spec *q, const struct gma_ring *ring, b
 	gma_json_name(w, "used");
 	gma_json_start_array(w);
 	for (__u32 i = 0; i < ring->nr_used; i++) {
+		const struct gma_ring_used_elem *u = gma_ring_used(ring, i);
+
 		gma_json_start_object(w);
-		gma_json_u64_field(w, "pos", ring->used[i].pos);
-		gma_json_u64_field(w, "id", ring->used[i].id);
-		gma_json_u64_field(w, "len", ring->used[i].len);
+		gma_json_u64_field(w, "pos", u->pos);
+		gma_json_u64_field(w, "id", u->id);
+		gma_json_u64_field(w, "len", u->len);
 		gma_json_end_object(w);
 	}
 	gma_json_end_array(w);

@@ -36,7 +36,7 @@ static void text_ioeventfds(const struct gma_vm *vm)
 		return;
 	printf("  %-10s %-18s %-4s %s\n", "IOEVENTFD", "ADDR", "LEN", "DATAMATCH");
 	for (size_t k = 0; k < vm->nr_ioeventfds; k++) {
-		const struct gma_ioeventfd *e = &vm->ioeventfds[k];
+		const struct gma_ioeventfd *e = gma_vm_ioeventfd(vm, k);
 		char len[16] = "any";
 
 		if (e->len)
@@ -65,7 +65,7 @@ static void text_vms(const struct gma_vm *vms, size_t n)
 		printf("  %5s  %-18s %-18s %-10s %-18s %s\n", "SLOT", "GPA", "END", "SIZE", "HVA",
 		       "FLAGS");
 		for (size_t k = 0; k < vms[i].nr_slots; k++) {
-			const struct gma_memslot *s = &vms[i].slots[k];
+			const struct gma_memslot *s = gma_vm_slot(&vms[i], k);
 
 			printf("  %5u  0x%016llx 0x%016llx %-10s 0x%016llx ", s->id,
 			       (unsigned long long)s->gpa,
@@ -126,19 +126,20 @@ static void text_dump(const struct dump *d, const char *source, pid_t pid)
 	for_each_unread(d, print_range, NULL);
 }
 
-static void text_queue(const struct gma_rec_queue *q)
+static void text_queue(const struct gma_queue_event *q)
 {
 	print_time(stdout, q->ts_ns);
-	printf(" %u ", q->pid);
-	gma_print_queue_label(stdout, q->device_id, q->key.base, q->key.queue);
-	printf(" ready: %u entries, desc 0x%llx driver 0x%llx device 0x%llx%s\n", q->num,
-	       (unsigned long long)q->desc, (unsigned long long)q->driver,
-	       (unsigned long long)q->device, q->flags & GMA_QUEUE_LEGACY ? " (legacy)" : "");
+	printf(" %u ", (unsigned int)q->pid);
+	gma_print_queue_label(stdout, q->device_id, q->base, q->queue);
+	printf(" ready: %u entries, desc 0x%llx driver 0x%llx device 0x%llx%s\n", q->layout.num,
+	       (unsigned long long)q->layout.desc, (unsigned long long)q->layout.driver,
+	       (unsigned long long)q->layout.device,
+	       q->layout.flags & GMA_QUEUE_LEGACY ? " (legacy)" : "");
 }
 
 static void text_chain(const struct gma_chain *c, bool descs)
 {
-	print_time(stdout, c->rec->ts_ns);
+	print_time(stdout, c->ts_ns);
 	gma_chain_print(stdout, c, descs);
 }
 
@@ -146,7 +147,7 @@ static void text_completion(const struct gma_completion *c)
 {
 	print_time(stdout, c->ts_ns);
 	printf(" %d ", c->pid);
-	gma_print_queue_label(stdout, c->device_id, c->key->base, c->key->queue);
+	gma_print_queue_label(stdout, c->device_id, c->base, c->queue);
 	printf(" used head %u len %u", c->head, c->len);
 	if (c->age_unknown)
 		printf(" age unknown (in flight at attach)");
@@ -161,17 +162,17 @@ static void text_attach(const struct gma_attach_chains *a, bool descs)
 	char summary[256], an[256];
 
 	for (__u32 i = 0; i < a->nr_chains; i++) {
-		const struct gma_ring_chain *c = &a->chains[i];
+		const struct gma_chain *c = gma_attach_chain(a, i);
 		struct gma_chain_view v;
 
-		gma_chain_view_ring(&v, c, a->device_id, a->key->queue);
+		gma_chain_view_ring(&v, c, a->device_id, a->queue);
 		gma_chain_summary(&v, summary, sizeof(summary));
 		print_time(stdout, a->ts_ns);
 		printf(" %d ", a->pid);
-		gma_print_queue_label(stdout, a->device_id, a->key->base, a->key->queue);
-		printf(" avail %u head %u: %s (%u desc%s%s)", c->avail_pos, c->head, summary,
-		       c->nr_descs, c->nr_descs == 1 ? "" : "s",
-		       c->indirect_addr ? ", indirect" : "");
+		gma_print_queue_label(stdout, a->device_id, a->base, a->queue);
+		printf(" avail %u head %u: %s (%u desc%s%s)", c->avail_idx, c->head, summary,
+		       c->nr_walked, c->nr_walked == 1 ? "" : "s",
+		       c->flags & GMA_CHAIN_INDIRECT ? ", indirect" : "");
 		if (c->anomalies & ~GMA_ANOM_CHAIN_TRUNCATED) {
 			gma_anomaly_format(c->anomalies, an, sizeof(an));
 			printf(" !! %s", an);
@@ -183,7 +184,7 @@ static void text_attach(const struct gma_attach_chains *a, bool descs)
 	if (a->not_listed) {
 		print_time(stdout, a->ts_ns);
 		printf(" %d ", a->pid);
-		gma_print_queue_label(stdout, a->device_id, a->key->base, a->key->queue);
+		gma_print_queue_label(stdout, a->device_id, a->base, a->queue);
 		printf(" %u more in flight at attach not listed (%u in all)\n", a->not_listed,
 		       a->in_flight);
 	}
@@ -196,7 +197,7 @@ static void text_anomaly(const struct gma_anomaly_event *a)
 			continue;
 		print_time(stdout, a->ts_ns);
 		printf(" %d ", a->pid);
-		gma_print_queue_label(stdout, a->device_id, a->key->base, a->key->queue);
+		gma_print_queue_label(stdout, a->device_id, a->base, a->queue);
 		if (a->head != ~0u)
 			printf(" head %u", a->head);
 		printf(" ANOMALY %s: %s\n", gma_anomaly_name(1u << b) ?: "unknown",
@@ -210,19 +211,19 @@ static void text_queue_stats(const struct gma_queue_health *h, size_t n, bool la
 
 	if (!last && isatty(1))
 		printf("\033[H\033[2J");
-	printf("%-16s %-12s %2s %5s %6s %6s %6s %8s %8s %8s %9s %9s %5s %s\n", "DEVICE", "ADDRESS",
-	       "Q", "NUM", "AVAIL", "USED", "INFLT", "NOTIFY", "CHAINS", "DONE", "LAT-AVG",
-	       "LAT-MAX", "ANOM", "VERDICT");
+	printf("%-16s %-12s %2s %-7s %5s %6s %6s %6s %8s %8s %8s %9s %9s %5s %s\n", "DEVICE",
+	       "ADDRESS", "Q", "KIND", "NUM", "AVAIL", "USED", "INFLT", "NOTIFY", "CHAINS", "DONE",
+	       "LAT-AVG", "LAT-MAX", "ANOM", "VERDICT");
 	for (size_t i = 0; i < n; i++) {
-		const struct gma_queue_stats *st = &h[i].st;
+		const struct gma_queue_stats *st = h[i].stats;
 
-		printf("%-16s %-12s %2u %5u %6u %6u %6u %8llu %8llu %8llu %7.3fms %7.3fms %5llu "
-		       "%s\n",
+		printf("%-16s %-12s %2u %-7s %5u %6u %6u %6u %8llu %8llu %8llu %7.3fms %7.3fms "
+		       "%5llu %s\n",
 		       gma_device_label(st->device_id, label, sizeof(label)),
-		       gma_device_address(st->base, addr, sizeof(addr)), st->queue, st->num,
-		       st->last_avail, st->last_used, st->in_flight,
-		       (unsigned long long)st->notifies, (unsigned long long)st->chains,
-		       (unsigned long long)st->completions,
+		       gma_device_address(st->base, addr, sizeof(addr)), st->queue,
+		       queue_kind_name(st->kind), st->num, st->last_avail, st->last_used,
+		       st->in_flight, (unsigned long long)st->notifies,
+		       (unsigned long long)st->chains, (unsigned long long)st->completions,
 		       st->latency_n ? st->latency_sum_ns / 1e6 / st->latency_n : 0.0,
 		       st->latency_max_ns / 1e6, (unsigned long long)st->anomalies,
 		       gma_health_name(h[i].verdict));
@@ -246,7 +247,7 @@ char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
 	char a[32], b[32], c[32], irq[128];
 	const char *ring;
 
-	if (!h->st.indices_known) {
+	if (!h->stats->indices_known) {
 		snprintf(buf, len, "indices not read from the guest yet");
 		return buf;
 	}
@@ -266,7 +267,7 @@ char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
 			 h->msix_vector, (unsigned long long)h->interrupts);
 	else if (h->irq == GMA_IRQ_UNMAPPED)
 		snprintf(irq, sizeof(irq), "%s",
-			 GMA_KEY_IS_PCI(h->st.base) ?
+			 GMA_KEY_IS_PCI(h->base) ?
 				 "interrupts traced, the queue's MSI-X vector or message not seen" :
 				 "interrupts traced, the device's line not learnt yet");
 	else
@@ -275,16 +276,32 @@ char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
 	snprintf(buf, len,
 		 "avail %u (notified %u, moved %s), used %u (moved %s), last notify %s; avail "
 		 "flags %#x%s, used flags %#x%s%s; %s",
-		 h->st.last_avail, h->notified_avail, ago(h, h->avail_moved_ns, a, sizeof(a)),
-		 h->st.last_used, ago(h, h->used_moved_ns, b, sizeof(b)),
+		 h->stats->last_avail, h->notified_avail, ago(h, h->avail_moved_ns, a, sizeof(a)),
+		 h->stats->last_used, ago(h, h->used_moved_ns, b, sizeof(b)),
 		 ago(h, h->last_notify_ns, c, sizeof(c)), h->avail_flags,
 		 h->avail_flags & 1 ? " NO_INTERRUPT" : "", h->used_flags,
 		 h->used_flags & 1 ? " NO_NOTIFY" : "", ring, irq);
-	if (h->st.in_flight_at_attach) {
+	if (h->stats->in_flight_at_attach) {
 		size_t l = strlen(buf);
 
-		snprintf(buf + l, len - l, "; %u in flight since before the trace (age unknown)",
-			 h->st.in_flight_at_attach);
+		snprintf(buf + l, len - l,
+			 "; %u in flight since before the trace, attached %s (at least that old)",
+			 h->stats->in_flight_at_attach, ago(h, h->attached_ns, a, sizeof(a)));
+	}
+	if (h->empty_since_ns) {
+		size_t l = strlen(buf);
+
+		snprintf(buf + l, len - l, "; no receive buffer posted since %s",
+			 ago(h, h->empty_since_ns, a, sizeof(a)));
+	}
+	if (h->device_view_ns) {
+		size_t l = strlen(buf);
+
+		snprintf(buf + l, len - l,
+			 "; the device (its VMM, %s): next avail %u, used %u, %u taken and not "
+			 "completed",
+			 ago(h, h->device_view_ns, a, sizeof(a)), h->device_last_avail,
+			 h->device_used, h->device_inuse);
 	}
 	if (h->event_idx) {
 		size_t l = strlen(buf);
@@ -296,31 +313,69 @@ char *health_evidence(const struct gma_queue_health *h, char *buf, size_t len)
 	return buf;
 }
 
-/* One screen: a line per queue, then the evidence and what to look at for the stuck ones. */
-static void text_health(const struct gma_queue_health *h, size_t n, bool last)
+/*
+ * How much a queue needs the operator: 0 stuck, 1 not known (unknown, guest-stopped), 2
+ * healthy, 3 idle. The screen lists them in this order and folds the idle ones.
+ */
+static int attention(const struct gma_queue_health *h)
 {
-	char label[32], addr[32], ev[640], age[32];
+	if (h->stuck)
+		return 0;
+	if (h->verdict == GMA_HEALTH_IDLE)
+		return 3;
+	return h->verdict == GMA_HEALTH_HEALTHY ? 2 : 1;
+}
+
+static void text_health_line(const struct gma_queue_health *h, bool evidence)
+{
+	const struct gma_queue_stats *st = h->stats;
+	char label[32], addr[32], ev[1024], age[32];
+
+	if (h->oldest_request_ns && h->now_ns >= h->oldest_request_ns)
+		snprintf(age, sizeof(age), "%s%.3fs", h->age_lower_bound ? ">=" : "",
+			 (h->now_ns - h->oldest_request_ns) / 1e9);
+	else
+		snprintf(age, sizeof(age), "-");
+	printf("%-16s %-12s %2u %-7s %-22s %10s %6u\n",
+	       gma_device_label(st->device_id, label, sizeof(label)),
+	       gma_device_address(st->base, addr, sizeof(addr)), st->queue,
+	       queue_kind_name(st->kind), gma_health_name(h->verdict), age, st->in_flight);
+	if (evidence)
+		printf("    %s\n", health_evidence(h, ev, sizeof(ev)));
+	if (h->stuck || h->verdict == GMA_HEALTH_UNKNOWN || h->verdict == GMA_HEALTH_GUEST_STOPPED)
+		printf("    => %s\n", gma_health_reason(h->verdict));
+}
+
+/*
+ * One screen: the queues that need attention first (stuck, then not known), each with its
+ * evidence and what to look at, then the healthy ones; the idle ones folded into a count
+ * (all: every queue, each with its evidence).
+ */
+static void text_health(const struct gma_queue_health *h, size_t n, bool last, bool all)
+{
+	size_t idle = 0, posted = 0;
 
 	if (!last && isatty(1))
 		printf("\033[H\033[2J");
-	printf("%-16s %-12s %2s %-22s %10s %6s\n", "DEVICE", "ADDRESS", "Q", "VERDICT", "OLDEST",
-	       "INFLT");
-	for (size_t i = 0; i < n; i++) {
-		const struct gma_queue_stats *st = &h[i].st;
-
-		if (h[i].oldest_request_ns && h[i].now_ns >= h[i].oldest_request_ns)
-			snprintf(age, sizeof(age), "%.3fs",
-				 (h[i].now_ns - h[i].oldest_request_ns) / 1e9);
-		else
-			snprintf(age, sizeof(age), "-");
-		printf("%-16s %-12s %2u %-22s %10s %6u\n",
-		       gma_device_label(st->device_id, label, sizeof(label)),
-		       gma_device_address(st->base, addr, sizeof(addr)), st->queue,
-		       gma_health_name(h[i].verdict), age, st->in_flight);
-		printf("    %s\n", health_evidence(&h[i], ev, sizeof(ev)));
-		if (h[i].stuck)
-			printf("    => %s\n", gma_health_reason(h[i].verdict));
+	printf("%-16s %-12s %2s %-7s %-22s %10s %6s\n", "DEVICE", "ADDRESS", "Q", "KIND", "VERDICT",
+	       "OLDEST", "INFLT");
+	for (int rank = 0; rank <= 3; rank++) {
+		for (size_t i = 0; i < n; i++) {
+			if (attention(&h[i]) != rank)
+				continue;
+			if (rank == 3 && !all) {
+				idle++;
+				posted += h[i].stats->kind == GMA_QUEUE_KIND_RECEIVE &&
+					  h[i].stats->in_flight;
+				continue;
+			}
+			text_health_line(&h[i], all || rank < 2);
+		}
 	}
+	if (idle)
+		printf("%zu idle queue%s not listed (%zu receive queue%s with buffers posted, waiting "
+		       "for data); --all lists them\n",
+		       idle, idle == 1 ? "" : "s", posted, posted == 1 ? "" : "s");
 	fflush(stdout);
 }
 
@@ -341,9 +396,9 @@ static void text_summary(const struct trace_summary *s)
 		char label[32], addr[32];
 
 		fprintf(stderr, "  %s@%s queue %u: %s%s\n",
-			gma_device_label(s->health[i].st.device_id, label, sizeof(label)),
-			gma_device_address(s->health[i].st.base, addr, sizeof(addr)),
-			s->health[i].st.queue, gma_health_name(s->health[i].verdict),
+			gma_device_label(s->health[i].device_id, label, sizeof(label)),
+			gma_device_address(s->health[i].base, addr, sizeof(addr)),
+			s->health[i].queue, gma_health_name(s->health[i].verdict),
 			s->health[i].stuck ? " (stuck)" : "");
 	}
 	if (s->drops)
@@ -417,12 +472,12 @@ static void text_ring(const struct queue_spec *q, const struct gma_ring *ring, b
 		printf("  !! %s\n", an);
 	}
 	for (__u32 i = 0; i < ring->nr_chains; i++) {
-		const struct gma_ring_chain *c = &ring->chains[i];
+		const struct gma_chain *c = gma_ring_chain(ring, i);
 		struct gma_chain_view v;
 
 		gma_chain_view_ring(&v, c, q->device_id, q->index);
 		gma_chain_summary(&v, summary, sizeof(summary));
-		printf("  avail %u head %u: %s (%u desc%s)", c->avail_pos, c->head, summary,
+		printf("  avail %u head %u: %s (%u desc%s)", c->avail_idx, c->head, summary,
 		       c->nr_descs, c->nr_descs == 1 ? "" : "s");
 		if (c->anomalies) {
 			gma_anomaly_format(c->anomalies, an, sizeof(an));

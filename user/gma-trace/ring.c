@@ -349,7 +349,7 @@ static int open_process(struct gma_mem **mem, struct gma_region **regions, size_
 		if (!*mem)
 			err = report_error(-errno, "opening the VM's memory");
 	}
-	gma_vms_free(vms, nvms);
+	gma_vms_free(vms);
 	return err;
 }
 
@@ -363,7 +363,7 @@ static int list_qmp_queues(struct gma_qmp_queue **qs, size_t *n)
 	if (!qmp)
 		return report_qmp_error(-errno, args.qmp, "connecting (greeting, qmp_capabilities)",
 					NULL);
-	err = gma_qmp_virtio_queues(qmp, qs, n);
+	err = gma_qmp_virtio_queues(qmp, qs, n, sizeof(**qs));
 	if (err)
 		report_qmp_error(err, args.qmp, "x-query-virtio (listing the virtio queues)", qmp);
 	gma_qmp_close(qmp);

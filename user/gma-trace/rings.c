@@ -170,7 +170,7 @@ static void on_anomaly(void *ctx, const struct gma_anomaly_event *a)
 		out()->anomaly(a);
 }
 
-static void on_queue(void *ctx, const struct gma_rec_queue *q)
+static void on_queue(void *ctx, const struct gma_queue_event *q)
 {
 	(void)ctx;
 	if (!args.stats)
@@ -184,7 +184,7 @@ static void on_attach(void *ctx, const struct gma_attach_chains *a)
 		out()->attach(a, args.descs);
 }
 
-static void on_notify(void *ctx, const struct gma_rec_notify *n)
+static void on_notify(void *ctx, const struct gma_notify_event *n)
 {
 	(void)ctx;
 	(void)n;
@@ -213,7 +213,7 @@ static void print_stats(struct gma_tracer *t, bool final)
 	struct gma_queue_health *h;
 	size_t n;
 
-	if (gma_tracer_queue_health(t, health_window_ns(), &h, &n))
+	if (gma_tracer_queue_health(t, health_window_ns(), &h, &n, sizeof(*h)))
 		return;
 	out()->queue_stats(h, n, final);
 	free(h);
@@ -231,7 +231,7 @@ static void print_summary(struct gma_tracer *t)
 		struct gma_queue_stats *st;
 		size_t n;
 
-		if (!gma_tracer_queue_stats(t, &st, &n)) {
+		if (!gma_tracer_queue_stats(t, &st, &n, sizeof(*st))) {
 			seen.completions = 0;
 			for (size_t i = 0; i < n; i++)
 				seen.completions += st[i].completions;
@@ -241,9 +241,10 @@ static void print_summary(struct gma_tracer *t)
 	seen.drops = gma_tracer_drops(t);
 	seen.bad_records = gma_tracer_bad_records(t);
 	seen.max_rss_kb = ru.ru_maxrss;
-	if (!gma_tracer_queue_health(t, health_window_ns(), &h, &seen.nr_health))
+	if (!gma_tracer_queue_health(t, health_window_ns(), &h, &seen.nr_health, sizeof(*h)))
 		seen.health = h;
-	gma_tracer_unexplained_notifies(t, &us, &seen.nr_unexplained, &seen.unexplained_overflow);
+	gma_tracer_unexplained_notifies(t, &us, &seen.nr_unexplained, sizeof(*us),
+					&seen.unexplained_overflow);
 	seen.unexplained = us;
 	out()->summary(&seen);
 	free(h);
@@ -262,7 +263,7 @@ static void report_unexplained(struct gma_tracer *t, long now_ms)
 	struct gma_unexplained_notify *us;
 	size_t n;
 
-	if (gma_tracer_unexplained_notifies(t, &us, &n, NULL))
+	if (gma_tracer_unexplained_notifies(t, &us, &n, sizeof(*us), NULL))
 		return;
 	if (!reported && n)
 		reported = calloc(GMA_TRACER_UNEXPLAINED_MAX, sizeof(*reported));

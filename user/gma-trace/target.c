@@ -286,7 +286,7 @@ static int import_qmp_pci(struct gma_tracer *t, const struct gma_vm *vm, struct 
 			  const char *path, const struct gma_qmp_queue *qs, size_t n,
 			  size_t *imported)
 {
-	struct gma_pci_function fn;
+	GMA_OPTS(gma_pci_function, fn);
 	const char *step;
 	char addr[32];
 	int err;
@@ -348,7 +348,7 @@ static int import_qmp(struct gma_tracer *t, const struct gma_vm *vm, const char 
 	if (!qmp)
 		return report_qmp_error(-errno, path, "connecting (greeting, qmp_capabilities)",
 					NULL);
-	err = gma_qmp_virtio_queues(qmp, &qs, &n);
+	err = gma_qmp_virtio_queues(qmp, &qs, &n, sizeof(*qs));
 	if (err)
 		report_qmp_error(err, path, "x-query-virtio (listing the virtio queues)", qmp);
 	if (!err && ecam)
@@ -442,6 +442,38 @@ static int command_started(void)
 	return -e;
 }
 
+void target_device_views(struct gma_tracer *t)
+{
+	static struct gma_qmp *qmp;
+	static bool failed;
+	struct gma_qmp_queue *qs;
+	size_t n;
+	int err;
+
+	if (!target.qmp || !target.vm || failed)
+		return;
+	if (!qmp)
+		qmp = gma_qmp_new(target.qmp, NULL);
+	err = qmp ? gma_qmp_virtio_queues(qmp, &qs, &n, sizeof(*qs)) : -errno;
+	if (err) {
+		report_qmp_error(err, target.qmp, "asking the devices' view of their queues", qmp);
+		fprintf(stderr, "gma-trace: the verdicts rest on the rings alone from now on\n");
+		gma_qmp_close(qmp);
+		qmp = NULL;
+		failed = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		GMA_OPTS(gma_device_view, v, .last_avail_idx = qs[i].last_avail_idx,
+			 .used_idx = qs[i].used_idx, .inuse = qs[i].inuse);
+
+		if (qs[i].vhost || !qs[i].mmio_base || !qs[i].layout.desc)
+			continue;
+		gma_tracer_set_device_view(t, target.vm->id, qs[i].mmio_base, qs[i].queue, &v);
+	}
+	free(qs);
+}
+
 int target_release(void)
 {
 	int err = 0;
@@ -479,7 +511,7 @@ void target_end(void)
 			kill(target.pid, SIGTERM);
 		waitpid(target.pid, &status, 0);
 	}
-	gma_vms_free(target.vms, target.nr_vms);
+	gma_vms_free(target.vms);
 	target.vms = NULL;
 	target.nr_vms = 0;
 	target.vm = NULL;

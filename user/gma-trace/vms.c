@@ -28,10 +28,10 @@ int cmd_vms(int argc, char **argv)
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EX_USAGE;
-	err = gma_vms_list(&vms, &n);
+	err = gma_vms_list(&vms, &n, sizeof(*vms));
 	if (err)
 		return report_bpf_error(err, "listing VMs");
 	out()->vms(vms, n);
-	gma_vms_free(vms, n);
+	gma_vms_free(vms);
 	return 0;
 }

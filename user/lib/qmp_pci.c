@@ -26,6 +26,7 @@
 #include <gma/qmp.h>
 #include <gma/virtio.h>
 
+#include "gma_internal.h"
 #include "qmp_internal.h"
 
 /* --- the PCI ECAM window ------------------------------------------------------------------ */
@@ -324,20 +325,26 @@ int gma_qmp_pci_function(struct gma_qmp *q, __u64 ecam_base, __u32 ecam_buses, _
 			 struct gma_pci_function *out)
 {
 	__u32 bus = (key >> 8) & 0xff, devfn = key & 0xff;
+	struct gma_pci_function *fn;
 	int err;
 
-	if (!q || !out || !GMA_KEY_IS_PCI(key) || key >> 16 != GMA_PCI_KEY >> 16 ||
+	if (!q || !OUT_VALID(out) || !GMA_KEY_IS_PCI(key) || key >> 16 != GMA_PCI_KEY >> 16 ||
 	    bus >= ecam_buses || ecam_buses > 256 || (ecam_base & 0xfffff) ||
 	    ecam_base >= 1ULL << 52)
 		return -EINVAL;
-	memset(out, 0, sizeof(*out));
+	fn = calloc(1, sizeof(*fn)); /* 700 bytes: off the stack */
+	if (!fn)
+		return -ENOMEM;
+	fn->sz = sizeof(*fn);
 	err = read_function_config(q, ecam_base + ((__u64)bus << 20 | (__u64)devfn << 12),
-				   out->config);
+				   fn->config);
 	if (!err)
-		err = read_bar_sizes(q, bus, devfn, out->bar_size);
+		err = read_bar_sizes(q, bus, devfn, fn->bar_size);
 	/* QEMU maps queues in order: its queue_notify_off reads the queue index */
 	for (__u32 i = 0; i < GMA_PCI_NOTIFY_QUEUES; i++)
-		out->queue_notify_off[i] = i;
-	out->notify_off_known = ~0ULL;
+		fn->queue_notify_off[i] = i;
+	fn->notify_off_known = ~0ULL;
+	GMA_COPY_OUT(out, fn);
+	free(fn);
 	return err;
 }

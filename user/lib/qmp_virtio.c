@@ -32,6 +32,7 @@
 #include <gma/qmp.h>
 #include <gma/virtio.h>
 
+#include "gma_internal.h"
 #include "qmp_internal.h"
 
 #define QMP_DEVICES_MAX 256
@@ -156,6 +157,7 @@ struct dev_info {
 	__u64 base;
 	__u32 device_id;
 	__u32 flags;
+	bool vhost; /* x-query-virtio-status has a "vhost-dev": the rings are vhost's */
 };
 
 /* qom-get of path's property into *ret (the caller puts it); -EREMOTEIO when QEMU has none. */
@@ -258,6 +260,7 @@ static int device_status(struct gma_qmp *q, struct dev_info *d)
 		d->flags |= GMA_QUEUE_EVENT_IDX;
 	if (has_feature(qmp_get(qmp_get(ret, "status"), "statuses"), "VIRTIO_CONFIG_S_DRIVER_OK"))
 		d->flags |= GMA_QUEUE_READY;
+	d->vhost = qmp_get(ret, "vhost-dev") != NULL;
 	json_object_put(ret);
 	return 0;
 }
@@ -283,6 +286,7 @@ static int queue_status(struct gma_qmp *q, const struct dev_info *d, __u32 index
 	out->device_id = d->device_id;
 	out->queue = index;
 	out->layout.flags = d->flags | GMA_QUEUE_FROM_USER;
+	out->vhost = d->vhost;
 	if (qmp_get_u64(ret, "vring-desc", &v))
 		out->layout.desc = v;
 	if (qmp_get_u64(ret, "vring-avail", &v))
@@ -368,7 +372,7 @@ static int add_device(struct gma_qmp *q, json_object *dev, const struct mmio_bus
 	return err;
 }
 
-int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t *n)
+int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t *n, size_t elem_sz)
 {
 	struct queue_list l = { 0 };
 	json_object *list = NULL;
@@ -376,7 +380,7 @@ int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t 
 	size_t nr_buses = 0, nr_devs;
 	int err;
 
-	if (!q || !out || !n)
+	if (!q || !out || !n || !elem_sz)
 		return -EINVAL;
 	*out = NULL;
 	*n = 0;
@@ -396,11 +400,13 @@ int gma_qmp_virtio_queues(struct gma_qmp *q, struct gma_qmp_queue **out, size_t 
 out:
 	json_object_put(list);
 	free(buses);
-	if (err) {
-		free(l.v);
-		return err;
+	if (!err) {
+		*out = gma_elems_copy(l.v, l.n, sizeof(*l.v), elem_sz);
+		err = *out ? 0 : -ENOMEM;
 	}
-	*out = l.v;
+	free(l.v);
+	if (err)
+		return err;
 	*n = l.n;
 	return 0;
 }

@@ -16,10 +16,18 @@
  * |                         | afterwards must look at avail itself: the spec's re-check); and |
  * |                         | the tracer can see its notifies (a virtio-pci function imported |
  * |                         | late has its notify area unknown) or has seen one               |
- * | device-not-consuming    | the oldest walked request in flight is older than the window    |
- * |                         | and the used index has not moved since it was made available    |
- * | device-slow             | the same request, and the used index moved since: the device    |
- * |                         | completes others                                                |
+ * | device-slow             | the oldest request in flight is older than the window, and the  |
+ * |                         | used index moved since it was made available: the device        |
+ * |                         | completes others. A request already in flight when the queue    |
+ * |                         | was imported (a trace attached late) counts as made available   |
+ * |                         | at the import: it is at least that old (age_lower_bound)        |
+ * | device-not-taking       | the same request, the used index not moved since, and the       |
+ * |                         | device's own view (its VMM's, gma_tracer_set_device_view(),     |
+ * |                         | given within the window) says it holds nothing and its next     |
+ * |                         | avail entry is behind avail: it never took the request (its     |
+ * |                         | notify was lost or never processed)                             |
+ * | device-not-consuming    | the same otherwise: the device took it (or its view is not      |
+ * |                         | known) and has completed nothing since (its backend)            |
  * | completed-no-interrupt  | EVENT_IDX: used ahead of used_event (the driver asked to hear   |
  * |                         | of it and has not reaped it) for the window, used_event seen    |
  * |                         | non-zero or to change (a driver that polls a queue, as Linux    |
@@ -40,16 +48,20 @@
  * |                         | paused VM, or one halted with nothing to wake it), or none      |
  * |                         | since the interrupt it should have handled: a driver that does  |
  * |                         | not run cannot be blamed                                        |
- * | healthy                 | a walked request in flight, or a ring index moved in the window |
- * | unknown                 | chains in flight since before the trace (an imported queue),    |
- * |                         | neither their age nor their kind known, and nothing walked      |
- * | idle                    | anything else (a NIC's receive buffers waiting for traffic)     |
+ * | driver-not-refilling    | a receive queue with no buffer posted (avail = used, not 0: it  |
+ * |                         | had some) for the window: whatever arrives has nowhere to go    |
+ * | healthy                 | a request in flight, or a ring index moved in the window        |
+ * | unknown                 | chains in flight since before the trace (an imported queue)     |
+ * |                         | whose kind the import could not tell, within the window after   |
+ * |                         | the import                                                      |
+ * | idle                    | anything else: nothing in flight, or a receive queue's buffers  |
+ * |                         | posted and waiting for data (a NIC's, a console port's)         |
  *
  * Without EVENT_IDX a driver's reaping leaves no trace in guest memory (its last used index is
- * private), so the last three verdicts need EVENT_IDX: such a queue is idle or healthy there.
- * Chains only ever seen in flight from before the trace (an imported queue) have no age, and
- * may be requests or buffers waiting for traffic: such a queue is unknown, never idle, until
- * the driver makes a new request.
+ * private), so the three verdicts on used entries need EVENT_IDX: such a queue is idle or
+ * healthy there. A receive queue (struct gma_queue_stats.kind) holds buffers, not requests:
+ * their age is not latency and none makes the device stuck; what stops such a queue is its
+ * driver no longer posting them.
  */
 #include <stddef.h>
 
@@ -64,10 +76,13 @@ static const struct {
 } verdicts[GMA_HEALTH_NR] = {
 	[GMA_HEALTH_UNKNOWN] = { "unknown",
 				 "the rings were not read yet (a packed ring is not decoded), or chains "
-				 "in flight since before the trace have no known age: wait for the "
-				 "poll, or for a new request",
+				 "in flight since before the trace are of a kind the import could not "
+				 "tell: wait for the window",
 				 false },
-	[GMA_HEALTH_IDLE] = { "idle", "nothing in flight, nothing moved", false },
+	[GMA_HEALTH_IDLE] = { "idle",
+			      "nothing in flight, or receive buffers posted and waiting for data; "
+			      "nothing moved",
+			      false },
 	[GMA_HEALTH_HEALTHY] = { "healthy", "requests complete, the rings move", false },
 	[GMA_HEALTH_DRIVER_NOT_NOTIFYING] = { "driver-not-notifying",
 					      "the driver made buffers available and never notified the device, which asked to "
@@ -98,6 +113,17 @@ static const struct {
 				       "the driver has work waiting, but no vCPU of the VM ran in the window: "
 				       "the VM is paused (QMP query-status) or halted with nothing to wake it",
 				       false },
+	[GMA_HEALTH_DEVICE_NOT_TAKING] = { "device-not-taking",
+					   "the device never took the request from the ring (its "
+					   "VMM holds nothing and its next avail entry is behind): "
+					   "its notify was lost or never processed (the VMM's "
+					   "ioeventfd, its event loop or iothread)",
+					   true },
+	[GMA_HEALTH_DRIVER_NOT_REFILLING] = { "driver-not-refilling",
+					      "a receive queue with no buffer posted: what arrives "
+					      "has nowhere to go; look at the guest driver's refill "
+					      "path (its memory, a stalled NAPI poll)",
+					      true },
 };
 
 const char *gma_health_name(__u32 verdict)
@@ -142,7 +168,7 @@ static bool within_window(const struct gma_queue_health *h, __u64 ts)
  */
 static bool device_wants_notify(const struct gma_queue_health *h)
 {
-	__u16 avail = h->st.last_avail;
+	__u16 avail = h->stats->last_avail;
 
 	if (!h->ring_fields_known || !h->notify_asked_before)
 		return false;
@@ -165,9 +191,19 @@ static enum gma_health against_driver(const struct gma_queue_health *h, enum gma
 	return v;
 }
 
+/*
+ * The device's own view, given within the window, says it never took the request in flight:
+ * it holds nothing, and avail has entries past its next one.
+ */
+static bool device_never_took(const struct gma_queue_health *h)
+{
+	return within_window(h, h->device_view_ns) && !h->device_inuse &&
+	       ahead(h->stats->last_avail, h->device_last_avail);
+}
+
 enum gma_health qh_verdict(const struct gma_queue_health *h)
 {
-	const struct gma_queue_stats *st = &h->st;
+	const struct gma_queue_stats *st = h->stats;
 
 	if (!st->indices_known || (st->flags & GMA_QUEUE_PACKED))
 		return GMA_HEALTH_UNKNOWN;
@@ -175,9 +211,12 @@ enum gma_health qh_verdict(const struct gma_queue_health *h)
 	    held(h, h->unnotified_since_ns) && device_wants_notify(h) &&
 	    (h->notify_observable || h->last_notify_ns))
 		return against_driver(h, GMA_HEALTH_DRIVER_NOT_NOTIFYING, 0);
-	if (held(h, h->oldest_request_ns))
-		return h->used_moved_ns > h->oldest_request_ns ? GMA_HEALTH_DEVICE_SLOW :
-								 GMA_HEALTH_DEVICE_NOT_CONSUMING;
+	if (held(h, h->oldest_request_ns)) {
+		if (h->used_moved_ns > h->oldest_request_ns)
+			return GMA_HEALTH_DEVICE_SLOW;
+		return device_never_took(h) ? GMA_HEALTH_DEVICE_NOT_TAKING :
+					      GMA_HEALTH_DEVICE_NOT_CONSUMING;
+	}
 	if (h->event_idx && h->ring_fields_known && h->used_event_moved &&
 	    ahead(st->last_used, h->used_event) && held(h, h->unreaped_since_ns) &&
 	    !within_window(h, h->avail_moved_ns)) {
@@ -189,10 +228,14 @@ enum gma_health qh_verdict(const struct gma_queue_health *h)
 			return against_driver(h, GMA_HEALTH_NOT_REAPING, h->last_irq_ns);
 		return against_driver(h, GMA_HEALTH_UNREAPED, 0);
 	}
+	/* avail 0: never given a buffer since its set-up (a port no one opened), not emptied */
+	if (st->kind == GMA_QUEUE_KIND_RECEIVE && held(h, h->empty_since_ns) && st->last_avail)
+		return against_driver(h, GMA_HEALTH_DRIVER_NOT_REFILLING, 0);
 	if (h->oldest_request_ns || within_window(h, h->avail_moved_ns) ||
 	    within_window(h, h->used_moved_ns))
 		return GMA_HEALTH_HEALTHY;
-	if (st->in_flight_at_attach)
+	if (st->kind != GMA_QUEUE_KIND_RECEIVE && st->in_flight_at_attach &&
+	    !held(h, h->attached_ns))
 		return GMA_HEALTH_UNKNOWN;
 	return GMA_HEALTH_IDLE;
 }

@@ -7,6 +7,7 @@
 
 #include "gma_internal.h"
 #include "queue_health.h"
+#include "queue_kind.h"
 #include "queue_model.h"
 
 void qm_init(struct queue_model *m, const struct gma_ring_callbacks *cb, void *ctx)
@@ -88,12 +89,15 @@ static void raise_anomaly(struct queue_model *m, struct qm_queue *q,
 			  pid_t pid)
 {
 	struct gma_anomaly_event ev = {
-		.key = key,
+		.sz = sizeof(ev),
+		.vm_id = key->vm_id,
+		.base = key->base,
+		.queue = key->queue,
+		.device_id = q ? q->st.device_id : device_id_of(m, key->vm_id, key->base),
+		.pid = pid,
 		.ts_ns = ts,
 		.anomalies = bits,
 		.head = head,
-		.device_id = q ? q->st.device_id : device_id_of(m, key->vm_id, key->base),
-		.pid = pid,
 	};
 
 	if (!bits)
@@ -178,6 +182,20 @@ static void set_layout(struct queue_model *m, struct qm_queue *q, __u64 desc, __
 void qm_on_queue(struct queue_model *m, const struct gma_rec_queue *r)
 {
 	struct qm_queue *q = queue_of(m, &r->key, r->pid);
+	struct gma_queue_event ev = {
+		.sz = sizeof(ev),
+		.vm_id = r->key.vm_id,
+		.base = r->key.base,
+		.queue = r->key.queue,
+		.device_id = r->device_id,
+		.pid = r->pid,
+		.ts_ns = r->ts_ns,
+		.layout = { .desc = r->desc,
+			    .driver = r->driver,
+			    .device = r->device,
+			    .num = r->num,
+			    .flags = r->flags },
+	};
 
 	if (!q)
 		return;
@@ -185,7 +203,33 @@ void qm_on_queue(struct queue_model *m, const struct gma_rec_queue *r)
 		q->st.device_id = r->device_id;
 	set_layout(m, q, r->desc, r->driver, r->device, r->num, r->flags, r->ts_ns);
 	if (m->cb.on_queue)
-		m->cb.on_queue(m->ctx, r);
+		m->cb.on_queue(m->ctx, &ev);
+}
+
+/* A chain of the queue seen: its kind says the queue's (queue_kind.c). */
+static void saw_kind(struct qm_queue *q, bool request)
+{
+	if (request)
+		q->saw_request = true;
+	else
+		q->saw_receive = true;
+}
+
+/* Since when no buffer is posted (avail == used), as the indices now say. */
+static void track_empty(struct qm_queue *q, __u64 ts)
+{
+	if (!q->avail_known || !q->used_known || q->st.last_avail != q->st.last_used)
+		q->empty_since_ns = 0;
+	else if (!q->empty_since_ns)
+		q->empty_since_ns = ts ? ts : 1;
+}
+
+/* The queue's kind: its chains', else its device type's and index's (queue_kind.c). */
+static bool qm_receive(const struct qm_queue *q)
+{
+	if (q->saw_request)
+		return false;
+	return q->saw_receive || qk_receive_by_index(q->st.device_id, q->key.queue);
 }
 
 void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
@@ -208,9 +252,38 @@ void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
 	q->st.indices_known = 1;
 	q->notified_avail = ring->avail_idx; /* what came before the trace is not judged */
 	q->notified_known = true;
-	for (__u32 i = 0; q->in_flight_ts && i < ring->nr_heads; i++)
-		if (ring->heads[i] < q->st.num)
-			q->in_flight_ts[ring->heads[i]] = QM_AGE_UNKNOWN;
+	q->attached_ns = ring->ts_ns ? ring->ts_ns : 1;
+	for (__u32 i = 0; q->in_flight_ts && i < ring->nr_heads; i++) {
+		__u16 head = ring->heads[i];
+
+		if (head >= q->st.num)
+			continue;
+		q->in_flight_ts[head] = QM_AGE_UNKNOWN;
+		q->is_request[head] = ring->is_request && ring->is_request[i];
+		if (ring->is_request)
+			saw_kind(q, ring->is_request[i]);
+	}
+	track_empty(q, q->attached_ns);
+}
+
+int qm_set_device_view(struct queue_model *m, const struct gma_queue_key *key,
+		       const struct gma_device_view *view, __u64 now_ns)
+{
+	for (size_t i = 0; i < m->nr_queues; i++) {
+		struct qm_queue *q = &m->queues[i];
+
+		if (!same_key(&q->key, key))
+			continue;
+		q->view = (struct gma_device_view){
+			.sz = sizeof(q->view),
+			.last_avail_idx = OPTS_GET(view, last_avail_idx, 0),
+			.used_idx = OPTS_GET(view, used_idx, 0),
+			.inuse = OPTS_GET(view, inuse, 0),
+		};
+		q->view_ns = now_ns ? now_ns : 1;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 /* Whether the queue's driver and device use VIRTIO_RING_F_EVENT_IDX. */
@@ -246,6 +319,7 @@ static void follow_avail(struct qm_queue *q, __u16 avail, __u64 ts)
 		q->unnotified_since_ns = 0;
 	else if (!q->unnotified_since_ns)
 		q->unnotified_since_ns = ts ? ts : 1;
+	track_empty(q, ts);
 }
 
 void qm_on_avail_idx(struct queue_model *m, const struct gma_queue_key *key, __u16 avail_idx,
@@ -296,6 +370,11 @@ const struct gma_queue_stats *qm_queue_at(struct queue_model *m, size_t i,
 	return &m->queues[i].st;
 }
 
+__u64 qm_queue_features(const struct queue_model *m, size_t i)
+{
+	return i < m->nr_queues ? m->queues[i].features : 0;
+}
+
 void qm_on_notify(struct queue_model *m, const struct gma_rec_notify *r)
 {
 	struct qm_queue *q = queue_of(m, &r->key, r->pid);
@@ -319,48 +398,69 @@ void qm_on_notify(struct queue_model *m, const struct gma_rec_notify *r)
 			follow_avail(q, r->avail_new, r->ts_ns);
 	}
 	raise_anomaly(m, q, &r->key, r->ts_ns, r->anomalies, ~0u, r->pid);
-	if (m->cb.on_notify)
-		m->cb.on_notify(m->ctx, r);
+	if (m->cb.on_notify) {
+		struct gma_notify_event ev = {
+			.sz = sizeof(ev),
+			.vm_id = r->key.vm_id,
+			.base = r->key.base,
+			.queue = r->key.queue,
+			.device_id = q ? q->st.device_id :
+					 device_id_of(m, r->key.vm_id, r->key.base),
+			.pid = r->pid,
+			.tid = r->tid,
+			.ts_ns = r->ts_ns,
+			.avail_old = r->avail_old,
+			.avail_new = r->avail_new,
+			.used_idx = r->used_idx,
+			.flags = r->flags,
+			.nr_chains = r->nr_chains,
+			.nr_skipped = r->nr_skipped,
+			.anomalies = r->anomalies,
+		};
+
+		m->cb.on_notify(m->ctx, &ev);
+	}
 }
 
 void qm_on_chain(struct queue_model *m, struct gma_chain *c)
 {
-	const struct gma_rec_chain *r = c->rec;
-	struct qm_queue *q;
-	__u32 n = r->nr_recorded < GMA_CHAIN_DESC_MAX ? r->nr_recorded : GMA_CHAIN_DESC_MAX;
+	struct gma_queue_key key = { .vm_id = c->vm_id, .base = c->base, .queue = c->queue };
+	struct qm_queue *q = queue_of(m, &key, c->pid);
 
-	c->pid = r->pid;
-	q = queue_of(m, &r->key, c->pid);
-	c->anomalies |= r->anomalies;
 	/* a buffer whose sampled bytes lie outside guest memory */
-	for (__u32 i = 0; i < n; i++)
-		for (__u32 b = 0; b < c->nbytes[i]; b++)
-			if (c->state[i][b] == GMA_BYTE_UNMAPPED) {
+	for (__u32 i = 0; i < c->nr_descs; i++) {
+		const struct gma_chain_desc *d = gma_chain_desc(c, i);
+
+		for (__u32 b = 0; b < d->nbytes; b++)
+			if (d->state[b] == GMA_BYTE_UNMAPPED) {
 				c->anomalies |= GMA_ANOM_BUFFER_UNMAPPED;
 				break;
 			}
+	}
 	if (q) {
 		q->st.chains++;
 		c->device_id = q->st.device_id;
 		c->features = q->features;
 		/* still in flight: the driver made it available again before the device used it */
-		if (q->in_flight_ts && r->head < q->st.num && q->in_flight_ts[r->head] &&
-		    !q->done_early[r->head])
+		if (q->in_flight_ts && c->head < q->st.num && q->in_flight_ts[c->head] &&
+		    !q->done_early[c->head])
 			c->anomalies |= GMA_ANOM_HEAD_IN_FLIGHT;
-		if (q->in_flight_ts && r->head < q->st.num && q->done_early[r->head]) {
-			q->done_early[r->head] =
+		if (q->in_flight_ts && c->head < q->st.num && q->done_early[c->head]) {
+			q->done_early[c->head] =
 				false; /* its completion came first: not in flight */
-		} else if (q->in_flight_ts && r->head < q->st.num) {
-			q->in_flight_ts[r->head] = r->ts_ns ? r->ts_ns : 1;
-			q->is_request[r->head] = false;
-			for (__u32 i = 0; i < n; i++)
-				if (!(r->descs[i].flags & VRING_DESC_F_WRITE))
-					q->is_request[r->head] = true;
+		} else if (q->in_flight_ts && c->head < q->st.num) {
+			q->in_flight_ts[c->head] = c->ts_ns ? c->ts_ns : 1;
+			q->is_request[c->head] = false;
+			for (__u32 i = 0; i < c->nr_descs; i++)
+				if (!(gma_chain_desc(c, i)->flags & VRING_DESC_F_WRITE))
+					q->is_request[c->head] = true;
+			if (c->nr_descs)
+				saw_kind(q, q->is_request[c->head]);
 		}
 	}
 	if (m->cb.on_chain)
 		m->cb.on_chain(m->ctx, c);
-	raise_anomaly(m, q, &r->key, r->ts_ns, c->anomalies & ~GMA_ANOM_CHAIN_TRUNCATED, r->head,
+	raise_anomaly(m, q, &key, c->ts_ns, c->anomalies & ~GMA_ANOM_CHAIN_TRUNCATED, c->head,
 		      c->pid);
 }
 
@@ -385,12 +485,15 @@ void qm_on_used(struct queue_model *m, const struct gma_rec_used *r)
 	for (__u32 i = first; i < n; i++) {
 		__u32 id = r->elems[i].id;
 		struct gma_completion c = {
-			.key = &q->key,
+			.sz = sizeof(c),
+			.vm_id = q->key.vm_id,
+			.base = q->key.base,
+			.queue = q->key.queue,
+			.device_id = q->st.device_id,
+			.pid = r->pid,
 			.ts_ns = r->ts_ns,
 			.head = id,
 			.len = r->elems[i].len,
-			.device_id = q->st.device_id,
-			.pid = r->pid,
 		};
 
 		if (q->in_flight_ts && id < q->st.num && q->in_flight_ts[id] == QM_AGE_UNKNOWN) {
@@ -422,32 +525,44 @@ void qm_on_used(struct queue_model *m, const struct gma_rec_used *r)
 	q->st.last_used = r->used_new;
 	q->used_known = true;
 	q->st.indices_known = q->avail_known;
+	track_empty(q, r->ts_ns);
 	q->last_completion_ns = r->ts_ns;
 	q->stuck_reported = false;
 	raise_anomaly(m, q, &q->key, r->ts_ns, bad, ~0u, r->pid);
 }
 
 /*
- * Walked chains in flight and the oldest notify time among them (among requests only, if
- * asked); *unknown counts those in flight since before the queue was imported.
+ * Walked chains in flight and the oldest notify time among them; *unknown counts those in
+ * flight since before the queue was imported. Among requests only, if asked: then a request
+ * already in flight at the import counts too, as made available at the import, which it is
+ * at least as old as (*lower_bound, when it is the oldest; may be NULL).
  */
 static void in_flight(const struct qm_queue *q, bool requests, __u32 *count, __u64 *oldest,
-		      __u32 *unknown)
+		      __u32 *unknown, bool *lower_bound)
 {
+	bool bound = false;
+
 	*count = 0;
 	*oldest = 0;
 	*unknown = 0;
 	for (__u32 i = 0; q->in_flight_ts && i < q->st.num; i++) {
 		__u64 ts = q->in_flight_ts[i];
+		bool at_attach = ts == QM_AGE_UNKNOWN;
 
-		if (ts == QM_AGE_UNKNOWN)
+		if (at_attach)
 			(*unknown)++;
+		if (at_attach && requests && q->is_request[i] && q->attached_ns)
+			ts = q->attached_ns;
 		if (!ts || ts == QM_AGE_UNKNOWN || (requests && !q->is_request[i]))
 			continue;
 		(*count)++;
-		if (!*oldest || ts < *oldest)
+		if (!*oldest || ts < *oldest || (ts == *oldest && at_attach)) {
 			*oldest = ts;
+			bound = at_attach;
+		}
 	}
+	if (lower_bound)
+		*lower_bound = bound;
 }
 
 int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns)
@@ -459,7 +574,7 @@ int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns)
 		__u64 oldest, since;
 		__u32 count, unknown;
 
-		in_flight(q, true, &count, &oldest, &unknown);
+		in_flight(q, true, &count, &oldest, &unknown, NULL);
 		if (!count)
 			continue;
 		since = q->last_completion_ns > oldest ? q->last_completion_ns : oldest;
@@ -474,80 +589,128 @@ int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns)
 	return stuck;
 }
 
-int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n)
+/* Every queue's stats as this library's structs, in a malloc'ed array of m->nr_queues. */
+static struct gma_queue_stats *stats_of(struct queue_model *m)
 {
 	struct gma_queue_stats *s = calloc(m->nr_queues ? m->nr_queues : 1, sizeof(*s));
 
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < m->nr_queues; i++) {
+	for (size_t i = 0; s && i < m->nr_queues; i++) {
 		const struct qm_queue *q = &m->queues[i];
 		__u32 walked;
 
 		s[i] = q->st;
-		in_flight(q, false, &walked, &s[i].oldest_in_flight_ns, &s[i].in_flight_at_attach);
+		in_flight(q, false, &walked, &s[i].oldest_in_flight_ns, &s[i].in_flight_at_attach,
+			  NULL);
+		s[i].kind = qm_receive(q) ? GMA_QUEUE_KIND_RECEIVE : GMA_QUEUE_KIND_REQUEST;
 		/* what the rings say, walked or not */
 		s[i].in_flight = q->avail_known && q->used_known ?
 					 (__u16)(q->st.last_avail - q->st.last_used) :
 					 walked;
 	}
-	*stats = s;
+	return s;
+}
+
+int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n, size_t elem_sz)
+{
+	struct gma_queue_stats *s;
+
+	if (!elem_sz)
+		return -EINVAL;
+	s = stats_of(m);
+	*stats = s ? gma_elems_copy(s, m->nr_queues, sizeof(*s), elem_sz) : NULL;
+	free(s);
+	if (!*stats)
+		return -ENOMEM;
 	*n = m->nr_queues;
 	return 0;
 }
 
-int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, qm_irq_fn irq_of, void *ctx,
-	      struct gma_queue_health **h, size_t *n)
+/* Queue i's verdict and evidence at now_ns, its stats at st (this library's struct). */
+static void health_of(struct queue_model *m, size_t i, __u64 now_ns, __u64 window_ns,
+		      qm_irq_fn irq_of, void *ctx, const struct gma_queue_stats *st,
+		      struct gma_queue_health *e)
 {
-	struct gma_queue_health *out;
-	struct gma_queue_stats *st;
-	size_t nr;
-	int err = qm_stats(m, &st, &nr);
+	const struct qm_queue *q = &m->queues[i];
+	__u32 count, unknown;
 
-	if (err)
-		return err;
-	out = calloc(nr ? nr : 1, sizeof(*out));
-	if (!out) {
-		free(st);
-		return -ENOMEM;
+	e->vm_id = st->vm_id;
+	e->base = st->base;
+	e->queue = st->queue;
+	e->device_id = st->device_id;
+	e->pid = st->pid;
+	e->stats_sz = sizeof(*st);
+	e->stats = st;
+	e->now_ns = now_ns;
+	e->window_ns = window_ns;
+	in_flight(q, true, &count, &e->oldest_request_ns, &unknown, &e->age_lower_bound);
+	e->attached_ns = q->attached_ns;
+	if (st->kind == GMA_QUEUE_KIND_RECEIVE)
+		e->empty_since_ns = q->empty_since_ns;
+	if (q->view_ns) {
+		e->device_view_ns = q->view_ns;
+		e->device_last_avail = q->view.last_avail_idx;
+		e->device_used = q->view.used_idx;
+		e->device_inuse = q->view.inuse;
 	}
-	for (size_t i = 0; i < nr; i++) {
-		const struct qm_queue *q = &m->queues[i];
-		struct gma_queue_health *e = &out[i];
-		__u32 count, unknown;
+	e->last_notify_ns = q->last_notify_ns;
+	e->avail_moved_ns = q->avail_moved_ns;
+	e->used_moved_ns = q->used_moved_ns;
+	e->unnotified_since_ns = q->unnotified_since_ns;
+	e->unreaped_since_ns = q->unreaped_since_ns;
+	e->reaped_seen_ns = q->reaped_seen_ns;
+	e->used_event_at_reaped = q->used_event_at_reaped;
+	e->notified_avail = q->notified_avail;
+	e->ring_fields_known = q->fields_known;
+	e->avail_flags = q->fields.avail_flags;
+	e->used_flags = q->fields.used_flags;
+	e->used_event = q->fields.used_event;
+	e->used_event_moved = q->used_event_moved;
+	e->avail_event = q->fields.avail_event;
+	e->notify_asked_before = q->fields_known && q->unnotified_since_ns &&
+				 q->notify_asked_ns < q->unnotified_since_ns;
+	e->event_idx = qm_event_idx(q);
+	e->notify_observable = true; /* unless the evidence callback knows better */
+	e->irq = GMA_IRQ_NOT_OBSERVABLE;
+	e->irq_line = -1;
+	e->msix_vector = -1;
+	if (irq_of)
+		irq_of(ctx, &q->key, e);
+	e->verdict = qh_verdict(e);
+	e->stuck = gma_health_stuck(e->verdict);
+}
 
-		e->st = st[i];
-		e->now_ns = now_ns;
-		e->window_ns = window_ns;
-		in_flight(q, true, &count, &e->oldest_request_ns, &unknown);
-		e->last_notify_ns = q->last_notify_ns;
-		e->avail_moved_ns = q->avail_moved_ns;
-		e->used_moved_ns = q->used_moved_ns;
-		e->unnotified_since_ns = q->unnotified_since_ns;
-		e->unreaped_since_ns = q->unreaped_since_ns;
-		e->reaped_seen_ns = q->reaped_seen_ns;
-		e->used_event_at_reaped = q->used_event_at_reaped;
-		e->notified_avail = q->notified_avail;
-		e->ring_fields_known = q->fields_known;
-		e->avail_flags = q->fields.avail_flags;
-		e->used_flags = q->fields.used_flags;
-		e->used_event = q->fields.used_event;
-		e->used_event_moved = q->used_event_moved;
-		e->avail_event = q->fields.avail_event;
-		e->notify_asked_before = q->fields_known && q->unnotified_since_ns &&
-					 q->notify_asked_ns < q->unnotified_since_ns;
-		e->event_idx = qm_event_idx(q);
-		e->notify_observable = 1; /* unless the evidence callback knows better */
-		e->irq = GMA_IRQ_NOT_OBSERVABLE;
-		e->irq_line = -1;
-		e->msix_vector = -1;
-		if (irq_of)
-			irq_of(ctx, &q->key, e);
-		e->verdict = qh_verdict(e);
-		e->stuck = gma_health_stuck(e->verdict);
+int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, qm_irq_fn irq_of, void *ctx,
+	      struct gma_queue_health **h, size_t *n, size_t elem_sz)
+{
+	size_t nr = m->nr_queues;
+	struct gma_queue_stats *st, *st_out;
+	char *out;
+
+	if (!elem_sz)
+		return -EINVAL;
+	/*
+	 * One block: the caller's elements, then the stats they point to at this library's
+	 * size (stats_sz), so that free() of the array frees them too. nr is at most
+	 * QM_QUEUES_MAX: no product here overflows.
+	 */
+	st = stats_of(m);
+	if (!st)
+		goto nomem;
+	out = gma_elems_alloc(nr, elem_sz, nr * sizeof(*st), (void **)&st_out);
+	if (!out)
+		goto nomem;
+	memcpy(st_out, st, nr * sizeof(*st));
+	for (size_t i = 0; i < nr; i++) {
+		struct gma_queue_health e = {};
+
+		health_of(m, i, now_ns, window_ns, irq_of, ctx, &st_out[i], &e);
+		gma_copy_sized(out + i * elem_sz, elem_sz, &e, sizeof(e));
 	}
 	free(st);
-	*h = out;
+	*h = (struct gma_queue_health *)out;
 	*n = nr;
 	return 0;
+nomem:
+	free(st);
+	return -ENOMEM;
 }

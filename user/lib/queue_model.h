@@ -65,6 +65,18 @@ struct qm_queue {
 	 * available (it may have read the one before).
 	 */
 	__u64 notify_asked_ns;
+	/*
+	 * A trace attached late (qm_add_queue() with the ring's state): when. The requests then
+	 * in flight are at least that old once the window has passed (their true age is older).
+	 */
+	__u64 attached_ns;
+	/* chains seen that carry a request, and chains of writable buffers only (queue_kind.c) */
+	bool saw_request, saw_receive;
+	/* no buffer posted (avail == used) since, 0: some are (a receive queue's evidence) */
+	__u64 empty_since_ns;
+	/* the device's own view, as its VMM said it at view_ns (qm_set_device_view()) */
+	struct gma_device_view view;
+	__u64 view_ns;
 };
 
 struct qm_device {
@@ -91,7 +103,10 @@ void qm_free(struct queue_model *m);
 void qm_on_device(struct queue_model *m, const struct gma_rec_device *r);
 void qm_on_queue(struct queue_model *m, const struct gma_rec_queue *r);
 void qm_on_notify(struct queue_model *m, const struct gma_rec_notify *r);
-/* chain->rec set, bytes filled; anomalies and device_id are completed here. */
+/*
+ * A chain as the tracer recorded it, its bytes filled in; its anomalies, device_id and
+ * features are completed here before on_chain sees it.
+ */
 void qm_on_chain(struct queue_model *m, struct gma_chain *chain);
 void qm_on_used(struct queue_model *m, const struct gma_rec_used *r);
 
@@ -108,7 +123,13 @@ struct qm_ring_state {
 	__u16 used_idx;
 	__u32 nr_heads;
 	const __u16 *heads; /* nr_heads entries */
+	/* per heads[] entry, whether its chain carries a request; NULL: not decoded */
+	const bool *is_request;
+	__u64 ts_ns; /* when the ring was read: the attach */
 };
+/* The device's own view of key's queue at now_ns (gma_tracer_set_device_view()); -ENOENT. */
+int qm_set_device_view(struct queue_model *m, const struct gma_queue_key *key,
+		       const struct gma_device_view *view, __u64 now_ns);
 void qm_add_queue(struct queue_model *m, const struct gma_queue_key *key,
 		  const struct gma_queue_layout *layout, __u32 device_id,
 		  const struct qm_ring_state *ring);
@@ -128,19 +149,23 @@ void qm_on_ring_fields(struct queue_model *m, const struct gma_queue_key *key,
 /* The queues the model has a layout for (the poll's list); NULL when i is past the end. */
 const struct gma_queue_stats *qm_queue_at(struct queue_model *m, size_t i,
 					  const struct gma_queue_key **key);
+/* The driver features of queue i's device (of qm_queue_at()), 0 when not seen. */
+__u64 qm_queue_features(const struct queue_model *m, size_t i);
 
 int qm_check_stuck(struct queue_model *m, __u64 now_ns, __u64 stuck_ns);
-int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n);
+/* gma_tracer_queue_stats(): the stats at the caller's elem_sz. 0, -EINVAL or -ENOMEM. */
+int qm_stats(struct queue_model *m, struct gma_queue_stats **stats, size_t *n, size_t elem_sz);
 /*
  * The interrupt evidence of a queue's device, filled in by irq_of (the tracer's maps): irq
  * (enum gma_irq_evidence), interrupts, last_irq_ns, irq_line.
  */
 typedef void (*qm_irq_fn)(void *ctx, const struct gma_queue_key *key, struct gma_queue_health *h);
 /*
- * Every queue's health verdict and evidence at now_ns, conditions held for window_ns; irq_of
- * NULL: interrupts not observable.
+ * Every queue's health verdict and evidence at now_ns, conditions held for window_ns, at the
+ * caller's elem_sz with the stats they point to in the same block (gma_tracer_queue_health());
+ * irq_of NULL: interrupts not observable. 0, -EINVAL or -ENOMEM.
  */
 int qm_health(struct queue_model *m, __u64 now_ns, __u64 window_ns, qm_irq_fn irq_of, void *ctx,
-	      struct gma_queue_health **h, size_t *n);
+	      struct gma_queue_health **h, size_t *n, size_t elem_sz);
 
 #endif /* GMA_QUEUE_MODEL_H */

@@ -139,24 +139,53 @@ static int on_chain_fragment(struct record_reader *t, const struct gma_rec_fragm
 static int on_chain(struct record_reader *t, const struct gma_rec_chain *r)
 {
 	struct chain_assembly *a = find_assembly(t, r->sample_id, false);
-	struct gma_chain c = { .rec = r };
+	struct gma_chain_desc descs[GMA_CHAIN_DESC_MAX] = {};
 	__u32 n = r->nr_recorded < GMA_CHAIN_DESC_MAX ? r->nr_recorded : GMA_CHAIN_DESC_MAX;
+	struct gma_chain c = {
+		.sz = sizeof(c),
+		.vm_id = r->key.vm_id,
+		.base = r->key.base,
+		.queue = r->key.queue,
+		.pid = r->pid,
+		.ts_ns = r->ts_ns,
+		.avail_idx = r->avail_idx,
+		.head = r->head,
+		.flags = GMA_CHAIN_AT_NOTIFY | (r->indirect_addr ? GMA_CHAIN_INDIRECT : 0),
+		.anomalies = r->anomalies,
+		.indirect_addr = r->indirect_addr,
+		.indirect_len = r->indirect_len,
+		.nr_walked = r->nr_descs,
+		.total_len = r->total_len,
+		.nr_descs = n,
+		.desc_sz = sizeof(descs[0]),
+		.descs = descs,
+	};
 	int err = 0;
 
-	for (__u32 i = 0; a && i < n; i++) {
-		if (!a->nbytes[i])
+	for (__u32 i = 0; i < n; i++) {
+		const struct gma_desc_rec *d = &r->descs[i];
+
+		descs[i] = (struct gma_chain_desc){
+			.addr = d->addr,
+			.len = d->len,
+			.flags = d->flags,
+			.next = d->next,
+			.index = d->index,
+			.in_indirect = d->in_indirect,
+		};
+		if (!a || !a->nbytes[i])
 			continue;
-		if (a->gpa[i] != r->descs[i].addr || a->nbytes[i] > r->descs[i].snap_len) {
+		if (a->gpa[i] != d->addr || a->nbytes[i] > d->snap_len) {
 			err = -EPROTO; /* fragments that do not belong to this descriptor */
 			continue;
 		}
-		c.bytes[i] = a->data[i];
-		c.state[i] = a->state[i];
-		c.nbytes[i] = a->nbytes[i];
+		/* a fragment was lost: show none rather than part */
+		if (a->nbytes[i] < d->snap_len)
+			continue;
+		descs[i].nbytes = a->nbytes[i];
+		descs[i].bytes = a->data[i];
+		descs[i].state = a->state[i];
 	}
-	for (__u32 i = 0; i < n; i++)
-		if (c.nbytes[i] < r->descs[i].snap_len)
-			c.nbytes[i] = 0; /* a fragment was lost: show none rather than part */
 	qm_on_chain(&t->model, &c);
 	if (a)
 		a->used = false;
@@ -228,6 +257,7 @@ static int on_sample_end(struct record_reader *t, const struct gma_rec_sample_en
 	memset(p->state + covered, GMA_BYTE_CAPPED, p->len - covered);
 	memset(p->data + covered, 0, p->len - covered);
 	s = (struct gma_sample){
+		.sz = sizeof(s),
 		.id = p->id,
 		.vm_id = e->vm_id,
 		.pid = e->pid,

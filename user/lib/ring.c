@@ -145,36 +145,40 @@ struct walk {
 	struct gma_vring_walk chain; /* the shared walk (bpf/vring_walk.h) */
 };
 
-static int chain_push(struct gma_ring_chain *c, __u32 *cap, const struct gma_vring_desc *d,
-		      __u16 index, bool in_indirect)
+/* A chain's descriptors: the ring's own, libgma's to fill (handed out const). */
+static struct gma_chain_desc *descs_of(struct gma_chain *c)
 {
-	struct gma_desc_rec *r;
+	return (struct gma_chain_desc *)c->descs;
+}
 
+static int chain_push(struct gma_chain *c, __u32 *cap, const struct gma_vring_desc *d, __u16 index,
+		      bool in_indirect)
+{
 	if (c->nr_descs == *cap) {
 		__u32 ncap = *cap ? *cap * 2 : 8;
 		void *p;
 
-		p = realloc(c->descs, ncap * sizeof(*c->descs));
+		p = realloc(descs_of(c), ncap * sizeof(struct gma_chain_desc));
 		if (!p)
 			return -ENOMEM;
 		c->descs = p;
 		*cap = ncap;
 	}
-	r = &c->descs[c->nr_descs++];
-	memset(r, 0, sizeof(*r));
-	r->addr = d->addr;
-	r->len = d->len;
-	r->flags = d->flags;
-	r->next = d->next;
-	r->index = index;
-	r->in_indirect = in_indirect;
+	descs_of(c)[c->nr_descs++] = (struct gma_chain_desc){
+		.addr = d->addr,
+		.len = d->len,
+		.flags = d->flags,
+		.next = d->next,
+		.index = index,
+		.in_indirect = in_indirect,
+	};
 	return 0;
 }
 
-/* The chain walk (bpf/vring_walk.h) over the accessor, recording into a gma_ring_chain. */
+/* The chain walk (bpf/vring_walk.h) over the accessor, recording into a gma_chain. */
 struct gma_vring_ctx {
 	struct gma_mem *mem;
-	struct gma_ring_chain *c;
+	struct gma_chain *c;
 	__u32 cap; /* entries allocated in c->descs */
 	int err; /* -ENOMEM from recording, which stopped the walk */
 };
@@ -212,7 +216,7 @@ static int gma_vring_on_desc(struct gma_vring_ctx *ctx, const struct gma_vring_w
  * Walks the chain at c->head by the rules the BPF tracer walks it with; the ring's budget of
  * descriptors (GMA_RING_DESCS_MAX) is the walk's cap. 0 or -ENOMEM.
  */
-static int walk_chain(struct walk *w, struct gma_ring_chain *c)
+static int walk_chain(struct walk *w, struct gma_chain *c)
 {
 	struct gma_vring_ctx ctx = { .mem = w->mem, .c = c };
 	struct gma_vring_walk *cw = &w->chain;
@@ -226,20 +230,18 @@ static int walk_chain(struct walk *w, struct gma_ring_chain *c)
 	c->anomalies |= cw->anomalies;
 	c->indirect_addr = cw->indirect_addr;
 	c->indirect_len = cw->indirect_len;
+	if (c->indirect_addr)
+		c->flags |= GMA_CHAIN_INDIRECT;
+	c->nr_walked = c->nr_descs; /* every buffer walked is recorded */
 	return 0;
 }
 
 /* The first snap_len bytes of each buffer, byte by byte with their state. */
-static int chain_capture(struct walk *w, struct gma_ring_chain *c)
+static int chain_capture(struct walk *w, struct gma_chain *c)
 {
-	if (!c->nr_descs)
-		return 0;
-	c->data = calloc(c->nr_descs, sizeof(*c->data));
-	c->state = calloc(c->nr_descs, sizeof(*c->state));
-	if (!c->data || !c->state)
-		return -ENOMEM;
 	for (__u32 i = 0; i < c->nr_descs; i++) {
-		struct gma_desc_rec *d = &c->descs[i];
+		struct gma_chain_desc *d = &descs_of(c)[i];
+		__u8 *bytes, *state;
 		__u32 n;
 
 		c->total_len += d->len;
@@ -251,42 +253,46 @@ static int chain_capture(struct walk *w, struct gma_ring_chain *c)
 		if (!n)
 			continue;
 		w->bytes_left -= n;
-		c->data[i] = calloc(1, n);
-		c->state[i] = malloc(n);
-		if (!c->data[i] || !c->state[i])
+		d->bytes = bytes = calloc(1, n);
+		d->state = state = malloc(n);
+		if (!bytes || !state)
 			return -ENOMEM;
-		d->snap_len = n;
+		d->nbytes = n;
 		/* bytes not read are in their state; the verdict on the range is the walk's */
-		capture(w->mem, d->addr, c->data[i], c->state[i], n);
+		capture(w->mem, d->addr, bytes, state, n);
 	}
 	return 0;
 }
 
-static void chain_free(struct gma_ring_chain *c)
+static void chain_free(struct gma_chain *c)
 {
-	for (__u32 i = 0; c->data && i < c->nr_descs; i++)
-		free(c->data[i]);
-	for (__u32 i = 0; c->state && i < c->nr_descs; i++)
-		free(c->state[i]);
-	free(c->data);
-	free(c->state);
-	free(c->descs);
+	for (__u32 i = 0; c->descs && i < c->nr_descs; i++) {
+		free((void *)c->descs[i].bytes);
+		free((void *)c->descs[i].state);
+	}
+	free(descs_of(c));
 }
 
 void gma_ring_free(struct gma_ring *ring)
 {
+	struct gma_chain *chains;
+
 	if (!ring)
 		return;
-	for (__u32 i = 0; ring->chains && i < ring->nr_chains; i++)
-		chain_free(&ring->chains[i]);
-	free(ring->chains);
+	chains = (struct gma_chain *)ring->chains;
+	for (__u32 i = 0; chains && i < ring->nr_chains; i++)
+		chain_free(&chains[i]);
+	free(chains);
+	free((void *)ring->used);
 	free(ring);
 }
 
-static void read_used_tail(struct gma_mem *mem, struct gma_ring *r)
+/* The last used elements into r->used; -ENOMEM. */
+static int read_used_tail(struct gma_mem *mem, struct gma_ring *r)
 {
 	const struct gma_queue_layout *q = &r->layout;
 	__u32 m = q->num < GMA_RING_USED_TAIL ? q->num : GMA_RING_USED_TAIL;
+	struct gma_ring_used_elem *used;
 
 	/*
 	 * Not from before the ring's start: a queue with used index 3 has 3 used entries, not
@@ -295,6 +301,11 @@ static void read_used_tail(struct gma_mem *mem, struct gma_ring *r)
 	 */
 	if (m > r->used_idx)
 		m = r->used_idx;
+	if (!m)
+		return 0;
+	r->used = used = calloc(m, sizeof(*used));
+	if (!used)
+		return -ENOMEM;
 	for (__u32 k = 0; k < m; k++) {
 		__u16 pos = (__u16)(r->used_idx - m + k);
 		struct vring_used_elem e;
@@ -307,12 +318,13 @@ static void read_used_tail(struct gma_mem *mem, struct gma_ring *r)
 			r->anomalies |= GMA_ANOM_RING_UNREADABLE;
 			continue;
 		}
-		r->used[r->nr_used++] = (struct gma_ring_used_elem){
+		used[r->nr_used++] = (struct gma_ring_used_elem){
 			.pos = pos,
 			.id = e.id,
 			.len = e.len,
 		};
 	}
+	return 0;
 }
 
 /* The avail ring entries and chains; returns a negative errno only for ENOMEM. */
@@ -327,6 +339,7 @@ static int read_chains(struct gma_mem *mem, struct gma_ring *r, __u32 snap_len, 
 		.bytes_left = GMA_RING_BYTES_MAX,
 	};
 	__u32 want = r->nr_pending;
+	struct gma_chain *chains;
 	__u8 *in_flight;
 	int err = 0;
 
@@ -338,15 +351,15 @@ static int read_chains(struct gma_mem *mem, struct gma_ring *r, __u32 snap_len, 
 		want = max;
 	if (!want)
 		return 0;
-	r->chains = calloc(want, sizeof(*r->chains));
+	r->chains = chains = calloc(want, sizeof(*chains));
 	/* the heads in flight: a head listed twice is a chain made available again too soon */
 	in_flight = calloc((q->num + 7) / 8, 1);
-	if (!r->chains || !in_flight) {
+	if (!chains || !in_flight) {
 		free(in_flight);
 		return -ENOMEM;
 	}
 	for (__u32 k = 0; k < want; k++) {
-		struct gma_ring_chain *c = &r->chains[r->nr_chains];
+		struct gma_chain *c = &chains[r->nr_chains];
 		__u16 pos = (__u16)(r->used_idx + k);
 		__u64 gpa;
 
@@ -356,7 +369,9 @@ static int read_chains(struct gma_mem *mem, struct gma_ring *r, __u32 snap_len, 
 			r->anomalies |= GMA_ANOM_RING_UNREADABLE;
 			break;
 		}
-		c->avail_pos = pos;
+		c->sz = sizeof(*c);
+		c->desc_sz = sizeof(struct gma_chain_desc);
+		c->avail_idx = pos;
 		r->nr_chains++;
 		if (c->head < q->num) {
 			if (in_flight[c->head / 8] & (1u << (c->head % 8)))
@@ -393,6 +408,9 @@ int gma_ring_read(struct gma_mem *mem, const struct gma_queue_layout *q,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->sz = sizeof(*r);
+	r->chain_sz = sizeof(struct gma_chain);
+	r->used_sz = sizeof(struct gma_ring_used_elem);
 	r->layout = *q;
 	r->anomalies = gma_queue_layout_anomalies(q);
 	*out = r;
@@ -418,8 +436,9 @@ int gma_ring_read(struct gma_mem *mem, const struct gma_queue_layout *q,
 	    !range_mapped(mem, q->device, gma_vring_used_area_size(q->num)))
 		r->anomalies |= GMA_ANOM_RING_UNREADABLE;
 	r->nr_pending = (__u16)(r->avail_idx - r->used_idx);
-	read_used_tail(mem, r);
-	err = read_chains(mem, r, snap_len, max_chains);
+	err = read_used_tail(mem, r);
+	if (!err)
+		err = read_chains(mem, r, snap_len, max_chains);
 	if (err) {
 		gma_ring_free(r);
 		*out = NULL;
@@ -427,26 +446,26 @@ int gma_ring_read(struct gma_mem *mem, const struct gma_queue_layout *q,
 	return err;
 }
 
-size_t gma_chain_gather(const struct gma_desc_rec *descs, __u8 *const *data, __u8 *const *state,
-			size_t n, bool writable, __u8 *out, size_t size)
+size_t gma_chain_gather(const struct gma_chain *c, bool writable, __u8 *out, size_t size)
 {
 	size_t got = 0;
 
-	if (!descs || !data || !out)
+	if (!c || !out)
 		return 0;
-	for (size_t i = 0; i < n && got < size; i++) {
-		const struct gma_desc_rec *d = &descs[i];
+	for (size_t i = 0; i < c->nr_descs && got < size; i++) {
+		const struct gma_chain_desc *d = gma_chain_desc(c, i);
 
 		if (d->flags & VRING_DESC_F_INDIRECT)
 			continue;
 		if (!!(d->flags & VRING_DESC_F_WRITE) != writable)
 			continue;
-		for (__u32 k = 0; k < d->snap_len && got < size; k++) {
-			if (!data[i] || (state && (!state[i] || state[i][k] != GMA_BYTE_READ)))
+		for (__u32 k = 0; k < d->nbytes && got < size; k++) {
+			/* a caller's chain, as well as libgma's: no byte read is no byte */
+			if (!d->bytes || (d->state && d->state[k] != GMA_BYTE_READ))
 				return got;
-			out[got++] = data[i][k];
+			out[got++] = d->bytes[k];
 		}
-		if (d->snap_len < d->len)
+		if (d->nbytes < d->len)
 			break;
 	}
 	return got;

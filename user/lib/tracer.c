@@ -315,7 +315,8 @@ int gma_tracer_check_stuck(struct gma_tracer *t, __u64 stuck_ns)
 	return qm_check_stuck(&t->reader.model, now.tv_sec * 1000000000ULL + now.tv_nsec, stuck_ns);
 }
 
-int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats, size_t *n)
+int gma_tracer_queue_stats(struct gma_tracer *t, struct gma_queue_stats **stats, size_t *n,
+			   size_t elem_sz)
 {
-	return qm_stats(&t->reader.model, stats, n);
+	return qm_stats(&t->reader.model, stats, n, elem_sz);
 }

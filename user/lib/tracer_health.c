@@ -14,6 +14,7 @@
 
 #include <gma/gma.h>
 
+#include "gma_internal.h"
 #include "tracer_internal.h"
 #include "virtio_pci_regs.h" /* pci_msix_ctrl, pci_notify_observable */
 
@@ -169,8 +170,19 @@ static void irq_evidence(void *ctx, const struct gma_queue_key *key, struct gma_
 	free(v);
 }
 
-int gma_tracer_queue_health(struct gma_tracer *t, __u64 window_ns, struct gma_queue_health **health,
-			    size_t *n)
+int gma_tracer_set_device_view(struct gma_tracer *t, __u64 vm_id, __u64 base, __u32 queue,
+			       const struct gma_device_view *view)
 {
-	return qm_health(&t->reader.model, now_ns(), window_ns, irq_evidence, t, health, n);
+	struct gma_queue_key key = { .vm_id = vm_id, .base = base, .queue = queue };
+
+	if (!t || !view || !OPTS_VALID(view, gma_device_view))
+		return -EINVAL;
+	return qm_set_device_view(&t->reader.model, &key, view, now_ns());
+}
+
+int gma_tracer_queue_health(struct gma_tracer *t, __u64 window_ns, struct gma_queue_health **health,
+			    size_t *n, size_t elem_sz)
+{
+	return qm_health(&t->reader.model, now_ns(), window_ns, irq_evidence, t, health, n,
+			 elem_sz);
 }

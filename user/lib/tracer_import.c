@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/virtio_ring.h>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -18,6 +20,7 @@
 #include <gma/virtio.h>
 #include "vring_walk.h"
 
+#include "gma_internal.h"
 #include "tracer_internal.h"
 #include "virtio_pci_regs.h" /* pci_ecam_valid, pci_fn_from_snapshot, pci_bar_size, pci_virtio_version */
 
@@ -46,6 +49,7 @@ static int read_ring_state(struct gma_tracer *t, __u64 vm_id, const struct gma_q
 	struct gma_ring *r;
 	struct gma_mem *mem;
 	__u16 *heads;
+	bool *is_request;
 	__u32 n, skip;
 	int err;
 
@@ -72,24 +76,48 @@ static int read_ring_state(struct gma_tracer *t, __u64 vm_id, const struct gma_q
 		skip = r->nr_chains; /* the device went back: the ring shows it, nothing listed */
 	st->first = skip;
 	while (st->nr_chains < r->nr_chains - skip && st->nr_chains < n &&
-	       (__u16)(r->chains[skip + st->nr_chains].avail_pos - ring->used_idx) < n)
+	       (__u16)(gma_ring_chain(r, skip + st->nr_chains)->avail_idx - ring->used_idx) < n)
 		st->nr_chains++;
 	heads = calloc(st->nr_chains ? st->nr_chains : 1, sizeof(*heads));
-	if (!heads)
+	is_request = calloc(st->nr_chains ? st->nr_chains : 1, sizeof(*is_request));
+	if (!heads || !is_request) {
+		free(heads);
+		free(is_request);
 		return -ENOMEM;
-	for (__u32 i = 0; i < st->nr_chains; i++)
-		heads[i] = r->chains[skip + i].head;
+	}
+	for (__u32 i = 0; i < st->nr_chains; i++) {
+		const struct gma_chain *c = gma_ring_chain(r, skip + i);
+
+		heads[i] = c->head;
+		/* a device-readable descriptor: a request, else a buffer posted for data */
+		for (__u32 d = 0; d < c->nr_descs; d++)
+			if (!(gma_chain_desc(c, d)->flags & VRING_DESC_F_WRITE))
+				is_request[i] = true;
+	}
 	ring->heads = heads;
+	ring->is_request = is_request;
 	ring->nr_heads = st->nr_chains;
+	ring->ts_ns = now_ns();
 	return 0;
 }
 
-/* The chains in flight at import, to the caller's on_attach (the first GMA_ATTACH_CHAINS_MAX). */
-static void report_attach(struct gma_tracer *t, const struct gma_queue_key *key, __u32 device_id,
+/*
+ * The chains in flight at import, to the caller's on_attach (the first GMA_ATTACH_CHAINS_MAX),
+ * each with what the decode alone could not know: the queue, its device and the time.
+ */
+static void report_attach(struct gma_tracer *t, const struct gma_queue_key *key,
+			  const struct gma_queue_stats *qs, __u64 features,
 			  const struct gma_queue_layout *l, const struct import_state *st)
 {
 	const struct gma_ring_callbacks *cb = &t->reader.model.cb;
-	struct gma_attach_chains a = { .key = key, .device_id = device_id, .pid = st->pid };
+	struct gma_attach_chains a = {
+		.sz = sizeof(a),
+		.vm_id = key->vm_id,
+		.base = key->base,
+		.queue = key->queue,
+		.device_id = qs->device_id,
+		.pid = st->pid,
+	};
 
 	if (!cb->on_attach)
 		return;
@@ -102,7 +130,20 @@ static void report_attach(struct gma_tracer *t, const struct gma_queue_key *key,
 	a.anomalies = st->decoded ? st->decoded->anomalies : 0;
 	a.nr_chains = st->nr_chains < GMA_ATTACH_CHAINS_MAX ? st->nr_chains : GMA_ATTACH_CHAINS_MAX;
 	a.not_listed = a.in_flight - a.nr_chains;
-	a.chains = st->decoded && a.nr_chains ? &st->decoded->chains[st->first] : NULL;
+	a.chain_sz = sizeof(struct gma_chain);
+	a.chains = st->decoded && a.nr_chains ? gma_ring_chain(st->decoded, st->first) : NULL;
+	for (__u32 i = 0; i < a.nr_chains; i++) {
+		/* the decode's own chains, libgma's to complete */
+		struct gma_chain *c = (struct gma_chain *)gma_attach_chain(&a, i);
+
+		c->vm_id = a.vm_id;
+		c->base = a.base;
+		c->queue = a.queue;
+		c->device_id = a.device_id;
+		c->pid = a.pid;
+		c->ts_ns = a.ts_ns;
+		c->features = features;
+	}
 	cb->on_attach(t->reader.model.ctx, &a);
 }
 
@@ -185,10 +226,12 @@ int gma_tracer_add_queue(struct gma_tracer *t, __u64 vm_id, __u64 base, int queu
 		/* the model's own key and device: what the completions will carry */
 		for (size_t i = 0; have_ring && (qs = qm_queue_at(&t->reader.model, i, &mkey)); i++)
 			if (!memcmp(mkey, &qkey, sizeof(qkey)))
-				report_attach(t, mkey, qs->device_id, layout, &st);
+				report_attach(t, mkey, qs, qm_queue_features(&t->reader.model, i),
+					      layout, &st);
 	}
 out:
 	free((void *)st.ring.heads);
+	free((void *)st.ring.is_request);
 	gma_ring_free(st.decoded);
 	return err;
 }
@@ -301,7 +344,9 @@ int gma_tracer_add_pci_function(struct gma_tracer *t, __u64 vm_id, __u64 key,
 
 	_Static_assert(GMA_PCI_NOTIFY_QUEUES == GMA_TRACER_QUEUES_MAX,
 		       "a notify offset per queue followed");
-	if (!t || !vm_id || !fn || !GMA_KEY_IS_PCI(key) || key >> 16 != GMA_PCI_KEY >> 16)
+	/* every field of fn is needed: a struct that does not hold them all is refused */
+	if (!t || !vm_id || !fn || !GMA_KEY_IS_PCI(key) || key >> 16 != GMA_PCI_KEY >> 16 ||
+	    !OPTS_HAS(fn, queue_notify_off) || !OPTS_VALID(fn, gma_pci_function))
 		return -EINVAL;
 	f = calloc(1, sizeof(*f));
 	known = malloc(sizeof(*known)); /* both too large for the stack */

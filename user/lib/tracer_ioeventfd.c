@@ -16,6 +16,7 @@
 
 #include <gma/gma.h>
 
+#include "gma_internal.h"
 #include "tracer_internal.h"
 
 static int ioeventfd_key_cmp(const void *a, const void *b)
@@ -40,7 +41,7 @@ static int collect_ioeventfds(const struct gma_tracer *t, const struct gma_vm *v
 		if (vms[i].ioeventfds_more || (vms[i].flags & GMA_VM_IOEVENTFDS_INCOMPLETE))
 			err = -E2BIG;
 		for (size_t r = 0; r < vms[i].nr_ioeventfds; r++) {
-			const struct gma_ioeventfd *io = &vms[i].ioeventfds[r];
+			const struct gma_ioeventfd *io = gma_vm_ioeventfd(&vms[i], r);
 
 			if (n == GMA_TRACER_IOEVENTFDS_MAX) {
 				err = -E2BIG;
@@ -131,7 +132,7 @@ int tracer_sync_ioeventfds(struct gma_tracer *t)
 		err = -errno;
 		goto out;
 	}
-	err = gma_vm_lister_list(t->lister, &vms, &nvms);
+	err = gma_vm_lister_list(t->lister, &vms, &nvms, sizeof(*vms));
 	if (err)
 		goto out;
 	e = calloc(GMA_TRACER_IOEVENTFDS_MAX, sizeof(*e));
@@ -156,7 +157,7 @@ int tracer_sync_ioeventfds(struct gma_tracer *t)
 					    sizeof(e[i].val), BPF_ANY);
 	err = uerr ?: err;
 out:
-	gma_vms_free(vms, nvms);
+	gma_vms_free(vms);
 	free(e);
 	t->ioeventfds_err = err;
 	return err;
@@ -168,7 +169,7 @@ int gma_tracer_ioeventfds_error(const struct gma_tracer *t)
 }
 
 int gma_tracer_unexplained_notifies(struct gma_tracer *t, struct gma_unexplained_notify **out,
-				    size_t *n_out, __u64 *overflow)
+				    size_t *n_out, size_t elem_sz, __u64 *overflow)
 {
 	struct bpf_map *map = t->skel->maps.unexplained;
 	struct gma_tracer_unexplained_key k, next;
@@ -179,6 +180,8 @@ int gma_tracer_unexplained_notifies(struct gma_tracer *t, struct gma_unexplained
 
 	*out = NULL;
 	*n_out = 0;
+	if (!elem_sz)
+		return -EINVAL;
 	if (overflow)
 		*overflow = t->skel->bss->unexplained_overflow;
 	a = calloc(GMA_TRACER_UNEXPLAINED_MAX, sizeof(*a));
@@ -213,7 +216,10 @@ int gma_tracer_unexplained_notifies(struct gma_tracer *t, struct gma_unexplained
 		}
 		n++;
 	}
-	*out = a;
+	*out = gma_elems_copy(a, n, sizeof(*a), elem_sz);
+	free(a);
+	if (!*out)
+		return -ENOMEM;
 	*n_out = n;
 	return 0;
 }

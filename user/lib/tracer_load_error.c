@@ -20,6 +20,7 @@
 
 #include <gma/gma.h>
 
+#include "gma_internal.h"
 #include "tracer_internal.h"
 
 /*
@@ -159,15 +160,9 @@ void tracer_load_error_conclude(struct gma_load_error *why, int err)
 
 void tracer_load_error_copy(struct gma_load_error *out, const struct gma_load_error *why)
 {
-	size_t n;
-
-	if (!out || out->sz < sizeof(out->sz))
-		return;
-	n = out->sz < sizeof(*why) ? out->sz : sizeof(*why);
-	memcpy((char *)out + sizeof(out->sz), (const char *)why + sizeof(why->sz),
-	       n - sizeof(out->sz));
-	if (out->sz > n) /* a newer caller's fields, unknown here: not filled */
-		memset((char *)out + n, 0, out->sz - n);
+	/* as far as the caller's sz; a newer caller's fields, unknown here, zeroed */
+	if (OUT_VALID(out))
+		GMA_COPY_OUT(out, why);
 }
 
 /*

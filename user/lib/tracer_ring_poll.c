@@ -51,7 +51,7 @@ struct gma_mem *tracer_vm_memory(struct gma_tracer *t, __u64 vm_id)
 	r->listed_ns = now;
 	if (!t->lister && !(t->lister = gma_vm_lister_new()))
 		return NULL;
-	if (gma_vm_lister_list(t->lister, &vms, &n))
+	if (gma_vm_lister_list(t->lister, &vms, &n, sizeof(*vms)))
 		return NULL;
 	for (size_t i = 0; i < n; i++)
 		if (vms[i].id == vm_id)
@@ -62,7 +62,7 @@ struct gma_mem *tracer_vm_memory(struct gma_tracer *t, __u64 vm_id)
 		r->generation = vm->generation;
 		free(regions);
 	}
-	gma_vms_free(vms, n);
+	gma_vms_free(vms);
 	return r->mem;
 }
 

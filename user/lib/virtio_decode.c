@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,8 @@
 #include <linux/virtio_ring.h>
 
 #include <gma/virtio.h>
+
+#include "gma_internal.h"
 
 /* --- names -------------------------------------------------------------------------------- */
 
@@ -206,48 +209,51 @@ const char *gma_blk_status_name(__u8 status)
 	return NULL;
 }
 
-static bool is_buffer(const struct gma_desc_rec *d)
+static bool is_buffer(const struct gma_chain_desc *d)
 {
 	return !(d->flags & VRING_DESC_F_INDIRECT);
 }
 
-int gma_blk_decode(const struct gma_desc_rec *descs, __u8 *const *data, __u8 *const *state,
-		   size_t n, struct gma_blk_req *out)
+int gma_blk_decode(const struct gma_chain *c, struct gma_blk_req *out)
 {
+	GMA_OPTS(gma_blk_req, req);
 	struct virtio_blk_outhdr hdr;
 	__u64 readable = 0, writable = 0;
-	size_t last_w = n;
+	size_t last_w = SIZE_MAX;
 
-	if (!descs || !data || !out)
+	if (!c || !OUT_VALID(out))
 		return -EINVAL;
-	memset(out, 0, sizeof(*out));
-	if (gma_chain_gather(descs, data, state, n, false, (__u8 *)&hdr, sizeof(hdr)) < sizeof(hdr))
+	GMA_COPY_OUT(out, &req); /* nothing decoded yet */
+	if (gma_chain_gather(c, false, (__u8 *)&hdr, sizeof(hdr)) < sizeof(hdr))
 		return -ENODATA;
-	out->type = hdr.type;
-	out->ioprio = hdr.ioprio;
-	out->sector = hdr.sector;
-	for (size_t i = 0; i < n; i++) {
-		if (!is_buffer(&descs[i]))
+	req.type = hdr.type;
+	req.ioprio = hdr.ioprio;
+	req.sector = hdr.sector;
+	for (size_t i = 0; i < c->nr_descs; i++) {
+		const struct gma_chain_desc *d = gma_chain_desc(c, i);
+
+		if (!is_buffer(d))
 			continue;
-		if (descs[i].flags & VRING_DESC_F_WRITE) {
-			writable += descs[i].len;
+		if (d->flags & VRING_DESC_F_WRITE) {
+			writable += d->len;
 			last_w = i;
 		} else {
-			readable += descs[i].len;
+			readable += d->len;
 		}
 	}
 	/* Data: readable bytes after the header, writable bytes before the status byte. */
-	out->data_len = readable - sizeof(hdr) + (writable ? writable - 1 : 0);
-	if (last_w < n) {
-		const struct gma_desc_rec *d = &descs[last_w];
+	req.data_len = readable - sizeof(hdr) + (writable ? writable - 1 : 0);
+	if (last_w != SIZE_MAX) {
+		const struct gma_chain_desc *d = gma_chain_desc(c, last_w);
 		__u32 at = d->len - 1;
 
-		if (d->len && at < d->snap_len && data[last_w] &&
-		    (!state || (state[last_w] && state[last_w][at] == GMA_BYTE_READ))) {
-			out->has_status = true;
-			out->status = data[last_w][at];
+		if (d->len && at < d->nbytes && d->bytes &&
+		    (!d->state || d->state[at] == GMA_BYTE_READ)) {
+			req.has_status = true;
+			req.status = d->bytes[at];
 		}
 	}
+	GMA_COPY_OUT(out, &req);
 	return 0;
 }
 
@@ -266,20 +272,22 @@ static __u16 get16le(const __u8 *p)
 
 int gma_net_hdr_parse(const __u8 *p, size_t len, size_t hdr_len, struct gma_net_hdr *out)
 {
-	if (!p || !out ||
+	GMA_OPTS(gma_net_hdr, h);
+
+	if (!p || !OUT_VALID(out) ||
 	    (hdr_len != sizeof(struct virtio_net_hdr) &&
 	     hdr_len != sizeof(struct virtio_net_hdr_v1)))
 		return -EINVAL;
 	if (len < hdr_len)
 		return -ENODATA;
-	memset(out, 0, sizeof(*out));
-	out->flags = p[offsetof(struct virtio_net_hdr, flags)];
-	out->gso_type = p[offsetof(struct virtio_net_hdr, gso_type)];
-	out->hdr_len = get16le(p + offsetof(struct virtio_net_hdr, hdr_len));
-	out->gso_size = get16le(p + offsetof(struct virtio_net_hdr, gso_size));
-	out->csum_start = get16le(p + offsetof(struct virtio_net_hdr, csum_start));
-	out->csum_offset = get16le(p + offsetof(struct virtio_net_hdr, csum_offset));
+	h.flags = p[offsetof(struct virtio_net_hdr, flags)];
+	h.gso_type = p[offsetof(struct virtio_net_hdr, gso_type)];
+	h.hdr_len = get16le(p + offsetof(struct virtio_net_hdr, hdr_len));
+	h.gso_size = get16le(p + offsetof(struct virtio_net_hdr, gso_size));
+	h.csum_start = get16le(p + offsetof(struct virtio_net_hdr, csum_start));
+	h.csum_offset = get16le(p + offsetof(struct virtio_net_hdr, csum_offset));
 	if (hdr_len == sizeof(struct virtio_net_hdr_v1))
-		out->num_buffers = get16le(p + offsetof(struct virtio_net_hdr_v1, num_buffers));
+		h.num_buffers = get16le(p + offsetof(struct virtio_net_hdr_v1, num_buffers));
+	GMA_COPY_OUT(out, &h);
 	return 0;
 }

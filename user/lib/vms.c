@@ -15,6 +15,7 @@
 #include <gma/gma.h>
 #include <gma/record.h>
 
+#include "gma_internal.h"
 #include "kvm_vms.skel.h"
 
 /* Bounds on what one listing may allocate, whatever the iterator says. */
@@ -91,6 +92,8 @@ static int add_vm(struct gma_vm **vms, size_t *n, const struct gma_rec_vm *r, st
 	/* the iterator sends at most GMA_VM_IOEVENTFDS_MAX: a record saying more is capped */
 	cap->ioeventfds = r->nr_ioeventfds < GMA_VM_IOEVENTFDS_MAX ? r->nr_ioeventfds :
 								     GMA_VM_IOEVENTFDS_MAX;
+	vm->slot_sz = sizeof(*vm->slots);
+	vm->ioeventfd_sz = sizeof(*vm->ioeventfds);
 	if (cap->slots) {
 		vm->slots = calloc(cap->slots, sizeof(*vm->slots));
 		if (!vm->slots)
@@ -102,6 +105,16 @@ static int add_vm(struct gma_vm **vms, size_t *n, const struct gma_rec_vm *r, st
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+/* A list parse_vms() made: its own arrays, each VM's apart. */
+static void free_parsed(struct gma_vm *vms, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free((void *)vms[i].slots);
+		free((void *)vms[i].ioeventfds);
+	}
+	free(vms);
 }
 
 /*
@@ -134,7 +147,8 @@ static int parse_vms(const char *buf, size_t len, struct gma_vm **vms_out, size_
 				err = -EPROTO;
 				break;
 			}
-			s = &vm->slots[vm->nr_slots++];
+			/* the parse's own array, handed out const later */
+			s = (struct gma_memslot *)&vm->slots[vm->nr_slots++];
 			s->gpa = r->gpa;
 			s->size = r->size;
 			s->hva = r->userspace_addr;
@@ -150,7 +164,7 @@ static int parse_vms(const char *buf, size_t len, struct gma_vm **vms_out, size_
 				err = -EPROTO;
 				break;
 			}
-			e = &vm->ioeventfds[vm->nr_ioeventfds++];
+			e = (struct gma_ioeventfd *)&vm->ioeventfds[vm->nr_ioeventfds++];
 			e->addr = r->addr;
 			e->datamatch = r->datamatch;
 			e->len = r->length;
@@ -160,11 +174,52 @@ static int parse_vms(const char *buf, size_t len, struct gma_vm **vms_out, size_
 		off += h->size;
 	}
 	if (err) {
-		gma_vms_free(vms, n);
+		free_parsed(vms, n);
 		return err;
 	}
 	*vms_out = vms;
 	*n_out = n;
+	return 0;
+}
+
+/*
+ * The parsed list as the caller's: one block, the VMs at its elem_sz, then every VM's
+ * memslots and ioeventfds (at this library's sizes, slot_sz and ioeventfd_sz), so that
+ * gma_vms_free() is one free() whatever elem_sz held. 0 or -ENOMEM.
+ */
+static int pack_vms(const struct gma_vm *vms, size_t n, size_t elem_sz, struct gma_vm **out)
+{
+	struct gma_memslot *slots;
+	struct gma_ioeventfd *io;
+	size_t nr_slots = 0, nr_io = 0;
+	char *p;
+	void *tail;
+
+	/* VMS_MAX VMs of GMA_REGIONS_MAX slots at most: a few GiB, no size_t wraps (64-bit) */
+	for (size_t i = 0; i < n; i++) {
+		nr_slots += vms[i].nr_slots;
+		nr_io += vms[i].nr_ioeventfds;
+	}
+	_Static_assert(sizeof(*slots) % _Alignof(struct gma_ioeventfd) == 0,
+		       "ioeventfds aligned after the memslots");
+	p = gma_elems_alloc(n, elem_sz, nr_slots * sizeof(*slots) + nr_io * sizeof(*io), &tail);
+	if (!p)
+		return -ENOMEM;
+	slots = tail;
+	io = (struct gma_ioeventfd *)(slots + nr_slots);
+	for (size_t i = 0; i < n; i++) {
+		struct gma_vm vm = vms[i];
+
+		vm.slots = vm.nr_slots ? memcpy(slots, vms[i].slots, vm.nr_slots * sizeof(*slots)) :
+					 NULL;
+		slots += vm.nr_slots;
+		vm.ioeventfds = vm.nr_ioeventfds ? memcpy(io, vms[i].ioeventfds,
+							  vm.nr_ioeventfds * sizeof(*io)) :
+						   NULL;
+		io += vm.nr_ioeventfds;
+		gma_copy_sized(p + i * elem_sz, elem_sz, &vm, sizeof(vm));
+	}
+	*out = (struct gma_vm *)p;
 	return 0;
 }
 
@@ -218,46 +273,53 @@ void gma_vm_lister_free(struct gma_vm_lister *l)
 	free(l);
 }
 
-int gma_vm_lister_list(struct gma_vm_lister *l, struct gma_vm **vms, size_t *n)
+int gma_vm_lister_list(struct gma_vm_lister *l, struct gma_vm **vms, size_t *n, size_t elem_sz)
 {
+	struct gma_vm *parsed = NULL;
 	char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, nr = 0;
 	int err, fd;
 
 	*vms = NULL;
 	*n = 0;
+	if (!elem_sz)
+		return -EINVAL;
 	fd = bpf_iter_create(bpf_link__fd(l->link));
 	if (fd < 0)
 		return -errno;
 	err = read_all(fd, &buf, &len);
 	close(fd);
 	if (!err)
-		err = parse_vms(buf, len, vms, n);
+		err = parse_vms(buf, len, &parsed, &nr);
+	if (!err)
+		err = pack_vms(parsed, nr, elem_sz, vms);
+	if (!err)
+		*n = nr;
+	free_parsed(parsed, nr);
 	free(buf);
 	return err;
 }
 
-int gma_vms_list(struct gma_vm **vms, size_t *n)
+int gma_vms_list(struct gma_vm **vms, size_t *n, size_t elem_sz)
 {
-	struct gma_vm_lister *l = gma_vm_lister_new();
+	struct gma_vm_lister *l;
 	int err;
 
 	*vms = NULL;
 	*n = 0;
+	if (!elem_sz)
+		return -EINVAL;
+	l = gma_vm_lister_new();
 	if (!l)
 		return -errno;
-	err = gma_vm_lister_list(l, vms, n);
+	err = gma_vm_lister_list(l, vms, n, elem_sz);
 	gma_vm_lister_free(l);
 	return err;
 }
 
-void gma_vms_free(struct gma_vm *vms, size_t n)
+void gma_vms_free(struct gma_vm *vms)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(vms[i].slots);
-		free(vms[i].ioeventfds);
-	}
-	free(vms);
+	free(vms); /* one block: pack_vms() */
 }
 
 const char *gma_bus_name(__u32 bus)
@@ -272,11 +334,19 @@ const char *gma_bus_name(__u32 bus)
 	return bus < sizeof(names) / sizeof(names[0]) ? names[bus] : "?";
 }
 
-const struct gma_vm *gma_vms_find_pid(const struct gma_vm *vms, size_t n, pid_t pid)
+const struct gma_vm *gma_vms_find_pid(const struct gma_vm *vms, size_t n, size_t elem_sz, pid_t pid)
 {
-	for (size_t i = 0; i < n; i++)
-		if (vms[i].pid == pid)
-			return &vms[i];
+	if (!vms || !GMA_SIZE_HAS(elem_sz, struct gma_vm, pid))
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *vm = (const char *)vms + i * elem_sz;
+		pid_t p;
+
+		/* the caller's stride need not keep its elements aligned */
+		memcpy(&p, vm + offsetof(struct gma_vm, pid), sizeof(p));
+		if (p == pid)
+			return (const struct gma_vm *)vm;
+	}
 	return NULL;
 }
 
@@ -289,7 +359,7 @@ int gma_vm_regions(const struct gma_vm *vm, struct gma_region **regions, size_t 
 	if (!r)
 		return -ENOMEM;
 	for (size_t i = 0; i < vm->nr_slots; i++) {
-		const struct gma_memslot *s = &vm->slots[i];
+		const struct gma_memslot *s = gma_vm_slot(vm, i);
 
 		if (s->as_id != 0 || (s->flags & GMA_SLOT_INVALID))
 			continue;

@@ -24,22 +24,23 @@ const char *gma_device_label(__u32 device_id, char *buf, size_t size)
 	return buf;
 }
 
-void gma_chain_summary(const struct gma_chain_view *c, char *buf, size_t size)
+void gma_chain_summary(const struct gma_chain_view *v, char *buf, size_t size)
 {
+	const struct gma_chain *c = v->c;
 	__u8 gathered[4096];
 	size_t n, total = 0;
 
-	for (size_t i = 0; i < c->n; i++)
-		total += c->descs[i].len;
-	switch (c->device_id) {
+	for (size_t i = 0; i < c->nr_descs; i++)
+		total += gma_chain_desc(c, i)->len;
+	switch (v->device_id) {
 	case VIRTIO_ID_BLOCK: {
-		struct gma_blk_req req;
+		GMA_OPTS(gma_blk_req, req);
 
-		if (!gma_blk_decode(c->descs, c->data, c->state, c->n, &req)) {
-			if (c->at_notify)
+		if (!gma_blk_decode(c, &req)) {
+			if (c->flags & GMA_CHAIN_AT_NOTIFY)
 				req.has_status = false;
 			/* a chain longer than the record: the data is all but header and status */
-			if (c->nr_walked > c->n &&
+			if (c->nr_walked > c->nr_descs &&
 			    c->total_len >= sizeof(struct virtio_blk_outhdr) + 1)
 				req.data_len = c->total_len - sizeof(struct virtio_blk_outhdr) - 1;
 			gma_blk_format(&req, buf, size);
@@ -48,16 +49,15 @@ void gma_chain_summary(const struct gma_chain_view *c, char *buf, size_t size)
 		break;
 	}
 	case VIRTIO_ID_NET: {
-		struct gma_net_hdr h;
+		GMA_OPTS(gma_net_hdr, h);
 		char hdr[160], frame[200];
 		/* VIRTIO_F_VERSION_1 (32) and VIRTIO_NET_F_MRG_RXBUF (15) set the header size */
-		bool modern = !c->features || (c->features & (1ULL << 32));
-		size_t hl = gma_net_hdr_len(modern, c->features & (1ULL << 15));
+		bool modern = !v->features || (v->features & (1ULL << 32));
+		size_t hl = gma_net_hdr_len(modern, v->features & (1ULL << 15));
 
 		/* odd queues transmit: the driver's readable buffers hold header and frame */
-		if (c->queue % 2 == 1) {
-			n = gma_chain_gather(c->descs, c->data, c->state, c->n, false, gathered,
-					     sizeof(gathered));
+		if (v->queue % 2 == 1) {
+			n = gma_chain_gather(c, false, gathered, sizeof(gathered));
 			if (!gma_net_hdr_parse(gathered, n, hl, &h)) {
 				gma_net_hdr_format(&h, hdr, sizeof(hdr));
 				gma_frame_summary(gathered + hl, n - hl, frame, sizeof(frame));
@@ -71,11 +71,10 @@ void gma_chain_summary(const struct gma_chain_view *c, char *buf, size_t size)
 		break;
 	}
 	case VIRTIO_ID_CONSOLE:
-		if (c->queue % 2 == 1) {
+		if (v->queue % 2 == 1) {
 			char text[200];
 
-			n = gma_chain_gather(c->descs, c->data, c->state, c->n, false, gathered,
-					     sizeof(gathered));
+			n = gma_chain_gather(c, false, gathered, sizeof(gathered));
 			gma_console_text(gathered, n, text, sizeof(text));
 			snprintf(buf, size, "tx \"%s\"", text);
 			return;
@@ -83,27 +82,25 @@ void gma_chain_summary(const struct gma_chain_view *c, char *buf, size_t size)
 		snprintf(buf, size, "rx buffers, %zu bytes", total);
 		return;
 	}
-	snprintf(buf, size, "%zu descriptors, %zu bytes", c->n, total);
+	snprintf(buf, size, "%zu descriptors, %zu bytes", (size_t)c->nr_descs, total);
 }
 
-/* Bytes captured of descriptor i. */
-static size_t shown_bytes(const struct gma_chain_view *c, size_t i)
+/* Bytes captured of a descriptor. */
+static size_t shown_bytes(const struct gma_chain_desc *d)
 {
-	if (!c->data || !c->data[i])
-		return 0;
-	return c->nbytes ? c->nbytes[i] : c->descs[i].snap_len;
+	return d->bytes ? d->nbytes : 0;
 }
 
-static bool byte_read(const struct gma_chain_view *c, size_t i, size_t b)
+static bool byte_read(const struct gma_chain_desc *d, size_t b)
 {
-	return !c->state || !c->state[i] || c->state[i][b] == GMA_BYTE_READ;
+	return !d->state || d->state[b] == GMA_BYTE_READ;
 }
 
-void gma_chain_print_descs(FILE *f, const struct gma_chain_view *c)
+void gma_chain_print_descs(FILE *f, const struct gma_chain_view *v)
 {
-	for (size_t i = 0; i < c->n; i++) {
-		const struct gma_desc_rec *d = &c->descs[i];
-		size_t shown = shown_bytes(c, i);
+	for (size_t i = 0; i < v->c->nr_descs; i++) {
+		const struct gma_chain_desc *d = gma_chain_desc(v->c, i);
+		size_t shown = shown_bytes(d);
 
 		fprintf(f, "    %s[%2u] 0x%010llx %6u %c%s%s ", d->in_indirect ? "i" : " ",
 			d->index, (unsigned long long)d->addr, d->len,
@@ -111,8 +108,8 @@ void gma_chain_print_descs(FILE *f, const struct gma_chain_view *c)
 			d->flags & VRING_DESC_F_NEXT ? " next" : "",
 			d->flags & VRING_DESC_F_INDIRECT ? " indirect" : "");
 		for (size_t b = 0; b < shown && b < SHOW_BYTES; b++) {
-			if (byte_read(c, i, b))
-				fprintf(f, " %02x", c->data[i][b]);
+			if (byte_read(d, b))
+				fprintf(f, " %02x", d->bytes[b]);
 			else
 				fprintf(f, " --");
 		}
@@ -122,22 +119,22 @@ void gma_chain_print_descs(FILE *f, const struct gma_chain_view *c)
 	}
 }
 
-/* The prefix of buffer i read from the guest: "bytes" in JSON, unread_from where it stops. */
-static size_t read_prefix(const struct gma_chain_view *c, size_t i)
+/* The prefix of a buffer read from the guest: "bytes" in JSON, unread_from where it stops. */
+static size_t read_prefix(const struct gma_chain_desc *d)
 {
-	size_t shown = shown_bytes(c, i), b = 0;
+	size_t shown = shown_bytes(d), b = 0;
 
-	while (b < shown && byte_read(c, i, b))
+	while (b < shown && byte_read(d, b))
 		b++;
 	return b;
 }
 
-static void chain_descs_json(struct gma_json *w, const struct gma_chain_view *c)
+static void chain_descs_json(struct gma_json *w, const struct gma_chain_view *v)
 {
 	gma_json_name(w, "descs");
 	gma_json_start_array(w);
-	for (size_t i = 0; i < c->n; i++) {
-		const struct gma_desc_rec *d = &c->descs[i];
+	for (size_t i = 0; i < v->c->nr_descs; i++) {
+		const struct gma_chain_desc *d = gma_chain_desc(v->c, i);
 
 		gma_json_start_object(w);
 		gma_json_u64_field(w, "index", d->index);
@@ -147,7 +144,7 @@ static void chain_descs_json(struct gma_json *w, const struct gma_chain_view *c)
 		gma_json_bool_field(w, "write", d->flags & VRING_DESC_F_WRITE);
 		gma_json_bool_field(w, "indirect_table", d->in_indirect);
 		gma_json_name(w, "bytes");
-		gma_json_hex(w, c->data && c->data[i] ? c->data[i] : NULL, read_prefix(c, i));
+		gma_json_hex(w, d->bytes, read_prefix(d));
 		gma_json_end_object(w);
 	}
 	gma_json_end_array(w);
@@ -167,12 +164,12 @@ void gma_json_anomalies(struct gma_json *w, __u32 mask)
 	gma_json_end_array(w);
 }
 
-void gma_chain_json_members(struct gma_json *w, const char *summary, const struct gma_chain_view *c)
+void gma_chain_json_members(struct gma_json *w, const char *summary, const struct gma_chain_view *v)
 {
 	gma_json_string_field(w, "summary", summary);
 	gma_json_name(w, "anomalies");
-	gma_json_anomalies(w, c->anomalies);
-	chain_descs_json(w, c);
+	gma_json_anomalies(w, v->c->anomalies);
+	chain_descs_json(w, v);
 }
 
 const char *gma_device_address(__u64 base, char *buf, size_t size)
@@ -200,42 +197,26 @@ void gma_print_queue_label(FILE *f, __u32 device_id, __u64 base, __u32 queue)
 
 void gma_chain_view_live(struct gma_chain_view *v, const struct gma_chain *c)
 {
-	const struct gma_rec_chain *r = c->rec;
-
 	*v = (struct gma_chain_view){
-		.descs = r->descs,
-		.n = r->nr_recorded < GMA_CHAIN_DESC_MAX ? r->nr_recorded : GMA_CHAIN_DESC_MAX,
-		.data = (__u8 *const *)c->bytes,
-		.state = (__u8 *const *)c->state,
-		.nbytes = c->nbytes,
+		.c = c,
 		.device_id = c->device_id,
-		.queue = r->key.queue,
-		.anomalies = c->anomalies,
+		.queue = c->queue,
 		.features = c->features,
-		.nr_walked = r->nr_descs,
-		.total_len = r->total_len,
-		/* at notify time the device has not written its status yet: no status shown */
-		.at_notify = true,
 	};
 }
 
-void gma_chain_view_ring(struct gma_chain_view *v, const struct gma_ring_chain *c, __u32 device_id,
+void gma_chain_view_ring(struct gma_chain_view *v, const struct gma_chain *c, __u32 device_id,
 			 __u32 queue)
 {
 	*v = (struct gma_chain_view){
-		.descs = c->descs,
-		.n = c->nr_descs,
-		.data = c->data,
-		.state = c->state,
+		.c = c,
 		.device_id = device_id,
 		.queue = queue,
-		.anomalies = c->anomalies,
 	};
 }
 
 void gma_chain_json(struct gma_json *w, const struct gma_chain *c)
 {
-	const struct gma_rec_chain *r = c->rec;
 	struct gma_chain_view v;
 	char summary[256], label[32];
 
@@ -244,35 +225,35 @@ void gma_chain_json(struct gma_json *w, const struct gma_chain *c)
 	gma_json_start_object(w);
 	gma_json_string_field(w, "type", "chain");
 	gma_json_u64_field(w, "version", GMA_JSON_VERSION);
-	gma_json_u64_field(w, "ts_ns", r->ts_ns);
+	gma_json_u64_field(w, "ts_ns", c->ts_ns);
 	gma_json_s64_field(w, "pid", c->pid);
 	gma_json_string_field(w, "device", gma_device_label(c->device_id, label, sizeof(label)));
 	gma_json_u64_field(w, "device_id", c->device_id);
-	gma_json_u64_field(w, "base", r->key.base);
-	gma_json_string_field(w, "transport", gma_device_transport(r->key.base));
-	gma_json_string_field(w, "address", gma_device_address(r->key.base, label, sizeof(label)));
-	gma_json_u64_field(w, "queue", r->key.queue);
-	gma_json_u64_field(w, "avail_idx", r->avail_idx);
-	gma_json_u64_field(w, "head", r->head);
-	gma_json_u64_field(w, "nr_descs", r->nr_descs);
-	gma_json_u64_field(w, "total_len", r->total_len);
-	gma_json_bool_field(w, "indirect", r->indirect_addr);
+	gma_json_u64_field(w, "base", c->base);
+	gma_json_string_field(w, "transport", gma_device_transport(c->base));
+	gma_json_string_field(w, "address", gma_device_address(c->base, label, sizeof(label)));
+	gma_json_u64_field(w, "queue", c->queue);
+	gma_json_u64_field(w, "avail_idx", c->avail_idx);
+	gma_json_u64_field(w, "head", c->head);
+	gma_json_u64_field(w, "nr_descs", c->nr_walked);
+	gma_json_u64_field(w, "total_len", c->total_len);
+	gma_json_bool_field(w, "indirect", c->flags & GMA_CHAIN_INDIRECT);
 	gma_chain_json_members(w, summary, &v);
 	gma_json_end_object(w);
 }
 
 void gma_chain_print(FILE *f, const struct gma_chain *c, bool descs)
 {
-	const struct gma_rec_chain *r = c->rec;
 	struct gma_chain_view v;
 	char summary[256], an[256];
 
 	gma_chain_view_live(&v, c);
 	gma_chain_summary(&v, summary, sizeof(summary));
 	fprintf(f, " %d ", c->pid);
-	gma_print_queue_label(f, c->device_id, r->key.base, r->key.queue);
-	fprintf(f, " avail %u head %u: %s (%u desc%s%s)", r->avail_idx, r->head, summary,
-		r->nr_descs, r->nr_descs == 1 ? "" : "s", r->indirect_addr ? ", indirect" : "");
+	gma_print_queue_label(f, c->device_id, c->base, c->queue);
+	fprintf(f, " avail %u head %u: %s (%u desc%s%s)", c->avail_idx, c->head, summary,
+		c->nr_walked, c->nr_walked == 1 ? "" : "s",
+		c->flags & GMA_CHAIN_INDIRECT ? ", indirect" : "");
 	if (c->anomalies & ~GMA_ANOM_CHAIN_TRUNCATED) {
 		gma_anomaly_format(c->anomalies, an, sizeof(an));
 		fprintf(f, " !! %s", an);

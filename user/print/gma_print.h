@@ -93,28 +93,20 @@ void gma_json_anomalies(struct gma_json *w, __u32 mask);
 /* --- One view of a chain, whoever read it ----------------------------------------------- */
 
 /*
- * A chain and the captured first bytes of its buffers, sampled by the kernel at notify time
- * (struct gma_chain, gma_chain_view_live) or read from userspace (struct gma_ring_chain,
- * gma_chain_view_ring). The view points into its source: valid as long as that is.
+ * A chain and the captured first bytes of its buffers as a printer decodes it: sampled by
+ * the kernel at notify time (gma_chain_view_live) or read from userspace (a chain of
+ * gma_ring_read() or of on_attach, gma_chain_view_ring, whose queue and device the caller
+ * gives). The view points to its chain: valid as long as that is.
  */
 struct gma_chain_view {
-	const struct gma_desc_rec *descs;
-	size_t n;
-	__u8 *const *data; /* data[i]: captured bytes of descs[i], may be NULL */
-	__u8 *const *state; /* per byte enum gma_byte_state, NULL when all read */
-	const __u32 *nbytes; /* bytes in data[i]; NULL: descs[i].snap_len */
+	const struct gma_chain *c; /* descriptors, bytes, anomalies, walked length */
 	__u32 device_id;
 	__u32 queue;
-	__u32 anomalies;
 	__u64 features; /* negotiated features, 0 when unknown (then VirtIO 1.x is assumed) */
-	/* the whole chain as walked, when descs[] holds only its first n descriptors */
-	__u32 nr_walked;
-	__u64 total_len;
-	bool at_notify; /* sampled when made available: device-written bytes not there yet */
 };
 
 void gma_chain_view_live(struct gma_chain_view *v, const struct gma_chain *c);
-void gma_chain_view_ring(struct gma_chain_view *v, const struct gma_ring_chain *c, __u32 device_id,
+void gma_chain_view_ring(struct gma_chain_view *v, const struct gma_chain *c, __u32 device_id,
 			 __u32 queue);
 
 /*
@@ -137,8 +129,9 @@ void gma_chain_json_members(struct gma_json *w, const char *summary,
 /* "virtio-blk", or "device 42" / "virtio" when unknown; returns buf or a static name. */
 const char *gma_device_label(__u32 device_id, char *buf, size_t size);
 /*
- * Where a device is, from its key (struct gma_queue_key.base): a PCI function's address
- * ("0000:00:03.0") or a virtio-mmio window's base in hex ("d0001000"). Returns buf.
+ * Where a device is, from its key (struct gma_chain.base, gma_queue_stats.base): a PCI
+ * function's address ("0000:00:03.0") or a virtio-mmio window's base in hex ("d0001000").
+ * Returns buf.
  */
 const char *gma_device_address(__u64 base, char *buf, size_t size);
 /* The transport of a device key: "pci" or "mmio". */
