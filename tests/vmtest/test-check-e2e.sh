@@ -172,7 +172,9 @@ health_records() {
 		echo "{\"type\":\"queue_health\",\"version\":1,\"pid\":7,\"device_id\":$id,\"base\":0,\"transport\":\"mmio\",\"address\":\"$addr\",\"queue\":$q,\"kind\":\"$kind\",\"num\":256,\"avail_idx\":1,\"used_idx\":1,\"in_flight\":0,\"oldest_request_age_ns\":0,\"verdict\":\"$v\",\"stuck\":$stuck,$ev,\"reason\":\"r\"}"
 	done
 }
-late_health() { # BLK-VERDICT BLK-STUCK
+# the device's own view of the stalled blk queue (QEMU's, as health read it): it took the request
+dv='"device_view":{"ts_ns":8,"last_avail_idx":11,"used_idx":10,"inuse":1}'
+late_health() { # BLK-VERDICT BLK-STUCK [BLK-EVIDENCE-MEMBERS]
 	health_records <<TXT
 1 0 feb00200 receive idle false
 1 1 feb00200 request healthy false
@@ -183,7 +185,7 @@ late_health() { # BLK-VERDICT BLK-STUCK
 3 3 feb00400 request idle false
 TXT
 	# the blk queue's record with its members in reverse order: order must not matter
-	echo "{\"reason\":\"r\",$ev,\"stuck\":$2,\"verdict\":\"$1\",\"kind\":\"request\",\"queue\":0,\"address\":\"feb00000\",\"device_id\":2,\"type\":\"queue_health\"}"
+	echo "{\"reason\":\"r\",\"evidence\":{\"now_ns\":9,${3-$dv},\"notify_observable\":true},\"stuck\":$2,\"verdict\":\"$1\",\"kind\":\"request\",\"queue\":0,\"address\":\"feb00000\",\"device_id\":2,\"type\":\"queue_health\"}"
 }
 late_rings 10 >"$T/late-rings.txt"
 late_rings 11 >"$T/hung-rings.txt"
@@ -202,9 +204,9 @@ expect "late-health: the hung disk judged device-slow passes" 0 '^E2E-LATE-HEALT
 expect "late-health: each queue's verdict printed" 0 \
 	'^E2E-LATE-HEALTH h: virtio-blk queue 0 \(feb00000\): request device-not-consuming \(stuck\)$' \
 	late-health hung-disk h "$H" "$T/hung.jsonl" 2
-sed 's/"kind":"[a-z]*",//' "$T/late.jsonl" >"$T/nokind.jsonl"
-expect "late-health: records without kind pass (it is checked where given)" 0 '^E2E-LATE-HEALTH h: ok' \
-	late-health healthy h "$L" "$T/nokind.jsonl" 0
+expect "late-health: the device view of the stalled request printed" 0 \
+	'^E2E-LATE-HEALTH h: virtio-blk queue 0 \(feb00000\): the device took it \(device view: last_avail_idx 11, inuse 1\)$' \
+	late-health hung-disk h "$H" "$T/hung.jsonl" 2
 sed '3s/"kind":"request"/"kind":"receive"/' "$T/late.jsonl" >"$T/ctrl.jsonl"
 expect "late-health: net's control queue, either kind" 0 '^E2E-LATE-HEALTH h: ok' \
 	late-health healthy h "$L" "$T/ctrl.jsonl" 0
@@ -279,6 +281,28 @@ expect "late-health: idle and stuck" 1 'idle-stuck\.jsonl:1: virtio-net queue 0 
 late_health device-not-consuming false >"$T/dnc-unstuck.jsonl"
 expect "late-health: device-not-consuming and not stuck" 1 'verdict device-not-consuming with "stuck" false' \
 	late-health hung-disk h "$H" "$T/dnc-unstuck.jsonl" 2
+late_health device-not-consuming true '"interrupts":1' >"$T/hung-nodv.jsonl"
+expect "late-health: hung disk without the device's view" 1 'hung-nodv\.jsonl:8: virtio-blk queue 0 \(feb00000\): no evidence\.device_view' \
+	late-health hung-disk h "$H" "$T/hung-nodv.jsonl" 2
+late_health device-not-consuming true "${dv/\"last_avail_idx\":11,\"used_idx\":10,\"inuse\":1/\"last_avail_idx\":10,\"used_idx\":10,\"inuse\":0}" >"$T/hung-dvbehind.jsonl"
+expect "late-health: hung disk, the device's view says it did not take it" 1 \
+	"the device view does not show the device took the request \\(last_avail_idx 10, inuse 0; the driver's avail_idx 11\\)" \
+	late-health hung-disk h "$H" "$T/hung-dvbehind.jsonl" 2
+late_health device-not-consuming true "${dv/\"inuse\":1/\"inuse\":\"1\"}" >"$T/hung-dvstr.jsonl"
+expect "late-health: a device view member of the wrong type" 1 'hung-dvstr\.jsonl:8: "inuse" of a "device_view" record is a string' \
+	late-health hung-disk h "$H" "$T/hung-dvstr.jsonl" 2
+late_health device-not-consuming true '"device_view":[]' >"$T/hung-dvarr.jsonl"
+expect "late-health: a device view that is no object" 1 'hung-dvarr\.jsonl:8: "device_view" of a "queue_health evidence" record is a array' \
+	late-health hung-disk h "$H" "$T/hung-dvarr.jsonl" 2
+sed '6s/"idle","stuck":false/"driver-not-refilling","stuck":true/' "$T/late.jsonl" >"$T/refill.jsonl"
+expect "late-health: healthy, a receive queue not refilled" 1 'virtio-serial queue 2 \(feb00400\): driver-not-refilling \(stuck\); wanted idle or healthy' \
+	late-health healthy h "$L" "$T/refill.jsonl" 2
+sed '6s/"idle"/"driver-not-refilling"/' "$T/late.jsonl" >"$T/refill-unstuck.jsonl"
+expect "late-health: driver-not-refilling and not stuck" 1 'verdict driver-not-refilling with "stuck" false' \
+	late-health healthy h "$L" "$T/refill-unstuck.jsonl" 0
+sed '3s/"kind":"request",//' "$T/late.jsonl" >"$T/nokind.jsonl"
+expect "late-health: a queue_health without kind" 1 'nokind\.jsonl:3: a "queue_health" record without "kind"' \
+	late-health healthy h "$L" "$T/nokind.jsonl" 0
 sed '3s/"stuck":false,//' "$T/late.jsonl" >"$T/nostuck.jsonl"
 expect "late-health: a queue_health without stuck" 1 'nostuck\.jsonl:3: a "queue_health" record without "stuck"' \
 	late-health healthy h "$L" "$T/nostuck.jsonl" 0

@@ -40,10 +40,11 @@
  *   unknown, receive queues included). hung-disk (blkdebug stalled a read before the attach):
  *   exit 2; the blk queue QEMU shows in flight, whose request QEMU took (last_avail_idx at its
  *   avail index: the backend holds it), stuck as device-not-consuming or device-slow; every
- *   other queue idle or healthy. A verdict must agree with "stuck"; "kind", where a record has
- *   it, is "request" (blk, and the odd queues, tx) or "receive" (the even queues of net and
- *   virtio-serial; net's control queue, the last of an odd count, either). Prints
- *   "E2E-LATE-HEALTH WHO: ..." lines.
+ *   other queue idle or healthy; the stalled queue's evidence.device_view (QEMU's view as
+ *   health read it) shows the device took the request: last_avail_idx at the driver's avail
+ *   index, inuse at least 1. A verdict must agree with "stuck"; "kind" is "request" (blk, and
+ *   the odd queues, tx) or "receive" (the even queues of net and virtio-serial; net's control
+ *   queue, the last of an odd count, either). Prints "E2E-LATE-HEALTH WHO: ..." lines.
  *
  * Exit status: 0 all hold, 1 a check failed or an input is malformed, 2 usage.
  */
@@ -633,8 +634,9 @@ static const struct {
 
 /* The verdicts that are a queue stuck, and those that are not (gma-trace(8)). */
 static const char *const stuck_verdicts[] = {
-	"driver-not-notifying",	  "device-not-taking",	"device-not-consuming", "device-slow",
-	"completed-no-interrupt", "driver-not-reaping", "completed-unreaped",
+	"driver-not-notifying", "device-not-taking",	  "device-not-consuming",
+	"device-slow",		"completed-no-interrupt", "driver-not-reaping",
+	"completed-unreaped",	"driver-not-refilling",
 };
 static const char *const unstuck_verdicts[] = { "unknown", "idle", "healthy", "guest-stopped" };
 
@@ -696,10 +698,39 @@ static bool stalled(const struct late *l, const struct ring *r)
 	return l->hung && !strcmp(r->dev, "virtio-blk") && r->avail != r->used;
 }
 
+/* The device's own view of a queue: evidence.device_view (health --qmp asks QEMU). */
+struct device_view {
+	bool present;
+	uint64_t last_avail, inuse;
+};
+
+/* Reads the record's device view, if it has one; false (and a finding) when malformed. */
+static bool device_view(const struct where *w, json_object *o, const char *type,
+			struct device_view *dv)
+{
+	json_object *ev = member(w, o, type, "evidence", json_type_object), *v;
+	uint64_t ts, used;
+
+	dv->present = false;
+	if (!ev)
+		return false;
+	if (!json_object_object_get_ex(ev, "device_view", &v))
+		return true;
+	v = member(w, ev, "queue_health evidence", "device_view", json_type_object);
+	if (!v || !u64_member(w, v, "device_view", "ts_ns", &ts) ||
+	    !u64_member(w, v, "device_view", "last_avail_idx", &dv->last_avail) ||
+	    !u64_member(w, v, "device_view", "used_idx", &used) ||
+	    !u64_member(w, v, "device_view", "inuse", &dv->inuse))
+		return false;
+	dv->present = true;
+	return true;
+}
+
 static void late_record(const struct where *w, json_object *o, const char *type, void *ctx)
 {
 	struct late *l = ctx;
 	const char *v, *dev, *kind = NULL, *want_kind = NULL, *addr = NULL, *want;
+	struct device_view dv;
 	uint64_t id, queue;
 	struct count *c;
 	struct ring *r;
@@ -714,9 +745,10 @@ static void late_record(const struct where *w, json_object *o, const char *type,
 	if (!v || !bool_member(w, o, type, "stuck", &stuck) ||
 	    !u64_member(w, o, type, "device_id", &id) || !u64_member(w, o, type, "queue", &queue))
 		return;
-	/* kind and address, where the record has them: the checks do not depend on them */
-	if (json_object_object_get_ex(o, "kind", &m) && !(kind = str_member(w, o, type, "kind")))
+	kind = str_member(w, o, type, "kind");
+	if (!kind || !device_view(w, o, type, &dv))
 		return;
+	/* the address, where the record has it: for the messages */
 	if (json_object_object_get_ex(o, "address", &m) &&
 	    !(addr = str_member(w, o, type, "address")))
 		return;
@@ -730,15 +762,14 @@ static void late_record(const struct where *w, json_object *o, const char *type,
 	if (c)
 		c->n++;
 	l->stuck += stuck;
-	printf("%s%s:%s%s %s%s\n", prefix, q, kind ? " " : "", kind ? kind : "", v,
-	       stuck ? " (stuck)" : "");
+	printf("%s%s: %s %s%s\n", prefix, q, kind, v, stuck ? " (stuck)" : "");
 	if ((among(v, stuck_verdicts, sizeof(stuck_verdicts) / sizeof(stuck_verdicts[0])) &&
 	     !stuck) ||
 	    (among(v, unstuck_verdicts, sizeof(unstuck_verdicts) / sizeof(unstuck_verdicts[0])) &&
 	     stuck))
 		bad("%s:%lu: %s: verdict %s with \"stuck\" %s", w->file, w->line, q, v,
 		    stuck ? "true" : "false");
-	if (kind && strcmp(kind, "request") && strcmp(kind, "receive"))
+	if (strcmp(kind, "request") && strcmp(kind, "receive"))
 		bad("%s:%lu: %s: kind \"%s\" is neither request nor receive", w->file, w->line, q,
 		    kind);
 	r = dev ? qemu_ring(&l->rs, dev, queue) : NULL;
@@ -749,7 +780,7 @@ static void late_record(const struct where *w, json_object *o, const char *type,
 	if (++r->judged == 2)
 		bad("%s:%lu: %s: judged twice", w->file, w->line, q);
 	want_kind = queue_kind(&l->rs, r);
-	if (kind && want_kind && strcmp(kind, want_kind))
+	if (want_kind && strcmp(kind, want_kind))
 		bad("%s:%lu: %s: kind %s, wanted %s", w->file, w->line, q, kind, want_kind);
 	if (stalled(l, r)) {
 		ok = stuck && (!strcmp(v, "device-not-consuming") || !strcmp(v, "device-slow"));
@@ -762,6 +793,25 @@ static void late_record(const struct where *w, json_object *o, const char *type,
 	if (!ok)
 		bad("%s:%lu: %s: %s%s; wanted %s", w->file, w->line, q, v, stuck ? " (stuck)" : "",
 		    want);
+	/*
+	 * The device-side evidence of the stalled request: QEMU's view, as health read it, has
+	 * the device's next avail entry at the driver's avail index (it took every request) and
+	 * holds at least one (the stalled read).
+	 */
+	if (!stalled(l, r))
+		return;
+	if (!dv.present)
+		bad("%s:%lu: %s: no evidence.device_view: the device's own view (QMP) is missing",
+		    w->file, w->line, q);
+	else if (dv.last_avail != r->avail || !dv.inuse)
+		bad("%s:%lu: %s: the device view does not show the device took the request "
+		    "(last_avail_idx %" PRIu64 ", inuse %" PRIu64
+		    "; the driver's avail_idx %" PRIu64 ")",
+		    w->file, w->line, q, dv.last_avail, dv.inuse, r->avail);
+	else
+		printf("%s%s: the device took it (device view: last_avail_idx %" PRIu64
+		       ", inuse %" PRIu64 ")\n",
+		       prefix, q, dv.last_avail, dv.inuse);
 }
 
 static int check_late_health(const char *mode, const char *who, const char *rings_file,
