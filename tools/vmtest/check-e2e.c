@@ -31,6 +31,21 @@
  *   only anomaly events are the blk queue's "stuck" once guest-e2e.sh stalls the disk on purpose.
  *   Prints "E2E-CHECK ..." lines.
  *
+ *        check-e2e late-health healthy|hung-disk WHO RINGS.txt HEALTH.jsonl STATUS
+ *   A new `gma-trace health --json` attached to the running nested guest (the operator who
+ *   arrives after the hang), its "queue_health" records and exit STATUS against QEMU's queues
+ *   (qmp-rings' QMP-RING lines, read once health had ended), joined by device (QEMU's name,
+ *   the record's device_id) and queue index. Every queue QEMU lists is judged once, none it
+ *   does not list. healthy (the guest's trickle runs): exit 0, every queue idle or healthy (not
+ *   unknown, receive queues included). hung-disk (blkdebug stalled a read before the attach):
+ *   exit 2; the blk queue QEMU shows in flight, whose request QEMU took (last_avail_idx at its
+ *   avail index: the backend holds it), stuck as device-not-consuming or device-slow; every
+ *   other queue idle or healthy; the stalled queue's evidence.device_view (QEMU's view as
+ *   health read it) shows the device took the request: last_avail_idx at the driver's avail
+ *   index, inuse at least 1. A verdict must agree with "stuck"; "kind" is "request" (blk, and
+ *   the odd queues, tx) or "receive" (the even queues of net and virtio-serial; net's control
+ *   queue, the last of an odd count, either). Prints "E2E-LATE-HEALTH WHO: ..." lines.
+ *
  * Exit status: 0 all hold, 1 a check failed or an input is malformed, 2 usage.
  */
 #define _GNU_SOURCE
@@ -191,8 +206,12 @@ static void each_record(const char *file,
 
 struct ring {
 	char name[160]; /* "DEVICE queue N" */
-	uint64_t desc, avail, used;
+	char dev[64]; /* QEMU's name of the device: "virtio-blk" */
+	uint64_t queue, desc, avail, used;
+	uint64_t last_avail; /* the device's own view (QMP), when has_last_avail */
+	bool has_last_avail;
 	bool seen;
+	unsigned int judged; /* late-health: its queue_health records */
 };
 
 struct rings {
@@ -237,7 +256,7 @@ static bool qmp_num(const char *line, const char *key, uint64_t *out)
 static void read_qmp_rings(const char *file, struct rings *rs)
 {
 	FILE *f = fopen(file, "r");
-	char *line = NULL, dev[64], queue[16];
+	char *line = NULL, dev[64];
 	unsigned long lineno = 0;
 	size_t size = 0;
 	ssize_t n;
@@ -256,20 +275,32 @@ static void read_qmp_rings(const char *file, struct rings *rs)
 			bad("%s:%lu: not a QMP-RING line: %.120s", file, lineno, line);
 			continue;
 		}
+		if (rs->n == RINGS_MAX) {
+			bad("%s:%lu: more than %d queues", file, lineno, RINGS_MAX);
+			break;
+		}
+		memset(r, 0, sizeof(*r));
 		if (!qmp_field(line, "device", dev, sizeof(dev)) ||
-		    !qmp_field(line, "queue", queue, sizeof(queue)) ||
-		    !qmp_num(line, "desc", &r->desc) || !qmp_num(line, "avail_idx", &r->avail) ||
+		    !qmp_num(line, "queue", &r->queue) || !qmp_num(line, "desc", &r->desc) ||
+		    !qmp_num(line, "avail_idx", &r->avail) ||
 		    !qmp_num(line, "used_idx", &r->used) || r->avail > 0xffff || r->used > 0xffff) {
 			bad("%s:%lu: a QMP-RING line without device, queue, desc, avail_idx and "
 			    "used_idx (indices 0 to 65535): %.160s",
 			    file, lineno, line);
 			continue;
 		}
-		if (rs->n == RINGS_MAX) {
-			bad("%s:%lu: more than %d queues", file, lineno, RINGS_MAX);
-			break;
+		/* optional (QEMU's schema); present, it must be an index */
+		if (strstr(line, " last_avail_idx=")) {
+			if (!qmp_num(line, "last_avail_idx", &r->last_avail) ||
+			    r->last_avail > 0xffff) {
+				bad("%s:%lu: last_avail_idx is not an index (0 to 65535): %.160s",
+				    file, lineno, line);
+				continue;
+			}
+			r->has_last_avail = true;
 		}
-		snprintf(r->name, sizeof(r->name), "%s queue %s", dev, queue);
+		snprintf(r->dev, sizeof(r->dev), "%s", dev);
+		snprintf(r->name, sizeof(r->name), "%s queue %" PRIu64, dev, r->queue);
 		rs->n++;
 	}
 	free(line);
@@ -589,6 +620,274 @@ static int check_blk(const char *write_count_s, const char *read_bytes_s, const 
 	return 0;
 }
 
+/* --- late-health ------------------------------------------------------------------------ */
+
+/* The VIRTIO device ids of QEMU's device names (QMP-RING device=): the nested guest's. */
+static const struct {
+	const char *name;
+	uint64_t id;
+} virtio_ids[] = {
+	{ "virtio-net", 1 },
+	{ "virtio-blk", 2 },
+	{ "virtio-serial", 3 }, /* VIRTIO_ID_CONSOLE */
+};
+
+/* The verdicts that are a queue stuck, and those that are not (gma-trace(8)). */
+static const char *const stuck_verdicts[] = {
+	"driver-not-notifying", "device-not-taking",	  "device-not-consuming",
+	"device-slow",		"completed-no-interrupt", "driver-not-reaping",
+	"completed-unreaped",	"driver-not-refilling",
+};
+static const char *const unstuck_verdicts[] = { "unknown", "idle", "healthy", "guest-stopped" };
+
+static bool among(const char *s, const char *const *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s, set[i]))
+			return true;
+	return false;
+}
+
+struct late {
+	bool hung; /* hung-disk: the blk queue's read stalled (blkdebug) before the attach */
+	struct rings rs; /* QEMU's view of the queues, read after gma-trace health ended */
+	struct count verdicts[KINDS_MAX];
+	size_t nverdicts;
+	unsigned int records, stuck;
+};
+
+/* QEMU's name of the device of id, NULL if it is none of the nested guest's. */
+static const char *device_name(uint64_t id)
+{
+	for (size_t i = 0; i < sizeof(virtio_ids) / sizeof(virtio_ids[0]); i++)
+		if (virtio_ids[i].id == id)
+			return virtio_ids[i].name;
+	return NULL;
+}
+
+/* The ring QEMU lists as queue of the device named dev; NULL if none. */
+static struct ring *qemu_ring(struct rings *rs, const char *dev, uint64_t queue)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (!strcmp(rs->r[i].dev, dev) && rs->r[i].queue == queue)
+			return &rs->r[i];
+	return NULL;
+}
+
+/*
+ * The kind of a queue, from its device and index: blk queues carry requests; net and
+ * virtio-serial alternate receive (even: rx, the control rx of virtio-serial among them) and
+ * request (odd: tx). NULL, not judged: net's control queue, the last of an odd count.
+ */
+static const char *queue_kind(const struct rings *rs, const struct ring *r)
+{
+	size_t n = 0;
+
+	if (!strcmp(r->dev, "virtio-blk"))
+		return "request";
+	for (size_t i = 0; i < rs->n; i++)
+		n += !strcmp(rs->r[i].dev, r->dev);
+	if (!strcmp(r->dev, "virtio-net") && n % 2 && r->queue == n - 1)
+		return NULL;
+	return r->queue % 2 ? "request" : "receive";
+}
+
+/* The blk queue whose read blkdebug stalled: QEMU shows it in flight. */
+static bool stalled(const struct late *l, const struct ring *r)
+{
+	return l->hung && !strcmp(r->dev, "virtio-blk") && r->avail != r->used;
+}
+
+/* The device's own view of a queue: evidence.device_view (health --qmp asks QEMU). */
+struct device_view {
+	bool present;
+	uint64_t last_avail, inuse;
+};
+
+/* Reads the record's device view, if it has one; false (and a finding) when malformed. */
+static bool device_view(const struct where *w, json_object *o, const char *type,
+			struct device_view *dv)
+{
+	json_object *ev = member(w, o, type, "evidence", json_type_object), *v;
+	uint64_t ts, used;
+
+	dv->present = false;
+	if (!ev)
+		return false;
+	if (!json_object_object_get_ex(ev, "device_view", &v))
+		return true;
+	v = member(w, ev, "queue_health evidence", "device_view", json_type_object);
+	if (!v || !u64_member(w, v, "device_view", "ts_ns", &ts) ||
+	    !u64_member(w, v, "device_view", "last_avail_idx", &dv->last_avail) ||
+	    !u64_member(w, v, "device_view", "used_idx", &used) ||
+	    !u64_member(w, v, "device_view", "inuse", &dv->inuse))
+		return false;
+	dv->present = true;
+	return true;
+}
+
+static void late_record(const struct where *w, json_object *o, const char *type, void *ctx)
+{
+	struct late *l = ctx;
+	const char *v, *dev, *kind = NULL, *want_kind = NULL, *addr = NULL, *want;
+	struct device_view dv;
+	uint64_t id, queue;
+	struct count *c;
+	struct ring *r;
+	json_object *m;
+	bool stuck, ok;
+	char q[192];
+
+	if (strcmp(type, "queue_health"))
+		return;
+	l->records++;
+	v = str_member(w, o, type, "verdict");
+	if (!v || !bool_member(w, o, type, "stuck", &stuck) ||
+	    !u64_member(w, o, type, "device_id", &id) || !u64_member(w, o, type, "queue", &queue))
+		return;
+	kind = str_member(w, o, type, "kind");
+	if (!kind || !device_view(w, o, type, &dv))
+		return;
+	/* the address, where the record has it: for the messages */
+	if (json_object_object_get_ex(o, "address", &m) &&
+	    !(addr = str_member(w, o, type, "address")))
+		return;
+	dev = device_name(id);
+	if (dev)
+		snprintf(q, sizeof(q), "%s queue %" PRIu64 " (%s)", dev, queue, addr ? addr : "?");
+	else
+		snprintf(q, sizeof(q), "device_id %" PRIu64 " queue %" PRIu64 " (%s)", id, queue,
+			 addr ? addr : "?");
+	c = counter(l->verdicts, &l->nverdicts, KINDS_MAX, v);
+	if (c)
+		c->n++;
+	l->stuck += stuck;
+	printf("%s%s: %s %s%s\n", prefix, q, kind, v, stuck ? " (stuck)" : "");
+	if ((among(v, stuck_verdicts, sizeof(stuck_verdicts) / sizeof(stuck_verdicts[0])) &&
+	     !stuck) ||
+	    (among(v, unstuck_verdicts, sizeof(unstuck_verdicts) / sizeof(unstuck_verdicts[0])) &&
+	     stuck))
+		bad("%s:%lu: %s: verdict %s with \"stuck\" %s", w->file, w->line, q, v,
+		    stuck ? "true" : "false");
+	if (strcmp(kind, "request") && strcmp(kind, "receive"))
+		bad("%s:%lu: %s: kind \"%s\" is neither request nor receive", w->file, w->line, q,
+		    kind);
+	r = dev ? qemu_ring(&l->rs, dev, queue) : NULL;
+	if (!r) {
+		bad("%s:%lu: %s: a queue QEMU does not list (x-query-virtio)", w->file, w->line, q);
+		return;
+	}
+	if (++r->judged == 2)
+		bad("%s:%lu: %s: judged twice", w->file, w->line, q);
+	want_kind = queue_kind(&l->rs, r);
+	if (want_kind && strcmp(kind, want_kind))
+		bad("%s:%lu: %s: kind %s, wanted %s", w->file, w->line, q, kind, want_kind);
+	if (stalled(l, r)) {
+		ok = stuck && (!strcmp(v, "device-not-consuming") || !strcmp(v, "device-slow"));
+		want = "stuck, device-not-consuming or device-slow (QEMU took the request, its "
+		       "backend is stalled)";
+	} else {
+		ok = !stuck && (!strcmp(v, "idle") || !strcmp(v, "healthy"));
+		want = "idle or healthy";
+	}
+	if (!ok)
+		bad("%s:%lu: %s: %s%s; wanted %s", w->file, w->line, q, v, stuck ? " (stuck)" : "",
+		    want);
+	/*
+	 * The device-side evidence of the stalled request: QEMU's view, as health read it, has
+	 * the device's next avail entry at the driver's avail index (it took every request) and
+	 * holds at least one (the stalled read).
+	 */
+	if (!stalled(l, r))
+		return;
+	if (!dv.present)
+		bad("%s:%lu: %s: no evidence.device_view: the device's own view (QMP) is missing",
+		    w->file, w->line, q);
+	else if (dv.last_avail != r->avail || !dv.inuse)
+		bad("%s:%lu: %s: the device view does not show the device took the request "
+		    "(last_avail_idx %" PRIu64 ", inuse %" PRIu64
+		    "; the driver's avail_idx %" PRIu64 ")",
+		    w->file, w->line, q, dv.last_avail, dv.inuse, r->avail);
+	else
+		printf("%s%s: the device took it (device view: last_avail_idx %" PRIu64
+		       ", inuse %" PRIu64 ")\n",
+		       prefix, q, dv.last_avail, dv.inuse);
+}
+
+static int check_late_health(const char *mode, const char *who, const char *rings_file,
+			     const char *trace, const char *status_s)
+{
+	static struct late l;
+	static char pfx[128];
+	uint64_t status;
+	unsigned int want_status, stalls = 0;
+
+	if ((strcmp(mode, "healthy") && strcmp(mode, "hung-disk")) ||
+	    !parse_u64_arg(status_s, &status)) {
+		fprintf(stderr, "check-e2e late-health: MODE is healthy or hung-disk, STATUS a "
+				"number\n");
+		return 2;
+	}
+	snprintf(pfx, sizeof(pfx), "E2E-LATE-HEALTH %s: ", who);
+	prefix = pfx;
+	l.hung = !strcmp(mode, "hung-disk");
+	want_status = l.hung ? 2 : 0;
+	read_qmp_rings(rings_file, &l.rs);
+	if (!l.rs.n)
+		bad("QEMU listed no queue set up by the driver (%s)", rings_file);
+	for (size_t i = 0; i < l.rs.n; i++) {
+		const struct ring *r = &l.rs.r[i];
+		bool known = false;
+
+		for (size_t k = 0; k < sizeof(virtio_ids) / sizeof(virtio_ids[0]); k++)
+			known |= !strcmp(virtio_ids[k].name, r->dev);
+		if (!known)
+			bad("%s: a device check-e2e does not know", r->name);
+		if (qemu_ring(&l.rs, r->dev, r->queue) != r)
+			bad("%s: listed twice by QEMU (two devices of a kind: the check joins by "
+			    "device and queue)",
+			    r->name);
+	}
+	each_record(trace, late_record, &l);
+	if (!l.records)
+		bad("no queue_health record in %s", trace);
+	for (size_t i = 0; i < l.rs.n; i++) {
+		const struct ring *r = &l.rs.r[i];
+
+		if (!r->judged)
+			bad("%s: a queue QEMU lists, with no verdict", r->name);
+		if (!stalled(&l, r))
+			continue;
+		stalls++;
+		/* the premise: the device took the request (its backend holds it), not the ring */
+		if (!r->has_last_avail)
+			bad("%s: QEMU gave no last_avail_idx: whether it took the stalled request "
+			    "is not known",
+			    r->name);
+		else if (r->last_avail != r->avail)
+			bad("%s: QEMU has not taken the stalled request (last_avail_idx %" PRIu64
+			    ", avail_idx %" PRIu64 "): not the device-side stall checked here",
+			    r->name, r->last_avail, r->avail);
+	}
+	if (l.hung && !stalls)
+		bad("QEMU shows no virtio-blk request in flight (%s): the disk did not stall",
+		    rings_file);
+	if (status != want_status)
+		bad("gma-trace health exited with status %" PRIu64 ", wanted %u (%s), with %u "
+		    "queue(s) stuck",
+		    status, want_status, l.hung ? "a queue stuck" : "no queue stuck", l.stuck);
+	if (nbad)
+		printf("%sFAIL: %u finding(s); ", prefix, nbad);
+	else
+		printf("%sok: ", prefix);
+	printf("exit %" PRIu64 ", %u queues judged, %zu listed by QEMU (", status, l.records,
+	       l.rs.n);
+	for (size_t i = 0; i < l.nverdicts; i++)
+		printf("%s%s %" PRIu64, i ? ", " : "", l.verdicts[i].name, l.verdicts[i].n);
+	printf(")\n");
+	return nbad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -599,10 +898,14 @@ int main(int argc, char **argv)
 		rc = check_health(argv[2], argv[3]);
 	} else if (argc == 5 && !strcmp(argv[1], "blk")) {
 		rc = check_blk(argv[2], argv[3], argv[4]);
+	} else if (argc == 7 && !strcmp(argv[1], "late-health")) {
+		rc = check_late_health(argv[2], argv[3], argv[4], argv[5], argv[6]);
 	} else {
 		fprintf(stderr, "usage: check-e2e rings WHO RINGS.txt TRACE.jsonl\n"
 				"       check-e2e health WHO TRACE.jsonl\n"
-				"       check-e2e blk WRITE_COUNT READ_BYTES TRACE.jsonl\n");
+				"       check-e2e blk WRITE_COUNT READ_BYTES TRACE.jsonl\n"
+				"       check-e2e late-health healthy|hung-disk WHO RINGS.txt "
+				"HEALTH.jsonl STATUS\n");
 		return 2;
 	}
 	if (fflush(stdout)) {

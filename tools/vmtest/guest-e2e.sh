@@ -6,9 +6,13 @@
 # set-up (check-e2e blk compares its blk chains with the guest's workload); a second one
 # attaches late with --qmp; both models are then compared with guest memory, queue by queue
 # (qmp-rings, check-e2e rings) once the disk stalls (blkdebug), and both tracers must judge
-# the blk queue stuck and nothing else (check-e2e health). With vmtest.e2e_baseline=1, first
-# an untraced boot measures the nested boot time and whether kvm_exit and kvm_mmio fire in this
-# VM (ftrace events).
+# the blk queue stuck and nothing else (check-e2e health). Twice a new `gma-trace health`
+# attaches to the running QEMU as the operator who comes after the hang runs it: while the
+# guest's trickle runs (exit 0, nothing stuck, nothing unknown), and once the disk has hung
+# (exit 2, the blk queue stuck on the device's side, nothing else stuck or unknown); both
+# against QEMU's own list of the queues (check-e2e late-health). With vmtest.e2e_baseline=1,
+# first an untraced boot measures the nested boot time and whether kvm_exit and kvm_mmio fire
+# in this VM (ftrace events).
 #
 # Every wait is for a condition, bounded; one that times out is a failure with its reason (an
 # "E2E-FAIL ..." line), and so is every exit status that is not 0: both tracers', qmp-rings',
@@ -28,6 +32,10 @@ boot_timeout=${E2E_BOOT_TIMEOUT:-600}
 # second), the rings coming to rest once the disk stalls. The guest holds its trickle for
 # longer than all of them (gma.hold; QEMU is killed at the end anyway).
 attach_timeout=300 chains_timeout=60 quiet_timeout=90 hold=600
+# gma-trace health attached late: its window (--stuck-ms) and how long it watches (a few
+# windows), and the limit of one run (loading the tracer, 5 to 10 s unloaded, and the watch;
+# the whole traced run stays within tracer A's limit, boot_timeout).
+health_stuck_ms=1000 health_duration=4 health_timeout=150
 rm -rf "$work"
 mkdir -p "$work"
 
@@ -35,6 +43,14 @@ failures=0
 fail() { # REASON: a failure of this check, and why
 	echo "E2E-FAIL $machine: $*"
 	failures=$((failures + 1))
+}
+# The checks (check-e2e: one JSON parser, every malformed line an error with its number).
+check() { # NAME CHECK-E2E-ARGS...
+	name=$1
+	shift
+	"$out"/check-e2e "$@"
+	c=$?
+	[ "$c" = 0 ] || fail "check-e2e $name failed (exit status $c)"
 }
 
 # The nested guest's devices: on microvm virtio-mmio ones; on q35 virtio-pci ones found by the
@@ -69,6 +85,36 @@ qemu_pid() {
 }
 
 uptime_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
+
+# A new gma-trace health attached to the running QEMU (pid $qemu), as the operator who comes
+# after the hang runs it, then QEMU's own list of the queues (qmp-rings, read after it: every
+# queue it set up is there, the stalled request still in flight) and check-e2e late-health on
+# both. MODE: healthy (the guest's trickle runs: exit 0) or hung-disk (the blk read stalled
+# before the attach: exit 2). Saves the records as guest-e2e-MACHINE-health-MODE.jsonl.
+late_health() { # MODE
+	mode=$1
+	want=0
+	[ "$mode" = hung-disk ] && want=2
+	hstart=$(uptime_ms)
+	timeout -s KILL "$health_timeout" "$out"/gma-trace health --json --pid "$qemu" \
+		--qmp "$work/qmp.sock" --stuck-ms "$health_stuck_ms" --duration "$health_duration" \
+		</dev/null >"$work/health-$mode.jsonl" 2>"$work/health-$mode.err"
+	hrc=$?
+	hend=$(uptime_ms)
+	echo "E2E-LATE-HEALTH $machine $mode: gma_trace_rc=$hrc wall_ms=$((hend - hstart))" \
+		"records=$(grep -c '"type":"queue_health"' "$work/health-$mode.jsonl")"
+	[ "$hrc" = 137 ] && fail "gma-trace health ($mode) did not end in ${health_timeout}s (killed)"
+	[ "$hrc" != "$want" ] && [ -s "$work/health-$mode.err" ] &&
+		head -n 5 "$work/health-$mode.err" | sed "s/^/E2E-LATE-HEALTH $machine $mode: stderr: /"
+	if ! "$out"/qmp-rings "$work/qmp.sock" rings >"$work/rings-$mode.txt" 2>"$work/rings-$mode.err"; then
+		fail "qmp-rings rings (after gma-trace health, $mode) failed: $(head -c 300 "$work/rings-$mode.err")"
+	fi
+	check "late-health ($mode)" late-health "$mode" "$machine $mode" "$work/rings-$mode.txt" \
+		"$work/health-$mode.jsonl" "$hrc"
+	echo "VMTEST-FILE-BEGIN guest-e2e-$machine-health-$mode.jsonl"
+	cat "$work/health-$mode.jsonl"
+	echo "VMTEST-FILE-END guest-e2e-$machine-health-$mode.jsonl"
+}
 
 # --- 1. untraced boot: nested boot time, kvm_exit and kvm_mmio ---------------------------
 # Only with vmtest.e2e_baseline=1 (VMTEST_E2E_BASELINE): it doubles the check's time.
@@ -178,6 +224,9 @@ else
 		i=$((i + 1))
 	done
 	echo "E2E-WAIT trickle chains seen by tracer B: ${i}s"
+	# The guest runs its trickle (a read and a packet every two seconds or so): a health
+	# attached now finds every queue healthy or idle, its receive queues' posted buffers too.
+	late_health healthy
 	# The disk stalls: blkdebug suspends the next read (QEMU's qemu-io "break"; throttling
 	# with block_set_io_throttle let a read through after 4 to 13 s), the guest's reader
 	# blocks on it and the guest falls quiet: its rings are at rest. (Not paused with QMP
@@ -231,6 +280,9 @@ else
 	echo "E2E-LATE gma_trace_rc=$late_rc lines=$(wc -l <"$work/late.jsonl")"
 	[ "$late_rc" = 0 ] || fail "tracer B (attached late) exited with status $late_rc"
 	[ -s "$work/late.err" ] && head -n 5 "$work/late.err" | sed 's/^/E2E-LATE stderr: /'
+	# The disk has hung (its read stalled for at least the 3 s of the rings at rest) and only
+	# now does someone run gma-trace health: the blk request was in flight before it attached.
+	late_health hung-disk
 	# KILL: a QEMU told to quit waits for its in-flight I/O, and the stalled read never ends
 	kill -KILL "$qemu"
 fi
@@ -252,14 +304,6 @@ if [ "$rc" != 0 ] || ! grep -q '^GUEST-E2E-DONE' "$work/console.log"; then
 	fi
 fi
 sed 's/^/E2E-RINGS /' "$work/rings.txt"
-# The checks (check-e2e: one JSON parser, every malformed line an error with its number).
-check() { # NAME CHECK-E2E-ARGS...
-	name=$1
-	shift
-	"$out"/check-e2e "$@"
-	c=$?
-	[ "$c" = 0 ] || fail "check-e2e $name failed (exit status $c)"
-}
 check "rings (from boot)" rings "from boot" "$work/rings.txt" "$work/trace.jsonl"
 check "health (from boot)" health "from boot" "$work/trace.jsonl"
 check "rings (attached late)" rings "attached late" "$work/rings.txt" "$work/late.jsonl"

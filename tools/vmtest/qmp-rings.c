@@ -13,7 +13,10 @@
  *        qmp-rings SOCKET hmp LINE  a monitor command (human-monitor-command), its output
  *        qmp-rings SOCKET rings    one line per queue the driver set up:
  *   QMP-RING device=virtio-blk path=/machine/... queue=0 num=256 desc=0x... driver=0x...
- *            device_area=0x... avail_idx=N used_idx=N
+ *            device_area=0x... avail_idx=N used_idx=N last_avail_idx=N inuse=N
+ *   avail_idx and used_idx as QEMU reads them from guest memory; last_avail_idx (the next
+ *   avail entry the device will take: the requests it took are those before it) and inuse
+ *   (taken and not yet used) are the device's own view, from QMP, where QEMU gives them.
  * Exit status: 0 done, 1 QMP failed (the reason on stderr).
  */
 #include <errno.h>
@@ -185,11 +188,19 @@ static void print_rings(void)
 				unsigned long long driver = num(st, "vring-avail");
 				unsigned long long device = num(st, "vring-used");
 
+				json_object *v;
+
 				printf("QMP-RING device=%s path=%s queue=%d num=%llu desc=0x%llx "
-				       "driver=0x%llx device_area=0x%llx avail_idx=%ld used_idx=%ld\n",
+				       "driver=0x%llx device_area=0x%llx avail_idx=%ld used_idx=%ld",
 				       json_object_get_string(name), json_object_get_string(path),
 				       q, num(st, "vring-num"), num(st, "vring-desc"), driver,
 				       device, guest_u16(driver + 2), guest_u16(device + 2));
+				/* optional in QEMU's schema: absent, they are not printed */
+				if (json_object_object_get_ex(st, "last-avail-idx", &v))
+					printf(" last_avail_idx=%llu", num(st, "last-avail-idx"));
+				if (json_object_object_get_ex(st, "inuse", &v))
+					printf(" inuse=%llu", num(st, "inuse"));
+				putchar('\n');
 			}
 			json_object_put(st);
 		}

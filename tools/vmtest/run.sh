@@ -591,7 +591,7 @@ run_kernel() {
 	CELL["nudges|$KL"]="$NUDGES (woke $WOKEN)"
 	echo "  criterion: ${CELL["(criterion tests)|$KL"]:-none}; corpus (test_vring_walk_bpf):" \
 		"${CELL["(corpus inputs)|$KL"]:-none}"
-	grep -E '^bare-host: (bad|vmlinux|gma-trace)|^E2E-(BASELINE|TRACED|LATE|WAIT) [a-z]|^E2E-CHECK (ok|FAIL|chains|blk)|^E2E-(RINGS|HEALTH) [a-z ]+: (ok|FAIL|bad)|^E2E-TRACED error|^E2E-(FAIL|VERDICT) |^VRING-WALK-CORPUS |^SKIPPED: ' "$LOG" |
+	grep -E '^bare-host: (bad|vmlinux|gma-trace)|^E2E-(BASELINE|TRACED|LATE|WAIT) [a-z]|^E2E-CHECK (ok|FAIL|chains|blk)|^E2E-(RINGS|HEALTH) [a-z ]+: (ok|FAIL|bad)|^E2E-LATE-HEALTH [a-z0-9 -]+: (ok|FAIL|bad|gma_trace_rc|stderr|.*: the device took it)|^E2E-TRACED error|^E2E-(FAIL|VERDICT) |^VRING-WALK-CORPUS |^SKIPPED: ' "$LOG" |
 		sed 's/^/  /' || true
 	grep '^VMTEST-DMESG-LINE' "$LOG" | sed 's/^VMTEST-DMESG-LINE /  dmesg: /' || true
 	# How a VM that stopped on its own ended (a panic, an oops): the end of its console.
