@@ -82,6 +82,10 @@ void setup_env(void);
 /* -j, -v and --btf, shared by every command's argp parser. */
 error_t parse_common(int key, char *arg, struct argp_state *state);
 error_t parse_pid(const char *arg, pid_t *pid, struct argp_state *state);
+/*
+ * A number in C syntax (0x hex, 0 octal), digits only, no sign or space: 0, -EINVAL, -ERANGE.
+ */
+int str_u64(const char *arg, __u64 *v);
 error_t parse_u64(const char *arg, __u64 *v, const char *what, struct argp_state *state);
 error_t parse_u32(const char *arg, __u32 *v, const char *what, struct argp_state *state);
 /* A number from min to max; argp_error naming the allowed range otherwise. */
