@@ -135,38 +135,23 @@ static __noinline int walk_chain(struct gma_vring_ctx *ctx)
 	return 0;
 }
 
+/* the requests both selftests answer, over the region table above */
+#include "accessor_selftest.bpf.h"
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(accessor_selftest, struct pt_regs *regs, long id)
 {
 	struct gma_backend be = {};
-	struct gma_xlat x = {};
-	__u64 len = req.len;
-	int err = -EINVAL;
+	int err;
 
 	if (bpf_get_current_pid_tgid() != target_pid_tgid || req.seq == resp.seq)
 		return 0;
 	be.nr = nr_regions < SELFTEST_REGIONS_MAX ? nr_regions : SELFTEST_REGIONS_MAX;
 	resp.done = 0;
-	switch (req.op) {
-	case SELFTEST_TRANSLATE:
-		err = gma_translate(&be, req.gpa, &x);
-		resp.hva = x.hva;
-		resp.limit = x.limit;
-		break;
-	case SELFTEST_READ_OBJ:
-		err = len > GMA_COPY_CAP ? -E2BIG : gma_read_obj(&be, req.gpa, buf, len);
-		break;
-	case SELFTEST_READ_BUF:
-		err = len > GMA_COPY_CAP ? -E2BIG :
-					   gma_read_buf(&be, req.gpa, buf, len, &resp.done);
-		break;
-	case SELFTEST_READ_VOLATILE:
-		err = gma_read_volatile(&be, req.gpa, len, &resp.val);
-		break;
-	case SELFTEST_WALK_CHAIN:
+	if (req.op == SELFTEST_WALK_CHAIN)
 		err = walk_chain((struct gma_vring_ctx *)&be);
-		break;
-	}
+	else
+		err = selftest_access(&be, &req, &resp, buf);
 	resp.err = err;
 	resp.seq = req.seq;
 	return 0;

@@ -21,6 +21,7 @@
 #define GMA_TRANSLATE_FN __noinline
 #define GMA_KVM_SLOT_CACHE
 #include "kvm_memslot.bpf.h"
+#include "accessor_selftest.bpf.h" /* the requests, as accessor_selftest.bpf.c answers them */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -37,8 +38,6 @@ __u8 buf[GMA_COPY_DST_SIZE];
 static __noinline int serve(struct kvm *kvm)
 {
 	struct gma_backend be = {};
-	struct gma_xlat x = {};
-	__u64 len = req.len;
 	int err;
 
 	resp.done = 0;
@@ -47,25 +46,7 @@ static __noinline int serve(struct kvm *kvm)
 	err = gma_backend_init(&be, kvm);
 	if (err)
 		goto out;
-	switch (req.op) {
-	case SELFTEST_TRANSLATE:
-		err = gma_translate(&be, req.gpa, &x);
-		resp.hva = x.hva;
-		resp.limit = x.limit;
-		break;
-	case SELFTEST_READ_OBJ:
-		err = len > GMA_COPY_CAP ? -E2BIG : gma_read_obj(&be, req.gpa, buf, len);
-		break;
-	case SELFTEST_READ_BUF:
-		err = len > GMA_COPY_CAP ? -E2BIG :
-					   gma_read_buf(&be, req.gpa, buf, len, &resp.done);
-		break;
-	case SELFTEST_READ_VOLATILE:
-		err = gma_read_volatile(&be, req.gpa, len, &resp.val);
-		break;
-	default:
-		err = -EINVAL; /* no such request */
-	}
+	err = selftest_access(&be, &req, &resp, buf);
 	fault = be.fault;
 out:
 	resp.err = err;
