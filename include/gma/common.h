@@ -53,6 +53,12 @@ extern "C" {
  */
 #define GMA_HAS(s, field) GMA_SIZE_HAS((s)->sz, __typeof__(*(s)), field)
 
+/*
+ * Element i of an array libgma handed out whose elements lie elem_sz bytes apart (its own
+ * size of them, which may be larger than the caller's): what the accessors below use.
+ */
+#define GMA_ELEM(type, base, i, elem_sz) ((const type *)((const char *)(base) + (i) * (elem_sz)))
+
 /* Runtime version, to compare with GMA_VERSION_MAJOR/MINOR at build time. */
 GMA_API unsigned int gma_version_major(void);
 GMA_API unsigned int gma_version_minor(void);

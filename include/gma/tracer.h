@@ -130,7 +130,7 @@ struct gma_chain {
 /* Buffer i of chain c, i below c->nr_descs. */
 static inline const struct gma_chain_desc *gma_chain_desc(const struct gma_chain *c, size_t i)
 {
-	return (const struct gma_chain_desc *)((const char *)c->descs + i * c->desc_sz);
+	return GMA_ELEM(struct gma_chain_desc, c->descs, i, c->desc_sz);
 }
 
 /* A queue's layout, learnt as the driver set it up, or changed (a reset): on_queue. */
@@ -214,7 +214,7 @@ struct gma_attach_chains {
 /* Chain i of a, i below a->nr_chains. */
 static inline const struct gma_chain *gma_attach_chain(const struct gma_attach_chains *a, size_t i)
 {
-	return (const struct gma_chain *)((const char *)a->chains + i * a->chain_sz);
+	return GMA_ELEM(struct gma_chain, a->chains, i, a->chain_sz);
 }
 
 /* An anomaly of a queue, with why. head is the chain's head, or ~0 when not about one chain. */

@@ -101,13 +101,13 @@ struct gma_ring {
 /* Chain i of r, i below r->nr_chains. */
 static inline const struct gma_chain *gma_ring_chain(const struct gma_ring *r, size_t i)
 {
-	return (const struct gma_chain *)((const char *)r->chains + i * r->chain_sz);
+	return GMA_ELEM(struct gma_chain, r->chains, i, r->chain_sz);
 }
 
 /* Used element i of r, i below r->nr_used. */
 static inline const struct gma_ring_used_elem *gma_ring_used(const struct gma_ring *r, size_t i)
 {
-	return (const struct gma_ring_used_elem *)((const char *)r->used + i * r->used_sz);
+	return GMA_ELEM(struct gma_ring_used_elem, r->used, i, r->used_sz);
 }
 
 /*

@@ -63,13 +63,13 @@ struct gma_vm {
 /* Memslot i of vm, i below vm->nr_slots. */
 static inline const struct gma_memslot *gma_vm_slot(const struct gma_vm *vm, size_t i)
 {
-	return (const struct gma_memslot *)((const char *)vm->slots + i * vm->slot_sz);
+	return GMA_ELEM(struct gma_memslot, vm->slots, i, vm->slot_sz);
 }
 
 /* KVM_IOEVENTFD registration i of vm, i below vm->nr_ioeventfds. */
 static inline const struct gma_ioeventfd *gma_vm_ioeventfd(const struct gma_vm *vm, size_t i)
 {
-	return (const struct gma_ioeventfd *)((const char *)vm->ioeventfds + i * vm->ioeventfd_sz);
+	return GMA_ELEM(struct gma_ioeventfd, vm->ioeventfds, i, vm->ioeventfd_sz);
 }
 
 /*
