@@ -87,9 +87,11 @@ deps-test:
 $(OUTPUT) $(OUTPUT)/user/lib $(OUTPUT)/user/print $(OUTPUT)/user/gma-trace $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c | deps $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/%.bpf.d | deps $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@
+	@# clang writes the .d after the object: the object must be the newer, or it is redone
+	$(Q)touch $@
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o | deps
 	$(call msg,GEN-SKEL,$@)
@@ -97,11 +99,12 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o | deps
 
 # The skeletons are generated headers: they exist before the first compile (order-only);
 # after it, each object's .d says which of them, and of every other header, it includes.
-$(OUTPUT)/user/lib/%.o: user/lib/%.c | $(SKELS) deps $(OUTPUT)/user/lib
+$(OUTPUT)/user/lib/%.o: user/lib/%.c $(OUTPUT)/user/lib/%.d | $(SKELS) deps $(OUTPUT)/user/lib
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(LIBGMA_CFLAGS) -c $< -o $@
 
-$(OUTPUT)/user/print/%.o: user/print/%.c | $(SKELS) deps $(OUTPUT)/user/print
+$(OUTPUT)/user/print/%.o: user/print/%.c $(OUTPUT)/user/print/%.d \
+		| $(SKELS) deps $(OUTPUT)/user/print
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Iuser/print -c $< -o $@
 
@@ -110,7 +113,8 @@ $(PRINT_LIB): $(PRINT_OBJS)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 # gma-trace checks options against the tracer's caps (bpf/tracer.h) when it parses them.
-$(OUTPUT)/user/gma-trace/%.o: user/gma-trace/%.c | $(SKELS) deps $(OUTPUT)/user/gma-trace
+$(OUTPUT)/user/gma-trace/%.o: user/gma-trace/%.c $(OUTPUT)/user/gma-trace/%.d \
+		| $(SKELS) deps $(OUTPUT)/user/gma-trace
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -Iuser/gma-trace -Iuser/print -c $< -o $@
 
@@ -132,7 +136,7 @@ $(OUTPUT)/gma-trace: $(GMA_TRACE_OBJS) $(PRINT_LIB) $(OUTPUT)/libgma.a
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDLIBS_BPF)
 
-$(OUTPUT)/gma-demo: tools/gma-demo.c $(OUTPUT)/libgma.a | deps
+$(OUTPUT)/gma-demo: tools/gma-demo.c $(OUTPUT)/gma-demo.d $(OUTPUT)/libgma.a | deps
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $< -o $@ $(OUTPUT)/libgma.a $(LDLIBS_BPF)
 
@@ -150,16 +154,18 @@ BPF_TEST_OBJS := $(patsubst $(OUTPUT)/tests/%,$(OUTPUT)/tests/obj/%.o,$(BPF_TEST
 $(OUTPUT)/tests/helpers $(OUTPUT)/tests/obj:
 	$(Q)mkdir -p $@
 
-$(TEST_HELPER_OBJS): $(OUTPUT)/tests/helpers/%.o: tests/helpers/%.c \
+$(TEST_HELPER_OBJS): $(OUTPUT)/tests/helpers/%.o: tests/helpers/%.c $(OUTPUT)/tests/helpers/%.d \
 		| $(SKELS) deps-test $(OUTPUT)/tests/helpers
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) -c $< -o $@
 
-$(UNIT_TEST_OBJS): $(OUTPUT)/tests/obj/%.o: tests/unit/%.c | $(SKELS) deps-test $(OUTPUT)/tests/obj
+$(UNIT_TEST_OBJS): $(OUTPUT)/tests/obj/%.o: tests/unit/%.c $(OUTPUT)/tests/obj/%.d \
+		| $(SKELS) deps-test $(OUTPUT)/tests/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) -c $< -o $@
 
-$(BPF_TEST_OBJS): $(OUTPUT)/tests/obj/%.o: tests/bpf/%.c | $(SKELS) deps-test $(OUTPUT)/tests/obj
+$(BPF_TEST_OBJS): $(OUTPUT)/tests/obj/%.o: tests/bpf/%.c $(OUTPUT)/tests/obj/%.d \
+		| $(SKELS) deps-test $(OUTPUT)/tests/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) -c $< -o $@
 
@@ -511,3 +517,6 @@ DEP_FILES := $(patsubst %.o,%.d,$(BPF_OBJS) $(LIBGMA_OBJS) $(PRINT_OBJS) $(GMA_T
 	$(TEST_HELPER_OBJS) \
 	$(UNIT_TEST_OBJS) $(BPF_TEST_OBJS)) $(OUTPUT)/gma-demo.d
 -include $(wildcard $(DEP_FILES))
+# A missing .d (an object built before this rule, or its .d deleted) is made by this empty
+# rule, which makes its object older than it: the object is rebuilt and writes its .d.
+$(DEP_FILES): ;
