@@ -303,6 +303,11 @@ static __always_inline bool gma_vring_walk_in_indirect(const struct gma_vring_wa
 	return kind == GMA_VRING_BUFFER && w->in_indirect;
 }
 
+/*
+ * Userspace only: the walker's own layouts checked against the uapi header at compile time.
+ * BPF never names struct vring_* (from vmlinux.h they would be CO-RE-relocated against the
+ * running kernel's BTF, which on a KVM host without VirtIO modules has none of them).
+ */
 #ifndef __bpf__
 #include <linux/virtio_ring.h>
 
